@@ -1,0 +1,173 @@
+import fs from "node:fs";
+import path from "node:path";
+import { Kysely, PGliteDialect, PostgresDialect, sql } from "kysely";
+import pg from "pg";
+import lockfile from "proper-lockfile";
+import type { Database } from "./types";
+
+/**
+ * The Kysely instance and its connection: a pg pool for a real PostgreSQL, or embedded PGlite
+ * (same SQL, same migrations) when no DATABASE_URL is given.
+ */
+export type DbKind = "postgres" | "pglite";
+
+export interface DbHandle {
+  db: Kysely<Database>;
+  kind: DbKind;
+  /**
+   * Runs fn on one dedicated connection (session-level advisory locks, BEGIN/COMMIT around a
+   * multi-statement script). Used by the migration runner and the seed.
+   */
+  withSession<T>(fn: (session: DbSession) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+export interface DbSession {
+  query<R = Record<string, unknown>>(text: string, params?: unknown[]): Promise<R[]>;
+  /** Several statements in one round trip, no parameters. */
+  exec(text: string): Promise<void>;
+}
+
+export interface DbOptions {
+  databaseUrl: string | undefined;
+  pgliteDir: string;
+  poolMax?: number;
+  statementTimeoutMs: number;
+  /** Retries of the first connection, with exponential backoff, before giving up. */
+  connectRetries?: number;
+}
+
+const INT8 = 20;
+const NUMERIC = 1700;
+const DATE = 1082;
+
+/**
+ * int8 → number, refusing values JavaScript cannot hold exactly (token counts and nano-USD sums
+ * stay far below 2^53 = 9,007,199 USD per figure); numeric → exact decimal string; date → the
+ * 'YYYY-MM-DD' text itself (a JS Date would shift it by the process time zone).
+ */
+export function parseInt8(value: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n)) throw new RangeError(`int8 value ${value} exceeds the safe integer range`);
+  return n;
+}
+const parsers: Record<number, (v: string) => unknown> = {
+  [INT8]: parseInt8,
+  [NUMERIC]: (v) => v,
+  [DATE]: (v) => v,
+};
+
+export class EmbeddedDatabaseBusyError extends Error {
+  constructor(dir: string) {
+    super(
+      `The embedded database in ${dir} is in use by another process (a running \`npm run dev\` or \`npm start\`?). ` +
+        `PGlite allows one process per folder: stop that process first, or point DATABASE_URL at a PostgreSQL server.`,
+    );
+    this.name = "EmbeddedDatabaseBusyError";
+  }
+}
+
+export async function createDatabase(opts: DbOptions): Promise<DbHandle> {
+  return opts.databaseUrl ? createPostgres(opts.databaseUrl, opts) : createPglite(opts);
+}
+
+async function createPostgres(url: string, opts: DbOptions): Promise<DbHandle> {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: opts.poolMax ?? 10,
+    statement_timeout: opts.statementTimeoutMs,
+    idleTimeoutMillis: 30_000,
+    connectionTimeoutMillis: 10_000,
+    types: { getTypeParser: ((oid: number, format?: string) => parsers[oid] ?? pg.types.getTypeParser(oid, format as "text")) as typeof pg.types.getTypeParser },
+  });
+  // An idle client losing its server (restart, failover) must not crash the process.
+  pool.on("error", (err) => console.error(`[db] idle client error: ${err.message}`));
+  await retry(async () => {
+    const c = await pool.connect();
+    c.release();
+  }, opts.connectRetries ?? 5);
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return {
+    db,
+    kind: "postgres",
+    async withSession(fn) {
+      const client = await pool.connect();
+      try {
+        return await fn({
+          query: async (text, params) => (await client.query(text, params)).rows,
+          // No parameters → the simple query protocol, which runs several statements at once.
+          exec: async (text) => void (await client.query(text)),
+        });
+      } finally {
+        client.release();
+      }
+    },
+    async close() {
+      await db.destroy();
+      // Kysely only ends a pool it has used; end ours in any case.
+      if (!pool.ended) await pool.end();
+    },
+  };
+}
+
+async function createPglite(opts: DbOptions): Promise<DbHandle> {
+  const dir = path.resolve(opts.pgliteDir);
+  fs.mkdirSync(dir, { recursive: true });
+  // PGlite has no lock of its own and two processes on one folder corrupt it: hold a lock file
+  // (refreshed while we live, stale after 10 s if we die) for as long as the database is open.
+  let release: () => Promise<void>;
+  try {
+    release = await lockfile.lock(dir, { stale: 10_000, update: 2_000, realpath: false, lockfilePath: `${dir}.lock` });
+  } catch (err) {
+    if ((err as { code?: string }).code === "ELOCKED") throw new EmbeddedDatabaseBusyError(opts.pgliteDir);
+    throw err;
+  }
+  const { PGlite } = await import("@electric-sql/pglite");
+  let pglite: InstanceType<typeof PGlite>;
+  try {
+    pglite = await PGlite.create(dir, { parsers });
+    await pglite.exec(`SET statement_timeout = ${Math.trunc(opts.statementTimeoutMs)}`);
+  } catch (err) {
+    await release();
+    throw err;
+  }
+  const db = new Kysely<Database>({ dialect: new PGliteDialect({ pglite }) });
+  return {
+    db,
+    kind: "pglite",
+    async withSession(fn) {
+      // PGlite is a single connection; Kysely's driver serialises its own use of it.
+      return fn({
+        query: async <R,>(text: string, params?: unknown[]) => (await pglite.query<R>(text, params)).rows,
+        exec: async (text: string) => void (await pglite.exec(text)),
+      });
+    },
+    async close() {
+      await db.destroy();
+      await release();
+    },
+  };
+}
+
+async function retry(fn: () => Promise<void>, retries: number): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (attempt >= retries) throw err;
+      const delay = Math.min(200 * 2 ** attempt, 5_000);
+      console.warn(`[db] connection failed (${(err as Error).message}); retrying in ${delay} ms`);
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+}
+
+/** True when the database answers a trivial query within its statement timeout. */
+export async function ping(db: Kysely<Database>): Promise<boolean> {
+  try {
+    await sql`select 1`.execute(db);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,119 @@
+import type { ColumnType, Generated, Insertable, Selectable, Updateable } from "kysely";
+
+/** Money columns (NUMERIC) come back as exact decimal strings; see db/client.ts. */
+type Numeric = ColumnType<string, string | number, string | number>;
+type Timestamp = ColumnType<Date, Date | string, Date | string>;
+type Json = ColumnType<Record<string, unknown>, string, string>;
+
+export interface AccountsTable {
+  id: string;
+  name: string;
+  platform: Generated<string>;
+  type: Generated<string>;
+  status: Generated<string>;
+  priority: Generated<number>;
+  metadata: ColumnType<Record<string, unknown>, string | undefined, string>;
+  created_at: Generated<Date>;
+  updated_at: Generated<Date>;
+  deleted_at: Timestamp | null;
+}
+
+export interface ApiKeysTable {
+  id: string;
+  name: string;
+  account_id: string | null;
+  status: Generated<string>;
+  hashed_key: string | null;
+  daily_cost_limit: Numeric | null;
+  total_cost_limit: Numeric | null;
+  total_cost_accumulated: ColumnType<string, string | number | undefined, string | number>;
+  last_used_at: Timestamp | null;
+  metadata: ColumnType<Record<string, unknown>, string | undefined, string>;
+  created_at: Generated<Date>;
+  updated_at: Generated<Date>;
+  deleted_at: Timestamp | null;
+}
+
+export interface UsageRecordsTable {
+  request_id: string;
+  occurred_at: Timestamp;
+  /** The local date in USAGE_TIMEZONE, as YYYY-MM-DD. */
+  usage_date: string;
+  usage_hour: number;
+  account_id: string;
+  api_key_id: string;
+  model: string;
+  requests: number;
+  input_tokens: number;
+  output_tokens: number;
+  cache_create_tokens: number;
+  cache_read_tokens: number;
+  ephemeral_5m_tokens: number;
+  ephemeral_1h_tokens: number;
+  total_tokens: number;
+  total_cost: Numeric;
+  cost_breakdown: Json | null;
+  metadata: Json | null;
+}
+
+/** The measures every rollup carries. Sums of them come back as numbers (int8) or strings (numeric). */
+export interface RollupMeasures {
+  requests: number;
+  input_tokens: number;
+  output_tokens: number;
+  cache_create_tokens: number;
+  cache_read_tokens: number;
+  ephemeral_5m_tokens: number;
+  ephemeral_1h_tokens: number;
+  total_tokens: number;
+  /** Integer nano-USD (1e-9 USD). */
+  cost_nanos: number;
+  last_used_at: Date | null;
+}
+
+export interface AccountDailyTable extends RollupMeasures { account_id: string; usage_date: string }
+export interface AccountMonthlyTable extends RollupMeasures { account_id: string; usage_month: string }
+export interface AccountTotalsTable extends RollupMeasures { account_id: string }
+export interface KeyDailyTable extends RollupMeasures { account_id: string; usage_date: string; api_key_id: string; last_model: string | null }
+export interface KeyMonthlyTable extends RollupMeasures { account_id: string; usage_month: string; api_key_id: string; last_model: string | null }
+export interface KeyTotalsTable extends RollupMeasures { account_id: string; api_key_id: string; last_model: string | null }
+export interface ModelDailyTable extends RollupMeasures { account_id: string; usage_date: string; model: string }
+export interface ModelMonthlyTable extends RollupMeasures { account_id: string; usage_month: string; model: string }
+export interface ModelTotalsTable extends RollupMeasures { account_id: string; model: string }
+
+export interface SchemaMigrationsTable {
+  name: string;
+  checksum: string;
+  applied_at: Generated<Date>;
+}
+
+export interface UsageSettingsTable {
+  key: string;
+  value: string;
+  updated_at: Generated<Date>;
+}
+
+export interface Database {
+  accounts: AccountsTable;
+  api_keys: ApiKeysTable;
+  usage_records: UsageRecordsTable;
+  usage_request_ids: { request_id: string; occurred_at: Timestamp };
+  usage_account_daily: AccountDailyTable;
+  usage_account_monthly: AccountMonthlyTable;
+  usage_account_totals: AccountTotalsTable;
+  usage_key_daily: KeyDailyTable;
+  usage_key_monthly: KeyMonthlyTable;
+  usage_key_totals: KeyTotalsTable;
+  usage_model_daily: ModelDailyTable;
+  usage_model_monthly: ModelMonthlyTable;
+  usage_model_totals: ModelTotalsTable;
+  schema_migrations: SchemaMigrationsTable;
+  usage_settings: UsageSettingsTable;
+}
+
+export type Account = Selectable<AccountsTable>;
+export type NewAccount = Insertable<AccountsTable>;
+export type AccountUpdate = Updateable<AccountsTable>;
+export type ApiKey = Selectable<ApiKeysTable>;
+export type NewApiKey = Insertable<ApiKeysTable>;
+export type UsageRecord = Selectable<UsageRecordsTable>;

@@ -1,0 +1,47 @@
+/**
+ * Playwright's web server: creates the run's own database, migrates and seeds it, runs
+ * `next start`, and drops the database and Redis prefix when stopped.
+ */
+import { spawn } from "node:child_process";
+import { getConfig } from "../server/config";
+import { createDatabase } from "../db/client";
+import { migrate, seed } from "../db/migrator";
+import { adminQuery, dropRedisPrefix } from "../server/testing/stores";
+
+async function main() {
+  const config = getConfig();
+  if (!config.databaseUrl) throw new Error("e2e-server needs DATABASE_URL");
+  const name = new URL(config.databaseUrl).pathname.slice(1);
+  if (!/^ub_e2e_[a-z0-9]+$/.test(name)) throw new Error(`refusing to manage database ${name}`);
+  await adminQuery(`CREATE DATABASE ${name}`);
+  const handle = await createDatabase({ databaseUrl: config.databaseUrl, pgliteDir: "", statementTimeoutMs: 60_000 });
+  await migrate(handle);
+  await seed(handle, config.usageTimezone);
+  await handle.close();
+
+  const port = process.argv[2] ?? String(config.port === 3000 ? 3107 : config.port);
+  const child = spawn("node_modules/.bin/next", ["start", "-p", process.env.E2E_PORT ?? port, "-H", "127.0.0.1"], { stdio: "inherit" });
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    child.kill("SIGTERM");
+    await new Promise((r) => child.once("exit", r));
+    await adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch((e) => console.error(e));
+    await dropRedisPrefix(config.redisKeyPrefix).catch((e) => console.error(e));
+    process.exit(0);
+  };
+  process.on("SIGTERM", stop);
+  process.on("SIGINT", stop);
+  child.on("exit", (code) => {
+    if (!stopping) {
+      console.error(`next start exited with ${code}`);
+      void adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).finally(() => process.exit(code ?? 1));
+    }
+  });
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,44 @@
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { describe, expect, it } from "vitest";
+import { ConfigError, parseConfig } from "./config";
+
+describe("configuration", () => {
+  it("has working defaults", () => {
+    const c = parseConfig({});
+    expect(c).toMatchObject({
+      databaseUrl: undefined,
+      postgresEnabled: true,
+      redisUrl: undefined,
+      usageTimezone: "Asia/Shanghai",
+      port: 3000,
+      pgliteDir: ".data/pglite",
+    });
+  });
+
+  it.each([
+    ["USAGE_TIMEZONE", "Mars/Olympus_Mons", /USAGE_TIMEZONE: .*IANA time zone/],
+    ["PORT", "70000", /PORT: PORT must be an integer from 1 to 65535, got "70000"/],
+    ["POSTGRES_ENABLED", "maybe", /POSTGRES_ENABLED: POSTGRES_ENABLED must be true or false, got "maybe"/],
+    ["DATABASE_URL", "mysql://x@y/z", /DATABASE_URL: DATABASE_URL must use postgres: or postgresql:/],
+    ["REDIS_URL", "not a url", /REDIS_URL: REDIS_URL must be a URL/],
+  ])("a bad %s names the variable", (variable, value, message) => {
+    let err: unknown;
+    try {
+      parseConfig({ [variable]: value });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).problems.map((p) => p.variable)).toEqual([variable]);
+    expect((err as Error).message).toMatch(message);
+  });
+
+  it("a CLI started with a bad value stops with a message naming it", async () => {
+    const err = await promisify(execFile)("node_modules/.bin/tsx", ["scripts/db-migrate.ts", "--list"], {
+      env: { ...process.env, USAGE_TIMEZONE: "Nowhere/Land" },
+    }).catch((e: { code: number; stderr: string }) => e);
+    expect((err as { code: number }).code).toBe(1);
+    expect((err as { stderr: string }).stderr).toContain("USAGE_TIMEZONE");
+  }, 30_000);
+});

@@ -1,0 +1,147 @@
+import { z } from "zod";
+
+/**
+ * The one place that reads process.env. Everything else imports `getConfig()`.
+ * A bad value throws ConfigError naming the variable and what was expected, so start-up stops.
+ */
+
+const bool = (name: string, dflt: boolean) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v === "") return dflt;
+      const s = v.trim().toLowerCase();
+      if (["1", "true", "yes", "on"].includes(s)) return true;
+      if (["0", "false", "no", "off"].includes(s)) return false;
+      ctx.addIssue({ code: "custom", message: `${name} must be true or false, got "${v}"` });
+      return z.NEVER;
+    });
+
+const int = (name: string, dflt: number, min: number, max: number) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v === "") return dflt;
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < min || n > max) {
+        ctx.addIssue({ code: "custom", message: `${name} must be an integer from ${min} to ${max}, got "${v}"` });
+        return z.NEVER;
+      }
+      return n;
+    });
+
+const optionalUrl = (name: string, protocols: string[]) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === "") return undefined;
+      let url: URL;
+      try {
+        url = new URL(v);
+      } catch {
+        ctx.addIssue({ code: "custom", message: `${name} must be a URL like ${protocols[0]}//host:port/…` });
+        return z.NEVER;
+      }
+      if (!protocols.includes(url.protocol)) {
+        ctx.addIssue({ code: "custom", message: `${name} must use ${protocols.join(" or ")}, got "${url.protocol}"` });
+        return z.NEVER;
+      }
+      return v;
+    });
+
+export function isValidTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat("en-US", { timeZone: tz });
+    return tz.length > 0;
+  } catch {
+    return false;
+  }
+}
+
+const envSchema = z.object({
+  NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
+  DATABASE_URL: optionalUrl("DATABASE_URL", ["postgres:", "postgresql:"]),
+  POSTGRES_ENABLED: bool("POSTGRES_ENABLED", true),
+  PGLITE_DIR: z.string().min(1).default(".data/pglite"),
+  REDIS_URL: optionalUrl("REDIS_URL", ["redis:", "rediss:"]),
+  REDIS_KEY_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9:_-]{1,32}$/, "REDIS_KEY_PREFIX must be 1-32 characters of letters, digits, ':', '_' or '-'")
+    .default("ub:"),
+  USAGE_TIMEZONE: z
+    .string()
+    .default("Asia/Shanghai")
+    .refine(isValidTimeZone, { message: "USAGE_TIMEZONE must be an IANA time zone such as Asia/Shanghai or UTC" }),
+  PORT: int("PORT", 3000, 1, 65535),
+  DB_POOL_MAX: int("DB_POOL_MAX", 10, 1, 200),
+  DB_STATEMENT_TIMEOUT_MS: int("DB_STATEMENT_TIMEOUT_MS", 15000, 100, 600000),
+  LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
+});
+
+export type AppConfig = {
+  nodeEnv: "development" | "production" | "test";
+  /** undefined: the embedded PGlite database in `pgliteDir`. */
+  databaseUrl: string | undefined;
+  postgresEnabled: boolean;
+  pgliteDir: string;
+  redisUrl: string | undefined;
+  redisKeyPrefix: string;
+  usageTimezone: string;
+  port: number;
+  dbPoolMax: number;
+  dbStatementTimeoutMs: number;
+  logLevel: "debug" | "info" | "warn" | "error";
+};
+
+export class ConfigError extends Error {
+  constructor(readonly problems: { variable: string; message: string }[]) {
+    super(
+      "Invalid configuration:\n" + problems.map((p) => `  - ${p.variable}: ${p.message}`).join("\n"),
+    );
+    this.name = "ConfigError";
+  }
+}
+
+export function parseConfig(env: Record<string, string | undefined>): AppConfig {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((i) => ({ variable: String(i.path[0] ?? "env"), message: i.message })),
+    );
+  }
+  const e = parsed.data;
+  return {
+    nodeEnv: e.NODE_ENV,
+    databaseUrl: e.DATABASE_URL,
+    postgresEnabled: e.POSTGRES_ENABLED,
+    pgliteDir: e.PGLITE_DIR,
+    redisUrl: e.REDIS_URL,
+    redisKeyPrefix: e.REDIS_KEY_PREFIX,
+    usageTimezone: e.USAGE_TIMEZONE,
+    port: e.PORT,
+    dbPoolMax: e.DB_POOL_MAX,
+    dbStatementTimeoutMs: e.DB_STATEMENT_TIMEOUT_MS,
+    logLevel: e.LOG_LEVEL,
+  };
+}
+
+let cached: AppConfig | undefined;
+
+export function getConfig(): AppConfig {
+  cached ??= parseConfig(process.env);
+  return cached;
+}
+
+/**
+ * Where tests find the shared PostgreSQL and Redis; every run makes its own database and key
+ * prefix there. Read here so that tests, too, take their environment from this one module.
+ */
+export function getTestStores(env: Record<string, string | undefined> = process.env) {
+  return {
+    databaseUrl: env.TEST_DATABASE_URL || "postgres://postgres@127.0.0.1:5432/postgres",
+    redisUrl: env.TEST_REDIS_URL || "redis://127.0.0.1:6379",
+  };
+}

@@ -1,0 +1,165 @@
+import { randomUUID } from "node:crypto";
+import type { NextRequest } from "next/server";
+import type { z } from "zod";
+import { authenticateRequest } from "../auth/authenticate";
+import type { Principal, Scope } from "../auth/scopes";
+import { AppError, HTTP_STATUS, badRequestFromZod, toAppError } from "../errors";
+import { logger } from "../logger";
+import { getRuntime, type Runtime } from "../runtime";
+
+/**
+ * The one wrapper for every REST route handler under /admin: authentication and scope, query and
+ * body parsing with the shared zod schemas, the JSON envelope, and error → status mapping.
+ * A route handler file exports only what `route()` returns (a test enforces it).
+ */
+
+export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+
+export interface ApiResult {
+  data: unknown;
+  status?: number;
+  /** Extra top-level fields of the envelope (source, timezone, summary, pagination …). */
+  meta?: Record<string, unknown>;
+}
+
+export interface RouteContext<Q, B> {
+  req: NextRequest;
+  params: Record<string, string>;
+  query: Q;
+  body: B;
+  runtime: Runtime;
+  principal: Principal;
+  requestId: string;
+}
+
+type Schema = z.ZodType;
+type Out<S> = S extends z.ZodType ? z.output<S> : undefined;
+
+export interface RouteOptions<QS, BS> {
+  /** Required scope; "public" only for the login endpoint. */
+  scope: Scope | "public";
+  query?: QS;
+  body?: BS;
+  maxBodyBytes?: number;
+}
+
+export const ROUTE_MARK = Symbol.for("usage-breakdown.route");
+
+export function route<QS extends Schema | undefined = undefined, BS extends Schema | undefined = undefined>(
+  opts: RouteOptions<QS, BS>,
+  handler: (ctx: RouteContext<Out<QS>, Out<BS>>) => Promise<ApiResult | Response>,
+) {
+  const fn = async (req: NextRequest, ctx: { params: Promise<Record<string, string | string[]>> }): Promise<Response> => {
+    const requestId = req.headers.get("x-request-id")?.slice(0, 64) || randomUUID();
+    const started = performance.now();
+    let status = 500;
+    try {
+      const runtime = await getRuntime().catch((err: unknown) => {
+        logger.error(`[http] runtime failed to start: ${(err as Error).message}`);
+        throw new AppError("UNAVAILABLE", "The service is starting or its stores are unavailable", { retryAfterSeconds: 5 });
+      });
+      const principal = await authenticateRequest(req, opts.scope, runtime);
+      const rawParams = (await ctx.params) ?? {};
+      const params: Record<string, string> = {};
+      for (const [k, v] of Object.entries(rawParams)) params[k] = Array.isArray(v) ? v.join("/") : v;
+      const query = opts.query ? parseQuery(req, opts.query) : undefined;
+      const body = opts.body ? parseBody(await readJson(req, opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES), opts.body) : undefined;
+      const result = await handler({
+        req,
+        params,
+        query: query as Out<QS>,
+        body: body as Out<BS>,
+        runtime,
+        principal,
+        requestId,
+      });
+      const res =
+        result instanceof Response
+          ? result
+          : Response.json({ success: true, data: result.data, ...result.meta }, { status: result.status ?? 200 });
+      res.headers.set("x-request-id", requestId);
+      status = res.status;
+      return res;
+    } catch (err) {
+      const appErr = toAppError(err);
+      status = HTTP_STATUS[appErr.code];
+      if (appErr.code === "INTERNAL") {
+        logger.error(`[http] ${req.method} ${req.nextUrl.pathname} failed`, { requestId, error: String((err as Error)?.stack ?? err) });
+      }
+      return errorResponse(appErr, requestId);
+    } finally {
+      logger.debug(`[http] ${req.method} ${req.nextUrl.pathname} ${status} ${(performance.now() - started).toFixed(1)}ms`, { requestId });
+    }
+  };
+  Object.defineProperty(fn, ROUTE_MARK, { value: opts.scope });
+  return fn;
+}
+
+export function errorResponse(err: AppError, requestId: string): Response {
+  const message = err.code === "INTERNAL" ? `Internal server error (request id ${requestId})` : err.message;
+  const headers: Record<string, string> = { "x-request-id": requestId };
+  if (err.extra.retryAfterSeconds !== undefined) headers["retry-after"] = String(err.extra.retryAfterSeconds);
+  return Response.json(
+    {
+      success: false,
+      error: { code: err.code, message, ...(err.extra.issues ? { issues: err.extra.issues } : {}), requestId },
+    },
+    { status: HTTP_STATUS[err.code], headers },
+  );
+}
+
+/** Query string → object; a repeated parameter is refused rather than silently picking one. */
+export function parseQuery<S extends Schema>(req: NextRequest, schema: S): z.output<S> {
+  const obj: Record<string, string> = {};
+  for (const [k, v] of req.nextUrl.searchParams) {
+    if (k in obj) throw new AppError("BAD_REQUEST", `Query parameter "${k}" is given more than once`, { issues: [{ path: k, message: "repeated" }] });
+    obj[k] = v;
+  }
+  const parsed = schema.safeParse(obj);
+  if (!parsed.success) throw badRequestFromZod(parsed.error, "query parameters");
+  return parsed.data;
+}
+
+function parseBody<S extends Schema>(value: unknown, schema: S): z.output<S> {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw badRequestFromZod(parsed.error, "request body");
+  return parsed.data;
+}
+
+/** Reads a JSON body, refusing more than maxBytes (413) and anything that is not JSON (400/415). */
+export async function readJson(req: Request, maxBytes: number): Promise<unknown> {
+  const type = req.headers.get("content-type") ?? "";
+  if (!/^application\/([a-z.+-]*\+)?json\b/i.test(type)) {
+    throw new AppError("UNSUPPORTED_MEDIA_TYPE", `Content-Type must be application/json, got "${type || "none"}"`);
+  }
+  const declared = Number(req.headers.get("content-length") ?? "NaN");
+  if (Number.isFinite(declared) && declared > maxBytes) {
+    throw new AppError("PAYLOAD_TOO_LARGE", `Request body is ${declared} bytes; the limit is ${maxBytes}`);
+  }
+  if (!req.body) throw new AppError("BAD_REQUEST", "Request body is empty; expected JSON");
+  const reader = req.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > maxBytes) {
+      await reader.cancel().catch(() => {});
+      throw new AppError("PAYLOAD_TOO_LARGE", `Request body exceeds the limit of ${maxBytes} bytes`);
+    }
+    chunks.push(value);
+  }
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(Buffer.concat(chunks));
+  } catch {
+    throw new AppError("BAD_REQUEST", "Request body is not valid UTF-8");
+  }
+  if (!text.trim()) throw new AppError("BAD_REQUEST", "Request body is empty; expected JSON");
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new AppError("BAD_REQUEST", `Request body is not valid JSON: ${(err as Error).message}`);
+  }
+}

@@ -1,0 +1,40 @@
+/**
+ * Minimal structured logger. Never pass secrets (passwords, tokens, session ids, hashed keys):
+ * redact() masks any value whose key looks like one.
+ */
+import { getConfig } from "./config";
+
+const LEVELS = { debug: 10, info: 20, warn: 30, error: 40 } as const;
+type Level = keyof typeof LEVELS;
+const SECRET_KEY = /pass(word)?|secret|token|authorization|cookie|session|hashed_?key|api_?key$/i;
+
+export function redact(value: unknown, depth = 0): unknown {
+  if (depth > 4 || value === null || typeof value !== "object") return value;
+  if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) out[k] = SECRET_KEY.test(k) ? "[redacted]" : redact(v, depth + 1);
+  return out;
+}
+
+function threshold(): number {
+  try {
+    return LEVELS[getConfig().logLevel];
+  } catch {
+    return LEVELS.info;
+  }
+}
+
+function write(level: Level, msg: string, fields?: Record<string, unknown>) {
+  if (LEVELS[level] < threshold()) return;
+  const line = fields ? `${msg} ${JSON.stringify(redact(fields))}` : msg;
+  if (level === "error") console.error(line);
+  else if (level === "warn") console.warn(line);
+  else console.log(line);
+}
+
+export const logger = {
+  debug: (msg: string, fields?: Record<string, unknown>) => write("debug", msg, fields),
+  info: (msg: string, fields?: Record<string, unknown>) => write("info", msg, fields),
+  warn: (msg: string, fields?: Record<string, unknown>) => write("warn", msg, fields),
+  error: (msg: string, fields?: Record<string, unknown>) => write("error", msg, fields),
+};

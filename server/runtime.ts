@@ -1,0 +1,92 @@
+import type { Redis } from "ioredis";
+import { getDbHandle, prepareDatabase, ensureUpcomingPartitions, type DbHandle } from "../db";
+import { createDatabase } from "../db/client";
+import { getConfig, type AppConfig } from "./config";
+import { createRedis } from "./redis";
+import { logger } from "./logger";
+
+/**
+ * The stores a process talks to. Routers and route handlers get it from getRuntime(); services
+ * receive it as an argument, so tests build their own with createRuntime().
+ */
+export interface Runtime {
+  config: AppConfig;
+  /** undefined when POSTGRES_ENABLED=false. */
+  db: DbHandle | undefined;
+  /** undefined when REDIS_URL is not set. */
+  redis: Redis | undefined;
+  /** Stops background work and closes connections. */
+  close(): Promise<void>;
+}
+
+export class StartupError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "StartupError";
+  }
+}
+
+export interface CreateRuntimeOptions {
+  /** Open a fresh database handle instead of the process-wide one (tests, scripts). */
+  ownDatabase?: boolean;
+  /** Apply migrations (and seed an empty embedded database). */
+  prepare?: boolean;
+}
+
+export async function createRuntime(config: AppConfig, opts: CreateRuntimeOptions = {}): Promise<Runtime> {
+  if (!config.postgresEnabled && !config.redisUrl) {
+    throw new StartupError(
+      "No store is configured: POSTGRES_ENABLED=false and REDIS_URL is unset. Enable PostgreSQL or set REDIS_URL.",
+    );
+  }
+  let db: DbHandle | undefined;
+  if (config.postgresEnabled) {
+    db = opts.ownDatabase
+      ? await createDatabase({
+          databaseUrl: config.databaseUrl,
+          pgliteDir: config.pgliteDir,
+          poolMax: config.dbPoolMax,
+          statementTimeoutMs: config.dbStatementTimeoutMs,
+        })
+      : await getDbHandle(config);
+    if (opts.prepare) await prepareDatabase(db, config, (l) => logger.info(l));
+  } else {
+    logger.warn("[startup] DEGRADED MODE: POSTGRES_ENABLED=false — usage lives only in Redis counters; history, custom ranges and reports are unavailable.");
+  }
+  let redis: Redis | undefined;
+  if (config.redisUrl) {
+    redis = createRedis(config.redisUrl, { name: "usage-breakdown" });
+    // A Redis that is down at start-up is not fatal: ingest goes straight to PostgreSQL.
+    await redis.connect().catch((err: Error) => logger.warn(`[startup] Redis unavailable (${err.message}); continuing without it`));
+  } else {
+    logger.info("[startup] REDIS_URL is not set: usage is written straight to PostgreSQL, no live counters.");
+  }
+  const closers: (() => Promise<void>)[] = [];
+  const runtime: Runtime = {
+    config,
+    db,
+    redis,
+    async close() {
+      for (const c of closers.reverse()) await c().catch(() => {});
+      redis?.disconnect();
+      if (db) await db.close().catch(() => {});
+    },
+  };
+  if (db) {
+    const timer = setInterval(() => void ensureUpcomingPartitions(db).catch(() => {}), 6 * 3600_000);
+    timer.unref();
+    closers.push(async () => clearInterval(timer));
+  }
+  return runtime;
+}
+
+const g = globalThis as unknown as { __usageRuntime?: Promise<Runtime> };
+
+/** The process-wide runtime, started once (migrations applied, background work running). */
+export function getRuntime(): Promise<Runtime> {
+  g.__usageRuntime ??= createRuntime(getConfig(), { prepare: true });
+  g.__usageRuntime.catch(() => {
+    g.__usageRuntime = undefined;
+  });
+  return g.__usageRuntime;
+}

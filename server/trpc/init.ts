@@ -1,0 +1,76 @@
+import "server-only";
+import { initTRPC } from "@trpc/server";
+import { authenticateRequest } from "../auth/authenticate";
+import { hasScope, type Principal, type Scope } from "../auth/scopes";
+import { AppError, HTTP_STATUS, toAppError, toTrpcError } from "../errors";
+import { logger } from "../logger";
+import { getRuntime, type Runtime } from "../runtime";
+
+/**
+ * tRPC context: the runtime and the request. Authentication happens in the procedures below, so
+ * every procedure except the public ones is protected by construction.
+ */
+export interface TrpcContext {
+  runtime: Runtime;
+  req: Request;
+  requestId: string;
+  /** Resolved lazily by protected procedures. */
+  principal?: Principal;
+  /** Response headers a procedure wants set (e.g. Set-Cookie on login). */
+  resHeaders?: Headers;
+}
+
+export async function createTrpcContext(opts: { req: Request; resHeaders?: Headers }): Promise<TrpcContext> {
+  return {
+    runtime: await getRuntime(),
+    req: opts.req,
+    requestId: opts.req.headers.get("x-request-id")?.slice(0, 64) || crypto.randomUUID(),
+    resHeaders: opts.resHeaders,
+  };
+}
+
+const t = initTRPC.context<TrpcContext>().create({
+  errorFormatter({ shape, error }) {
+    const appErr = error.cause instanceof AppError ? error.cause : undefined;
+    return {
+      ...shape,
+      message: appErr?.code === "INTERNAL" || (!appErr && error.code === "INTERNAL_SERVER_ERROR") ? "Internal server error" : shape.message,
+      data: {
+        ...shape.data,
+        stack: undefined,
+        appCode: appErr?.code ?? null,
+        httpStatus: appErr ? HTTP_STATUS[appErr.code] : shape.data.httpStatus,
+        issues: appErr?.extra.issues ?? null,
+      },
+    };
+  },
+});
+
+export const createTRPCRouter = t.router;
+export const createCallerFactory = t.createCallerFactory;
+
+/** In tRPC v11 next() never throws: map errors by looking at the result, in one place. */
+const errorMapping = t.middleware(async ({ next, path, ctx }) => {
+  const result = await next();
+  if (!result.ok) {
+    const appErr = toAppError(result.error.cause ?? result.error);
+    if (appErr.code === "INTERNAL" && !(result.error.cause instanceof AppError)) {
+      if (result.error.code === "BAD_REQUEST" || result.error.code === "PARSE_ERROR") return result;
+      logger.error(`[trpc] ${path} failed`, { requestId: ctx.requestId, error: String(result.error.cause?.stack ?? result.error) });
+    }
+    if (!(result.error.cause instanceof AppError) && result.error.code !== "INTERNAL_SERVER_ERROR") return result;
+    result.error = toTrpcError(appErr);
+  }
+  return result;
+});
+
+export const publicProcedure = t.procedure.use(errorMapping);
+
+/** A procedure that requires a session or token with the given scope; narrows ctx.principal. */
+export function protectedProcedure(scope: Scope) {
+  return publicProcedure.use(async ({ ctx, next }) => {
+    const principal = ctx.principal ?? (await authenticateRequest(ctx.req, scope, ctx.runtime));
+    if (!hasScope(principal, scope)) throw new AppError("FORBIDDEN", `This needs the ${scope} scope`);
+    return next({ ctx: { ...ctx, principal } });
+  });
+}

@@ -1,0 +1,16 @@
+import { createTRPCRouter } from "../init";
+import { accountsRouter } from "./accounts";
+import { apiKeysRouter } from "./apiKeys";
+import { authRouter } from "./auth";
+import { healthRouter } from "./health";
+import { usageRouter } from "./usage";
+
+export const appRouter = createTRPCRouter({
+  accounts: accountsRouter,
+  apiKeys: apiKeysRouter,
+  auth: authRouter,
+  health: healthRouter,
+  usage: usageRouter,
+});
+
+export type AppRouter = typeof appRouter;

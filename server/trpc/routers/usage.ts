@@ -1,0 +1,3 @@
+import { createTRPCRouter } from "../init";
+
+export const usageRouter = createTRPCRouter({});

@@ -90,3 +90,8 @@ export function getRuntime(): Promise<Runtime> {
   });
   return g.__usageRuntime;
 }
+
+/** Installs a runtime as the process-wide one (tests that call route handlers directly). */
+export function setRuntime(runtime: Runtime | undefined): void {
+  g.__usageRuntime = runtime ? Promise.resolve(runtime) : undefined;
+}

@@ -1,0 +1,43 @@
+import type { DbHandle } from "../../db/client";
+import {
+  addPartitionToRollups,
+  listUsagePartitions,
+  lockUsageForRebuild,
+  relocalizePartition,
+  resetApiKeyTotals,
+  setRollupTimezone,
+  truncateRollups,
+} from "./rollups.repository";
+
+export interface RebuildProgress {
+  partition: string;
+  done: number;
+  total: number;
+  relocalized: number;
+}
+
+/**
+ * Recomputes every rollup (and api_keys totals) from raw usage_records, one monthly partition at
+ * a time, in the usage time zone given. One transaction: readers see the old rollups until it
+ * commits, a failure leaves them untouched, and re-running gives the same result.
+ */
+export async function rebuildRollups(
+  handle: DbHandle,
+  timezone: string,
+  onProgress: (p: RebuildProgress) => void = () => {},
+): Promise<{ partitions: number; relocalized: number }> {
+  return handle.db.transaction().execute(async (tx) => {
+    await lockUsageForRebuild(tx);
+    const partitions = await listUsagePartitions(tx);
+    await truncateRollups(tx);
+    let relocalized = 0;
+    for (const [i, p] of partitions.entries()) {
+      relocalized += await relocalizePartition(tx, p.name, timezone);
+      await addPartitionToRollups(tx, p.name);
+      onProgress({ partition: p.name, done: i + 1, total: partitions.length, relocalized });
+    }
+    await resetApiKeyTotals(tx);
+    await setRollupTimezone(tx, timezone);
+    return { partitions: partitions.length, relocalized };
+  });
+}

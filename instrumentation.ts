@@ -1,20 +1,9 @@
-/**
- * Runs once when a Next.js server process starts: validates the configuration (a bad value stops
- * start-up with a message naming the variable), opens the stores, applies migrations (seeding an
- * empty embedded database) and starts background work.
- */
+/** Runs once when a Next.js server process starts; see server/startup.ts. */
 export async function register() {
-  if ("EdgeRuntime" in globalThis) return;
-  const { getConfig, ConfigError } = await import("./server/config");
-  const { getRuntime, StartupError } = await import("./server/runtime");
-  try {
-    getConfig();
-    await getRuntime();
-  } catch (err) {
-    if (err instanceof ConfigError || err instanceof StartupError || (err as Error)?.name === "EmbeddedDatabaseBusyError") {
-      console.error(`\n[startup] ${(err as Error).message}\n`);
-      process.exit(1);
-    }
-    throw err;
+  // NEXT_RUNTIME is a build-time constant of Next.js, not configuration: this test keeps the
+  // Node-only start-up (pg, PGlite, ioredis, argon2) out of the edge bundle.
+  if (process.env.NEXT_RUNTIME === "nodejs") {
+    const { startServer } = await import("./server/startup");
+    await startServer();
   }
 }

@@ -62,6 +62,9 @@ export default defineConfig({
       REDIS_KEY_PREFIX: env.E2E_REDIS_PREFIX,
       USAGE_TIMEZONE: "Asia/Shanghai",
       NEXT_TELEMETRY_DISABLED: "1",
+      // The same credentials as e2e/fixtures.ts (ADMIN).
+      ADMIN_USERNAME: "admin",
+      ADMIN_PASSWORD: "e2e-admin-Passw0rd!",
     },
   },
 });

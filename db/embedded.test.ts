@@ -7,6 +7,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { parseConfig } from "../server/config";
 import { createDatabase, EmbeddedDatabaseBusyError } from "./client";
 import { prepareDatabase } from "./index";
+import { loadMigrations } from "./migrator";
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ub-pglite-"));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -20,7 +21,7 @@ describe("embedded PostgreSQL (PGlite)", () => {
       expect(handle.kind).toBe("pglite");
       const logs: string[] = [];
       const first = await prepareDatabase(handle, config, (l) => logs.push(l));
-      expect(first.applied).toEqual(["0001_init.sql"]);
+      expect(first.applied).toEqual(loadMigrations().map((m) => m.name));
       expect(first.seeded).toBe(true);
       const row = await handle.db
         .selectFrom("usage_account_totals")

@@ -1,7 +1,4 @@
 import { execFile } from "node:child_process";
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import { promisify } from "node:util";
 import { sql } from "kysely";
 import { afterEach, describe, expect, it } from "vitest";
@@ -61,7 +58,7 @@ describe("migrations", () => {
     const env = { DATABASE_URL: t.url };
     const [a, b] = await Promise.all([cli([], env), cli([], env)]);
     const outputs = [a.stdout, b.stdout].sort();
-    expect(outputs.some((o) => o.includes("applied 1 migration"))).toBe(true);
+    expect(outputs.some((o) => /applied \d+ migration/.test(o))).toBe(true);
     expect(outputs.some((o) => o.includes("up to date"))).toBe(true);
     const st = await migrationStatus(t.handle);
     expect(st.applied).toHaveLength(loadMigrations().length);

@@ -93,6 +93,34 @@ export interface UsageSettingsTable {
   updated_at: Generated<Date>;
 }
 
+export interface AdminUsersTable {
+  username: string;
+  password_hash: string;
+  password_source: "env" | "generated" | "set";
+  password_changed_at: Timestamp;
+  created_at: Generated<Date>;
+}
+
+export interface AdminSessionsTable {
+  token_hash: string;
+  username: string;
+  created_at: Timestamp;
+  last_seen_at: Timestamp;
+  expires_at: Timestamp;
+  revoked_at: Timestamp | null;
+}
+
+export interface ApiTokensTable {
+  id: string;
+  name: string;
+  scope: "usage:read" | "usage:write" | "admin";
+  token_hash: string;
+  token_prefix: string;
+  created_at: Timestamp;
+  last_used_at: Timestamp | null;
+  revoked_at: Timestamp | null;
+}
+
 export interface Database {
   accounts: AccountsTable;
   api_keys: ApiKeysTable;
@@ -109,6 +137,9 @@ export interface Database {
   usage_model_totals: ModelTotalsTable;
   schema_migrations: SchemaMigrationsTable;
   usage_settings: UsageSettingsTable;
+  admin_users: AdminUsersTable;
+  admin_sessions: AdminSessionsTable;
+  api_tokens: ApiTokensTable;
 }
 
 export type Account = Selectable<AccountsTable>;

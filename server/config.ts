@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from "./auth/schemas";
 
 /**
  * The one place that reads process.env. Everything else imports `getConfig()`.
@@ -79,6 +80,27 @@ const envSchema = z.object({
   DB_POOL_MAX: int("DB_POOL_MAX", 10, 1, 200),
   DB_STATEMENT_TIMEOUT_MS: int("DB_STATEMENT_TIMEOUT_MS", 15000, 100, 600000),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
+  ADMIN_USERNAME: z
+    .string()
+    .regex(/^[A-Za-z0-9._@-]{1,64}$/, "ADMIN_USERNAME must be 1-64 characters of letters, digits, '.', '_', '@' or '-'")
+    .default("admin"),
+  ADMIN_PASSWORD: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v === "") return undefined;
+      if (v.length < PASSWORD_MIN_LENGTH || v.length > PASSWORD_MAX_LENGTH) {
+        // Never echo the value: this message ends up in the start-up log.
+        ctx.addIssue({ code: "custom", message: `ADMIN_PASSWORD must be ${PASSWORD_MIN_LENGTH}-${PASSWORD_MAX_LENGTH} characters long` });
+        return z.NEVER;
+      }
+      return v;
+    }),
+  SESSION_IDLE_TIMEOUT_SECONDS: int("SESSION_IDLE_TIMEOUT_SECONDS", 24 * 3600, 60, 30 * 86400),
+  SESSION_MAX_AGE_SECONDS: int("SESSION_MAX_AGE_SECONDS", 7 * 86400, 60, 365 * 86400),
+  LOGIN_RATE_WINDOW_SECONDS: int("LOGIN_RATE_WINDOW_SECONDS", 900, 1, 86400),
+  LOGIN_MAX_FAILURES_PER_IP: int("LOGIN_MAX_FAILURES_PER_IP", 20, 1, 100000),
+  LOGIN_MAX_FAILURES_PER_USERNAME: int("LOGIN_MAX_FAILURES_PER_USERNAME", 10, 1, 100000),
 });
 
 export type AppConfig = {
@@ -94,6 +116,14 @@ export type AppConfig = {
   dbPoolMax: number;
   dbStatementTimeoutMs: number;
   logLevel: "debug" | "info" | "warn" | "error";
+  adminUsername: string;
+  /** undefined: the first start generates one and logs it once (see server/auth/admin.service.ts). */
+  adminPassword: string | undefined;
+  sessionIdleTimeoutSeconds: number;
+  sessionMaxAgeSeconds: number;
+  loginRateWindowSeconds: number;
+  loginMaxFailuresPerIp: number;
+  loginMaxFailuresPerUsername: number;
 };
 
 export class ConfigError extends Error {
@@ -125,6 +155,13 @@ export function parseConfig(env: Record<string, string | undefined>): AppConfig 
     dbPoolMax: e.DB_POOL_MAX,
     dbStatementTimeoutMs: e.DB_STATEMENT_TIMEOUT_MS,
     logLevel: e.LOG_LEVEL,
+    adminUsername: e.ADMIN_USERNAME,
+    adminPassword: e.ADMIN_PASSWORD,
+    sessionIdleTimeoutSeconds: e.SESSION_IDLE_TIMEOUT_SECONDS,
+    sessionMaxAgeSeconds: e.SESSION_MAX_AGE_SECONDS,
+    loginRateWindowSeconds: e.LOGIN_RATE_WINDOW_SECONDS,
+    loginMaxFailuresPerIp: e.LOGIN_MAX_FAILURES_PER_IP,
+    loginMaxFailuresPerUsername: e.LOGIN_MAX_FAILURES_PER_USERNAME,
   };
 }
 

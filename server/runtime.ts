@@ -4,6 +4,7 @@ import { createDatabase } from "../db/client";
 import { getConfig, type AppConfig } from "./config";
 import { createRedis } from "./redis";
 import { logger } from "./logger";
+import { startUsageBackground } from "./usage/background";
 
 /**
  * The stores a process talks to. Routers and route handlers get it from getRuntime(); services
@@ -31,6 +32,11 @@ export interface CreateRuntimeOptions {
   ownDatabase?: boolean;
   /** Apply migrations (and seed an empty embedded database). */
   prepare?: boolean;
+  /**
+   * Start the outbox drainer and the rebuild of Redis counters when Redis comes back (the app
+   * and `npm run worker`). Tests leave it off and drive a Drainer themselves.
+   */
+  startBackground?: boolean;
 }
 
 export async function createRuntime(config: AppConfig, opts: CreateRuntimeOptions = {}): Promise<Runtime> {
@@ -77,6 +83,10 @@ export async function createRuntime(config: AppConfig, opts: CreateRuntimeOption
     timer.unref();
     closers.push(async () => clearInterval(timer));
   }
+  if (opts.startBackground) {
+    const background = startUsageBackground(runtime);
+    closers.push(() => background.stop());
+  }
   return runtime;
 }
 
@@ -84,7 +94,7 @@ const g = globalThis as unknown as { __usageRuntime?: Promise<Runtime> };
 
 /** The process-wide runtime, started once (migrations applied, background work running). */
 export function getRuntime(): Promise<Runtime> {
-  g.__usageRuntime ??= createRuntime(getConfig(), { prepare: true });
+  g.__usageRuntime ??= createRuntime(getConfig(), { prepare: true, startBackground: true });
   g.__usageRuntime.catch(() => {
     g.__usageRuntime = undefined;
   });

@@ -1,5 +1,7 @@
 import { ping } from "../../db/client";
+import { isRedisReady } from "../redis";
 import type { Runtime } from "../runtime";
+import { outboxStats } from "../usage/hot-store";
 
 export interface StoreHealth {
   configured: boolean;
@@ -8,12 +10,32 @@ export interface StoreHealth {
   error?: string;
 }
 
+/** Events accepted into Redis and not yet committed to PostgreSQL. */
+export interface OutboxHealth {
+  /** False when there is no outbox (PostgreSQL disabled or Redis not configured). */
+  enabled: boolean;
+  /** Whether the figures below could be read (Redis reachable). */
+  ok: boolean;
+  /** Stream entries (one per recorded batch) waiting for the drainer. */
+  length: number | null;
+  oldestAgeSeconds: number | null;
+  /** Entries handed to a drainer and not yet acknowledged. */
+  pending: number | null;
+  consumers: number | null;
+  /** Entries PostgreSQL refused for good (see the dead-letter stream). */
+  deadLetters: number | null;
+}
+
 export interface Health {
   status: "ok" | "degraded" | "down";
   postgres: StoreHealth;
   redis: StoreHealth;
+  outbox: OutboxHealth;
   timezone: string;
 }
+
+/** A backlog older than this means the drainer is not keeping up (or not running). */
+const STALE_BACKLOG_SECONDS = 300;
 
 export async function health(runtime: Runtime): Promise<Health> {
   const postgres: StoreHealth = runtime.db
@@ -22,12 +44,34 @@ export async function health(runtime: Runtime): Promise<Health> {
   const redis: StoreHealth = runtime.redis
     ? { configured: true, ok: await runtime.redis.ping().then(() => true, () => false) }
     : { configured: false, ok: false };
+  if (runtime.redis && !redis.ok) redis.error = `connection ${runtime.redis.status}`;
+  if (runtime.db && !postgres.ok) postgres.error = "not answering";
+
+  const outbox: OutboxHealth = { enabled: Boolean(runtime.db && runtime.redis), ok: false, length: null, oldestAgeSeconds: null, pending: null, consumers: null, deadLetters: null };
+  if (outbox.enabled && isRedisReady(runtime.redis)) {
+    try {
+      const s = await outboxStats(runtime.redis, runtime.config.redisKeyPrefix);
+      Object.assign(outbox, {
+        ok: true,
+        length: s.length,
+        oldestAgeSeconds: s.oldestAgeMs === null ? null : Math.round(s.oldestAgeMs / 1000),
+        pending: s.pending,
+        consumers: s.consumers,
+        deadLetters: s.deadLetters,
+      });
+    } catch {
+      outbox.ok = false;
+    }
+  }
+
   const up = [postgres, redis].filter((s) => s.configured && s.ok).length;
   const configured = [postgres, redis].filter((s) => s.configured).length;
+  const stale = (outbox.oldestAgeSeconds ?? 0) > STALE_BACKLOG_SECONDS || (outbox.deadLetters ?? 0) > 0;
   return {
-    status: up === 0 ? "down" : up < configured ? "degraded" : "ok",
+    status: up === 0 ? "down" : up < configured || stale ? "degraded" : "ok",
     postgres,
     redis,
+    outbox,
     timezone: runtime.config.usageTimezone,
   };
 }

@@ -29,7 +29,12 @@ export async function createTrpcContext(opts: { req: Request; resHeaders?: Heade
   };
 }
 
-const t = initTRPC.context<TrpcContext>().create({
+/** Every procedure records the scope it requires ("public": none), for the coverage test. */
+export interface ProcedureMeta {
+  scope?: Scope | "public";
+}
+
+const t = initTRPC.context<TrpcContext>().meta<ProcedureMeta>().create({
   errorFormatter({ shape, error }) {
     const appErr = error.cause instanceof AppError ? error.cause : undefined;
     return {
@@ -68,7 +73,7 @@ export const publicProcedure = t.procedure.use(errorMapping);
 
 /** A procedure that requires a session or token with the given scope; narrows ctx.principal. */
 export function protectedProcedure(scope: Scope) {
-  return publicProcedure.use(async ({ ctx, next }) => {
+  return publicProcedure.meta({ scope }).use(async ({ ctx, next }) => {
     const principal = ctx.principal ?? (await authenticateRequest(ctx.req, scope, ctx.runtime));
     if (!hasScope(principal, scope)) throw new AppError("FORBIDDEN", `This needs the ${scope} scope`);
     return next({ ctx: { ...ctx, principal } });

@@ -5,7 +5,8 @@
  * '{' or '}' in an id can never break the layout or the tag.
  *
  * Counter hashes hold the fields in COUNTER_FIELDS (integers; cost in nano-USD, 1e-9 USD), plus
- * lastUsedAt (epoch ms) and, on per-key hashes, lastModel.
+ * lastUsedAt (epoch ms) and, on per-key hashes, lastModel. A field never incremented may be
+ * absent: read it as 0.
  */
 export const COUNTER_FIELDS = [
   "requests",
@@ -50,8 +51,22 @@ export function hotKeys(prefix: string) {
     apiKeyIndex: () => `${prefix}api-keys`,
     /** Stream (global): the outbox the drainer moves into PostgreSQL. */
     outbox: () => `${prefix}outbox`,
+    /** Stream (global): outbox entries PostgreSQL refused for a reason retrying cannot fix. */
+    outboxDead: () => `${prefix}outbox:dead`,
+    /**
+     * String: held by the reconciler while it rebuilds the account's counters from PostgreSQL;
+     * the recording script counts nothing for the account while it exists (writers retry).
+     */
+    reconcileLock: (accountId: string) => `${tag(accountId)}:lock`,
+    /** String: when the counters were last rebuilt from PostgreSQL (absent after a flush). */
+    countersRebuilt: () => `${prefix}counters:rebuilt`,
+    /** Set: request ids that arrived while the account was locked and were not counted yet. */
+    reconcileHeld: (accountId: string) => `${tag(accountId)}:held`,
   };
 }
+
+/** Consumer group of the drainers on the outbox stream. */
+export const OUTBOX_GROUP = "pg-drainer";
 
 export const DEDUPE_TTL_SECONDS = 72 * 3600;
 /** Day keys live ~35 days, month keys ~13 months; all-time keys do not expire. */

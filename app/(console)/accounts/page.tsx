@@ -1,39 +1,34 @@
-import { getRuntime } from "@/server/runtime";
+import { requireAdminSession } from "@/server/auth/server-session";
+import { getCaller, getQueryClient, HydrateClient, trpc } from "@/server/trpc/server";
+import { AccountsView } from "./accounts-view";
+import { breakdownInfiniteOptions } from "./queries";
+import { breakdownInput, listInput, parseAccountsUrl, summaryInput } from "./url-state";
 
 export const dynamic = "force-dynamic";
 
-export default async function AccountsPage() {
-  const runtime = await getRuntime();
-  const accounts = runtime.db
-    ? await runtime.db.db
-        .selectFrom("accounts")
-        .select(["id", "name", "platform", "status"])
-        .where("deleted_at", "is", null)
-        .orderBy("name")
-        .limit(100)
-        .execute()
-    : [];
+/**
+ * The accounts list is rendered on the server with its numbers (the prefetch is awaited, so no
+ * empty table flashes). When the URL names an account, its drawer's queries are started here too
+ * but not awaited: they stream to the browser, and a slow breakdown does not hold the page.
+ */
+export default async function AccountsPage({ searchParams }: { searchParams: Promise<Record<string, string | string[] | undefined>> }) {
+  // The layout checks the session too, but a client-side navigation (filters, the drawer) renders
+  // only this page: an expired session must still end at /login, not in empty queries.
+  await requireAdminSession();
+  const state = parseAccountsUrl(await searchParams);
+  const queryClient = getQueryClient();
+
+  if (state.account) {
+    const id = state.account;
+    void queryClient.prefetchQuery(trpc.accounts.summary.queryOptions(summaryInput(id, state)));
+    const bInput = breakdownInput(id, state);
+    void queryClient.prefetchInfiniteQuery(breakdownInfiniteOptions(bInput, async (input) => (await getCaller()).accounts.breakdown(input)));
+  }
+  await queryClient.prefetchQuery(trpc.accounts.usageStats.queryOptions(listInput(state)));
+
   return (
-    <main className="mx-auto max-w-6xl p-6">
-      <h1 className="mb-4 text-2xl font-semibold">账号 Accounts</h1>
-      <table className="w-full border-collapse bg-white text-sm shadow-sm" data-testid="accounts-table">
-        <thead>
-          <tr className="border-b text-left text-slate-500">
-            <th className="p-2">名称</th>
-            <th className="p-2">平台</th>
-            <th className="p-2">状态</th>
-          </tr>
-        </thead>
-        <tbody>
-          {accounts.map((a) => (
-            <tr key={a.id} className="border-b">
-              <td className="p-2">{a.name}</td>
-              <td className="p-2">{a.platform}</td>
-              <td className="p-2">{a.status}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </main>
+    <HydrateClient>
+      <AccountsView />
+    </HydrateClient>
   );
 }

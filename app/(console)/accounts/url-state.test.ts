@@ -1,0 +1,49 @@
+import { describe, expect, it } from "vitest";
+import { accountBreakdownInput, accountBreakdownQuery, accountSummaryInput, accountUsageListInput } from "@/server/usage-stats/schemas";
+import {
+  breakdownCsvHref,
+  breakdownInput,
+  DEFAULTS,
+  listCsvHref,
+  listInput,
+  parseAccountsUrl,
+  serializeAccountsUrl,
+  summaryInput,
+} from "./url-state";
+
+describe("the accounts page URL", () => {
+  it("gives defaults for an empty URL and keeps it empty", () => {
+    const s = parseAccountsUrl({});
+    expect(s).toMatchObject({ search: "", platform: "", status: "", sort: DEFAULTS.sort, order: "desc", page: 1, pageSize: DEFAULTS.pageSize, account: undefined, range: "total" });
+    expect(serializeAccountsUrl(s)).toBe("");
+  });
+
+  it("round-trips every field", () => {
+    const qs = "q=%E6%BC%94%E7%A4%BA&platform=gemini&status=paused&sort=daily.allTokens&order=asc&page=3&size=20&account=demo-acc-01&range=custom&from=2025-01-01&to=2025-01-31";
+    const s = parseAccountsUrl(new URLSearchParams(qs));
+    expect(s).toMatchObject({ search: "演示", platform: "gemini", status: "paused", sort: "daily.allTokens", order: "asc", page: 3, pageSize: 20, account: "demo-acc-01", range: "custom", from: "2025-01-01", to: "2025-01-31" });
+    expect(parseAccountsUrl(new URLSearchParams(serializeAccountsUrl(s)))).toEqual(s);
+  });
+
+  it("falls back to defaults for values it does not know", () => {
+    const s = parseAccountsUrl({ sort: "drop table", order: "sideways", page: "-4", size: "7", range: "custom", from: "2025-02-01", to: "2025-01-01" });
+    expect(s).toMatchObject({ sort: DEFAULTS.sort, order: "desc", page: 1, pageSize: DEFAULTS.pageSize, range: "total", from: undefined, to: undefined });
+    expect(parseAccountsUrl({ sort: "name" }).order).toBe("asc");
+    expect(parseAccountsUrl({ page: ["2", "5"] }).page).toBe(2);
+  });
+
+  it("builds inputs the strict shared schemas accept", () => {
+    const s = parseAccountsUrl({ q: "x", platform: "claude", status: "active", sort: "monthly.cost", page: "2", size: "100", account: "a1", range: "custom", from: "2025-01-01", to: "2025-01-02" });
+    expect(accountUsageListInput.parse(listInput(s))).toMatchObject({ search: "x", limit: 100, offset: 100, sort: "monthly.cost", order: "desc" });
+    expect(accountSummaryInput.safeParse(summaryInput("a1", s)).success).toBe(true);
+    expect(accountBreakdownInput.safeParse({ ...breakdownInput("a1", s), offset: 20 }).success).toBe(true);
+    for (const range of ["daily", "monthly", "total"] as const) {
+      expect(accountSummaryInput.safeParse(summaryInput("a1", { range, from: undefined, to: undefined })).success, range).toBe(true);
+    }
+    const list = new URL(listCsvHref(s), "http://x");
+    expect(accountUsageListInput.safeParse(Object.fromEntries(list.searchParams)).success).toBe(true);
+    const b = new URL(breakdownCsvHref("a/1", s, { sort: "cost", order: "asc" }), "http://x");
+    expect(b.pathname).toBe("/admin/accounts/a%2F1/usage-breakdown");
+    expect(accountBreakdownQuery.safeParse(Object.fromEntries(b.searchParams)).success).toBe(true);
+  });
+});

@@ -1,0 +1,48 @@
+"use client";
+
+import { QueryClientProvider, isServer, type QueryClient } from "@tanstack/react-query";
+import { createTRPCClient, httpBatchLink, httpLink, splitLink } from "@trpc/client";
+import { createTRPCContext } from "@trpc/tanstack-react-query";
+import { useState } from "react";
+import { makeQueryClient } from "@/server/trpc/query-client";
+import type { AppRouter } from "@/server/trpc/routers/_app";
+
+export const { TRPCProvider, useTRPC, useTRPCClient } = createTRPCContext<AppRouter>();
+
+/**
+ * Procedures that may take a while (a per-key breakdown over a long range, a summary with a daily
+ * series) get a request of their own: in a batch, the slowest procedure holds every answer.
+ */
+const UNBATCHED = new Set(["accounts.breakdown", "accounts.summary"]);
+
+let browserQueryClient: QueryClient | undefined;
+
+function getQueryClient(): QueryClient {
+  // On the server every render gets a fresh client (no data shared between requests); in the
+  // browser one client lives as long as the tab, so a suspending render does not lose it.
+  if (isServer) return makeQueryClient();
+  browserQueryClient ??= makeQueryClient();
+  return browserQueryClient;
+}
+
+export function TrpcReactProvider({ children }: { children: React.ReactNode }) {
+  const queryClient = getQueryClient();
+  const [trpcClient] = useState(() =>
+    createTRPCClient<AppRouter>({
+      links: [
+        splitLink({
+          condition: (op) => UNBATCHED.has(op.path),
+          true: httpLink({ url: "/api/trpc" }),
+          false: httpBatchLink({ url: "/api/trpc", maxURLLength: 4000 }),
+        }),
+      ],
+    }),
+  );
+  return (
+    <QueryClientProvider client={queryClient}>
+      <TRPCProvider trpcClient={trpcClient} queryClient={queryClient}>
+        {children}
+      </TRPCProvider>
+    </QueryClientProvider>
+  );
+}

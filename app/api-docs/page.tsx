@@ -1,0 +1,253 @@
+import type { Metadata } from "next";
+import { requireAdminSession } from "@/server/auth/server-session";
+import { getOpenApiDocument } from "@/server/openapi/document";
+
+export const metadata: Metadata = { title: "API 文档 · API reference" };
+
+/**
+ * The OpenAPI document rendered as plain HTML on the server: routes, parameters, bodies and
+ * responses. No client script and no CDN (the CSP allows neither); the raw document is
+ * GET /admin/openapi.json.
+ */
+
+type Schema = {
+  $ref?: string;
+  type?: string | string[];
+  properties?: Record<string, Schema>;
+  required?: string[];
+  items?: Schema;
+  enum?: unknown[];
+  const?: unknown;
+  anyOf?: Schema[];
+  oneOf?: Schema[];
+  additionalProperties?: boolean | Schema;
+  description?: string;
+  default?: unknown;
+  format?: string;
+  pattern?: string;
+  minimum?: number;
+  maximum?: number;
+  minLength?: number;
+  maxLength?: number;
+};
+type Parameter = { name: string; in: string; required?: boolean; description?: string; schema?: Schema };
+type Media = Record<string, { schema?: Schema }>;
+type Operation = {
+  operationId: string;
+  summary?: string;
+  description?: string;
+  tags?: string[];
+  "x-required-scope"?: string;
+  parameters?: Parameter[];
+  requestBody?: { content: Media };
+  responses: Record<string, { description: string; content?: Media }>;
+};
+
+const METHODS = ["get", "post", "put", "delete", "patch"] as const;
+const METHOD_STYLE: Record<string, string> = {
+  get: "bg-sky-100 text-sky-800",
+  post: "bg-emerald-100 text-emerald-800",
+  put: "bg-amber-100 text-amber-800",
+  delete: "bg-rose-100 text-rose-800",
+  patch: "bg-violet-100 text-violet-800",
+};
+
+const refName = (ref: string) => ref.split("/").pop() ?? ref;
+
+/** Safe integer bounds zod adds to every int are noise to a reader. */
+const bound = (n: number | undefined) => (n !== undefined && Math.abs(n) < Number.MAX_SAFE_INTEGER ? n : undefined);
+
+function typeLabel(s: Schema): string {
+  if (s.$ref) return refName(s.$ref);
+  if (s.const !== undefined) return JSON.stringify(s.const);
+  if (s.enum) return s.enum.map((v) => JSON.stringify(v)).join(" | ");
+  if (s.anyOf ?? s.oneOf) return (s.anyOf ?? s.oneOf)!.map(typeLabel).join(" | ");
+  if (s.type === "array" && s.items) return `${typeLabel(s.items)}[]`;
+  const t = Array.isArray(s.type) ? s.type.join(" | ") : (s.type ?? "any");
+  return s.format ? `${t} (${s.format})` : t;
+}
+
+function constraints(s: Schema): string {
+  const parts: string[] = [];
+  if (s.default !== undefined) parts.push(`default ${JSON.stringify(s.default)}`);
+  const min = bound(s.minimum);
+  const max = bound(s.maximum);
+  if (min !== undefined || max !== undefined) parts.push(`${min ?? "…"}–${max ?? "…"}`);
+  if (s.maxLength !== undefined) parts.push(`≤ ${s.maxLength} chars`);
+  if (s.pattern) parts.push(`pattern ${s.pattern}`);
+  return parts.join(", ");
+}
+
+function SchemaView({ schema, depth = 0 }: { schema: Schema; depth?: number }) {
+  if (schema.$ref) {
+    return (
+      <a className="font-mono text-sky-700 underline" href={`#schema-${refName(schema.$ref)}`}>
+        {refName(schema.$ref)}
+      </a>
+    );
+  }
+  const alternatives = schema.anyOf ?? schema.oneOf;
+  if (alternatives && depth < 6) {
+    const nonNull = alternatives.filter((a) => a.type !== "null");
+    const nullable = nonNull.length < alternatives.length ? " | null" : "";
+    if (nonNull.length === 1) {
+      return (
+        <span>
+          <SchemaView schema={nonNull[0]!} depth={depth + 1} />
+          <span className="font-mono text-slate-500">{nullable}</span>
+        </span>
+      );
+    }
+  }
+  if (schema.type === "array" && schema.items && depth < 6) {
+    return (
+      <span>
+        <span className="font-mono text-slate-500">array of </span>
+        <SchemaView schema={schema.items} depth={depth + 1} />
+      </span>
+    );
+  }
+  if (schema.properties && depth < 6) {
+    const required = new Set(schema.required ?? []);
+    return (
+      <ul className="ml-4 list-none border-l border-slate-200 pl-3">
+        {Object.entries(schema.properties).map(([name, prop]) => (
+          <li key={name} className="py-0.5">
+            <span className="font-mono text-slate-900">{name}</span>
+            {required.has(name) ? null : <span className="text-slate-400">?</span>}{" "}
+            {prop.properties || prop.$ref || (prop.type === "array" && prop.items) || prop.anyOf ? (
+              <SchemaView schema={prop} depth={depth + 1} />
+            ) : (
+              <span className="font-mono text-slate-500">{typeLabel(prop)}</span>
+            )}
+            {constraints(prop) ? <span className="ml-2 text-xs text-slate-400">{constraints(prop)}</span> : null}
+            {prop.description ? <span className="ml-2 text-slate-600">— {prop.description}</span> : null}
+          </li>
+        ))}
+      </ul>
+    );
+  }
+  return <span className="font-mono text-slate-500">{typeLabel(schema)}</span>;
+}
+
+function OperationView({ method, path, op }: { method: string; path: string; op: Operation }) {
+  return (
+    <section id={op.operationId} className="rounded border border-slate-200 bg-white p-4 shadow-sm">
+      <h3 className="flex flex-wrap items-center gap-2 text-base">
+        <span className={`rounded px-2 py-0.5 font-mono text-xs font-bold uppercase ${METHOD_STYLE[method] ?? ""}`}>{method}</span>
+        <span className="font-mono font-semibold">{path}</span>
+        <span className="text-slate-600">{op.summary}</span>
+        <span className="ml-auto rounded bg-slate-100 px-2 py-0.5 text-xs text-slate-600">
+          {op["x-required-scope"] === "public" ? "public" : `scope: ${op["x-required-scope"]}`}
+        </span>
+      </h3>
+      {op.description ? <p className="mt-2 text-sm text-slate-700">{op.description}</p> : null}
+      {op.parameters?.length ? (
+        <table className="mt-3 w-full text-left text-sm">
+          <thead className="text-xs text-slate-500">
+            <tr>
+              <th className="py-1 pr-3">Parameter</th>
+              <th className="py-1 pr-3">In</th>
+              <th className="py-1 pr-3">Type</th>
+              <th className="py-1">Description</th>
+            </tr>
+          </thead>
+          <tbody>
+            {op.parameters.map((p) => (
+              <tr key={`${p.in}:${p.name}`} className="border-t border-slate-100 align-top">
+                <td className="py-1 pr-3 font-mono">
+                  {p.name}
+                  {p.required ? <span className="text-rose-600">*</span> : null}
+                </td>
+                <td className="py-1 pr-3 text-slate-500">{p.in}</td>
+                <td className="py-1 pr-3 font-mono text-slate-600">
+                  {p.schema ? typeLabel(p.schema) : ""}
+                  {p.schema && constraints(p.schema) ? <div className="text-xs text-slate-400">{constraints(p.schema)}</div> : null}
+                </td>
+                <td className="py-1 text-slate-700">{p.description ?? p.schema?.description ?? ""}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      ) : null}
+      {op.requestBody ? (
+        <div className="mt-3 text-sm">
+          <h4 className="font-semibold text-slate-700">Body (application/json)</h4>
+          {op.requestBody.content["application/json"]?.schema ? <SchemaView schema={op.requestBody.content["application/json"].schema} /> : null}
+        </div>
+      ) : null}
+      <div className="mt-3 text-sm">
+        <h4 className="font-semibold text-slate-700">Responses</h4>
+        <ul>
+          {Object.entries(op.responses).map(([status, r]) => (
+            <li key={status} className="py-0.5">
+              <span className={`font-mono font-semibold ${status.startsWith("2") ? "text-emerald-700" : "text-rose-700"}`}>{status}</span>{" "}
+              <span className="text-slate-700">{r.description}</span>
+              {r.content ? <span className="ml-2 text-xs text-slate-400">{Object.keys(r.content).join(", ")}</span> : null}
+              {status.startsWith("2") && r.content?.["application/json"]?.schema ? (
+                <details className="mt-1">
+                  <summary className="cursor-pointer text-slate-500">Body</summary>
+                  <SchemaView schema={r.content["application/json"].schema} />
+                </details>
+              ) : null}
+            </li>
+          ))}
+        </ul>
+      </div>
+    </section>
+  );
+}
+
+export default async function ApiDocsPage() {
+  await requireAdminSession();
+  const doc = getOpenApiDocument() as unknown as {
+    info: { title: string; version: string; description?: string };
+    paths: Record<string, Record<string, Operation>>;
+    components?: { schemas?: Record<string, Schema> };
+  };
+  const ops = Object.entries(doc.paths).flatMap(([path, item]) =>
+    METHODS.filter((m) => item[m]).map((method) => ({ method, path, op: item[method]! })),
+  );
+  const tags = [...new Set(ops.map((o) => o.op.tags?.[0] ?? "Other"))];
+  return (
+    <main className="mx-auto max-w-6xl space-y-6 p-6">
+      <header>
+        <h1 className="text-2xl font-semibold">{doc.info.title}</h1>
+        <p className="text-sm text-slate-500">
+          Version {doc.info.version} · machine-readable: <a className="text-sky-700 underline" href="/admin/openapi.json">/admin/openapi.json</a>
+        </p>
+        {doc.info.description ? <p className="mt-2 max-w-3xl text-sm text-slate-700">{doc.info.description}</p> : null}
+        <nav className="mt-3 flex flex-wrap gap-x-4 gap-y-1 text-sm">
+          {tags.map((t) => (
+            <a key={t} href={`#tag-${t}`} className="text-sky-700 underline">
+              {t}
+            </a>
+          ))}
+          <a href="#schemas" className="text-sky-700 underline">
+            Schemas
+          </a>
+        </nav>
+      </header>
+      {tags.map((tag) => (
+        <section key={tag} id={`tag-${tag}`} className="space-y-3">
+          <h2 className="text-xl font-semibold">{tag}</h2>
+          {ops
+            .filter((o) => (o.op.tags?.[0] ?? "Other") === tag)
+            .map((o) => (
+              <OperationView key={`${o.method} ${o.path}`} {...o} />
+            ))}
+        </section>
+      ))}
+      <section id="schemas" className="space-y-3">
+        <h2 className="text-xl font-semibold">Schemas</h2>
+        {Object.entries(doc.components?.schemas ?? {}).map(([name, schema]) => (
+          <div key={name} id={`schema-${name}`} className="rounded border border-slate-200 bg-white p-4 text-sm shadow-sm">
+            <h3 className="font-mono font-semibold">{name}</h3>
+            {schema.description ? <p className="text-slate-600">{schema.description}</p> : null}
+            <SchemaView schema={schema} />
+          </div>
+        ))}
+      </section>
+    </main>
+  );
+}

@@ -1,0 +1,86 @@
+"use client";
+
+import { useState } from "react";
+import type { LoginMessages } from "./messages";
+
+/**
+ * Posts the credentials as JSON to /admin/auth/login, which sets the session cookie; then a full
+ * navigation to `next` (already checked on the server to be a path of this site), so that the
+ * console layout verifies the new session. Without JavaScript the form still POSTs (never GETs:
+ * the password must not end up in a URL).
+ */
+export function LoginForm({ next, messages: m }: { next: string; messages: LoginMessages }) {
+  const [pending, setPending] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+
+  async function onSubmit(e: React.FormEvent<HTMLFormElement>) {
+    e.preventDefault();
+    const form = new FormData(e.currentTarget);
+    setPending(true);
+    setError(null);
+    try {
+      const res = await fetch("/admin/auth/login", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        credentials: "same-origin",
+        body: JSON.stringify({ username: String(form.get("username") ?? ""), password: String(form.get("password") ?? "") }),
+      });
+      if (res.ok) {
+        window.location.assign(next);
+        return;
+      }
+      if (res.status === 401) setError(m.invalid);
+      else if (res.status === 429) setError(m.tooMany.replace("{seconds}", res.headers.get("retry-after") ?? "60"));
+      else setError(m.failed);
+    } catch {
+      setError(m.failed);
+    }
+    setPending(false);
+  }
+
+  return (
+    <form method="post" action="/admin/auth/login" onSubmit={onSubmit} className="space-y-4">
+      <div>
+        <label htmlFor="login-username" className="mb-1 block text-sm font-medium text-slate-700">
+          {m.username}
+        </label>
+        <input
+          id="login-username"
+          name="username"
+          type="text"
+          autoComplete="username"
+          autoCapitalize="none"
+          spellCheck={false}
+          required
+          maxLength={128}
+          className="w-full rounded-md border border-slate-300 px-3 py-2 focus-visible:outline-2 focus-visible:outline-brand-500"
+        />
+      </div>
+      <div>
+        <label htmlFor="login-password" className="mb-1 block text-sm font-medium text-slate-700">
+          {m.password}
+        </label>
+        <input
+          id="login-password"
+          name="password"
+          type="password"
+          autoComplete="current-password"
+          required
+          maxLength={256}
+          className="w-full rounded-md border border-slate-300 px-3 py-2 focus-visible:outline-2 focus-visible:outline-brand-500"
+        />
+      </div>
+      <p role="alert" aria-live="assertive" className="min-h-5 text-sm text-red-700" data-testid="login-error">
+        {error}
+      </p>
+      <button
+        type="submit"
+        disabled={pending}
+        aria-busy={pending}
+        className="w-full rounded-md bg-brand-600 px-4 py-2 font-medium text-white hover:bg-brand-700 focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-brand-500 disabled:opacity-60"
+      >
+        {pending ? m.submitting : m.submit}
+      </button>
+    </form>
+  );
+}

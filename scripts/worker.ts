@@ -1,0 +1,45 @@
+/**
+ * npm run worker — drains the Redis outbox into PostgreSQL and rebuilds the Redis counters when
+ * Redis comes back, like the background work inside the app. Run as many as you like (on any
+ * host): they share the outbox through one consumer group.
+ */
+import { getConfig } from "../server/config";
+import { createRuntime } from "../server/runtime";
+import { outboxStats } from "../server/usage/hot-store";
+import { isRedisReady } from "../server/redis";
+
+async function main() {
+  const config = getConfig();
+  if (!config.postgresEnabled || !config.redisUrl) {
+    throw new Error("The worker moves the Redis outbox into PostgreSQL: it needs REDIS_URL and PostgreSQL (POSTGRES_ENABLED=true).");
+  }
+  const runtime = await createRuntime(config, { ownDatabase: true, prepare: true, startBackground: true });
+  console.log(`[worker] draining ${config.redisKeyPrefix}outbox into PostgreSQL (Ctrl-C to stop)`);
+  const report = setInterval(() => {
+    if (!isRedisReady(runtime.redis)) return;
+    outboxStats(runtime.redis, config.redisKeyPrefix)
+      .then((s) => {
+        if (s.length || s.deadLetters) {
+          const age = s.oldestAgeMs === null ? "-" : `${Math.round(s.oldestAgeMs / 1000)} s`;
+          console.log(`[worker] outbox backlog: ${s.length} batch(es), oldest ${age}, dead letters ${s.deadLetters}`);
+        }
+      })
+      .catch(() => {});
+  }, 60_000);
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    clearInterval(report);
+    console.log("[worker] stopping; unacknowledged batches stay in the outbox for the next drainer");
+    await runtime.close();
+    process.exit(0);
+  };
+  process.once("SIGTERM", () => void stop());
+  process.once("SIGINT", () => void stop());
+}
+
+main().catch((err) => {
+  console.error(`[worker] ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+});

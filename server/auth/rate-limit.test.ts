@@ -1,0 +1,75 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AppError } from "../errors";
+import { ensureAdminUser, login } from "./admin.service";
+import { windowAt } from "./rate-limit";
+import { authTestStores, TEST_ADMIN_PASSWORD, type AuthTestStores } from "./testing";
+
+const WINDOW_S = 60;
+// 10 s into a window, so the window ends 50 s later.
+const T = new Date(Date.UTC(2030, 0, 1, 8, 0, 10));
+const at = (seconds: number) => new Date(T.getTime() + seconds * 1000);
+const good = { username: "admin", password: TEST_ADMIN_PASSWORD };
+const bad = { username: "admin", password: "wrong password" };
+
+async function outcome(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+    return "ok";
+  } catch (err) {
+    if (!(err instanceof AppError)) throw err;
+    return err.code === "TOO_MANY_REQUESTS" ? `429 retry ${err.extra.retryAfterSeconds}` : err.code;
+  }
+}
+
+describe("windowAt", () => {
+  it("numbers fixed windows and counts the seconds left", () => {
+    expect(windowAt(T.getTime(), 60)).toEqual({ number: Math.floor(T.getTime() / 60_000), secondsLeft: 50 });
+    expect(windowAt(at(49.5).getTime(), 60).secondsLeft).toBe(1);
+    expect(windowAt(at(50).getTime(), 60)).toEqual({ number: Math.floor(T.getTime() / 60_000) + 1, secondsLeft: 60 });
+  });
+});
+
+describe.each(["postgres+redis", "postgres"] as const)("login rate limits (%s)", (mode) => {
+  let stores: AuthTestStores;
+  beforeAll(async () => {
+    stores = await authTestStores(mode, {
+      LOGIN_RATE_WINDOW_SECONDS: String(WINDOW_S),
+      LOGIN_MAX_FAILURES_PER_USERNAME: "3",
+      LOGIN_MAX_FAILURES_PER_IP: "5",
+    });
+    await ensureAdminUser(stores.runtime, { now: new Date(Date.UTC(2020, 0, 1)) });
+  });
+  afterAll(() => stores.close());
+
+  it("limits a username, even with the right password, until the window ends", async () => {
+    const ip = { ip: "198.51.100.1", requestId: "t" };
+    const results = [];
+    for (let i = 0; i < 3; i++) results.push(await outcome(login(stores.runtime, bad, { ...ip, ip: `198.51.100.${i + 1}` }, at(i))));
+    results.push(await outcome(login(stores.runtime, good, { ...ip, ip: "198.51.100.9" }, at(5))));
+    expect(results).toEqual(["UNAUTHORIZED", "UNAUTHORIZED", "UNAUTHORIZED", "429 retry 45"]);
+    // The next window: released.
+    expect(await outcome(login(stores.runtime, good, ip, at(50)))).toBe("ok");
+  });
+
+  it("limits an address across usernames, and a success does not count", async () => {
+    const ctx = { ip: "203.0.113.7", requestId: "t" };
+    const t = (s: number) => at(3600 + s);
+    const results = [];
+    results.push(await outcome(login(stores.runtime, { username: "u1", password: "x" }, ctx, t(0))));
+    results.push(await outcome(login(stores.runtime, good, ctx, t(1))));
+    for (let i = 2; i <= 6; i++) results.push(await outcome(login(stores.runtime, { username: `u${i}`, password: "x" }, ctx, t(i))));
+    expect(results).toEqual(["UNAUTHORIZED", "ok", "UNAUTHORIZED", "UNAUTHORIZED", "UNAUTHORIZED", "UNAUTHORIZED", "429 retry 44"]);
+    // Another address is not affected.
+    expect(await outcome(login(stores.runtime, good, { ...ctx, ip: "203.0.113.8" }, t(7)))).toBe("ok");
+    expect(await outcome(login(stores.runtime, good, ctx, t(50)))).toBe("ok");
+  });
+
+  it("counts concurrent attempts exactly (no check-then-act race)", async () => {
+    const ctx = { ip: "192.0.2.50", requestId: "t" };
+    const results = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => outcome(login(stores.runtime, { username: "racer", password: "x" }, { ...ctx, ip: `192.0.2.${60 + i}` }, at(7200 + i / 10)))),
+    );
+    expect(results.filter((r) => r === "UNAUTHORIZED")).toHaveLength(3);
+    expect(results.filter((r) => r.startsWith("429"))).toHaveLength(5);
+  });
+});

@@ -1,0 +1,71 @@
+import { randomUUID } from "node:crypto";
+import { AppError } from "../errors";
+import { logger } from "../logger";
+import type { Runtime } from "../runtime";
+import { credentialStore } from "./credential-store";
+import type { CreateTokenInput } from "./schemas";
+import { digestsEqual, looksLikeApiToken, newApiToken, sha256Hex } from "./secrets";
+import type { ApiTokenInfo, ApiTokenRecord } from "./types";
+
+/**
+ * API tokens for scripts and the relay: "ubk_" + 256 random bits, shown once at creation and
+ * stored as SHA-256. One scope each; revoked tokens stop working at once.
+ */
+
+const TOUCH_INTERVAL_MS = 60_000;
+const PREFIX_SHOWN = 8;
+
+const info = (t: ApiTokenRecord): ApiTokenInfo => ({
+  id: t.id,
+  name: t.name,
+  scope: t.scope,
+  tokenPrefix: t.tokenPrefix,
+  createdAt: t.createdAt,
+  lastUsedAt: t.lastUsedAt,
+});
+
+export async function createApiToken(
+  runtime: Runtime,
+  input: CreateTokenInput,
+  now = new Date(),
+): Promise<{ token: string; info: ApiTokenInfo }> {
+  const token = newApiToken();
+  const record: ApiTokenRecord = {
+    id: randomUUID(),
+    name: input.name,
+    scope: input.scope,
+    tokenHash: sha256Hex(token),
+    tokenPrefix: token.slice(0, PREFIX_SHOWN),
+    createdAt: now,
+    lastUsedAt: null,
+    revokedAt: null,
+  };
+  await credentialStore(runtime).insertToken(record);
+  logger.info(`[auth] API token created`, { id: record.id, name: record.name, scope: record.scope });
+  return { token, info: info(record) };
+}
+
+export async function listApiTokens(runtime: Runtime): Promise<ApiTokenInfo[]> {
+  return (await credentialStore(runtime).activeTokens()).map(info);
+}
+
+export async function revokeApiToken(runtime: Runtime, id: string, now = new Date()): Promise<ApiTokenInfo> {
+  const t = await credentialStore(runtime).revokeToken(id, now);
+  if (!t) throw new AppError("NOT_FOUND", `No API token with id ${id}`);
+  logger.info(`[auth] API token revoked`, { id: t.id, name: t.name });
+  return info(t);
+}
+
+/** The active token a Bearer value stands for, or undefined. Records when it was last used. */
+export async function verifyApiToken(runtime: Runtime, token: string, now = new Date()): Promise<ApiTokenInfo | undefined> {
+  if (!looksLikeApiToken(token)) return undefined;
+  const tokenHash = sha256Hex(token);
+  const store = credentialStore(runtime);
+  const t = await store.findActiveTokenByHash(tokenHash);
+  if (!t || !digestsEqual(t.tokenHash, tokenHash)) return undefined;
+  if (!t.lastUsedAt || now.getTime() - t.lastUsedAt.getTime() >= TOUCH_INTERVAL_MS) {
+    await store.touchToken(t.id, now).catch((err: Error) => logger.warn(`[auth] could not record token use: ${err.message}`));
+    return info({ ...t, lastUsedAt: now });
+  }
+  return info(t);
+}

@@ -1,0 +1,25 @@
+import { ConfigError, getConfig } from "./config";
+import { getRuntime, StartupError } from "./runtime";
+
+/**
+ * Start-up of a Next.js server process (called from instrumentation.ts): validates the
+ * configuration (a bad value stops start-up with a message naming the variable), opens the stores,
+ * applies migrations (seeding an empty embedded database), starts background work and makes sure
+ * the admin user exists.
+ */
+export async function startServer(): Promise<void> {
+  try {
+    getConfig();
+    const runtime = await getRuntime();
+    // Creates the admin user on first start (printing a generated password once if none is set).
+    // If a store is down now, the first sign-in retries it.
+    const { ensureAdminUser } = await import("./auth/admin.service");
+    await ensureAdminUser(runtime).catch((e: Error) => console.warn(`[startup] admin user not checked yet: ${e.message}`));
+  } catch (err) {
+    if (err instanceof ConfigError || err instanceof StartupError || (err as Error)?.name === "EmbeddedDatabaseBusyError") {
+      console.error(`\n[startup] ${(err as Error).message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,288 @@
+import { z } from "zod";
+import { isValidTimeZone } from "../config";
+import { addYears, isCalendarDate } from "./time";
+
+/**
+ * Inputs and outputs of the usage read path. Each input schema is shared by the tRPC procedure and
+ * the REST route (which parses its query string with it); the output schemas type the service and
+ * feed the OpenAPI document.
+ */
+
+const unknownParams = (iss: { code?: string; keys?: string[] }) =>
+  iss.code === "unrecognized_keys" && iss.keys ? `Unknown parameter(s): ${iss.keys.join(", ")}` : undefined;
+
+const isoDate = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}$/, "expected a date as YYYY-MM-DD")
+  .refine(isCalendarDate, "not a calendar date")
+  .refine((s) => s >= "1970-01-01", "must be 1970-01-01 or later");
+
+const isoMonth = z
+  .string()
+  .regex(/^\d{4}-(0[1-9]|1[0-2])$/, "expected a month as YYYY-MM")
+  .refine((s) => s >= "1970-01", "must be 1970-01 or later");
+
+/** Query strings carry numbers as text; defaults are applied by the service (see DEFAULT_LIMITS). */
+const intParam = (min: number, max: number, dflt: number, description: string) =>
+  z.coerce.number<number | string>().int().min(min).max(max).optional().meta({ default: dflt, description });
+
+export const DEFAULT_LIMITS = { accounts: 100, breakdown: 20 } as const;
+
+/** CSV exports every row, so a page is refused rather than silently ignored. */
+function checkCsvPaging(v: { format: "json" | "csv"; limit?: number; offset?: number }, ctx: z.RefinementCtx) {
+  if (v.format !== "csv") return;
+  for (const key of ["limit", "offset"] as const) {
+    if (v[key] !== undefined) ctx.addIssue({ code: "custom", path: [key], message: `${key} does not apply to format=csv, which exports every row` });
+  }
+}
+
+const text = (max: number) => z.string().trim().min(1).max(max);
+
+export const RANGE_NAMES = ["daily", "monthly", "total", "custom"] as const;
+export type RangeName = (typeof RANGE_NAMES)[number];
+
+/** A custom range may span at most this many years (both ends inclusive). */
+export const MAX_RANGE_YEARS = 3;
+
+const rangeFields = {
+  range: z.enum(RANGE_NAMES).default("total").meta({
+    description: "daily (one local day), monthly (one local month), total (all time) or custom (start..end, inclusive)",
+  }),
+  date: isoDate.optional().meta({ description: "range=daily: the local day, default today" }),
+  month: isoMonth.optional().meta({ description: "range=monthly: the local month, default this month" }),
+  start: isoDate.optional().meta({ description: "range=custom: first local day (inclusive)" }),
+  end: isoDate.optional().meta({ description: "range=custom: last local day (inclusive)" }),
+  tz: z
+    .string()
+    .max(64)
+    .refine(isValidTimeZone, "unknown IANA time zone")
+    .optional()
+    .meta({
+      description:
+        "Answer in another IANA zone. Accepted only when its UTC offset equals USAGE_TIMEZONE's at every local midnight the answer depends on (e.g. Asia/Hong_Kong for Asia/Shanghai).",
+    }),
+};
+
+type RangeFieldValues = {
+  range: RangeName;
+  date?: string;
+  month?: string;
+  start?: string;
+  end?: string;
+};
+
+function checkRange(v: RangeFieldValues, ctx: z.RefinementCtx) {
+  const issue = (path: string, message: string) => ctx.addIssue({ code: "custom", path: [path], message });
+  if (v.date !== undefined && v.range !== "daily") issue("date", `date applies only to range=daily (range is ${v.range})`);
+  if (v.month !== undefined && v.range !== "monthly") issue("month", `month applies only to range=monthly (range is ${v.range})`);
+  for (const key of ["start", "end"] as const) {
+    if (v[key] !== undefined && v.range !== "custom") issue(key, `${key} applies only to range=custom (range is ${v.range})`);
+  }
+  if (v.range !== "custom") return;
+  if (v.start === undefined) issue("start", "range=custom needs start=YYYY-MM-DD");
+  if (v.end === undefined) issue("end", "range=custom needs end=YYYY-MM-DD");
+  if (v.start === undefined || v.end === undefined) return;
+  if (v.start > v.end) issue("start", `start (${v.start}) is after end (${v.end})`);
+  else if (v.end >= addYears(v.start, MAX_RANGE_YEARS)) {
+    issue("end", `a custom range may span at most ${MAX_RANGE_YEARS} years; end must be before ${addYears(v.start, MAX_RANGE_YEARS)}`);
+  }
+}
+
+export const FIGURES = ["requests", "inputTokens", "outputTokens", "cacheCreateTokens", "cacheReadTokens", "allTokens", "cost"] as const;
+export type Figure = (typeof FIGURES)[number];
+export const WINDOWS = ["daily", "monthly", "total"] as const;
+export type WindowName = (typeof WINDOWS)[number];
+
+type WindowSort = `${WindowName}.${Figure}`;
+const windowSorts = WINDOWS.flatMap((w) => FIGURES.map((f) => `${w}.${f}` as WindowSort));
+export const ACCOUNT_SORTS = ["name", "priority", "lastUsedAt", ...windowSorts] as [
+  "name",
+  "priority",
+  "lastUsedAt",
+  ...WindowSort[],
+];
+export type AccountSort = (typeof ACCOUNT_SORTS)[number];
+
+const order = z.enum(["asc", "desc"]);
+const format = z.enum(["json", "csv"]).default("json").meta({
+  description: "csv: every row (no paging), streamed as text/csv with a UTF-8 BOM (REST only)",
+});
+const accountId = z.string().min(1).max(200).meta({ description: "Account id" });
+
+/** GET /admin/accounts/usage-stats, accounts.usageStats */
+export const accountUsageListInput = z.strictObject(
+  {
+    platform: text(64).optional(),
+    status: text(32).optional(),
+    search: text(200).optional().meta({ description: "Case-insensitive substring of the name or id" }),
+    sort: z.enum(ACCOUNT_SORTS).default("name").meta({
+      description: "name, priority, lastUsedAt, or <daily|monthly|total>.<figure>",
+    }),
+    order: order.optional().meta({ description: "Default asc for name and priority, desc otherwise" }),
+    limit: intParam(1, 500, DEFAULT_LIMITS.accounts, "Page size"),
+    offset: intParam(0, 10_000_000, 0, "Rows to skip"),
+    tz: rangeFields.tz,
+    format,
+  },
+  { error: unknownParams },
+).superRefine(checkCsvPaging);
+export type AccountUsageListInput = z.infer<typeof accountUsageListInput>;
+
+const summaryFields = { ...rangeFields };
+
+/** GET /admin/accounts/:id/usage-stats (the id comes from the path). */
+export const accountSummaryQuery = z.strictObject(summaryFields, { error: unknownParams }).superRefine(checkRange);
+/** accounts.summary */
+export const accountSummaryInput = z
+  .strictObject({ id: accountId, ...summaryFields }, { error: unknownParams })
+  .superRefine(checkRange);
+export type AccountSummaryInput = z.infer<typeof accountSummaryInput>;
+
+export const BREAKDOWN_SORTS = ["allTokens", "cost", "requests", "lastUsedAt"] as const;
+export type BreakdownSort = (typeof BREAKDOWN_SORTS)[number];
+
+const breakdownFields = {
+  ...rangeFields,
+  limit: intParam(1, 100, DEFAULT_LIMITS.breakdown, "Page size"),
+  offset: intParam(0, 10_000_000, 0, "Keys to skip (the previous page's nextOffset)"),
+  sort: z.enum(BREAKDOWN_SORTS).default("allTokens"),
+  order: order.default("desc"),
+  format,
+};
+
+/** GET /admin/accounts/:id/usage-breakdown (the id comes from the path). */
+export const accountBreakdownQuery = z
+  .strictObject(breakdownFields, { error: unknownParams })
+  .superRefine(checkRange)
+  .superRefine(checkCsvPaging);
+/** accounts.breakdown */
+export const accountBreakdownInput = z
+  .strictObject({ id: accountId, ...breakdownFields }, { error: unknownParams })
+  .superRefine(checkRange)
+  .superRefine(checkCsvPaging);
+export type AccountBreakdownInput = z.infer<typeof accountBreakdownInput>;
+
+export const accountIdParams = z.object({ id: accountId });
+
+// ---- outputs
+
+export const usageTotals = z
+  .object({
+    requests: z.number().int(),
+    inputTokens: z.number().int(),
+    outputTokens: z.number().int(),
+    cacheCreateTokens: z.number().int(),
+    cacheReadTokens: z.number().int(),
+    allTokens: z.number().int().meta({ description: "input + output + cache create + cache read" }),
+    cost: z.number().meta({ description: "USD, rounded to 6 decimals" }),
+  })
+  .meta({ id: "UsageTotals" });
+export type UsageTotals = z.infer<typeof usageTotals>;
+
+const windows = z.object({ daily: usageTotals, monthly: usageTotals, total: usageTotals }).meta({
+  description: "Today, this month and all time, in the answer's time zone",
+});
+
+const isoInstant = z.string().meta({ description: "ISO 8601 instant", format: "date-time" });
+
+const accountFields = {
+  id: z.string(),
+  name: z.string(),
+  platform: z.string(),
+  type: z.string(),
+  status: z.string(),
+  priority: z.number().int(),
+  lastUsedAt: isoInstant.nullable(),
+};
+
+export const accountInfo = z.object(accountFields).meta({ id: "AccountInfo" });
+export type AccountInfo = z.infer<typeof accountInfo>;
+
+export const accountUsageRow = z.object({ ...accountFields, usage: windows }).meta({ id: "AccountUsageRow" });
+export type AccountUsageRow = z.infer<typeof accountUsageRow>;
+
+const source = z.enum(["postgres", "redis"]).meta({ description: "The store that answered" });
+const envelopeMeta = {
+  source,
+  timezone: z.string().meta({ description: "The IANA zone days and months are counted in" }),
+  timestamp: isoInstant,
+};
+
+export const accountUsageListResult = z.object({
+  data: z.array(accountUsageRow),
+  summary: z.object({
+    totalAccounts: z.number().int(),
+    activeToday: z.number().int().meta({ description: "Accounts with at least one request today" }),
+    daily: usageTotals,
+    monthly: usageTotals,
+    total: usageTotals,
+  }),
+  pagination: z.object({ total: z.number().int(), limit: z.number().int(), offset: z.number().int(), hasMore: z.boolean() }),
+  ...envelopeMeta,
+});
+export type AccountUsageListResult = z.infer<typeof accountUsageListResult>;
+
+export const resolvedRange = z.object({
+  name: z.enum(RANGE_NAMES),
+  start: z.string().nullable().meta({ description: "First local day, null for total" }),
+  end: z.string().nullable().meta({ description: "Last local day, null for total" }),
+  timezone: z.string(),
+});
+export type ResolvedRangeOut = z.infer<typeof resolvedRange>;
+
+const modelUsage = usageTotals.extend({ model: z.string() });
+export type ModelUsage = z.infer<typeof modelUsage>;
+const seriesPoint = usageTotals.extend({ date: z.string().meta({ description: "YYYY-MM-DD (daily points) or YYYY-MM (monthly points)" }) });
+export type SeriesPoint = z.infer<typeof seriesPoint>;
+
+export const accountSummary = z.object({
+  account: accountInfo,
+  range: resolvedRange,
+  usage: usageTotals,
+  windows,
+  byModel: z.array(modelUsage).nullable().meta({ description: "null only from the Redis fallback for range=total" }),
+  series: z.array(seriesPoint).nullable().meta({
+    description: "Per day up to 92 days, per month beyond, zero-filled; null from the Redis fallback",
+  }),
+});
+export type AccountSummary = z.infer<typeof accountSummary>;
+
+export const accountSummaryResult = z.object({
+  data: accountSummary,
+  ...envelopeMeta,
+  unavailable: z
+    .array(z.string())
+    .optional()
+    .meta({ description: "Redis fallback only: the parts the live counters cannot answer, and why" }),
+});
+export type AccountSummaryResult = z.infer<typeof accountSummaryResult>;
+
+export const breakdownItem = usageTotals
+  .extend({
+    apiKeyId: z.string(),
+    apiKeyName: z.string(),
+    share: z.object({
+      tokens: z.number().meta({ description: "Fraction (0-1, 6 decimals) of the account's allTokens in the range" }),
+      cost: z.number().meta({ description: "Fraction (0-1, 6 decimals) of the account's cost in the range" }),
+    }),
+    lastModel: z.string().nullable(),
+    lastUsedAt: isoInstant.nullable(),
+  })
+  .meta({ id: "BreakdownItem" });
+export type BreakdownItem = z.infer<typeof breakdownItem>;
+
+export const accountBreakdown = z.object({
+  items: z.array(breakdownItem),
+  totals: usageTotals,
+  total: z.number().int().meta({ description: "Number of API keys with usage in the range" }),
+  nextOffset: z.number().int().nullable(),
+  hasMore: z.boolean(),
+});
+export type AccountBreakdown = z.infer<typeof accountBreakdown>;
+
+export const accountBreakdownResult = z.object({
+  data: accountBreakdown,
+  range: resolvedRange,
+  ...envelopeMeta,
+});
+export type AccountBreakdownResult = z.infer<typeof accountBreakdownResult>;

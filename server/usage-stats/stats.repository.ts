@@ -1,0 +1,348 @@
+import { sql, type Kysely, type RawBuilder } from "kysely";
+import type { Database } from "../../db/types";
+import type { RangePlan } from "./range";
+import type { AccountSort, BreakdownSort, Figure, WindowName } from "./schemas";
+import { firstDayOf } from "./time";
+
+/**
+ * Every statement of the read path. They read the rollups only (usage_account_*, usage_key_*,
+ * usage_model_*), never usage_records; stats.explain.test.ts checks each plan. Statements are
+ * built by *Sql functions (so the test can EXPLAIN them) and run by the functions that follow.
+ */
+
+type Db = Kysely<Database>;
+
+/** Sums of one rollup's measures. cost_nanos is a sum of bigints: numeric, an exact decimal string. */
+export interface FigureRow {
+  requests: number;
+  input_tokens: number;
+  output_tokens: number;
+  cache_create_tokens: number;
+  cache_read_tokens: number;
+  total_tokens: number;
+  cost_nanos: string;
+  last_used_at: Date | null;
+}
+
+const MEASURES = sql.raw(
+  "requests, input_tokens, output_tokens, cache_create_tokens, cache_read_tokens, total_tokens, cost_nanos, last_used_at",
+);
+
+const SUMS = sql.raw(
+  [
+    "coalesce(sum(requests), 0)::int8 AS requests",
+    "coalesce(sum(input_tokens), 0)::int8 AS input_tokens",
+    "coalesce(sum(output_tokens), 0)::int8 AS output_tokens",
+    "coalesce(sum(cache_create_tokens), 0)::int8 AS cache_create_tokens",
+    "coalesce(sum(cache_read_tokens), 0)::int8 AS cache_read_tokens",
+    "coalesce(sum(total_tokens), 0)::int8 AS total_tokens",
+    "coalesce(sum(cost_nanos), 0) AS cost_nanos",
+    "max(last_used_at) AS last_used_at",
+  ].join(", "),
+);
+
+const FIGURE_COLUMN: Record<Figure, string> = {
+  requests: "requests",
+  inputTokens: "input_tokens",
+  outputTokens: "output_tokens",
+  cacheCreateTokens: "cache_create_tokens",
+  cacheReadTokens: "cache_read_tokens",
+  allTokens: "total_tokens",
+  cost: "cost_nanos",
+};
+
+type Level = "account" | "key" | "model";
+const TABLES: Record<Level, { daily: string; monthly: string; totals: string }> = {
+  account: { daily: "usage_account_daily", monthly: "usage_account_monthly", totals: "usage_account_totals" },
+  key: { daily: "usage_key_daily", monthly: "usage_key_monthly", totals: "usage_key_totals" },
+  model: { daily: "usage_model_daily", monthly: "usage_model_monthly", totals: "usage_model_totals" },
+};
+
+/**
+ * The rollup rows of one account that make up a range: whole months from *_monthly, leftover days
+ * from *_daily, or the *_totals row(s). `bucket` is the month a row belongs to (null for totals).
+ */
+function rangeRows(level: Level, accountId: string, plan: RangePlan, extra = ""): RawBuilder<unknown> {
+  const t = TABLES[level];
+  const cols = sql.raw(extra ? `${extra}, ` : "");
+  if (plan.kind === "total") {
+    return sql`SELECT ${cols}${MEASURES}, NULL::date AS bucket FROM ${sql.table(t.totals)} WHERE account_id = ${accountId}`;
+  }
+  const parts: RawBuilder<unknown>[] = [];
+  if (plan.months) {
+    parts.push(sql`SELECT ${cols}${MEASURES}, usage_month AS bucket FROM ${sql.table(t.monthly)}
+      WHERE account_id = ${accountId} AND usage_month BETWEEN ${firstDayOf(plan.months.from)} AND ${firstDayOf(plan.months.to)}`);
+  }
+  if (plan.days.length > 0) {
+    const days = sql.join(
+      plan.days.map((d) => sql`usage_date BETWEEN ${d.from} AND ${d.to}`),
+      sql` OR `,
+    );
+    parts.push(sql`SELECT ${cols}${MEASURES}, date_trunc('month', usage_date)::date AS bucket FROM ${sql.table(t.daily)}
+      WHERE account_id = ${accountId} AND (${days})`);
+  }
+  // An empty plan cannot come from resolveRange; answer zero rows rather than build invalid SQL.
+  if (parts.length === 0) return sql`SELECT ${cols}${MEASURES}, NULL::date AS bucket FROM ${sql.table(t.totals)} WHERE false`;
+  return sql.join(parts, sql` UNION ALL `);
+}
+
+// ---- the account list (GET /admin/accounts/usage-stats)
+
+export interface AccountListFilter {
+  platform?: string;
+  status?: string;
+  search?: string;
+  /** The local day and month (YYYY-MM-DD, YYYY-MM) of the daily and monthly windows. */
+  today: string;
+  month: string;
+}
+
+export interface AccountListRow {
+  id: string;
+  name: string;
+  platform: string;
+  type: string;
+  status: string;
+  priority: number;
+  last_used_at: Date | null;
+  /** Window figures prefixed d_, m_, t_ (see windowColumns). */
+  [column: string]: unknown;
+}
+
+const WINDOW_ALIAS: Record<WindowName, string> = { daily: "d", monthly: "m", total: "t" };
+
+function windowColumns(): RawBuilder<unknown> {
+  const cols: string[] = [];
+  for (const alias of Object.values(WINDOW_ALIAS)) {
+    for (const col of Object.values(FIGURE_COLUMN)) {
+      const cast = col === "cost_nanos" ? "numeric" : "int8";
+      cols.push(`coalesce(${alias}.${col}, 0)::${cast} AS ${alias}_${col}`);
+    }
+  }
+  return sql.raw(cols.join(", "));
+}
+
+function windowSums(): RawBuilder<unknown> {
+  const cols: string[] = [];
+  for (const alias of Object.values(WINDOW_ALIAS)) {
+    for (const col of Object.values(FIGURE_COLUMN)) {
+      const cast = col === "cost_nanos" ? "" : "::int8";
+      cols.push(`coalesce(sum(${alias}.${col}), 0)${cast} AS ${alias}_${col}`);
+    }
+  }
+  return sql.raw(cols.join(", "));
+}
+
+function accountListFrom(f: AccountListFilter): RawBuilder<unknown> {
+  const conds = [sql`a.deleted_at IS NULL`];
+  if (f.platform !== undefined) conds.push(sql`a.platform = ${f.platform}`);
+  if (f.status !== undefined) conds.push(sql`a.status = ${f.status}`);
+  if (f.search !== undefined) {
+    conds.push(sql`(strpos(lower(a.name), lower(${f.search})) > 0 OR strpos(lower(a.id), lower(${f.search})) > 0)`);
+  }
+  return sql`FROM accounts a
+    LEFT JOIN usage_account_daily d ON d.account_id = a.id AND d.usage_date = ${f.today}
+    LEFT JOIN usage_account_monthly m ON m.account_id = a.id AND m.usage_month = ${firstDayOf(f.month)}
+    LEFT JOIN usage_account_totals t ON t.account_id = a.id
+    WHERE ${sql.join(conds, sql` AND `)}`;
+}
+
+/**
+ * Names sort by lower(name) in the "C" collation and ties break on id, also in "C": the Redis
+ * fallback sorts the same way in memory, so both stores page identically.
+ */
+function accountSortExpr(sort: AccountSort): string {
+  if (sort === "name") return `lower(a.name) COLLATE "C"`;
+  if (sort === "priority") return "a.priority";
+  if (sort === "lastUsedAt") return "t.last_used_at";
+  const [w, f] = sort.split(".") as [WindowName, Figure];
+  return `coalesce(${WINDOW_ALIAS[w]}.${FIGURE_COLUMN[f]}, 0)`;
+}
+
+export interface Page<S> {
+  sort: S;
+  order: "asc" | "desc";
+  limit: number;
+  offset: number;
+}
+
+export function accountListPageSql(f: AccountListFilter, page: Page<AccountSort>): RawBuilder<AccountListRow> {
+  const dir = page.order === "asc" ? "ASC" : "DESC";
+  return sql<AccountListRow>`SELECT a.id, a.name, a.platform, a.type, a.status, a.priority, t.last_used_at, ${windowColumns()}
+    ${accountListFrom(f)}
+    ORDER BY ${sql.raw(`${accountSortExpr(page.sort)} ${dir} NULLS LAST, a.id COLLATE "C" ASC`)}
+    LIMIT ${page.limit} OFFSET ${page.offset}`;
+}
+
+export interface AccountListSummaryRow {
+  total_accounts: number;
+  active_today: number;
+  [column: string]: unknown;
+}
+
+export function accountListSummarySql(f: AccountListFilter): RawBuilder<AccountListSummaryRow> {
+  return sql<AccountListSummaryRow>`SELECT count(*)::int8 AS total_accounts,
+      count(*) FILTER (WHERE d.requests > 0)::int8 AS active_today, ${windowSums()}
+    ${accountListFrom(f)}`;
+}
+
+export async function findAccountListPage(db: Db, f: AccountListFilter, page: Page<AccountSort>): Promise<AccountListRow[]> {
+  return (await accountListPageSql(f, page).execute(db)).rows;
+}
+
+export async function findAccountListSummary(db: Db, f: AccountListFilter): Promise<AccountListSummaryRow> {
+  const row = (await accountListSummarySql(f).execute(db)).rows[0];
+  if (!row) throw new Error("aggregate query returned no row");
+  return row;
+}
+
+// ---- one account (GET /admin/accounts/:id/usage-stats and usage-breakdown)
+
+export interface AccountRow {
+  id: string;
+  name: string;
+  platform: string;
+  type: string;
+  status: string;
+  priority: number;
+  last_used_at: Date | null;
+}
+
+export function accountSql(accountId: string): RawBuilder<AccountRow> {
+  return sql<AccountRow>`SELECT a.id, a.name, a.platform, a.type, a.status, a.priority, t.last_used_at
+    FROM accounts a LEFT JOIN usage_account_totals t ON t.account_id = a.id
+    WHERE a.id = ${accountId} AND a.deleted_at IS NULL`;
+}
+
+export async function findAccount(db: Db, accountId: string): Promise<AccountRow | undefined> {
+  return (await accountSql(accountId).execute(db)).rows[0];
+}
+
+export interface WindowRow extends FigureRow {
+  window_name: WindowName;
+}
+
+export function accountWindowsSql(accountId: string, today: string, month: string): RawBuilder<WindowRow> {
+  return sql<WindowRow>`SELECT 'daily' AS window_name, ${SUMS} FROM usage_account_daily WHERE account_id = ${accountId} AND usage_date = ${today}
+    UNION ALL SELECT 'monthly', ${SUMS} FROM usage_account_monthly WHERE account_id = ${accountId} AND usage_month = ${firstDayOf(month)}
+    UNION ALL SELECT 'total', ${SUMS} FROM usage_account_totals WHERE account_id = ${accountId}`;
+}
+
+export async function findAccountWindows(db: Db, accountId: string, today: string, month: string): Promise<WindowRow[]> {
+  return (await accountWindowsSql(accountId, today, month).execute(db)).rows;
+}
+
+export function accountRangeTotalsSql(accountId: string, plan: RangePlan): RawBuilder<FigureRow> {
+  return sql<FigureRow>`SELECT ${SUMS} FROM (${rangeRows("account", accountId, plan)}) r`;
+}
+
+export async function findAccountRangeTotals(db: Db, accountId: string, plan: RangePlan): Promise<FigureRow> {
+  const row = (await accountRangeTotalsSql(accountId, plan).execute(db)).rows[0];
+  if (!row) throw new Error("aggregate query returned no row");
+  return row;
+}
+
+export interface ModelRow extends FigureRow {
+  model: string;
+}
+
+export function modelBreakdownSql(accountId: string, plan: RangePlan): RawBuilder<ModelRow> {
+  return sql<ModelRow>`SELECT model, ${SUMS} FROM (${rangeRows("model", accountId, plan, "model")}) r
+    GROUP BY model ORDER BY sum(total_tokens) DESC, model COLLATE "C"`;
+}
+
+export async function findModelBreakdown(db: Db, accountId: string, plan: RangePlan): Promise<ModelRow[]> {
+  return (await modelBreakdownSql(accountId, plan).execute(db)).rows;
+}
+
+export interface SeriesRow extends FigureRow {
+  /** YYYY-MM-DD: the day, or the first day of the month. */
+  bucket: string;
+}
+
+export function dailySeriesSql(accountId: string, from: string, to: string): RawBuilder<SeriesRow> {
+  return sql<SeriesRow>`SELECT usage_date AS bucket, ${SUMS} FROM usage_account_daily
+    WHERE account_id = ${accountId} AND usage_date BETWEEN ${from} AND ${to}
+    GROUP BY usage_date ORDER BY usage_date`;
+}
+
+/** Per month of the range; for all time, every month the account has a monthly rollup for. */
+export function monthlySeriesSql(accountId: string, plan: RangePlan): RawBuilder<SeriesRow> {
+  if (plan.kind === "total") {
+    return sql<SeriesRow>`SELECT usage_month AS bucket, ${SUMS} FROM usage_account_monthly
+      WHERE account_id = ${accountId} GROUP BY usage_month ORDER BY usage_month`;
+  }
+  return sql<SeriesRow>`SELECT bucket, ${SUMS} FROM (${rangeRows("account", accountId, plan)}) r GROUP BY bucket ORDER BY bucket`;
+}
+
+export async function findDailySeries(db: Db, accountId: string, from: string, to: string): Promise<SeriesRow[]> {
+  return (await dailySeriesSql(accountId, from, to).execute(db)).rows;
+}
+
+export async function findMonthlySeries(db: Db, accountId: string, plan: RangePlan): Promise<SeriesRow[]> {
+  return (await monthlySeriesSql(accountId, plan).execute(db)).rows;
+}
+
+// ---- API keys of one account in a range
+
+export interface KeyRow extends FigureRow {
+  api_key_id: string;
+  api_key_name: string;
+  last_model: string | null;
+}
+
+function keyGroups(accountId: string, plan: RangePlan): RawBuilder<unknown> {
+  // A key's last model in a range is the one of its most recently used rollup row.
+  return sql`SELECT api_key_id, ${SUMS}, (array_agg(last_model ORDER BY last_used_at DESC NULLS LAST, last_model))[1] AS last_model
+    FROM (${rangeRows("key", accountId, plan, "api_key_id, last_model")}) r GROUP BY api_key_id`;
+}
+
+const KEY_SORT: Record<BreakdownSort, string> = {
+  allTokens: "k.total_tokens",
+  cost: "k.cost_nanos",
+  requests: "k.requests",
+  lastUsedAt: "k.last_used_at",
+};
+
+export function keyPageSql(accountId: string, plan: RangePlan, page: Page<BreakdownSort>): RawBuilder<KeyRow> {
+  const dir = page.order === "asc" ? "ASC" : "DESC";
+  return sql<KeyRow>`WITH k AS (${keyGroups(accountId, plan)})
+    SELECT k.*, coalesce(ak.name, k.api_key_id) AS api_key_name
+    FROM k LEFT JOIN api_keys ak ON ak.id = k.api_key_id
+    ORDER BY ${sql.raw(`${KEY_SORT[page.sort]} ${dir} NULLS LAST, k.api_key_id COLLATE "C" ASC`)}
+    LIMIT ${page.limit} OFFSET ${page.offset}`;
+}
+
+export interface KeyTotalsRow extends FigureRow {
+  keys: number;
+}
+
+/** The whole account in the range, summed over the same key rows the pages show. */
+export function keyTotalsSql(accountId: string, plan: RangePlan): RawBuilder<KeyTotalsRow> {
+  return sql<KeyTotalsRow>`WITH k AS (${keyGroups(accountId, plan)}) SELECT count(*)::int8 AS keys, ${SUMS} FROM k`;
+}
+
+export async function findKeyPage(db: Db, accountId: string, plan: RangePlan, page: Page<BreakdownSort>): Promise<KeyRow[]> {
+  return (await keyPageSql(accountId, plan, page).execute(db)).rows;
+}
+
+export async function findKeyTotals(db: Db, accountId: string, plan: RangePlan): Promise<KeyTotalsRow> {
+  const row = (await keyTotalsSql(accountId, plan).execute(db)).rows[0];
+  if (!row) throw new Error("aggregate query returned no row");
+  return row;
+}
+
+/** Reads the prefixed window columns of an account list row (d_requests …) as a FigureRow. */
+export function windowFigures(row: Record<string, unknown>, window: WindowName): FigureRow {
+  const a = WINDOW_ALIAS[window];
+  return {
+    requests: row[`${a}_requests`] as number,
+    input_tokens: row[`${a}_input_tokens`] as number,
+    output_tokens: row[`${a}_output_tokens`] as number,
+    cache_create_tokens: row[`${a}_cache_create_tokens`] as number,
+    cache_read_tokens: row[`${a}_cache_read_tokens`] as number,
+    total_tokens: row[`${a}_total_tokens`] as number,
+    cost_nanos: String(row[`${a}_cost_nanos`]),
+    last_used_at: null,
+  };
+}

@@ -1,0 +1,538 @@
+import type { Redis } from "ioredis";
+import type { Kysely } from "kysely";
+import { ping } from "../../db/client";
+import type { Database } from "../../db/types";
+import { AppError } from "../errors";
+import { logger } from "../logger";
+import { isRedisReady } from "../redis";
+import type { Runtime } from "../runtime";
+import type { Window } from "../usage/hot-keys";
+import {
+  findAccountMeta,
+  readAccountCounters,
+  readAccountIndex,
+  readApiKeyNames,
+  readKeyCounters,
+  readModelCounters,
+  type HotFigures,
+} from "./hot-reader";
+import { answerZone, assertExactZone, boundaries, monthBoundaries, resolveRange, type ResolvedRange } from "./range";
+import {
+  findAccount,
+  findAccountListPage,
+  findAccountListSummary,
+  findAccountRangeTotals,
+  findAccountWindows,
+  findDailySeries,
+  findKeyPage,
+  findKeyTotals,
+  findModelBreakdown,
+  findMonthlySeries,
+  windowFigures,
+  type FigureRow,
+} from "./stats.repository";
+import {
+  DEFAULT_LIMITS,
+  type AccountBreakdownInput,
+  type AccountBreakdownResult,
+  type AccountInfo,
+  type AccountSort,
+  type AccountSummaryInput,
+  type AccountSummaryResult,
+  type AccountUsageListInput,
+  type AccountUsageListResult,
+  type AccountUsageRow,
+  type BreakdownItem,
+  type Figure,
+  type ModelUsage,
+  type SeriesPoint,
+  type UsageTotals,
+  type WindowName,
+} from "./schemas";
+import { canonicalTimeZone, eachDay, eachMonth, firstDayOf, lastDayOf, localDate, monthOf } from "./time";
+
+/**
+ * The one service behind every usage question (REST and tRPC alike). PostgreSQL answers from the
+ * rollups; when it is disabled or unreachable, the live Redis counters answer what they can answer
+ * exactly (today, this month, all time) and everything else is refused with 503. Each request
+ * tries PostgreSQL again (after a short pause once it was found down), so recovery needs no restart.
+ */
+
+type Db = Kysely<Database>;
+type Source = "postgres" | "redis";
+
+// ---- figures
+
+/** Integer measures plus cost in nano-USD, added exactly before rounding once for output. */
+interface Fig {
+  requests: number;
+  inputTokens: number;
+  outputTokens: number;
+  cacheCreateTokens: number;
+  cacheReadTokens: number;
+  costNanos: bigint;
+}
+
+const ZERO: Fig = { requests: 0, inputTokens: 0, outputTokens: 0, cacheCreateTokens: 0, cacheReadTokens: 0, costNanos: 0n };
+
+function figFromRow(r: FigureRow): Fig {
+  return {
+    requests: r.requests,
+    inputTokens: r.input_tokens,
+    outputTokens: r.output_tokens,
+    cacheCreateTokens: r.cache_create_tokens,
+    cacheReadTokens: r.cache_read_tokens,
+    costNanos: BigInt(String(r.cost_nanos)),
+  };
+}
+
+function figFromHot(h: HotFigures): Fig {
+  return {
+    requests: h.requests,
+    inputTokens: h.inputTokens,
+    outputTokens: h.outputTokens,
+    cacheCreateTokens: h.cacheCreateTokens,
+    cacheReadTokens: h.cacheReadTokens,
+    costNanos: h.costNanos,
+  };
+}
+
+function addFig(a: Fig, b: Fig): Fig {
+  return {
+    requests: a.requests + b.requests,
+    inputTokens: a.inputTokens + b.inputTokens,
+    outputTokens: a.outputTokens + b.outputTokens,
+    cacheCreateTokens: a.cacheCreateTokens + b.cacheCreateTokens,
+    cacheReadTokens: a.cacheReadTokens + b.cacheReadTokens,
+    costNanos: a.costNanos + b.costNanos,
+  };
+}
+
+function allTokens(f: Fig): number {
+  return f.inputTokens + f.outputTokens + f.cacheCreateTokens + f.cacheReadTokens;
+}
+
+/** nano-USD → USD rounded half-up to 6 decimals (micro-USD), in exact integer arithmetic. */
+export function nanosToUsd(nanos: bigint): number {
+  return Number((nanos + 500n) / 1000n) / 1e6;
+}
+
+function totals(f: Fig): UsageTotals {
+  return {
+    requests: f.requests,
+    inputTokens: f.inputTokens,
+    outputTokens: f.outputTokens,
+    cacheCreateTokens: f.cacheCreateTokens,
+    cacheReadTokens: f.cacheReadTokens,
+    allTokens: allTokens(f),
+    cost: nanosToUsd(f.costNanos),
+  };
+}
+
+function figValue(f: Fig, figure: Figure): number | bigint {
+  return figure === "cost" ? f.costNanos : figure === "allTokens" ? allTokens(f) : f[figure];
+}
+
+function fraction(part: number | bigint, whole: number | bigint): number {
+  const w = Number(whole);
+  return w > 0 ? Math.round((Number(part) / w) * 1e6) / 1e6 : 0;
+}
+
+const iso = (d: Date | number | null | undefined) => (d === null || d === undefined ? null : new Date(d).toISOString());
+
+// ---- choosing the store
+
+const PG_RETRY_AFTER_MS = 2_000;
+const pgDownUntil = new WeakMap<object, number>();
+
+function isStatementTimeout(err: unknown): boolean {
+  return (err as { code?: unknown })?.code === "57014";
+}
+
+async function answer<T>(
+  runtime: Runtime,
+  fromPostgres: (db: Db) => Promise<T>,
+  fromRedis: (redis: Redis, why: string) => Promise<T>,
+): Promise<{ value: T; source: Source }> {
+  const handle = runtime.db;
+  if (handle && (pgDownUntil.get(handle) ?? 0) <= Date.now()) {
+    try {
+      return { value: await fromPostgres(handle.db), source: "postgres" };
+    } catch (err) {
+      if (err instanceof AppError) throw err;
+      if (isStatementTimeout(err)) {
+        throw new AppError("UNAVAILABLE", "The query took longer than the database statement timeout; try again or ask for a shorter range", {
+          retryAfterSeconds: 5,
+        });
+      }
+      // A failing query on a database that still answers is a bug, not an outage: let it surface.
+      if (await ping(handle.db)) throw err;
+      pgDownUntil.set(handle, Date.now() + PG_RETRY_AFTER_MS);
+      logger.warn(`[usage-stats] PostgreSQL unreachable (${(err as Error).message}); answering from Redis`);
+    }
+  }
+  const why = handle ? "PostgreSQL is unreachable" : "PostgreSQL is disabled (POSTGRES_ENABLED=false)";
+  const redis = runtime.redis;
+  if (!redis) throw new AppError("UNAVAILABLE", `${why} and Redis is not configured`, { retryAfterSeconds: 5 });
+  if (!isRedisReady(redis)) throw new AppError("UNAVAILABLE", `${why} and Redis is unavailable`, { retryAfterSeconds: 5 });
+  try {
+    return { value: await fromRedis(redis, why), source: "redis" };
+  } catch (err) {
+    if (err instanceof AppError) throw err;
+    logger.warn(`[usage-stats] Redis read failed: ${(err as Error).message}`);
+    throw new AppError("UNAVAILABLE", `${why} and reading the Redis counters failed`, { retryAfterSeconds: 5 });
+  }
+}
+
+function unavailable(why: string, what: string): AppError {
+  return new AppError("UNAVAILABLE", `${why}; the live Redis counters cannot answer ${what} exactly, so it needs PostgreSQL`, {
+    retryAfterSeconds: 30,
+  });
+}
+
+interface Clock {
+  timezone: string;
+  today: string;
+  month: string;
+}
+
+function clock(runtime: Runtime, tz: string | undefined, now: Date): Clock {
+  const timezone = answerZone(runtime.config.usageTimezone, tz);
+  const today = localDate(now, timezone);
+  return { timezone, today, month: monthOf(today) };
+}
+
+/** The counters are keyed by days of USAGE_TIMEZONE; another zone, even an equal one, needs PostgreSQL. */
+function assertConfiguredZone(runtime: Runtime, c: Clock, why: string) {
+  const configured = canonicalTimeZone(runtime.config.usageTimezone);
+  if (c.timezone !== configured) throw unavailable(why, `tz=${c.timezone} (the counters are kept in ${configured})`);
+}
+
+/** The counter window that holds a range, or 503 when no window holds exactly that range. */
+function hotWindow(range: ResolvedRange, c: Clock, why: string): Window {
+  if (range.name === "total") return { kind: "t" };
+  if (range.name === "daily" && range.start === c.today) return { kind: "d", date: c.today };
+  if (range.name === "monthly" && range.start === firstDayOf(c.month)) return { kind: "m", month: c.month };
+  const what = range.name === "custom" ? "a custom range" : range.name === "daily" ? `the past day ${range.start}` : `the past month ${monthOf(range.start!)}`;
+  throw unavailable(why, what);
+}
+
+function notFound(id: string): AppError {
+  return new AppError("NOT_FOUND", `Account "${id}" does not exist`);
+}
+
+// ---- accounts.usageStats
+
+interface AccountWindows {
+  info: AccountInfo;
+  windows: Record<WindowName, Fig>;
+}
+
+function defaultOrder(sort: AccountSort): "asc" | "desc" {
+  return sort === "name" || sort === "priority" ? "asc" : "desc";
+}
+
+const byId = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/** The in-memory twin of the SQL ORDER BY: key in the given order, nulls last, ties by id ascending. */
+function compareBy<T>(key: (x: T) => string | number | bigint | null, id: (x: T) => string, order: "asc" | "desc") {
+  const dir = order === "asc" ? 1 : -1;
+  return (a: T, b: T) => {
+    const ka = key(a);
+    const kb = key(b);
+    if (ka !== kb) {
+      if (ka === null) return 1;
+      if (kb === null) return -1;
+      if (ka < kb) return -dir;
+      if (ka > kb) return dir;
+    }
+    return byId(id(a), id(b));
+  };
+}
+
+/** Names compare lower-cased by code unit, like lower(name) COLLATE "C" in SQL. */
+function accountKey(sort: AccountSort) {
+  return (a: AccountWindows): string | number | bigint | null => {
+    if (sort === "name") return a.info.name.toLowerCase();
+    if (sort === "priority") return a.info.priority;
+    if (sort === "lastUsedAt") return a.info.lastUsedAt;
+    const [w, f] = sort.split(".") as [WindowName, Figure];
+    return figValue(a.windows[w], f);
+  };
+}
+
+function usageRow(a: AccountWindows): AccountUsageRow {
+  return {
+    ...a.info,
+    usage: { daily: totals(a.windows.daily), monthly: totals(a.windows.monthly), total: totals(a.windows.total) },
+  };
+}
+
+export async function listAccountUsage(runtime: Runtime, input: AccountUsageListInput, now = new Date()): Promise<AccountUsageListResult> {
+  const c = clock(runtime, input.tz, now);
+  if (input.tz !== undefined) assertExactZone(runtime.config.usageTimezone, c.timezone, boundaries(firstDayOf(c.month), lastDayOf(c.month)));
+  const order = input.order ?? defaultOrder(input.sort);
+  const limit = input.limit ?? DEFAULT_LIMITS.accounts;
+  const offset = input.offset ?? 0;
+
+  const { value, source } = await answer(
+    runtime,
+    async (db) => {
+      const filter = { platform: input.platform, status: input.status, search: input.search, today: c.today, month: c.month };
+      const [rows, sum] = await Promise.all([
+        findAccountListPage(db, filter, { sort: input.sort, order, limit, offset }),
+        findAccountListSummary(db, filter),
+      ]);
+      return {
+        page: rows.map((r) =>
+          usageRow({
+            info: { id: r.id, name: r.name, platform: r.platform, type: r.type, status: r.status, priority: r.priority, lastUsedAt: iso(r.last_used_at) },
+            windows: { daily: figFromRow(windowFigures(r, "daily")), monthly: figFromRow(windowFigures(r, "monthly")), total: figFromRow(windowFigures(r, "total")) },
+          }),
+        ),
+        count: sum.total_accounts,
+        activeToday: sum.active_today,
+        sums: {
+          daily: figFromRow(windowFigures(sum, "daily")),
+          monthly: figFromRow(windowFigures(sum, "monthly")),
+          total: figFromRow(windowFigures(sum, "total")),
+        },
+      };
+    },
+    async (redis, why) => {
+      assertConfiguredZone(runtime, c, why);
+      const prefix = runtime.config.redisKeyPrefix;
+      const search = input.search?.toLowerCase();
+      const metas = [...(await readAccountIndex(redis, prefix))].filter(
+        ([id, m]) =>
+          (input.platform === undefined || m.platform === input.platform) &&
+          (input.status === undefined || m.status === input.status) &&
+          (search === undefined || m.name.toLowerCase().includes(search) || id.toLowerCase().includes(search)),
+      );
+      const windows: Window[] = [{ kind: "d", date: c.today }, { kind: "m", month: c.month }, { kind: "t" }];
+      const counters = await readAccountCounters(redis, prefix, metas.map(([id]) => id), windows);
+      const all: AccountWindows[] = metas.map(([id, m], i) => {
+        const [d, mo, t] = counters[i]!;
+        return {
+          info: { id, ...m, lastUsedAt: iso(t!.lastUsedAt) },
+          windows: { daily: figFromHot(d!), monthly: figFromHot(mo!), total: figFromHot(t!) },
+        };
+      });
+      all.sort(compareBy(accountKey(input.sort), (a) => a.info.id, order));
+      return {
+        page: all.slice(offset, offset + limit).map(usageRow),
+        count: all.length,
+        activeToday: all.filter((a) => a.windows.daily.requests > 0).length,
+        sums: {
+          daily: all.reduce((s, a) => addFig(s, a.windows.daily), ZERO),
+          monthly: all.reduce((s, a) => addFig(s, a.windows.monthly), ZERO),
+          total: all.reduce((s, a) => addFig(s, a.windows.total), ZERO),
+        },
+      };
+    },
+  );
+  return {
+    data: value.page,
+    summary: {
+      totalAccounts: value.count,
+      activeToday: value.activeToday,
+      daily: totals(value.sums.daily),
+      monthly: totals(value.sums.monthly),
+      total: totals(value.sums.total),
+    },
+    pagination: { total: value.count, limit, offset, hasMore: offset + value.page.length < value.count },
+    source,
+    timezone: c.timezone,
+    timestamp: now.toISOString(),
+  };
+}
+
+// ---- accounts.summary
+
+function rangeOut(r: ResolvedRange) {
+  return { name: r.name, start: r.start, end: r.end, timezone: r.timezone };
+}
+
+function thisMonthDays(c: Clock): Iterable<string> {
+  return boundaries(firstDayOf(c.month), lastDayOf(c.month));
+}
+
+/** Zero-filled points: every day start..end, or every month first..last. */
+function fillSeries(points: Map<string, Fig>, keys: Iterable<string>): SeriesPoint[] {
+  return [...keys].map((date) => ({ date, ...totals(points.get(date) ?? ZERO) }));
+}
+
+interface SummaryParts {
+  account: AccountInfo;
+  usage: Fig;
+  windows: Record<WindowName, Fig>;
+  byModel: ModelUsage[] | null;
+  series: SeriesPoint[] | null;
+  /** What the Redis fallback could not answer, and why. */
+  unavailable?: string[];
+}
+
+export async function getAccountSummary(runtime: Runtime, input: AccountSummaryInput, now = new Date()): Promise<AccountSummaryResult> {
+  const configTz = runtime.config.usageTimezone;
+  const c = clock(runtime, input.tz, now);
+  const range = resolveRange(input, c.today, c.timezone);
+  if (input.tz !== undefined) {
+    assertExactZone(configTz, c.timezone, thisMonthDays(c));
+    if (range.start && range.end) assertExactZone(configTz, c.timezone, boundaries(range.start, range.end));
+  }
+
+  const { value, source } = await answer<SummaryParts>(
+    runtime,
+    async (db) => {
+      const account = await findAccount(db, input.id);
+      if (!account) throw notFound(input.id);
+      const [windowRows, usageRow, modelRows, seriesRows] = await Promise.all([
+        findAccountWindows(db, input.id, c.today, c.month),
+        findAccountRangeTotals(db, input.id, range.plan),
+        findModelBreakdown(db, input.id, range.plan),
+        range.seriesUnit === "day" ? findDailySeries(db, input.id, range.start!, range.end!) : findMonthlySeries(db, input.id, range.plan),
+      ]);
+      const windows = { daily: ZERO, monthly: ZERO, total: ZERO };
+      for (const w of windowRows) windows[w.window_name] = figFromRow(w);
+
+      const points = new Map(seriesRows.map((r) => [range.seriesUnit === "day" ? r.bucket : monthOf(r.bucket), figFromRow(r)]));
+      let seriesKeys: Iterable<string>;
+      if (range.seriesUnit === "day") seriesKeys = eachDay(range.start!, range.end!);
+      else if (range.start && range.end) seriesKeys = eachMonth(monthOf(range.start), monthOf(range.end));
+      else {
+        const months = [...points.keys()];
+        const first = months[0];
+        const last = months.at(-1)! > c.month ? months.at(-1)! : c.month;
+        if (first !== undefined && input.tz !== undefined) assertExactZone(configTz, c.timezone, monthBoundaries(first, last));
+        seriesKeys = first === undefined ? [] : eachMonth(first, last);
+      }
+      return {
+        account: { id: account.id, name: account.name, platform: account.platform, type: account.type, status: account.status, priority: account.priority, lastUsedAt: iso(account.last_used_at) },
+        usage: figFromRow(usageRow),
+        windows,
+        byModel: modelRows.map((m): ModelUsage => ({ model: m.model, ...totals(figFromRow(m)) })),
+        series: fillSeries(points, seriesKeys),
+      };
+    },
+    async (redis, why) => {
+      assertConfiguredZone(runtime, c, why);
+      const w = hotWindow(range, c, why);
+      const prefix = runtime.config.redisKeyPrefix;
+      const meta = await findAccountMeta(redis, prefix, input.id);
+      if (!meta) throw notFound(input.id);
+      const [[d, m, t]] = (await readAccountCounters(redis, prefix, [input.id], [{ kind: "d", date: c.today }, { kind: "m", month: c.month }, { kind: "t" }])) as [HotFigures[]];
+      const windows = { daily: figFromHot(d!), monthly: figFromHot(m!), total: figFromHot(t!) };
+      const models = w.kind === "t" ? null : await readModelCounters(redis, prefix, input.id, w);
+      const unavailableParts = [`series: ${why}; the live counters keep no history to chart`];
+      if (!models) unavailableParts.push(`byModel: ${why}; the live counters keep models per day and month only`);
+      return {
+        account: { id: input.id, ...meta, lastUsedAt: iso(t!.lastUsedAt) },
+        usage: w.kind === "d" ? windows.daily : w.kind === "m" ? windows.monthly : windows.total,
+        windows,
+        byModel: models
+          ? models
+              .map(({ model, figures }): ModelUsage => ({ model, ...totals(figFromHot(figures)) }))
+              .sort((a, b) => b.allTokens - a.allTokens || byId(a.model, b.model))
+          : null,
+        series: null,
+        unavailable: unavailableParts,
+      };
+    },
+  );
+  return {
+    data: {
+      account: value.account,
+      range: rangeOut(range),
+      usage: totals(value.usage),
+      windows: { daily: totals(value.windows.daily), monthly: totals(value.windows.monthly), total: totals(value.windows.total) },
+      byModel: value.byModel,
+      series: value.series,
+    },
+    source,
+    timezone: c.timezone,
+    timestamp: now.toISOString(),
+    ...(value.unavailable ? { unavailable: value.unavailable } : {}),
+  };
+}
+
+// ---- accounts.breakdown
+
+interface KeyFigures {
+  apiKeyId: string;
+  apiKeyName: string;
+  fig: Fig;
+  lastModel: string | null;
+  lastUsedAt: string | null;
+}
+
+function breakdownItem(k: KeyFigures, whole: Fig): BreakdownItem {
+  const t = totals(k.fig);
+  return {
+    apiKeyId: k.apiKeyId,
+    apiKeyName: k.apiKeyName,
+    ...t,
+    share: { tokens: fraction(t.allTokens, allTokens(whole)), cost: fraction(k.fig.costNanos, whole.costNanos) },
+    lastModel: k.lastModel,
+    lastUsedAt: k.lastUsedAt,
+  };
+}
+
+export async function getAccountBreakdown(runtime: Runtime, input: AccountBreakdownInput, now = new Date()): Promise<AccountBreakdownResult> {
+  const c = clock(runtime, input.tz, now);
+  const range = resolveRange(input, c.today, c.timezone);
+  // All-time figures do not depend on where days are cut, so any valid zone answers them exactly.
+  if (input.tz !== undefined && range.start && range.end) {
+    assertExactZone(runtime.config.usageTimezone, c.timezone, boundaries(range.start, range.end));
+  }
+  const limit = input.limit ?? DEFAULT_LIMITS.breakdown;
+  const offset = input.offset ?? 0;
+
+  const { value, source } = await answer(
+    runtime,
+    async (db) => {
+      if (!(await findAccount(db, input.id))) throw notFound(input.id);
+      const [rows, sum] = await Promise.all([
+        findKeyPage(db, input.id, range.plan, { sort: input.sort, order: input.order, limit, offset }),
+        findKeyTotals(db, input.id, range.plan),
+      ]);
+      const page = rows.map(
+        (r): KeyFigures => ({ apiKeyId: r.api_key_id, apiKeyName: r.api_key_name, fig: figFromRow(r), lastModel: r.last_model, lastUsedAt: iso(r.last_used_at) }),
+      );
+      return { page, count: sum.keys, whole: figFromRow(sum) };
+    },
+    async (redis, why) => {
+      if (range.name !== "total") assertConfiguredZone(runtime, c, why);
+      const w = hotWindow(range, c, why);
+      const prefix = runtime.config.redisKeyPrefix;
+      if (!(await findAccountMeta(redis, prefix, input.id))) throw notFound(input.id);
+      const keys = await readKeyCounters(redis, prefix, input.id, w);
+      const names = await readApiKeyNames(redis, prefix, keys.map((k) => k.apiKeyId));
+      const all = keys.map(
+        ({ apiKeyId, figures }): KeyFigures => ({
+          apiKeyId,
+          apiKeyName: names.get(apiKeyId) ?? apiKeyId,
+          fig: figFromHot(figures),
+          lastModel: figures.lastModel,
+          lastUsedAt: iso(figures.lastUsedAt),
+        }),
+      );
+      const sort = input.sort;
+      all.sort(compareBy((k) => (sort === "lastUsedAt" ? k.lastUsedAt : figValue(k.fig, sort)), (k) => k.apiKeyId, input.order));
+      return { page: all.slice(offset, offset + limit), count: all.length, whole: all.reduce((s, k) => addFig(s, k.fig), ZERO) };
+    },
+  );
+  const hasMore = offset + value.page.length < value.count;
+  return {
+    data: {
+      items: value.page.map((k) => breakdownItem(k, value.whole)),
+      totals: totals(value.whole),
+      total: value.count,
+      nextOffset: hasMore ? offset + value.page.length : null,
+      hasMore,
+    },
+    range: rangeOut(range),
+    source,
+    timezone: c.timezone,
+    timestamp: now.toISOString(),
+  };
+}

@@ -1,0 +1,153 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { costTextToNanos, normalizeEvent } from "./normalize";
+import { isPlainValidEvent, parseCostUsd, recordUsageInput, usageEventSchema, type UsageEvent } from "./schemas";
+import { validateEvents } from "./usage.service";
+
+const base: UsageEvent = {
+  requestId: "r1",
+  occurredAt: "2026-01-31T23:59:59.999+08:00",
+  accountId: "a",
+  apiKeyId: "k",
+  model: "m",
+  inputTokens: 1,
+  outputTokens: 2,
+  cacheCreateTokens: 3,
+  cacheReadTokens: 4,
+  cost: "0.1",
+};
+const problem = (patch: Record<string, unknown>) => {
+  const r = usageEventSchema.safeParse({ ...base, ...patch });
+  return r.success ? undefined : r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
+};
+
+describe("cost", () => {
+  it.each([
+    ["0", "0"],
+    ["0.10000000", "0.1"],
+    ["12.34567891", "12.34567891"],
+    [0.1, "0.1"],
+    [5e-7, "0.0000005"],
+    [1e-8, "0.00000001"],
+    [1000000, "1000000"],
+    [123.456, "123.456"],
+  ])("%s is %s USD", (input, text) => {
+    expect(parseCostUsd(input)).toEqual({ ok: true, text });
+  });
+
+  it.each([
+    ["0.123456789", "must have at most 8 decimal places"],
+    [1e-9, "must have at most 8 decimal places"],
+    [0.1 + 0.2, "must have at most 8 decimal places"],
+    ["-1", "must not be negative"],
+    [-0.5, "must not be negative"],
+    ["1e-5", 'must be a decimal number of USD such as "0.0123" (at most 8 decimal places)'],
+    [" 1", 'must be a decimal number of USD such as "0.0123" (at most 8 decimal places)'],
+    ["NaN", 'must be a decimal number of USD such as "0.0123" (at most 8 decimal places)'],
+    ["", 'must be a decimal number of USD such as "0.0123" (at most 8 decimal places)'],
+    ["1000000.00000001", "must be at most 1000000 USD"],
+    [Number.POSITIVE_INFINITY, "must be a finite number"],
+  ])("%s is refused: %s", (input, message) => {
+    expect(parseCostUsd(input)).toEqual({ ok: false, message });
+  });
+
+  it("converts to nano-USD exactly", () => {
+    expect(costTextToNanos("0.00000001")).toBe(10);
+    expect(costTextToNanos("999999.99999999")).toBe(999_999_999_999_990);
+    expect(costTextToNanos("3")).toBe(3_000_000_000);
+  });
+});
+
+describe("usage event", () => {
+  it("accepts a well-formed event and normalizes it for both stores", () => {
+    const parsed = usageEventSchema.parse({ ...base, ephemeral5mTokens: 5, requests: 0, costBreakdown: { input: "0.05" }, metadata: null });
+    const n = normalizeEvent(parsed, "Asia/Shanghai");
+    expect(n).toMatchObject({ date: "2026-01-31", month: "2026-01", partitionMonth: "2026-01-01" });
+    expect(n.counters).toEqual({ requests: 0, inputTokens: 1, outputTokens: 2, cacheCreateTokens: 3, cacheReadTokens: 4, ephemeral5mTokens: 5, ephemeral1hTokens: 0, allTokens: 10, costNanos: 100_000_000 });
+    expect(n.row).toMatchObject({ occurred_at: "2026-01-31T15:59:59.999Z", total_cost: "0.1", cost_breakdown: { input: "0.05" }, metadata: null });
+    expect(normalizeEvent({ ...parsed, occurredAt: "2026-02-01T00:00:00+08:00" }, "Asia/Shanghai")).toMatchObject({ date: "2026-02-01", month: "2026-02", partitionMonth: "2026-01-01" });
+    expect(normalizeEvent(parsed, "UTC")).toMatchObject({ date: "2026-01-31" });
+  });
+
+  it.each([
+    [{ requestId: "" }, "requestId: must not be empty"],
+    [{ requestId: "a\u0000b" }, "requestId: must not contain NUL bytes or unpaired surrogates"],
+    [{ model: "bad\ud800" }, "model: must not contain NUL bytes or unpaired surrogates"],
+    [{ accountId: "x".repeat(129) }, "accountId: must be at most 128 characters"],
+    [{ inputTokens: 1.5 }, "inputTokens: must be a non-negative integer"],
+    [{ inputTokens: "5" }, "inputTokens: must be a non-negative integer"],
+    [{ cacheReadTokens: -1 }, "cacheReadTokens: must be a non-negative integer"],
+    [{ outputTokens: 2 ** 53 }, "outputTokens: must be a non-negative integer; outputTokens: must be at most 1000000000000"],
+    [{ requests: 2_000_000 }, "requests: must be at most 1000000"],
+    [{ occurredAt: "2026-01-31 10:00:00Z" }, "occurredAt: must be an ISO-8601 date-time with an offset, e.g. 2026-01-31T23:59:59.999+08:00 or …Z"],
+    [{ occurredAt: "1999-12-31T23:59:59Z" }, "occurredAt: must not be before 2000-01-01T00:00:00Z"],
+    [{ cost: true }, "cost: must be a decimal string or a number of USD"],
+    [{ metadata: [1, 2] }, "metadata: must be a JSON object"],
+    [{ metadata: { a: "x\u0000" } }, "metadata: contains NUL bytes or unpaired surrogates"],
+    [{ costBreakdown: { "k\u0000": 1 } }, "costBreakdown: has a key with NUL bytes or unpaired surrogates"],
+    [{ extra: 1 }, ': Unrecognized key: "extra"'],
+  ])("refuses %o", (patch, message) => {
+    expect(problem(patch)).toBe(message);
+  });
+
+  it("bounds the size and depth of JSON objects", () => {
+    let deep: Record<string, unknown> = {};
+    for (let i = 0; i < 30; i++) deep = { d: deep };
+    expect(problem({ metadata: deep })).toBe("metadata: is nested too deeply (more than 16 levels)");
+    expect(problem({ metadata: { blob: "é".repeat(2100) } })).toBe("metadata: must be at most 4096 bytes as JSON, got 4211");
+  });
+
+  it("validates a batch event by event", () => {
+    const { events, rejected } = validateEvents([base, { ...base, requestId: "r2", cost: "x" }, null, { ...base, requestId: "r3" }], "UTC");
+    expect(events.map((e) => e.requestId)).toEqual(["r1", "r3"]);
+    expect(rejected).toEqual([
+      { index: 1, code: "INVALID_FIELD", message: 'cost: must be a decimal number of USD such as "0.0123" (at most 8 decimal places)' },
+      { index: 2, code: "INVALID_EVENT", message: "event: must be a JSON object with the usage fields (Invalid input: expected object, received null)" },
+    ]);
+    expect(recordUsageInput.safeParse({ events: [] }).success).toBe(false);
+    expect(recordUsageInput.safeParse({ events: new Array(1000).fill(null) }).success).toBe(true);
+    expect(recordUsageInput.safeParse({ events: new Array(1001).fill(null) }).success).toBe(false);
+  });
+});
+
+describe("the fast path of validation", () => {
+  const recent = Date.parse("2024-06-01T00:00:00Z");
+  const field = fc.oneof(
+    fc.constant(undefined),
+    fc.constant(null),
+    fc.boolean(),
+    fc.integer({ min: -5, max: 5 }),
+    fc.constantFrom(0, 1.5, -0, 2 ** 53, 1e12, 1e12 + 1, 1e6, 1e6 + 1, Number.NaN, 1e-9, 0.1, 12.345678901),
+    fc.string({ maxLength: 4 }),
+    fc.constantFrom("", "0.1", "0.123456789", "-1", "1e3", "a\u0000b", "x".repeat(129), "\ud800", "é", "2026-02-30T00:00:00Z", "2024-06-01T00:00:00+08:00", "2024-06-01T00:00:00"),
+    fc.constant({ a: 1 }),
+    fc.constant([1]),
+  );
+  const valid = fc.record({
+    requestId: fc.stringMatching(/^[ -~]{1,130}$/),
+    occurredAt: fc.integer({ min: recent, max: recent + 86400_000 }).map((ms) => new Date(ms).toISOString()),
+    accountId: fc.stringMatching(/^[a-z0-9-]{1,10}$/),
+    apiKeyId: fc.stringMatching(/^[a-z0-9-]{1,10}$/),
+    model: fc.constantFrom("m", "claude-sonnet-4"),
+    inputTokens: fc.nat(),
+    outputTokens: fc.nat(),
+    cacheCreateTokens: fc.nat(),
+    cacheReadTokens: fc.nat(),
+    cost: fc.oneof(fc.integer({ min: 0, max: 10 ** 9 }).map((n) => n / 1e8), fc.integer({ min: 0, max: 10 ** 9 }).map((n) => (n / 1e8).toFixed(8))),
+  });
+  const keys = ["requestId", "occurredAt", "accountId", "apiKeyId", "model", "inputTokens", "outputTokens", "cacheCreateTokens", "cacheReadTokens", "ephemeral5mTokens", "ephemeral1hTokens", "requests", "cost", "costBreakdown", "metadata", "other"];
+
+  it("accepts only what the schema accepts, and takes the common valid case", () => {
+    fc.assert(
+      fc.property(valid, fc.array(fc.tuple(fc.constantFrom(...keys), field), { maxLength: 3 }), (event, mutations) => {
+        const e: Record<string, unknown> = { ...event };
+        for (const [k, v] of mutations) e[k] = v;
+        const fast = isPlainValidEvent(e);
+        const schema = usageEventSchema.safeParse(e).success;
+        if (fast) expect(schema).toBe(true);
+        if (!mutations.length && event.requestId.length <= 128) expect(fast).toBe(true);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+});

@@ -1,0 +1,190 @@
+import { z } from "zod";
+
+/**
+ * Input of usage recording, shared by REST (POST /admin/usage), tRPC (usage.record) and the
+ * OpenAPI generator. The envelope is validated as a whole (400 when it is wrong); each event is
+ * validated on its own by the service so that one bad event is rejected by index while the rest
+ * of the batch is recorded.
+ */
+
+export const MAX_EVENTS_PER_BATCH = 1000;
+/** Per-event bounds keep every sum exact in Lua doubles (< 2^52) and in PostgreSQL bigint. */
+export const MAX_TOKENS_PER_FIELD = 1_000_000_000_000;
+export const MAX_REQUESTS_PER_EVENT = 1_000_000;
+export const MAX_COST_USD = 1_000_000;
+export const MAX_JSON_OBJECT_BYTES = 4096;
+export const MAX_FUTURE_SKEW_MS = 5 * 60_000;
+/** Nothing older: keeps a typo like year 0202 from creating partitions for ancient months. */
+export const MIN_OCCURRED_AT = "2000-01-01T00:00:00Z";
+
+/** False for NUL bytes and unpaired surrogates, which PostgreSQL text and jsonb refuse. */
+export function isStorableText(s: string): boolean {
+  return !s.includes("\u0000") && !/\p{Cs}/u.test(s);
+}
+
+export const storableText = (max: number) =>
+  z
+    .string()
+    .min(1, { error: "must not be empty" })
+    .max(max, { error: `must be at most ${max} characters` })
+    .refine(isStorableText, { error: "must not contain NUL bytes or unpaired surrogates" });
+
+const tokenCount = z.int({ error: "must be a non-negative integer" }).min(0, { error: "must be a non-negative integer" }).max(MAX_TOKENS_PER_FIELD, {
+  error: `must be at most ${MAX_TOKENS_PER_FIELD}`,
+});
+
+/** Walks a JSON value: every string (keys too) storable, depth bounded. */
+function jsonProblem(value: unknown, depth: number): string | undefined {
+  if (depth > 16) return "is nested too deeply (more than 16 levels)";
+  if (typeof value === "string") return isStorableText(value) || value === "" ? undefined : "contains NUL bytes or unpaired surrogates";
+  if (value === null || typeof value !== "object") return undefined;
+  for (const [k, v] of Object.entries(value)) {
+    if (!isStorableText(k) && k !== "") return "has a key with NUL bytes or unpaired surrogates";
+    const p = jsonProblem(v, depth + 1);
+    if (p) return p;
+  }
+  return undefined;
+}
+
+/** A small JSON object (cost breakdown, metadata); null is taken as absent. */
+export const smallJsonObject = z
+  .record(z.string(), z.unknown(), { error: "must be a JSON object" })
+  .superRefine((obj, ctx) => {
+    const problem = jsonProblem(obj, 0);
+    if (problem) {
+      ctx.addIssue({ code: "custom", message: problem });
+      return;
+    }
+    const bytes = Buffer.byteLength(JSON.stringify(obj));
+    if (bytes > MAX_JSON_OBJECT_BYTES) ctx.addIssue({ code: "custom", message: `must be at most ${MAX_JSON_OBJECT_BYTES} bytes as JSON, got ${bytes}` });
+  })
+  .nullish();
+
+const COST_TEXT = /^(0|[1-9]\d{0,6})(\.\d{1,8})?$/;
+
+/** USD as a canonical decimal string ("0.00012345"), or a message saying what is wrong. */
+export function parseCostUsd(value: string | number): { ok: true; text: string } | { ok: false; message: string } {
+  let text: string;
+  if (typeof value === "number") {
+    if (!Number.isFinite(value)) return { ok: false, message: "must be a finite number" };
+    if (value < 0) return { ok: false, message: "must not be negative" };
+    if (value > MAX_COST_USD) return { ok: false, message: `must be at most ${MAX_COST_USD} USD` };
+    text = String(value);
+    // Exponent notation (1e-7) has no digits to count: round-trip through 8 fixed decimals.
+    if (/e/i.test(text)) {
+      text = value.toFixed(8);
+      if (Number(text) !== value) return { ok: false, message: "must have at most 8 decimal places" };
+    }
+  } else {
+    text = value;
+    if (text.startsWith("-")) return { ok: false, message: "must not be negative" };
+  }
+  if (!COST_TEXT.test(text)) {
+    if (/^\d+\.\d{9,}$/.test(text)) return { ok: false, message: "must have at most 8 decimal places" };
+    if (/^\d+(\.\d+)?$/.test(text)) return { ok: false, message: `must be at most ${MAX_COST_USD} USD` };
+    return { ok: false, message: 'must be a decimal number of USD such as "0.0123" (at most 8 decimal places)' };
+  }
+  if (text.includes(".")) text = text.replace(/\.?0+$/, "");
+  if (Number(text) > MAX_COST_USD) return { ok: false, message: `must be at most ${MAX_COST_USD} USD` };
+  return { ok: true, text };
+}
+
+export const costUsd = z
+  .union([z.string(), z.number()], { error: "must be a decimal string or a number of USD" })
+  .superRefine((v, ctx) => {
+    const r = parseCostUsd(v);
+    if (!r.ok) ctx.addIssue({ code: "custom", message: r.message });
+  });
+
+const occurredAt = z
+  .iso.datetime({ offset: true, error: "must be an ISO-8601 date-time with an offset, e.g. 2026-01-31T23:59:59.999+08:00 or …Z" })
+  .superRefine((v, ctx) => {
+    const ms = Date.parse(v);
+    if (!Number.isFinite(ms)) ctx.addIssue({ code: "custom", message: "is not a valid date-time" });
+    else if (ms > Date.now() + MAX_FUTURE_SKEW_MS) ctx.addIssue({ code: "custom", message: "is more than 5 minutes in the future" });
+    else if (ms < Date.parse(MIN_OCCURRED_AT)) ctx.addIssue({ code: "custom", message: `must not be before ${MIN_OCCURRED_AT}` });
+  });
+
+/** One request served by the relay. `requestId` is the idempotency key. */
+export const usageEventSchema = z
+  .object({
+    requestId: storableText(128),
+    occurredAt,
+    accountId: storableText(128),
+    apiKeyId: storableText(128),
+    model: storableText(128),
+    inputTokens: tokenCount,
+    outputTokens: tokenCount,
+    cacheCreateTokens: tokenCount,
+    cacheReadTokens: tokenCount,
+    ephemeral5mTokens: tokenCount.optional(),
+    ephemeral1hTokens: tokenCount.optional(),
+    requests: z
+      .int({ error: "must be a non-negative integer" })
+      .min(0, { error: "must be a non-negative integer" })
+      .max(MAX_REQUESTS_PER_EVENT, { error: `must be at most ${MAX_REQUESTS_PER_EVENT}` })
+      .optional(),
+    cost: costUsd,
+    costBreakdown: smallJsonObject,
+    metadata: smallJsonObject,
+  })
+  .strict();
+export type UsageEvent = z.infer<typeof usageEventSchema>;
+
+const EVENT_KEYS = new Set(Object.keys(usageEventSchema.shape));
+const REQUIRED_TOKENS = ["inputTokens", "outputTokens", "cacheCreateTokens", "cacheReadTokens"] as const;
+const PLAIN_ID = /^[\x20-\x7e]{1,128}$/;
+const isToken = (v: unknown) => typeof v === "number" && Number.isSafeInteger(v) && v >= 0 && v <= MAX_TOKENS_PER_FIELD;
+
+/**
+ * A fast check of the common case, for throughput: true only for events usageEventSchema
+ * certainly accepts (the property test in schemas.test.ts holds it to that). Anything unusual
+ * (non-ASCII ids, JSON objects, bad values) returns false and goes through the schema, which
+ * also writes the messages.
+ */
+export function isPlainValidEvent(v: unknown): v is UsageEvent {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
+  const e = v as Record<string, unknown>;
+  for (const k in e) if (!EVENT_KEYS.has(k) || !Object.hasOwn(e, k)) return false;
+  if (!(typeof e.requestId === "string" && PLAIN_ID.test(e.requestId))) return false;
+  if (!(typeof e.accountId === "string" && PLAIN_ID.test(e.accountId))) return false;
+  if (!(typeof e.apiKeyId === "string" && PLAIN_ID.test(e.apiKeyId))) return false;
+  if (!(typeof e.model === "string" && PLAIN_ID.test(e.model))) return false;
+  for (const k of REQUIRED_TOKENS) if (!isToken(e[k])) return false;
+  if (e.ephemeral5mTokens !== undefined && !isToken(e.ephemeral5mTokens)) return false;
+  if (e.ephemeral1hTokens !== undefined && !isToken(e.ephemeral1hTokens)) return false;
+  if (e.requests !== undefined && !(typeof e.requests === "number" && Number.isSafeInteger(e.requests) && e.requests >= 0 && e.requests <= MAX_REQUESTS_PER_EVENT)) return false;
+  if (e.costBreakdown != null || e.metadata != null) return false;
+  if (!((typeof e.cost === "string" || typeof e.cost === "number") && parseCostUsd(e.cost).ok)) return false;
+  return occurredAt.safeParse(e.occurredAt).success;
+}
+
+/** The envelope. Items are checked one by one by the service (see usageEventSchema). */
+export const recordUsageInput = z
+  .object({
+    events: z
+      .array(z.unknown())
+      .min(1, { error: "must contain at least 1 event" })
+      .max(MAX_EVENTS_PER_BATCH, { error: `must contain at most ${MAX_EVENTS_PER_BATCH} events per request` }),
+  })
+  .strict();
+export type RecordUsageInput = z.infer<typeof recordUsageInput>;
+
+/** The same envelope with typed items, for documentation (OpenAPI) only. */
+export const recordUsageBodyDoc = z
+  .object({ events: z.array(usageEventSchema).min(1).max(MAX_EVENTS_PER_BATCH) })
+  .strict();
+
+export const rejectedEventSchema = z.object({
+  index: z.int(),
+  code: z.enum(["INVALID_EVENT", "MISSING_FIELD", "UNKNOWN_FIELD", "INVALID_FIELD"]),
+  message: z.string(),
+});
+export type RejectedEvent = z.infer<typeof rejectedEventSchema>;
+
+export const recordUsageResult = z.object({
+  accepted: z.int(),
+  duplicates: z.int(),
+  rejected: z.array(rejectedEventSchema),
+});
+export type RecordUsageResult = z.infer<typeof recordUsageResult>;

@@ -1,0 +1,126 @@
+import { execFileSync, spawnSync } from "node:child_process";
+import fs from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+
+/**
+ * Throw-away PostgreSQL and Redis servers for the failure tests, which stop and start a store:
+ * never the shared ones. PostgreSQL runs as the `postgres` OS user when we are root.
+ */
+
+export async function freePort(): Promise<number> {
+  const srv = net.createServer();
+  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", () => r()));
+  const port = (srv.address() as net.AddressInfo).port;
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+function pgBin(name: string): string {
+  for (const dir of ["/usr/lib/postgresql/15/bin", "/usr/local/bin", "/usr/bin"]) {
+    const p = path.join(dir, name);
+    if (fs.existsSync(p)) return p;
+  }
+  throw new Error(`${name} not found`);
+}
+
+const isRoot = process.getuid?.() === 0;
+
+function asPostgres(cmd: string, args: string[]): void {
+  const [file, argv] = isRoot ? ["runuser", ["-u", "postgres", "--", cmd, ...args]] : [cmd, args];
+  const r = spawnSync(file, argv, { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed: ${r.stderr || r.stdout}`);
+}
+
+export interface OwnPostgres {
+  url: string;
+  port: number;
+  stop(): void;
+  start(): void;
+  destroy(): void;
+}
+
+export async function startOwnPostgres(): Promise<OwnPostgres> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ub-pg-"));
+  if (isRoot) {
+    const uid = Number(execFileSync("id", ["-u", "postgres"], { encoding: "utf8" }).trim());
+    const gid = Number(execFileSync("id", ["-g", "postgres"], { encoding: "utf8" }).trim());
+    fs.chownSync(dir, uid, gid);
+  }
+  const data = path.join(dir, "data");
+  const port = await freePort();
+  asPostgres(pgBin("initdb"), ["-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"]);
+  const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off`;
+  const start = () => asPostgres(pgBin("pg_ctl"), ["-D", data, "-o", opts, "-l", path.join(dir, "log"), "-w", "-t", "30", "start"]);
+  const stop = () => asPostgres(pgBin("pg_ctl"), ["-D", data, "-m", "fast", "-w", "-t", "30", "stop"]);
+  start();
+  return {
+    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    port,
+    start,
+    stop,
+    destroy() {
+      try {
+        stop();
+      } catch {
+        // already stopped
+      }
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface OwnRedis {
+  url: string;
+  port: number;
+  start(): void;
+  /** SHUTDOWN NOSAVE: like a crash of a Redis without persistence (its data is gone). */
+  stop(): void;
+  destroy(): void;
+}
+
+export async function startOwnRedis(): Promise<OwnRedis> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ub-redis-"));
+  const port = await freePort();
+  const start = () => {
+    execFileSync("redis-server", [
+      "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "yes",
+      "--dir", dir, "--pidfile", path.join(dir, "redis.pid"), "--logfile", path.join(dir, "redis.log"),
+    ]);
+    for (let i = 0; i < 100; i++) {
+      if (spawnSync("redis-cli", ["-p", String(port), "ping"], { encoding: "utf8" }).stdout.trim() === "PONG") return;
+      spawnSync("sleep", ["0.05"]);
+    }
+    throw new Error("own redis-server did not start");
+  };
+  const stop = () => {
+    spawnSync("redis-cli", ["-p", String(port), "shutdown", "nosave"]);
+    for (let i = 0; i < 100; i++) {
+      if (spawnSync("redis-cli", ["-p", String(port), "ping"], { encoding: "utf8" }).stdout.trim() !== "PONG") return;
+      spawnSync("sleep", ["0.05"]);
+    }
+  };
+  start();
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    start,
+    stop,
+    destroy() {
+      stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Polls until fn() is truthy. */
+export async function waitFor<T>(fn: () => Promise<T> | T, what: string, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

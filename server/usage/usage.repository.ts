@@ -1,0 +1,240 @@
+import { sql, type Kysely } from "kysely";
+import type { Database } from "../../db/types";
+
+/** One element of the JSON array insert_usage_batch takes (see 0001_init.sql). */
+export interface UsageBatchRow {
+  request_id: string;
+  /** ISO-8601 UTC with milliseconds. */
+  occurred_at: string;
+  account_id: string;
+  api_key_id: string;
+  model: string;
+  requests: number;
+  input_tokens: number;
+  output_tokens: number;
+  cache_create_tokens: number;
+  cache_read_tokens: number;
+  ephemeral_5m_tokens: number;
+  ephemeral_1h_tokens: number;
+  /** Exact decimal USD. */
+  total_cost: string;
+  cost_breakdown: Record<string, unknown> | null;
+  metadata: Record<string, unknown> | null;
+}
+
+/**
+ * Inserts a JSON array of UsageBatchRow in one statement (one transaction): request ids already
+ * recorded are skipped, and the trigger updates the rollups, api_keys totals and placeholders
+ * for the inserted rows only. Returns how many rows were inserted.
+ */
+export async function insertUsageRows(db: Kysely<Database>, rowsJson: string, timeZone: string): Promise<number> {
+  const r = await sql<{ n: number }>`select count(*)::int as n from insert_usage_batch(${rowsJson}::jsonb, ${timeZone})`.execute(db);
+  return r.rows[0]?.n ?? 0;
+}
+
+const knownPartitions = new WeakMap<Kysely<Database>, Set<string>>();
+
+/**
+ * Makes sure usage_records has a partition for each UTC month ('YYYY-MM-01'). Each month is
+ * checked once per process; the check runs as its own short statement, outside any insert
+ * transaction, because creating a partition takes a lock on the parent table.
+ */
+export async function ensureUsagePartitions(db: Kysely<Database>, months: Iterable<string>): Promise<void> {
+  let known = knownPartitions.get(db);
+  if (!known) knownPartitions.set(db, (known = new Set()));
+  for (const month of new Set(months)) {
+    if (known.has(month)) continue;
+    await sql`select ensure_usage_partition(${month}::date)`.execute(db);
+    known.add(month);
+  }
+}
+
+/** Forgets the partitions this process believes exist (after "no partition" errors). */
+export function forgetUsagePartitions(db: Kysely<Database>): void {
+  knownPartitions.delete(db);
+}
+
+/** Accounts that have any recorded usage. */
+export async function findAccountIdsWithUsage(db: Kysely<Database>): Promise<string[]> {
+  const rows = await db.selectFrom("usage_account_totals").select("account_id").orderBy("account_id").execute();
+  return rows.map((r) => r.account_id);
+}
+
+/** The rollup measures in the camelCase of the Redis counters. */
+export interface SnapshotMeasures {
+  requests: number;
+  inputTokens: number;
+  outputTokens: number;
+  cacheCreateTokens: number;
+  cacheReadTokens: number;
+  ephemeral5mTokens: number;
+  ephemeral1hTokens: number;
+  allTokens: number;
+  costNanos: number;
+  lastUsedAtMs: number | null;
+}
+
+/** Where a snapshot row belongs: a local day, a local month ('YYYY-MM') or all time. */
+export type SnapshotWindow = { kind: "d"; date: string } | { kind: "m"; month: string } | { kind: "t" };
+
+export interface SnapshotRow extends SnapshotMeasures {
+  accountId: string;
+  window: SnapshotWindow;
+  /** Set on per-key rows. */
+  apiKeyId?: string;
+  lastModel?: string | null;
+  /** Set on per-model rows. */
+  model?: string;
+}
+
+export interface HotSnapshot {
+  accounts: SnapshotRow[];
+  keys: SnapshotRow[];
+  models: SnapshotRow[];
+}
+
+const measureColumns = [
+  "requests",
+  "input_tokens",
+  "output_tokens",
+  "cache_create_tokens",
+  "cache_read_tokens",
+  "ephemeral_5m_tokens",
+  "ephemeral_1h_tokens",
+  "total_tokens",
+  "cost_nanos",
+  "last_used_at",
+] as const;
+
+type MeasureRow = {
+  requests: number;
+  input_tokens: number;
+  output_tokens: number;
+  cache_create_tokens: number;
+  cache_read_tokens: number;
+  ephemeral_5m_tokens: number;
+  ephemeral_1h_tokens: number;
+  total_tokens: number;
+  cost_nanos: number;
+  last_used_at: Date | null;
+};
+
+function measures(r: MeasureRow): SnapshotMeasures {
+  return {
+    requests: r.requests,
+    inputTokens: r.input_tokens,
+    outputTokens: r.output_tokens,
+    cacheCreateTokens: r.cache_create_tokens,
+    cacheReadTokens: r.cache_read_tokens,
+    ephemeral5mTokens: r.ephemeral_5m_tokens,
+    ephemeral1hTokens: r.ephemeral_1h_tokens,
+    allTokens: r.total_tokens,
+    costNanos: r.cost_nanos,
+    lastUsedAtMs: r.last_used_at ? r.last_used_at.getTime() : null,
+  };
+}
+
+const day = (date: string): SnapshotWindow => ({ kind: "d", date });
+const month = (monthStart: string): SnapshotWindow => ({ kind: "m", month: monthStart.slice(0, 7) });
+const allTime: SnapshotWindow = { kind: "t" };
+
+/**
+ * The rollups of some accounts for the given local days ('YYYY-MM-DD') and months ('YYYY-MM'),
+ * plus all-time totals. Run it in a REPEATABLE READ transaction so that the figures agree.
+ */
+export async function hotSnapshot(
+  db: Kysely<Database>,
+  accountIds: string[],
+  dates: string[],
+  months: string[],
+): Promise<HotSnapshot> {
+  const out: HotSnapshot = { accounts: [], keys: [], models: [] };
+  if (!accountIds.length) return out;
+  const monthStarts = months.map((m) => `${m}-01`);
+  const [ad, am, at, kd, km, kt, md, mm] = await Promise.all([
+    db.selectFrom("usage_account_daily")
+      .select(["account_id", "usage_date", ...measureColumns])
+      .where("account_id", "in", accountIds)
+      .where("usage_date", "in", dates)
+      .execute(),
+    db.selectFrom("usage_account_monthly")
+      .select(["account_id", "usage_month", ...measureColumns])
+      .where("account_id", "in", accountIds)
+      .where("usage_month", "in", monthStarts)
+      .execute(),
+    db.selectFrom("usage_account_totals")
+      .select(["account_id", ...measureColumns])
+      .where("account_id", "in", accountIds)
+      .execute(),
+    db.selectFrom("usage_key_daily")
+      .select(["account_id", "usage_date", "api_key_id", "last_model", ...measureColumns])
+      .where("account_id", "in", accountIds)
+      .where("usage_date", "in", dates)
+      .execute(),
+    db.selectFrom("usage_key_monthly")
+      .select(["account_id", "usage_month", "api_key_id", "last_model", ...measureColumns])
+      .where("account_id", "in", accountIds)
+      .where("usage_month", "in", monthStarts)
+      .execute(),
+    db.selectFrom("usage_key_totals")
+      .select(["account_id", "api_key_id", "last_model", ...measureColumns])
+      .where("account_id", "in", accountIds)
+      .execute(),
+    db.selectFrom("usage_model_daily")
+      .select(["account_id", "usage_date", "model", ...measureColumns])
+      .where("account_id", "in", accountIds)
+      .where("usage_date", "in", dates)
+      .execute(),
+    db.selectFrom("usage_model_monthly")
+      .select(["account_id", "usage_month", "model", ...measureColumns])
+      .where("account_id", "in", accountIds)
+      .where("usage_month", "in", monthStarts)
+      .execute(),
+  ]);
+  for (const r of ad) out.accounts.push({ accountId: r.account_id, window: day(r.usage_date), ...measures(r) });
+  for (const r of am) out.accounts.push({ accountId: r.account_id, window: month(r.usage_month), ...measures(r) });
+  for (const r of at) out.accounts.push({ accountId: r.account_id, window: allTime, ...measures(r) });
+  for (const r of kd) out.keys.push({ accountId: r.account_id, window: day(r.usage_date), apiKeyId: r.api_key_id, lastModel: r.last_model, ...measures(r) });
+  for (const r of km) out.keys.push({ accountId: r.account_id, window: month(r.usage_month), apiKeyId: r.api_key_id, lastModel: r.last_model, ...measures(r) });
+  for (const r of kt) out.keys.push({ accountId: r.account_id, window: allTime, apiKeyId: r.api_key_id, lastModel: r.last_model, ...measures(r) });
+  for (const r of md) out.models.push({ accountId: r.account_id, window: day(r.usage_date), model: r.model, ...measures(r) });
+  for (const r of mm) out.models.push({ accountId: r.account_id, window: month(r.usage_month), model: r.model, ...measures(r) });
+  return out;
+}
+
+/** Which of these request ids are recorded in PostgreSQL. */
+export async function findRecordedRequestIds(db: Kysely<Database>, requestIds: string[]): Promise<string[]> {
+  if (!requestIds.length) return [];
+  // = any($1) rather than IN (…): one parameter however many ids.
+  const rows = await db
+    .selectFrom("usage_request_ids")
+    .select("request_id")
+    .where(sql<boolean>`request_id = any(${requestIds}::text[])`)
+    .execute();
+  return rows.map((r) => r.request_id);
+}
+
+/**
+ * True when an error means "PostgreSQL is unreachable or refusing work for now" (retry later),
+ * as opposed to an error about the statement or its data.
+ */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown } | undefined;
+  const code = typeof e?.code === "string" ? e.code : "";
+  // SQLSTATE classes: 08 connection exception, 57 operator intervention (shutdown), 53 resources.
+  if (/^[0-9A-Z]{5}$/.test(code)) return /^(08|57|53)/.test(code);
+  if (code) return true; // ECONNREFUSED, ECONNRESET, ETIMEDOUT, …
+  const msg = String(e?.message ?? "");
+  return /connect|connection|terminat|timeout|socket|ended|not queryable/i.test(msg);
+}
+
+/** True for "no partition of relation … found for row" (the partition cache is stale). */
+export function isMissingPartition(err: unknown): boolean {
+  return /no partition of relation/i.test(String((err as Error)?.message ?? ""));
+}
+
+/** Data errors (SQLSTATE class 22 / 23): retrying the same rows cannot succeed. */
+export function isDataError(err: unknown): boolean {
+  const code = (err as { code?: unknown })?.code;
+  return typeof code === "string" && /^(22|23)/.test(code) && !isMissingPartition(err);
+}

@@ -1,0 +1,170 @@
+import type { Redis } from "ioredis";
+import type { ZodError } from "zod";
+import type { DbHandle } from "../../db/client";
+import { AppError } from "../errors";
+import { logger } from "../logger";
+import { isRedisReady } from "../redis";
+import type { Runtime } from "../runtime";
+import { appendOutbox, countHotEvents, type HotStatus } from "./hot-store";
+import { normalizeEvent, type NormalizedEvent } from "./normalize";
+import { isPlainValidEvent, usageEventSchema, type RecordUsageInput, type RecordUsageResult, type RejectedEvent } from "./schemas";
+import { noteRedisBypassed } from "./signals";
+import { ensureUsagePartitions, forgetUsagePartitions, insertUsageRows, isDatabaseUnavailable, isMissingPartition } from "./usage.repository";
+
+/**
+ * Recording usage: the one entry point for every transport (REST, tRPC, scripts, tests).
+ *
+ * With Redis: the batch is appended to the outbox stream first, then counted (dedupe + live
+ * counters) by one atomic script per account; the drainer moves the outbox into PostgreSQL.
+ * Without Redis (unset, down, or failing mid-request): straight into PostgreSQL in one
+ * idempotent statement. A 2xx therefore means the events are in the stream or committed.
+ */
+
+const RETRY_AFTER_SECONDS = 5;
+/** How long a write waits for an account whose counters are being rebuilt. */
+const RECONCILE_WAIT_MS = 15_000;
+
+export async function recordUsage(runtime: Runtime, input: RecordUsageInput): Promise<RecordUsageResult> {
+  const { events, rejected } = validateEvents(input.events, runtime.config.usageTimezone);
+  if (!events.length) return { accepted: 0, duplicates: 0, rejected };
+  const written = await writeEvents(runtime, events);
+  return { ...written, rejected };
+}
+
+/** Checks each event on its own: the good ones are normalized, the bad ones reported by index. */
+export function validateEvents(raw: unknown[], timeZone: string): { events: NormalizedEvent[]; rejected: RejectedEvent[] } {
+  const events: NormalizedEvent[] = [];
+  const rejected: RejectedEvent[] = [];
+  raw.forEach((value, index) => {
+    if (isPlainValidEvent(value)) {
+      events.push(normalizeEvent(value, timeZone));
+      return;
+    }
+    const parsed = usageEventSchema.safeParse(value);
+    if (parsed.success) events.push(normalizeEvent(parsed.data, timeZone));
+    else rejected.push(rejection(index, value, parsed.error));
+  });
+  return { events, rejected };
+}
+
+function rejection(index: number, value: unknown, error: ZodError): RejectedEvent {
+  const given = (key: PropertyKey) => typeof value === "object" && value !== null && Object.hasOwn(value, key) && (value as Record<PropertyKey, unknown>)[key] !== undefined;
+  const parts: string[] = [];
+  let code: RejectedEvent["code"] = "INVALID_FIELD";
+  error.issues.forEach((issue, i) => {
+    const path = issue.path.map(String).join(".");
+    let kind: RejectedEvent["code"] = "INVALID_FIELD";
+    let text: string;
+    if (issue.code === "unrecognized_keys") {
+      kind = "UNKNOWN_FIELD";
+      text = `${issue.keys.join(", ")}: unknown field${issue.keys.length > 1 ? "s" : ""}`;
+    } else if (!path) {
+      kind = "INVALID_EVENT";
+      text = `event: must be a JSON object with the usage fields (${issue.message})`;
+    } else if (issue.code === "invalid_type" && issue.path.length === 1 && !given(issue.path[0]!)) {
+      kind = "MISSING_FIELD";
+      text = `${path}: is required`;
+    } else {
+      text = `${path}: ${issue.message}`;
+    }
+    if (i === 0) code = kind;
+    if (i < 5) parts.push(text);
+  });
+  if (error.issues.length > 5) parts.push(`… and ${error.issues.length - 5} more`);
+  return { index, code, message: parts.join("; ") };
+}
+
+type Written = Omit<RecordUsageResult, "rejected">;
+
+function unavailable(message: string): AppError {
+  return new AppError("UNAVAILABLE", message, { retryAfterSeconds: RETRY_AFTER_SECONDS });
+}
+
+async function writeEvents(runtime: Runtime, events: NormalizedEvent[]): Promise<Written> {
+  const { redis, db } = runtime;
+  if (isRedisReady(redis)) return writeHot(runtime, redis, events);
+  if (redis) noteRedisBypassed(runtime);
+  if (!db) throw unavailable("Usage cannot be recorded: Redis is unavailable and PostgreSQL is disabled. Retry later.");
+  try {
+    return await writeDirect(runtime, db, events);
+  } catch (err) {
+    if (!isDatabaseUnavailable(err)) throw err;
+    logger.warn(`[usage] PostgreSQL unavailable and Redis ${redis ? "down" : "not configured"}: refusing the batch (${(err as Error).message})`);
+    throw unavailable("Usage cannot be recorded: PostgreSQL and Redis are both unavailable. Retry later.");
+  }
+}
+
+async function writeHot(runtime: Runtime, redis: Redis, events: NormalizedEvent[]): Promise<Written> {
+  const prefix = runtime.config.redisKeyPrefix;
+  let outboxed = false;
+  try {
+    // Outbox first: an event may be in the outbox and not counted (PostgreSQL dedupes and a
+    // reconcile recounts), but never counted and missing from the outbox.
+    if (runtime.db) {
+      await appendOutbox(redis, prefix, {
+        count: events.length,
+        months: [...new Set(events.map((e) => e.partitionMonth))],
+        rowsJson: JSON.stringify(events.map((e) => e.row)),
+      });
+      outboxed = true;
+    }
+    const statuses = await countWaitingForReconcile(runtime, redis, events);
+    if (statuses.includes(-1)) {
+      logger.warn("[usage] counters of some accounts stayed locked by a reconcile; their events are in the outbox and will be recounted");
+      noteRedisBypassed(runtime);
+    }
+    return {
+      accepted: statuses.filter((s) => s !== 0).length,
+      duplicates: statuses.filter((s) => s === 0).length,
+    };
+  } catch (err) {
+    noteRedisBypassed(runtime);
+    if (!runtime.db) {
+      throw unavailable(`Usage cannot be recorded: Redis failed (${(err as Error).message}) and PostgreSQL is disabled. Retry later.`);
+    }
+    logger.warn(`[usage] Redis write failed (${(err as Error).message}); writing the batch straight to PostgreSQL`);
+    try {
+      return await writeDirect(runtime, runtime.db, events);
+    } catch (pgErr) {
+      if (outboxed) {
+        // Durable in the stream: the drainer will commit it once PostgreSQL is back.
+        const distinct = new Set(events.map((e) => e.requestId)).size;
+        return { accepted: distinct, duplicates: events.length - distinct };
+      }
+      if (isDatabaseUnavailable(pgErr)) throw unavailable("Usage cannot be recorded: PostgreSQL and Redis are both unavailable. Retry later.");
+      throw pgErr;
+    }
+  }
+}
+
+async function countWaitingForReconcile(runtime: Runtime, redis: Redis, events: NormalizedEvent[]): Promise<HotStatus[]> {
+  const prefix = runtime.config.redisKeyPrefix;
+  const statuses = await countHotEvents(redis, prefix, events);
+  const deadline = Date.now() + RECONCILE_WAIT_MS;
+  let delay = 20;
+  while (statuses.includes(-1) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, delay));
+    delay = Math.min(delay * 2, 250);
+    const again = statuses.flatMap((s, i) => (s === -1 ? [i] : []));
+    const retried = await countHotEvents(redis, prefix, again.map((i) => events[i]!));
+    again.forEach((i, j) => (statuses[i] = retried[j]!));
+  }
+  return statuses;
+}
+
+/** One idempotent statement: rows, rollups, key totals and placeholders, or nothing. */
+async function writeDirect(runtime: Runtime, handle: DbHandle, events: NormalizedEvent[]): Promise<Written> {
+  const months = events.map((e) => e.partitionMonth);
+  const rowsJson = JSON.stringify(events.map((e) => e.row));
+  await ensureUsagePartitions(handle.db, months);
+  let inserted: number;
+  try {
+    inserted = await insertUsageRows(handle.db, rowsJson, runtime.config.usageTimezone);
+  } catch (err) {
+    if (!isMissingPartition(err)) throw err;
+    forgetUsagePartitions(handle.db);
+    await ensureUsagePartitions(handle.db, months);
+    inserted = await insertUsageRows(handle.db, rowsJson, runtime.config.usageTimezone);
+  }
+  return { accepted: inserted, duplicates: events.length - inserted };
+}

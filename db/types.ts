@@ -148,3 +148,16 @@ export type AccountUpdate = Updateable<AccountsTable>;
 export type ApiKey = Selectable<ApiKeysTable>;
 export type NewApiKey = Insertable<ApiKeysTable>;
 export type UsageRecord = Selectable<UsageRecordsTable>;
+
+/** Every rollup table (see 0001_init.sql); rebuilt together from usage_records. */
+export const ROLLUP_TABLES = [
+  "usage_account_daily",
+  "usage_account_monthly",
+  "usage_account_totals",
+  "usage_key_daily",
+  "usage_key_monthly",
+  "usage_key_totals",
+  "usage_model_daily",
+  "usage_model_monthly",
+  "usage_model_totals",
+] as const satisfies readonly (keyof Database)[];

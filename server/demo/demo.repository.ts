@@ -1,20 +1,8 @@
 import { sql, type Kysely, type Transaction } from "kysely";
-import type { Database } from "../../db/types";
+import { ROLLUP_TABLES, type Database } from "../../db/types";
 
 /** SQL of the demo generator. Every statement touches only ids that start with the demo prefix. */
 type Tx = Transaction<Database> | Kysely<Database>;
-
-const ROLLUP_TABLES = [
-  "usage_account_daily",
-  "usage_account_monthly",
-  "usage_account_totals",
-  "usage_key_daily",
-  "usage_key_monthly",
-  "usage_key_totals",
-  "usage_model_daily",
-  "usage_model_monthly",
-  "usage_model_totals",
-] as const;
 
 /** `prefix%` for LIKE, with LIKE's own wildcards in the prefix escaped. */
 function likePrefix(prefix: string): string {

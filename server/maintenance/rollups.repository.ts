@@ -1,20 +1,8 @@
 import { sql, type Kysely, type Transaction } from "kysely";
-import type { Database } from "../../db/types";
+import { ROLLUP_TABLES, type Database } from "../../db/types";
 
 /** SQL of db:rebuild-rollups. Every function takes the transaction the service opened. */
 type Tx = Transaction<Database> | Kysely<Database>;
-
-const ROLLUP_TABLES = [
-  "usage_account_daily",
-  "usage_account_monthly",
-  "usage_account_totals",
-  "usage_key_daily",
-  "usage_key_monthly",
-  "usage_key_totals",
-  "usage_model_daily",
-  "usage_model_monthly",
-  "usage_model_totals",
-] as const;
 
 /** Blocks concurrent inserts (they wait, or queue in the Redis outbox) while rollups are rebuilt. */
 export async function lockUsageForRebuild(tx: Tx): Promise<void> {

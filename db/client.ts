@@ -82,6 +82,9 @@ async function createPostgres(url: string, opts: DbOptions): Promise<DbHandle> {
   });
   // An idle client losing its server (restart, failover) must not crash the process.
   pool.on("error", (err) => console.error(`[db] idle client error: ${err.message}`));
+  // A client that is checked out (or was just dropped from the idle list) when the server goes
+  // away emits 'error' with no pool listener: without one of its own that is an uncaught exception.
+  pool.on("connect", (client) => client.on("error", (err) => console.error(`[db] client error: ${err.message}`)));
   await retry(async () => {
     const c = await pool.connect();
     c.release();
@@ -114,10 +117,19 @@ async function createPglite(opts: DbOptions): Promise<DbHandle> {
   const dir = path.resolve(opts.pgliteDir);
   fs.mkdirSync(dir, { recursive: true });
   // PGlite has no lock of its own and two processes on one folder corrupt it: hold a lock file
-  // (refreshed while we live, stale after 10 s if we die) for as long as the database is open.
+  // (refreshed while we live, stale 30 s after we die) for as long as the database is open.
+  // PGlite runs WASM on the event loop, so a long statement can delay a refresh: the generous
+  // staleness and a logging onCompromised (the default throws and would crash the process) keep
+  // a busy server from losing or dying over its own lock.
   let release: () => Promise<void>;
   try {
-    release = await lockfile.lock(dir, { stale: 10_000, update: 2_000, realpath: false, lockfilePath: `${dir}.lock` });
+    release = await lockfile.lock(dir, {
+      stale: 30_000,
+      update: 5_000,
+      realpath: false,
+      lockfilePath: `${dir}.lock`,
+      onCompromised: (err) => console.warn(`[db] embedded database lock refresh was late (${err.message}); still holding it`),
+    });
   } catch (err) {
     if ((err as { code?: string }).code === "ELOCKED") throw new EmbeddedDatabaseBusyError(opts.pgliteDir);
     throw err;

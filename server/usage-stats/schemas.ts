@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { isValidTimeZone } from "../config";
+import { isStorableText } from "../usage/schemas";
 import { addYears, isCalendarDate } from "./time";
 
 /**
@@ -36,7 +37,9 @@ function checkCsvPaging(v: { format: "json" | "csv"; limit?: number; offset?: nu
   }
 }
 
-const text = (max: number) => z.string().trim().min(1).max(max);
+// PostgreSQL text cannot hold NUL (or unpaired surrogates): refuse them here, not with a 500 there.
+const storable = { error: "must not contain NUL bytes or unpaired surrogates" };
+const text = (max: number) => z.string().trim().min(1).max(max).refine(isStorableText, storable);
 
 export const RANGE_NAMES = ["daily", "monthly", "total", "custom"] as const;
 export type RangeName = (typeof RANGE_NAMES)[number];
@@ -107,7 +110,7 @@ const order = z.enum(["asc", "desc"]);
 const format = z.enum(["json", "csv"]).default("json").meta({
   description: "csv: every row (no paging), streamed as text/csv with a UTF-8 BOM (REST only)",
 });
-const accountId = z.string().min(1).max(200).meta({ description: "Account id" });
+const accountId = z.string().min(1).max(200).refine(isStorableText, storable).meta({ description: "Account id" });
 
 /** GET /admin/accounts/usage-stats, accounts.usageStats */
 export const accountUsageListInput = z.strictObject(

@@ -1,0 +1,239 @@
+/**
+ * npm run bench -- [--records N] [--seconds N] [--runs N] [--baseline-runs N] [--baseline-budget S]
+ *                  [--clients N] [--batch N] [--port P] [--out DIR] [--keep]
+ *
+ * Performance at scale (issue 7): generates a history in a database of its own (ub_bench_<id>)
+ * and a Redis key prefix of its own, measures reads (service and HTTP) beside the naive
+ * single-statement baseline, ingest through the real HTTP → Redis → drainer → PostgreSQL path
+ * beside COPY, memory and size, and the /accounts server render; then drops the database and
+ * the prefix (unless --keep). Results merge into <out>/results.json (one entry per record count)
+ * and <out>/RESULTS.md is rendered from it; <out> is bench/ for 1M records and more,
+ * test-results/bench-smoke/ below. Exits 1 when our figures differ from the baseline's or a
+ * figure is missing; there are no timing assertions.
+ */
+import { randomBytes } from "node:crypto";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import pg from "pg";
+import { createDatabase } from "../../db/client";
+import { migrate } from "../../db/migrator";
+import { createApiToken } from "../../server/auth/token.service";
+import { getTestStores, parseConfig } from "../../server/config";
+import { createRedis } from "../../server/redis";
+import { createRuntime } from "../../server/runtime";
+import { adminQuery, dropRedisPrefix } from "../../server/testing/stores";
+import { sampleCpu } from "./cpu";
+import { generateDataset, type DatasetOptions } from "./dataset";
+import { copyReference, runIngest, singleEventAck } from "./ingest";
+import { closeHttp, requestOk, timeRuns } from "./measure";
+import { calendarNow, checkAgainstBaseline, measureReads } from "./reads";
+import { renderResults, type BenchRun } from "./report";
+import { ensureBuild, login, startServer, type BenchServer } from "./server";
+import { pgFigures, redisFigures, redisSnapshot } from "./sizes";
+
+const ADMIN_PASSWORD = "bench-admin-password-0123";
+
+function intOpt(name: string, v: string | undefined, dflt: number, min: number, max: number): number {
+  if (v === undefined) return dflt;
+  const n = Number(v.replace(/_/g, ""));
+  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${name} must be an integer from ${min} to ${max}, got "${v}"`);
+  return n;
+}
+
+function cli() {
+  const { values } = parseArgs({
+    options: {
+      records: { type: "string" },
+      seconds: { type: "string" },
+      runs: { type: "string" },
+      "baseline-runs": { type: "string" },
+      "baseline-budget": { type: "string" },
+      clients: { type: "string" },
+      batch: { type: "string" },
+      port: { type: "string" },
+      out: { type: "string" },
+      keep: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (values.help) {
+    console.log("npm run bench -- [--records N] [--seconds N] [--runs N] [--baseline-runs N] [--baseline-budget SECONDS] [--clients N] [--batch N] [--port P] [--out DIR] [--keep]");
+    process.exit(0);
+  }
+  const records = intOpt("records", values.records, 10_000_000, 1000, 100_000_000);
+  return {
+    records,
+    seconds: intOpt("seconds", values.seconds, 60, 1, 3600),
+    runs: intOpt("runs", values.runs, 50, 5, 100_000),
+    baselineRuns: intOpt("baseline-runs", values["baseline-runs"], 50, 5, 100_000),
+    baselineBudgetMs: intOpt("baseline-budget", values["baseline-budget"], 60, 1, 3600) * 1000,
+    clients: intOpt("clients", values.clients, 4, 1, 64),
+    batch: intOpt("batch", values.batch, 500, 1, 1000),
+    port: intOpt("port", values.port, 3301, 1024, 65535),
+    // The committed report holds the standard sizes only: smaller (smoke) runs go elsewhere.
+    out: values.out ?? (records < 1_000_000 ? "test-results/bench-smoke" : "bench"),
+    keep: values.keep,
+  };
+}
+
+function withDatabase(url: string, name: string): string {
+  const u = new URL(url);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+async function main() {
+  const opts = cli();
+  const id = `${Date.now().toString(36)}${randomBytes(2).toString("hex")}`;
+  const dbName = `ub_bench_${id}`;
+  const prefix = `bench_${id}:`;
+  const stores = getTestStores();
+  const dbUrl = withDatabase(stores.databaseUrl, dbName);
+  const log = (s: string) => console.log(s);
+  const started = Date.now();
+  const timezone = "Asia/Shanghai";
+  const env: Record<string, string> = {
+    DATABASE_URL: dbUrl,
+    REDIS_URL: stores.redisUrl,
+    REDIS_KEY_PREFIX: prefix,
+    USAGE_TIMEZONE: timezone,
+    ADMIN_USERNAME: "admin",
+    ADMIN_PASSWORD,
+    LOG_LEVEL: "warn",
+    DB_STATEMENT_TIMEOUT_MS: "600000",
+  };
+  const dataset: DatasetOptions = { records: opts.records, accounts: 200, keys: 5000, months: 13, timezone };
+  log(`bench ${id}: ${opts.records.toLocaleString("en-US")} records, database ${dbName}, Redis prefix ${prefix}`);
+  ensureBuild(log);
+
+  await adminQuery(`CREATE DATABASE ${dbName}`);
+  const pool = new pg.Pool({ connectionString: dbUrl, max: 4 });
+  const handle = await createDatabase({ databaseUrl: dbUrl, pgliteDir: "", statementTimeoutMs: 3_600_000, poolMax: 4 });
+  let server: BenchServer | undefined;
+  let runtime: Awaited<ReturnType<typeof createRuntime>> | undefined;
+  const redis = createRedis(stores.redisUrl, { name: "bench" });
+  try {
+    await redis.connect();
+    await migrate(handle);
+    log(`1. data: ${opts.records.toLocaleString("en-US")} records over ${dataset.months} months, ${dataset.accounts} accounts, ${dataset.keys} keys, ${8} models`);
+    const gen = await generateDataset(pool, handle, dataset, log);
+    log(`   loaded in ${(gen.loadMs / 1000).toFixed(1)} s, vacuum ${(gen.vacuumMs / 1000).toFixed(1)} s, rollups ${(gen.rollupMs / 1000).toFixed(1)} s`);
+    await handle.close();
+
+    runtime = await createRuntime(parseConfig({ ...env, NODE_ENV: "production", DB_STATEMENT_TIMEOUT_MS: "600000" }), { ownDatabase: true });
+    const readToken = (await createApiToken(runtime, { name: "bench read", scope: "usage:read" })).token;
+    const writeToken = (await createApiToken(runtime, { name: "bench write", scope: "usage:write" })).token;
+    server = await startServer(env, opts.port, log);
+    // The first request starts the app's runtime (migrations check, drainer, counter rebuild).
+    await requestOk(`${server.baseUrl}/admin/health`, { headers: { authorization: `Bearer ${readToken}` } });
+
+    log(`2. reads, warm, ${opts.runs} runs each`);
+    const check = await checkAgainstBaseline(runtime, pool);
+    log(`   check before ingest: ${check.comparisons} comparisons, ${check.mismatches.length} mismatches`);
+    const reads = await measureReads(runtime, pool, { runs: opts.runs, baselineRuns: opts.baselineRuns, baselineBudgetMs: opts.baselineBudgetMs, baseUrl: server.baseUrl, readToken }, log);
+
+    log(`5. page: /accounts server render, logged in`);
+    const cookie = await login(server.baseUrl, "admin", ADMIN_PASSWORD);
+    const page = await timeRuns(
+      async () => {
+        const r = await requestOk(`${server!.baseUrl}/accounts`, { headers: { cookie } });
+        if (!r.body.includes("acc-000") && !r.body.includes("Bench account")) throw new Error("the /accounts page did not render the accounts");
+      },
+      { runs: opts.runs, warmup: 3 },
+    );
+
+    log(`3. writes: ${opts.clients} clients × ${opts.batch}-event batches for ${opts.seconds} s through POST /admin/usage`);
+    const redisBefore = await redisSnapshot(redis, prefix);
+    const ingest = await runIngest(
+      pool,
+      { baseUrl: server.baseUrl, writeToken, seconds: opts.seconds, clients: opts.clients, batchSize: opts.batch, runId: id, dataset, cpu: () => sampleCpu(server!.child.pid, pool, dbName) },
+      log,
+    );
+    log(`   ${ingest.accepted} accepted, ${ingest.sustainedPerSecond} events/s committed end to end`);
+    const redisAfter = await redisSnapshot(redis, prefix);
+    const singleAck = await singleEventAck({ baseUrl: server.baseUrl, writeToken, runId: id, dataset }, Math.max(100, opts.runs * 10));
+    const copy = await copyReference(pool, dbUrl, { rows: Math.max(10_000, Math.min(ingest.accepted, 2_000_000)), runId: id, timezone, dataset });
+    log(`   COPY: ${copy.withRollupsPerSecond} rows/s into usage_records (trigger), ${copy.rawPerSecond} rows/s without rollups`);
+    // Let the drainer commit the single events too, so the check sees everything.
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline && Number((await redis.xpending(`${prefix}outbox`, "pg-drainer"))[0]) > 0) await new Promise((r) => setTimeout(r, 200));
+    const checkAfter = await checkAgainstBaseline(runtime, pool);
+    log(`   check after ingest and COPY: ${checkAfter.comparisons} comparisons, ${checkAfter.mismatches.length} mismatches`);
+
+    log(`4. memory and size`);
+    const redisF = await redisFigures(redis, prefix, redisBefore, redisAfter, ingest.activeApiKeys, ingest.accepted, calendarNow(timezone).today);
+    const pgF = await pgFigures(pool);
+
+    const run: BenchRun = {
+      id,
+      date: new Date().toISOString(),
+      durationS: Math.round((Date.now() - started) / 1000),
+      machine: {
+        cpus: os.cpus().length,
+        cpuModel: os.cpus()[0]?.model ?? "unknown",
+        memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+        loadAvgAtStart: os.loadavg().map((l) => Math.round(l * 100) / 100),
+        node: process.version,
+        postgres: String((await pool.query(`SHOW server_version`)).rows[0].server_version),
+        redis: String(/redis_version:(\S+)/.exec(await redis.info("server"))?.[1] ?? "unknown"),
+      },
+      dataset: { ...dataset, generateS: Math.round(gen.loadMs / 100) / 10, vacuumS: Math.round(gen.vacuumMs / 100) / 10, rollupsS: Math.round(gen.rollupMs / 100) / 10 },
+      options: { runs: opts.runs, baselineRuns: opts.baselineRuns, baselineBudgetS: opts.baselineBudgetMs / 1000, seconds: opts.seconds, clients: opts.clients, batch: opts.batch },
+      reads,
+      page,
+      ingest: { ...ingest, singleEventAck: singleAck, copy },
+      redis: redisF,
+      postgres: pgF,
+      check: { before: check, after: checkAfter },
+    };
+    const problems = [...check.mismatches, ...checkAfter.mismatches, ...missingFigures(run)];
+    fs.mkdirSync(opts.out, { recursive: true });
+    const jsonPath = path.join(opts.out, "results.json");
+    const all = fs.existsSync(jsonPath) ? (JSON.parse(fs.readFileSync(jsonPath, "utf8")) as { runs: Record<string, BenchRun> }) : { runs: {} };
+    all.runs[String(opts.records)] = run;
+    fs.writeFileSync(jsonPath, JSON.stringify(all, null, 2) + "\n");
+    fs.writeFileSync(path.join(opts.out, "RESULTS.md"), renderResults(all.runs));
+    log(`wrote ${jsonPath} and ${path.join(opts.out, "RESULTS.md")} (${run.durationS} s)`);
+    const compared = check.comparisons + checkAfter.comparisons;
+    log(`bench: ${compared - check.mismatches.length - checkAfter.mismatches.length} passed, ${problems.length} failed`);
+    if (problems.length) {
+      console.error(`FAILED: ${problems.length} problem(s):\n  ${problems.slice(0, 30).join("\n  ")}`);
+      process.exitCode = 1;
+    }
+  } finally {
+    await server?.stop().catch((e) => console.error(e));
+    await runtime?.close().catch(() => {});
+    await handle.close().catch(() => {});
+    await pool.end().catch(() => {});
+    closeHttp();
+    redis.disconnect();
+    if (opts.keep) log(`kept database ${dbName} and Redis prefix ${prefix} (--keep)`);
+    else {
+      await adminQuery(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch((e) => console.error(e));
+      await dropRedisPrefix(prefix).catch((e) => console.error(e));
+    }
+  }
+}
+
+/** Every figure the report shows must be a finite number. */
+function missingFigures(run: BenchRun): string[] {
+  const missing: string[] = [];
+  const walk = (v: unknown, at: string) => {
+    if (typeof v === "number") {
+      if (!Number.isFinite(v)) missing.push(`figure ${at} is ${v}`);
+    } else if (v && typeof v === "object" && !Array.isArray(v)) for (const [k, x] of Object.entries(v)) walk(x, at ? `${at}.${k}` : k);
+  };
+  walk({ reads: run.reads, page: run.page, ingest: run.ingest, redis: run.redis, postgres: run.postgres }, "");
+  if (run.ingest.accepted <= 0) missing.push("ingest accepted no events");
+  if (run.reads.accountsList.rows <= 0) missing.push("the accounts list returned no rows");
+  return missing;
+}
+
+main().catch((err) => {
+  console.error(err instanceof Error ? (err.stack ?? err.message) : err);
+  process.exit(1);
+});

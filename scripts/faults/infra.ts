@@ -1,0 +1,197 @@
+import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { freePort, startOwnPostgres, type OwnPostgres } from "../../server/usage/test-servers";
+
+/**
+ * The fault suite's own servers: a throw-away PostgreSQL cluster, a redis-server with the
+ * recommended persistence (AOF, fsync always) so a stop keeps the outbox stream, and the app as a
+ * `next start` process group. Never the machine's shared services.
+ */
+
+const cleanups = new Set<() => void>();
+
+/** Runs every registered cleanup (sync: also safe from a signal handler or 'exit'). */
+export function cleanupAll(): void {
+  for (const c of [...cleanups].reverse()) {
+    try {
+      c();
+    } catch (err) {
+      console.error(`[faults] cleanup failed: ${(err as Error).message}`);
+    }
+    cleanups.delete(c);
+  }
+}
+
+export async function startPostgres(): Promise<OwnPostgres> {
+  const pg = await startOwnPostgres();
+  const destroy = () => pg.destroy();
+  cleanups.add(destroy);
+  return { ...pg, destroy: () => { cleanups.delete(destroy); pg.destroy(); } };
+}
+
+export interface PersistentRedis {
+  url: string;
+  port: number;
+  start(): void;
+  /** SIGKILL: a crash. With appendfsync always every acknowledged write survives it. */
+  kill(): void;
+  running(): boolean;
+  destroy(): void;
+}
+
+const sleepSync = (s: number) => spawnSync("sleep", [String(s)]);
+
+export async function startRedis(): Promise<PersistentRedis> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ub-faults-redis-"));
+  const port = await freePort();
+  const pidFile = path.join(dir, "redis.pid");
+  const ping = () => spawnSync("redis-cli", ["-p", String(port), "ping"], { encoding: "utf8" }).stdout?.trim() === "PONG";
+  const pid = () => {
+    try {
+      return Number(fs.readFileSync(pidFile, "utf8").trim()) || undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  const start = () => {
+    execFileSync("redis-server", [
+      "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes", "--appendfsync", "always",
+      "--daemonize", "yes", "--dir", dir, "--pidfile", pidFile, "--logfile", path.join(dir, "redis.log"),
+    ]);
+    for (let i = 0; i < 200; i++) {
+      // PONG only once the AOF is loaded (LOADING errors before that).
+      if (ping()) return;
+      sleepSync(0.05);
+    }
+    throw new Error("own redis-server did not start");
+  };
+  const kill = () => {
+    const p = pid();
+    if (p) {
+      try {
+        process.kill(p, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+    for (let i = 0; i < 100 && ping(); i++) sleepSync(0.05);
+    fs.rmSync(pidFile, { force: true });
+  };
+  start();
+  const destroy = () => {
+    kill();
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+  cleanups.add(destroy);
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    start,
+    kill,
+    running: ping,
+    destroy: () => {
+      cleanups.delete(destroy);
+      destroy();
+    },
+  };
+}
+
+export interface AppProcess {
+  port: number;
+  baseUrl: string;
+  /** Exit code/signal once the process ended unexpectedly (a crash), else undefined. */
+  crashed(): string | undefined;
+  kill(signal?: NodeJS.Signals): Promise<void>;
+  logTail(lines?: number): string;
+}
+
+export interface AppEnv {
+  databaseUrl: string;
+  redisUrl: string;
+  prefix: string;
+  adminPassword: string;
+}
+
+const ROOT = path.resolve(import.meta.dirname, "../..");
+
+export function ensureBuild(): void {
+  if (fs.existsSync(path.join(ROOT, ".next", "BUILD_ID"))) return;
+  console.log("[faults] .next/BUILD_ID is missing: building under /tmp/next-build.lock");
+  const r = spawnSync("flock", ["/tmp/next-build.lock", "npm", "run", "build"], { cwd: ROOT, stdio: "inherit" });
+  if (r.status !== 0) throw new Error("npm run build failed");
+}
+
+/** `next start` as its own process group (so a SIGKILL takes every process of it). */
+export async function startApp(env: AppEnv, logDir: string, name: string): Promise<AppProcess> {
+  const port = await freePort();
+  const logPath = path.join(logDir, `${name}.log`);
+  const fd = fs.openSync(logPath, "a");
+  const child: ChildProcess = spawn(path.join(ROOT, "node_modules/.bin/next"), ["start", "-p", String(port), "-H", "127.0.0.1"], {
+    cwd: ROOT,
+    detached: true,
+    stdio: ["ignore", fd, fd],
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      NODE_ENV: "production",
+      NEXT_TELEMETRY_DISABLED: "1",
+      DATABASE_URL: env.databaseUrl,
+      REDIS_URL: env.redisUrl,
+      REDIS_KEY_PREFIX: env.prefix,
+      ADMIN_PASSWORD: env.adminPassword,
+      USAGE_TIMEZONE: "Asia/Shanghai",
+      DB_STATEMENT_TIMEOUT_MS: "10000",
+      LOG_LEVEL: "warn",
+      PORT: String(port),
+    },
+  });
+  fs.closeSync(fd);
+  let exitInfo: string | undefined;
+  let expectedExit = false;
+  const exited = new Promise<void>((resolve) =>
+    child.once("exit", (code, signal) => {
+      if (!expectedExit) exitInfo = `exit code ${code} signal ${signal}`;
+      resolve();
+    }),
+  );
+  const groupKill = (signal: NodeJS.Signals) => {
+    try {
+      process.kill(-child.pid!, signal);
+    } catch {
+      // the group is gone
+    }
+  };
+  const cleanup = () => groupKill("SIGKILL");
+  cleanups.add(cleanup);
+  const app: AppProcess = {
+    port,
+    baseUrl: `http://127.0.0.1:${port}`,
+    crashed: () => exitInfo,
+    async kill(signal = "SIGTERM") {
+      expectedExit = true;
+      groupKill(signal);
+      const t = setTimeout(() => groupKill("SIGKILL"), 10_000);
+      await exited;
+      clearTimeout(t);
+      // Children that outlived the leader (if any) go too.
+      groupKill("SIGKILL");
+      cleanups.delete(cleanup);
+    },
+    logTail(lines = 40) {
+      try {
+        return fs.readFileSync(logPath, "utf8").split("\n").slice(-lines).join("\n");
+      } catch {
+        return "";
+      }
+    },
+  };
+  return app;
+}
+
+export function tempDir(prefix: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  cleanups.add(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}

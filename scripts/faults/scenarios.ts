@@ -1,0 +1,362 @@
+import os from "node:os";
+import { outboxStats } from "../../server/usage/hot-store";
+import type { UsageEvent } from "../../server/usage/schemas";
+import { Latencies, sleep, World, type AuditResult, type Servers } from "./harness";
+
+/** What a scenario reports (one row of RELIABILITY.md). */
+export interface ScenarioReport {
+  id: number;
+  title: string;
+  passed: boolean;
+  sent: number;
+  acknowledged: number;
+  stored: number;
+  duplicates: number;
+  lost: number;
+  unexpected5xx: number;
+  refused503: number;
+  connectionErrors: number;
+  ingestP99Ms: number | null;
+  readP99Ms: number | null;
+  reads: number;
+  redisSourcedReads: number;
+  durationS: number;
+  notes: string[];
+  problems: string[];
+}
+
+export function reportOf(id: number, title: string, w: World, audit: AuditResult | undefined, started: number, extraProblems: string[] = []): ScenarioReport {
+  const problems = [...w.failures, ...(audit?.problems ?? []), ...extraProblems];
+  return {
+    id,
+    title,
+    passed: problems.length === 0,
+    sent: w.counts.sent,
+    acknowledged: w.acked.size,
+    stored: audit?.stored ?? 0,
+    duplicates: audit?.duplicates ?? 0,
+    lost: audit?.lost ?? 0,
+    unexpected5xx: w.counts.unexpected5xx,
+    refused503: w.counts.refused503,
+    connectionErrors: w.counts.connectionErrors,
+    ingestP99Ms: w.counts.ingestP99.p(0.99),
+    readP99Ms: w.counts.readP99.p(0.99),
+    reads: w.counts.reads,
+    redisSourcedReads: w.counts.redisSourcedReads,
+    durationS: Math.round((Date.now() - started) / 100) / 10,
+    notes: w.notes,
+    problems,
+  };
+}
+
+/**
+ * Writers posting fresh batches at a steady total rate until stop() is called. Each batch is
+ * retried (same ids) until acknowledged, as the relay does.
+ */
+export function steadyStream(w: World, opts: { eventsPerSecond: number; batchSize: number; writers: number; allow503?: boolean }) {
+  let running = true;
+  let paused = false;
+  let busy = 0;
+  const interval = (opts.batchSize * opts.writers * 1000) / opts.eventsPerSecond;
+  const loops = Array.from({ length: opts.writers }, async (_, i) => {
+    await sleep((interval / opts.writers) * i);
+    let next = performance.now();
+    while (running) {
+      if (paused) {
+        await sleep(50);
+        next = performance.now();
+        continue;
+      }
+      busy++;
+      try {
+        await w.ingest(w.makeBatch(opts.batchSize), { allow503: opts.allow503, maxWaitMs: 90_000 });
+      } catch (err) {
+        w.fail(`writer ${i}: ${(err as Error).message}`);
+        return;
+      } finally {
+        busy--;
+      }
+      next += interval;
+      const wait = next - performance.now();
+      // Behind schedule: catch up at once, but never burst more than a few batches.
+      if (wait > 0) await sleep(wait);
+      else if (wait < -3 * interval) next = performance.now() - 3 * interval;
+    }
+  });
+  const inFlight = Promise.all(loops);
+  return {
+    /** Stops the writers and waits until every batch in flight is acknowledged. */
+    async stop() {
+      running = false;
+      await inFlight;
+    },
+    /** Holds new batches and waits for the ones in flight. */
+    async pause() {
+      paused = true;
+      while (busy > 0) await sleep(20);
+    },
+    resume() {
+      paused = false;
+    },
+  };
+}
+
+/** Polls a read endpoint while a store is down; every answer must be 2xx. */
+function pollReads(w: World, paths: string[], everyMs: number) {
+  let running = true;
+  const loop = (async () => {
+    let i = 0;
+    while (running) {
+      const path = paths[i++ % paths.length]!;
+      const r = await w.read(path).catch((err: Error) => {
+        w.fail(`GET ${path} failed: ${err.message}`);
+        return undefined;
+      });
+      if (r && r.status !== 200) w.fail(`GET ${path} → ${r.status} during the outage: ${JSON.stringify(r.json).slice(0, 200)}`);
+      await sleep(everyMs);
+    }
+  })();
+  return async () => {
+    running = false;
+    await loop;
+  };
+}
+
+// ---------------------------------------------------------------------------------- 1
+
+export async function pgOutage(servers: Servers): Promise<ScenarioReport> {
+  const started = Date.now();
+  const w = await World.create(servers, "pgdown");
+  try {
+    const stream = steadyStream(w, { eventsPerSecond: 1500, batchSize: 250, writers: 3 });
+    await sleep(6_000);
+    servers.pg.stop();
+    const outageStart = Date.now();
+    w.notes.push("PostgreSQL stopped (pg_ctl -m fast) for 20 s while 1,500 events/s were arriving");
+    await sleep(1_500);
+    const acc = w.accounts[0]!;
+    const stopPolling = pollReads(w, ["/admin/accounts/usage-stats", `/admin/accounts/${acc}/usage-breakdown?range=total`, `/admin/accounts/${acc}/usage-stats?range=daily`], 200);
+    await sleep(Math.max(0, outageStart + 15_000 - Date.now()));
+    // Mid-outage: hold the writers and compare the Redis-sourced answers with what was acknowledged.
+    await stream.pause();
+    const midProblems = await w.auditReads(w.expected(), "redis");
+    if (midProblems.length) w.fail(`reads during the PostgreSQL outage (source redis) differ from the acknowledged totals: ${midProblems.slice(0, 5).join("; ")}`);
+    else w.notes.push(`during the outage every read answered 200 with source "redis" and the exact acknowledged totals (${w.acked.size} events)`);
+    stream.resume();
+    await sleep(Math.max(0, outageStart + 20_000 - Date.now()));
+    await stopPolling();
+    servers.pg.start();
+    w.notes.push("PostgreSQL started again; the stream continued");
+    await sleep(8_000);
+    await stream.stop();
+    if (w.counts.sent < 50_000) {
+      // Top up so the stream carries at least 50,000 events even on a slow machine.
+      const top = steadyStream(w, { eventsPerSecond: 3000, batchSize: 500, writers: 2 });
+      while (w.counts.sent < 50_000) await sleep(200);
+      await top.stop();
+    }
+    await w.waitDrained();
+    const audit = await w.audit();
+    return reportOf(1, "PostgreSQL stopped for 20 s mid-stream", w, audit, started);
+  } finally {
+    await w.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------- 2
+
+export async function redisOutage(servers: Servers): Promise<ScenarioReport> {
+  const started = Date.now();
+  const w = await World.create(servers, "redisdown");
+  try {
+    const stream = steadyStream(w, { eventsPerSecond: 1000, batchSize: 200, writers: 2 });
+    await sleep(5_000);
+    servers.redis.kill();
+    w.notes.push("redis-server killed (SIGKILL) for 10 s mid-stream; ingest went straight to PostgreSQL");
+    const acc = w.accounts[1]!;
+    const stopPolling = pollReads(w, ["/admin/accounts/usage-stats", `/admin/accounts/${acc}/usage-breakdown?range=total`], 300);
+    await sleep(10_000);
+    await stopPolling();
+    servers.redis.start();
+    w.notes.push("redis-server restarted from its AOF; counters rebuilt by the app's reconcile");
+    await sleep(6_000);
+    await stream.stop();
+    await w.waitDrained();
+    const audit = await w.audit({ redisTimeoutMs: 60_000 });
+    return reportOf(2, "Redis stopped mid-stream", w, audit, started);
+  } finally {
+    await w.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------- 3
+
+export async function appKilled(servers: Servers): Promise<ScenarioReport> {
+  const started = Date.now();
+  const w = await World.create(servers, "sigkill");
+  try {
+    // A backlog to drain: PostgreSQL paused while 20,000 events go into the outbox.
+    servers.pg.stop();
+    const stream = steadyStream(w, { eventsPerSecond: 4000, batchSize: 500, writers: 2 });
+    while (w.counts.sent < 20_000) await sleep(100);
+    await stream.pause();
+    servers.pg.start();
+    // Kill once the drainer is committing (rows appear), while the stream runs again.
+    stream.resume();
+    const base = await w.pgRowCount().catch(() => 0);
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline && (await w.pgRowCount().catch(() => 0)) <= base) await sleep(20);
+    const before = await w.pgRowCount();
+    const backlog = await outboxStats(w.redisClient, w.prefix);
+    await w.app.kill("SIGKILL");
+    w.notes.push(
+      `app SIGKILLed while draining: ${before} of ${w.acked.size} acknowledged events committed, ${backlog.length} outbox entries left of which ${backlog.pending} delivered to the drainer and unacknowledged; batches were in flight`,
+    );
+    await sleep(1_000);
+    await w.startApp();
+    w.notes.push("app restarted; the dead consumer's pending outbox entries are claimed after 30 s idle");
+    await sleep(3_000);
+    await stream.stop();
+    // The killed drainer's entries wait claimIdleMs (30 s) before another consumer takes them.
+    await w.waitDrained(120_000);
+    const audit = await w.audit();
+    return reportOf(3, "App SIGKILLed while draining, restarted", w, audit, started);
+  } finally {
+    await w.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------- 4
+
+export async function retries(servers: Servers): Promise<ScenarioReport> {
+  const started = Date.now();
+  const w = await World.create(servers, "retries");
+  const extra: string[] = [];
+  try {
+    const phase = async (label: string) => {
+      for (let round = 0; round < 10; round++) {
+        const batch = w.makeBatch(200);
+        const first = await w.ingest(batch);
+        const second = await w.ingest(batch);
+        if (first.accepted + second.accepted !== 200 || second.accepted !== 0) extra.push(`${label}: batch sent twice → accepted ${first.accepted} + ${second.accepted}`);
+        const same = w.makeBatch(300);
+        const four = await Promise.all([0, 1, 2, 3].map(() => w.ingest(same)));
+        const accepted = four.reduce((s, r) => s + r.accepted, 0);
+        const dups = four.reduce((s, r) => s + r.duplicates, 0);
+        if (accepted !== 300 || dups !== 900) extra.push(`${label}: one batch from 4 clients at once → accepted ${accepted}, duplicates ${dups} (expected 300 / 900)`);
+        // Overlapping batches: half old, half new, concurrently.
+        const overlap: UsageEvent[] = [...same.slice(0, 100), ...w.makeBatch(100)];
+        const two = await Promise.all([w.ingest(overlap), w.ingest([...overlap].reverse())]);
+        const acc2 = two.reduce((s, r) => s + r.accepted, 0);
+        if (acc2 !== 100) extra.push(`${label}: overlapping batches → accepted ${acc2}, expected 100`);
+      }
+    };
+    await phase("with Redis");
+    w.notes.push("with Redis: 10 rounds of (a 200-event batch sent twice, a 300-event batch from 4 clients at once, 2 overlapping batches at once)");
+    servers.redis.kill();
+    await sleep(1_500);
+    await phase("Redis down (straight to PostgreSQL)");
+    w.notes.push("the same with Redis down (the direct PostgreSQL path)");
+    servers.redis.start();
+    await w.waitDrained();
+    const audit = await w.audit({ redisTimeoutMs: 60_000 });
+    return reportOf(4, "Retries: every batch twice, one batch from 4 clients at once", w, audit, started, extra);
+  } finally {
+    await w.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------- 5
+
+export async function bothDown(servers: Servers): Promise<ScenarioReport> {
+  const started = Date.now();
+  const w = await World.create(servers, "bothdown");
+  const extra: string[] = [];
+  try {
+    const stream = steadyStream(w, { eventsPerSecond: 1000, batchSize: 200, writers: 2, allow503: true });
+    await sleep(4_000);
+    servers.pg.stop();
+    await sleep(3_000); // acknowledged events pile up in the outbox
+    servers.redis.kill();
+    w.notes.push("PostgreSQL stopped, 3 s later redis-server killed: both down for 8 s");
+    // A direct probe: 503 with Retry-After and a JSON error.
+    await sleep(1_000);
+    const probe = await fetch(`${w.app.baseUrl}/admin/usage`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${w.writeToken}`, "content-type": "application/json" },
+      body: JSON.stringify({ events: w.makeBatch(1) }),
+    });
+    const body = (await probe.json().catch(() => undefined)) as { error?: { code?: string } } | undefined;
+    if (probe.status !== 503 || !probe.headers.get("retry-after") || body?.error?.code !== "UNAVAILABLE") {
+      extra.push(`with both stores down POST /admin/usage → ${probe.status}, retry-after ${probe.headers.get("retry-after")}, body ${JSON.stringify(body)}`);
+    } else w.notes.push(`both down: POST /admin/usage → 503, Retry-After: ${probe.headers.get("retry-after")}, error code UNAVAILABLE`);
+    await sleep(7_000);
+    servers.redis.start();
+    await sleep(2_000);
+    servers.pg.start();
+    w.notes.push("redis-server restarted from its AOF, then PostgreSQL; refused batches were retried by the client");
+    await sleep(5_000);
+    await stream.stop();
+    if (!w.counts.refused503) extra.push("no batch was refused with 503 while both stores were down");
+    await w.waitDrained();
+    const audit = await w.audit({ redisTimeoutMs: 60_000 });
+    return reportOf(5, "Both stores down: 503 + Retry-After, nothing acknowledged lost", w, audit, started, extra);
+  } finally {
+    await w.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------- 7
+
+export async function load(servers: Servers, seconds: number): Promise<ScenarioReport> {
+  const started = Date.now();
+  const w = await World.create(servers, "load", { accounts: 20, keysPerAccount: 5 });
+  const extra: string[] = [];
+  try {
+    // Warm the routes once.
+    await w.read("/admin/accounts/usage-stats");
+    w.counts.readP99 = new Latencies();
+    w.counts.reads = 0;
+    const stream = steadyStream(w, { eventsPerSecond: 5000, batchSize: 1000, writers: 10 });
+    const t0 = Date.now();
+    let running = true;
+    let readErrors = 0;
+    const readers = Array.from({ length: Number(process.env.FAULTS_LOAD_READERS ?? 100) }, async (_, i) => {
+      let n = i;
+      while (running) {
+        const acc = w.accounts[n % w.accounts.length]!;
+        const path =
+          n % 3 === 0 ? "/admin/accounts/usage-stats" : n % 3 === 1 ? `/admin/accounts/${acc}/usage-breakdown?range=total` : `/admin/accounts/${acc}/usage-breakdown?range=daily`;
+        n++;
+        const r = await w.read(path).catch((err: Error) => {
+          readErrors++;
+          w.fail(`GET ${path} failed: ${err.message}`);
+          return undefined;
+        });
+        if (r && r.status !== 200) {
+          readErrors++;
+          w.fail(`GET ${path} → ${r.status}`);
+        }
+      }
+    });
+    await sleep(seconds * 1000);
+    running = false;
+    const ackedInWindow = w.acked.size;
+    const elapsed = (Date.now() - t0) / 1000;
+    await stream.stop();
+    await Promise.all(readers);
+    const rate = Math.round(ackedInWindow / elapsed);
+    w.notes.push(`${seconds} s of ingest at a target of 5,000 events/s (10 writers × 1,000-event batches): ${ackedInWindow} events acknowledged in the window, ${rate} events/s achieved`);
+    w.notes.push(`${readers.length} concurrent readers (accounts list, breakdown total and daily): ${w.counts.reads} reads, ${readErrors} errors`);
+    // The rate is the load applied, not a verdict: on a shared 2-core machine the app, PostgreSQL,
+    // Redis and this client compete for CPU. FAULTS_MIN_EVENTS_PER_SECOND turns it into one.
+    const minRate = Number(process.env.FAULTS_MIN_EVENTS_PER_SECOND ?? 0);
+    if (rate < 5_000) w.notes.push(`**target rate not reached on this machine: ${rate} events/s of 5,000** (${os.cpus().length} cores, load average ${os.loadavg()[0]!.toFixed(1)} at the end)`);
+    if (rate < minRate) extra.push(`ingest reached only ${rate} events/s (FAULTS_MIN_EVENTS_PER_SECOND=${minRate})`);
+    await w.waitDrained(120_000);
+    const audit = await w.audit();
+    return reportOf(7, `Load: 100 readers while ingesting 5,000 events/s for ${seconds} s`, w, audit, started, extra);
+  } finally {
+    await w.close();
+  }
+}

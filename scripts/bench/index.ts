@@ -198,8 +198,9 @@ async function main() {
     fs.writeFileSync(jsonPath, JSON.stringify(all, null, 2) + "\n");
     fs.writeFileSync(path.join(opts.out, "RESULTS.md"), renderResults(all.runs));
     log(`wrote ${jsonPath} and ${path.join(opts.out, "RESULTS.md")} (${run.durationS} s)`);
-    const compared = check.comparisons + checkAfter.comparisons;
-    log(`bench: ${compared - check.mismatches.length - checkAfter.mismatches.length} passed, ${problems.length} failed`);
+    // Three checks: rollups = raw sums after loading, again after ingest and COPY, every figure produced.
+    const failedChecks = [check.mismatches.length, checkAfter.mismatches.length, missingFigures(run).length].filter((n) => n > 0).length;
+    log(`bench: ${3 - failedChecks} passed, ${failedChecks} failed`);
     if (problems.length) {
       console.error(`FAILED: ${problems.length} problem(s):\n  ${problems.slice(0, 30).join("\n  ")}`);
       process.exitCode = 1;

@@ -1,5 +1,5 @@
 import { sql, type Kysely } from "kysely";
-import type { Database } from "../../db/types";
+import type { Database, RollupMeasures } from "../../db/types";
 
 /** One element of the JSON array insert_usage_batch takes (see 0001_init.sql). */
 export interface UsageBatchRow {
@@ -106,18 +106,8 @@ const measureColumns = [
   "last_used_at",
 ] as const;
 
-type MeasureRow = {
-  requests: number;
-  input_tokens: number;
-  output_tokens: number;
-  cache_create_tokens: number;
-  cache_read_tokens: number;
-  ephemeral_5m_tokens: number;
-  ephemeral_1h_tokens: number;
-  total_tokens: number;
-  cost_nanos: number;
-  last_used_at: Date | null;
-};
+/** A rollup row's measures (db/types.ts). */
+type MeasureRow = RollupMeasures;
 
 function measures(r: MeasureRow): SnapshotMeasures {
   return {

@@ -1,6 +1,6 @@
 import type { Redis } from "ioredis";
 import { sql, type Kysely } from "kysely";
-import type { Database } from "../../db/types";
+import type { Database, RollupMeasures } from "../../db/types";
 import { hotKeys, type Window } from "./hot-keys";
 import type { UsageEvent } from "./schemas";
 
@@ -157,17 +157,8 @@ export function expectedFigures(events: UsageEvent[], timeZone: string): Expecte
   return out;
 }
 
-type Row = Record<string, unknown> & {
-  requests: number;
-  input_tokens: number;
-  output_tokens: number;
-  cache_create_tokens: number;
-  cache_read_tokens: number;
-  ephemeral_5m_tokens: number;
-  ephemeral_1h_tokens: number;
-  total_tokens: number;
-  cost_nanos: number;
-};
+/** A rollup row (db/types.ts) as `select *` returns it. */
+type Row = Record<string, unknown> & RollupMeasures;
 
 const sumsOfRow = (r: Row): Sums => ({
   requests: r.requests,

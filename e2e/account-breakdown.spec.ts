@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { expect, test, type Page } from "@playwright/test";
-import { login } from "./fixtures";
+import { login, waitForHydration } from "./fixtures";
 import {
   expectedFigures,
   expectedKeyOrder,
@@ -127,6 +127,7 @@ test("详情 opens the drawer with the per-key breakdown; 本月 / 今日 / 加�
 
   // A reload (or a shared link) opens the same drawer on the same range.
   await page.reload();
+  await waitForHydration(page);
   await expect(dialog(page)).toBeVisible();
   await expect(dialog(page).getByTestId("range-daily")).toHaveAttribute("aria-pressed", "true");
   await expectKeyRows(page, expectedKeyRows(daily.slice(0, 20), "daily"));
@@ -234,6 +235,7 @@ test("search, filters and sort live in the URL and survive a reload", async ({ p
 
   // Everything is in the URL: a reload shows the same page.
   await page.reload();
+  await waitForHydration(page);
   await expect(page.getByTestId("search-input")).toHaveValue("demo-acc-");
   await expect.poll(async () => shownAccountIds(page)).toEqual(byPriority.slice(20).map((a) => a.id));
 });
@@ -253,6 +255,7 @@ test("English: the switch in the header translates the page and the drawer", asy
   await expect(dialog(page).getByTestId("range-monthly")).toHaveText("This month");
   // The choice is a cookie: it survives a reload.
   await page.reload();
+  await waitForHydration(page);
   await expect(page.getByRole("heading", { level: 1 })).toHaveText("Account usage");
   await expect(dialog(page).getByTestId("breakdown-count")).toContainText("Showing");
 });

@@ -1,5 +1,5 @@
 import { expect, test } from "@playwright/test";
-import { ADMIN, login } from "./fixtures";
+import { ADMIN, login, waitForHydration } from "./fixtures";
 
 test.describe("signing in", () => {
   test("a visitor is sent to /login and back to the page asked for", async ({ page }) => {
@@ -28,6 +28,7 @@ test.describe("signing in", () => {
 
   test("the page is in English after switching the language", async ({ page }) => {
     await page.goto("/login");
+    await waitForHydration(page);
     await page.getByRole("button", { name: "English" }).click();
     await expect(page.getByLabel("Username", { exact: true })).toBeVisible();
     await expect(page.getByLabel("Password", { exact: true })).toBeVisible();

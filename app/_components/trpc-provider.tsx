@@ -3,7 +3,7 @@
 import { QueryClientProvider, isServer, type QueryClient } from "@tanstack/react-query";
 import { createTRPCClient, httpBatchLink, httpLink, splitLink } from "@trpc/client";
 import { createTRPCContext } from "@trpc/tanstack-react-query";
-import { useState } from "react";
+import { useEffect, useState } from "react";
 import { makeQueryClient } from "@/server/trpc/query-client";
 import type { AppRouter } from "@/server/trpc/routers/_app";
 
@@ -38,6 +38,11 @@ export function TrpcReactProvider({ children }: { children: React.ReactNode }) {
       ],
     }),
   );
+  // Marks the document once React has hydrated it: until then a server-rendered button does
+  // nothing when clicked, and the e2e suite waits for this before it interacts with a page.
+  useEffect(() => {
+    document.documentElement.dataset.hydrated = "true";
+  }, []);
   return (
     <QueryClientProvider client={queryClient}>
       <TRPCProvider trpcClient={trpcClient} queryClient={queryClient}>

@@ -1,5 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
+import path from "node:path";
 import { request } from "./measure";
 
 /** `next start` from the shared production build, on the bench's own database and key prefix. */
@@ -9,18 +10,48 @@ export interface BenchServer {
   stop(): Promise<void>;
 }
 
+/** Newest modification time (ms) of the files under dirs that the production build compiles. */
+function newestSource(dirs: string[]): number {
+  let newest = 0;
+  const walk = (dir: string) => {
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (/\.(tsx?|sql|css|mjs)$/.test(e.name) && !/\.test\.tsx?$/.test(e.name)) newest = Math.max(newest, fs.statSync(p).mtimeMs);
+    }
+  };
+  for (const d of dirs) if (fs.existsSync(d)) walk(d);
+  return newest;
+}
+
+/** Builds unless .next holds a build newer than every source file (a stale one would measure old code). */
 export function ensureBuild(log: (s: string) => void): void {
-  if (fs.existsSync(".next/BUILD_ID")) return;
-  log("  .next/BUILD_ID is missing: building under /tmp/next-build.lock …");
+  const built = fs.existsSync(".next/BUILD_ID") ? fs.statSync(".next/BUILD_ID").mtimeMs : 0;
+  if (built && built > newestSource(["app", "server", "db"])) return;
+  log(`  ${built ? "the build in .next is older than the sources" : ".next/BUILD_ID is missing"}: building under /tmp/next-build.lock …`);
   const r = spawnSync("flock", ["/tmp/next-build.lock", "npm", "run", "build"], { stdio: "inherit" });
   if (r.status !== 0) throw new Error(`next build failed (exit ${r.status})`);
 }
 
 export async function startServer(env: Record<string, string>, port: number, log: (s: string) => void): Promise<BenchServer> {
+  const baseUrl = `http://127.0.0.1:${port}`;
+  // Another server on the port (a run killed before it could stop its own) would answer instead.
+  if (await request(`${baseUrl}/admin/health`).catch(() => undefined)) throw new Error(`port ${port} is in use: stop what listens there or pass --port`);
+  // Its own process group: `next start` runs the server in a child process, and both must stop.
   const child = spawn("node_modules/.bin/next", ["start", "-p", String(port), "-H", "127.0.0.1"], {
     env: { ...process.env, ...env, PORT: String(port), NODE_ENV: "production" },
     stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
   });
+  const signal = (sig: NodeJS.Signals) => {
+    try {
+      process.kill(-child.pid!, sig);
+    } catch {
+      // Already gone.
+    }
+  };
+  // A bench that dies without reaching its `finally` still takes the server down with it.
+  process.once("exit", () => signal("SIGKILL"));
   const output: string[] = [];
   const keep = (b: Buffer) => {
     output.push(b.toString());
@@ -28,7 +59,6 @@ export async function startServer(env: Record<string, string>, port: number, log
   };
   child.stdout?.on("data", keep);
   child.stderr?.on("data", keep);
-  const baseUrl = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 120_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`next start exited with ${child.exitCode}:\n${output.join("")}`);
@@ -36,7 +66,7 @@ export async function startServer(env: Record<string, string>, port: number, log
     // Health needs a token; any answer means the server listens.
     if (r && r.status > 0) break;
     if (Date.now() > deadline) {
-      child.kill("SIGTERM");
+      signal("SIGKILL");
       throw new Error(`next start did not become healthy in 120 s:\n${output.join("")}`);
     }
     await new Promise((r) => setTimeout(r, 250));
@@ -46,10 +76,11 @@ export async function startServer(env: Record<string, string>, port: number, log
     baseUrl,
     child,
     async stop() {
-      if (child.exitCode !== null) return;
-      child.kill("SIGTERM");
-      await Promise.race([new Promise((r) => child.once("exit", r)), new Promise((r) => setTimeout(r, 10_000))]);
-      if (child.exitCode === null) child.kill("SIGKILL");
+      if (child.exitCode === null) {
+        signal("SIGTERM");
+        await Promise.race([new Promise((r) => child.once("exit", r)), new Promise((r) => setTimeout(r, 10_000))]);
+      }
+      signal("SIGKILL");
     },
   };
 }

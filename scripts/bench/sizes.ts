@@ -29,9 +29,9 @@ export async function redisSnapshot(redis: Redis, prefix: string): Promise<Redis
 
 export interface RedisFigures {
   activeApiKeys: number;
-  /** API keys with a counter hash for today (from the history's reconcile and the ingest). */
+  /** API keys with a counter record for today (from the history's reconcile and the ingest). */
   keysActiveToday: number;
-  /** Every key of today's window (key, account and model hashes, rank set, model set) / keysActiveToday. */
+  /** Every key of today's window (the account's counters and key-counters hashes) / keysActiveToday. */
   dayBytesPerActiveKey: number;
   dayWindowBytes: number;
   counterKeysWritten: number;
@@ -50,7 +50,8 @@ export async function redisFigures(redis: Redis, prefix: string, before: RedisSn
   for (const [k, b] of after.bytes) {
     if (!k.endsWith(daySuffix)) continue;
     dayBytes += b;
-    if (k.includes("}:key:")) keysToday++;
+    // One field per API key in the account's key-counters hash of the day (server/usage/hot-keys.ts).
+    if (k.includes("}:k:")) keysToday += await redis.hlen(k);
   }
   let added = 0;
   let written = 0;

@@ -353,11 +353,11 @@ export class World {
     for (;;) {
       redisProblems = [];
       try {
-        const { figures, rankMismatches } = await redisFigures(this.redisClient, this.prefix, expected);
+        const { figures, layoutMismatches } = await redisFigures(this.redisClient, this.prefix, expected);
         compareMaps("Redis account counters", figures.account, expected.account, redisProblems);
         compareMaps("Redis key counters", figures.key, expected.key, redisProblems);
         compareMaps("Redis model counters", figures.model, withoutModelTotals(expected), redisProblems);
-        redisProblems.push(...rankMismatches);
+        redisProblems.push(...layoutMismatches);
       } catch (err) {
         redisProblems.push(`reading Redis failed: ${(err as Error).message}`);
       }

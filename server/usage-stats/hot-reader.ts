@@ -1,5 +1,5 @@
 import type { Redis } from "ioredis";
-import { hotKeys, type Window } from "../usage/hot-keys";
+import { ACCOUNT_FIELD, hotKeys, unpackCounters, type Window } from "../usage/hot-keys";
 
 /**
  * Reads of the live counters (layout in server/usage/hot-keys.ts) for the fallback used while
@@ -27,22 +27,20 @@ export interface HotAccountMeta {
 }
 
 const PIPELINE_CHUNK = 1000;
+const MODEL_PREFIX = "m:";
 
-function int(v: string | undefined): number {
-  const n = Number(v ?? 0);
-  return Number.isFinite(n) ? Math.trunc(n) : 0;
-}
-
-export function parseCounters(h: Record<string, string>): HotFigures {
+/** A stored counter record (hot-keys.ts) as figures; absent reads as zeros. */
+export function parseCounters(value: string | null | undefined): HotFigures {
+  const r = unpackCounters(value);
   return {
-    requests: int(h.requests),
-    inputTokens: int(h.inputTokens),
-    outputTokens: int(h.outputTokens),
-    cacheCreateTokens: int(h.cacheCreateTokens),
-    cacheReadTokens: int(h.cacheReadTokens),
-    costNanos: /^-?\d+$/.test(h.costNanos ?? "") ? BigInt(h.costNanos!) : 0n,
-    lastUsedAt: h.lastUsedAt ? int(h.lastUsedAt) || null : null,
-    lastModel: h.lastModel || null,
+    requests: Number(r.requests),
+    inputTokens: Number(r.inputTokens),
+    outputTokens: Number(r.outputTokens),
+    cacheCreateTokens: Number(r.cacheCreateTokens),
+    cacheReadTokens: Number(r.cacheReadTokens),
+    costNanos: r.costNanos,
+    lastUsedAt: r.lastUsedAt,
+    lastModel: r.lastModel,
   };
 }
 
@@ -64,16 +62,16 @@ function parseMeta(id: string, json: string | null | undefined): HotAccountMeta 
   };
 }
 
-/** HGETALL of many hashes, pipelined in chunks. */
-async function hgetallMany(redis: Redis, keys: string[]): Promise<Record<string, string>[]> {
-  const out: Record<string, string>[] = [];
-  for (let i = 0; i < keys.length; i += PIPELINE_CHUNK) {
+/** One field of each [hash, field], pipelined in chunks. */
+async function hgetMany(redis: Redis, pairs: [string, string][]): Promise<(string | null)[]> {
+  const out: (string | null)[] = [];
+  for (let i = 0; i < pairs.length; i += PIPELINE_CHUNK) {
     const p = redis.pipeline();
-    for (const k of keys.slice(i, i + PIPELINE_CHUNK)) p.hgetall(k);
+    for (const [key, field] of pairs.slice(i, i + PIPELINE_CHUNK)) p.hget(key, field);
     const results = (await p.exec()) ?? [];
     for (const [err, value] of results) {
       if (err) throw err;
-      out.push((value as Record<string, string>) ?? {});
+      out.push((value as string | null) ?? null);
     }
   }
   return out;
@@ -92,24 +90,28 @@ export async function findAccountMeta(redis: Redis, prefix: string, accountId: s
 /** The account counters of each id for each window: result[i][j] is ids[i] in windows[j]. */
 export async function readAccountCounters(redis: Redis, prefix: string, ids: string[], windows: Window[]): Promise<HotFigures[][]> {
   const k = hotKeys(prefix);
-  const hashes = await hgetallMany(redis, ids.flatMap((id) => windows.map((w) => k.account(id, w))));
-  return ids.map((_, i) => windows.map((_, j) => parseCounters(hashes[i * windows.length + j] ?? {})));
+  const values = await hgetMany(redis, ids.flatMap((id) => windows.map((w): [string, string] => [k.counters(id, w), ACCOUNT_FIELD])));
+  return ids.map((_, i) => windows.map((_, j) => parseCounters(values[i * windows.length + j])));
 }
 
-/** The account's models in a day or month window, each with its counters. */
+/** The account's models in a day or month window (by name), each with its counters. */
 export async function readModelCounters(redis: Redis, prefix: string, accountId: string, w: Window): Promise<{ model: string; figures: HotFigures }[]> {
-  const k = hotKeys(prefix);
-  const models = (await redis.smembers(k.models(accountId, w))).sort();
-  const hashes = await hgetallMany(redis, models.map((m) => k.model(accountId, m, w)));
-  return models.map((model, i) => ({ model, figures: parseCounters(hashes[i] ?? {}) }));
+  const all = await redis.hgetall(hotKeys(prefix).counters(accountId, w));
+  return Object.entries(all)
+    .filter(([field]) => field.startsWith(MODEL_PREFIX))
+    .map(([field, value]) => ({ model: field.slice(MODEL_PREFIX.length), figures: parseCounters(value) }))
+    .sort((a, b) => (a.model < b.model ? -1 : a.model > b.model ? 1 : 0));
 }
 
-/** Every API key of the account ranked in a window (ZREVRANGE by allTokens), with its counters. */
+/** Every API key of the account with usage in a window, by all tokens (then id) descending. */
 export async function readKeyCounters(redis: Redis, prefix: string, accountId: string, w: Window): Promise<{ apiKeyId: string; figures: HotFigures }[]> {
-  const k = hotKeys(prefix);
-  const ids = await redis.zrevrange(k.rank(accountId, w), 0, -1);
-  const hashes = await hgetallMany(redis, ids.map((id) => k.key(accountId, id, w)));
-  return ids.map((apiKeyId, i) => ({ apiKeyId, figures: parseCounters(hashes[i] ?? {}) }));
+  const all = await redis.hgetall(hotKeys(prefix).keyCounters(accountId, w));
+  const keys = Object.entries(all).map(([apiKeyId, value]) => ({ apiKeyId, value: unpackCounters(value), figures: parseCounters(value) }));
+  keys.sort((a, b) => {
+    if (a.value.allTokens !== b.value.allTokens) return a.value.allTokens > b.value.allTokens ? -1 : 1;
+    return a.apiKeyId > b.apiKeyId ? -1 : a.apiKeyId < b.apiKeyId ? 1 : 0;
+  });
+  return keys.map(({ apiKeyId, figures }) => ({ apiKeyId, figures }));
 }
 
 /** API key id → name from the apiKeyIndex; ids it does not know are missing from the map. */

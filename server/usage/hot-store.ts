@@ -1,9 +1,14 @@
 import type { ChainableCommander, Redis } from "ioredis";
 import {
-  COUNTER_FIELDS,
+  ACCOUNT_FIELD,
+  ALL_TIME,
   DEDUPE_TTL_SECONDS,
   OUTBOX_GROUP,
   hotKeys,
+  modelField,
+  packCounters,
+  windowSuffix,
+  type CounterField,
   type Window,
 } from "./hot-keys";
 import { dayExpireAt, monthExpireAt } from "./local-time";
@@ -16,26 +21,33 @@ import type { NormalizedEvent } from "./normalize";
 
 /**
  * Records a group of events of ONE account atomically: for each event, SET NX its dedupe key and
- * only if that succeeded add it to the sums; then apply the sums to the counter hashes, the rank
- * sorted sets and the model sets with one command per key. Aggregating inside the script keeps a
- * 1,000-event batch to a few hundred Redis calls instead of ~100 per event.
+ * only if that succeeded add it to sums kept in the script; then, per window, read the records it
+ * touches with one HMGET, add, and write them back with one HSET (see hot-keys.ts for the layout).
+ * A 500-event group thus costs ~one command per event (the dedupe) plus a few per window.
  *
  * While the account is being reconciled (its lock exists) nothing is counted: new request ids are
  * remembered in the held set and reported as -1 so the writer retries after the rebuild. The
  * reconciler marks the held ids that its PostgreSQL snapshot already contains with dedupe value
  * 'r': the first retry of such an id reports it as counted (1) without adding it again.
  *
- * KEYS[1] reconcile lock, KEYS[2] held set, KEYS[2+e] dedupe key of event e, then counter keys
- * referenced by index. ARGV: dedupe TTL, #targets, #events, then per target (api key × model ×
- * local day) 17 values, then per event 12 values (target, occurredAt ms, request id, 9 counters).
- * Returns per event 1 (counted), 0 (duplicate) or -1 (held: retry).
+ * KEYS[1] reconcile lock, KEYS[2] held set, then per window w: KEYS[1+2w] counters hash,
+ * KEYS[2+2w] key-counters hash (window 1 is all time), then KEYS[2+2nW+e] the dedupe key of
+ * event e. ARGV: dedupe TTL, nW, nE, per window its EXPIREAT (0: none), then per event 4 values:
+ * api key, model, request id, and the numbers "<day window> <month window> <occurredAt ms> <9
+ * counters>" in one string (windows 0: too old for Redis) — one argument instead of twelve halves
+ * the cost of sending and receiving them. Returns per event 1 (counted), 0 (duplicate) or -1
+ * (held: retry).
+ *
+ * Sums are exact: Lua numbers are doubles, so past 2^52 the script adds decimal strings instead.
  */
 const RECORD_LUA = `
 local ttl = ARGV[1]
-local nT = tonumber(ARGV[2])
+local nW = tonumber(ARGV[2])
 local nE = tonumber(ARGV[3])
-local TW, EW = 17, 12
-local E0 = 3 + nT * TW
+local EW = 4
+local NUMS = '^(%d+) (%d+) (%d+) (%d+) (%d+) (%d+) (%d+) (%d+) (%d+) (%d+) (%d+) (%d+)$'
+local E0 = 3 + nW
+local D0 = 2 + 2 * nW
 local out = {}
 local function seen(k)
   local v = redis.call('GET', k)
@@ -47,8 +59,8 @@ local function seen(k)
 end
 if redis.call('EXISTS', KEYS[1]) == 1 then
   for e = 1, nE do
-    if redis.call('EXISTS', KEYS[2 + e]) == 1 then
-      out[e] = seen(KEYS[2 + e])
+    if redis.call('EXISTS', KEYS[D0 + e]) == 1 then
+      out[e] = seen(KEYS[D0 + e])
     else
       redis.call('SADD', KEYS[2], ARGV[E0 + (e - 1) * EW + 3])
       out[e] = -1
@@ -57,132 +69,135 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
   redis.call('EXPIRE', KEYS[2], 3600)
   return out
 end
-local FIELDS = {'requests','inputTokens','outputTokens','cacheCreateTokens','cacheReadTokens','ephemeral5mTokens','ephemeral1hTokens','allTokens','costNanos'}
-local LIMIT = 4503599627370496
+local BIG = 4503599627370496
 local function fmt(n) return string.format('%d', n) end
--- Sums stay below 2^52 so every Lua double is exact; past that a partial sum is written out.
-local hashes, ranks = {}, {}
-local function addHash(k, f, v)
-  local h = hashes[k]
-  if not h then
-    h = { 0, 0, 0, 0, 0, 0, 0, 0, 0 }
-    hashes[k] = h
+local function bigadd(a, b)
+  local r, carry, i, j = {}, 0, #a, #b
+  while i > 0 or j > 0 or carry > 0 do
+    local s = carry
+    if i > 0 then s = s + string.byte(a, i) - 48 end
+    if j > 0 then s = s + string.byte(b, j) - 48 end
+    if s >= 10 then carry = 1; s = s - 10 else carry = 0 end
+    r[#r + 1] = string.char(48 + s)
+    i = i - 1
+    j = j - 1
   end
-  if h[f] + v > LIMIT then
-    redis.call('HINCRBY', KEYS[k], FIELDS[f], fmt(h[f]))
-    h[f] = 0
-  end
-  h[f] = h[f] + v
+  return string.reverse(table.concat(r))
 end
--- A target (api key x model x local day) passes its sums to its 8 hashes and 3 rank sets.
-local function spread(tb, f, v)
-  for s = 1, 8 do
-    local k = tonumber(ARGV[tb + s])
-    if k > 0 then addHash(k, f, v) end
+-- s: a stored decimal string (nil or '' read as 0); v: a number below 2^52 or a decimal string.
+local function add(s, v)
+  if s == nil or s == '' then s = '0' end
+  if type(v) == 'number' then
+    if v == 0 then return s end
+    if #s <= 15 then return fmt(tonumber(s) + v) end
+    v = fmt(v)
   end
-  if f == 8 then
-    local keyId = ARGV[tb + 14]
-    for s = 9, 11 do
-      local k = tonumber(ARGV[tb + s])
-      if k > 0 then
-        local r = ranks[k]
-        if not r then r = {}; ranks[k] = r end
-        r[keyId] = (r[keyId] or 0) + v
-      end
+  return bigadd(s, v)
+end
+local function record(t, field)
+  local r = t[field]
+  if not r then
+    r = { 0, 0, 0, 0, 0, 0, 0, 0, 0, last = -1, lm = '' }
+    t[field] = r
+  end
+  return r
+end
+-- Adds an event to a record; the latest use wins, ties go to the smallest model name.
+local function bump(r, c, at, model)
+  for f = 1, 9 do
+    local v = c[f]
+    if v > 0 then
+      local cur = r[f]
+      if type(cur) == 'number' and cur + v < BIG then r[f] = cur + v
+      else r[f] = add(type(cur) == 'number' and fmt(cur) or cur, v) end
     end
   end
+  if at > r.last or (at == r.last and model < r.lm) then
+    r.last = at
+    r.lm = model
+  end
 end
-local targets = {}
+local C, K = {}, {}
+for w = 1, nW do
+  C[w] = {}
+  K[w] = {}
+end
+local c = {}
 for e = 1, nE do
   local b = E0 + (e - 1) * EW
-  if not redis.call('SET', KEYS[2 + e], '1', 'NX', 'EX', ttl) then
-    out[e] = seen(KEYS[2 + e])
+  if not redis.call('SET', KEYS[D0 + e], '1', 'NX', 'EX', ttl) then
+    out[e] = seen(KEYS[D0 + e])
   else
     out[e] = 1
-    local t = tonumber(ARGV[b + 1])
-    local tg = targets[t]
-    if not tg then
-      tg = { sums = { 0, 0, 0, 0, 0, 0, 0, 0, 0 }, last = -1 }
-      targets[t] = tg
-    end
-    local sums = tg.sums
-    for f = 1, 9 do
-      local v = tonumber(ARGV[b + 3 + f])
-      if v > 0 then
-        if sums[f] + v > LIMIT then
-          spread(3 + (t - 1) * TW, f, sums[f])
-          sums[f] = 0
-        end
-        sums[f] = sums[f] + v
+    local dw, mw, at
+    dw, mw, at, c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9] = string.match(ARGV[b + 4], NUMS)
+    for f = 1, 9 do c[f] = tonumber(c[f]) end
+    at = tonumber(at)
+    local keyId, model = ARGV[b + 1], ARGV[b + 2]
+    local mf = 'm:' .. model
+    bump(record(C[1], '_'), c, at, model)
+    bump(record(K[1], keyId), c, at, model)
+    for s = 1, 2 do
+      local w = tonumber(s == 1 and dw or mw)
+      if w > 0 then
+        bump(record(C[w], '_'), c, at, model)
+        bump(record(C[w], mf), c, at, model)
+        bump(record(K[w], keyId), c, at, model)
       end
     end
-    local at = tonumber(ARGV[b + 2])
-    if at > tg.last then tg.last = at end
   end
 end
--- Latest use per hash; on per-key hashes also the model of that use (ties: the smallest name).
-local lastAt, lastModel, expires, sets = {}, {}, {}, {}
-for t, tg in pairs(targets) do
-  local tb = 3 + (t - 1) * TW
-  for f = 1, 9 do
-    if tg.sums[f] > 0 then spread(tb, f, tg.sums[f]) end
+-- A stored record: 9 counters and lastUsedAt, then (API key records) the model, which may hold commas.
+local PAT = '^(%d*),(%d*),(%d*),(%d*),(%d*),(%d*),(%d*),(%d*),(%d*),(%d*),?(.*)$'
+local EXACT = 9007199254740992
+-- The new stored form of record r added to the stored one. One string.format in the usual
+-- case (string work dominates the script's cost); decimal-string sums past 2^53.
+local function merged(stored, r, withModel)
+  local s1, s2, s3, s4, s5, s6, s7, s8, s9, sLast, sModel
+  if stored then s1, s2, s3, s4, s5, s6, s7, s8, s9, sLast, sModel = string.match(stored, PAT) end
+  local last, model = r.last, r.lm
+  local prev = tonumber(sLast or '')
+  if prev ~= nil and prev > last then
+    last = prev
+    model = sModel or ''
   end
-  local model = ARGV[tb + 15]
-  local dayExp, monthExp = ARGV[tb + 16], ARGV[tb + 17]
-  for s = 1, 13 do
-    local k = tonumber(ARGV[tb + s])
-    if k > 0 then
-      if s <= 8 then
-        local cur = lastAt[k]
-        if cur == nil or tg.last > cur or (tg.last == cur and model < lastModel[k]) then
-          lastAt[k] = tg.last
-          lastModel[k] = model
-        end
-        if not hashes[k] then hashes[k] = { 0, 0, 0, 0, 0, 0, 0, 0, 0 } end
-      elseif s <= 11 then
-        -- A key with no tokens in the window is still ranked (score 0), so readers list it.
-        local r = ranks[k]
-        if not r then r = {}; ranks[k] = r end
-        local keyId = ARGV[tb + 14]
-        r[keyId] = r[keyId] or 0
-      else
-        local st = sets[k]
-        if not st then st = {}; sets[k] = st end
-        st[model] = true
-      end
-      if s == 1 or s == 2 or s == 3 or s == 9 or s == 12 then expires[k] = dayExp
-      elseif s == 4 or s == 5 or s == 6 or s == 10 or s == 13 then expires[k] = monthExp end
-    end
+  local n = { tonumber(s1) or 0, tonumber(s2) or 0, tonumber(s3) or 0, tonumber(s4) or 0, tonumber(s5) or 0, tonumber(s6) or 0, tonumber(s7) or 0, tonumber(s8) or 0, tonumber(s9) or 0 }
+  local exact = true
+  for j = 1, 9 do
+    local v = r[j]
+    if type(v) ~= 'number' then exact = false break end
+    n[j] = n[j] + v
+    if n[j] >= EXACT then exact = false break end
   end
-end
-local isKey = {}
-for t in pairs(targets) do
-  local tb = 3 + (t - 1) * TW
-  for _, s in ipairs({ 2, 5, 8 }) do
-    local k = tonumber(ARGV[tb + s])
-    if k > 0 then isKey[k] = true end
+  local text
+  if exact then
+    text = string.format('%d,%d,%d,%d,%d,%d,%d,%d,%d,%d', n[1], n[2], n[3], n[4], n[5], n[6], n[7], n[8], n[9], last)
+  else
+    local o, st = {}, { s1, s2, s3, s4, s5, s6, s7, s8, s9 }
+    for j = 1, 9 do o[j] = add(st[j], r[j]) end
+    o[10] = fmt(last)
+    text = table.concat(o, ',')
   end
+  if withModel then text = text .. ',' .. model end
+  return text
 end
-for k, h in pairs(hashes) do
-  for f = 1, 9 do
-    if h[f] > 0 then redis.call('HINCRBY', KEYS[k], FIELDS[f], fmt(h[f])) end
+local function flush(key, t, withModel, expireAt)
+  local fields = {}
+  for f in pairs(t) do fields[#fields + 1] = f end
+  if #fields == 0 then return end
+  local stored = redis.call('HMGET', key, unpack(fields))
+  local args = {}
+  for i, f in ipairs(fields) do
+    args[#args + 1] = f
+    args[#args + 1] = merged(stored[i], t[f], withModel)
   end
-  local cur = tonumber(redis.call('HGET', KEYS[k], 'lastUsedAt') or '-1')
-  if lastAt[k] >= cur then
-    if isKey[k] then
-      redis.call('HSET', KEYS[k], 'lastUsedAt', fmt(lastAt[k]), 'lastModel', lastModel[k])
-    else
-      redis.call('HSET', KEYS[k], 'lastUsedAt', fmt(lastAt[k]))
-    end
-  end
+  redis.call('HSET', key, unpack(args))
+  if expireAt ~= '0' then redis.call('EXPIREAT', key, expireAt) end
 end
-for k, r in pairs(ranks) do
-  for m, score in pairs(r) do redis.call('ZINCRBY', KEYS[k], fmt(score), m) end
+for w = 1, nW do
+  flush(KEYS[1 + 2 * w], C[w], false, ARGV[3 + w])
+  flush(KEYS[2 + 2 * w], K[w], true, ARGV[3 + w])
 end
-for k, st in pairs(sets) do
-  for m in pairs(st) do redis.call('SADD', KEYS[k], m) end
-end
-for k, t in pairs(expires) do redis.call('EXPIREAT', KEYS[k], t) end
 return out
 `;
 
@@ -200,14 +215,10 @@ if redis.call('SCARD', KEYS[2]) ~= tonumber(ARGV[2]) then return 2 end
 local plan = cjson.decode(ARGV[4])
 for _, k in ipairs(plan.del) do redis.call('DEL', KEYS[k]) end
 for _, h in ipairs(plan.hashes) do
-  redis.call('HSET', KEYS[h[1]], unpack(h[2]))
-end
-for _, z in ipairs(plan.zsets) do
-  local args = z[2]
-  for i = 1, #args, 2 do redis.call('ZADD', KEYS[z[1]], args[i], args[i + 1]) end
-end
-for _, s in ipairs(plan.sets) do
-  for _, m in ipairs(s[2]) do redis.call('SADD', KEYS[s[1]], m) end
+  local args = h[2]
+  for i = 1, #args, 1000 do
+    redis.call('HSET', KEYS[h[1]], unpack(args, i, math.min(i + 999, #args)))
+  end
 end
 for _, x in ipairs(plan.expire) do redis.call('EXPIREAT', KEYS[x[1]], x[2]) end
 for _, k in ipairs(plan.mark) do redis.call('SET', KEYS[k], 'r', 'EX', ARGV[3]) end
@@ -247,57 +258,36 @@ const EVENTS_PER_SCRIPT = 500;
 function recordArgs(prefix: string, events: NormalizedEvent[], nowSeconds: number): (string | number)[] {
   const k = hotKeys(prefix);
   const accountId = events[0]!.accountId;
-  const keys: string[] = [k.reconcileLock(accountId), k.reconcileHeld(accountId)];
-  for (const e of events) keys.push(k.dedupe(accountId, e.requestId));
-  const keyIndex = new Map<string, number>();
-  const idx = (key: string) => {
-    let i = keyIndex.get(key);
+  // Window 1 is all time; day and month windows follow in order of appearance.
+  const windowKeys: string[] = [k.counters(accountId, ALL_TIME), k.keyCounters(accountId, ALL_TIME)];
+  const expireAts: number[] = [0];
+  const windowOf = new Map<string, number>();
+  const windowIndex = (w: Window, expireAt: number) => {
+    const suffix = windowSuffix(w);
+    let i = windowOf.get(suffix);
     if (i === undefined) {
-      keys.push(key);
-      i = keys.length;
-      keyIndex.set(key, i);
+      windowKeys.push(k.counters(accountId, w), k.keyCounters(accountId, w));
+      expireAts.push(expireAt);
+      i = expireAts.length;
+      windowOf.set(suffix, i);
     }
     return i;
   };
-  const targets = new Map<string, number>();
-  const targetArgs: (string | number)[] = [];
+  const dedupeKeys: string[] = [];
   const eventArgs: (string | number)[] = [];
-  const total: Window = { kind: "t" };
   for (const e of events) {
-    const targetKey = `${e.apiKeyId}\u0000${e.model}\u0000${e.date}`;
-    let t = targets.get(targetKey);
-    if (t === undefined) {
-      const dExp = dayExpireAt(e.date);
-      const mExp = monthExpireAt(e.month);
-      // A window whose expiry has passed is too old for Redis: only all-time counts it.
-      const d = dExp > nowSeconds ? ({ kind: "d", date: e.date } as const) : undefined;
-      const m = mExp > nowSeconds ? ({ kind: "m", month: e.month } as const) : undefined;
-      targetArgs.push(
-        d ? idx(k.account(accountId, d)) : 0,
-        d ? idx(k.key(accountId, e.apiKeyId, d)) : 0,
-        d ? idx(k.model(accountId, e.model, d)) : 0,
-        m ? idx(k.account(accountId, m)) : 0,
-        m ? idx(k.key(accountId, e.apiKeyId, m)) : 0,
-        m ? idx(k.model(accountId, e.model, m)) : 0,
-        idx(k.account(accountId, total)),
-        idx(k.key(accountId, e.apiKeyId, total)),
-        d ? idx(k.rank(accountId, d)) : 0,
-        m ? idx(k.rank(accountId, m)) : 0,
-        idx(k.rank(accountId, total)),
-        d ? idx(k.models(accountId, d)) : 0,
-        m ? idx(k.models(accountId, m)) : 0,
-        e.apiKeyId,
-        e.model,
-        dExp,
-        mExp,
-      );
-      t = targets.size + 1;
-      targets.set(targetKey, t);
-    }
-    eventArgs.push(t, e.occurredAtMs, e.requestId);
-    for (const f of COUNTER_FIELDS) eventArgs.push(e.counters[f]);
+    const dExp = dayExpireAt(e.date);
+    const mExp = monthExpireAt(e.month);
+    // A window whose expiry has passed is too old for Redis: only all-time counts it.
+    const d = dExp > nowSeconds ? windowIndex({ kind: "d", date: e.date }, dExp) : 0;
+    const m = mExp > nowSeconds ? windowIndex({ kind: "m", month: e.month }, mExp) : 0;
+    dedupeKeys.push(k.dedupe(accountId, e.requestId));
+    const c = e.counters;
+    const numbers = `${d} ${m} ${e.occurredAtMs} ${c.requests} ${c.inputTokens} ${c.outputTokens} ${c.cacheCreateTokens} ${c.cacheReadTokens} ${c.ephemeral5mTokens} ${c.ephemeral1hTokens} ${c.allTokens} ${c.costNanos}`;
+    eventArgs.push(e.apiKeyId, e.model, e.requestId, numbers);
   }
-  return [keys.length, ...keys, DEDUPE_TTL_SECONDS, targets.size, events.length, ...targetArgs, ...eventArgs];
+  const keys = [k.reconcileLock(accountId), k.reconcileHeld(accountId), ...windowKeys, ...dedupeKeys];
+  return [keys.length, ...keys, DEDUPE_TTL_SECONDS, expireAts.length, events.length, ...expireAts, ...eventArgs];
 }
 
 /** 1 counted, 0 duplicate, -1 held because the account is being reconciled (retry). */
@@ -592,33 +582,7 @@ export async function unlockAccounts(redis: Redis, prefix: string, accountIds: s
   await Promise.all(accountIds.map((id) => r.ubUnlock(k.reconcileLock(id), k.reconcileHeld(id), token)));
 }
 
-/** API key ids and models Redis currently holds for an account's windows (to delete them). */
-export async function windowMembers(
-  redis: Redis,
-  prefix: string,
-  accountId: string,
-  windows: Window[],
-): Promise<{ keys: string[][]; models: string[][] }> {
-  const k = hotKeys(prefix);
-  const pipe = redis.pipeline();
-  for (const w of windows) {
-    pipe.zrange(k.rank(accountId, w), 0, -1);
-    pipe.smembers(k.models(accountId, w));
-  }
-  const res = (await pipe.exec()) ?? [];
-  const keys: string[][] = [];
-  const models: string[][] = [];
-  windows.forEach((_, i) => {
-    const [e1, v1] = res[2 * i] ?? [new Error("no reply")];
-    const [e2, v2] = res[2 * i + 1] ?? [new Error("no reply")];
-    if (e1 || e2) throw e1 ?? e2;
-    keys.push(v1 as string[]);
-    models.push(v2 as string[]);
-  });
-  return { keys, models };
-}
-
-export type CounterValues = Record<(typeof COUNTER_FIELDS)[number], number> & { lastUsedAtMs: number | null; lastModel?: string | null };
+export type CounterValues = Record<CounterField, number> & { lastUsedAt: number | null; lastModel?: string | null };
 
 export interface AccountCounters {
   window: Window;
@@ -626,14 +590,6 @@ export interface AccountCounters {
   keys: Map<string, CounterValues>;
   /** Day and month windows only. */
   models: Map<string, CounterValues>;
-}
-
-function hashArgs(v: CounterValues, withLastModel: boolean): string[] {
-  const args: string[] = [];
-  for (const f of COUNTER_FIELDS) args.push(f, String(v[f]));
-  if (v.lastUsedAtMs !== null) args.push("lastUsedAt", String(v.lastUsedAtMs));
-  if (withLastModel && v.lastModel) args.push("lastModel", v.lastModel);
-  return args;
 }
 
 /** When the counters were last rebuilt from PostgreSQL (undefined: never, or Redis was flushed). */
@@ -651,11 +607,11 @@ export async function heldRequestIds(redis: Redis, prefix: string, accountId: st
 }
 
 /**
- * Replaces an account's counters for the given windows in one atomic script, marks `inSnapshot`
- * (held request ids the figures already include) and releases the lock. `existing` are the
- * members windowMembers() returned (their keys are deleted first); `heldSeen` the size of the
- * held set the caller examined. Returns "lost" (lock expired: nothing written) or "changed"
- * (more ids were held meanwhile: examine them and call again).
+ * Replaces an account's counters for the given windows in one atomic script (both hashes of each
+ * window are deleted and written anew), marks `inSnapshot` (held request ids the figures already
+ * include) and releases the lock. `held.seen` is the size of the held set the caller examined.
+ * Returns "lost" (lock expired: nothing written) or "changed" (more ids were held meanwhile:
+ * examine them and call again).
  */
 export async function replaceAccountCounters(
   redis: Redis,
@@ -663,7 +619,6 @@ export async function replaceAccountCounters(
   accountId: string,
   token: string,
   windows: AccountCounters[],
-  existing: { keys: string[][]; models: string[][] },
   held: { seen: number; inSnapshot: string[] },
 ): Promise<"done" | "lost" | "changed"> {
   const k = hotKeys(prefix);
@@ -682,47 +637,26 @@ export async function replaceAccountCounters(
   const plan = {
     del: [] as number[],
     hashes: [] as [number, string[]][],
-    zsets: [] as [number, string[]][],
-    sets: [] as [number, string[]][],
     expire: [] as [number, string][],
     mark: held.inSnapshot.map((id) => idx(k.dedupe(accountId, id))),
   };
-  windows.forEach((wc, wi) => {
+  for (const wc of windows) {
     const w = wc.window;
     const expireAt = w.kind === "d" ? dayExpireAt(w.date) : w.kind === "m" ? monthExpireAt(w.month) : undefined;
-    const written: number[] = [];
-    const del = (key: string) => plan.del.push(idx(key));
-    del(k.account(accountId, w));
-    del(k.rank(accountId, w));
-    for (const keyId of existing.keys[wi] ?? []) del(k.key(accountId, keyId, w));
-    if (w.kind !== "t") {
-      del(k.models(accountId, w));
-      for (const model of existing.models[wi] ?? []) del(k.model(accountId, model, w));
+    const counters = idx(k.counters(accountId, w));
+    const keyCounters = idx(k.keyCounters(accountId, w));
+    plan.del.push(counters, keyCounters);
+    const fields: string[] = [];
+    if (wc.account) fields.push(ACCOUNT_FIELD, packCounters(wc.account, false));
+    if (w.kind !== "t") for (const [model, v] of wc.models) fields.push(modelField(model), packCounters(v, false));
+    const keyFields: string[] = [];
+    for (const [keyId, v] of wc.keys) keyFields.push(keyId, packCounters(v, true));
+    for (const [key, f] of [[counters, fields], [keyCounters, keyFields]] as const) {
+      if (!f.length) continue;
+      plan.hashes.push([key, f]);
+      if (expireAt !== undefined) plan.expire.push([key, String(expireAt)]);
     }
-    if (wc.account) {
-      plan.hashes.push([idx(k.account(accountId, w)), hashArgs(wc.account, false)]);
-      written.push(idx(k.account(accountId, w)));
-    }
-    const rank: string[] = [];
-    for (const [keyId, v] of wc.keys) {
-      plan.hashes.push([idx(k.key(accountId, keyId, w)), hashArgs(v, true)]);
-      written.push(idx(k.key(accountId, keyId, w)));
-      rank.push(String(v.allTokens), keyId);
-    }
-    if (rank.length) {
-      plan.zsets.push([idx(k.rank(accountId, w)), rank]);
-      written.push(idx(k.rank(accountId, w)));
-    }
-    if (w.kind !== "t" && wc.models.size) {
-      for (const [model, v] of wc.models) {
-        plan.hashes.push([idx(k.model(accountId, model, w)), hashArgs(v, false)]);
-        written.push(idx(k.model(accountId, model, w)));
-      }
-      plan.sets.push([idx(k.models(accountId, w)), [...wc.models.keys()]]);
-      written.push(idx(k.models(accountId, w)));
-    }
-    if (expireAt !== undefined) for (const i of written) plan.expire.push([i, String(expireAt)]);
-  });
+  }
   const r = scripts(redis);
   const res = await r.ubReplaceCounters(
     keys.length + 2,

@@ -12,7 +12,6 @@ import {
   replaceAccountCounters,
   setCountersRebuiltAt,
   unlockAccounts,
-  windowMembers,
   type AccountCounters,
   type CounterValues,
 } from "./hot-store";
@@ -93,12 +92,11 @@ export async function reconcileHotCounters(runtime: Runtime, opts: ReconcileOpti
             const byAccount = groupSnapshot(snapshot);
             for (const accountId of locked) {
               const counters = countersFor(windows, byAccount.get(accountId));
-              const existing = await windowMembers(redis, prefix, accountId, windows);
               let outcome: "done" | "lost" | "changed" = "changed";
               for (let attempt = 0; attempt < 50 && outcome === "changed"; attempt++) {
                 const held = await heldRequestIds(redis, prefix, accountId);
                 const inSnapshot = await findRecordedRequestIds(trx, held);
-                outcome = await replaceAccountCounters(redis, prefix, accountId, token, counters, existing, { seen: held.length, inSnapshot });
+                outcome = await replaceAccountCounters(redis, prefix, accountId, token, counters, { seen: held.length, inSnapshot });
               }
               if (outcome === "done") result.accounts++;
               else result.skipped.push(accountId);
@@ -138,7 +136,7 @@ function groupSnapshot(s: { accounts: SnapshotRow[]; keys: SnapshotRow[]; models
 }
 
 function values(r: SnapshotRow): CounterValues {
-  const v = { lastUsedAtMs: r.lastUsedAtMs, lastModel: r.lastModel ?? null } as CounterValues;
+  const v = { lastUsedAt: r.lastUsedAtMs, lastModel: r.lastModel ?? null } as CounterValues;
   for (const f of COUNTER_FIELDS) v[f] = r[f];
   return v;
 }

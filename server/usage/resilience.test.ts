@@ -33,10 +33,10 @@ async function redisMatches(runtime: Runtime, expected: Expected): Promise<{ ok:
   const client = createRedis(runtime.config.redisUrl!);
   await client.connect();
   try {
-    const { figures, rankMismatches } = await redisFigures(client, runtime.config.redisKeyPrefix, expected);
+    const { figures, layoutMismatches } = await redisFigures(client, runtime.config.redisKeyPrefix, expected);
     const same = (a: Map<string, unknown>, b: Map<string, unknown>) => JSON.stringify(plain(a), (_, v) => (typeof v === "bigint" ? v.toString() : v)) === JSON.stringify(plain(b), (_, v) => (typeof v === "bigint" ? v.toString() : v));
-    const ok = same(figures.account, expected.account) && same(figures.key, expected.key) && same(figures.model, withoutModelTotals(expected)) && !rankMismatches.length;
-    return { ok, figures, problems: rankMismatches };
+    const ok = same(figures.account, expected.account) && same(figures.key, expected.key) && same(figures.model, withoutModelTotals(expected)) && !layoutMismatches.length;
+    return { ok, figures, problems: layoutMismatches };
   } finally {
     client.disconnect();
   }

@@ -1,7 +1,7 @@
 import type { Redis } from "ioredis";
 import { sql, type Kysely } from "kysely";
 import type { Database, RollupMeasures } from "../../db/types";
-import { hotKeys, type Window } from "./hot-keys";
+import { ACCOUNT_FIELD, hotKeys, modelField, unpackCounters, type Window } from "./hot-keys";
 import type { UsageEvent } from "./schemas";
 
 /**
@@ -195,10 +195,11 @@ export async function pgFigures(db: Kysely<Database>): Promise<Expected> {
 
 const FIELDS = ["requests", "inputTokens", "outputTokens", "cacheCreateTokens", "cacheReadTokens", "ephemeral5mTokens", "ephemeral1hTokens", "allTokens"] as const;
 
-function sumsOfHash(h: Record<string, string>): Sums {
+function sumsOfRecord(value: string | null): Sums {
+  const r = unpackCounters(value);
   const s = zero();
-  for (const f of FIELDS) s[f] = Number(h[f] ?? 0);
-  s.costNanos = BigInt(h.costNanos ?? 0);
+  for (const f of FIELDS) s[f] = Number(r[f]);
+  s.costNanos = r.costNanos;
   return s;
 }
 
@@ -208,31 +209,45 @@ function parseWindow(w: string): Window {
 }
 
 /**
- * The Redis counters at the places `like` names (its keys), plus consistency checks of the rank
- * and model sets. Model totals do not exist in Redis and are skipped.
+ * The Redis counters at the places `like` names (its keys), plus a check of the layout: each
+ * window's hashes hold exactly the records expected there (the account, its models, its API
+ * keys), nothing more. Model totals do not exist in Redis and are skipped.
  */
-export async function redisFigures(redis: Redis, prefix: string, like: Expected): Promise<{ figures: Expected; rankMismatches: string[] }> {
+export async function redisFigures(redis: Redis, prefix: string, like: Expected): Promise<{ figures: Expected; layoutMismatches: string[] }> {
   const k = hotKeys(prefix);
   const out: Expected = { account: new Map(), key: new Map(), model: new Map(), keyCostNanos: new Map(), rows: 0, costNanos: 0n };
-  const rankMismatches: string[] = [];
+  // Hash → the fields it should hold.
+  const fieldsOf = new Map<string, Set<string>>();
+  const expectField = (key: string, field: string) => {
+    let f = fieldsOf.get(key);
+    if (!f) fieldsOf.set(key, (f = new Set()));
+    f.add(field);
+  };
   for (const id of like.account.keys()) {
     const [acc, w] = id.split("|") as [string, string];
-    out.account.set(id, sumsOfHash(await redis.hgetall(k.account(acc, parseWindow(w)))));
+    const key = k.counters(acc, parseWindow(w));
+    out.account.set(id, sumsOfRecord(await redis.hget(key, ACCOUNT_FIELD)));
+    expectField(key, ACCOUNT_FIELD);
   }
   for (const id of like.key.keys()) {
-    const [acc, key, w] = id.split("|") as [string, string, string];
-    const sums = sumsOfHash(await redis.hgetall(k.key(acc, key, parseWindow(w))));
-    out.key.set(id, sums);
-    const score = await redis.zscore(k.rank(acc, parseWindow(w)), key);
-    if (Number(score) !== sums.allTokens) rankMismatches.push(`${id}: rank ${score} vs allTokens ${sums.allTokens}`);
+    const [acc, apiKey, w] = id.split("|") as [string, string, string];
+    const key = k.keyCounters(acc, parseWindow(w));
+    out.key.set(id, sumsOfRecord(await redis.hget(key, apiKey)));
+    expectField(key, apiKey);
   }
   for (const id of like.model.keys()) {
     const [acc, model, w] = id.split("|") as [string, string, string];
     if (w === "t") continue;
-    out.model.set(id, sumsOfHash(await redis.hgetall(k.model(acc, model, parseWindow(w)))));
-    if (!(await redis.sismember(k.models(acc, parseWindow(w)), model))) rankMismatches.push(`${id}: model missing from the models set`);
+    const key = k.counters(acc, parseWindow(w));
+    out.model.set(id, sumsOfRecord(await redis.hget(key, modelField(model))));
+    expectField(key, modelField(model));
   }
-  return { figures: out, rankMismatches };
+  const layoutMismatches: string[] = [];
+  for (const [key, expected] of fieldsOf) {
+    const stray = (await redis.hkeys(key)).filter((f) => !expected.has(f));
+    if (stray.length) layoutMismatches.push(`${key}: unexpected records ${stray.sort().join(", ")}`);
+  }
+  return { figures: out, layoutMismatches };
 }
 
 /** Drops model totals (not kept in Redis) so the maps compare with redisFigures(). */

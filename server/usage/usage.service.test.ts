@@ -6,7 +6,7 @@ import { createRedis } from "../redis";
 import { createRuntime, type Runtime } from "../runtime";
 import { createTestDatabase, dropRedisPrefix, testConfig, type TestDatabase } from "../testing/stores";
 import { Drainer } from "./drainer";
-import { hotKeys } from "./hot-keys";
+import { ACCOUNT_FIELD, hotKeys, unpackCounters } from "./hot-keys";
 import { outboxStats } from "./hot-store";
 import type { UsageEvent } from "./schemas";
 import {
@@ -77,7 +77,7 @@ async function assertBothStores(env: Env, expected: Expected) {
   expect(plain(hot.figures.account)).toEqual(plain(expected.account));
   expect(plain(hot.figures.key)).toEqual(plain(expected.key));
   expect(plain(hot.figures.model)).toEqual(plain(withoutModelTotals(expected)));
-  expect(hot.rankMismatches).toEqual([]);
+  expect(hot.layoutMismatches).toEqual([]);
 }
 
 afterEach(async () => {
@@ -110,8 +110,8 @@ describe("recordUsage with Redis and PostgreSQL", () => {
     const first = events[0]!;
     const date = localDate(Date.parse(first.occurredAt), TZ);
     const accDay = expected.account.get(`${first.accountId}|d:${date}`)!;
-    const h = await env.redis.hgetall(hotKeys(env.prefix).account(first.accountId, { kind: "d", date }));
-    expect(BigInt(h.costNanos!)).toBe(accDay.costNanos);
+    const stored = await env.redis.hget(hotKeys(env.prefix).counters(first.accountId, { kind: "d", date }), ACCOUNT_FIELD);
+    expect(unpackCounters(stored).costNanos).toBe(accDay.costNanos);
     const row = await sql<{ c: string }>`select cost_nanos::text as c from usage_account_daily where account_id = ${first.accountId} and usage_date = ${date}`.execute(env.runtime.db!.db);
     expect(BigInt(row.rows[0]!.c)).toBe(accDay.costNanos);
   });
@@ -169,9 +169,9 @@ describe("recordUsage with Redis and PostgreSQL", () => {
       { request_id: "mid-4", usage_date: today, usage_hour: 0 },
     ]);
     const k = hotKeys(env.prefix);
-    const day = async (date: string) => env.redis.hgetall(k.account("acc-mid", { kind: "d", date }));
-    expect((await day(yesterday)).costNanos).toBe("50");
-    expect((await day(today)).costNanos).toBe("100");
+    const day = async (date: string) => unpackCounters(await env.redis.hget(k.counters("acc-mid", { kind: "d", date }), ACCOUNT_FIELD));
+    expect((await day(yesterday)).costNanos).toBe(50n);
+    expect((await day(today)).costNanos).toBe(100n);
     const pgDays = await sql<{ usage_date: string; cost_nanos: number }>`
       select usage_date, cost_nanos from usage_account_daily where account_id = 'acc-mid' order by usage_date`.execute(env.runtime.db!.db);
     expect(pgDays.rows).toEqual([
@@ -179,6 +179,39 @@ describe("recordUsage with Redis and PostgreSQL", () => {
       { usage_date: today, cost_nanos: 100 },
     ]);
     await assertBothStores(env, expectedFigures(events, TZ));
+  });
+
+  it("keeps sums exact past 2^53 (the counters add decimal strings there), in one batch and across batches", async () => {
+    const env = await setup();
+    const at = new Date().toISOString();
+    const big = (i: number): UsageEvent => ({
+      requestId: `big-${i}`,
+      occurredAt: at,
+      accountId: "acc-big",
+      apiKeyId: "key-big",
+      model: "m",
+      inputTokens: 1,
+      outputTokens: 0,
+      cacheCreateTokens: 0,
+      cacheReadTokens: 0,
+      cost: "999999.99999999",
+    });
+    // 15 events pass 2^53 nano-USD inside the first script call; the next 10 (and 20 nano-USD:
+    // past 2^54 a double holds multiples of 4 only) add to the stored values.
+    const first = Array.from({ length: 15 }, (_, i) => big(i));
+    const second = [...Array.from({ length: 10 }, (_, i) => big(15 + i)), { ...big(99), requestId: "small", cost: "0.00000002" }];
+    expect(await recordUsage(env.runtime, { events: first })).toMatchObject({ accepted: 15 });
+    expect(await recordUsage(env.runtime, { events: second })).toMatchObject({ accepted: 11 });
+    await drain(env);
+    const expected = expectedFigures([...first, ...second], TZ);
+    expect(expected.account.get("acc-big|t")!.costNanos).toBe(24_999_999_999_999_770n);
+    const hot = await redisFigures(env.redis, env.prefix, expected);
+    expect(plain(hot.figures.account)).toEqual(plain(expected.account));
+    expect(plain(hot.figures.key)).toEqual(plain(expected.key));
+    expect(hot.layoutMismatches).toEqual([]);
+    // PostgreSQL's rollups hold the same exact sum (read as text: past 2^53 a JS number cannot).
+    const pg = await sql<{ c: string }>`select cost_nanos::text as c from usage_account_totals where account_id = 'acc-big'`.execute(env.runtime.db!.db);
+    expect(pg.rows).toEqual([{ c: "24999999999999770" }]);
   });
 
   it("records the good events of a batch and reports each bad one by index", async () => {
@@ -302,7 +335,7 @@ describe("recordUsage with one store", () => {
     const hot = await redisFigures(env.redis, env.prefix, expected);
     expect(plain(hot.figures.account)).toEqual(plain(expected.account));
     expect(plain(hot.figures.key)).toEqual(plain(expected.key));
-    expect(hot.rankMismatches).toEqual([]);
+    expect(hot.layoutMismatches).toEqual([]);
   });
 
   it("REDIS_URL unset: writes straight to PostgreSQL, idempotent under concurrency", async () => {

@@ -1,6 +1,5 @@
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import fs from "node:fs";
-import path from "node:path";
+import { spawn, type ChildProcess } from "node:child_process";
+import { ensureBuild as sharedEnsureBuild } from "../ensure-build";
 import { request } from "./measure";
 
 /** `next start` from the shared production build, on the bench's own database and key prefix. */
@@ -10,27 +9,8 @@ export interface BenchServer {
   stop(): Promise<void>;
 }
 
-/** Newest modification time (ms) of the files under dirs that the production build compiles. */
-function newestSource(dirs: string[]): number {
-  let newest = 0;
-  const walk = (dir: string) => {
-    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-      const p = path.join(dir, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (/\.(tsx?|sql|css|mjs)$/.test(e.name) && !/\.test\.tsx?$/.test(e.name)) newest = Math.max(newest, fs.statSync(p).mtimeMs);
-    }
-  };
-  for (const d of dirs) if (fs.existsSync(d)) walk(d);
-  return newest;
-}
-
-/** Builds unless .next holds a build newer than every source file (a stale one would measure old code). */
 export function ensureBuild(log: (s: string) => void): void {
-  const built = fs.existsSync(".next/BUILD_ID") ? fs.statSync(".next/BUILD_ID").mtimeMs : 0;
-  if (built && built > newestSource(["app", "server", "db"])) return;
-  log(`  ${built ? "the build in .next is older than the sources" : ".next/BUILD_ID is missing"}: building under /tmp/next-build.lock …`);
-  const r = spawnSync("flock", ["/tmp/next-build.lock", "npm", "run", "build"], { stdio: "inherit" });
-  if (r.status !== 0) throw new Error(`next build failed (exit ${r.status})`);
+  sharedEnsureBuild(process.cwd(), (s) => log(`  ${s}`));
 }
 
 export async function startServer(env: Record<string, string>, port: number, log: (s: string) => void): Promise<BenchServer> {

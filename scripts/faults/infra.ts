@@ -3,6 +3,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { freePort, startOwnPostgres, type OwnPostgres } from "../../server/usage/test-servers";
+import { ensureBuild as sharedEnsureBuild } from "../ensure-build";
 
 /**
  * The fault suite's own servers: a throw-away PostgreSQL cluster, a redis-server with the
@@ -117,10 +118,7 @@ export interface AppEnv {
 const ROOT = path.resolve(import.meta.dirname, "../..");
 
 export function ensureBuild(): void {
-  if (fs.existsSync(path.join(ROOT, ".next", "BUILD_ID"))) return;
-  console.log("[faults] .next/BUILD_ID is missing: building under /tmp/next-build.lock");
-  const r = spawnSync("flock", ["/tmp/next-build.lock", "npm", "run", "build"], { cwd: ROOT, stdio: "inherit" });
-  if (r.status !== 0) throw new Error("npm run build failed");
+  sharedEnsureBuild(ROOT, (s) => console.log(`[faults] ${s}`));
 }
 
 /** `next start` as its own process group (so a SIGKILL takes every process of it). */

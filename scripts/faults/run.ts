@@ -8,7 +8,8 @@
  * exit, also on failure or a signal.
  *
  *   FAULTS_ONLY=1,6     run some scenarios only (the report is then not written)
- *   FAULTS_LOAD_SECONDS load duration (default 30)
+ *   FAULTS_LOAD_SECONDS load duration (default 60)
+ *   FAULTS_MIN_EVENTS_PER_SECOND ingest rate scenario 7 must reach (default 5000)
  *   FAULTS_HOSTILE_RUNS generated hostile requests (default 10000)
  *   FAULTS_SEED         fast-check seed of scenario 6
  */
@@ -59,7 +60,7 @@ if (grandparent() !== undefined && grandparent() !== 1) {
 
 async function main(): Promise<number> {
   const only = process.env.FAULTS_ONLY?.split(",").map(Number);
-  const loadSeconds = Number(process.env.FAULTS_LOAD_SECONDS ?? 30);
+  const loadSeconds = Number(process.env.FAULTS_LOAD_SECONDS ?? 60);
   const hostileRuns = Number(process.env.FAULTS_HOSTILE_RUNS ?? 10_000);
   const started = Date.now();
   ensureBuild();

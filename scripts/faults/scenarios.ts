@@ -308,6 +308,8 @@ export async function bothDown(servers: Servers): Promise<ScenarioReport> {
 
 // ---------------------------------------------------------------------------------- 7
 
+const OFFERED_EVENTS_PER_SECOND = 5_500;
+
 export async function load(servers: Servers, seconds: number): Promise<ScenarioReport> {
   const started = Date.now();
   const w = await World.create(servers, "load", { accounts: 20, keysPerAccount: 5 });
@@ -317,7 +319,8 @@ export async function load(servers: Servers, seconds: number): Promise<ScenarioR
     await w.read("/admin/accounts/usage-stats");
     w.counts.readP99 = new Latencies();
     w.counts.reads = 0;
-    const stream = steadyStream(w, { eventsPerSecond: 5000, batchSize: 1000, writers: 10 });
+    // Offered a little above the target, so that keeping up shows as ≥ 5,000 acknowledged per second.
+    const stream = steadyStream(w, { eventsPerSecond: OFFERED_EVENTS_PER_SECOND, batchSize: 1000, writers: 10 });
     const t0 = Date.now();
     let running = true;
     let readErrors = 0;
@@ -346,16 +349,16 @@ export async function load(servers: Servers, seconds: number): Promise<ScenarioR
     await stream.stop();
     await Promise.all(readers);
     const rate = Math.round(ackedInWindow / elapsed);
-    w.notes.push(`${seconds} s of ingest at a target of 5,000 events/s (10 writers × 1,000-event batches): ${ackedInWindow} events acknowledged in the window, ${rate} events/s achieved`);
+    w.notes.push(`${seconds} s of ingest offered at ${OFFERED_EVENTS_PER_SECOND.toLocaleString("en")} events/s (10 writers × 1,000-event batches): ${ackedInWindow} events acknowledged in the window, ${rate} events/s achieved`);
     w.notes.push(`${readers.length} concurrent readers (accounts list, breakdown total and daily): ${w.counts.reads} reads, ${readErrors} errors`);
-    // The rate is the load applied, not a verdict: on a shared 2-core machine the app, PostgreSQL,
-    // Redis and this client compete for CPU. FAULTS_MIN_EVENTS_PER_SECOND turns it into one.
-    const minRate = Number(process.env.FAULTS_MIN_EVENTS_PER_SECOND ?? 0);
-    if (rate < 5_000) w.notes.push(`**target rate not reached on this machine: ${rate} events/s of 5,000** (${os.cpus().length} cores, load average ${os.loadavg()[0]!.toFixed(1)} at the end)`);
-    if (rate < minRate) extra.push(`ingest reached only ${rate} events/s (FAULTS_MIN_EVENTS_PER_SECOND=${minRate})`);
+    // The issue's rate is part of the verdict; FAULTS_MIN_EVENTS_PER_SECOND may lower it for a
+    // slower machine (the report then says so).
+    const minRate = Number(process.env.FAULTS_MIN_EVENTS_PER_SECOND ?? 5_000);
+    if (minRate < 5_000) w.notes.push(`**required rate lowered to ${minRate} events/s by FAULTS_MIN_EVENTS_PER_SECOND**`);
+    if (rate < minRate) extra.push(`ingest reached only ${rate} events/s of ${minRate} (${os.cpus().length} cores, load average ${os.loadavg()[0]!.toFixed(1)} at the end)`);
     await w.waitDrained(120_000);
     const audit = await w.audit();
-    return reportOf(7, `Load: 100 readers while ingesting 5,000 events/s for ${seconds} s`, w, audit, started, extra);
+    return reportOf(7, `Load: 100 readers while ingesting ≥ 5,000 events/s for ${seconds} s`, w, audit, started, extra);
   } finally {
     await w.close();
   }

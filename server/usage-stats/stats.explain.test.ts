@@ -9,8 +9,7 @@ import {
   accountSql,
   accountWindowsSql,
   dailySeriesSql,
-  keyPageSql,
-  keyTotalsSql,
+  keyBreakdownSql,
   modelBreakdownSql,
   monthlySeriesSql,
 } from "./stats.repository";
@@ -90,8 +89,7 @@ const statements: [string, RawBuilder<unknown>][] = [
     [`range totals (${label})`, accountRangeTotalsSql("acc-00001", plan)],
     [`models (${label})`, modelBreakdownSql("acc-00001", plan)],
     [`monthly series (${label})`, monthlySeriesSql("acc-00001", plan)],
-    [`key page (${label})`, keyPageSql("acc-00001", plan, { sort: "cost", order: "desc", limit: 20, offset: 0 })],
-    [`key totals (${label})`, keyTotalsSql("acc-00001", plan)],
+    [`key breakdown (${label})`, keyBreakdownSql("acc-00001", plan, { sort: "cost", order: "desc", limit: 20, offset: 0 })],
   ]),
 ];
 

@@ -24,9 +24,18 @@ export interface FigureRow {
   last_used_at: Date | null;
 }
 
-const MEASURES = sql.raw(
-  "requests, input_tokens, output_tokens, cache_create_tokens, cache_read_tokens, total_tokens, cost_nanos, last_used_at",
-);
+const MEASURE_COLUMNS = [
+  "requests",
+  "input_tokens",
+  "output_tokens",
+  "cache_create_tokens",
+  "cache_read_tokens",
+  "total_tokens",
+  "cost_nanos",
+  "last_used_at",
+] as const;
+
+const MEASURES = sql.raw(MEASURE_COLUMNS.join(", "));
 
 const SUMS = sql.raw(
   [
@@ -291,58 +300,75 @@ export interface KeyRow extends FigureRow {
   last_model: string | null;
 }
 
-function keyGroups(accountId: string, plan: RangePlan): RawBuilder<unknown> {
-  // A key's last model in a range is the one of its most recently used rollup row.
-  return sql`SELECT api_key_id, ${SUMS}, (array_agg(last_model ORDER BY last_used_at DESC NULLS LAST, last_model))[1] AS last_model
-    FROM (${rangeRows("key", accountId, plan, "api_key_id, last_model")}) r GROUP BY api_key_id`;
-}
-
 const KEY_SORT: Record<BreakdownSort, string> = {
-  allTokens: "k.total_tokens",
-  cost: "k.cost_nanos",
-  requests: "k.requests",
-  lastUsedAt: "k.last_used_at",
+  allTokens: "total_tokens",
+  cost: "cost_nanos",
+  requests: "requests",
+  lastUsedAt: "last_used_at",
 };
-
-export function keyPageSql(accountId: string, plan: RangePlan, page: Page<BreakdownSort>): RawBuilder<KeyRow> {
-  const dir = page.order === "asc" ? "ASC" : "DESC";
-  return sql<KeyRow>`WITH k AS (${keyGroups(accountId, plan)})
-    SELECT k.*, coalesce(ak.name, k.api_key_id) AS api_key_name
-    FROM k LEFT JOIN api_keys ak ON ak.id = k.api_key_id
-    ORDER BY ${sql.raw(`${KEY_SORT[page.sort]} ${dir} NULLS LAST, k.api_key_id COLLATE "C" ASC`)}
-    LIMIT ${page.limit} OFFSET ${page.offset}`;
-}
 
 export interface KeyTotalsRow extends FigureRow {
   keys: number;
 }
 
-/** The whole account in the range, summed over the same key rows the pages show. */
-export function keyTotalsSql(accountId: string, plan: RangePlan): RawBuilder<KeyTotalsRow> {
-  return sql<KeyTotalsRow>`WITH k AS (${keyGroups(accountId, plan)}) SELECT count(*)::int8 AS keys, ${SUMS} FROM k`;
+/** A page row beside the range's totals (keys, all_*); a page past the end is one row of totals and nulls. */
+type KeyBreakdownRow = (KeyRow | { [K in keyof KeyRow]: null }) & { keys: number; [column: string]: unknown };
+
+const TOTAL_COLUMNS = sql.raw(MEASURE_COLUMNS.map((c) => `t.${c} AS all_${c}`).join(", "));
+const PAGE_COLUMNS = sql.raw(MEASURE_COLUMNS.map((c) => `p.${c}`).join(", "));
+
+/**
+ * A page of keys and the totals over all keys of the range in one statement, so that the range's
+ * rollup rows are read and grouped once. The totals come from a one-row CTE left-joined to the
+ * page, so an offset past the end still returns them.
+ */
+export function keyBreakdownSql(accountId: string, plan: RangePlan, page: Page<BreakdownSort>): RawBuilder<KeyBreakdownRow> {
+  const dir = page.order === "asc" ? "ASC" : "DESC";
+  const orderBy = (alias: string) => sql.raw(`${alias}.${KEY_SORT[page.sort]} ${dir} NULLS LAST, ${alias}.api_key_id COLLATE "C" ASC`);
+  // A key's last model is that of its most recently used rollup row (on a tie, the least model).
+  // Each key keeps its rows' (last_used_at, last_model) in an array, unsorted, and only the keys of
+  // the page look for it there: cheaper than an ordered array_agg, which sorted every key's rows.
+  return sql<KeyBreakdownRow>`WITH k AS (
+      SELECT api_key_id, ${SUMS}, array_agg((last_used_at, last_model)) AS used
+      FROM (${rangeRows("key", accountId, plan, "api_key_id, last_model")}) r GROUP BY api_key_id),
+    t AS (SELECT count(*)::int8 AS keys, ${SUMS} FROM k),
+    p AS (SELECT * FROM k ORDER BY ${orderBy("k")} LIMIT ${page.limit} OFFSET ${page.offset})
+    SELECT t.keys, ${TOTAL_COLUMNS}, p.api_key_id, ${PAGE_COLUMNS},
+      coalesce((SELECT ak.name FROM api_keys ak WHERE ak.id = p.api_key_id), p.api_key_id) AS api_key_name,
+      (SELECT min(u.model) FROM unnest(p.used) AS u(used_at timestamptz, model text) WHERE u.used_at IS NOT DISTINCT FROM p.last_used_at) AS last_model
+    FROM t LEFT JOIN p ON true
+    ORDER BY ${orderBy("p")}`;
 }
 
-export async function findKeyPage(db: Db, accountId: string, plan: RangePlan, page: Page<BreakdownSort>): Promise<KeyRow[]> {
-  return (await keyPageSql(accountId, plan, page).execute(db)).rows;
+export interface KeyBreakdown {
+  rows: KeyRow[];
+  totals: KeyTotalsRow;
 }
 
-export async function findKeyTotals(db: Db, accountId: string, plan: RangePlan): Promise<KeyTotalsRow> {
-  const row = (await keyTotalsSql(accountId, plan).execute(db)).rows[0];
-  if (!row) throw new Error("aggregate query returned no row");
-  return row;
+export async function findKeyBreakdown(db: Db, accountId: string, plan: RangePlan, page: Page<BreakdownSort>): Promise<KeyBreakdown> {
+  const rows = (await keyBreakdownSql(accountId, plan, page).execute(db)).rows;
+  const first = rows[0];
+  if (!first) throw new Error("aggregate query returned no row");
+  return {
+    rows: rows.filter((r): r is KeyRow & KeyBreakdownRow => r.api_key_id !== null),
+    totals: { keys: first.keys, ...prefixedFigures(first, "all") },
+  };
+}
+
+function prefixedFigures(row: Record<string, unknown>, prefix: string): FigureRow {
+  return {
+    requests: row[`${prefix}_requests`] as number,
+    input_tokens: row[`${prefix}_input_tokens`] as number,
+    output_tokens: row[`${prefix}_output_tokens`] as number,
+    cache_create_tokens: row[`${prefix}_cache_create_tokens`] as number,
+    cache_read_tokens: row[`${prefix}_cache_read_tokens`] as number,
+    total_tokens: row[`${prefix}_total_tokens`] as number,
+    cost_nanos: String(row[`${prefix}_cost_nanos`]),
+    last_used_at: (row[`${prefix}_last_used_at`] as Date | null | undefined) ?? null,
+  };
 }
 
 /** Reads the prefixed window columns of an account list row (d_requests …) as a FigureRow. */
 export function windowFigures(row: Record<string, unknown>, window: WindowName): FigureRow {
-  const a = WINDOW_ALIAS[window];
-  return {
-    requests: row[`${a}_requests`] as number,
-    input_tokens: row[`${a}_input_tokens`] as number,
-    output_tokens: row[`${a}_output_tokens`] as number,
-    cache_create_tokens: row[`${a}_cache_create_tokens`] as number,
-    cache_read_tokens: row[`${a}_cache_read_tokens`] as number,
-    total_tokens: row[`${a}_total_tokens`] as number,
-    cost_nanos: String(row[`${a}_cost_nanos`]),
-    last_used_at: null,
-  };
+  return prefixedFigures(row, WINDOW_ALIAS[window]);
 }

@@ -333,6 +333,16 @@ describe("accounts.breakdown", () => {
     expect(past.data).toMatchObject({ items: [], hasMore: false, nextOffset: null, totals: expectedTotals(acc1) });
   });
 
+  // The page and the totals come from one statement: an empty page must not lose the totals.
+  it("keeps the totals past the end of a custom range, and answers zeros for a range without usage", async () => {
+    const evs = inDays(acc1, "2026-01-20", "2026-05-10");
+    const custom = { range: "custom", start: "2026-01-20", end: "2026-05-10", sort: "cost", order: "asc", format: "json" } as const;
+    const past = await getAccountBreakdown(runtime, { id: "acc-1", ...custom, offset: 500 }, now);
+    expect(past.data).toEqual({ items: [], totals: expectedTotals(evs), total: new Set(evs.map((e) => e.apiKeyId)).size, nextOffset: null, hasMore: false });
+    const unused = await getAccountBreakdown(runtime, { id: "acc-6", ...custom }, now);
+    expect(unused.data).toEqual({ items: [], totals: expectedTotals([]), total: 0, nextOffset: null, hasMore: false });
+  });
+
   it("accepts any valid tz for all time and refuses a different offset for a day", async () => {
     const r = await getAccountBreakdown(runtime, { id: "acc-1", range: "total", tz: "America/New_York", sort: "allTokens", order: "desc", format: "json" }, now);
     expect(r.data.totals).toEqual(expectedTotals(acc1));

@@ -24,8 +24,7 @@ import {
   findAccountRangeTotals,
   findAccountWindows,
   findDailySeries,
-  findKeyPage,
-  findKeyTotals,
+  findKeyBreakdown,
   findModelBreakdown,
   findMonthlySeries,
   windowFigures,
@@ -490,11 +489,11 @@ export async function getAccountBreakdown(runtime: Runtime, input: AccountBreakd
   const { value, source } = await answer(
     runtime,
     async (db) => {
-      if (!(await findAccount(db, input.id))) throw notFound(input.id);
-      const [rows, sum] = await Promise.all([
-        findKeyPage(db, input.id, range.plan, { sort: input.sort, order: input.order, limit, offset }),
-        findKeyTotals(db, input.id, range.plan),
+      const [account, { rows, totals: sum }] = await Promise.all([
+        findAccount(db, input.id),
+        findKeyBreakdown(db, input.id, range.plan, { sort: input.sort, order: input.order, limit, offset }),
       ]);
+      if (!account) throw notFound(input.id);
       const page = rows.map(
         (r): KeyFigures => ({ apiKeyId: r.api_key_id, apiKeyName: r.api_key_name, fig: figFromRow(r), lastModel: r.last_model, lastUsedAt: iso(r.last_used_at) }),
       );

@@ -1,7 +1,7 @@
 import { sql, type Kysely } from "kysely";
 import type { Database, RollupMeasures } from "../../db/types";
 
-/** One element of the JSON array insert_usage_batch takes (see 0001_init.sql). */
+/** One element of the JSON array insert_usage_batch takes (see 0001_init.sql, 0003_faster_ingest.sql). */
 export interface UsageBatchRow {
   request_id: string;
   /** ISO-8601 UTC with milliseconds. */
@@ -25,10 +25,11 @@ export interface UsageBatchRow {
 /**
  * Inserts a JSON array of UsageBatchRow in one statement (one transaction): request ids already
  * recorded are skipped, and the trigger updates the rollups, api_keys totals and placeholders
- * for the inserted rows only. Returns how many rows were inserted.
+ * for the inserted rows only. Returns how many rows were inserted. Passed as json, not jsonb:
+ * json_to_recordset reads the text once, where jsonb would first build a binary copy of it.
  */
 export async function insertUsageRows(db: Kysely<Database>, rowsJson: string, timeZone: string): Promise<number> {
-  const r = await sql<{ n: number }>`select count(*)::int as n from insert_usage_batch(${rowsJson}::jsonb, ${timeZone})`.execute(db);
+  const r = await sql<{ n: number }>`select count(*)::int as n from insert_usage_batch(${rowsJson}::json, ${timeZone})`.execute(db);
   return r.rows[0]?.n ?? 0;
 }
 
@@ -221,6 +222,11 @@ export function isDatabaseUnavailable(err: unknown): boolean {
 /** True for "no partition of relation … found for row" (the partition cache is stale). */
 export function isMissingPartition(err: unknown): boolean {
   return /no partition of relation/i.test(String((err as Error)?.message ?? ""));
+}
+
+/** "canceling statement due to statement timeout" (SQLSTATE 57014). */
+export function isStatementTimeout(err: unknown): boolean {
+  return (err as { code?: unknown })?.code === "57014";
 }
 
 /** Data errors (SQLSTATE class 22 / 23): retrying the same rows cannot succeed. */

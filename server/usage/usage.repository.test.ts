@@ -1,0 +1,127 @@
+import { sql, type Kysely } from "kysely";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadMigrations, migrate } from "../../db/migrator";
+import { ROLLUP_TABLES, type Database } from "../../db/types";
+import { createTestDatabase, type TestDatabase } from "../testing/stores";
+import { insertUsageRows, type UsageBatchRow } from "./usage.repository";
+
+const TZ = "Asia/Shanghai";
+
+/**
+ * Batches that exercise every rule of insert_usage_batch and the rollup trigger: local days and a
+ * month boundary within one batch, last_model ties (same instant, several models), batches out of
+ * time order, duplicates within a batch and of earlier batches, unknown accounts and keys, a key
+ * seen under two accounts, optional fields left out.
+ */
+function batches(): Partial<UsageBatchRow>[][] {
+  const out: Partial<UsageBatchRow>[][] = [];
+  // 2026-10-31 15:30Z is 23:30 in Shanghai. Each batch spans 40 minutes across a local midnight:
+  // the first six the one that ends October, the others the next one, within November.
+  const base = Date.UTC(2026, 9, 31, 15, 30);
+  let n = 0;
+  for (let b = 0; b < 12; b++) {
+    const start = base + (b < 6 ? 0 : 24 * 60) * 60_000 - (b % 6) * 5 * 60_000;
+    const rows: Partial<UsageBatchRow>[] = [];
+    for (let i = 0; i < 150; i++) {
+      const g = Math.floor(i / 3);
+      // key-20 … key-22 (unknown ids) appear only in batches that span two months.
+      const k = (g * 7 + b) % (b < 6 ? 23 : 20);
+      const row: Partial<UsageBatchRow> = {
+        request_id: `eq-${n++}`,
+        // Every other group of three events of one key shares an instant: last_model then falls
+        // back to the smallest name.
+        occurred_at: new Date(start + g * 48_000 + (g % 2) * (i % 3) * 16_000).toISOString(),
+        account_id: k < 20 ? `acc-${k % 4}` : `acc-new-${k}`,
+        api_key_id: `key-${k}`,
+        model: ["m-c", "m-a", "m-b"][(i + b + g) % 3]!,
+        input_tokens: 100 + i,
+        output_tokens: 3 * (i % 11),
+        cache_create_tokens: i % 5 === 0 ? 40 : 0,
+        cache_read_tokens: i % 4 === 0 ? 700 : 0,
+        total_cost: (0.00000317 * (i + 1) + b / 1000).toFixed(8),
+      };
+      if (i % 6 === 0) Object.assign(row, { requests: 2, ephemeral_5m_tokens: 5, ephemeral_1h_tokens: 1, metadata: { i } });
+      if (i % 9 === 0) row.cost_breakdown = { input: "0.1" };
+      rows.push(row);
+    }
+    // key-5 under a second account in the same batch.
+    rows.push({ ...rows[0]!, request_id: `eq-${n++}`, account_id: "acc-3", api_key_id: "key-5" });
+    if (b % 3 === 1) rows.push({ ...rows[10]! }); // a duplicate within the batch
+    if (b % 4 === 2) rows.push(...out[b - 1]!.slice(0, 40)); // redelivered events
+    out.push(rows);
+  }
+  // Out of time order, so that no batch's figures are simply the latest ones.
+  const shuffled = [5, 0, 11, 3, 8, 1, 10, 6, 2, 9, 4, 7].map((b) => out[b]!);
+  return [...shuffled, out[3]!]; // and a batch recorded already
+}
+
+async function snapshot(db: Kysely<Database>): Promise<Record<string, unknown[]>> {
+  const out: Record<string, unknown[]> = {};
+  const tables = [...ROLLUP_TABLES, "usage_records", "usage_request_ids"];
+  for (const table of tables) {
+    const r = await sql<Record<string, unknown>>`select * from ${sql.table(table)}`.execute(db);
+    out[table] = r.rows.map((row) => JSON.stringify(row)).sort();
+  }
+  out.api_keys = (await sql`select id, name, account_id, status, total_cost_accumulated, last_used_at from api_keys order by id`.execute(db)).rows;
+  out.accounts = (await sql`select id, name, status from accounts order by id`.execute(db)).rows;
+  return out;
+}
+
+async function seedKnownIds(db: Kysely<Database>): Promise<void> {
+  await sql`insert into accounts (id, name) select 'acc-' || a, 'Account ' || a from generate_series(0, 3) a`.execute(db);
+  await sql`insert into api_keys (id, name, account_id) select 'key-' || k, 'Key ' || k, 'acc-' || (k % 4) from generate_series(0, 19) k`.execute(db);
+  await sql`select ensure_usage_partitions('2026-10-01', '2026-11-01')`.execute(db);
+}
+
+let before: TestDatabase;
+let after: TestDatabase;
+beforeAll(async () => {
+  [before, after] = await Promise.all([createTestDatabase(), createTestDatabase({ migrated: true })]);
+  await migrate(before.handle, { files: loadMigrations().filter((f) => f.name < "0003") });
+  await Promise.all([seedKnownIds(before.handle.db), seedKnownIds(after.handle.db)]);
+});
+afterAll(async () => {
+  await before?.drop();
+  await after?.drop();
+});
+
+describe("insert_usage_batch", () => {
+  it("records, rolls up and dedupes exactly as the 0001 version did", async () => {
+    let jsonb = false;
+    for (const rows of batches()) {
+      const json = JSON.stringify(rows);
+      const old = await sql<{ request_id: string }>`select * from insert_usage_batch(${json}::jsonb, ${TZ})`.execute(before.handle.db);
+      // Both entry points of the new version: json (the app) and jsonb (seed, scripts).
+      const now = jsonb
+        ? await sql<{ request_id: string }>`select * from insert_usage_batch(${json}::jsonb, ${TZ})`.execute(after.handle.db)
+        : await sql<{ request_id: string }>`select * from insert_usage_batch(${json}::json, ${TZ})`.execute(after.handle.db);
+      jsonb = !jsonb;
+      expect(now.rows.map((r) => r.request_id).sort()).toEqual(old.rows.map((r) => r.request_id).sort());
+    }
+    expect(await snapshot(after.handle.db)).toEqual(await snapshot(before.handle.db));
+  });
+
+  it("records each event once when two writers insert overlapping batches at the same time", async () => {
+    const at = "2026-11-01T03:00:00.000Z";
+    const row = (i: number): Partial<UsageBatchRow> => ({
+      request_id: `race-${i}`, occurred_at: at, account_id: "acc-race", api_key_id: "key-race", model: "m",
+      input_tokens: 1, output_tokens: 0, cache_create_tokens: 0, cache_read_tokens: 0, total_cost: "0.00000001",
+    });
+    const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => row(from + i));
+    let inserted = 0;
+    for (let round = 0; round < 5; round++) {
+      const lo = round * 1000;
+      const [a, b] = await Promise.all([
+        insertUsageRows(after.handle.db, JSON.stringify(range(lo, lo + 600)), TZ),
+        insertUsageRows(after.handle.db, JSON.stringify(range(lo + 300, lo + 1000)), TZ),
+      ]);
+      inserted += a + b;
+    }
+    expect(inserted).toBe(5000);
+    const totals = await sql<{ requests: number; cost_nanos: number }>`
+      select requests, cost_nanos from usage_account_totals where account_id = 'acc-race'`.execute(after.handle.db);
+    expect(totals.rows).toEqual([{ requests: 5000, cost_nanos: 50_000 }]);
+    const key = await sql<{ total_cost_accumulated: string }>`select total_cost_accumulated from api_keys where id = 'key-race'`.execute(after.handle.db);
+    expect(key.rows).toEqual([{ total_cost_accumulated: "0.00005000" }]);
+  });
+});

@@ -72,7 +72,7 @@ function cli() {
     baselineRuns: intOpt("baseline-runs", values["baseline-runs"], 50, 5, 100_000),
     baselineBudgetMs: intOpt("baseline-budget", values["baseline-budget"], 60, 1, 3600) * 1000,
     clients: intOpt("clients", values.clients, 4, 1, 64),
-    batch: intOpt("batch", values.batch, 500, 1, 1000),
+    batch: intOpt("batch", values.batch, 1000, 1, 1000),
     port: intOpt("port", values.port, 3301, 1024, 65535),
     // The committed report holds the standard sizes only: smaller (smoke) runs go elsewhere.
     out: values.out ?? (records < 1_000_000 ? "test-results/bench-smoke" : "bench"),

@@ -201,14 +201,18 @@ export async function appKilled(servers: Servers): Promise<ScenarioReport> {
     while (w.counts.sent < 20_000) await sleep(100);
     await stream.pause();
     servers.pg.start();
-    // Kill once the drainer is committing (rows appear), while the stream runs again.
+    // Kill while the drainer holds entries it read and has not acknowledged (a write in progress),
+    // with the stream running again.
     stream.resume();
-    const base = await w.pgRowCount().catch(() => 0);
     const deadline = Date.now() + 30_000;
-    while (Date.now() < deadline && (await w.pgRowCount().catch(() => 0)) <= base) await sleep(20);
-    const before = await w.pgRowCount();
-    const backlog = await outboxStats(w.redisClient, w.prefix);
+    let backlog = await outboxStats(w.redisClient, w.prefix);
+    while (Date.now() < deadline && backlog.pending === 0) {
+      await sleep(5);
+      backlog = await outboxStats(w.redisClient, w.prefix);
+    }
     await w.app.kill("SIGKILL");
+    const before = await w.pgRowCount();
+    if (backlog.pending === 0) w.fail("the drainer never held an unacknowledged entry: the kill did not land mid-write");
     w.notes.push(
       `app SIGKILLed while draining: ${before} of ${w.acked.size} acknowledged events committed, ${backlog.length} outbox entries left of which ${backlog.pending} delivered to the drainer and unacknowledged; batches were in flight`,
     );

@@ -1,6 +1,6 @@
 /**
  * npm run bench -- [--records N] [--seconds N] [--runs N] [--baseline-runs N] [--baseline-budget S]
- *                  [--clients N] [--batch N] [--port P] [--out DIR] [--keep]
+ *                  [--clients N] [--batch N] [--port P] [--out DIR] [--keep] [--report]
  *
  * Performance at scale (issue 7): generates a history in a database of its own (ub_bench_<id>)
  * and a Redis key prefix of its own, measures reads (service and HTTP) beside the naive
@@ -55,13 +55,14 @@ function cli() {
       port: { type: "string" },
       out: { type: "string" },
       keep: { type: "boolean", default: false },
+      report: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
     strict: true,
     allowPositionals: false,
   });
   if (values.help) {
-    console.log("npm run bench -- [--records N] [--seconds N] [--runs N] [--baseline-runs N] [--baseline-budget SECONDS] [--clients N] [--batch N] [--port P] [--out DIR] [--keep]");
+    console.log("npm run bench -- [--records N] [--seconds N] [--runs N] [--baseline-runs N] [--baseline-budget SECONDS] [--clients N] [--batch N] [--port P] [--out DIR] [--keep] [--report]");
     process.exit(0);
   }
   const records = intOpt("records", values.records, 10_000_000, 1000, 100_000_000);
@@ -77,6 +78,8 @@ function cli() {
     // The committed report holds the standard sizes only: smaller (smoke) runs go elsewhere.
     out: values.out ?? (records < 1_000_000 ? "test-results/bench-smoke" : "bench"),
     keep: values.keep,
+    /** Only re-render <out>/RESULTS.md from <out>/results.json (after editing the notes in report.ts). */
+    report: values.report,
   };
 }
 
@@ -88,6 +91,13 @@ function withDatabase(url: string, name: string): string {
 
 async function main() {
   const opts = cli();
+  if (opts.report) {
+    const jsonPath = path.join(opts.out, "results.json");
+    const all = JSON.parse(fs.readFileSync(jsonPath, "utf8")) as { runs: Record<string, BenchRun> };
+    fs.writeFileSync(path.join(opts.out, "RESULTS.md"), renderResults(all.runs));
+    console.log(`rendered ${path.join(opts.out, "RESULTS.md")} from ${jsonPath}`);
+    return 0;
+  }
   const id = `${Date.now().toString(36)}${randomBytes(2).toString("hex")}`;
   const dbName = `ub_bench_${id}`;
   const prefix = `bench_${id}:`;

@@ -29,41 +29,40 @@ const ok = (pass: boolean) => (pass ? "**met**" : "**missed**");
  * RESULTS.md) so that every run renders it.
  */
 const NOTES: string[] = [
-  "**A noisy machine.** These runs shared the 2 cores with a fault-injection suite (its own `next start`, Node and " +
-    "PostgreSQL work) and CI checks: the load average was 3.5–5 throughout. A request that does no work at all (the HTTP " +
-    "floor: 401 before any store is touched) has a p50 of ~4 ms and a p95 of ~20 ms here, so HTTP p95s in the 20–35 ms band " +
-    "are mostly waits for a CPU. p50s are the stable figures; rerun on a quiet machine before reading much into a p95.",
+  "**The machine.** One 2-core VM runs PostgreSQL, Redis, `next start`, the load generator and (during the ingest window) the " +
+    "drainer; the runs shown had it to themselves (load average ~2 at the start). A request that does no work (the HTTP floor: 401 " +
+    "before any store is touched) still has a p50 of 3–4 ms and a p95 of ~7 ms, and `next start` pauses for garbage collection " +
+    "(scavenges of 5–15 ms measured with a GC observer), which is most of the tail of every HTTP figure.",
   "**Reads do not grow with history.** Every read is answered from rollups, never from usage_records: from 1M to 10M " +
-    "records the p95s stay within 1.5× (most are lower, i.e. noise). The baseline grows with the data (accounts list " +
-    "p50 ~1 s at 1M, ~6 s at 10M), so the ratio to it grows too.",
-  "**a (accounts list) is on the edge.** HTTP p95 20.9 ms in the run shown (met), 33.8 ms in an earlier 10M run and " +
-    "36.4 ms at 1M (missed). Service p50 6–10 ms, HTTP p50 14–21 ms: two statements (page + summary " +
-    "over accounts ⋈ three rollups, 200 rows × 24 figures), then ~100 KB of JSON. Not profiled further and not changed: the " +
-    "HTTP floor (~4–5 ms p50) and the JSON account for part of the gap between service and HTTP.",
-  "**b custom90 (breakdown over 90 days, HTTP p95 ~32 ms, service p50 ~18 ms): missed.** A range not aligned to months reads its leftover days from " +
-    "usage_key_daily: for acc-000 (354 keys, all active daily) 29 days ≈ 10,000 rows, and keyPageSql and keyTotalsSql " +
-    "each group them again (with an ordered array_agg for last_model), so the same work is done twice. The fix (not made, " +
-    "out of time): one statement for the page and the totals (window aggregates over the grouped keys), which should roughly halve it; " +
-    "a weekly rollup would cut the leftover days further.",
-  "**Ingest is CPU-bound, and the Redis counters are the largest single cost.** Measured per committed event during " +
-    "the ingest window (CPU time from /proc): 100–110 µs in `next start` (HTTP, validation, JSON, the Redis client, the " +
-    "drainer), 91–96 µs in redis-server (shared with other work: an upper bound), 73–78 µs in the PostgreSQL backends " +
-    "(insert_usage_batch + the rollup trigger) — 265–285 µs, i.e. at most 7,000–7,500 events/s on 2 cores if nothing " +
-    "else ran; 4,600–5,400/s were reached (the drainer kept up: commits trail acknowledgements by ~0.2 s). Each stage alone (500-event batches, same data): validation ~22 µs/event; the Redis " +
-    "recording script ~4,500 events/s alone (~57 Redis commands per event: five per-key / per-model window hashes × ~6 " +
-    "HINCRBY plus an HGET/HSET of lastUsedAt, 3 ZINCRBY, 2 SADD, ~4 EXPIREAT, the SET NX dedupe); the drainer alone " +
-    "~11,800 events/s; COPY with the rollup trigger 50–60k rows/s, plain COPY 130–160k rows/s. 20,000 events/s on this " +
-    "machine needs ≤ 100 µs of CPU per event end to end, less than the Redis counters cost alone. What would get there: " +
-    "far fewer Redis commands per event (e.g. the nine counters of a hash packed into one field with one read-modify-write " +
-    "in the script; per-model day/month hashes dropped from Redis and by-model answered by PostgreSQL), or taking the " +
-    "counting off the acknowledgement path (ack after XADD, count in the drainer). Each changes the Redis layout that " +
-    "hot-reader.ts, reconcile.ts and their tests share, so it is left to a decision rather than done here.",
-  "**Single-event ack (p99 > 10 ms): missed.** p50 6–9 ms, of which the HTTP floor is ~4 ms; then the token check (PostgreSQL), " +
-    "XADD and the recording script. Its p99 (21–57 ms over four runs) follows the floor's p95/p99: scheduling on a busy machine, plus " +
-    "the drainer committing each single event in its own transaction on the same 2 cores.",
-  "**Data generation.** 10M records in ~3 min (INSERT … SELECT generate_series, two writers, trigger off, " +
-    "usage_request_ids filled alongside), then rebuildRollups ~2.8 min (~37 µs per account × key × model × day group: " +
-    "nine upserts each). JIT is on (PostgreSQL default); it only kicks in for the baseline's large scans.",
+    "records the p95s stay within 1.5×. The baseline grows with the data (accounts list p50 ~0.7 s at 1M, ~5.5 s at 10M).",
+  "**b custom90 (HTTP p95 30 ms at 10M, service p95 18.5 ms): missed.** A range not aligned to months reads its leftover " +
+    "days from usage_key_daily: for acc-000 (354 keys, all active daily) ~8,000 rows, ~6 ms of the ~9 ms statement. Done: the " +
+    "page and the totals are one statement that groups those rows once (they were grouped twice), and last_model is looked up " +
+    "only for the keys of the page (it was an ordered array_agg over every key): service p50 ~18 → ~15 ms at 10M, p95 -8 ms in " +
+    "interleaved runs at 1M. What is left is reading the daily rows; a weekly rollup would cut them by ~7× (not built).",
+  "**Ingest: 11,900 events/s sustained (was 5,400), CPU-bound on 2 cores; 20,000/s not reached.** CPU per committed event " +
+    "(from /proc over the window): ~51 µs in `next start` (HTTP, JSON, validation, the Redis client, the drainer), ~55 µs in " +
+    "redis-server, ~38 µs in the PostgreSQL backends — ~144 µs, i.e. at most ~13,900 events/s on 2 cores with the load " +
+    "generator taking the rest. 20,000/s needs ≤ 100 µs per event for all three. Done for it: (1) Redis counters as two hashes " +
+    "per account and window with packed records, aggregated in the script and written with one HMGET + one HSET per window " +
+    "(was ~57 commands per event; script 97 → ~50 µs per event) and per-event numbers sent as one argument (Node side " +
+    "51 → ~29 µs); (2) migration 0003: insert_usage_batch from json with a plain-insert fast path, the trigger summing each " +
+    "rollup level from the level below in one statement, HOT-friendly fillfactor (PostgreSQL 50–63 → 21–28 µs per event " +
+    "draining a backlog); (3) the drainer writes up to 50,000 events per transaction and lingers 1 s while it keeps up. " +
+    "What limits it now: the script's string work in Lua (parsing and formatting ~5 records per event: key × 3 windows, " +
+    "model × 2) and, in Node, garbage collection (~20 % of the server's CPU), ioredis argument encoding and Next's " +
+    "per-request machinery. The trigger speed-up also made COPY itself faster (57k → 88k rows/s), so the 25 %-of-COPY target " +
+    "moved further away (13 %).",
+  "**Single-event ack (p99 12 ms at 10M, 12.5 ms at 1M; p50 4.4 ms): missed by ~2 ms.** The path is the token check " +
+    "(one PostgreSQL query, so a revocation takes effect at once), XADD and the recording script: ~3 ms in process. The " +
+    "rest is the HTTP floor and its tail (GC pauses in `next start`); on an idle machine 500 sequential acks measured " +
+    "p99 7–9 ms. Caching verified tokens would save ~1 ms but delay revocation across processes, so it was not done.",
+  "**Space.** fillfactor 50 on the rollup tables (0003) keeps the per-batch updates on their page, at the price of " +
+    "rollups ~1.6× larger (984 MiB at 10M, was 608 MiB), since past days' rows keep half-empty pages. Redis: ~205 B per " +
+    "active API key per day (was ~520 B with a hash per key).",
+  "**Data generation.** 10M records in ~1.5 min (INSERT … SELECT generate_series, two writers, trigger off, " +
+    "usage_request_ids filled alongside), then rebuildRollups ~2.5 min. JIT is on (PostgreSQL default); it only kicks in for " +
+    "the baseline's large scans.",
 ];
 
 function targets(big: BenchRun, small: BenchRun | undefined): string[] {

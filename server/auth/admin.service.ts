@@ -122,7 +122,9 @@ function usernameCounter(username: string): string {
  */
 export async function login(runtime: Runtime, input: LoginInput, ctx: LoginContext, now = new Date()): Promise<LoginResult> {
   const cfg = runtime.config;
-  await ensureAdminUser(runtime);
+  // The same instant as the session below: an admin created by this very sign-in must not have a
+  // password younger than its first session (sessions older than the password are refused).
+  await ensureAdminUser(runtime, { now });
   const window = windowAt(now.getTime(), cfg.loginRateWindowSeconds);
   const counters = [`login-ip:${ctx.ip}`, usernameCounter(input.username)];
   const [perIp = 0, perUser = 0] = await Promise.all(counters.map((c) => addToLimit(runtime, c, window, 1)));

@@ -200,6 +200,19 @@ describe("the admin account at start-up", () => {
     expect(r.username).toBe("boss");
   });
 
+  it("a sign-in that creates the admin (no start-up ran) gets a session that works", async () => {
+    // Found by CI: the sign-in took its clock before creating the admin, whose password was then
+    // 1 ms younger than the session, so the first session after a fresh start was refused.
+    const s = await authTestStores("postgres+redis");
+    try {
+      const at = new Date(Date.now() - 1000);
+      const r = await login(s.runtime, { username: "admin", password: TEST_ADMIN_PASSWORD }, ctx, at);
+      expect(await verifySession(s.runtime, r.token, at)).toMatchObject({ username: "admin" });
+    } finally {
+      await s.close();
+    }
+  });
+
   it("follows ADMIN_PASSWORD while it is the source, and ignores it once the password was set elsewhere", async () => {
     const s = await authTestStores("postgres", { ADMIN_PASSWORD: "first env password" });
     const { createRuntime } = await import("../runtime");

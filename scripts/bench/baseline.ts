@@ -1,18 +1,13 @@
 import type pg from "pg";
+import type { Fig } from "../../server/usage-stats/figures";
 
 /**
  * The naive design the issue compares against: one statement over raw usage_records, using the
  * indexes such a design would name — usage_records (account_id, usage_date) and
  * (api_key_id, usage_date), both created by 0001_init.sql.
  */
-export interface BaseFig {
-  requests: number;
-  inputTokens: number;
-  outputTokens: number;
-  cacheCreateTokens: number;
-  cacheReadTokens: number;
-  costNanos: bigint;
-}
+/** The baseline's figures, in the read service's shape (compared one to one). */
+export type BaseFig = Fig;
 
 const measures = (filter: string) =>
   ["requests", "input_tokens", "output_tokens", "cache_create_tokens", "cache_read_tokens"]

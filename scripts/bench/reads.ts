@@ -1,6 +1,7 @@
 import type pg from "pg";
 import type { Runtime } from "../../server/runtime";
 import { addDays, localCalendar } from "../../server/usage/local-time";
+import { addFig, ZERO_FIG } from "../../server/usage-stats/figures";
 import { accountBreakdownInput, accountSummaryInput, accountUsageListInput, type UsageTotals } from "../../server/usage-stats/schemas";
 import { getAccountBreakdown, getAccountSummary, listAccountUsage, nanosToUsd } from "../../server/usage-stats/stats.service";
 import { baselineAccountList, baselineByDay, baselineByModel, baselineKeyBreakdown, type BaseFig } from "./baseline";
@@ -129,7 +130,7 @@ export async function measureReads(runtime: Runtime, pool: pg.Pool, o: ReadOptio
 // ---- equality of our answers and the baseline's
 
 function sameFig(where: string, ours: UsageTotals | undefined, base: BaseFig | undefined, problems: string[]) {
-  const b = base ?? { requests: 0, inputTokens: 0, outputTokens: 0, cacheCreateTokens: 0, cacheReadTokens: 0, costNanos: 0n };
+  const b = base ?? ZERO_FIG;
   const o = ours ?? { requests: 0, inputTokens: 0, outputTokens: 0, cacheCreateTokens: 0, cacheReadTokens: 0, allTokens: 0, cost: 0 };
   const want = { ...b, cost: nanosToUsd(b.costNanos) };
   for (const k of ["requests", "inputTokens", "outputTokens", "cacheCreateTokens", "cacheReadTokens", "cost"] as const) {
@@ -185,17 +186,7 @@ export async function checkAgainstBaseline(runtime: Runtime, pool: pg.Pool): Pro
     const summary = (await getAccountSummary(runtime, accountSummaryInput.parse({ id, ...rangeInput("custom90", cal) }))).data;
     const byModel = await baselineByModel(pool, id, cal.start90, cal.today);
     const byDay = await baselineByDay(pool, id, cal.start90, cal.today);
-    const sum = [...byModel.values()].reduce<BaseFig>(
-      (a, f) => ({
-        requests: a.requests + f.requests,
-        inputTokens: a.inputTokens + f.inputTokens,
-        outputTokens: a.outputTokens + f.outputTokens,
-        cacheCreateTokens: a.cacheCreateTokens + f.cacheCreateTokens,
-        cacheReadTokens: a.cacheReadTokens + f.cacheReadTokens,
-        costNanos: a.costNanos + f.costNanos,
-      }),
-      { requests: 0, inputTokens: 0, outputTokens: 0, cacheCreateTokens: 0, cacheReadTokens: 0, costNanos: 0n },
-    );
+    const sum = [...byModel.values()].reduce(addFig, ZERO_FIG);
     sameFig(`summary ${id} 90 days`, summary.usage, sum, problems);
     comparisons++;
     for (const m of summary.byModel ?? []) {

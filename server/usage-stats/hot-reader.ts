@@ -1,18 +1,13 @@
 import type { Redis } from "ioredis";
 import { ACCOUNT_FIELD, hotKeys, unpackCounters, type Window } from "../usage/hot-keys";
+import type { Fig } from "./figures";
 
 /**
  * Reads of the live counters (layout in server/usage/hot-keys.ts) for the fallback used while
  * PostgreSQL is disabled or unreachable. Read-only; the writer is server/usage/hot-store.ts.
  */
 
-export interface HotFigures {
-  requests: number;
-  inputTokens: number;
-  outputTokens: number;
-  cacheCreateTokens: number;
-  cacheReadTokens: number;
-  costNanos: bigint;
+export interface HotFigures extends Fig {
   /** Epoch ms. */
   lastUsedAt: number | null;
   lastModel: string | null;

@@ -7,6 +7,7 @@ import { logger } from "../logger";
 import { isRedisReady } from "../redis";
 import type { Runtime } from "../runtime";
 import type { Window } from "../usage/hot-keys";
+import { addFig, ZERO_FIG, type Fig } from "./figures";
 import {
   findAccountMeta,
   readAccountCounters,
@@ -62,18 +63,6 @@ type Source = "postgres" | "redis";
 
 // ---- figures
 
-/** Integer measures plus cost in nano-USD, added exactly before rounding once for output. */
-interface Fig {
-  requests: number;
-  inputTokens: number;
-  outputTokens: number;
-  cacheCreateTokens: number;
-  cacheReadTokens: number;
-  costNanos: bigint;
-}
-
-const ZERO: Fig = { requests: 0, inputTokens: 0, outputTokens: 0, cacheCreateTokens: 0, cacheReadTokens: 0, costNanos: 0n };
-
 function figFromRow(r: FigureRow): Fig {
   return {
     requests: r.requests,
@@ -86,25 +75,8 @@ function figFromRow(r: FigureRow): Fig {
 }
 
 function figFromHot(h: HotFigures): Fig {
-  return {
-    requests: h.requests,
-    inputTokens: h.inputTokens,
-    outputTokens: h.outputTokens,
-    cacheCreateTokens: h.cacheCreateTokens,
-    cacheReadTokens: h.cacheReadTokens,
-    costNanos: h.costNanos,
-  };
-}
-
-function addFig(a: Fig, b: Fig): Fig {
-  return {
-    requests: a.requests + b.requests,
-    inputTokens: a.inputTokens + b.inputTokens,
-    outputTokens: a.outputTokens + b.outputTokens,
-    cacheCreateTokens: a.cacheCreateTokens + b.cacheCreateTokens,
-    cacheReadTokens: a.cacheReadTokens + b.cacheReadTokens,
-    costNanos: a.costNanos + b.costNanos,
-  };
+  const { lastUsedAt: _lastUsedAt, lastModel: _lastModel, ...fig } = h;
+  return fig;
 }
 
 function allTokens(f: Fig): number {
@@ -323,9 +295,9 @@ export async function listAccountUsage(runtime: Runtime, input: AccountUsageList
         count: all.length,
         activeToday: all.filter((a) => a.windows.daily.requests > 0).length,
         sums: {
-          daily: all.reduce((s, a) => addFig(s, a.windows.daily), ZERO),
-          monthly: all.reduce((s, a) => addFig(s, a.windows.monthly), ZERO),
-          total: all.reduce((s, a) => addFig(s, a.windows.total), ZERO),
+          daily: all.reduce((s, a) => addFig(s, a.windows.daily), ZERO_FIG),
+          monthly: all.reduce((s, a) => addFig(s, a.windows.monthly), ZERO_FIG),
+          total: all.reduce((s, a) => addFig(s, a.windows.total), ZERO_FIG),
         },
       };
     },
@@ -358,7 +330,7 @@ function thisMonthDays(c: Clock): Iterable<string> {
 
 /** Zero-filled points: every day start..end, or every month first..last. */
 function fillSeries(points: Map<string, Fig>, keys: Iterable<string>): SeriesPoint[] {
-  return [...keys].map((date) => ({ date, ...totals(points.get(date) ?? ZERO) }));
+  return [...keys].map((date) => ({ date, ...totals(points.get(date) ?? ZERO_FIG) }));
 }
 
 interface SummaryParts {
@@ -391,7 +363,7 @@ export async function getAccountSummary(runtime: Runtime, input: AccountSummaryI
         findModelBreakdown(db, input.id, range.plan),
         range.seriesUnit === "day" ? findDailySeries(db, input.id, range.start!, range.end!) : findMonthlySeries(db, input.id, range.plan),
       ]);
-      const windows = { daily: ZERO, monthly: ZERO, total: ZERO };
+      const windows = { daily: ZERO_FIG, monthly: ZERO_FIG, total: ZERO_FIG };
       for (const w of windowRows) windows[w.window_name] = figFromRow(w);
 
       const points = new Map(seriesRows.map((r) => [range.seriesUnit === "day" ? r.bucket : monthOf(r.bucket), figFromRow(r)]));
@@ -517,7 +489,7 @@ export async function getAccountBreakdown(runtime: Runtime, input: AccountBreakd
       );
       const sort = input.sort;
       all.sort(compareBy((k) => (sort === "lastUsedAt" ? k.lastUsedAt : figValue(k.fig, sort)), (k) => k.apiKeyId, input.order));
-      return { page: all.slice(offset, offset + limit), count: all.length, whole: all.reduce((s, k) => addFig(s, k.fig), ZERO) };
+      return { page: all.slice(offset, offset + limit), count: all.length, whole: all.reduce((s, k) => addFig(s, k.fig), ZERO_FIG) };
     },
   );
   const hasMore = offset + value.page.length < value.count;

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from "./auth/schemas";
+import { parseTrustedProxies, type TrustedProxies } from "./http/forwarded";
 
 /**
  * The one place that reads process.env. Everything else imports `getConfig()`.
@@ -101,6 +102,31 @@ const envSchema = z.object({
   LOGIN_RATE_WINDOW_SECONDS: int("LOGIN_RATE_WINDOW_SECONDS", 900, 1, 86400),
   LOGIN_MAX_FAILURES_PER_IP: int("LOGIN_MAX_FAILURES_PER_IP", 20, 1, 100000),
   LOGIN_MAX_FAILURES_PER_USERNAME: int("LOGIN_MAX_FAILURES_PER_USERNAME", 10, 1, 100000),
+  LOGIN_MAX_CONCURRENT_CHECKS: int("LOGIN_MAX_CONCURRENT_CHECKS", 2, 1, 64),
+  TRUSTED_PROXIES: z
+    .string()
+    .optional()
+    .transform((v, ctx): TrustedProxies => {
+      const parsed = parseTrustedProxies(v);
+      if (typeof parsed === "string") {
+        ctx.addIssue({ code: "custom", message: `TRUSTED_PROXIES: ${parsed}; expected addresses or CIDR ranges, comma-separated` });
+        return z.NEVER;
+      }
+      return parsed;
+    }),
+  PUBLIC_URL: optionalUrl("PUBLIC_URL", ["https:", "http:"]),
+  COOKIE_SECURE: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === "" || v.trim().toLowerCase() === "auto") return undefined;
+      const s = v.trim().toLowerCase();
+      if (["1", "true", "yes", "on"].includes(s)) return true;
+      if (["0", "false", "no", "off"].includes(s)) return false;
+      ctx.addIssue({ code: "custom", message: `COOKIE_SECURE must be true, false or auto, got "${v}"` });
+      return z.NEVER;
+    }),
+  REQUEST_TIMEOUT_MS: int("REQUEST_TIMEOUT_MS", 30000, 1000, 600000),
 });
 
 export type AppConfig = {
@@ -124,6 +150,16 @@ export type AppConfig = {
   loginRateWindowSeconds: number;
   loginMaxFailuresPerIp: number;
   loginMaxFailuresPerUsername: number;
+  /** Password checks (argon2) running at once for sign-ins; more wait briefly, then get 429. */
+  loginMaxConcurrentChecks: number;
+  /** Peers whose X-Forwarded-* headers are believed (none by default: the socket address counts). */
+  trustedProxies: TrustedProxies;
+  /** The origin browsers use (https://usage.example.com): CSRF origin, Secure cookies and HSTS. */
+  publicUrl: string | undefined;
+  /** undefined ("auto"): Secure when PUBLIC_URL is https or the request came over HTTPS. */
+  cookieSecure: boolean | undefined;
+  /** Deadline of every API request; past it the client gets 503 and the work is abandoned. */
+  requestTimeoutMs: number;
 };
 
 export class ConfigError extends Error {
@@ -162,6 +198,11 @@ export function parseConfig(env: Record<string, string | undefined>): AppConfig 
     loginRateWindowSeconds: e.LOGIN_RATE_WINDOW_SECONDS,
     loginMaxFailuresPerIp: e.LOGIN_MAX_FAILURES_PER_IP,
     loginMaxFailuresPerUsername: e.LOGIN_MAX_FAILURES_PER_USERNAME,
+    loginMaxConcurrentChecks: e.LOGIN_MAX_CONCURRENT_CHECKS,
+    trustedProxies: e.TRUSTED_PROXIES,
+    publicUrl: e.PUBLIC_URL,
+    cookieSecure: e.COOKIE_SECURE,
+    requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
   };
 }
 

@@ -9,7 +9,10 @@ import { getRuntime, StartupError } from "./runtime";
  */
 export async function startServer(): Promise<void> {
   try {
-    getConfig();
+    const config = getConfig();
+    // First, before any request is served: X-Forwarded-* from peers that are not TRUSTED_PROXIES.
+    const { installForwardedHeaderGuard } = await import("./http/forwarded");
+    installForwardedHeaderGuard(config.trustedProxies);
     const runtime = await getRuntime();
     // Creates the admin user on first start (printing a generated password once if none is set).
     // If a store is down now, the first sign-in retries it.

@@ -6,6 +6,7 @@ import { createTRPCContext } from "@trpc/tanstack-react-query";
 import { useEffect, useState } from "react";
 import { makeQueryClient } from "@/server/trpc/query-client";
 import type { AppRouter } from "@/server/trpc/routers/_app";
+import { MAX_BATCH_SIZE } from "@/server/trpc/limits";
 
 export const { TRPCProvider, useTRPC, useTRPCClient } = createTRPCContext<AppRouter>();
 
@@ -33,7 +34,7 @@ export function TrpcReactProvider({ children }: { children: React.ReactNode }) {
         splitLink({
           condition: (op) => UNBATCHED.has(op.path),
           true: httpLink({ url: "/api/trpc" }),
-          false: httpBatchLink({ url: "/api/trpc", maxURLLength: 4000 }),
+          false: httpBatchLink({ url: "/api/trpc", maxURLLength: 4000, maxItems: MAX_BATCH_SIZE }),
         }),
       ],
     }),

@@ -6,12 +6,13 @@ import type { LoginMessages } from "./messages";
 /**
  * Posts the credentials as JSON to /admin/auth/login, which sets the session cookie; then a full
  * navigation to `next` (already checked on the server to be a path of this site), so that the
- * console layout verifies the new session. Without JavaScript the form still POSTs (never GETs:
- * the password must not end up in a URL).
+ * console layout verifies the new session. Without JavaScript the browser posts the form itself
+ * (never GET: the password must not end up in a URL) and the route answers with a 303 to `next`,
+ * or back here with the reason.
  */
-export function LoginForm({ next, messages: m }: { next: string; messages: LoginMessages }) {
+export function LoginForm({ next, messages: m, initialError = null }: { next: string; messages: LoginMessages; initialError?: string | null }) {
   const [pending, setPending] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(initialError);
 
   async function onSubmit(e: React.FormEvent<HTMLFormElement>) {
     e.preventDefault();
@@ -40,6 +41,7 @@ export function LoginForm({ next, messages: m }: { next: string; messages: Login
 
   return (
     <form method="post" action="/admin/auth/login" onSubmit={onSubmit} className="space-y-4">
+      <input type="hidden" name="next" value={next} />
       <div>
         <label htmlFor="login-username" className="mb-1 block text-sm font-medium text-slate-700">
           {m.username}

@@ -4,7 +4,8 @@ import { logger } from "../logger";
 import type { Runtime } from "../runtime";
 import { credentialStore } from "./credential-store";
 import { dummyVerify, hashPassword, verifyPassword } from "./password";
-import { addToLimit, windowAt } from "./rate-limit";
+import { CheckLimiter, newDeviceToken, verifyDeviceToken } from "./login-guard";
+import { addToLimit, windowAt, type Window } from "./rate-limit";
 import type { ChangePasswordInput, LoginInput } from "./schemas";
 import { generatePassword, sha256Hex } from "./secrets";
 import { createSession, revokeAllSessions } from "./session.service";
@@ -100,6 +101,8 @@ function sameText(a: string, b: string): boolean {
 export interface LoginContext {
   ip: string;
   requestId: string;
+  /** The device cookie the browser sent, if any (see login-guard.ts). */
+  deviceToken?: string;
 }
 
 export interface LoginResult {
@@ -107,6 +110,8 @@ export interface LoginResult {
   token: string;
   username: string;
   expiresAt: Date;
+  /** A fresh device cookie when the browser had no valid one. */
+  deviceToken?: string;
 }
 
 const INVALID = "Invalid username or password";
@@ -115,10 +120,31 @@ function usernameCounter(username: string): string {
   return `login-user:${sha256Hex(username.toLowerCase()).slice(0, 32)}`;
 }
 
+const limiters = new WeakMap<Runtime, CheckLimiter>();
+
+/** The argon2 work sign-ins may cause in this process (see login-guard.ts). */
+export function passwordCheckLimiter(runtime: Runtime): CheckLimiter {
+  let l = limiters.get(runtime);
+  if (!l) {
+    const n = runtime.config.loginMaxConcurrentChecks;
+    l = new CheckLimiter(n, 4 * n);
+    limiters.set(runtime, l);
+  }
+  return l;
+}
+
+function tooMany(window: Window): AppError {
+  return new AppError("TOO_MANY_REQUESTS", `Too many sign-in attempts; try again in ${window.secondsLeft} seconds`, {
+    retryAfterSeconds: window.secondsLeft,
+  });
+}
+
 /**
- * Attempts are counted per client address and per username in a fixed window, before the password
- * is checked; a successful sign-in takes its own attempt back. A wrong username and a wrong
- * password give the same error after the same work (an argon2 verification either way).
+ * Attempts are counted before the password is checked, per client address and per username — or,
+ * from a browser that has signed in before, per device instead of per username, so that failures
+ * a stranger causes never block the owner's own browser (login-guard.ts). A successful sign-in
+ * takes its attempt back. A wrong username and a wrong password give the same error after the
+ * same work (an argon2 verification either way).
  */
 export async function login(runtime: Runtime, input: LoginInput, ctx: LoginContext, now = new Date()): Promise<LoginResult> {
   const cfg = runtime.config;
@@ -126,18 +152,23 @@ export async function login(runtime: Runtime, input: LoginInput, ctx: LoginConte
   // password younger than its first session (sessions older than the password are refused).
   await ensureAdminUser(runtime, { now });
   const window = windowAt(now.getTime(), cfg.loginRateWindowSeconds);
-  const counters = [`login-ip:${ctx.ip}`, usernameCounter(input.username)];
-  const [perIp = 0, perUser = 0] = await Promise.all(counters.map((c) => addToLimit(runtime, c, window, 1)));
-  if (perIp > cfg.loginMaxFailuresPerIp || perUser > cfg.loginMaxFailuresPerUsername) {
-    logger.warn(`[auth] sign-in refused: too many attempts`, { requestId: ctx.requestId, ip: ctx.ip, perIp, perUser });
-    throw new AppError("TOO_MANY_REQUESTS", `Too many sign-in attempts; try again in ${window.secondsLeft} seconds`, {
-      retryAfterSeconds: window.secondsLeft,
-    });
-  }
   // The lookup happens for any username, so that its time does not tell a valid one apart.
   const stored = await credentialStore(runtime).findAdmin(cfg.adminUsername);
   const admin = sameText(input.username, cfg.adminUsername) ? stored : undefined;
-  const ok = admin ? await verifyPassword(admin.passwordHash, input.password) : await dummyVerify(input.password);
+  const device = admin ? verifyDeviceToken(admin.passwordHash, admin.username, ctx.deviceToken) : undefined;
+  const counters = [`login-ip:${ctx.ip}`, device ? `login-device:${device}` : usernameCounter(input.username)];
+  const [perIp = 0, perUserOrDevice = 0] = await Promise.all(counters.map((c) => addToLimit(runtime, c, window, 1)));
+  if (perIp > cfg.loginMaxFailuresPerIp || perUserOrDevice > cfg.loginMaxFailuresPerUsername) {
+    logger.warn(`[auth] sign-in refused: too many attempts`, { requestId: ctx.requestId, ip: ctx.ip, perIp, perUserOrDevice, knownDevice: !!device });
+    throw tooMany(window);
+  }
+  let ok: boolean;
+  const release = await passwordCheckLimiter(runtime).acquire(!!device);
+  try {
+    ok = admin ? await verifyPassword(admin.passwordHash, input.password) : await dummyVerify(input.password);
+  } finally {
+    release();
+  }
   if (!admin || !ok) {
     // The attempted username is not logged: people type their password into it by mistake.
     logger.warn(`[auth] sign-in failed`, { requestId: ctx.requestId, ip: ctx.ip });
@@ -145,24 +176,30 @@ export async function login(runtime: Runtime, input: LoginInput, ctx: LoginConte
   }
   await Promise.all(counters.map((c) => addToLimit(runtime, c, window, -1)));
   const session = await createSession(runtime, admin.username, now);
-  logger.info(`[auth] signed in`, { requestId: ctx.requestId, user: admin.username, ip: ctx.ip });
-  return { token: session.token, username: admin.username, expiresAt: session.expiresAt };
+  logger.info(`[auth] signed in`, { requestId: ctx.requestId, user: admin.username, ip: ctx.ip, knownDevice: !!device });
+  return {
+    token: session.token,
+    username: admin.username,
+    expiresAt: session.expiresAt,
+    ...(device ? {} : { deviceToken: newDeviceToken(admin.passwordHash, admin.username) }),
+  };
 }
 
 /**
- * Changes the password of a signed-in admin after checking the current one (wrong guesses count
- * against the same per-username limit as sign-in). Every session ends, this one included.
+ * Changes the password of a signed-in admin after checking the current one. Wrong guesses count
+ * per caller (the session or token making the change), not per username: failed sign-ins by
+ * others must not block the owner's form. Every session ends, this one included.
  */
 export async function changePassword(
   runtime: Runtime,
   username: string,
   input: ChangePasswordInput,
-  ctx: LoginContext,
+  ctx: LoginContext & { callerId: string },
   now = new Date(),
 ): Promise<void> {
   const cfg = runtime.config;
   const window = windowAt(now.getTime(), cfg.loginRateWindowSeconds);
-  const counter = usernameCounter(username);
+  const counter = `password-change:${sha256Hex(ctx.callerId).slice(0, 32)}`;
   if ((await addToLimit(runtime, counter, window, 1)) > cfg.loginMaxFailuresPerUsername) {
     throw new AppError("TOO_MANY_REQUESTS", `Too many attempts; try again in ${window.secondsLeft} seconds`, {
       retryAfterSeconds: window.secondsLeft,

@@ -147,13 +147,13 @@ describe.each(STORE_MODES)("authentication with %s", (mode) => {
     const a = await createSession(stores.runtime, "admin", t0);
     const b = await createSession(stores.runtime, "admin", t0);
     const wrong = await rejection(
-      changePassword(stores.runtime, "admin", { currentPassword: "not the password", newPassword: "a brand new password" }, ctx, t0),
+      changePassword(stores.runtime, "admin", { currentPassword: "not the password", newPassword: "a brand new password" }, { ...ctx, callerId: "session:test" }, t0),
     );
     expect([wrong.code, wrong.message]).toEqual(["BAD_REQUEST", "The current password is incorrect"]);
     expect(await verifySession(stores.runtime, a.token, t0)).toBeDefined();
 
     const changedAt = new Date(t0.getTime() + 1000);
-    await changePassword(stores.runtime, "admin", { currentPassword: TEST_ADMIN_PASSWORD, newPassword: "a brand new password" }, ctx, changedAt);
+    await changePassword(stores.runtime, "admin", { currentPassword: TEST_ADMIN_PASSWORD, newPassword: "a brand new password" }, { ...ctx, callerId: "session:test" }, changedAt);
     expect(await verifySession(stores.runtime, a.token, changedAt)).toBeUndefined();
     expect(await verifySession(stores.runtime, b.token, changedAt)).toBeUndefined();
     const old = await rejection(login(stores.runtime, { username: "admin", password: TEST_ADMIN_PASSWORD }, ctx, changedAt));

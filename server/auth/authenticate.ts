@@ -40,7 +40,7 @@ export async function identify(req: Request, runtime: Runtime): Promise<Principa
   if (cookie) {
     const session = await verifySession(runtime, cookie);
     if (!session) throw new AppError("UNAUTHORIZED", "The session has expired or was signed out; sign in again");
-    assertSameOrigin(req);
+    assertSameOrigin(req, runtime.config);
     return { kind: "session", name: session.username, scopes: ["admin"], id: session.id };
   }
   throw new AppError("UNAUTHORIZED", "Authentication required: send a session cookie or an Authorization: Bearer token");

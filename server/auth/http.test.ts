@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { AppError } from "../errors";
+import { parseTrustedProxies, type TrustedProxies } from "../http/forwarded";
 import {
   assertNotCrossSite,
   assertSameOrigin,
@@ -9,7 +10,13 @@ import {
   readCookie,
   safeNextPath,
   sessionCookieFor,
+  type TransportPolicy,
 } from "./http";
+
+const trustNone = parseTrustedProxies("") as TrustedProxies;
+const trustLb = parseTrustedProxies("10.0.0.0/8") as TrustedProxies;
+const direct: TransportPolicy = { trustedProxies: trustNone, publicUrl: undefined, cookieSecure: undefined };
+const proxied: TransportPolicy = { ...direct, trustedProxies: trustLb };
 
 function req(headers: Record<string, string>, method = "POST", url = "http://console.example:3000/admin/tokens"): Request {
   return new Request(url, { method, headers });
@@ -46,6 +53,13 @@ describe("safeNextPath", () => {
     "/login?next=/accounts",
     "/" + "a".repeat(3000),
     "",
+    // Normalised, these begin with "//": a browser reads them as another host (issue 11).
+    "/.//evil.example/phish",
+    "/..//x",
+    "/%2e%2e//x",
+    "/%2E//x",
+    "/a/..//evil.example",
+    "/./%2e/..//evil.example",
   ])("refuses %j", (input) => {
     expect(safeNextPath(input)).toBe("/");
   });
@@ -70,25 +84,35 @@ describe("same-origin check for cookie-authenticated requests", () => {
     [{ origin: "null" }, "FORBIDDEN"],
     [{}, "FORBIDDEN"],
   ])("POST with %j → %s", (headers, expected) => {
-    expect(code(() => assertSameOrigin(req(headers)))).toBe(expected);
+    expect(code(() => assertSameOrigin(req(headers), direct))).toBe(expected);
   });
 
   it("lets safe methods through", () => {
-    expect(code(() => assertSameOrigin(req({ origin: "https://evil.example" }, "GET")))).toBe("ok");
+    expect(code(() => assertSameOrigin(req({ origin: "https://evil.example" }, "GET"), direct))).toBe("ok");
   });
 
-  it("uses the forwarded host and protocol behind a proxy", () => {
-    const behindProxy = (origin: string) =>
-      req({ origin, host: "127.0.0.1:3000", "x-forwarded-host": "usage.example.com", "x-forwarded-proto": "https" }, "POST", "http://127.0.0.1:3000/admin/tokens");
-    expect(code(() => assertSameOrigin(behindProxy("https://usage.example.com")))).toBe("ok");
-    expect(code(() => assertSameOrigin(behindProxy("http://usage.example.com")))).toBe("FORBIDDEN");
+  const viaProxy = (origin: string) =>
+    req({ origin, host: "127.0.0.1:3000", "x-forwarded-host": "usage.example.com", "x-forwarded-proto": "https" }, "POST", "http://127.0.0.1:3000/admin/tokens");
+
+  it("uses the forwarded host and protocol only behind a trusted proxy", () => {
+    expect(code(() => assertSameOrigin(viaProxy("https://usage.example.com"), proxied))).toBe("ok");
+    expect(code(() => assertSameOrigin(viaProxy("http://usage.example.com"), proxied))).toBe("FORBIDDEN");
+    // Without TRUSTED_PROXIES a client's X-Forwarded-Host is never the expected origin.
+    expect(code(() => assertSameOrigin(viaProxy("https://usage.example.com"), direct))).toBe("FORBIDDEN");
+    expect(code(() => assertSameOrigin(viaProxy("http://127.0.0.1:3000"), direct))).toBe("ok");
+  });
+
+  it("takes the expected origin from PUBLIC_URL when it is set", () => {
+    const pub = { ...direct, publicUrl: "https://Usage.Example.com/" };
+    expect(code(() => assertSameOrigin(viaProxy("https://usage.example.com"), pub))).toBe("ok");
+    expect(code(() => assertSameOrigin(viaProxy("http://127.0.0.1:3000"), pub))).toBe("FORBIDDEN");
   });
 
   it("refuses sign-in only when a browser marks it cross-site", () => {
-    expect(code(() => assertNotCrossSite(req({})))).toBe("ok");
-    expect(code(() => assertNotCrossSite(req({ "sec-fetch-site": "same-origin" })))).toBe("ok");
-    expect(code(() => assertNotCrossSite(req({ "sec-fetch-site": "cross-site" })))).toBe("FORBIDDEN");
-    expect(code(() => assertNotCrossSite(req({ origin: "https://evil.example" })))).toBe("FORBIDDEN");
+    expect(code(() => assertNotCrossSite(req({}), direct))).toBe("ok");
+    expect(code(() => assertNotCrossSite(req({ "sec-fetch-site": "same-origin" }), direct))).toBe("ok");
+    expect(code(() => assertNotCrossSite(req({ "sec-fetch-site": "cross-site" }), direct))).toBe("FORBIDDEN");
+    expect(code(() => assertNotCrossSite(req({ origin: "https://evil.example" }), direct))).toBe("FORBIDDEN");
   });
 });
 
@@ -107,14 +131,22 @@ describe("request parsing", () => {
     expect(code(() => readBearer(req({ authorization: "Bearer" })))).toBe("UNAUTHORIZED");
   });
 
-  it("takes the address the nearest proxy saw", () => {
-    expect(clientIp(req({ "x-forwarded-for": "10.0.0.1, 203.0.113.9" }))).toBe("203.0.113.9");
-    expect(clientIp(req({}))).toBe("unknown");
+  it("takes the right-most address that is not a trusted proxy", () => {
+    // Direct: the guard replaced the client's header with the socket address, one entry.
+    expect(clientIp(req({ "x-forwarded-for": "203.0.113.9" }), direct)).toBe("203.0.113.9");
+    expect(clientIp(req({ "x-forwarded-for": "198.51.100.7, 10.0.0.1, 10.0.0.2" }), proxied)).toBe("198.51.100.7");
+    expect(clientIp(req({ "x-forwarded-for": "spoofed, 198.51.100.7, 10.0.0.2" }), proxied)).toBe("198.51.100.7");
+    expect(clientIp(req({ "x-forwarded-for": "::ffff:192.0.2.1" }), direct)).toBe("192.0.2.1");
+    expect(clientIp(req({}), direct)).toBe("unknown");
   });
 
-  it("sets HttpOnly, SameSite=Lax cookies, Secure over HTTPS", () => {
-    expect(sessionCookieFor(req({}), "tok", 604800)).toBe("ub_session=tok; Path=/; Max-Age=604800; HttpOnly; SameSite=Lax");
-    expect(sessionCookieFor(req({ "x-forwarded-proto": "https" }), "tok", 60)).toBe("ub_session=tok; Path=/; Max-Age=60; HttpOnly; SameSite=Lax; Secure");
-    expect(sessionCookieFor(req({}, "POST", "https://console.example/admin/auth/login"), "tok", 60)).toContain("; Secure");
+  it("sets HttpOnly, SameSite=Lax cookies; Secure from the configuration, not from a client's header", () => {
+    expect(sessionCookieFor(req({}), "tok", 604800, direct)).toBe("ub_session=tok; Path=/; Max-Age=604800; HttpOnly; SameSite=Lax");
+    // X-Forwarded-Proto from a peer that is not a trusted proxy decides nothing.
+    expect(sessionCookieFor(req({ "x-forwarded-proto": "https" }), "tok", 60, direct)).not.toContain("Secure");
+    expect(sessionCookieFor(req({ "x-forwarded-proto": "https" }), "tok", 60, proxied)).toBe("ub_session=tok; Path=/; Max-Age=60; HttpOnly; SameSite=Lax; Secure");
+    expect(sessionCookieFor(req({}), "tok", 60, { ...direct, publicUrl: "https://usage.example.com" })).toContain("; Secure");
+    expect(sessionCookieFor(req({ "x-forwarded-proto": "https" }), "tok", 60, { ...proxied, cookieSecure: false })).not.toContain("Secure");
+    expect(sessionCookieFor(req({}), "tok", 60, { ...direct, cookieSecure: true })).toContain("; Secure");
   });
 });

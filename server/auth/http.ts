@@ -1,4 +1,6 @@
+import type { AppConfig } from "../config";
 import { AppError } from "../errors";
+import { clientAddress } from "../http/forwarded";
 
 /**
  * Request-level helpers shared by the REST wrapper, tRPC, server components and proxy.ts. Pure:
@@ -27,8 +29,12 @@ export function safeNextPath(value: string | null | undefined, fallback = "/"): 
     return fallback;
   }
   if (url.origin !== "http://same.invalid") return fallback;
-  if (url.pathname === "/login" || url.pathname.startsWith("/login/")) return fallback;
-  return url.pathname + url.search + url.hash;
+  // Dot segments are resolved only now: "/.//evil.example" becomes "//evil.example", which a
+  // browser given it as a Location reads as another host. Judge the normalised path.
+  const path = url.pathname;
+  if (path.startsWith("//") || path.startsWith("/\\") || /%2f|%5c/i.test(path.slice(0, 4))) return fallback;
+  if (path === "/login" || path.startsWith("/login/")) return fallback;
+  return path + url.search + url.hash;
 }
 
 export function loginPath(next: string | null | undefined): string {
@@ -61,16 +67,35 @@ function firstValue(v: string | null): string | undefined {
   return s || undefined;
 }
 
-export function requestIsHttps(req: Request): boolean {
-  const proto = firstValue(req.headers.get("x-forwarded-proto"));
+/**
+ * What the deployment says about how browsers reach it (server/config.ts). X-Forwarded-Host and
+ * -Proto are read only when TRUSTED_PROXIES names a proxy: server/http/forwarded.ts removes them
+ * from any other peer's requests, and without a proxy they are never believed at all.
+ */
+export type TransportPolicy = Pick<AppConfig, "trustedProxies" | "publicUrl" | "cookieSecure">;
+
+function behindProxy(policy: TransportPolicy): boolean {
+  return policy.trustedProxies.entries.length > 0;
+}
+
+export function requestIsHttps(req: Request, policy: TransportPolicy): boolean {
+  if (policy.publicUrl) return new URL(policy.publicUrl).protocol === "https:";
+  const proto = behindProxy(policy) ? firstValue(req.headers.get("x-forwarded-proto")) : undefined;
   return proto ? proto === "https" : new URL(req.url).protocol === "https:";
 }
 
-/** The origin the browser sees for this site (behind a proxy: the forwarded host and protocol). */
-export function expectedOrigin(req: Request): string {
+/** Whether the session cookie gets the Secure flag: COOKIE_SECURE, else as the request came. */
+export function cookieIsSecure(req: Request, policy: TransportPolicy): boolean {
+  return policy.cookieSecure ?? requestIsHttps(req, policy);
+}
+
+/** The origin the browser sees for this site: PUBLIC_URL's, else the (trusted) host and protocol. */
+export function expectedOrigin(req: Request, policy: TransportPolicy): string {
+  if (policy.publicUrl) return new URL(policy.publicUrl).origin.toLowerCase();
   const url = new URL(req.url);
-  const host = firstValue(req.headers.get("x-forwarded-host")) ?? req.headers.get("host") ?? url.host;
-  return `${requestIsHttps(req) ? "https" : "http"}://${host}`.toLowerCase();
+  const forwarded = behindProxy(policy) ? firstValue(req.headers.get("x-forwarded-host")) : undefined;
+  const host = forwarded ?? req.headers.get("host") ?? url.host;
+  return `${requestIsHttps(req, policy) ? "https" : "http"}://${host}`.toLowerCase();
 }
 
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
@@ -81,13 +106,13 @@ const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
  * A request saying neither is refused too: browsers send at least Origin on every POST, and
  * scripts use Bearer tokens, which this check does not apply to.
  */
-export function assertSameOrigin(req: Request): void {
+export function assertSameOrigin(req: Request, policy: TransportPolicy): void {
   if (SAFE_METHODS.has(req.method.toUpperCase())) return;
   const site = req.headers.get("sec-fetch-site");
   const origin = req.headers.get("origin");
   // Sec-Fetch-Site is set by the browser itself (no page can forge it), and unlike our view of
   // the Origin it does not depend on a reverse proxy forwarding Host correctly.
-  const ok = site ? site === "same-origin" : !!origin && origin.toLowerCase() === expectedOrigin(req);
+  const ok = site ? site === "same-origin" : !!origin && origin.toLowerCase() === expectedOrigin(req, policy);
   if (!ok) {
     throw new AppError(
       "FORBIDDEN",
@@ -101,22 +126,16 @@ export function assertSameOrigin(req: Request): void {
  * from another site (a forged sign-in would put the victim in the attacker's session). Scripts
  * send neither header and pass.
  */
-export function assertNotCrossSite(req: Request): void {
+export function assertNotCrossSite(req: Request, policy: TransportPolicy): void {
   const site = req.headers.get("sec-fetch-site");
   const origin = req.headers.get("origin");
-  const crossSite = site ? !["same-origin", "none"].includes(site) : !!origin && origin.toLowerCase() !== expectedOrigin(req);
+  const crossSite = site ? !["same-origin", "none"].includes(site) : !!origin && origin.toLowerCase() !== expectedOrigin(req, policy);
   if (crossSite) throw new AppError("FORBIDDEN", "Cross-origin sign-in refused: sign in from this site's /login page");
 }
 
-/**
- * The client address for rate limiting: the right-most X-Forwarded-For entry, i.e. the address
- * the nearest proxy saw (next start fills the header with the socket address when absent).
- * Without a proxy a client can put any value there; the per-username limit still holds then.
- */
-export function clientIp(req: Request): string {
-  const xff = req.headers.get("x-forwarded-for");
-  const last = xff?.split(",").at(-1)?.trim();
-  return (last || req.headers.get("x-real-ip") || "unknown").slice(0, 64);
+/** The client address for rate limiting (see clientAddress: trusted proxies are skipped). */
+export function clientIp(req: Request, policy: TransportPolicy): string {
+  return clientAddress(req.headers.get("x-forwarded-for") ?? req.headers.get("x-real-ip"), policy.trustedProxies);
 }
 
 export interface CookieOptions {
@@ -139,7 +158,7 @@ export function clearedSessionCookie(secure: boolean): string {
   return sessionCookie("", { secure, maxAgeSeconds: 0 });
 }
 
-/** The Set-Cookie value for a new session on this request (Secure when it came over HTTPS). */
-export function sessionCookieFor(req: Request, token: string, maxAgeSeconds: number): string {
-  return sessionCookie(token, { secure: requestIsHttps(req), maxAgeSeconds });
+/** The Set-Cookie value for a new session on this request. */
+export function sessionCookieFor(req: Request, token: string, maxAgeSeconds: number, policy: TransportPolicy): string {
+  return sessionCookie(token, { secure: cookieIsSecure(req, policy), maxAgeSeconds });
 }

@@ -73,6 +73,17 @@ export async function revokeApiToken(runtime: Runtime, id: string, now = new Dat
   return info(t);
 }
 
+/**
+ * Revokes every active token (after a leak, or with a password change: changing the password ends
+ * sessions, not tokens). One revocation per token, so both stores and the outage cache follow.
+ */
+export async function revokeAllApiTokens(runtime: Runtime, now = new Date()): Promise<{ revoked: number }> {
+  const tokens = await credentialStore(runtime).activeTokens();
+  for (const t of tokens) await revokeApiToken(runtime, t.id, now);
+  logger.info(`[auth] every API token revoked`, { revoked: tokens.length });
+  return { revoked: tokens.length };
+}
+
 /** The active token a Bearer value stands for, or undefined. Records when it was last used. */
 export async function verifyApiToken(runtime: Runtime, token: string, now = new Date()): Promise<ApiTokenInfo | undefined> {
   if (!looksLikeApiToken(token)) return undefined;

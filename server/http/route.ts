@@ -64,26 +64,32 @@ export function route<QS extends Schema | undefined = undefined, BS extends Sche
       for (const [k, v] of Object.entries(rawParams)) params[k] = Array.isArray(v) ? v.join("/") : v;
       const query = opts.query ? parseQuery(req, opts.query) : undefined;
       const body = opts.body ? parseBody(await readJson(req, opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES), opts.body) : undefined;
-      const result = await handler({
-        req,
-        params,
-        query: query as Out<QS>,
-        body: body as Out<BS>,
-        runtime,
-        principal,
-        requestId,
-      });
+      const result = await withDeadline(
+        handler({
+          req,
+          params,
+          query: query as Out<QS>,
+          body: body as Out<BS>,
+          runtime,
+          principal,
+          requestId,
+        }),
+        runtime.config.requestTimeoutMs,
+      );
       const res =
         result instanceof Response
           ? result
           : Response.json({ success: true, data: result.data, ...result.meta }, { status: result.status ?? 200 });
       res.headers.set("x-request-id", requestId);
+      noStore(res.headers);
       status = res.status;
       return res;
     } catch (err) {
       const appErr = toAppError(err);
       status = HTTP_STATUS[appErr.code];
-      if (appErr.code === "INTERNAL") {
+      if (isClientAbort(err, req)) {
+        logger.info(`[http] ${req.method} ${req.nextUrl.pathname}: the client went away before the request was read`, { requestId });
+      } else if (appErr.code === "INTERNAL") {
         logger.error(`[http] ${req.method} ${req.nextUrl.pathname} failed`, { requestId, error: String((err as Error)?.stack ?? err) });
       }
       return errorResponse(appErr, requestId);
@@ -97,7 +103,7 @@ export function route<QS extends Schema | undefined = undefined, BS extends Sche
 
 export function errorResponse(err: AppError, requestId: string): Response {
   const message = err.code === "INTERNAL" ? `Internal server error (request id ${requestId})` : err.message;
-  const headers: Record<string, string> = { "x-request-id": requestId };
+  const headers: Record<string, string> = { "x-request-id": requestId, "cache-control": NO_STORE };
   if (err.extra.retryAfterSeconds !== undefined) headers["retry-after"] = String(err.extra.retryAfterSeconds);
   return Response.json(
     {
@@ -126,17 +132,16 @@ function parseBody<S extends Schema>(value: unknown, schema: S): z.output<S> {
   return parsed.data;
 }
 
-/** Reads a JSON body, refusing more than maxBytes (413) and anything that is not JSON (400/415). */
-export async function readJson(req: Request, maxBytes: number): Promise<unknown> {
-  const type = req.headers.get("content-type") ?? "";
-  if (!/^application\/([a-z.+-]*\+)?json\b/i.test(type)) {
-    throw new AppError("UNSUPPORTED_MEDIA_TYPE", `Content-Type must be application/json, got "${type || "none"}"`);
-  }
+/**
+ * Reads a body of at most maxBytes (413 past it, checked as it streams in, before any parsing) and
+ * decodes it as UTF-8. Shared by the REST wrapper, the login form and the tRPC endpoint.
+ */
+export async function readLimitedBody(req: Request, maxBytes: number): Promise<Uint8Array> {
   const declared = Number(req.headers.get("content-length") ?? "NaN");
   if (Number.isFinite(declared) && declared > maxBytes) {
     throw new AppError("PAYLOAD_TOO_LARGE", `Request body is ${declared} bytes; the limit is ${maxBytes}`);
   }
-  if (!req.body) throw new AppError("BAD_REQUEST", "Request body is empty; expected JSON");
+  if (!req.body) return new Uint8Array(0);
   const reader = req.body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
@@ -150,17 +155,99 @@ export async function readJson(req: Request, maxBytes: number): Promise<unknown>
     }
     chunks.push(value);
   }
+  return Buffer.concat(chunks);
+}
+
+async function readText(req: Request, maxBytes: number, what: string): Promise<string> {
+  const bytes = await readLimitedBody(req, maxBytes);
   let text: string;
   try {
-    text = new TextDecoder("utf-8", { fatal: true }).decode(Buffer.concat(chunks));
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
   } catch {
     throw new AppError("BAD_REQUEST", "Request body is not valid UTF-8");
   }
-  if (!text.trim()) throw new AppError("BAD_REQUEST", "Request body is empty; expected JSON");
+  if (!text.trim()) throw new AppError("BAD_REQUEST", `Request body is empty; expected ${what}`);
+  return text;
+}
+
+const JSON_TYPE = /^application\/([a-z.+-]*\+)?json\b/i;
+const FORM_TYPE = /^application\/x-www-form-urlencoded\b/i;
+
+export function isFormRequest(req: Request): boolean {
+  return FORM_TYPE.test(req.headers.get("content-type") ?? "");
+}
+
+/** Reads a JSON body, refusing more than maxBytes (413) and anything that is not JSON (400/415). */
+export async function readJson(req: Request, maxBytes: number): Promise<unknown> {
+  const type = req.headers.get("content-type") ?? "";
+  if (!JSON_TYPE.test(type)) {
+    throw new AppError("UNSUPPORTED_MEDIA_TYPE", `Content-Type must be application/json, got "${type || "none"}"`);
+  }
+  return parseJsonText(await readText(req, maxBytes, "JSON"));
+}
+
+class ProtoKeyError extends Error {}
+
+/**
+ * JSON.parse, refusing a "__proto__" key anywhere: a schema would silently drop it at the top of
+ * an object (data lost without a word) and keep it deeper down (a prototype-pollution hazard for
+ * whoever reads the stored JSON). The reviver runs only when the text could spell the key.
+ */
+export function parseJsonText(text: string): unknown {
   try {
-    return JSON.parse(text);
-  } catch {
+    if (!/proto|\\u/.test(text)) return JSON.parse(text);
+    return JSON.parse(text, (key, value: unknown) => {
+      if (key === "__proto__") throw new ProtoKeyError();
+      return value;
+    });
+  } catch (err) {
+    if (err instanceof ProtoKeyError) throw new AppError("BAD_REQUEST", 'Request body has a "__proto__" key, which is not accepted anywhere');
     // Not JSON.parse's message: V8 quotes the text around the error, which may be a password.
     throw new AppError("BAD_REQUEST", "Request body is not valid JSON");
   }
+}
+
+/** A form-encoded body (a browser without JavaScript) as an object of its fields; a repeated field is refused. */
+export async function readForm(req: Request, maxBytes: number): Promise<Record<string, string>> {
+  const fields: Record<string, string> = {};
+  for (const [k, v] of new URLSearchParams(await readText(req, maxBytes, "form fields"))) {
+    if (Object.hasOwn(fields, k)) throw new AppError("BAD_REQUEST", `Form field "${k}" is given more than once`);
+    fields[k] = v;
+  }
+  return fields;
+}
+
+export const NO_STORE = "no-store";
+
+/** Answers about a signed-in caller must never sit in a shared or browser cache. */
+export function noStore(headers: Headers): void {
+  if (!headers.has("cache-control")) headers.set("cache-control", NO_STORE);
+}
+
+/**
+ * Every request has a deadline: past it the client gets 503 and this handler stops waiting (the
+ * database's own statement timeout ends the query). A synchronous loop cannot be preempted in
+ * Node.js: those are prevented by bounding every iteration (server/usage-stats/time.ts).
+ */
+export async function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new AppError("UNAVAILABLE", `The request did not finish within ${ms} ms and was stopped; try a smaller range`, { retryAfterSeconds: 5 })),
+      ms,
+    );
+    timer.unref?.();
+  });
+  try {
+    return await Promise.race([work, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A client that closed the connection mid-body: nothing went wrong on our side. */
+export function isClientAbort(err: unknown, req: Request): boolean {
+  if (req.signal?.aborted) return true;
+  const e = err as { name?: string; code?: string; message?: string } | null;
+  return !!e && !(err instanceof AppError) && (e.name === "AbortError" || e.code === "ECONNRESET" || e.code === "UND_ERR_ABORTED" || /aborted|terminated/i.test(e.message ?? ""));
 }

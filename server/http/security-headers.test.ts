@@ -51,11 +51,12 @@ describe("proxy.ts", () => {
     ["/settings/tokens", true],
     ["/api-keys", true],
     ["/administration", true],
-    ["/login", false],
-    ["/login/", false],
-    ["/admin/tokens", false],
-    ["/admin", false],
-    ["/api/trpc/auth.me", false],
+    // Everything but assets: the APIs and /login too (malformed paths, HSTS).
+    ["/login", true],
+    ["/login/", true],
+    ["/admin/tokens", true],
+    ["/admin", true],
+    ["/api/trpc/auth.me", true],
     ["/_next/static/chunks/app.js", false],
     ["/favicon.ico", false],
   ])("runs for %s: %s", (url, expected) => {
@@ -66,6 +67,19 @@ describe("proxy.ts", () => {
     const res = proxy(new NextRequest("http://localhost/accounts?platform=claude"));
     expect(res.status).toBe(307);
     expect(res.headers.get("location")).toBe("http://localhost/login?next=%2Faccounts%3Fplatform%3Dclaude");
+  });
+
+  it.each(["/admin/tokens/%FF", "/admin/accounts/a%ED%A0%80b", "/api/trpc/%FF", "/accounts/%E0%A4%A"])("answers %s with a JSON 400, not a bare 500", async (url) => {
+    const res = proxy(new NextRequest(`http://localhost${url}`));
+    expect(res.status).toBe(400);
+    expect(res.headers.get("cache-control")).toBe("no-store");
+    expect(await res.json()).toMatchObject({ success: false, error: { code: "BAD_REQUEST", message: expect.stringMatching(/malformed percent-encoding/) } });
+  });
+
+  it("lets the APIs and /login through without a cookie, and sends HSTS only over HTTPS", () => {
+    expect(proxy(new NextRequest("http://localhost/admin/tokens")).status).toBe(200);
+    expect(proxy(new NextRequest("http://localhost/login")).headers.get("strict-transport-security")).toBeNull();
+    expect(proxy(new NextRequest("https://localhost/login")).headers.get("strict-transport-security")).toBe("max-age=31536000; includeSubDomains");
   });
 
   it("passes a visitor with a cookie on, telling the layout the path", () => {

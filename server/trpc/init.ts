@@ -2,7 +2,8 @@ import "server-only";
 import { initTRPC } from "@trpc/server";
 import { authenticateRequest } from "../auth/authenticate";
 import { hasScope, type Principal, type Scope } from "../auth/scopes";
-import { AppError, HTTP_STATUS, toAppError, toTrpcError } from "../errors";
+import { ZodError } from "zod";
+import { AppError, HTTP_STATUS, badRequestFromZod, toAppError, toTrpcError } from "../errors";
 import { logger } from "../logger";
 import { getRuntime, type Runtime } from "../runtime";
 
@@ -20,11 +21,11 @@ export interface TrpcContext {
   resHeaders?: Headers;
 }
 
-export async function createTrpcContext(opts: { req: Request; resHeaders?: Headers }): Promise<TrpcContext> {
+export async function createTrpcContext(opts: { req: Request; resHeaders?: Headers; requestId?: string }): Promise<TrpcContext> {
   return {
     runtime: await getRuntime(),
     req: opts.req,
-    requestId: opts.req.headers.get("x-request-id")?.slice(0, 64) || crypto.randomUUID(),
+    requestId: opts.requestId ?? (opts.req.headers.get("x-request-id")?.slice(0, 64) || crypto.randomUUID()),
     resHeaders: opts.resHeaders,
   };
 }
@@ -36,10 +37,12 @@ export interface ProcedureMeta {
 
 const t = initTRPC.context<TrpcContext>().meta<ProcedureMeta>().create({
   errorFormatter({ shape, error }) {
-    const appErr = error.cause instanceof AppError ? error.cause : undefined;
+    // Input validation fails before any middleware runs: its cause is the ZodError, whose own
+    // message is a JSON dump of every issue. Say the first problem in words instead.
+    const appErr = error.cause instanceof AppError ? error.cause : error.cause instanceof ZodError ? badRequestFromZod(error.cause) : undefined;
     return {
       ...shape,
-      message: appErr?.code === "INTERNAL" || (!appErr && error.code === "INTERNAL_SERVER_ERROR") ? "Internal server error" : shape.message,
+      message: appErr?.code === "INTERNAL" || (!appErr && error.code === "INTERNAL_SERVER_ERROR") ? "Internal server error" : (appErr?.message ?? shape.message),
       data: {
         ...shape.data,
         stack: undefined,

@@ -30,9 +30,11 @@ function plainNumber(n: number): string {
 export function csvCell(v: Cell): string {
   if (v === null) return "";
   if (typeof v === "number") return plainNumber(v);
-  // OWASP: a leading = + - @ (or tab / CR) makes spreadsheets evaluate the cell as a formula.
-  const s = /^[=+\-@\t\r]/.test(v) ? `'${v}` : v;
-  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+  // OWASP: a leading = + - @ (or tab / CR) makes spreadsheets evaluate the cell as a formula;
+  // some also skip leading spaces, and read the full-width forms ＝＋－＠ as the ASCII ones.
+  const s = /^[\s=+\-@\uFF1D\uFF0B\uFF0D\uFF20]/.test(v) ? `'${v}` : v;
+  // ";" is the field separator where the decimal mark is a comma (Excel in many locales).
+  return /[",;\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
 export function csvLine(cells: Cell[]): string {

@@ -6,6 +6,7 @@ import {
   canonicalTimeZone,
   daySpan,
   eachDay,
+  eachMonth,
   firstDayOf,
   firstOffsetMismatch,
   lastDayOf,
@@ -88,7 +89,7 @@ export function boundaries(start: string, end: string): Iterable<string> {
 
 /** The starts of every month from..to and of the month after. */
 export function* monthBoundaries(from: string, to: string): Generator<string> {
-  for (let m = from; m <= addMonths(to, 1); m = addMonths(m, 1)) yield firstDayOf(m);
+  for (const m of eachMonth(from, addMonths(to, 1))) yield firstDayOf(m);
 }
 
 /** The zone an answer is given in: the requested tz (canonical spelling) or USAGE_TIMEZONE. */

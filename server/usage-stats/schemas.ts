@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { isValidTimeZone } from "../config";
 import { isStorableText } from "../usage/schemas";
-import { addYears, isCalendarDate } from "./time";
+import { addYears, isCalendarDate, MAX_LOCAL_DATE, MAX_LOCAL_MONTH, MIN_LOCAL_DATE, MIN_LOCAL_MONTH } from "./time";
 
 /**
  * Inputs and outputs of the usage read path. Each input schema is shared by the tRPC procedure and
@@ -16,12 +16,12 @@ const isoDate = z
   .string()
   .regex(/^\d{4}-\d{2}-\d{2}$/, "expected a date as YYYY-MM-DD")
   .refine(isCalendarDate, "not a calendar date")
-  .refine((s) => s >= "1970-01-01", "must be 1970-01-01 or later");
+  .refine((s) => s >= MIN_LOCAL_DATE && s <= MAX_LOCAL_DATE, `must be from ${MIN_LOCAL_DATE} to ${MAX_LOCAL_DATE}`);
 
 const isoMonth = z
   .string()
   .regex(/^\d{4}-(0[1-9]|1[0-2])$/, "expected a month as YYYY-MM")
-  .refine((s) => s >= "1970-01", "must be 1970-01 or later");
+  .refine((s) => s >= MIN_LOCAL_MONTH && s <= MAX_LOCAL_MONTH, `must be from ${MIN_LOCAL_MONTH} to ${MAX_LOCAL_MONTH}`);
 
 /** Query strings carry numbers as text; defaults are applied by the service (see DEFAULT_LIMITS). */
 const intParam = (min: number, max: number, dflt: number, description: string) =>

@@ -5,6 +5,18 @@
 
 const DAY_MS = 86_400_000;
 
+/**
+ * The calendar this product answers for: usage events are accepted from 2000-01-01 on (see
+ * MIN_OCCURRED_AT), and no local date or month outside these bounds is parsed. Every walk over
+ * days or months below is bounded by construction as well, so that no input can make one run on.
+ */
+export const MIN_LOCAL_DATE = "2000-01-01";
+export const MAX_LOCAL_DATE = "2100-12-31";
+export const MIN_LOCAL_MONTH = MIN_LOCAL_DATE.slice(0, 7);
+export const MAX_LOCAL_MONTH = MAX_LOCAL_DATE.slice(0, 7);
+/** More days than lie between the bounds (and their neighbours): a walk longer than this is a bug. */
+const MAX_WALK_STEPS = 40_000;
+
 const partsFormatters = new Map<string, Intl.DateTimeFormat>();
 
 function partsFormatter(tz: string): Intl.DateTimeFormat {
@@ -103,7 +115,7 @@ export function lastDayOf(month: string): string {
 }
 
 export function addMonths(month: string, n: number): string {
-  const total = Number(month.slice(0, 4)) * 12 + Number(month.slice(5, 7)) - 1 + n;
+  const total = monthIndex(month) + n;
   return `${pad(Math.floor(total / 12), 4)}-${pad((total % 12) + 1, 2)}`;
 }
 
@@ -115,12 +127,29 @@ export function addYears(date: string, n: number): string {
   return isCalendarDate(candidate) ? candidate : `${pad(y, 4)}-02-28`;
 }
 
-export function* eachDay(start: string, end: string): Generator<string> {
-  for (let d = start; d <= end; d = addDays(d, 1)) yield d;
+function monthIndex(month: string): number {
+  return Number(month.slice(0, 4)) * 12 + Number(month.slice(5, 7)) - 1;
 }
 
+function assertWalk(steps: number, what: string): void {
+  if (!Number.isSafeInteger(steps) || steps > MAX_WALK_STEPS) {
+    throw new RangeError(`refusing to walk ${steps} ${what}: more than ${MAX_WALK_STEPS}`);
+  }
+}
+
+/** Every day from start to end inclusive (none when end is before start); counted, not compared as text. */
+export function* eachDay(start: string, end: string): Generator<string> {
+  const first = utcMs(start);
+  const count = Math.round((utcMs(end) - first) / DAY_MS) + 1;
+  assertWalk(count, "days");
+  for (let i = 0; i < count; i++) yield fromUtcMs(first + i * DAY_MS);
+}
+
+/** Every month from start to end inclusive (none when end is before start). */
 export function* eachMonth(start: string, end: string): Generator<string> {
-  for (let m = start; m <= end; m = addMonths(m, 1)) yield m;
+  const count = monthIndex(end) - monthIndex(start) + 1;
+  assertWalk(count, "months");
+  for (let i = 0; i < count; i++) yield addMonths(start, i);
 }
 
 /**

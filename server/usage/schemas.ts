@@ -33,12 +33,16 @@ const tokenCount = z.int({ error: "must be a non-negative integer" }).min(0, { e
   error: `must be at most ${MAX_TOKENS_PER_FIELD}`,
 });
 
-/** Walks a JSON value: every string (keys too) storable, depth bounded. */
+/** Keys that reach an object's prototype in JavaScript: refused at any depth of stored JSON. */
+export const RESERVED_JSON_KEYS = new Set(["__proto__", "constructor", "prototype"]);
+
+/** Walks a JSON value: every string (keys too) storable, no reserved keys, depth bounded. */
 function jsonProblem(value: unknown, depth: number): string | undefined {
   if (depth > 16) return "is nested too deeply (more than 16 levels)";
   if (typeof value === "string") return isStorableText(value) || value === "" ? undefined : "contains NUL bytes or unpaired surrogates";
   if (value === null || typeof value !== "object") return undefined;
   for (const [k, v] of Object.entries(value)) {
+    if (RESERVED_JSON_KEYS.has(k)) return `has the reserved key "${k}"`;
     if (!isStorableText(k) && k !== "") return "has a key with NUL bytes or unpaired surrogates";
     const p = jsonProblem(v, depth + 1);
     if (p) return p;
@@ -81,6 +85,7 @@ export function parseCostUsd(value: string | number): { ok: true; text: string }
   }
   if (!COST_TEXT.test(text)) {
     if (/^\d+\.\d{9,}$/.test(text)) return { ok: false, message: "must have at most 8 decimal places" };
+    if (/^0\d/.test(text)) return { ok: false, message: `must not have leading zeros (got "${text.slice(0, 32)}")` };
     if (/^\d+(\.\d+)?$/.test(text)) return { ok: false, message: `must be at most ${MAX_COST_USD} USD` };
     return { ok: false, message: 'must be a decimal number of USD such as "0.0123" (at most 8 decimal places)' };
   }

@@ -4,7 +4,8 @@ import { pathToFileURL } from "node:url";
 import { NextRequest } from "next/server";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { sha256Hex } from "@/server/auth/secrets";
-import { authTestStores, TEST_ADMIN_PASSWORD, type AuthTestStores } from "@/server/auth/testing";
+import { revokeAllApiTokens } from "@/server/auth/token.service";
+import { authTestStores, bearerHeader, TEST_ADMIN_PASSWORD, type AuthTestStores } from "@/server/auth/testing";
 import { ROUTE_MARK } from "@/server/http/route";
 import { setRuntime } from "@/server/runtime";
 import * as login from "./login/route";
@@ -24,7 +25,7 @@ function send(handler: Handler, opts: { method?: string; path?: string; headers?
   const headers: Record<string, string> = { ...opts.headers };
   let body: string | undefined;
   if (opts.json !== undefined || opts.raw !== undefined) {
-    headers["content-type"] = "application/json";
+    headers["content-type"] ??= "application/json";
     body = opts.raw ?? JSON.stringify(opts.json);
   }
   const req = new NextRequest(`http://localhost${opts.path ?? "/admin/x"}`, { method: opts.method ?? "POST", headers, body });
@@ -33,9 +34,12 @@ function send(handler: Handler, opts: { method?: string; path?: string; headers?
 
 const sameSite = { origin: "http://localhost", "sec-fetch-site": "same-origin" };
 
+function sessionSetCookie(res: Response): string | undefined {
+  return res.headers.getSetCookie().find((c) => c.startsWith("ub_session="));
+}
+
 function cookieFrom(res: Response): string {
-  const set = res.headers.get("set-cookie") ?? "";
-  return set.split(";")[0]!;
+  return (sessionSetCookie(res) ?? "").split(";")[0]!;
 }
 
 describe("sign-in, sign-out and password change over REST", () => {
@@ -53,7 +57,9 @@ describe("sign-in, sign-out and password change over REST", () => {
     const res = await send(login.POST, { json: { username: "admin", password: TEST_ADMIN_PASSWORD }, headers: sameSite });
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ success: true, data: { username: "admin", expiresAt: expect.any(String) } });
-    expect(res.headers.get("set-cookie")).toMatch(/^ub_session=[A-Za-z0-9_-]{43}; Path=\/; Max-Age=604800; HttpOnly; SameSite=Lax$/);
+    expect(sessionSetCookie(res)).toMatch(/^ub_session=[A-Za-z0-9_-]{43}; Path=\/; Max-Age=604800; HttpOnly; SameSite=Lax$/);
+    expect(res.headers.getSetCookie().find((c) => c.startsWith("ub_device="))).toMatch(/^ub_device=[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}; Path=\/; Max-Age=31536000; HttpOnly; SameSite=Lax$/);
+    expect(res.headers.get("cache-control")).toBe("no-store");
     const cookie = cookieFrom(res);
 
     const who = await send(me.GET, { method: "GET", headers: { cookie } });
@@ -66,9 +72,49 @@ describe("sign-in, sign-out and password change over REST", () => {
     expect(after.status).toBe(401);
   });
 
-  it("marks the cookie Secure over HTTPS", async () => {
-    const res = await send(login.POST, { json: { username: "admin", password: TEST_ADMIN_PASSWORD }, headers: { "x-forwarded-proto": "https" } });
-    expect(res.headers.get("set-cookie")).toMatch(/; HttpOnly; SameSite=Lax; Secure$/);
+  it("marks the cookie Secure by configuration, not because a client says X-Forwarded-Proto: https", async () => {
+    const spoofed = await send(login.POST, { json: { username: "admin", password: TEST_ADMIN_PASSWORD }, headers: { "x-forwarded-proto": "https" } });
+    expect(sessionSetCookie(spoofed)).toMatch(/; HttpOnly; SameSite=Lax$/);
+    const secure = await authTestStores("postgres", { COOKIE_SECURE: "true" });
+    setRuntime(secure.runtime);
+    try {
+      const res = await send(login.POST, { json: { username: "admin", password: TEST_ADMIN_PASSWORD } });
+      expect(sessionSetCookie(res)).toMatch(/; HttpOnly; SameSite=Lax; Secure$/);
+    } finally {
+      setRuntime(stores.runtime);
+      await secure.close();
+    }
+  });
+
+  it("signs in from a form posted without JavaScript, with the same CSRF check, and sends the browser on", async () => {
+    const form = (fields: Record<string, string>, headers: Record<string, string> = sameSite) =>
+      send(login.POST, { raw: new URLSearchParams(fields).toString(), headers: { "content-type": "application/x-www-form-urlencoded", ...headers } });
+    const ok = await form({ username: "admin", password: TEST_ADMIN_PASSWORD, next: "/accounts?platform=claude" });
+    expect(ok.status).toBe(303);
+    expect(ok.headers.get("location")).toBe("/accounts?platform=claude");
+    expect(sessionSetCookie(ok)).toMatch(/^ub_session=[A-Za-z0-9_-]{43};/);
+    const evil = await form({ username: "admin", password: TEST_ADMIN_PASSWORD, next: "/.//evil.example/phish" });
+    expect(evil.headers.get("location")).toBe("/");
+    const wrong = await form({ username: "admin", password: "not it", next: "/accounts" });
+    expect([wrong.status, wrong.headers.get("location"), sessionSetCookie(wrong)]).toEqual([303, "/login?error=invalid&next=%2Faccounts", undefined]);
+    const crossSite = await form({ username: "admin", password: TEST_ADMIN_PASSWORD }, { origin: "https://evil.example", "sec-fetch-site": "cross-site" });
+    expect(crossSite.status).toBe(403);
+    expect(sessionSetCookie(crossSite)).toBeUndefined();
+  });
+
+  it("signs out a browser whose session already ended, clearing its cookie", async () => {
+    const res = await send(logout.POST, { headers: { cookie: "ub_session=" + "x".repeat(43), ...sameSite } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("set-cookie")).toBe("ub_session=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax");
+  });
+
+  it("revokes every API token at once; a password change leaves tokens alone", async () => {
+    const session = cookieFrom(await send(login.POST, { json: { username: "admin", password: TEST_ADMIN_PASSWORD } }));
+    const minted = [await bearerHeader(stores.runtime, "usage:read", "one"), await bearerHeader(stores.runtime, "usage:write", "two")];
+    const res = await send(tokens.DELETE, { method: "DELETE", headers: { cookie: session, ...sameSite } });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { data: { revoked: number } }).data.revoked).toBeGreaterThanOrEqual(2);
+    for (const authorization of minted) expect((await send(me.GET, { method: "GET", headers: { authorization } })).status).toBe(401);
   });
 
   it("answers 429 with Retry-After once a username had too many attempts", async () => {
@@ -98,6 +144,7 @@ describe("sign-in, sign-out and password change over REST", () => {
   });
 
   it("changing the password over REST clears the cookie and ends every session", async () => {
+    const kept = await bearerHeader(stores.runtime, "usage:read", "kept");
     const a = cookieFrom(await send(login.POST, { json: { username: "admin", password: TEST_ADMIN_PASSWORD } }));
     const b = cookieFrom(await send(login.POST, { json: { username: "admin", password: TEST_ADMIN_PASSWORD } }));
     const res = await send(password.POST, { json: { currentPassword: TEST_ADMIN_PASSWORD, newPassword: "the new admin password" }, headers: { cookie: a, ...sameSite } });
@@ -107,6 +154,9 @@ describe("sign-in, sign-out and password change over REST", () => {
     for (const cookie of [a, b]) expect((await send(me.GET, { method: "GET", headers: { cookie } })).status).toBe(401);
     const fresh = await send(login.POST, { json: { username: "admin", password: "the new admin password" } });
     expect(fresh.status).toBe(200);
+    // Documented: a password change ends sessions, not API tokens.
+    expect((await send(me.GET, { method: "GET", headers: { authorization: kept } })).status).toBe(200);
+    await revokeAllApiTokens(stores.runtime);
   });
 
   it("manages tokens: create shows the token once, list and revoke", async () => {

@@ -1,5 +1,5 @@
 import { changePasswordInput, createTokenInput, loginInput, tokenIdInput } from "../../auth/schemas";
-import { createApiToken, listApiTokens, revokeApiToken } from "../../auth/token.service";
+import { createApiToken, listApiTokens, revokeAllApiTokens, revokeApiToken } from "../../auth/token.service";
 import { changeOwnPassword, signIn, signOut } from "../../auth/web";
 import { AppError } from "../../errors";
 import { createTRPCRouter, protectedProcedure, publicProcedure } from "../init";
@@ -11,8 +11,8 @@ export const authRouter = createTRPCRouter({
     .input(loginInput)
     .mutation(async ({ ctx, input }) => {
       try {
-        const { setCookie, data } = await signIn(ctx.runtime, ctx.req, input, ctx.requestId);
-        ctx.resHeaders?.append("set-cookie", setCookie);
+        const { setCookies, data } = await signIn(ctx.runtime, ctx.req, input, ctx.requestId);
+        for (const c of setCookies) ctx.resHeaders?.append("set-cookie", c);
         return data;
       } catch (err) {
         if (err instanceof AppError && err.extra.retryAfterSeconds !== undefined) {
@@ -22,7 +22,8 @@ export const authRouter = createTRPCRouter({
       }
     }),
 
-  logout: protectedProcedure("admin").mutation(async ({ ctx }) => {
+  // Public so that a browser whose session already expired can still clear its cookie.
+  logout: publicProcedure.meta({ scope: "public" }).mutation(async ({ ctx }) => {
     const { setCookie, data } = await signOut(ctx.runtime, ctx.req);
     ctx.resHeaders?.append("set-cookie", setCookie);
     return data;
@@ -53,5 +54,6 @@ export const authRouter = createTRPCRouter({
     revoke: protectedProcedure("admin")
       .input(tokenIdInput)
       .mutation(({ ctx, input }) => revokeApiToken(ctx.runtime, input.id)),
+    revokeAll: protectedProcedure("admin").mutation(({ ctx }) => revokeAllApiTokens(ctx.runtime)),
   }),
 });

@@ -61,6 +61,14 @@ export function TokensView({ tokens, messages: m }: { tokens: TokenRow[]; messag
     startTransition(() => router.refresh());
   }
 
+  async function revokeAll() {
+    if (!window.confirm(fill(m["tokens.revokeAllConfirm"], { count: String(tokens.length) }))) return;
+    setError(null);
+    const r = await call("/admin/tokens", { method: "DELETE" });
+    if (!r.ok) return setError(fill(m["tokens.failed"], { message: r.message }));
+    startTransition(() => router.refresh());
+  }
+
   async function copy() {
     if (!created) return;
     await navigator.clipboard?.writeText(created).then(() => setCopied(true), () => {});
@@ -153,6 +161,12 @@ export function TokensView({ tokens, messages: m }: { tokens: TokenRow[]; messag
           ))}
         </tbody>
       </table>
+
+      {tokens.length > 0 && (
+        <button type="button" onClick={revokeAll} className="rounded-md border border-red-300 px-3 py-1.5 text-sm text-red-700 hover:bg-red-50" data-testid="revoke-all-tokens">
+          {m["tokens.revokeAll"]}
+        </button>
+      )}
     </section>
   );
 }

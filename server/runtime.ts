@@ -16,9 +16,17 @@ export interface Runtime {
   db: DbHandle | undefined;
   /** undefined when REDIS_URL is not set. */
   redis: Redis | undefined;
+  /** Epoch ms for the runtime's own timers (how long a store counts as down); tests move it by hand. */
+  clock: Clock;
   /** Stops background work and closes connections. */
   close(): Promise<void>;
 }
+
+export interface Clock {
+  now(): number;
+}
+
+export const systemClock: Clock = { now: () => Date.now() };
 
 export class StartupError extends Error {
   constructor(message: string) {
@@ -37,6 +45,7 @@ export interface CreateRuntimeOptions {
    * and `npm run worker`). Tests leave it off and drive a Drainer themselves.
    */
   startBackground?: boolean;
+  clock?: Clock;
 }
 
 export async function createRuntime(config: AppConfig, opts: CreateRuntimeOptions = {}): Promise<Runtime> {
@@ -72,6 +81,7 @@ export async function createRuntime(config: AppConfig, opts: CreateRuntimeOption
     config,
     db,
     redis,
+    clock: opts.clock ?? systemClock,
     async close() {
       for (const c of closers.reverse()) await c().catch(() => {});
       redis?.disconnect();

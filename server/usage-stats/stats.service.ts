@@ -113,7 +113,7 @@ const iso = (d: Date | number | null | undefined) => (d === null || d === undefi
 
 // ---- choosing the store
 
-const PG_RETRY_AFTER_MS = 2_000;
+export const PG_RETRY_AFTER_MS = 2_000;
 const pgDownUntil = new WeakMap<object, number>();
 
 function isStatementTimeout(err: unknown): boolean {
@@ -126,7 +126,7 @@ async function answer<T>(
   fromRedis: (redis: Redis, why: string) => Promise<T>,
 ): Promise<{ value: T; source: Source }> {
   const handle = runtime.db;
-  if (handle && (pgDownUntil.get(handle) ?? 0) <= Date.now()) {
+  if (handle && (pgDownUntil.get(handle) ?? 0) <= runtime.clock.now()) {
     try {
       return { value: await fromPostgres(handle.db), source: "postgres" };
     } catch (err) {
@@ -138,7 +138,7 @@ async function answer<T>(
       }
       // A failing query on a database that still answers is a bug, not an outage: let it surface.
       if (await ping(handle.db)) throw err;
-      pgDownUntil.set(handle, Date.now() + PG_RETRY_AFTER_MS);
+      pgDownUntil.set(handle, runtime.clock.now() + PG_RETRY_AFTER_MS);
       logger.warn(`[usage-stats] PostgreSQL unreachable (${(err as Error).message}); answering from Redis`);
     }
   }

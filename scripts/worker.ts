@@ -5,7 +5,7 @@
  */
 import { getConfig } from "../server/config";
 import { createRuntime } from "../server/runtime";
-import { outboxStats } from "../server/usage/hot-store";
+import { outboxStats } from "../server/usage/hot-outbox";
 import { isRedisReady } from "../server/redis";
 
 async function main() {

@@ -1,5 +1,5 @@
 import os from "node:os";
-import { outboxStats } from "../../server/usage/hot-store";
+import { outboxStats } from "../../server/usage/hot-outbox";
 import type { UsageEvent } from "../../server/usage/schemas";
 import { Latencies, sleep, World, type AuditResult, type Servers } from "./harness";
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createRuntime, type Clock, type Runtime } from "../runtime";
 import { adminQuery, createTestDatabase, dropRedisPrefix, testConfig, type TestDatabase } from "../testing/stores";
-import { setAccountIndex, setApiKeyIndex } from "../usage/hot-store";
+import { setAccountIndex, setApiKeyIndex } from "../usage/hot-index";
 import { recordUsage } from "../usage/usage.service";
 import type { AccountBreakdownInput, AccountSummaryInput, AccountUsageListInput } from "./schemas";
 import { TEST_TZ, shDate, shInstant, spreadEvents, type TestEvent } from "./stats.fixtures";

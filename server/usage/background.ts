@@ -2,7 +2,7 @@ import { logger } from "../logger";
 import { isRedisReady } from "../redis";
 import type { Runtime } from "../runtime";
 import { Drainer } from "./drainer";
-import { findCountersRebuiltAt } from "./hot-store";
+import { findCountersRebuiltAt } from "./hot-reconcile";
 import { reconcileHotCounters } from "./reconcile";
 import { onRedisBypassed } from "./signals";
 

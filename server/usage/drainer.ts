@@ -15,7 +15,7 @@ import {
   pruneOutboxConsumers,
   readOutbox,
   type OutboxEntry,
-} from "./hot-store";
+} from "./hot-outbox";
 import {
   ensureUsagePartitions,
   forgetUsagePartitions,

@@ -25,7 +25,7 @@ export async function unlockAccounts(redis: Redis, prefix: string, accountIds: s
   await Promise.all(accountIds.map((id) => unlockScript.run(redis, [k.reconcileLock(id), k.reconcileHeld(id)], [token])));
 }
 
-export type CounterValues = Record<CounterField, number> & { lastUsedAt: number | null; lastModel?: string | null };
+export type CounterValues = Record<CounterField, bigint> & { lastUsedAt: number | null; lastModel?: string | null };
 
 export interface AccountCounters {
   window: Window;

@@ -6,6 +6,7 @@ import { health } from "../health/health.service";
 import { createRedis, isRedisReady } from "../redis";
 import { createRuntime, type Runtime } from "../runtime";
 import { createTestDatabase, dropRedisPrefix, testConfig, type TestDatabase } from "../testing/stores";
+import { startUsageBackground } from "./background";
 import { Drainer } from "./drainer";
 import { outboxStats } from "./hot-outbox";
 import { heldRequestIds } from "./hot-reconcile";
@@ -182,8 +183,9 @@ describe("Redis is unavailable", () => {
   async function runtimeOnOwnRedis(opts: { startBackground?: boolean } = {}) {
     db = await createTestDatabase({ migrated: true });
     const config = testConfig({ DATABASE_URL: db.url, REDIS_URL: redis.url, USAGE_TIMEZONE: TZ });
-    const runtime = await createRuntime(config, { ownDatabase: true, ...opts });
-    cleanups.push(() => runtime.close());
+    const runtime = await createRuntime(config, { ownDatabase: true });
+    const background = opts.startBackground ? startUsageBackground(runtime) : undefined;
+    cleanups.push(() => runtime.close(), async () => background?.stop());
     return runtime;
   }
 

@@ -1,16 +1,20 @@
 import { randomBytes } from "node:crypto";
 import { defineConfig, devices } from "@playwright/test";
 import { getTestStores } from "./server/config";
+import { freePortSync } from "./server/testing/ports";
 
 /**
  * E2E runs against a production build (`next build` + `next start`) on a database and Redis key
- * prefix of its own, created by scripts/e2e-server.ts and dropped when it stops. The names are
- * fixed here once (workers inherit them through the environment).
+ * prefix of its own, created by scripts/e2e-server.ts and dropped when it stops, on free ports (two
+ * checkouts may test at once). Names and ports are fixed here once (workers inherit them through
+ * the environment).
  */
 const env = process.env as Record<string, string | undefined>;
 env.E2E_RUN_ID ??= `${Date.now().toString(36)}${randomBytes(3).toString("hex")}`;
 const runId = env.E2E_RUN_ID;
-const port = Number(env.E2E_PORT ?? 3107);
+env.E2E_PORT ??= String(freePortSync());
+env.E2E_FALLBACK_PORT ??= String(freePortSync());
+const port = Number(env.E2E_PORT);
 const stores = getTestStores();
 const dbUrl = new URL(stores.databaseUrl);
 dbUrl.pathname = `/ub_e2e_${runId}`;

@@ -42,9 +42,13 @@ const NUMERIC = 1700;
 const DATE = 1082;
 
 /**
- * int8 → number, refusing values JavaScript cannot hold exactly (token counts and nano-USD sums
- * stay far below 2^53 = 9,007,199 USD per figure); numeric → exact decimal string; date → the
- * 'YYYY-MM-DD' text itself (a JS Date would shift it by the process time zone).
+ * int8 → number, refusing values JavaScript cannot hold exactly (counts, ids, sizes); numeric →
+ * exact decimal string; date → the 'YYYY-MM-DD' text itself (a JS Date would shift it by the
+ * process time zone).
+ *
+ * Sums of usage measures are the exception, because cost_nanos passes 2^53 at about 9 million
+ * USD: repositories read them as decimal text (`::text`, or a numeric sum) and the code holds them
+ * as bigint, the Redis counters as decimal strings (see server/usage/big-numbers.test.ts).
  */
 export function parseInt8(value: string): number {
   const n = Number(value);

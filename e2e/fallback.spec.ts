@@ -19,7 +19,8 @@ import {
  * and the same REDIS_URL / key prefix, so it can only answer from the live counters.
  */
 
-const PORT = Number(process.env.E2E_FALLBACK_PORT ?? Number(process.env.E2E_PORT ?? 3107) + 1);
+// A free port chosen by playwright.config.ts.
+const PORT = Number(process.env.E2E_FALLBACK_PORT);
 const BASE = `http://127.0.0.1:${PORT}`;
 
 let figures: DemoFigures;

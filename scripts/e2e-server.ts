@@ -19,8 +19,10 @@ async function main() {
   await seed(handle, config.usageTimezone);
   await handle.close();
 
-  const port = process.argv[2] ?? String(config.port === 3000 ? 3107 : config.port);
-  const child = spawn("node_modules/.bin/next", ["start", "-p", process.env.E2E_PORT ?? port, "-H", "127.0.0.1"], { stdio: "inherit" });
+  // E2E_PORT: the free port playwright.config.ts chose.
+  const port = process.env.E2E_PORT ?? process.argv[2];
+  if (!port) throw new Error("e2e-server needs E2E_PORT");
+  const child = spawn("node_modules/.bin/next", ["start", "-p", port, "-H", "127.0.0.1"], { stdio: "inherit" });
   let stopping = false;
   const stop = async () => {
     if (stopping) return;

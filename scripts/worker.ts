@@ -5,7 +5,8 @@
  */
 import { getConfig } from "../server/config";
 import { createRuntime } from "../server/runtime";
-import { outboxStats } from "../server/usage/hot-store";
+import { startUsageBackground } from "../server/usage/background";
+import { outboxStats } from "../server/usage/hot-outbox";
 import { isRedisReady } from "../server/redis";
 
 async function main() {
@@ -13,7 +14,8 @@ async function main() {
   if (!config.postgresEnabled || !config.redisUrl) {
     throw new Error("The worker moves the Redis outbox into PostgreSQL: it needs REDIS_URL and PostgreSQL (POSTGRES_ENABLED=true).");
   }
-  const runtime = await createRuntime(config, { ownDatabase: true, prepare: true, startBackground: true });
+  const runtime = await createRuntime(config, { ownDatabase: true, prepare: true });
+  const background = startUsageBackground(runtime);
   console.log(`[worker] draining ${config.redisKeyPrefix}outbox into PostgreSQL (Ctrl-C to stop)`);
   const report = setInterval(() => {
     if (!isRedisReady(runtime.redis)) return;
@@ -32,6 +34,7 @@ async function main() {
     stopping = true;
     clearInterval(report);
     console.log("[worker] stopping; unacknowledged batches stay in the outbox for the next drainer");
+    await background.stop();
     await runtime.close();
     process.exit(0);
   };

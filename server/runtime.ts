@@ -1,10 +1,10 @@
+import { EventEmitter } from "node:events";
 import type { Redis } from "ioredis";
 import { getDbHandle, prepareDatabase, ensureUpcomingPartitions, type DbHandle } from "../db";
 import { createDatabase } from "../db/client";
 import { getConfig, type AppConfig } from "./config";
 import { createRedis } from "./redis";
 import { logger } from "./logger";
-import { startUsageBackground } from "./usage/background";
 
 /**
  * The stores a process talks to. Routers and route handlers get it from getRuntime(); services
@@ -16,9 +16,27 @@ export interface Runtime {
   db: DbHandle | undefined;
   /** undefined when REDIS_URL is not set. */
   redis: Redis | undefined;
-  /** Stops background work and closes connections. */
+  /** Epoch ms for the runtime's own timers (how long a store counts as down); tests move it by hand. */
+  clock: Clock;
+  /** What the request path tells background work (server/usage/background.ts listens). */
+  events: EventEmitter<RuntimeEvents>;
+  /** Closes connections (background work has its own stop(), see startUsageBackground). */
   close(): Promise<void>;
 }
+
+export interface RuntimeEvents {
+  /**
+   * A write had to bypass Redis (down, failing, or an account stayed locked): the counters miss
+   * events until they are rebuilt from PostgreSQL.
+   */
+  redisBypassed: [];
+}
+
+export interface Clock {
+  now(): number;
+}
+
+export const systemClock: Clock = { now: () => Date.now() };
 
 export class StartupError extends Error {
   constructor(message: string) {
@@ -32,11 +50,7 @@ export interface CreateRuntimeOptions {
   ownDatabase?: boolean;
   /** Apply migrations (and seed an empty embedded database). */
   prepare?: boolean;
-  /**
-   * Start the outbox drainer and the rebuild of Redis counters when Redis comes back (the app
-   * and `npm run worker`). Tests leave it off and drive a Drainer themselves.
-   */
-  startBackground?: boolean;
+  clock?: Clock;
 }
 
 export async function createRuntime(config: AppConfig, opts: CreateRuntimeOptions = {}): Promise<Runtime> {
@@ -72,6 +86,8 @@ export async function createRuntime(config: AppConfig, opts: CreateRuntimeOption
     config,
     db,
     redis,
+    clock: opts.clock ?? systemClock,
+    events: new EventEmitter<RuntimeEvents>(),
     async close() {
       for (const c of closers.reverse()) await c().catch(() => {});
       redis?.disconnect();
@@ -83,18 +99,17 @@ export async function createRuntime(config: AppConfig, opts: CreateRuntimeOption
     timer.unref();
     closers.push(async () => clearInterval(timer));
   }
-  if (opts.startBackground) {
-    const background = startUsageBackground(runtime);
-    closers.push(() => background.stop());
-  }
   return runtime;
 }
 
 const g = globalThis as unknown as { __usageRuntime?: Promise<Runtime> };
 
-/** The process-wide runtime, started once (migrations applied, background work running). */
+/**
+ * The process-wide runtime, opened once (migrations applied). Its background work is started by
+ * the process's start-up (server/startup.ts), not here.
+ */
 export function getRuntime(): Promise<Runtime> {
-  g.__usageRuntime ??= createRuntime(getConfig(), { prepare: true, startBackground: true });
+  g.__usageRuntime ??= createRuntime(getConfig(), { prepare: true });
   g.__usageRuntime.catch(() => {
     g.__usageRuntime = undefined;
   });

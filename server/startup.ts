@@ -1,11 +1,14 @@
 import { ConfigError, getConfig } from "./config";
 import { getRuntime, StartupError } from "./runtime";
+import { startUsageBackground, type UsageBackground } from "./usage/background";
+
+const g = globalThis as unknown as { __usageBackground?: UsageBackground };
 
 /**
  * Start-up of a Next.js server process (called from instrumentation.ts): validates the
  * configuration (a bad value stops start-up with a message naming the variable), opens the stores,
- * applies migrations (seeding an empty embedded database), starts background work and makes sure
- * the admin user exists.
+ * applies migrations (seeding an empty embedded database), starts background work (the outbox
+ * drainer and counter rebuilds, once per process) and makes sure the admin user exists.
  */
 export async function startServer(): Promise<void> {
   try {
@@ -14,6 +17,8 @@ export async function startServer(): Promise<void> {
     const { installForwardedHeaderGuard } = await import("./http/forwarded");
     installForwardedHeaderGuard(config.trustedProxies);
     const runtime = await getRuntime();
+    // Once per process, also when the development server evaluates this module again.
+    g.__usageBackground ??= startUsageBackground(runtime);
     // Creates the admin user on first start (printing a generated password once if none is set).
     // If a store is down now, the first sign-in retries it.
     const { ensureAdminUser } = await import("./auth/admin.service");

@@ -24,7 +24,7 @@ import { createRedis } from "../../server/redis";
 import type { AppConfig } from "../../server/config";
 import { createTestDatabase, dropRedisPrefix, testConfig, type TestDatabase } from "../../server/testing/stores";
 import { Drainer } from "../../server/usage/drainer";
-import { appendOutbox } from "../../server/usage/hot-store";
+import { appendOutbox } from "../../server/usage/hot-outbox";
 import { ensureUsagePartitions } from "../../server/usage/usage.repository";
 import { validateEvents } from "../../server/usage/usage.service";
 import { sampleCpu } from "./cpu";

@@ -23,6 +23,7 @@ import { createApiToken } from "../../server/auth/token.service";
 import { getTestStores, parseConfig } from "../../server/config";
 import { createRedis } from "../../server/redis";
 import { createRuntime } from "../../server/runtime";
+import { freePort } from "../../server/testing/ports";
 import { adminQuery, dropRedisPrefix } from "../../server/testing/stores";
 import { sampleCpu } from "./cpu";
 import { generateDataset, type DatasetOptions } from "./dataset";
@@ -74,7 +75,8 @@ function cli() {
     baselineBudgetMs: intOpt("baseline-budget", values["baseline-budget"], 60, 1, 3600) * 1000,
     clients: intOpt("clients", values.clients, 4, 1, 64),
     batch: intOpt("batch", values.batch, 1000, 1, 1000),
-    port: intOpt("port", values.port, 3301, 1024, 65535),
+    /** undefined: a free port, so that two checkouts can run the bench (or its smoke run) at once. */
+    port: values.port === undefined ? undefined : intOpt("port", values.port, 0, 1024, 65535),
     // The committed report holds the standard sizes only: smaller (smoke) runs go elsewhere.
     out: values.out ?? (records < 1_000_000 ? "test-results/bench-smoke" : "bench"),
     keep: values.keep,
@@ -137,7 +139,7 @@ async function main() {
     runtime = await createRuntime(parseConfig({ ...env, NODE_ENV: "production", DB_STATEMENT_TIMEOUT_MS: "600000" }), { ownDatabase: true });
     const readToken = (await createApiToken(runtime, { name: "bench read", scope: "usage:read" })).token;
     const writeToken = (await createApiToken(runtime, { name: "bench write", scope: "usage:write" })).token;
-    server = await startServer(env, opts.port, log);
+    server = await startServer(env, opts.port ?? (await freePort()), log);
     // The first request starts the app's runtime (migrations check, drainer, counter rebuild).
     await requestOk(`${server.baseUrl}/admin/health`, { headers: { authorization: `Bearer ${readToken}` } });
 

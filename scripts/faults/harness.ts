@@ -6,7 +6,7 @@ import { createApiToken } from "../../server/auth/token.service";
 import { parseConfig } from "../../server/config";
 import { createRedis } from "../../server/redis";
 import { createRuntime, type Runtime } from "../../server/runtime";
-import { outboxStats } from "../../server/usage/hot-store";
+import { outboxStats } from "../../server/usage/hot-outbox";
 import { expectedFigures, localDate, nanosOf, pgFigures, redisFigures, rng, withoutModelTotals, type Expected, type Sums } from "../../server/usage/usage.fixtures";
 import type { UsageEvent } from "../../server/usage/schemas";
 import { startApp, type AppProcess, type PersistentRedis } from "./infra";

@@ -2,7 +2,8 @@ import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_pr
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { freePort, startOwnPostgres, type OwnPostgres } from "../../server/usage/test-servers";
+import { freePort } from "../../server/testing/ports";
+import { startOwnPostgres, type OwnPostgres } from "../../server/usage/test-servers";
 import { ensureBuild as sharedEnsureBuild } from "../ensure-build";
 
 /**

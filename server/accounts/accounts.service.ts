@@ -12,7 +12,7 @@ import {
   setApiKeyIndex,
   type AccountIndexEntry,
   type ApiKeyIndexEntry,
-} from "../usage/hot-store";
+} from "../usage/hot-index";
 import { isDatabaseUnavailable } from "../usage/usage.repository";
 import * as repo from "./accounts.repository";
 import type {

@@ -2,7 +2,7 @@ import { upsertAccount, upsertApiKey } from "../accounts/accounts.service";
 import { isRedisReady } from "../redis";
 import type { Runtime } from "../runtime";
 import { Drainer } from "../usage/drainer";
-import { outboxStats } from "../usage/hot-store";
+import { outboxStats } from "../usage/hot-outbox";
 import { recordUsage } from "../usage/usage.service";
 import { buildDemoPlan, DEMO_PREFIX, type DemoFigures, type DemoOptions } from "./demo-plan";
 import { deleteDemoData, type DemoDeleted } from "./demo.repository";

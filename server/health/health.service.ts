@@ -1,7 +1,7 @@
 import { ping } from "../../db/client";
 import { isRedisReady } from "../redis";
 import type { Runtime } from "../runtime";
-import { outboxStats } from "../usage/hot-store";
+import { outboxStats } from "../usage/hot-outbox";
 
 export interface StoreHealth {
   configured: boolean;

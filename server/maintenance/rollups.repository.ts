@@ -34,29 +34,18 @@ export async function relocalizePartition(tx: Tx, partition: string, timezone: s
   return Number(r.numAffectedRows ?? 0);
 }
 
-/** Adds one partition's rows to every rollup, through the same function the insert trigger uses. */
+/**
+ * Adds one partition's rows to every rollup and to api_keys' totals: the statement the insert
+ * trigger runs for each batch (usage_rollup_sql, 0004_one_rollup_definition.sql).
+ */
 export async function addPartitionToRollups(tx: Tx, partition: string): Promise<void> {
-  await sql`
-    SELECT usage_rollup_upsert(ARRAY(
-      SELECT ROW(account_id, api_key_id, model, usage_date,
-                 sum(requests), sum(input_tokens), sum(output_tokens), sum(cache_create_tokens),
-                 sum(cache_read_tokens), sum(ephemeral_5m_tokens), sum(ephemeral_1h_tokens),
-                 sum(total_tokens), sum(round(total_cost * 1000000000)), max(occurred_at))::usage_agg_row
-        FROM ${sql.table(partition)}
-       GROUP BY account_id, api_key_id, model, usage_date))`.execute(tx);
+  await sql`SELECT usage_rollup_add(${partition}::regclass)`.execute(tx);
 }
 
-/** api_keys.total_cost_accumulated / last_used_at from the rebuilt per-key totals. */
-export async function resetApiKeyTotals(tx: Tx): Promise<void> {
-  await sql`
-    UPDATE api_keys k
-       SET total_cost_accumulated = coalesce(s.cost, 0), last_used_at = s.last_used_at
-      FROM (SELECT k2.id, t.cost, t.last_used_at
-              FROM api_keys k2
-              LEFT JOIN (SELECT api_key_id, sum(cost_nanos) / 1000000000.0 AS cost, max(last_used_at) AS last_used_at
-                           FROM usage_key_totals GROUP BY api_key_id) t ON t.api_key_id = k2.id) s
-     WHERE k.id = s.id
-       AND (k.total_cost_accumulated IS DISTINCT FROM coalesce(s.cost, 0) OR k.last_used_at IS DISTINCT FROM s.last_used_at)`.execute(tx);
+/** Before the partitions are added again: api_keys' totals start from zero, like the rollups. */
+export async function zeroApiKeyTotals(tx: Tx): Promise<void> {
+  await sql`UPDATE api_keys SET total_cost_accumulated = 0, last_used_at = NULL
+             WHERE total_cost_accumulated <> 0 OR last_used_at IS NOT NULL`.execute(tx);
 }
 
 export async function setRollupTimezone(tx: Tx, timezone: string): Promise<void> {

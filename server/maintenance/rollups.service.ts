@@ -4,9 +4,9 @@ import {
   listUsagePartitions,
   lockUsageForRebuild,
   relocalizePartition,
-  resetApiKeyTotals,
   setRollupTimezone,
   truncateRollups,
+  zeroApiKeyTotals,
 } from "./rollups.repository";
 
 export interface RebuildProgress {
@@ -30,13 +30,13 @@ export async function rebuildRollups(
     await lockUsageForRebuild(tx);
     const partitions = await listUsagePartitions(tx);
     await truncateRollups(tx);
+    await zeroApiKeyTotals(tx);
     let relocalized = 0;
     for (const [i, p] of partitions.entries()) {
       relocalized += await relocalizePartition(tx, p.name, timezone);
       await addPartitionToRollups(tx, p.name);
       onProgress({ partition: p.name, done: i + 1, total: partitions.length, relocalized });
     }
-    await resetApiKeyTotals(tx);
     await setRollupTimezone(tx, timezone);
     return { partitions: partitions.length, relocalized };
   });

@@ -1,9 +1,10 @@
+import { EventEmitter } from "node:events";
 import fs from "node:fs";
 import path from "node:path";
 import { NextRequest } from "next/server";
 import { afterAll, describe, expect, it } from "vitest";
 import { GET } from "@/app/admin/openapi.json/route";
-import { setRuntime } from "../runtime";
+import { setRuntime, systemClock } from "../runtime";
 import { testConfig } from "../testing/stores";
 import { createOpenApiDocument } from "./document";
 
@@ -105,7 +106,7 @@ describe("GET /admin/openapi.json", () => {
   afterAll(() => setRuntime(undefined));
 
   it("needs credentials", async () => {
-    setRuntime({ config: testConfig({ POSTGRES_ENABLED: "false" }), db: undefined, redis: undefined, close: async () => {} });
+    setRuntime({ config: testConfig({ POSTGRES_ENABLED: "false" }), db: undefined, redis: undefined, clock: systemClock, events: new EventEmitter(), close: async () => {} });
     const res = await GET(new NextRequest("http://localhost/admin/openapi.json"), { params: Promise.resolve({}) });
     expect(res.status).toBe(401);
     expect(await res.json()).toMatchObject({ success: false, error: { code: "UNAUTHORIZED" } });

@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createRuntime, type Runtime } from "../runtime";
+import { createRuntime, type Clock, type Runtime } from "../runtime";
 import { adminQuery, createTestDatabase, dropRedisPrefix, testConfig, type TestDatabase } from "../testing/stores";
-import { setAccountIndex, setApiKeyIndex } from "../usage/hot-store";
+import { setAccountIndex, setApiKeyIndex } from "../usage/hot-index";
 import { recordUsage } from "../usage/usage.service";
 import type { AccountBreakdownInput, AccountSummaryInput, AccountUsageListInput } from "./schemas";
 import { TEST_TZ, shDate, shInstant, spreadEvents, type TestEvent } from "./stats.fixtures";
-import { getAccountBreakdown, getAccountSummary, listAccountUsage } from "./stats.service";
+import { getAccountBreakdown, getAccountSummary, listAccountUsage, PG_RETRY_AFTER_MS } from "./stats.service";
 
 /**
  * The Redis fallback: the same events recorded through the recording service into PostgreSQL
@@ -46,6 +46,9 @@ let tdb: TestDatabase;
 let pg: Runtime;
 let hot: Runtime;
 let both: Runtime;
+/** The clock of `both`: the pause after PostgreSQL was found down passes when the test says so. */
+let bothTime = Date.now();
+const bothClock: Clock = { now: () => bothTime };
 
 beforeAll(async () => {
   tdb = await createTestDatabase({ migrated: true });
@@ -62,7 +65,7 @@ beforeAll(async () => {
     const r = await recordUsage(rt, { events: EVENTS });
     expect(r).toMatchObject({ accepted: EVENTS.length, rejected: [] });
   }
-  both = await createRuntime(testConfig({ DATABASE_URL: tdb.url, USAGE_TIMEZONE: TEST_TZ, REDIS_KEY_PREFIX: prefix }), { ownDatabase: true });
+  both = await createRuntime(testConfig({ DATABASE_URL: tdb.url, USAGE_TIMEZONE: TEST_TZ, REDIS_KEY_PREFIX: prefix }), { ownDatabase: true, clock: bothClock });
 });
 
 afterAll(async () => {
@@ -178,7 +181,9 @@ describe("Redis fallback with PostgreSQL unreachable", () => {
     });
 
     await adminQuery(`ALTER DATABASE ${tdb.name} ALLOW_CONNECTIONS true`);
-    await new Promise((r) => setTimeout(r, 2_100));
+    const stillPaused = await getAccountBreakdown(both, input, now);
+    expect(stillPaused.source).toBe("redis");
+    bothTime += PG_RETRY_AFTER_MS;
     const back = await getAccountBreakdown(both, input, now);
     expect(back.source).toBe("postgres");
     expect(figures(back)).toEqual(figures(up));

@@ -4,21 +4,14 @@ import type { Fig } from "./figures";
 
 /**
  * Reads of the live counters (layout in server/usage/hot-keys.ts) for the fallback used while
- * PostgreSQL is disabled or unreachable. Read-only; the writer is server/usage/hot-store.ts.
+ * PostgreSQL is disabled or unreachable. Read-only; the writer is server/usage/hot-record.ts, the
+ * metadata index is read through server/usage/hot-index.ts.
  */
 
 export interface HotFigures extends Fig {
   /** Epoch ms. */
   lastUsedAt: number | null;
   lastModel: string | null;
-}
-
-export interface HotAccountMeta {
-  name: string;
-  platform: string;
-  type: string;
-  status: string;
-  priority: number;
 }
 
 const PIPELINE_CHUNK = 1000;
@@ -39,24 +32,6 @@ export function parseCounters(value: string | null | undefined): HotFigures {
   };
 }
 
-function parseMeta(id: string, json: string | null | undefined): HotAccountMeta {
-  let v: Record<string, unknown> = {};
-  try {
-    const parsed: unknown = json ? JSON.parse(json) : {};
-    if (parsed && typeof parsed === "object") v = parsed as Record<string, unknown>;
-  } catch {
-    // A malformed entry still lists the account, under its id.
-  }
-  const str = (x: unknown, dflt: string) => (typeof x === "string" && x !== "" ? x : dflt);
-  return {
-    name: str(v.name, id),
-    platform: str(v.platform, "unknown"),
-    type: str(v.type, "shared"),
-    status: str(v.status, "active"),
-    priority: typeof v.priority === "number" && Number.isFinite(v.priority) ? v.priority : 50,
-  };
-}
-
 /** One field of each [hash, field], pipelined in chunks. */
 async function hgetMany(redis: Redis, pairs: [string, string][]): Promise<(string | null)[]> {
   const out: (string | null)[] = [];
@@ -70,16 +45,6 @@ async function hgetMany(redis: Redis, pairs: [string, string][]): Promise<(strin
     }
   }
   return out;
-}
-
-export async function readAccountIndex(redis: Redis, prefix: string): Promise<Map<string, HotAccountMeta>> {
-  const all = await redis.hgetall(hotKeys(prefix).accountIndex());
-  return new Map(Object.entries(all).map(([id, json]) => [id, parseMeta(id, json)]));
-}
-
-export async function findAccountMeta(redis: Redis, prefix: string, accountId: string): Promise<HotAccountMeta | undefined> {
-  const json = await redis.hget(hotKeys(prefix).accountIndex(), accountId);
-  return json === null ? undefined : parseMeta(accountId, json);
 }
 
 /** The account counters of each id for each window: result[i][j] is ids[i] in windows[j]. */
@@ -107,21 +72,4 @@ export async function readKeyCounters(redis: Redis, prefix: string, accountId: s
     return a.apiKeyId > b.apiKeyId ? -1 : a.apiKeyId < b.apiKeyId ? 1 : 0;
   });
   return keys.map(({ apiKeyId, figures }) => ({ apiKeyId, figures }));
-}
-
-/** API key id → name from the apiKeyIndex; ids it does not know are missing from the map. */
-export async function readApiKeyNames(redis: Redis, prefix: string, ids: string[]): Promise<Map<string, string>> {
-  const names = new Map<string, string>();
-  if (ids.length === 0) return names;
-  const values = await redis.hmget(hotKeys(prefix).apiKeyIndex(), ...ids);
-  ids.forEach((id, i) => {
-    try {
-      const v: unknown = values[i] ? JSON.parse(values[i]!) : undefined;
-      const name = v && typeof v === "object" ? (v as { name?: unknown }).name : undefined;
-      if (typeof name === "string" && name !== "") names.set(id, name);
-    } catch {
-      // Unknown or malformed: the caller shows the id.
-    }
-  });
-  return names;
 }

@@ -41,7 +41,9 @@ vi.mock("server-only", () => ({}));
  * from the events themselves. Days are those of Asia/Shanghai (UTC+8, no DST).
  */
 
-const now = new Date();
+// A fixed instant (14:30 in Shanghai), passed to every call: the answers do not depend on when
+// the suite runs, so a run across midnight or a month end cannot change them.
+const now = new Date("2026-11-18T06:30:00.000Z");
 const today = shDate(now.toISOString());
 const thisMonth = today.slice(0, 7);
 const todayStart = shInstant(`${today}T00:00:00.000`);

@@ -8,15 +8,8 @@ import { isRedisReady } from "../redis";
 import type { Runtime } from "../runtime";
 import type { Window } from "../usage/hot-keys";
 import { addFig, ZERO_FIG, type Fig } from "./figures";
-import {
-  findAccountMeta,
-  readAccountCounters,
-  readAccountIndex,
-  readApiKeyNames,
-  readKeyCounters,
-  readModelCounters,
-  type HotFigures,
-} from "./hot-reader";
+import { allAccountIndex, findAccountIndex, findApiKeyIndexes } from "../usage/hot-index";
+import { readAccountCounters, readKeyCounters, readModelCounters, type HotFigures } from "./hot-reader";
 import { answerZone, assertExactZone, boundaries, monthBoundaries, resolveRange, type ResolvedRange } from "./range";
 import {
   findAccount,
@@ -113,7 +106,7 @@ const iso = (d: Date | number | null | undefined) => (d === null || d === undefi
 
 // ---- choosing the store
 
-const PG_RETRY_AFTER_MS = 2_000;
+export const PG_RETRY_AFTER_MS = 2_000;
 const pgDownUntil = new WeakMap<object, number>();
 
 function isStatementTimeout(err: unknown): boolean {
@@ -126,7 +119,7 @@ async function answer<T>(
   fromRedis: (redis: Redis, why: string) => Promise<T>,
 ): Promise<{ value: T; source: Source }> {
   const handle = runtime.db;
-  if (handle && (pgDownUntil.get(handle) ?? 0) <= Date.now()) {
+  if (handle && (pgDownUntil.get(handle) ?? 0) <= runtime.clock.now()) {
     try {
       return { value: await fromPostgres(handle.db), source: "postgres" };
     } catch (err) {
@@ -138,7 +131,7 @@ async function answer<T>(
       }
       // A failing query on a database that still answers is a bug, not an outage: let it surface.
       if (await ping(handle.db)) throw err;
-      pgDownUntil.set(handle, Date.now() + PG_RETRY_AFTER_MS);
+      pgDownUntil.set(handle, runtime.clock.now() + PG_RETRY_AFTER_MS);
       logger.warn(`[usage-stats] PostgreSQL unreachable (${(err as Error).message}); answering from Redis`);
     }
   }
@@ -274,7 +267,7 @@ export async function listAccountUsage(runtime: Runtime, input: AccountUsageList
       assertConfiguredZone(runtime, c, why);
       const prefix = runtime.config.redisKeyPrefix;
       const search = input.search?.toLowerCase();
-      const metas = [...(await readAccountIndex(redis, prefix))].filter(
+      const metas = [...(await allAccountIndex(redis, prefix))].filter(
         ([id, m]) =>
           (input.platform === undefined || m.platform === input.platform) &&
           (input.status === undefined || m.status === input.status) &&
@@ -389,7 +382,7 @@ export async function getAccountSummary(runtime: Runtime, input: AccountSummaryI
       assertConfiguredZone(runtime, c, why);
       const w = hotWindow(range, c, why);
       const prefix = runtime.config.redisKeyPrefix;
-      const meta = await findAccountMeta(redis, prefix, input.id);
+      const meta = await findAccountIndex(redis, prefix, input.id);
       if (!meta) throw notFound(input.id);
       const [[d, m, t]] = (await readAccountCounters(redis, prefix, [input.id], [{ kind: "d", date: c.today }, { kind: "m", month: c.month }, { kind: "t" }])) as [HotFigures[]];
       const windows = { daily: figFromHot(d!), monthly: figFromHot(m!), total: figFromHot(t!) };
@@ -475,13 +468,13 @@ export async function getAccountBreakdown(runtime: Runtime, input: AccountBreakd
       if (range.name !== "total") assertConfiguredZone(runtime, c, why);
       const w = hotWindow(range, c, why);
       const prefix = runtime.config.redisKeyPrefix;
-      if (!(await findAccountMeta(redis, prefix, input.id))) throw notFound(input.id);
+      if (!(await findAccountIndex(redis, prefix, input.id))) throw notFound(input.id);
       const keys = await readKeyCounters(redis, prefix, input.id, w);
-      const names = await readApiKeyNames(redis, prefix, keys.map((k) => k.apiKeyId));
+      const index = await findApiKeyIndexes(redis, prefix, keys.map((k) => k.apiKeyId));
       const all = keys.map(
         ({ apiKeyId, figures }): KeyFigures => ({
           apiKeyId,
-          apiKeyName: names.get(apiKeyId) ?? apiKeyId,
+          apiKeyName: index.get(apiKeyId)?.name ?? apiKeyId,
           fig: figFromHot(figures),
           lastModel: figures.lastModel,
           lastUsedAt: iso(figures.lastUsedAt),

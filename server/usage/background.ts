@@ -2,14 +2,14 @@ import { logger } from "../logger";
 import { isRedisReady } from "../redis";
 import type { Runtime } from "../runtime";
 import { Drainer } from "./drainer";
-import { findCountersRebuiltAt } from "./hot-store";
+import { findCountersRebuiltAt } from "./hot-reconcile";
 import { reconcileHotCounters } from "./reconcile";
-import { onRedisBypassed } from "./signals";
 
 /**
- * Background work of a process that serves usage (the app, or `npm run worker`): the outbox
- * drainer, and rebuilding the Redis counters from PostgreSQL when Redis comes back after being
- * down, when a request had to bypass it, or when it has never been rebuilt (a flushed Redis).
+ * Background work of a process that serves usage, started where the process starts (the app's
+ * server/startup.ts, `npm run worker`): the outbox drainer, and rebuilding the Redis counters
+ * from PostgreSQL when Redis comes back after being down, when a request had to bypass it (the
+ * runtime's "redisBypassed" event), or when it has never been rebuilt (a flushed Redis).
  */
 export interface UsageBackground {
   drainer: Drainer | undefined;
@@ -75,7 +75,7 @@ export function startUsageBackground(runtime: Runtime): UsageBackground {
   redis.on("ready", onReady);
 
   let bypassTimer: NodeJS.Timeout | undefined;
-  onRedisBypassed(runtime, () => {
+  const onBypassed = () => {
     if (!isRedisReady(redis)) {
       redisWasDown = true;
       return;
@@ -86,7 +86,8 @@ export function startUsageBackground(runtime: Runtime): UsageBackground {
       run();
     }, 5_000);
     bypassTimer.unref();
-  });
+  };
+  runtime.events.on("redisBypassed", onBypassed);
 
   if (isRedisReady(redis)) {
     void findCountersRebuiltAt(redis, config.redisKeyPrefix)
@@ -107,7 +108,7 @@ export function startUsageBackground(runtime: Runtime): UsageBackground {
       clearTimeout(bypassTimer);
       redis.off("close", onClose);
       redis.off("ready", onReady);
-      onRedisBypassed(runtime, undefined);
+      runtime.events.off("redisBypassed", onBypassed);
       await drainer.stop();
       await running?.catch(() => {});
     },

@@ -15,7 +15,7 @@ import {
   pruneOutboxConsumers,
   readOutbox,
   type OutboxEntry,
-} from "./hot-store";
+} from "./hot-outbox";
 import {
   ensureUsagePartitions,
   forgetUsagePartitions,
@@ -55,6 +55,11 @@ export interface DrainerOptions {
   claimIntervalMs?: number;
   /** Test hook: runs after a commit and before the acknowledgement; a throw stops that cycle. */
   afterCommit?: (entryIds: string[]) => void | Promise<void>;
+  /**
+   * Every pause of the drainer (the linger, the backoff after a failure, drainAll's poll) is a call
+   * of this function; tests pass one they resolve themselves, so no assertion depends on timing.
+   */
+  delay?: (ms: number, why: "linger" | "backoff" | "poll") => Promise<void>;
 }
 
 export interface DrainResult {
@@ -71,7 +76,7 @@ export interface DrainerStatus {
   lastError: string | null;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 /** Floor of the write size after statement timeouts. */
 const MIN_WRITE_LIMIT = 1000;
 
@@ -82,7 +87,7 @@ export class Drainer {
   private redis: Redis | undefined;
   private running = false;
   private loop: Promise<void> | undefined;
-  private endLinger: (() => void) | undefined;
+  private endPause: (() => void) | undefined;
   private checkOwnPending = true;
   /** The last read filled its count: more is probably waiting, so the loop does not linger. */
   private readWasFull = false;
@@ -109,6 +114,7 @@ export class Drainer {
       claimIdleMs: opts.claimIdleMs ?? 30_000,
       claimIntervalMs: opts.claimIntervalMs ?? 5_000,
       afterCommit: opts.afterCommit,
+      delay: opts.delay ?? sleep,
     };
     this.writeLimit = this.opts.maxEventsPerWrite;
   }
@@ -190,7 +196,7 @@ export class Drainer {
       if (!left) return total;
       if (Date.now() > deadline) throw new Error("timed out waiting for the outbox to drain");
       // What is left belongs to other consumers: wait for them, or claim it once stalled.
-      if (r.entries === 0) await sleep(50);
+      if (r.entries === 0) await this.opts.delay(50, "poll");
     }
   }
 
@@ -308,7 +314,8 @@ export class Drainer {
         try {
           const startedAt = Date.now();
           const r = await this.drainOnce({ blockMs: this.opts.blockMs });
-          if (r.entries && !this.readWasFull) await this.linger(this.opts.lingerMs - (Date.now() - startedAt));
+          const lingerMs = this.opts.lingerMs - (Date.now() - startedAt);
+          if (r.entries && !this.readWasFull && lingerMs > 0) await this.pause(lingerMs, "linger");
           if (this.stats.lastError) logger.info(`[drainer] ${this.consumer} recovered; writing the outbox to PostgreSQL again`);
           this.stats.lastError = null;
           backoff = 250;
@@ -321,28 +328,25 @@ export class Drainer {
           const msg = (err as Error).message;
           if (this.stats.lastError !== msg) logger.warn(`[drainer] ${this.consumer}: ${msg}; retrying with backoff (events stay in the outbox)`);
           this.stats.lastError = msg;
-          await sleep(backoff);
+          await this.pause(backoff, "backoff");
           backoff = Math.min(backoff * 2, 15_000);
         }
       }
     })();
   }
 
-  private linger(ms: number): Promise<void> {
-    if (ms <= 0) return Promise.resolve();
+  /** A pause of the loop that stop() ends at once. */
+  private pause(ms: number, why: "linger" | "backoff"): Promise<void> {
     return new Promise((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      this.endLinger = () => {
-        clearTimeout(timer);
-        resolve();
-      };
+      this.endPause = resolve;
+      void this.opts.delay(ms, why).then(resolve, resolve);
     });
   }
 
   /** Stops the loop; with `forget`, also removes this consumer from the group if it holds nothing. */
   async stop(opts: { forget?: boolean } = {}): Promise<void> {
     this.running = false;
-    this.endLinger?.();
+    this.endPause?.();
     const redis = this.redis;
     // Unblocks a pending XREADGROUP BLOCK; nothing unacknowledged is lost (it stays pending).
     redis?.disconnect();

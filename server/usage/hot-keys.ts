@@ -1,5 +1,6 @@
 /**
- * Redis key layout of the hot path, shared by the writer (hot-store.ts) and the read fallback.
+ * Redis key layout of the hot path, shared by the writers (hot-record.ts, hot-outbox.ts, hot-index.ts,
+ * hot-reconcile.ts) and the read fallback (usage-stats/hot-reader.ts).
  * Every per-account key carries the hash tag {a:<account>} so that one event's keys live in one
  * Redis Cluster slot and a Lua script may touch them together. Ids in key names are URI-encoded
  * so that ':', '{' or '}' in an id can never break the layout or the tag.

@@ -5,16 +5,16 @@ import { isRedisReady } from "../redis";
 import type { Runtime } from "../runtime";
 import { Drainer } from "./drainer";
 import { COUNTER_FIELDS, windowSuffix, type Window } from "./hot-keys";
+import { outboxLastId } from "./hot-outbox";
 import {
   heldRequestIds,
   lockAccounts,
-  outboxLastId,
   replaceAccountCounters,
   setCountersRebuiltAt,
   unlockAccounts,
   type AccountCounters,
   type CounterValues,
-} from "./hot-store";
+} from "./hot-reconcile";
 import { addDays, localCalendar } from "./local-time";
 import { findAccountIdsWithUsage, findRecordedRequestIds, hotSnapshot, type SnapshotRow } from "./usage.repository";
 

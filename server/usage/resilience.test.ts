@@ -6,8 +6,10 @@ import { health } from "../health/health.service";
 import { createRedis, isRedisReady } from "../redis";
 import { createRuntime, type Runtime } from "../runtime";
 import { createTestDatabase, dropRedisPrefix, testConfig, type TestDatabase } from "../testing/stores";
+import { startUsageBackground } from "./background";
 import { Drainer } from "./drainer";
-import { outboxStats } from "./hot-store";
+import { outboxStats } from "./hot-outbox";
+import { heldRequestIds } from "./hot-reconcile";
 import { reconcileHotCounters } from "./reconcile";
 import { startOwnPostgres, startOwnRedis, waitFor, type OwnPostgres, type OwnRedis } from "./test-servers";
 import { expectedFigures, makeEvents, pgFigures, plain, redisFigures, usdText, withoutModelTotals, type Expected } from "./usage.fixtures";
@@ -93,7 +95,7 @@ describe("PostgreSQL stops and comes back", () => {
     expect(refused).toBeInstanceOf(AppError);
     expect(refused).toMatchObject({ code: "UNAVAILABLE", extra: { retryAfterSeconds: 5 } });
 
-    await new Promise((r) => setTimeout(r, 1500)); // the drainer fails and backs off meanwhile
+    await waitFor(() => drainer.status().lastError !== null, "the drainer to fail on PostgreSQL and back off");
     expect((await backlog(runtime)).length).toBeGreaterThanOrEqual(3);
     pg.start();
     await waitFor(async () => {
@@ -181,8 +183,9 @@ describe("Redis is unavailable", () => {
   async function runtimeOnOwnRedis(opts: { startBackground?: boolean } = {}) {
     db = await createTestDatabase({ migrated: true });
     const config = testConfig({ DATABASE_URL: db.url, REDIS_URL: redis.url, USAGE_TIMEZONE: TZ });
-    const runtime = await createRuntime(config, { ownDatabase: true, ...opts });
-    cleanups.push(() => runtime.close());
+    const runtime = await createRuntime(config, { ownDatabase: true });
+    const background = opts.startBackground ? startUsageBackground(runtime) : undefined;
+    cleanups.push(() => runtime.close(), async () => background?.stop());
     return runtime;
   }
 
@@ -265,7 +268,12 @@ describe("reconciliation while events keep arriving", () => {
     const r = await reconcileHotCounters(runtime, {
       afterLock: async () => {
         heldResult = recordUsage(writer, { events: held });
-        await new Promise((res) => setTimeout(res, 300));
+        // Every held event reached Redis and was put aside while its account is locked.
+        const accounts = [...new Set(held.map((e) => e.accountId))];
+        await waitFor(async () => {
+          const ids = await Promise.all(accounts.map((id) => heldRequestIds(writer.redis!, config.redisKeyPrefix, id)));
+          return ids.flat().length === new Set(held.map((e) => e.requestId)).size;
+        }, "the held events to wait on the lock");
       },
     });
     expect(r.skipped).toEqual([]);
@@ -277,10 +285,7 @@ describe("reconciliation while events keep arriving", () => {
     const racing = Array.from({ length: 6 }, (_, i) => makeEvents({ count: 80, seed: 60 + i, idPrefix: `live-race-${i}` }));
     await Promise.all([
       (async () => {
-        for (const batch of racing) {
-          await recordUsage(writer, { events: batch });
-          await new Promise((res) => setTimeout(res, 30));
-        }
+        for (const batch of racing) await recordUsage(writer, { events: batch });
       })(),
       (async () => {
         for (let i = 0; i < 3; i++) await reconcileHotCounters(runtime);

@@ -1,5 +1,6 @@
 import { sql, type Kysely } from "kysely";
 import type { Database, RollupMeasures } from "../../db/types";
+import { COUNTER_FIELDS, type CounterField } from "./hot-keys";
 
 /** One element of the JSON array insert_usage_batch takes (see 0001_init.sql, 0003_faster_ingest.sql). */
 export interface UsageBatchRow {
@@ -61,19 +62,11 @@ export async function findAccountIdsWithUsage(db: Kysely<Database>): Promise<str
   return rows.map((r) => r.account_id);
 }
 
-/** The rollup measures in the camelCase of the Redis counters. */
-export interface SnapshotMeasures {
-  requests: number;
-  inputTokens: number;
-  outputTokens: number;
-  cacheCreateTokens: number;
-  cacheReadTokens: number;
-  ephemeral5mTokens: number;
-  ephemeral1hTokens: number;
-  allTokens: number;
-  costNanos: number;
-  lastUsedAtMs: number | null;
-}
+/**
+ * The rollup measures in the camelCase of the Redis counters. Sums are bigint: cost_nanos passes
+ * 2^53 at about 9 million USD, so they are read as decimal text, never as JS numbers.
+ */
+export type SnapshotMeasures = Record<CounterField, bigint> & { lastUsedAtMs: number | null };
 
 /** Where a snapshot row belongs: a local day, a local month ('YYYY-MM') or all time. */
 export type SnapshotWindow = { kind: "d"; date: string } | { kind: "m"; month: string } | { kind: "t" };
@@ -94,35 +87,29 @@ export interface HotSnapshot {
   models: SnapshotRow[];
 }
 
+/** Rollup column of each Redis counter. */
+const MEASURE_COLUMNS = {
+  requests: "requests",
+  inputTokens: "input_tokens",
+  outputTokens: "output_tokens",
+  cacheCreateTokens: "cache_create_tokens",
+  cacheReadTokens: "cache_read_tokens",
+  ephemeral5mTokens: "ephemeral_5m_tokens",
+  ephemeral1hTokens: "ephemeral_1h_tokens",
+  allTokens: "total_tokens",
+  costNanos: "cost_nanos",
+} as const satisfies Record<CounterField, keyof RollupMeasures>;
+
+/** Each measure as exact decimal text (aliased by its counter name), and last_used_at. */
 const measureColumns = [
-  "requests",
-  "input_tokens",
-  "output_tokens",
-  "cache_create_tokens",
-  "cache_read_tokens",
-  "ephemeral_5m_tokens",
-  "ephemeral_1h_tokens",
-  "total_tokens",
-  "cost_nanos",
+  ...COUNTER_FIELDS.map((f) => sql<string>`${sql.ref(MEASURE_COLUMNS[f])}::text`.as(f)),
   "last_used_at",
 ] as const;
 
-/** A rollup row's measures (db/types.ts). */
-type MeasureRow = RollupMeasures;
-
-function measures(r: MeasureRow): SnapshotMeasures {
-  return {
-    requests: r.requests,
-    inputTokens: r.input_tokens,
-    outputTokens: r.output_tokens,
-    cacheCreateTokens: r.cache_create_tokens,
-    cacheReadTokens: r.cache_read_tokens,
-    ephemeral5mTokens: r.ephemeral_5m_tokens,
-    ephemeral1hTokens: r.ephemeral_1h_tokens,
-    allTokens: r.total_tokens,
-    costNanos: r.cost_nanos,
-    lastUsedAtMs: r.last_used_at ? r.last_used_at.getTime() : null,
-  };
+function measures(r: Record<string, unknown> & { last_used_at: Date | null }): SnapshotMeasures {
+  const m = { lastUsedAtMs: r.last_used_at ? r.last_used_at.getTime() : null } as SnapshotMeasures;
+  for (const f of COUNTER_FIELDS) m[f] = BigInt(r[f] as string);
+  return m;
 }
 
 const day = (date: string): SnapshotWindow => ({ kind: "d", date });

@@ -7,7 +7,7 @@ import { createRuntime, type Runtime } from "../runtime";
 import { createTestDatabase, dropRedisPrefix, testConfig, type TestDatabase } from "../testing/stores";
 import { Drainer } from "./drainer";
 import { ACCOUNT_FIELD, hotKeys, unpackCounters } from "./hot-keys";
-import { outboxStats } from "./hot-store";
+import { outboxStats } from "./hot-outbox";
 import type { UsageEvent } from "./schemas";
 import {
   expectedFigures,

@@ -5,10 +5,10 @@ import { AppError } from "../errors";
 import { logger } from "../logger";
 import { isRedisReady } from "../redis";
 import type { Runtime } from "../runtime";
-import { appendOutbox, countHotEvents, type HotStatus } from "./hot-store";
+import { appendOutbox } from "./hot-outbox";
+import { countHotEvents, type HotStatus } from "./hot-record";
 import { normalizeEvent, type NormalizedEvent } from "./normalize";
 import { isPlainValidEvent, usageEventSchema, type RecordUsageInput, type RecordUsageResult, type RejectedEvent } from "./schemas";
-import { noteRedisBypassed } from "./signals";
 import { ensureUsagePartitions, forgetUsagePartitions, insertUsageRows, isDatabaseUnavailable, isMissingPartition } from "./usage.repository";
 
 /**
@@ -83,7 +83,7 @@ function unavailable(message: string): AppError {
 async function writeEvents(runtime: Runtime, events: NormalizedEvent[]): Promise<Written> {
   const { redis, db } = runtime;
   if (isRedisReady(redis)) return writeHot(runtime, redis, events);
-  if (redis) noteRedisBypassed(runtime);
+  if (redis) runtime.events.emit("redisBypassed");
   if (!db) throw unavailable("Usage cannot be recorded: Redis is unavailable and PostgreSQL is disabled. Retry later.");
   try {
     return await writeDirect(runtime, db, events);
@@ -111,14 +111,14 @@ async function writeHot(runtime: Runtime, redis: Redis, events: NormalizedEvent[
     const statuses = await countWaitingForReconcile(runtime, redis, events);
     if (statuses.includes(-1)) {
       logger.warn("[usage] counters of some accounts stayed locked by a reconcile; their events are in the outbox and will be recounted");
-      noteRedisBypassed(runtime);
+      runtime.events.emit("redisBypassed");
     }
     return {
       accepted: statuses.filter((s) => s !== 0).length,
       duplicates: statuses.filter((s) => s === 0).length,
     };
   } catch (err) {
-    noteRedisBypassed(runtime);
+    runtime.events.emit("redisBypassed");
     if (!runtime.db) {
       throw unavailable(`Usage cannot be recorded: Redis failed (${(err as Error).message}) and PostgreSQL is disabled. Retry later.`);
     }

@@ -1,0 +1,104 @@
+import type { ChainableCommander, Redis } from "ioredis";
+import { hotKeys } from "./hot-keys";
+
+/**
+ * The metadata index in Redis: two global hashes, account id → JSON and API key id → JSON, that
+ * let the Redis-only fallback list accounts and name keys without PostgreSQL. Every read goes
+ * through parseAccountEntry / parseApiKeyEntry: a missing or malformed field reads as its default,
+ * so one bad entry can neither fail a read nor hide an account.
+ */
+
+export interface AccountIndexEntry {
+  name: string;
+  platform: string;
+  type: string;
+  status: string;
+  priority: number;
+}
+export interface ApiKeyIndexEntry {
+  name: string;
+  accountId: string | null;
+  status: string;
+}
+
+function parseObject(json: string | null | undefined): Record<string, unknown> {
+  try {
+    const parsed: unknown = json ? JSON.parse(json) : {};
+    return parsed && typeof parsed === "object" ? (parsed as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}
+
+const str = (x: unknown, dflt: string) => (typeof x === "string" && x !== "" ? x : dflt);
+
+export function parseAccountEntry(id: string, json: string | null | undefined): AccountIndexEntry {
+  const v = parseObject(json);
+  return {
+    name: str(v.name, id),
+    platform: str(v.platform, "unknown"),
+    type: str(v.type, "shared"),
+    status: str(v.status, "active"),
+    priority: typeof v.priority === "number" && Number.isFinite(v.priority) ? v.priority : 50,
+  };
+}
+
+export function parseApiKeyEntry(id: string, json: string | null | undefined): ApiKeyIndexEntry {
+  const v = parseObject(json);
+  return { name: str(v.name, id), accountId: typeof v.accountId === "string" ? v.accountId : null, status: str(v.status, "active") };
+}
+
+export async function setAccountIndex(redis: Redis, prefix: string, id: string, entry: AccountIndexEntry): Promise<void> {
+  await redis.hset(hotKeys(prefix).accountIndex(), id, JSON.stringify(entry));
+}
+export async function setApiKeyIndex(redis: Redis, prefix: string, id: string, entry: ApiKeyIndexEntry): Promise<void> {
+  await redis.hset(hotKeys(prefix).apiKeyIndex(), id, JSON.stringify(entry));
+}
+export async function deleteAccountIndex(redis: Redis, prefix: string, id: string): Promise<void> {
+  await redis.hdel(hotKeys(prefix).accountIndex(), id);
+}
+export async function deleteApiKeyIndex(redis: Redis, prefix: string, id: string): Promise<void> {
+  await redis.hdel(hotKeys(prefix).apiKeyIndex(), id);
+}
+
+/** Queues placeholders (HSETNX) for accounts and keys of recorded events the index does not know. */
+export function registerPlaceholders(pipe: ChainableCommander, prefix: string, events: { accountId: string; apiKeyId: string }[]): void {
+  const k = hotKeys(prefix);
+  const keys = new Map<string, string>();
+  for (const e of events) keys.set(e.apiKeyId, e.accountId);
+  for (const accountId of new Set(events.map((e) => e.accountId))) {
+    pipe.hsetnx(k.accountIndex(), accountId, JSON.stringify({ name: accountId, platform: "unknown", type: "shared", status: "unknown", priority: 50 } satisfies AccountIndexEntry));
+  }
+  for (const [apiKeyId, accountId] of keys) {
+    pipe.hsetnx(k.apiKeyIndex(), apiKeyId, JSON.stringify({ name: apiKeyId, accountId, status: "unknown" } satisfies ApiKeyIndexEntry));
+  }
+}
+
+export async function findAccountIndex(redis: Redis, prefix: string, id: string): Promise<AccountIndexEntry | undefined> {
+  const v = await redis.hget(hotKeys(prefix).accountIndex(), id);
+  return v === null ? undefined : parseAccountEntry(id, v);
+}
+export async function findApiKeyIndex(redis: Redis, prefix: string, id: string): Promise<ApiKeyIndexEntry | undefined> {
+  const v = await redis.hget(hotKeys(prefix).apiKeyIndex(), id);
+  return v === null ? undefined : parseApiKeyEntry(id, v);
+}
+export async function allAccountIndex(redis: Redis, prefix: string): Promise<Map<string, AccountIndexEntry>> {
+  const all = await redis.hgetall(hotKeys(prefix).accountIndex());
+  return new Map(Object.entries(all).map(([id, v]) => [id, parseAccountEntry(id, v)]));
+}
+export async function allApiKeyIndex(redis: Redis, prefix: string): Promise<Map<string, ApiKeyIndexEntry>> {
+  const all = await redis.hgetall(hotKeys(prefix).apiKeyIndex());
+  return new Map(Object.entries(all).map(([id, v]) => [id, parseApiKeyEntry(id, v)]));
+}
+
+/** The index entries of some API keys; ids it does not know are missing from the map. */
+export async function findApiKeyIndexes(redis: Redis, prefix: string, ids: string[]): Promise<Map<string, ApiKeyIndexEntry>> {
+  const out = new Map<string, ApiKeyIndexEntry>();
+  if (ids.length === 0) return out;
+  const values = await redis.hmget(hotKeys(prefix).apiKeyIndex(), ...ids);
+  ids.forEach((id, i) => {
+    const v = values[i];
+    if (v !== null && v !== undefined) out.set(id, parseApiKeyEntry(id, v));
+  });
+  return out;
+}

@@ -1,0 +1,146 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { createRedis } from "../redis";
+import { getTestStores } from "../config";
+import { dropRedisPrefix, uniqueName } from "../testing/stores";
+import { ACCOUNT_FIELD, DEDUPE_TTL_SECONDS, hotKeys, modelField, unpackCounters } from "./hot-keys";
+import { countHotEvents, recordLayout, recordScriptCall } from "./hot-record";
+import { unlockAccounts } from "./hot-reconcile";
+import { dayExpireAt, monthExpireAt } from "./local-time";
+import { normalizeEvent, type NormalizedEvent } from "./normalize";
+import { startOwnRedis, type OwnRedis } from "./test-servers";
+
+/**
+ * The KEYS/ARGV layout recordScriptCall() builds is the one lua/record-usage.lua reads: run on a
+ * real Redis, every key the layout names is written as hot-keys.ts describes, and no other.
+ */
+
+const TZ = "Asia/Shanghai";
+// A fixed clock: today is 2026-11-18 in Shanghai, the old event is too old for day/month keys.
+const NOW_MS = Date.parse("2026-11-18T06:00:00Z");
+
+function event(requestId: string, occurredAt: string, apiKeyId: string, model: string, n: number): NormalizedEvent {
+  return normalizeEvent(
+    { requestId, occurredAt, accountId: "acc:{1}", apiKeyId, model, inputTokens: 100 * n, outputTokens: 10 * n, cacheCreateTokens: n, cacheReadTokens: 2 * n, cost: `0.${String(n).padStart(8, "0")}` },
+    TZ,
+  );
+}
+
+const EVENTS = [
+  event("r1", "2026-11-18T01:00:00Z", "key-a", "m-1", 1),
+  event("r2", "2026-11-18T02:00:00Z", "key-b", "m-2", 2),
+  event("r3", "2026-11-02T02:00:00Z", "key-a", "m-2", 3),
+  event("r-old", "2024-01-05T02:00:00Z", "key-a", "m-1", 4),
+];
+
+const prefixes: string[] = [];
+const redis = createRedis(getTestStores().redisUrl);
+afterEach(async () => {
+  while (prefixes.length) await dropRedisPrefix(prefixes.pop()!);
+});
+beforeAll(() => redis.connect());
+afterAll(() => redis.disconnect());
+
+function newPrefix(): string {
+  const p = `${uniqueName("hr").slice(0, 24)}:`;
+  prefixes.push(p);
+  return p;
+}
+
+async function keysUnder(prefix: string): Promise<string[]> {
+  const out: string[] = [];
+  let cursor = "0";
+  do {
+    const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000);
+    cursor = next;
+    out.push(...keys);
+  } while (cursor !== "0");
+  return out.sort();
+}
+
+describe("the recording script's KEYS/ARGV layout", () => {
+  it("names the lock, the held set, each window's two hashes (all time first) and each dedupe key", () => {
+    const k = hotKeys("p:");
+    const a = "acc:{1}";
+    const layout = recordLayout("p:", EVENTS, NOW_MS / 1000);
+    const { keys, argv } = recordScriptCall(layout);
+    const today = { kind: "d", date: "2026-11-18" } as const;
+    const month = { kind: "m", month: "2026-11" } as const;
+    const nov2 = { kind: "d", date: "2026-11-02" } as const;
+    expect(keys).toEqual([
+      k.reconcileLock(a), k.reconcileHeld(a),
+      k.counters(a, { kind: "t" }), k.keyCounters(a, { kind: "t" }),
+      k.counters(a, today), k.keyCounters(a, today),
+      k.counters(a, month), k.keyCounters(a, month),
+      k.counters(a, nov2), k.keyCounters(a, nov2),
+      ...["r1", "r2", "r3", "r-old"].map((id) => k.dedupe(a, id)),
+    ]);
+    expect(argv.slice(0, 7)).toEqual([DEDUPE_TTL_SECONDS, 4, 4, 0, dayExpireAt("2026-11-18"), monthExpireAt("2026-11"), dayExpireAt("2026-11-02")]);
+    // Per event: key, model, id, "<day window> <month window> <ms> <9 counters>".
+    expect(argv.slice(7, 11)).toEqual(["key-a", "m-1", "r1", `2 3 ${Date.parse("2026-11-18T01:00:00Z")} 1 100 10 1 2 0 0 113 10`]);
+    expect(argv.at(-1)).toMatch(/^0 0 \d+ 1 400 40 4 8 0 0 452 40$/);
+  });
+
+  it("writes exactly the keys of the layout on a real Redis, with their sums and expiries", async () => {
+    const prefix = newPrefix();
+    const k = hotKeys(prefix);
+    const a = "acc:{1}";
+    expect(await countHotEvents(redis, prefix, EVENTS, NOW_MS)).toEqual([1, 1, 1, 1]);
+    const { keys } = recordScriptCall(recordLayout(prefix, EVENTS, NOW_MS / 1000));
+    // Lock and held set are only read; the index hashes get placeholders.
+    expect(await keysUnder(prefix)).toEqual([...keys.slice(2), k.accountIndex(), k.apiKeyIndex()].sort());
+
+    const all = await redis.hgetall(k.counters(a, { kind: "t" }));
+    expect(Object.keys(all)).toEqual([ACCOUNT_FIELD]);
+    expect(unpackCounters(all[ACCOUNT_FIELD])).toMatchObject({ requests: 4n, inputTokens: 1000n, costNanos: 100n, lastUsedAt: Date.parse("2026-11-18T02:00:00Z") });
+    const today = await redis.hgetall(k.counters(a, { kind: "d", date: "2026-11-18" }));
+    expect(Object.keys(today).sort()).toEqual([ACCOUNT_FIELD, modelField("m-1"), modelField("m-2")].sort());
+    const keysToday = await redis.hgetall(k.keyCounters(a, { kind: "d", date: "2026-11-18" }));
+    expect(unpackCounters(keysToday["key-b"])).toMatchObject({ requests: 1n, costNanos: 20n, lastModel: "m-2" });
+    const month = unpackCounters(await redis.hget(k.counters(a, { kind: "m", month: "2026-11" }), ACCOUNT_FIELD));
+    expect(month).toMatchObject({ requests: 3n, costNanos: 60n });
+
+    expect(await redis.ttl(k.counters(a, { kind: "t" }))).toBe(-1);
+    expect(await redis.expiretime(k.counters(a, { kind: "d", date: "2026-11-18" }))).toBe(dayExpireAt("2026-11-18"));
+    expect(await redis.expiretime(k.keyCounters(a, { kind: "m", month: "2026-11" }))).toBe(monthExpireAt("2026-11"));
+    const ttl = await redis.ttl(k.dedupe(a, "r1"));
+    expect(ttl).toBeGreaterThan(DEDUPE_TTL_SECONDS - 60);
+
+    // The same ids again are duplicates and change nothing.
+    const before = await redis.hget(k.counters(a, { kind: "t" }), ACCOUNT_FIELD);
+    expect(await countHotEvents(redis, prefix, EVENTS, NOW_MS)).toEqual([0, 0, 0, 0]);
+    expect(await redis.hget(k.counters(a, { kind: "t" }), ACCOUNT_FIELD)).toBe(before);
+  });
+
+  it("holds events back while the account's reconcile lock exists", async () => {
+    const prefix = newPrefix();
+    const k = hotKeys(prefix);
+    await redis.set(k.reconcileLock("acc:{1}"), "token", "PX", 60_000);
+    expect(await countHotEvents(redis, prefix, EVENTS.slice(0, 2), NOW_MS)).toEqual([-1, -1]);
+    expect((await redis.smembers(k.reconcileHeld("acc:{1}"))).sort()).toEqual(["r1", "r2"]);
+    expect(await redis.exists(k.counters("acc:{1}", { kind: "t" }))).toBe(0);
+    await unlockAccounts(redis, prefix, ["acc:{1}"], "token");
+    expect(await countHotEvents(redis, prefix, EVENTS.slice(0, 2), NOW_MS)).toEqual([1, 1]);
+  });
+});
+
+describe("scripts run by SHA", () => {
+  let own: OwnRedis | undefined;
+  afterAll(() => own?.destroy());
+
+  it("are loaded again when Redis answers NOSCRIPT (a restart or SCRIPT FLUSH)", async () => {
+    own = await startOwnRedis();
+    const client = createRedis(own.url);
+    await client.connect();
+    try {
+      expect(await countHotEvents(client, "t:", EVENTS.slice(0, 1), NOW_MS)).toEqual([1]);
+      await client.script("FLUSH");
+      expect(await countHotEvents(client, "t:", EVENTS.slice(1, 3), NOW_MS)).toEqual([1, 1]);
+      await client.script("FLUSH");
+      await client.set(hotKeys("t:").reconcileLock("acc:{1}"), "tok");
+      await unlockAccounts(client, "t:", ["acc:{1}"], "tok");
+      expect(await client.exists(hotKeys("t:").reconcileLock("acc:{1}"))).toBe(0);
+    } finally {
+      client.disconnect();
+    }
+  });
+});

@@ -125,7 +125,7 @@ export interface Database {
   accounts: AccountsTable;
   api_keys: ApiKeysTable;
   usage_records: UsageRecordsTable;
-  usage_request_ids: { request_id: string; occurred_at: Timestamp };
+  usage_request_ids: { account_id: string; request_id: string; occurred_at: Timestamp };
   usage_account_daily: AccountDailyTable;
   usage_account_monthly: AccountMonthlyTable;
   usage_account_totals: AccountTotalsTable;

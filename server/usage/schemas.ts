@@ -64,23 +64,12 @@ const COST_TEXT = /^(0|[1-9]\d{0,6})(\.\d{1,8})?$/;
 
 /** How a JSON number cost is read; stated in the OpenAPI description of `cost`. */
 export const NUMBER_COST_RULE =
-  "A JSON number is read as the shortest decimal that denotes the same double (what JSON.stringify writes, " +
-  "e.g. 0.05907780000000001) and rounded half up to 8 decimal places (0.0590778); a string is taken as written " +
-  "and refused with more than 8 decimals, never rounded.";
+  "A JSON number is rounded to 8 decimal places by its exact binary value, to the nearest multiple of 0.00000001 " +
+  "(what JavaScript's toFixed(8) gives: 0.05907780000000001 becomes 0.0590778, and 0.021640125, whose double is " +
+  "0.0216401249999…, becomes 0.02164012); a string is taken as written and refused with more than 8 decimals, never rounded.";
 
-/** The shortest round-trip decimal of a finite non-negative double, without exponent. */
-function plainDecimal(value: number): string {
-  const text = String(value);
-  const m = /^(\d)(?:\.(\d+))?e([+-]\d+)$/i.exec(text);
-  if (!m) return text;
-  const digits = m[1]! + (m[2] ?? "");
-  const exp = Number(m[3]);
-  if (exp < 0) return `0.${"0".repeat(-exp - 1)}${digits}`;
-  return digits.padEnd(exp + 1, "0");
-}
-
-/** Rounds a plain decimal string half up to 8 decimals, with string arithmetic (no double error). */
-function roundHalfUp8(text: string): string {
+/** Rounds a plain decimal string half up to 8 decimals with string arithmetic (sums CRS stores as text). */
+export function roundHalfUp8(text: string): string {
   const [int = "0", frac = ""] = text.split(".");
   if (frac.length <= 8) return frac ? `${int}.${frac}` : int;
   const digits = (int + frac.slice(0, 8)).split("").map(Number);
@@ -105,7 +94,8 @@ export function parseCostUsd(value: string | number): { ok: true; text: string }
     if (!Number.isFinite(value)) return { ok: false, message: "must be a finite number" };
     if (value < 0) return { ok: false, message: "must not be negative" };
     if (value > MAX_COST_USD) return { ok: false, message: `must be at most ${MAX_COST_USD} USD` };
-    text = roundHalfUp8(plainDecimal(value === 0 ? 0 : value));
+    // toFixed rounds the double's exact value (ECMA-262 Number.prototype.toFixed; exact below 1e21).
+    text = value.toFixed(8);
   } else {
     text = value;
     if (text.startsWith("-")) return { ok: false, message: "must not be negative" };

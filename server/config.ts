@@ -101,6 +101,10 @@ const envSchema = z.object({
   LOGIN_RATE_WINDOW_SECONDS: int("LOGIN_RATE_WINDOW_SECONDS", 900, 1, 86400),
   LOGIN_MAX_FAILURES_PER_IP: int("LOGIN_MAX_FAILURES_PER_IP", 20, 1, 100000),
   LOGIN_MAX_FAILURES_PER_USERNAME: int("LOGIN_MAX_FAILURES_PER_USERNAME", 10, 1, 100000),
+  CRS_REDIS_URL: optionalUrl("CRS_REDIS_URL", ["redis:", "rediss:"]),
+  CRS_TIMEZONE_OFFSET: int("CRS_TIMEZONE_OFFSET", 8, -12, 14),
+  CRS_FOLLOW_IN_APP: bool("CRS_FOLLOW_IN_APP", true),
+  CRS_POLL_INTERVAL_MS: int("CRS_POLL_INTERVAL_MS", 2000, 100, 600000),
 });
 
 export type AppConfig = {
@@ -124,6 +128,13 @@ export type AppConfig = {
   loginRateWindowSeconds: number;
   loginMaxFailuresPerIp: number;
   loginMaxFailuresPerUsername: number;
+  /** claude-relay-service's Redis to follow (server/crs/follower.ts); undefined: no follower. */
+  crsRedisUrl: string | undefined;
+  /** CRS's TIMEZONE_OFFSET, used when its data cannot tell (CRS reads 0 as 8). */
+  crsTimezoneOffset: number;
+  /** With CRS_REDIS_URL: the app process follows too (the worker always does). */
+  crsFollowInApp: boolean;
+  crsPollIntervalMs: number;
 };
 
 export class ConfigError extends Error {
@@ -162,6 +173,10 @@ export function parseConfig(env: Record<string, string | undefined>): AppConfig 
     loginRateWindowSeconds: e.LOGIN_RATE_WINDOW_SECONDS,
     loginMaxFailuresPerIp: e.LOGIN_MAX_FAILURES_PER_IP,
     loginMaxFailuresPerUsername: e.LOGIN_MAX_FAILURES_PER_USERNAME,
+    crsRedisUrl: e.CRS_REDIS_URL,
+    crsTimezoneOffset: e.CRS_TIMEZONE_OFFSET === 0 ? 8 : e.CRS_TIMEZONE_OFFSET,
+    crsFollowInApp: e.CRS_FOLLOW_IN_APP,
+    crsPollIntervalMs: e.CRS_POLL_INTERVAL_MS,
   };
 }
 

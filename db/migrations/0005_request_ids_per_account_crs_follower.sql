@@ -81,3 +81,35 @@ BEGIN
   END;
   RETURN QUERY SELECT unnest(inserted);
 END $$;
+
+-- Issue 13: the claude-relay-service follower's persisted state (server/crs/follower.ts).
+-- Per CRS key: how many of its requests (CRS's usage:{key} totalRequests) are recorded here and
+-- the newest record seen, so a restart neither loses nor doubles; gap_since marks a key whose
+-- records could not cover what arrived (more than CRS's 200) until its aggregates fill it.
+CREATE TABLE crs_follower_keys (
+  source           text NOT NULL,
+  key_id           text NOT NULL,
+  total_requests   bigint NOT NULL,
+  newest_record_id text,
+  gap_since        timestamptz,
+  updated_at       timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (source, key_id)
+);
+
+-- Per CRS (source): the lease that lets one of several followers work at a time, and what
+-- /admin/health shows.
+CREATE TABLE crs_follower_status (
+  source           text PRIMARY KEY,
+  lease_owner      text,
+  lease_until      timestamptz,
+  started_at       timestamptz NOT NULL DEFAULT now(),
+  global_requests  bigint NOT NULL DEFAULT 0,
+  last_read_at     timestamptz,
+  last_event_at    timestamptz,
+  events_recorded  bigint NOT NULL DEFAULT 0,
+  gaps_filled      integer NOT NULL DEFAULT 0,
+  gap_requests     bigint NOT NULL DEFAULT 0,
+  errors           integer NOT NULL DEFAULT 0,
+  last_error       text,
+  last_error_at    timestamptz
+);

@@ -58,6 +58,10 @@ export class CrsReader {
     return this.pipelined<CrsHash>(keys, (p, k) => p.hgetall(k));
   }
 
+  async sets(keys: readonly string[]): Promise<string[][]> {
+    return this.pipelined<string[]>(keys, (p, k) => p.smembers(k));
+  }
+
   async strings(keys: readonly string[]): Promise<(string | null)[]> {
     return this.pipelined<string | null>(keys, (p, k) => p.get(k));
   }

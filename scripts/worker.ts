@@ -1,7 +1,8 @@
 /**
  * npm run worker — drains the Redis outbox into PostgreSQL and rebuilds the Redis counters when
- * Redis comes back, like the background work inside the app. Run as many as you like (on any
- * host): they share the outbox through one consumer group.
+ * Redis comes back, like the background work inside the app; with CRS_REDIS_URL it also follows
+ * claude-relay-service (server/crs/follower.ts). Run as many as you like (on any host): they
+ * share the outbox through one consumer group and the CRS follower through one lease.
  */
 import { getConfig } from "../server/config";
 import { createRuntime } from "../server/runtime";
@@ -13,8 +14,9 @@ async function main() {
   if (!config.postgresEnabled || !config.redisUrl) {
     throw new Error("The worker moves the Redis outbox into PostgreSQL: it needs REDIS_URL and PostgreSQL (POSTGRES_ENABLED=true).");
   }
-  const runtime = await createRuntime(config, { ownDatabase: true, prepare: true, startBackground: true });
+  const runtime = await createRuntime(config, { ownDatabase: true, prepare: true, startBackground: true, followCrs: true });
   console.log(`[worker] draining ${config.redisKeyPrefix}outbox into PostgreSQL (Ctrl-C to stop)`);
+  if (config.crsRedisUrl) console.log("[worker] following claude-relay-service at CRS_REDIS_URL (one follower at a time holds the lease)");
   const report = setInterval(() => {
     if (!isRedisReady(runtime.redis)) return;
     outboxStats(runtime.redis, config.redisKeyPrefix)

@@ -5,6 +5,7 @@ import { getConfig, type AppConfig } from "./config";
 import { createRedis } from "./redis";
 import { logger } from "./logger";
 import { startUsageBackground } from "./usage/background";
+import { startCrsFollower } from "./crs/follower";
 
 /**
  * The stores a process talks to. Routers and route handlers get it from getRuntime(); services
@@ -37,6 +38,8 @@ export interface CreateRuntimeOptions {
    * and `npm run worker`). Tests leave it off and drive a Drainer themselves.
    */
   startBackground?: boolean;
+  /** With startBackground and CRS_REDIS_URL: follow CRS here (default CRS_FOLLOW_IN_APP; the worker always). */
+  followCrs?: boolean;
 }
 
 export async function createRuntime(config: AppConfig, opts: CreateRuntimeOptions = {}): Promise<Runtime> {
@@ -86,6 +89,10 @@ export async function createRuntime(config: AppConfig, opts: CreateRuntimeOption
   if (opts.startBackground) {
     const background = startUsageBackground(runtime);
     closers.push(() => background.stop());
+    if (config.crsRedisUrl && (opts.followCrs ?? config.crsFollowInApp)) {
+      const follower = startCrsFollower(runtime, (url) => createRedis(url, { name: "usage-breakdown-crs-follower" }));
+      closers.push(async () => (await follower)?.stop());
+    }
   }
   return runtime;
 }

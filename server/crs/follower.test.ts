@@ -5,6 +5,7 @@ import type { Database } from "../../db/types";
 import { createRuntime, type Runtime } from "../runtime";
 import { createTestDatabase, dropRedisPrefix, testConfig, type TestDatabase } from "../testing/stores";
 import { startOwnRedis, type OwnRedis } from "../usage/test-servers";
+import { health } from "../health/health.service";
 import { findStatuses } from "./crs.repository";
 import { fixture, loadDump, writeLikeCrs, type Dump, type FixtureRequest } from "./crs.fixtures";
 import { CrsFollower, type PollResult } from "./follower";
@@ -180,6 +181,12 @@ describe("the CRS follower", () => {
     await expectEveryFigure(env.runtime.db!.db);
     const [status] = await findStatuses(env.runtime.db!.db);
     expect(status).toMatchObject({ source: "default", gaps_filled: 1, gap_requests: 6, errors: 0, lease_owner: "node-b" });
+    const h = await health(env.runtime);
+    expect(h.crsFollower.sources).toEqual([
+      expect.objectContaining({ source: "default", leader: "node-b", gapsFilled: 1, gapRequests: 6, gapsPending: 0, errors: 0, lastError: null }),
+    ]);
+    // 530 records, and the 6 trimmed requests as 3 aggregate events (key × model × day).
+    expect(h.crsFollower.sources[0]!.eventsRecorded).toBe(533);
   }, 180_000);
 
   it("costs one command per poll when nothing happened, whatever the number of keys", async () => {

@@ -321,6 +321,8 @@ export async function startCrsFollower(runtime: Runtime, createRedis: (url: stri
   const url = runtime.config.crsRedisUrl;
   if (!url || !runtime.db) return undefined;
   const crs = createRedis(url);
+  // Down at start is not fatal: each poll fails (and /admin/health says so) until CRS answers.
+  await crs.connect().catch((err: Error) => logger.warn(`[crs] CRS's Redis unavailable (${err.message}); the follower retries every poll`));
   try {
     const follower = new CrsFollower(runtime, crs);
     follower.start();

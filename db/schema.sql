@@ -83,10 +83,10 @@ BEGIN
           requests integer, input_tokens bigint, output_tokens bigint, cache_create_tokens bigint,
           cache_read_tokens bigint, ephemeral_5m_tokens bigint, ephemeral_1h_tokens bigint,
           total_cost numeric, cost_breakdown jsonb, metadata jsonb)
-       ORDER BY x.request_id COLLATE "C"
+       ORDER BY x.account_id COLLATE "C", x.request_id COLLATE "C"
     ), ids AS (
-      INSERT INTO usage_request_ids (request_id, occurred_at)
-      SELECT f.request_id, f.occurred_at FROM fresh f
+      INSERT INTO usage_request_ids (account_id, request_id, occurred_at)
+      SELECT f.account_id, f.request_id, f.occurred_at FROM fresh f
       RETURNING 1
     ), rows AS (
       INSERT INTO usage_records (request_id, occurred_at, usage_date, usage_hour, account_id, api_key_id, model,
@@ -102,22 +102,21 @@ BEGIN
         FROM fresh i
       RETURNING usage_records.request_id
     )
-    -- ids first: a recorded id fails the statement before any usage_records row is written.
     SELECT (SELECT count(*) FROM ids), (SELECT array_agg(r.request_id) FROM rows r) INTO claimed, inserted;
   EXCEPTION WHEN unique_violation THEN
     WITH input AS (
-      SELECT DISTINCT ON (x.request_id COLLATE "C") x.*
+      SELECT DISTINCT ON (x.account_id COLLATE "C", x.request_id COLLATE "C") x.*
         FROM json_to_recordset(p_events) AS x(
           request_id text, occurred_at timestamptz, account_id text, api_key_id text, model text,
           requests integer, input_tokens bigint, output_tokens bigint, cache_create_tokens bigint,
           cache_read_tokens bigint, ephemeral_5m_tokens bigint, ephemeral_1h_tokens bigint,
           total_cost numeric, cost_breakdown jsonb, metadata jsonb)
-       ORDER BY x.request_id COLLATE "C"
+       ORDER BY x.account_id COLLATE "C", x.request_id COLLATE "C"
     ), fresh AS (
-      INSERT INTO usage_request_ids (request_id, occurred_at)
-      SELECT i.request_id, i.occurred_at FROM input i ORDER BY i.request_id COLLATE "C"
+      INSERT INTO usage_request_ids (account_id, request_id, occurred_at)
+      SELECT i.account_id, i.request_id, i.occurred_at FROM input i ORDER BY i.account_id COLLATE "C", i.request_id COLLATE "C"
       ON CONFLICT DO NOTHING
-      RETURNING usage_request_ids.request_id
+      RETURNING usage_request_ids.account_id, usage_request_ids.request_id
     ), rows AS (
       INSERT INTO usage_records (request_id, occurred_at, usage_date, usage_hour, account_id, api_key_id, model,
         requests, input_tokens, output_tokens, cache_create_tokens, cache_read_tokens, ephemeral_5m_tokens,
@@ -129,7 +128,7 @@ BEGIN
              coalesce(i.cache_read_tokens, 0), coalesce(i.ephemeral_5m_tokens, 0), coalesce(i.ephemeral_1h_tokens, 0),
              coalesce(i.input_tokens, 0) + coalesce(i.output_tokens, 0) + coalesce(i.cache_create_tokens, 0) + coalesce(i.cache_read_tokens, 0),
              coalesce(i.total_cost, 0), i.cost_breakdown, i.metadata
-        FROM input i JOIN fresh f ON f.request_id = i.request_id
+        FROM input i JOIN fresh f ON f.account_id = i.account_id AND f.request_id = i.request_id
       RETURNING usage_records.request_id
     )
     SELECT array_agg(r.request_id) INTO inserted FROM rows r;
@@ -384,6 +383,39 @@ CREATE TABLE public.api_tokens (
 );
 
 --
+-- Name: crs_follower_keys; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.crs_follower_keys (
+    source text NOT NULL,
+    key_id text NOT NULL,
+    total_requests bigint NOT NULL,
+    newest_record_id text,
+    gap_since timestamp with time zone,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+--
+-- Name: crs_follower_status; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.crs_follower_status (
+    source text NOT NULL,
+    lease_owner text,
+    lease_until timestamp with time zone,
+    started_at timestamp with time zone DEFAULT now() NOT NULL,
+    global_requests bigint DEFAULT 0 NOT NULL,
+    last_read_at timestamp with time zone,
+    last_event_at timestamp with time zone,
+    events_recorded bigint DEFAULT 0 NOT NULL,
+    gaps_filled integer DEFAULT 0 NOT NULL,
+    gap_requests bigint DEFAULT 0 NOT NULL,
+    errors integer DEFAULT 0 NOT NULL,
+    last_error text,
+    last_error_at timestamp with time zone
+);
+
+--
 -- Name: schema_migrations; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -621,7 +653,8 @@ PARTITION BY RANGE (occurred_at);
 
 CREATE TABLE public.usage_request_ids (
     request_id text NOT NULL,
-    occurred_at timestamp with time zone NOT NULL
+    occurred_at timestamp with time zone NOT NULL,
+    account_id text NOT NULL
 );
 
 --
@@ -675,6 +708,20 @@ ALTER TABLE ONLY public.api_tokens
 
 ALTER TABLE ONLY public.api_tokens
     ADD CONSTRAINT api_tokens_token_hash_key UNIQUE (token_hash);
+
+--
+-- Name: crs_follower_keys crs_follower_keys_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.crs_follower_keys
+    ADD CONSTRAINT crs_follower_keys_pkey PRIMARY KEY (source, key_id);
+
+--
+-- Name: crs_follower_status crs_follower_status_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.crs_follower_status
+    ADD CONSTRAINT crs_follower_status_pkey PRIMARY KEY (source);
 
 --
 -- Name: schema_migrations schema_migrations_pkey; Type: CONSTRAINT; Schema: public; Owner: -
@@ -751,7 +798,7 @@ ALTER TABLE ONLY public.usage_model_totals
 --
 
 ALTER TABLE ONLY public.usage_request_ids
-    ADD CONSTRAINT usage_request_ids_pkey PRIMARY KEY (request_id);
+    ADD CONSTRAINT usage_request_ids_pkey PRIMARY KEY (account_id, request_id);
 
 --
 -- Name: usage_settings usage_settings_pkey; Type: CONSTRAINT; Schema: public; Owner: -

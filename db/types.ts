@@ -121,11 +121,38 @@ export interface ApiTokensTable {
   revoked_at: Timestamp | null;
 }
 
+export interface CrsFollowerKeysTable {
+  source: string;
+  key_id: string;
+  total_requests: number;
+  newest_record_id: string | null;
+  gap_since: Timestamp | null;
+  updated_at: Generated<Date>;
+}
+
+export interface CrsFollowerStatusTable {
+  source: string;
+  lease_owner: string | null;
+  lease_until: Timestamp | null;
+  started_at: Generated<Date>;
+  global_requests: Generated<number>;
+  last_read_at: Timestamp | null;
+  last_event_at: Timestamp | null;
+  events_recorded: Generated<number>;
+  gaps_filled: Generated<number>;
+  gap_requests: Generated<number>;
+  errors: Generated<number>;
+  last_error: string | null;
+  last_error_at: Timestamp | null;
+}
+
 export interface Database {
   accounts: AccountsTable;
   api_keys: ApiKeysTable;
   usage_records: UsageRecordsTable;
-  usage_request_ids: { request_id: string; occurred_at: Timestamp };
+  usage_request_ids: { account_id: string; request_id: string; occurred_at: Timestamp };
+  crs_follower_keys: CrsFollowerKeysTable;
+  crs_follower_status: CrsFollowerStatusTable;
   usage_account_daily: AccountDailyTable;
   usage_account_monthly: AccountMonthlyTable;
   usage_account_totals: AccountTotalsTable;

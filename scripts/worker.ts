@@ -1,13 +1,15 @@
 /**
  * npm run worker — drains the Redis outbox into PostgreSQL and rebuilds the Redis counters when
- * Redis comes back, like the background work inside the app. Run as many as you like (on any
- * host): they share the outbox through one consumer group.
+ * Redis comes back, like the background work inside the app; with CRS_REDIS_URL it also follows
+ * claude-relay-service (server/crs/follower.ts). Run as many as you like (on any host): they
+ * share the outbox through one consumer group and the CRS follower through one lease.
  */
 import { getConfig } from "../server/config";
 import { createRuntime } from "../server/runtime";
 import { startUsageBackground } from "../server/usage/background";
 import { outboxStats } from "../server/usage/hot-outbox";
-import { isRedisReady } from "../server/redis";
+import { createRedis, isRedisReady } from "../server/redis";
+import { startCrsFollower } from "../server/crs/follower";
 
 async function main() {
   const config = getConfig();
@@ -16,7 +18,9 @@ async function main() {
   }
   const runtime = await createRuntime(config, { ownDatabase: true, prepare: true });
   const background = startUsageBackground(runtime);
+  const follower = await startCrsFollower(runtime, (url) => createRedis(url, { name: "usage-breakdown-crs-follower" }));
   console.log(`[worker] draining ${config.redisKeyPrefix}outbox into PostgreSQL (Ctrl-C to stop)`);
+  if (config.crsRedisUrl) console.log("[worker] following claude-relay-service at CRS_REDIS_URL (one follower at a time holds the lease)");
   const report = setInterval(() => {
     if (!isRedisReady(runtime.redis)) return;
     outboxStats(runtime.redis, config.redisKeyPrefix)
@@ -34,6 +38,7 @@ async function main() {
     stopping = true;
     clearInterval(report);
     console.log("[worker] stopping; unacknowledged batches stay in the outbox for the next drainer");
+    await follower?.stop();
     await background.stop();
     await runtime.close();
     process.exit(0);

@@ -127,6 +127,10 @@ const envSchema = z.object({
       return z.NEVER;
     }),
   REQUEST_TIMEOUT_MS: int("REQUEST_TIMEOUT_MS", 30000, 1000, 600000),
+  CRS_REDIS_URL: optionalUrl("CRS_REDIS_URL", ["redis:", "rediss:"]),
+  CRS_TIMEZONE_OFFSET: int("CRS_TIMEZONE_OFFSET", 8, -12, 14),
+  CRS_FOLLOW_IN_APP: bool("CRS_FOLLOW_IN_APP", true),
+  CRS_POLL_INTERVAL_MS: int("CRS_POLL_INTERVAL_MS", 2000, 100, 600000),
 });
 
 export type AppConfig = {
@@ -160,6 +164,13 @@ export type AppConfig = {
   cookieSecure: boolean | undefined;
   /** Deadline of every API request; past it the client gets 503 and the work is abandoned. */
   requestTimeoutMs: number;
+  /** claude-relay-service's Redis to follow (server/crs/follower.ts); undefined: no follower. */
+  crsRedisUrl: string | undefined;
+  /** CRS's TIMEZONE_OFFSET, used when its data cannot tell (CRS reads 0 as 8). */
+  crsTimezoneOffset: number;
+  /** With CRS_REDIS_URL: the app process follows too (the worker always does). */
+  crsFollowInApp: boolean;
+  crsPollIntervalMs: number;
 };
 
 export class ConfigError extends Error {
@@ -203,6 +214,10 @@ export function parseConfig(env: Record<string, string | undefined>): AppConfig 
     publicUrl: e.PUBLIC_URL,
     cookieSecure: e.COOKIE_SECURE,
     requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
+    crsRedisUrl: e.CRS_REDIS_URL,
+    crsTimezoneOffset: e.CRS_TIMEZONE_OFFSET === 0 ? 8 : e.CRS_TIMEZONE_OFFSET,
+    crsFollowInApp: e.CRS_FOLLOW_IN_APP,
+    crsPollIntervalMs: e.CRS_POLL_INTERVAL_MS,
   };
 }
 

@@ -2,7 +2,7 @@ import { ConfigError, getConfig } from "./config";
 import { getRuntime, StartupError } from "./runtime";
 import { startUsageBackground, type UsageBackground } from "./usage/background";
 
-const g = globalThis as unknown as { __usageBackground?: UsageBackground };
+const g = globalThis as unknown as { __usageBackground?: UsageBackground; __crsFollower?: Promise<unknown> };
 
 /**
  * Start-up of a Next.js server process (called from instrumentation.ts): validates the
@@ -19,6 +19,12 @@ export async function startServer(): Promise<void> {
     const runtime = await getRuntime();
     // Once per process, also when the development server evaluates this module again.
     g.__usageBackground ??= startUsageBackground(runtime);
+    // With CRS_REDIS_URL the app follows claude-relay-service too (unless CRS_FOLLOW_IN_APP=false;
+    // `npm run worker` always does). Several processes share it through one lease.
+    if (config.crsRedisUrl && config.crsFollowInApp) {
+      const [{ startCrsFollower }, { createRedis }] = await Promise.all([import("./crs/follower"), import("./redis")]);
+      g.__crsFollower ??= startCrsFollower(runtime, (url) => createRedis(url, { name: "usage-breakdown-crs-follower" }));
+    }
     // Creates the admin user on first start (printing a generated password once if none is set).
     // If a store is down now, the first sign-in retries it.
     const { ensureAdminUser } = await import("./auth/admin.service");

@@ -130,7 +130,7 @@ export async function generateDataset(pool: pg.Pool, handle: DbHandle, o: Datase
   const tasks: { s: Slice; lo: number; hi: number }[] = [];
   for (const s of parts) for (let lo = s.first; lo <= s.last; lo += CHUNK) tasks.push({ s, lo, hi: Math.min(s.last, lo + CHUNK - 1) });
   const sqlText = `WITH g AS MATERIALIZED (${rowSql(o)}),
-    ids AS (INSERT INTO usage_request_ids (request_id, occurred_at) SELECT request_id, occurred_at FROM g)
+    ids AS (INSERT INTO usage_request_ids (account_id, request_id, occurred_at) SELECT account_id, request_id, occurred_at FROM g)
     INSERT INTO usage_records (request_id, occurred_at, usage_date, usage_hour, account_id, api_key_id, model, requests,
       input_tokens, output_tokens, cache_create_tokens, cache_read_tokens, ephemeral_5m_tokens, ephemeral_1h_tokens, total_tokens, total_cost)
     SELECT * FROM g`;

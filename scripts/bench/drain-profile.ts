@@ -139,7 +139,7 @@ async function main() {
        SELECT 'key-' || lpad(k::text, 4, '0'), 'K' || k, 'acc-' || lpad(a::text, 3, '0') FROM unnest($1::int[], $2::int[]) AS t(k, a)`,
       [keys, keys.map((k) => accountOfKey(k, dataset))],
     );
-    await pool.query(`INSERT INTO usage_request_ids SELECT 'h' || n, now() - interval '1 day' FROM generate_series(1, $1::int) n`, [Number(values.history)]);
+    await pool.query(`INSERT INTO usage_request_ids (account_id, request_id, occurred_at) SELECT 'h', 'h' || n, now() - interval '1 day' FROM generate_series(1, $1::int) n`, [Number(values.history)]);
     await pool.query(`VACUUM ANALYZE`);
     await ensureUsagePartitions(tdb.handle.db, [`${new Date().toISOString().slice(0, 7)}-01`]);
 

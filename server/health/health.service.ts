@@ -2,6 +2,7 @@ import { ping } from "../../db/client";
 import { isRedisReady } from "../redis";
 import type { Runtime } from "../runtime";
 import { outboxStats } from "../usage/hot-outbox";
+import { crsFollowerHealth, type CrsFollowerHealth } from "../crs/health";
 
 export interface StoreHealth {
   configured: boolean;
@@ -31,6 +32,7 @@ export interface Health {
   postgres: StoreHealth;
   redis: StoreHealth;
   outbox: OutboxHealth;
+  crsFollower: CrsFollowerHealth;
   timezone: string;
 }
 
@@ -64,14 +66,16 @@ export async function health(runtime: Runtime): Promise<Health> {
     }
   }
 
+  const crsFollower = await crsFollowerHealth(runtime, postgres.ok);
   const up = [postgres, redis].filter((s) => s.configured && s.ok).length;
   const configured = [postgres, redis].filter((s) => s.configured).length;
-  const stale = (outbox.oldestAgeSeconds ?? 0) > STALE_BACKLOG_SECONDS || (outbox.deadLetters ?? 0) > 0;
+  const stale = (outbox.oldestAgeSeconds ?? 0) > STALE_BACKLOG_SECONDS || (outbox.deadLetters ?? 0) > 0 || (crsFollower.configured && !crsFollower.ok);
   return {
     status: up === 0 ? "down" : up < configured || stale ? "degraded" : "ok",
     postgres,
     redis,
     outbox,
+    crsFollower,
     timezone: runtime.config.usageTimezone,
   };
 }

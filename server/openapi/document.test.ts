@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { GET } from "@/app/admin/openapi.json/route";
 import { setRuntime, systemClock } from "../runtime";
 import { testConfig } from "../testing/stores";
+import { NUMBER_COST_RULE } from "../usage/schemas";
 import { createOpenApiDocument } from "./document";
 
 /** The document is valid OpenAPI 3.1 in structure and lists exactly the route handlers on disk. */
@@ -92,6 +93,10 @@ describe("OpenAPI document", () => {
     expect(Object.keys(ok).sort()).toEqual(["application/json", "text/csv"]);
     expect(JSON.stringify(ok)).toContain("nextOffset");
     expect((breakdown.responses as Json)["404"]).toBeDefined();
+  });
+
+  it("states how a JSON number cost is rounded", () => {
+    expect(JSON.stringify(doc)).toContain(NUMBER_COST_RULE.slice(0, 60));
   });
 
   it("lists every route handler under app/admin, and nothing else", () => {

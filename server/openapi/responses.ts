@@ -64,8 +64,29 @@ const outboxHealth = z.object({
   consumers: count,
   deadLetters: count,
 });
+const crsFollowerHealth = z.object({
+  configured: z.boolean().meta({ description: "CRS_REDIS_URL is set" }),
+  ok: z.boolean(),
+  sources: z.array(
+    z.object({
+      source: z.string(),
+      leader: z.string().nullable().meta({ description: "The follower holding the lease (host:pid), null when none does" }),
+      startedAt: z.string(),
+      lastReadAt: z.string().nullable(),
+      lagSeconds: count.meta({ description: "Seconds since the last read of CRS's Redis" }),
+      lastEventAt: z.string().nullable(),
+      eventsRecorded: z.number().int(),
+      gapsFilled: z.number().int().meta({ description: "Keys whose records could not cover a burst (> 200), filled from CRS's aggregates" }),
+      gapRequests: z.number().int(),
+      gapsPending: z.number().int(),
+      errors: z.number().int(),
+      lastError: z.string().nullable(),
+      lastErrorAt: z.string().nullable(),
+    }),
+  ),
+});
 export const healthDoc = z
-  .object({ status: z.enum(["ok", "degraded", "down"]), postgres: storeHealth, redis: storeHealth, outbox: outboxHealth, timezone: z.string() })
+  .object({ status: z.enum(["ok", "degraded", "down"]), postgres: storeHealth, redis: storeHealth, outbox: outboxHealth, crsFollower: crsFollowerHealth, timezone: z.string() })
   .meta({ id: "Health", description: "503 when status is down" });
 
 export const tokenInfoDoc = z

@@ -31,14 +31,26 @@ describe("cost", () => {
     [1e-8, "0.00000001"],
     [1000000, "1000000"],
     [123.456, "123.456"],
+    // JSON numbers are rounded to 8 decimals by their exact binary value (toFixed(8)).
+    [0.05907780000000001, "0.0590778"],
+    [0.1 + 0.2, "0.3"],
+    [1e-9, "0"],
+    [5e-9, "0.00000001"],
+    [0.123456785, "0.12345678"],
+    [0.021640125, "0.02164012"],
+    [0.123456784999, "0.12345678"],
+    [0.999999995, "1"],
+    [999999.999999994, "999999.99999999"],
+    [1.5e-7, "0.00000015"],
+    [999999.999999995, "999999.99999999"],
   ])("%s is %s USD", (input, text) => {
     expect(parseCostUsd(input)).toEqual({ ok: true, text });
   });
 
   it.each([
     ["0.123456789", "must have at most 8 decimal places"],
-    [1e-9, "must have at most 8 decimal places"],
-    [0.1 + 0.2, "must have at most 8 decimal places"],
+    ["0.05907780000000001", "must have at most 8 decimal places"],
+    [1000000.0000001, "must be at most 1000000 USD"],
     ["-1", "must not be negative"],
     [-0.5, "must not be negative"],
     ["1e-5", 'must be a decimal number of USD such as "0.0123" (at most 8 decimal places)'],

@@ -66,19 +66,40 @@ export const smallJsonObject = z
 
 const COST_TEXT = /^(0|[1-9]\d{0,6})(\.\d{1,8})?$/;
 
-/** USD as a canonical decimal string ("0.00012345"), or a message saying what is wrong. */
+/** How a JSON number cost is read; stated in the OpenAPI description of `cost`. */
+export const NUMBER_COST_RULE =
+  "A JSON number is rounded to 8 decimal places by its exact binary value, to the nearest multiple of 0.00000001 " +
+  "(what JavaScript's toFixed(8) gives: 0.05907780000000001 becomes 0.0590778, and 0.021640125, whose double is " +
+  "0.0216401249999…, becomes 0.02164012); a string is taken as written and refused with more than 8 decimals, never rounded.";
+
+/** Rounds a plain decimal string half up to 8 decimals with string arithmetic (sums CRS stores as text). */
+export function roundHalfUp8(text: string): string {
+  const [int = "0", frac = ""] = text.split(".");
+  if (frac.length <= 8) return frac ? `${int}.${frac}` : int;
+  const digits = (int + frac.slice(0, 8)).split("").map(Number);
+  if (Number(frac[8]) >= 5) {
+    let i = digits.length - 1;
+    while (i >= 0 && digits[i] === 9) digits[i--] = 0;
+    if (i < 0) digits.unshift(1);
+    else digits[i]! += 1;
+  }
+  const all = digits.join("");
+  const intPart = all.slice(0, all.length - 8).replace(/^0+(?=\d)/, "");
+  return `${intPart || "0"}.${all.slice(-8)}`;
+}
+
+/**
+ * USD as a canonical decimal string ("0.00012345"), or a message saying what is wrong. Numbers
+ * are doubles from real clients (CRS sends 0.05907780000000001): rounded, see NUMBER_COST_RULE.
+ */
 export function parseCostUsd(value: string | number): { ok: true; text: string } | { ok: false; message: string } {
   let text: string;
   if (typeof value === "number") {
     if (!Number.isFinite(value)) return { ok: false, message: "must be a finite number" };
     if (value < 0) return { ok: false, message: "must not be negative" };
     if (value > MAX_COST_USD) return { ok: false, message: `must be at most ${MAX_COST_USD} USD` };
-    text = String(value);
-    // Exponent notation (1e-7) has no digits to count: round-trip through 8 fixed decimals.
-    if (/e/i.test(text)) {
-      text = value.toFixed(8);
-      if (Number(text) !== value) return { ok: false, message: "must have at most 8 decimal places" };
-    }
+    // toFixed rounds the double's exact value (ECMA-262 Number.prototype.toFixed; exact below 1e21).
+    text = value.toFixed(8);
   } else {
     text = value;
     if (text.startsWith("-")) return { ok: false, message: "must not be negative" };
@@ -96,6 +117,7 @@ export function parseCostUsd(value: string | number): { ok: true; text: string }
 
 export const costUsd = z
   .union([z.string(), z.number()], { error: "must be a decimal string or a number of USD" })
+  .meta({ description: `USD. ${NUMBER_COST_RULE}` })
   .superRefine((v, ctx) => {
     const r = parseCostUsd(v);
     if (!r.ok) ctx.addIssue({ code: "custom", message: r.message });

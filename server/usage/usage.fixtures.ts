@@ -141,8 +141,10 @@ export function expectedFigures(events: UsageEvent[], timeZone: string): Expecte
     m.set(k, s);
   };
   for (const e of events) {
-    if (seen.has(e.requestId)) continue;
-    seen.add(e.requestId);
+    // The idempotency key is account + request id (migration 0005).
+    const id = `${e.accountId}\u0000${e.requestId}`;
+    if (seen.has(id)) continue;
+    seen.add(id);
     out.rows++;
     out.costNanos += nanosOf(e.cost);
     const date = localDate(Date.parse(e.occurredAt), timeZone);

@@ -57,11 +57,13 @@ function batches(): Partial<UsageBatchRow>[][] {
 
 async function snapshot(db: Kysely<Database>): Promise<Record<string, unknown[]>> {
   const out: Record<string, unknown[]> = {};
-  const tables = [...ROLLUP_TABLES, "usage_records", "usage_request_ids"];
+  const tables = [...ROLLUP_TABLES, "usage_records"];
   for (const table of tables) {
     const r = await sql<Record<string, unknown>>`select * from ${sql.table(table)}`.execute(db);
     out[table] = r.rows.map((row) => JSON.stringify(row)).sort();
   }
+  // 0005 added account_id to the claims; none of these batches reuses an id across accounts.
+  out.usage_request_ids = (await sql`select request_id, occurred_at from usage_request_ids`.execute(db)).rows.map((row) => JSON.stringify(row)).sort();
   out.api_keys = (await sql`select id, name, account_id, status, total_cost_accumulated, last_used_at from api_keys order by id`.execute(db)).rows;
   out.accounts = (await sql`select id, name, status from accounts order by id`.execute(db)).rows;
   return out;
@@ -99,6 +101,20 @@ describe("insert_usage_batch", () => {
       expect(now.rows.map((r) => r.request_id).sort()).toEqual(old.rows.map((r) => r.request_id).sort());
     }
     expect(await snapshot(after.handle.db)).toEqual(await snapshot(before.handle.db));
+    const unclaimed = await sql`select * from usage_request_ids i where not exists (select 1 from usage_records r where r.account_id = i.account_id and r.request_id = i.request_id)`.execute(after.handle.db);
+    expect(unclaimed.rows).toEqual([]);
+  });
+
+  it("keys claims on account + request id: another account's reuse is recorded, the same account's is not", async () => {
+    const row = (accountId: string, cost: string): Partial<UsageBatchRow> => ({
+      request_id: "shared-id", occurred_at: "2026-11-01T04:00:00.000Z", account_id: accountId, api_key_id: `key-${accountId}`, model: "m",
+      input_tokens: 1, output_tokens: 0, cache_create_tokens: 0, cache_read_tokens: 0, total_cost: cost,
+    });
+    expect(await insertUsageRows(after.handle.db, JSON.stringify([row("acc-x", "0.1"), row("acc-y", "0.2"), row("acc-x", "0.3")]), TZ)).toBe(2);
+    expect(await insertUsageRows(after.handle.db, JSON.stringify([row("acc-y", "0.4")]), TZ)).toBe(0);
+    const totals = await sql<{ account_id: string; requests: number }>`
+      select account_id, requests from usage_account_totals where account_id in ('acc-x', 'acc-y') order by account_id`.execute(after.handle.db);
+    expect(totals.rows).toEqual([{ account_id: "acc-x", requests: 1 }, { account_id: "acc-y", requests: 1 }]);
   });
 
   it("records each event once when two writers insert overlapping batches at the same time", async () => {

@@ -180,13 +180,14 @@ export async function hotSnapshot(
   return out;
 }
 
-/** Which of these request ids are recorded in PostgreSQL. */
-export async function findRecordedRequestIds(db: Kysely<Database>, requestIds: string[]): Promise<string[]> {
+/** Which of these request ids of one account are recorded in PostgreSQL (the key is account + id, 0005). */
+export async function findRecordedRequestIds(db: Kysely<Database>, accountId: string, requestIds: string[]): Promise<string[]> {
   if (!requestIds.length) return [];
   // = any($1) rather than IN (…): one parameter however many ids.
   const rows = await db
     .selectFrom("usage_request_ids")
     .select("request_id")
+    .where("account_id", "=", accountId)
     .where(sql<boolean>`request_id = any(${requestIds}::text[])`)
     .execute();
   return rows.map((r) => r.request_id);

@@ -145,6 +145,20 @@ describe("recordUsage with Redis and PostgreSQL", () => {
     await assertBothStores(env, expectedFigures([...events, ...more, ...withInnerDup], TZ));
   });
 
+  it("takes a request id reused by another account as that account's request, in the answer, Redis and PostgreSQL alike", async () => {
+    const env = await setup();
+    const mine = makeEvents({ count: 40, seed: 21, idPrefix: "reuse", accounts: ["acc-a"] });
+    const theirs = mine.map((e, i) => ({ ...e, accountId: "acc-b", apiKeyId: i % 2 ? "key-b1" : "key-b2" }));
+    expect(await recordUsage(env.runtime, { events: mine })).toEqual({ accepted: 40, duplicates: 0, rejected: [] });
+    expect(await recordUsage(env.runtime, { events: theirs })).toEqual({ accepted: 40, duplicates: 0, rejected: [] });
+    // The same account sending the id again is the duplicate, in one batch and across batches.
+    expect(await recordUsage(env.runtime, { events: [...theirs.slice(0, 5), ...mine.slice(0, 5)] })).toEqual({ accepted: 0, duplicates: 10, rejected: [] });
+    expect(await drain(env)).toBe(80);
+    await assertBothStores(env, expectedFigures([...mine, ...theirs], TZ));
+    const rows = await sql<{ n: number }>`select count(*)::int as n from usage_request_ids where request_id like 'reuse%'`.execute(env.runtime.db!.db);
+    expect(rows.rows[0]!.n).toBe(80);
+  });
+
   it("puts 23:59:59.999 and 00:00:00 local on different days in both stores, agreeing with each other", async () => {
     const env = await setup();
     const today = localDate(Date.now(), TZ);
@@ -346,9 +360,12 @@ describe("recordUsage with one store", () => {
     const results = await Promise.all(clients.map((rt) => recordUsage(rt, { events })));
     expect(results.reduce((s, r) => s + r.accepted, 0)).toBe(200);
     expect(results.reduce((s, r) => s + r.duplicates, 0)).toBe(600);
+    // A request id reused by another account is its own request here too.
+    const reused = events.slice(0, 10).map((e) => ({ ...e, accountId: e.accountId === "acc-c" ? "acc-a" : "acc-c", apiKeyId: e.accountId === "acc-c" ? "key-a1" : "key-c1" }));
+    expect(await recordUsage(env.runtime, { events: [...reused, ...reused] })).toEqual({ accepted: 10, duplicates: 10, rejected: [] });
     const pg = await pgFigures(env.runtime.db!.db);
-    const expected = expectedFigures(events, TZ);
-    expect(pg.rows).toBe(200);
+    const expected = expectedFigures([...events, ...reused], TZ);
+    expect(pg.rows).toBe(210);
     expect(plain(pg.account)).toEqual(plain(expected.account));
     expect(plain(pg.key)).toEqual(plain(expected.key));
     expect(plain(pg.model)).toEqual(plain(expected.model));

@@ -1,0 +1,131 @@
+import { sql, type Kysely } from "kysely";
+import type { Database } from "../../db/types";
+import { MEASURES, type Covered } from "./mapping";
+
+/** SQL of the CRS capability: what the ledger holds per key, and the follower's state. */
+
+/**
+ * Per key × model × local day (== CRS day) and kind, what the ledger holds: the coverage that
+ * residual aggregates are computed against. Rated cost is not stored yet: real stands in.
+ */
+export async function ledgerCoverage(db: Kysely<Database>, apiKeyId: string): Promise<Covered[]> {
+  const r = await sql<Record<string, string | number>>`
+    select model, to_char(usage_date, 'YYYY-MM-DD') as day, coalesce(metadata->>'crsAggregate', 'event') as kind,
+           sum(requests)::bigint as requests, sum(input_tokens)::bigint as "inputTokens", sum(output_tokens)::bigint as "outputTokens",
+           sum(cache_create_tokens)::bigint as "cacheCreateTokens", sum(cache_read_tokens)::bigint as "cacheReadTokens",
+           sum(ephemeral_5m_tokens)::bigint as "ephemeral5mTokens", sum(ephemeral_1h_tokens)::bigint as "ephemeral1hTokens",
+           (sum(total_cost) * 1000000000)::bigint as nanos
+      from usage_records where api_key_id = ${apiKeyId}
+     group by 1, 2, 3`.execute(db);
+  return r.rows.map((row) => {
+    const c = { model: String(row.model), day: String(row.day), kind: String(row.kind) as Covered["kind"], realNanos: Number(row.nanos), ratedNanos: Number(row.nanos) } as Covered;
+    for (const m of MEASURES) c[m] = Number(row[m]);
+    if (!["event", "day", "month", "alltime"].includes(c.kind)) c.kind = "event";
+    return c;
+  });
+}
+
+/** Which of these request ids the ledger holds (any account: CRS ids embed the key). */
+export async function recordedIds(db: Kysely<Database>, requestIds: string[]): Promise<Set<string>> {
+  if (!requestIds.length) return new Set();
+  const r = await sql<{ request_id: string }>`select request_id from usage_request_ids where request_id = any(${requestIds}::text[])`.execute(db);
+  return new Set(r.rows.map((x) => x.request_id));
+}
+
+/** Inserts rows (insert_usage_batch JSON) and returns the request ids actually inserted. */
+export async function insertReturningIds(db: Kysely<Database>, rowsJson: string, timeZone: string): Promise<string[]> {
+  const r = await sql<{ request_id: string }>`select request_id from insert_usage_batch(${rowsJson}::json, ${timeZone})`.execute(db);
+  return r.rows.map((x) => x.request_id);
+}
+
+/* ------------------------------------------------------------ follower state */
+
+export interface KeyWatermark {
+  totalRequests: number;
+  newestRecordId: string | null;
+  gapSince: Date | null;
+}
+
+export async function findWatermarks(db: Kysely<Database>, source: string, keyIds: string[]): Promise<Map<string, KeyWatermark>> {
+  if (!keyIds.length) return new Map();
+  const rows = await db
+    .selectFrom("crs_follower_keys")
+    .select(["key_id", "total_requests", "newest_record_id", "gap_since"])
+    .where("source", "=", source)
+    .where(sql<boolean>`key_id = any(${keyIds}::text[])`)
+    .execute();
+  return new Map(rows.map((r) => [r.key_id, { totalRequests: Number(r.total_requests), newestRecordId: r.newest_record_id, gapSince: r.gap_since }]));
+}
+
+export async function countWatermarks(db: Kysely<Database>, source: string): Promise<number> {
+  const r = await db.selectFrom("crs_follower_keys").select((eb) => eb.fn.countAll<number>().as("n")).where("source", "=", source).executeTakeFirst();
+  return Number(r?.n ?? 0);
+}
+
+export async function keysWithGaps(db: Kysely<Database>, source: string): Promise<string[]> {
+  const rows = await db.selectFrom("crs_follower_keys").select("key_id").where("source", "=", source).where("gap_since", "is not", null).execute();
+  return rows.map((r) => r.key_id);
+}
+
+export async function upsertWatermarks(db: Kysely<Database>, source: string, marks: Map<string, KeyWatermark>): Promise<void> {
+  if (!marks.size) return;
+  const rows = [...marks].map(([keyId, m]) => ({ source, key_id: keyId, total_requests: m.totalRequests, newest_record_id: m.newestRecordId, gap_since: m.gapSince }));
+  for (let i = 0; i < rows.length; i += 1000) {
+    await db
+      .insertInto("crs_follower_keys")
+      .values(rows.slice(i, i + 1000))
+      .onConflict((oc) =>
+        oc.columns(["source", "key_id"]).doUpdateSet((eb) => ({
+          total_requests: eb.ref("excluded.total_requests"),
+          newest_record_id: eb.ref("excluded.newest_record_id"),
+          gap_since: eb.ref("excluded.gap_since"),
+          updated_at: sql`now()`,
+        })),
+      )
+      .execute();
+  }
+}
+
+/** Takes or renews the lease of a source; true when this owner holds it now. */
+export async function acquireLease(db: Kysely<Database>, source: string, owner: string, leaseMs: number): Promise<boolean> {
+  await db.insertInto("crs_follower_status").values({ source }).onConflict((oc) => oc.column("source").doNothing()).execute();
+  const r = await sql`
+    update crs_follower_status set lease_owner = ${owner}, lease_until = now() + ${`${leaseMs} milliseconds`}::interval
+     where source = ${source} and (lease_owner = ${owner} or lease_owner is null or lease_until < now())`.execute(db);
+  return Number(r.numAffectedRows ?? 0) === 1;
+}
+
+export async function releaseLease(db: Kysely<Database>, source: string, owner: string): Promise<void> {
+  await sql`update crs_follower_status set lease_owner = null, lease_until = null where source = ${source} and lease_owner = ${owner}`.execute(db);
+}
+
+export interface StatusUpdate {
+  globalRequests?: number;
+  readAt?: Date;
+  lastEventAt?: Date | null;
+  eventsRecorded?: number;
+  gapsFilled?: number;
+  gapRequests?: number;
+  error?: string;
+}
+
+export async function updateStatus(db: Kysely<Database>, source: string, u: StatusUpdate): Promise<void> {
+  await sql`
+    update crs_follower_status set
+      global_requests = coalesce(${u.globalRequests ?? null}::bigint, global_requests),
+      last_read_at = coalesce(${u.readAt?.toISOString() ?? null}::timestamptz, last_read_at),
+      last_event_at = greatest(last_event_at, ${u.lastEventAt?.toISOString() ?? null}::timestamptz),
+      events_recorded = events_recorded + ${u.eventsRecorded ?? 0},
+      gaps_filled = gaps_filled + ${u.gapsFilled ?? 0},
+      gap_requests = gap_requests + ${u.gapRequests ?? 0},
+      errors = errors + ${u.error ? 1 : 0},
+      last_error = coalesce(${u.error ?? null}, last_error),
+      last_error_at = case when ${u.error ?? null}::text is null then last_error_at else now() end
+     where source = ${source}`.execute(db);
+}
+
+export type FollowerStatusRow = Awaited<ReturnType<typeof findStatuses>>[number];
+
+export async function findStatuses(db: Kysely<Database>) {
+  return db.selectFrom("crs_follower_status").selectAll().orderBy("source").execute();
+}

@@ -1,0 +1,58 @@
+import type { Runtime } from "../runtime";
+import { findStatuses, keysWithGaps } from "./crs.repository";
+
+/** The CRS follower in /admin/health: per source its leader, lag, last read, gaps and errors. */
+export interface CrsFollowerHealth {
+  configured: boolean;
+  ok: boolean;
+  sources: {
+    source: string;
+    leader: string | null;
+    startedAt: string;
+    lastReadAt: string | null;
+    lagSeconds: number | null;
+    lastEventAt: string | null;
+    eventsRecorded: number;
+    gapsFilled: number;
+    gapRequests: number;
+    gapsPending: number;
+    errors: number;
+    lastError: string | null;
+    lastErrorAt: string | null;
+  }[];
+}
+
+/** A follower that has not read CRS for this long is not keeping up (or not running). */
+const STALE_READ_SECONDS = 60;
+
+const iso = (d: Date | string | null) => (d === null ? null : new Date(d).toISOString());
+
+export async function crsFollowerHealth(runtime: Runtime, postgresOk: boolean, nowMs = Date.now()): Promise<CrsFollowerHealth> {
+  const configured = Boolean(runtime.config.crsRedisUrl);
+  const out: CrsFollowerHealth = { configured, ok: !configured, sources: [] };
+  if (!runtime.db || !postgresOk) return out;
+  try {
+    for (const s of await findStatuses(runtime.db.db)) {
+      const leaseValid = s.lease_until !== null && new Date(s.lease_until).getTime() > nowMs;
+      out.sources.push({
+        source: s.source,
+        leader: leaseValid ? s.lease_owner : null,
+        startedAt: iso(s.started_at)!,
+        lastReadAt: iso(s.last_read_at),
+        lagSeconds: s.last_read_at === null ? null : Math.max(0, Math.round((nowMs - new Date(s.last_read_at).getTime()) / 1000)),
+        lastEventAt: iso(s.last_event_at),
+        eventsRecorded: Number(s.events_recorded),
+        gapsFilled: Number(s.gaps_filled),
+        gapRequests: Number(s.gap_requests),
+        gapsPending: (await keysWithGaps(runtime.db.db, s.source)).length,
+        errors: Number(s.errors),
+        lastError: s.last_error,
+        lastErrorAt: iso(s.last_error_at),
+      });
+    }
+  } catch {
+    return out;
+  }
+  if (configured) out.ok = out.sources.some((s) => s.leader !== null && (s.lagSeconds ?? Infinity) <= STALE_READ_SECONDS);
+  return out;
+}

@@ -1,0 +1,197 @@
+import { Redis } from "ioredis";
+import { sql, type Kysely } from "kysely";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Database } from "../../db/types";
+import { createRuntime, type Runtime } from "../runtime";
+import { createTestDatabase, dropRedisPrefix, testConfig, type TestDatabase } from "../testing/stores";
+import { startOwnRedis, type OwnRedis } from "../usage/test-servers";
+import { fixture, loadDump, type Dump } from "./crs.fixtures";
+import { CrsImportError, checkTimeZone, formatReport, importCrs, type ImportReport } from "./importer";
+import { crsCalendar } from "./layout";
+import { UNATTRIBUTED_ACCOUNT_ID } from "./mapping";
+
+/**
+ * The import of the fixture's aged CRS Redis (what a real one holds at the anchor) gives the
+ * fixture's figures, computed from the ground truth alone.
+ */
+
+interface Figs {
+  requests: number;
+  inputTokens: number;
+  outputTokens: number;
+  cacheCreateTokens: number;
+  cacheReadTokens: number;
+  ephemeral5mTokens: number;
+  ephemeral1hTokens: number;
+  allTokens: number;
+  cost: string;
+  ratedCost: string;
+}
+interface Expected {
+  accounts: Record<string, { allTime: Figs }>;
+  apiKeys: Record<string, { allTime: Figs; byDay: Record<string, Figs>; byMonth: Record<string, Figs> }>;
+  global: { allTime: Figs };
+}
+
+const ANCHOR = Date.parse("2026-12-02T04:32:39.000Z");
+const TZ = "Asia/Shanghai";
+const expected = fixture<Expected>("expected.json");
+const dump = fixture<Dump>("dump-aged.json");
+
+const TOKENS = ["requests", "inputTokens", "outputTokens", "cacheCreateTokens", "cacheReadTokens", "ephemeral5mTokens", "ephemeral1hTokens", "allTokens"] as const;
+const pick = (f: Figs) => ({ ...Object.fromEntries(TOKENS.map((t) => [t, f[t]])), cost: f.cost });
+const nanos = (usd: string) => Math.round(Number(usd) * 1e9);
+
+/** Figures from PostgreSQL's rollups, per key summed over accounts. */
+async function rollup(db: Kysely<Database>, table: string, keyCol: string, bucketCol?: string) {
+  const bucket = bucketCol ? `to_char(${bucketCol}, '${bucketCol === "usage_month" ? "YYYY-MM" : "YYYY-MM-DD"}')` : "'all'";
+  const r = await sql<Record<string, string>>`
+    select ${sql.raw(keyCol)} as id, ${sql.raw(bucket)} as bucket, sum(requests)::int as requests, sum(input_tokens)::bigint::int as "inputTokens",
+      sum(output_tokens)::bigint::int as "outputTokens", sum(cache_create_tokens)::bigint::int as "cacheCreateTokens",
+      sum(cache_read_tokens)::bigint::int as "cacheReadTokens", sum(ephemeral_5m_tokens)::bigint::int as "ephemeral5mTokens",
+      sum(ephemeral_1h_tokens)::bigint::int as "ephemeral1hTokens", sum(total_tokens)::bigint::int as "allTokens",
+      (sum(cost_nanos) / 1e9)::numeric(20,8)::text as cost
+      from ${sql.table(table)} group by 1, 2`.execute(db);
+  const out = new Map<string, Record<string, unknown>>();
+  for (const row of r.rows) {
+    const { id, bucket: b, cost, ...rest } = row;
+    out.set(`${id}|${b}`, { ...rest, cost: String(Number(cost)) });
+  }
+  return out;
+}
+
+let crs: OwnRedis;
+let crsClient: Redis;
+let tdb: TestDatabase;
+let runtime: Runtime;
+let first: ImportReport;
+
+beforeAll(async () => {
+  crs = await startOwnRedis();
+  crsClient = new Redis(crs.url);
+  await loadDump(crsClient, dump);
+  tdb = await createTestDatabase({ migrated: true });
+  runtime = await createRuntime(testConfig({ DATABASE_URL: tdb.url, USAGE_TIMEZONE: TZ }), { ownDatabase: true });
+  first = await importCrs(runtime, crsClient, { offsetHours: 8, now: () => ANCHOR });
+}, 120_000);
+
+afterAll(async () => {
+  await runtime?.close();
+  await tdb?.drop();
+  await dropRedisPrefix(runtime.config.redisKeyPrefix);
+  crsClient?.disconnect();
+  crs?.destroy();
+});
+
+describe("crs:import of the aged fixture", () => {
+  it("reports what it did: 4 accounts, 12 keys, 501 events from records, the residual aggregates, nothing unattributed", () => {
+    expect(first.crsOffsetHours).toBe(8);
+    expect(first.accounts).toBe(4);
+    expect(first.apiKeys).toBe(12);
+    expect(first.apiKeysDeleted).toBe(1);
+    expect(first.records.events).toBe(501);
+    expect(first.records.inserted).toBe(501);
+    expect(first.aggregates.requests).toBe(35);
+    expect(first.aggregates.inserted).toBe(first.aggregates.events);
+    expect(first.unattributed.requests).toBe(0);
+    expect(first.rejected).toEqual([]);
+    // Aggregates are read only for keys whose records do not hold all their requests (K01 here),
+    // so CRS's inflated output tokens on key K10's counters never enter the ledger.
+    expect(first.notReconstructed).toEqual([]);
+    expect(formatReport(first)).toContain("aggregate events:");
+  });
+
+  it("gives every API key exactly its all-time figures, real and rated cost included", async () => {
+    const got = await rollup(runtime.db!.db, "usage_key_totals", "api_key_id");
+    for (const [keyId, e] of Object.entries(expected.apiKeys)) {
+      expect([keyId, got.get(`${keyId}|all`)]).toEqual([keyId, pick(e.allTime)]);
+      expect([keyId, first.ratedCostNanosByKey[keyId]]).toEqual([keyId, nanos(e.allTime.ratedCost)]);
+    }
+  });
+
+  it("gives per key × day exactly what the daily buckets still cover, and per key × month", async () => {
+    const days = await rollup(runtime.db!.db, "usage_key_daily", "api_key_id", "usage_date");
+    const months = await rollup(runtime.db!.db, "usage_key_monthly", "api_key_id", "usage_month");
+    const oldestDaily = "2026-10-31"; // CRS keeps daily hashes 32 days
+    const oldestCostString = "2026-11-02"; // and full-precision daily cost strings 30 days
+    for (const [keyId, e] of Object.entries(expected.apiKeys)) {
+      for (const [day, f] of Object.entries(e.byDay)) {
+        if (day < oldestDaily) continue;
+        const g = days.get(`${keyId}|${day}`) as Record<string, unknown>;
+        const { cost, ...tokens } = pick(f);
+        const { cost: gotCost, ...gotTokens } = g;
+        expect([keyId, day, gotTokens]).toEqual([keyId, day, tokens]);
+        if (day >= oldestCostString) expect([keyId, day, gotCost]).toEqual([keyId, day, cost]);
+        else expect(Math.abs(nanos(String(gotCost)) - nanos(cost))).toBeLessThanOrEqual(1000 * f.requests);
+      }
+      for (const [month, f] of Object.entries(e.byMonth)) {
+        const g = months.get(`${keyId}|${month}`) as Record<string, unknown>;
+        const { cost, ...tokens } = pick(f);
+        const { cost: gotCost, ...gotTokens } = g;
+        expect([keyId, month, gotTokens]).toEqual([keyId, month, tokens]);
+        expect(Math.abs(nanos(String(gotCost)) - nanos(cost))).toBeLessThanOrEqual(1000);
+      }
+    }
+  });
+
+  it("gives each account exactly its figures where attribution is unambiguous; the unattributed account holds the rest (here none)", async () => {
+    const got = await rollup(runtime.db!.db, "usage_account_totals", "account_id");
+    for (const [accountId, e] of Object.entries(expected.accounts)) expect([accountId, got.get(`${accountId}|all`)]).toEqual([accountId, pick(e.allTime)]);
+    expect(got.get(`${UNATTRIBUTED_ACCOUNT_ID}|all`)).toBeUndefined();
+    const accounts = await runtime.db!.db.selectFrom("accounts").select(["id", "name", "platform", "priority"]).orderBy("priority").execute();
+    expect(accounts.map((a) => [a.platform, a.priority])).toEqual([["claude", 10], ["claude-console", 20], ["gemini", 30], ["openai", 40]]);
+    const keys = await runtime.db!.db.selectFrom("api_keys").select(["id", "account_id", "deleted_at", "hashed_key"]).execute();
+    expect(keys).toHaveLength(12);
+    expect(keys.filter((k) => k.deleted_at).map((k) => k.id)).toEqual(["263450ad-14c9-4dae-8ad4-cdc4a498a465"]);
+  });
+
+  it("changes nothing the second time", async () => {
+    const before = await rollup(runtime.db!.db, "usage_key_daily", "api_key_id", "usage_date");
+    const again = await importCrs(runtime, crsClient, { offsetHours: 8, now: () => ANCHOR });
+    expect(again.records.inserted).toBe(0);
+    expect(again.records.duplicates).toBe(501);
+    expect(again.aggregates.events).toBe(0);
+    expect(await rollup(runtime.db!.db, "usage_key_daily", "api_key_id", "usage_date")).toEqual(before);
+  });
+
+  it("--dry-run reports the same and writes nothing", async () => {
+    const db = await createTestDatabase({ migrated: true });
+    const rt = await createRuntime(testConfig({ DATABASE_URL: db.url, USAGE_TIMEZONE: TZ }), { ownDatabase: true });
+    try {
+      const dry = await importCrs(rt, crsClient, { offsetHours: 8, dryRun: true, now: () => ANCHOR });
+      expect(dry.records.events).toBe(501);
+      expect(dry.aggregates.requests).toBe(35);
+      expect(formatReport(dry)).toMatch(/^DRY RUN/);
+      const n = await sql<{ n: number }>`select (select count(*) from usage_records)::int + (select count(*) from accounts)::int as n`.execute(rt.db!.db);
+      expect(n.rows[0]!.n).toBe(0);
+    } finally {
+      await rt.close();
+      await db.drop();
+      await dropRedisPrefix(rt.config.redisKeyPrefix);
+    }
+  });
+
+  it("refuses a USAGE_TIMEZONE whose day boundaries differ from CRS's, saying why", async () => {
+    expect(() => checkTimeZone(crsCalendar(8), "Asia/Hong_Kong", ANCHOR - 400 * 86_400_000, ANCHOR)).not.toThrow();
+    expect(() => checkTimeZone(crsCalendar(8), "UTC", ANCHOR - 86_400_000, ANCHOR)).toThrow(CrsImportError);
+    const db = await createTestDatabase({ migrated: true });
+    const rt = await createRuntime(testConfig({ DATABASE_URL: db.url, USAGE_TIMEZONE: "Europe/Berlin" }), { ownDatabase: true });
+    try {
+      await expect(importCrs(rt, crsClient, { offsetHours: 8, now: () => ANCHOR })).rejects.toThrow(/USAGE_TIMEZONE=Europe\/Berlin does not share CRS's day boundaries \(UTC\+8\)/);
+      const n = await sql<{ n: number }>`select count(*)::int as n from accounts`.execute(rt.db!.db);
+      expect(n.rows[0]!.n).toBe(0);
+    } finally {
+      await rt.close();
+      await db.drop();
+      await dropRedisPrefix(rt.config.redisKeyPrefix);
+    }
+  });
+
+  it("never writes to CRS's Redis", async () => {
+    const info = await crsClient.info("stats");
+    const before = await crsClient.dbsize();
+    await importCrs(runtime, crsClient, { offsetHours: 8, now: () => ANCHOR });
+    expect(await crsClient.dbsize()).toBe(before);
+    expect(info).toBeTruthy();
+  });
+});

@@ -519,13 +519,63 @@ function hugeCases(c: Creds): Case[] {
   return out;
 }
 
+/**
+ * Valid-but-extreme values for every read parameter (issue 11: one such GET once froze the whole
+ * process): dates and months at the calendar's edges and just beyond, ranges of maximal length,
+ * limits and offsets at their maxima, ids of maximal length, numbers at 2^53 ± 1. Each must come
+ * back as a 2xx or a 4xx within the request deadline.
+ */
+export function extremeCases(w: World, c: Creds): Case[] {
+  const acc = w.accounts[0]!;
+  const dates = ["0001-01-01", "1999-12-31", "2000-01-01", "2100-12-31", "2101-01-01", "9999-12-31"];
+  const months = ["0001-01", "1999-12", "2000-01", "2100-12", "2101-01", "9999-12"];
+  const numbers = ["9007199254740991", "9007199254740992", "9007199254740993", "1000", "1001", "2147483647"];
+  const queries = [
+    ...dates.map((d) => `range=daily&date=${d}`),
+    ...months.map((m) => `range=monthly&month=${m}`),
+    "range=custom&start=2000-01-01&end=2002-12-31",
+    "range=custom&start=2098-01-01&end=2100-12-31",
+    "range=custom&start=2098-01-02&end=2100-12-31",
+    "range=custom&start=2000-01-01&end=2100-12-31",
+    "range=custom&start=9999-01-01&end=9999-12-31",
+    "range=custom&start=0001-01-01&end=0001-12-31",
+    ...numbers.flatMap((n) => [`limit=${n}`, `offset=${n}`]),
+    "range=total&tz=Asia/Hong_Kong",
+    "range=custom&start=2000-01-01&end=2002-12-31&tz=Asia/Hong_Kong",
+  ];
+  const bearer = { authorization: `Bearer ${c.read}` };
+  const out: Case[] = [];
+  const longId = "a".repeat(128);
+  const paths = ["/admin/accounts/usage-stats", `/admin/accounts/${acc}/usage-stats`, `/admin/accounts/${acc}/usage-breakdown`, `/admin/accounts/${longId}/usage-stats`, `/admin/accounts/${"b".repeat(129)}/usage-breakdown`];
+  for (const p of paths) for (const q of queries) out.push({ label: "extreme", method: "GET", path: `${p}?${q}`, headers: bearer, expect: "no5xx" });
+  for (const p of paths.slice(0, 3)) for (const q of queries.slice(0, 14)) out.push({ label: "extreme csv", method: "GET", path: `${p}?${q}&format=csv`, headers: bearer, expect: "no5xx" });
+  const trpcInputs = [
+    ...dates.map((date) => ({ id: acc, range: "daily", date })),
+    ...months.map((month) => ({ id: acc, range: "monthly", month })),
+    { id: acc, range: "custom", start: "2098-01-01", end: "2100-12-31" },
+    { id: longId, range: "total" },
+  ];
+  for (const input of trpcInputs) {
+    out.push({ label: "extreme trpc", method: "GET", path: `/api/trpc/accounts.summary?input=${encodeURIComponent(JSON.stringify(input))}`, headers: bearer, expect: "no5xx" });
+  }
+  for (const p of ["/admin/tokens/%FF", "/admin/accounts/a%ED%A0%80b", "/api/trpc/%FF", "/accounts/%FF"]) out.push({ label: "malformed path", method: "GET", path: p, headers: bearer, expect: "4xx" });
+  out.push({
+    label: "extreme batch",
+    method: "GET",
+    path: `/api/trpc/${Array.from({ length: 1000 }, () => "auth.me").join(",")}?batch=1&input=%7B%7D`,
+    headers: bearer,
+    expect: "4xx",
+  });
+  return out;
+}
+
 interface Outcome {
   ok: boolean;
   status: number;
   why?: string;
 }
 
-async function send(w: World, c: Case): Promise<Outcome> {
+async function send(w: World, c: Case, timeoutMs = 60_000): Promise<Outcome> {
   const body = c.body?.();
   let res: Response;
   try {
@@ -533,7 +583,7 @@ async function send(w: World, c: Case): Promise<Outcome> {
       method: c.method,
       headers: c.headers,
       body: body as BodyInit | undefined,
-      signal: AbortSignal.timeout(60_000),
+      signal: AbortSignal.timeout(timeoutMs),
       ...(body instanceof ReadableStream ? { duplex: "half" } : {}),
     } as RequestInit);
   } catch (err) {
@@ -552,6 +602,7 @@ async function send(w: World, c: Case): Promise<Outcome> {
   const s = res.status;
   if (s >= 500) return { ok: false, status: s, why: `5xx: ${text.slice(0, 300)}` };
   if (s >= 200 && s < 300) {
+    if (c.label === "extreme csv") return { ok: (res.headers.get("content-type") ?? "").startsWith("text/csv"), status: s, why: "2xx CSV without text/csv" };
     if (c.expect === "no5xx") return { ok: parsed !== undefined, status: s, why: parsed === undefined ? "2xx without a JSON body" : undefined };
     // 202 with every event rejected counts as refused; nothing may be accepted.
     const d = (parsed as { data?: { accepted?: number; duplicates?: number; rejected?: unknown[] } } | undefined)?.data;
@@ -584,6 +635,31 @@ export async function hostile(servers: Servers, runs: number): Promise<ScenarioR
     await ensureAdminUser(w.runtime, { now: new Date(Date.now() - 400 * 86400_000) });
     const old = await createSession(w.runtime, w.runtime.config.adminUsername, new Date(Date.now() - 30 * 86400_000));
     const creds: Creds = { write: w.writeToken, read: w.readToken, admin: w.adminToken, revoked: revoked.token, expiredCookie: old.token };
+
+    // Valid but extreme values first, one at a time, each against the deadline (30 s) with margin.
+    const extremes = extremeCases(w, creds);
+    const rssBefore = w.app.rssMiB();
+    let slowest = 0;
+    let extremeFailures = 0;
+    const byStatusExtreme = new Map<number, number>();
+    for (const c of extremes) {
+      const t0 = performance.now();
+      const o = await send(w, c, 35_000);
+      const ms = performance.now() - t0;
+      slowest = Math.max(slowest, ms);
+      byStatusExtreme.set(o.status, (byStatusExtreme.get(o.status) ?? 0) + 1);
+      if (o.status >= 500) w.counts.unexpected5xx++;
+      if (!o.ok) {
+        extremeFailures++;
+        if (extra.length < 30) extra.push(`extreme ${c.method} ${c.path.slice(0, 140)} → ${o.why}`);
+      }
+    }
+    const rssAfter = w.app.rssMiB();
+    w.notes.push(
+      `${extremes.length} valid-but-extreme requests (calendar edges 0001…9999, maximal ranges, limits/offsets up to 2^53+1, ids of 128/129 characters, malformed percent-encoding, a batch of 1,000): ` +
+        `${[...byStatusExtreme].sort(([a], [b]) => a - b).map(([s, n]) => `${s}: ${n}`).join(", ")}; ${extremeFailures} failed; slowest ${Math.round(slowest)} ms; app memory ${rssBefore} → ${rssAfter} MiB`,
+    );
+    if (rssAfter > rssBefore + 512) extra.push(`app memory grew from ${rssBefore} to ${rssAfter} MiB during the extreme requests`);
 
     const seed = Number(process.env.FAULTS_SEED ?? 20261126);
     const cases = [...hugeCases(creds), ...fc.sample(caseArb(w, creds), { numRuns: runs, seed })];

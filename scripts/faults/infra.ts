@@ -105,6 +105,8 @@ export interface AppProcess {
   baseUrl: string;
   /** Exit code/signal once the process ended unexpectedly (a crash), else undefined. */
   crashed(): string | undefined;
+  /** Resident memory of the whole `next start` process group, in MiB (from ps). */
+  rssMiB(): number;
   kill(signal?: NodeJS.Signals): Promise<void>;
   logTail(lines?: number): string;
 }
@@ -167,6 +169,14 @@ export async function startApp(env: AppEnv, logDir: string, name: string): Promi
   const app: AppProcess = {
     port,
     baseUrl: `http://127.0.0.1:${port}`,
+    rssMiB: () => {
+      try {
+        const out = execFileSync("ps", ["-o", "rss=", "-g", String(child.pid)], { encoding: "utf8" });
+        return Math.round(out.split(/\s+/).filter(Boolean).reduce((a, b) => a + Number(b), 0) / 1024);
+      } catch {
+        return 0;
+      }
+    },
     crashed: () => exitInfo,
     async kill(signal = "SIGTERM") {
       expectedExit = true;

@@ -198,7 +198,7 @@ export const ROUTES: RouteDoc[] = [
     path: "/admin/auth/login",
     scope: "public",
     tag: "Auth",
-    summary: "Sign in; sets the session cookie",
+    summary: "Sign in; sets the session cookie (a form-encoded post from a browser without JavaScript is answered with a 303)",
     body: loginInput,
     response: envelope(loginDoc),
     errors: ["TOO_MANY_REQUESTS", "UNSUPPORTED_MEDIA_TYPE"],
@@ -206,9 +206,9 @@ export const ROUTES: RouteDoc[] = [
   {
     method: "post",
     path: "/admin/auth/logout",
-    scope: "admin",
+    scope: "public",
     tag: "Auth",
-    summary: "Sign out; clears the session cookie",
+    summary: "Sign out; always clears the session cookie, also of an expired session",
     response: envelope(signedOutDoc),
   },
   {
@@ -247,6 +247,14 @@ export const ROUTES: RouteDoc[] = [
     response: envelope(createdTokenDoc),
     status: 201,
     errors: ["UNSUPPORTED_MEDIA_TYPE"],
+  },
+  {
+    method: "delete",
+    path: "/admin/tokens",
+    scope: "admin",
+    tag: "API tokens",
+    summary: "Revoke every API token (a password change does not: it ends sessions only)",
+    response: envelope(z.object({ revoked: z.int().meta({ description: "How many tokens were revoked" }) })),
   },
   {
     method: "delete",

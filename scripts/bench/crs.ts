@@ -64,7 +64,8 @@ async function main() {
     const events = report.records.events + report.aggregates.events;
     console.log(`import: ${events} events (${report.aggregates.events} aggregate) from ${report.apiKeys} keys in ${(report.durationMs / 1000).toFixed(1)} s = ${report.eventsPerSecond} events/s`);
 
-    const follower = new CrsFollower(runtime, new Redis(crs.url), { owner: "bench", now: () => ANCHOR + 1000, offsetHours: 8 });
+    const followerRedis = new Redis(crs.url);
+    const follower = new CrsFollower(runtime, followerRedis, { owner: "bench", now: () => ANCHOR + 1000, offsetHours: 8 });
     const first = await follower.pollOnce(); // first start: watermarks for every key, metadata sync
     const idle = await follower.pollOnce();
     const requests = fixture<{ requests: FixtureRequest[] }>("requests.json").requests;
@@ -87,6 +88,8 @@ async function main() {
     };
     console.log(JSON.stringify(figures, null, 2));
     await follower.stop();
+    // The follower does not own the client it was given: without this the process never exits.
+    followerRedis.disconnect();
     fs.writeFileSync(path.resolve(import.meta.dirname, "../../bench/crs-results.json"), JSON.stringify({ measuredAt: new Date().toISOString(), ...figures }, null, 2) + "\n");
     const md = path.resolve(import.meta.dirname, "../../bench/RESULTS.md");
     const section = [

@@ -82,7 +82,7 @@ BEGIN
           request_id text, occurred_at timestamptz, account_id text, api_key_id text, model text,
           requests integer, input_tokens bigint, output_tokens bigint, cache_create_tokens bigint,
           cache_read_tokens bigint, ephemeral_5m_tokens bigint, ephemeral_1h_tokens bigint,
-          total_cost numeric, cost_breakdown jsonb, metadata jsonb)
+          total_cost numeric, rated_cost numeric, cost_breakdown jsonb, metadata jsonb)
        ORDER BY x.account_id COLLATE "C", x.request_id COLLATE "C"
     ), ids AS (
       INSERT INTO usage_request_ids (account_id, request_id, occurred_at)
@@ -91,14 +91,14 @@ BEGIN
     ), rows AS (
       INSERT INTO usage_records (request_id, occurred_at, usage_date, usage_hour, account_id, api_key_id, model,
         requests, input_tokens, output_tokens, cache_create_tokens, cache_read_tokens, ephemeral_5m_tokens,
-        ephemeral_1h_tokens, total_tokens, total_cost, cost_breakdown, metadata)
+        ephemeral_1h_tokens, total_tokens, total_cost, rated_cost, cost_breakdown, metadata)
       SELECT i.request_id, i.occurred_at, (i.occurred_at AT TIME ZONE p_tz)::date,
              extract(hour FROM i.occurred_at AT TIME ZONE p_tz)::smallint,
              i.account_id, i.api_key_id, i.model, coalesce(i.requests, 1),
              coalesce(i.input_tokens, 0), coalesce(i.output_tokens, 0), coalesce(i.cache_create_tokens, 0),
              coalesce(i.cache_read_tokens, 0), coalesce(i.ephemeral_5m_tokens, 0), coalesce(i.ephemeral_1h_tokens, 0),
              coalesce(i.input_tokens, 0) + coalesce(i.output_tokens, 0) + coalesce(i.cache_create_tokens, 0) + coalesce(i.cache_read_tokens, 0),
-             coalesce(i.total_cost, 0), i.cost_breakdown, i.metadata
+             coalesce(i.total_cost, 0), i.rated_cost, i.cost_breakdown, i.metadata
         FROM fresh i
       RETURNING usage_records.request_id
     )
@@ -110,7 +110,7 @@ BEGIN
           request_id text, occurred_at timestamptz, account_id text, api_key_id text, model text,
           requests integer, input_tokens bigint, output_tokens bigint, cache_create_tokens bigint,
           cache_read_tokens bigint, ephemeral_5m_tokens bigint, ephemeral_1h_tokens bigint,
-          total_cost numeric, cost_breakdown jsonb, metadata jsonb)
+          total_cost numeric, rated_cost numeric, cost_breakdown jsonb, metadata jsonb)
        ORDER BY x.account_id COLLATE "C", x.request_id COLLATE "C"
     ), fresh AS (
       INSERT INTO usage_request_ids (account_id, request_id, occurred_at)
@@ -120,14 +120,14 @@ BEGIN
     ), rows AS (
       INSERT INTO usage_records (request_id, occurred_at, usage_date, usage_hour, account_id, api_key_id, model,
         requests, input_tokens, output_tokens, cache_create_tokens, cache_read_tokens, ephemeral_5m_tokens,
-        ephemeral_1h_tokens, total_tokens, total_cost, cost_breakdown, metadata)
+        ephemeral_1h_tokens, total_tokens, total_cost, rated_cost, cost_breakdown, metadata)
       SELECT i.request_id, i.occurred_at, (i.occurred_at AT TIME ZONE p_tz)::date,
              extract(hour FROM i.occurred_at AT TIME ZONE p_tz)::smallint,
              i.account_id, i.api_key_id, i.model, coalesce(i.requests, 1),
              coalesce(i.input_tokens, 0), coalesce(i.output_tokens, 0), coalesce(i.cache_create_tokens, 0),
              coalesce(i.cache_read_tokens, 0), coalesce(i.ephemeral_5m_tokens, 0), coalesce(i.ephemeral_1h_tokens, 0),
              coalesce(i.input_tokens, 0) + coalesce(i.output_tokens, 0) + coalesce(i.cache_create_tokens, 0) + coalesce(i.cache_read_tokens, 0),
-             coalesce(i.total_cost, 0), i.cost_breakdown, i.metadata
+             coalesce(i.total_cost, 0), i.rated_cost, i.cost_breakdown, i.metadata
         FROM input i JOIN fresh f ON f.account_id = i.account_id AND f.request_id = i.request_id
       RETURNING usage_records.request_id
     )
@@ -189,8 +189,11 @@ DECLARE
   counters text[] := ARRAY['requests', 'input_tokens', 'output_tokens', 'cache_create_tokens', 'cache_read_tokens',
                            'ephemeral_5m_tokens', 'ephemeral_1h_tokens', 'total_tokens'];
   -- Money: NUMERIC USD in usage_records (and summed as such, exactly), integer nano-USD in rollups.
-  money text[] := ARRAY['total_cost'];
-  money_rollup text[] := ARRAY['cost_nanos'];
+  -- The expression sums a level's column; rated_cost is NULL in usage_records when it equals the
+  -- real cost, and never NULL in the levels above (the coalesce is a no-op there).
+  money text[] := ARRAY['total_cost', 'rated_cost'];
+  money_expr text[] := ARRAY['total_cost', 'coalesce(rated_cost, total_cost)'];
+  money_rollup text[] := ARRAY['cost_nanos', 'rated_cost_nanos'];
   sums text;
   cols text;
   vals text;
@@ -200,7 +203,7 @@ DECLARE
   t record;
 BEGIN
   SELECT string_agg(format('sum(%I)::int8 AS %I', c, c), ', ') INTO sums FROM unnest(counters) c;
-  SELECT sums || ', ' || string_agg(format('sum(%I) AS %I', m, m), ', ') INTO sums FROM unnest(money) m;
+  SELECT sums || ', ' || string_agg(format('sum(%s) AS %I', x, m), ', ') INTO sums FROM unnest(money, money_expr) AS u(m, x);
 
   -- The levels: each summed once from the level below it (key × day → key × month → key;
   -- model × day → month → all time; model × day → account × day → month → all time). last_model
@@ -441,7 +444,8 @@ CREATE TABLE public.usage_account_daily (
     ephemeral_1h_tokens bigint DEFAULT 0 NOT NULL,
     total_tokens bigint DEFAULT 0 NOT NULL,
     cost_nanos bigint DEFAULT 0 NOT NULL,
-    last_used_at timestamp with time zone
+    last_used_at timestamp with time zone,
+    rated_cost_nanos bigint DEFAULT 0 NOT NULL
 )
 WITH (fillfactor='50');
 
@@ -461,7 +465,8 @@ CREATE TABLE public.usage_account_monthly (
     ephemeral_1h_tokens bigint DEFAULT 0 NOT NULL,
     total_tokens bigint DEFAULT 0 NOT NULL,
     cost_nanos bigint DEFAULT 0 NOT NULL,
-    last_used_at timestamp with time zone
+    last_used_at timestamp with time zone,
+    rated_cost_nanos bigint DEFAULT 0 NOT NULL
 )
 WITH (fillfactor='50');
 
@@ -480,7 +485,8 @@ CREATE TABLE public.usage_account_totals (
     ephemeral_1h_tokens bigint DEFAULT 0 NOT NULL,
     total_tokens bigint DEFAULT 0 NOT NULL,
     cost_nanos bigint DEFAULT 0 NOT NULL,
-    last_used_at timestamp with time zone
+    last_used_at timestamp with time zone,
+    rated_cost_nanos bigint DEFAULT 0 NOT NULL
 )
 WITH (fillfactor='50');
 
@@ -502,7 +508,8 @@ CREATE TABLE public.usage_key_daily (
     cost_nanos bigint DEFAULT 0 NOT NULL,
     last_used_at timestamp with time zone,
     api_key_id text NOT NULL,
-    last_model text
+    last_model text,
+    rated_cost_nanos bigint DEFAULT 0 NOT NULL
 )
 WITH (fillfactor='50');
 
@@ -524,7 +531,8 @@ CREATE TABLE public.usage_key_monthly (
     cost_nanos bigint DEFAULT 0 NOT NULL,
     last_used_at timestamp with time zone,
     api_key_id text NOT NULL,
-    last_model text
+    last_model text,
+    rated_cost_nanos bigint DEFAULT 0 NOT NULL
 )
 WITH (fillfactor='50');
 
@@ -545,7 +553,8 @@ CREATE TABLE public.usage_key_totals (
     cost_nanos bigint DEFAULT 0 NOT NULL,
     last_used_at timestamp with time zone,
     api_key_id text NOT NULL,
-    last_model text
+    last_model text,
+    rated_cost_nanos bigint DEFAULT 0 NOT NULL
 )
 WITH (fillfactor='50');
 
@@ -566,7 +575,8 @@ CREATE TABLE public.usage_model_daily (
     total_tokens bigint DEFAULT 0 NOT NULL,
     cost_nanos bigint DEFAULT 0 NOT NULL,
     last_used_at timestamp with time zone,
-    model text NOT NULL
+    model text NOT NULL,
+    rated_cost_nanos bigint DEFAULT 0 NOT NULL
 )
 WITH (fillfactor='50');
 
@@ -587,7 +597,8 @@ CREATE TABLE public.usage_model_monthly (
     total_tokens bigint DEFAULT 0 NOT NULL,
     cost_nanos bigint DEFAULT 0 NOT NULL,
     last_used_at timestamp with time zone,
-    model text NOT NULL
+    model text NOT NULL,
+    rated_cost_nanos bigint DEFAULT 0 NOT NULL
 )
 WITH (fillfactor='50');
 
@@ -607,7 +618,8 @@ CREATE TABLE public.usage_model_totals (
     total_tokens bigint DEFAULT 0 NOT NULL,
     cost_nanos bigint DEFAULT 0 NOT NULL,
     last_used_at timestamp with time zone,
-    model text NOT NULL
+    model text NOT NULL,
+    rated_cost_nanos bigint DEFAULT 0 NOT NULL
 )
 WITH (fillfactor='50');
 
@@ -634,6 +646,7 @@ CREATE TABLE public.usage_records (
     total_cost numeric(20,8) DEFAULT 0 NOT NULL,
     cost_breakdown jsonb,
     metadata jsonb,
+    rated_cost numeric(20,8),
     CONSTRAINT usage_records_cache_create_tokens_check CHECK ((cache_create_tokens >= 0)),
     CONSTRAINT usage_records_cache_read_tokens_check CHECK ((cache_read_tokens >= 0)),
     CONSTRAINT usage_records_ephemeral_1h_tokens_check CHECK ((ephemeral_1h_tokens >= 0)),

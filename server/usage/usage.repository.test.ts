@@ -55,12 +55,24 @@ function batches(): Partial<UsageBatchRow>[][] {
   return [...shuffled, out[3]!]; // and a batch recorded already
 }
 
+/**
+ * A row without 0006's rated cost, when that says nothing (these batches carry no ratedCost):
+ * rated_cost null, rated_cost_nanos equal to cost_nanos. Anything else stays in the row, so the
+ * comparison with the version before 0006 fails.
+ */
+function withoutRatedCost(row: Record<string, unknown>): Record<string, unknown> {
+  const { rated_cost, rated_cost_nanos, ...rest } = row;
+  if (rated_cost !== undefined && rated_cost !== null) return row;
+  if (rated_cost_nanos !== undefined && String(rated_cost_nanos) !== String(row.cost_nanos)) return row;
+  return rest;
+}
+
 async function snapshot(db: Kysely<Database>): Promise<Record<string, unknown[]>> {
   const out: Record<string, unknown[]> = {};
   const tables = [...ROLLUP_TABLES, "usage_records"];
   for (const table of tables) {
     const r = await sql<Record<string, unknown>>`select * from ${sql.table(table)}`.execute(db);
-    out[table] = r.rows.map((row) => JSON.stringify(row)).sort();
+    out[table] = r.rows.map((row) => JSON.stringify(withoutRatedCost(row))).sort();
   }
   // 0005 added account_id to the claims; none of these batches reuses an id across accounts.
   out.usage_request_ids = (await sql`select request_id, occurred_at from usage_request_ids`.execute(db)).rows.map((row) => JSON.stringify(row)).sort();
@@ -103,6 +115,23 @@ describe("insert_usage_batch", () => {
     expect(await snapshot(after.handle.db)).toEqual(await snapshot(before.handle.db));
     const unclaimed = await sql`select * from usage_request_ids i where not exists (select 1 from usage_records r where r.account_id = i.account_id and r.request_id = i.request_id)`.execute(after.handle.db);
     expect(unclaimed.rows).toEqual([]);
+  });
+
+  it("sums the rated cost into every rollup, the real cost where an event has none (0006)", async () => {
+    const row = (id: string, accountId: string, cost: string, rated?: string): Partial<UsageBatchRow> => ({
+      request_id: id, occurred_at: "2026-11-02T04:00:00.000Z", account_id: accountId, api_key_id: `key-${accountId}`, model: "m-r",
+      input_tokens: 1, output_tokens: 0, cache_create_tokens: 0, cache_read_tokens: 0, total_cost: cost, ...(rated ? { rated_cost: rated } : {}),
+    });
+    const rows = [row("rc-1", "acc-rated", "0.1", "0.15"), row("rc-2", "acc-rated", "0.2"), row("rc-3", "acc-rated", "0.00000001", "0.00000003")];
+    expect(await insertUsageRows(after.handle.db, JSON.stringify(rows), TZ)).toBe(3);
+    const stored = await sql<{ request_id: string; rated_cost: string | null }>`
+      select request_id, rated_cost from usage_records where account_id = 'acc-rated' order by request_id`.execute(after.handle.db);
+    expect(stored.rows).toEqual([{ request_id: "rc-1", rated_cost: "0.15000000" }, { request_id: "rc-2", rated_cost: null }, { request_id: "rc-3", rated_cost: "0.00000003" }]);
+    for (const table of ROLLUP_TABLES) {
+      const r = await sql<{ cost_nanos: number; rated_cost_nanos: number }>`
+        select sum(cost_nanos)::int8 as cost_nanos, sum(rated_cost_nanos)::int8 as rated_cost_nanos from ${sql.table(table)} where account_id = 'acc-rated'`.execute(after.handle.db);
+      expect([table, r.rows[0]]).toEqual([table, { cost_nanos: 300_000_010, rated_cost_nanos: 350_000_030 }]);
+    }
   });
 
   it("keys claims on account + request id: another account's reuse is recorded, the same account's is not", async () => {

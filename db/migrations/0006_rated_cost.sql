@@ -29,8 +29,8 @@ UPDATE usage_model_daily SET rated_cost_nanos = cost_nanos;
 UPDATE usage_model_monthly SET rated_cost_nanos = cost_nanos;
 UPDATE usage_model_totals SET rated_cost_nanos = cost_nanos;
 
--- 0004's one rollup definition with the new measure in its lists (a PL/pgSQL body cannot be
--- patched in place: the function is restated whole; only the money lists and their sum changed).
+-- 0004's one rollup definition (a PL/pgSQL body cannot be patched in place: the function is
+-- restated whole) with the new measure in its lists, and undated aggregates kept out of the days.
 CREATE OR REPLACE FUNCTION usage_rollup_sql(p_source text) RETURNS text
 LANGUAGE plpgsql IMMUTABLE AS $fn$
 DECLARE
@@ -44,6 +44,7 @@ DECLARE
   money_expr text[] := ARRAY['total_cost', 'coalesce(rated_cost, total_cost)'];
   money_rollup text[] := ARRAY['cost_nanos', 'rated_cost_nanos'];
   sums text;
+  mcols text;
   cols text;
   vals text;
   sets text;
@@ -54,50 +55,77 @@ BEGIN
   SELECT string_agg(format('sum(%I)::int8 AS %I', c, c), ', ') INTO sums FROM unnest(counters) c;
   SELECT sums || ', ' || string_agg(format('sum(%s) AS %I', x, m), ', ') INTO sums FROM unnest(money, money_expr) AS u(m, x);
 
+  -- The measure columns of a level, for the rows the levels below add (undated residuals).
+  SELECT string_agg(quote_ident(c), ', ') INTO mcols FROM unnest(counters || money) c;
+
   -- The levels: each summed once from the level below it (key × day → key × month → key;
   -- model × day → month → all time; model × day → account × day → month → all time). last_model
   -- is the model of the latest event, ties to the smallest name.
+  --
+  -- Undated events (issue 13): an aggregate known only for its month (metadata.crsAggregate =
+  -- 'month', the residual of a CRS monthly bucket) counts in the month, all time and nowhere per day;
+  -- one known only for all time ('alltime') counts in all time alone. Their usage_date (the
+  -- bucket's start) only places them in a partition. So a daily series never shows a month's
+  -- residual on its first day, and a monthly one never an all-time residual in some month.
+  -- l1.undated: 0 dated, 1 month only, 2 all time only; *x levels are a level plus the undated rows
+  -- the next level up adds.
   levels := format($q$
     l1 AS MATERIALIZED (
-      SELECT account_id, api_key_id, model, usage_date, %1$s, max(occurred_at) AS last_used_at
-        FROM %2$s GROUP BY account_id, api_key_id, model, usage_date
+      SELECT account_id, api_key_id, model, usage_date,
+             CASE metadata->>'crsAggregate' WHEN 'month' THEN 1 WHEN 'alltime' THEN 2 ELSE 0 END AS undated,
+             %1$s, max(occurred_at) AS last_used_at
+        FROM %2$s GROUP BY 1, 2, 3, 4, 5
     ), kd0 AS MATERIALIZED (
-      SELECT account_id, api_key_id, usage_date, %1$s, max(last_used_at) AS last_used_at FROM l1 GROUP BY 1, 2, 3
+      SELECT account_id, api_key_id, usage_date, %1$s, max(last_used_at) AS last_used_at FROM l1 WHERE undated = 0 GROUP BY 1, 2, 3
     ), kd AS MATERIALIZED (
       SELECT k.*, lm.last_model
         FROM kd0 k JOIN (SELECT account_id, api_key_id, usage_date, min(model) AS last_model
-                           FROM l1 JOIN kd0 USING (account_id, api_key_id, usage_date, last_used_at)
+                           FROM (SELECT * FROM l1 WHERE undated = 0) l JOIN kd0 USING (account_id, api_key_id, usage_date, last_used_at)
                           GROUP BY 1, 2, 3) lm USING (account_id, api_key_id, usage_date)
+    ), kdx AS (
+      SELECT account_id, api_key_id, usage_date, %3$s, last_used_at, last_model FROM kd
+      UNION ALL
+      SELECT account_id, api_key_id, usage_date, %3$s, last_used_at, model FROM l1 WHERE undated = 1
     ), km0 AS MATERIALIZED (
       SELECT account_id, api_key_id, date_trunc('month', usage_date)::date AS usage_month, %1$s, max(last_used_at) AS last_used_at
-        FROM kd GROUP BY 1, 2, 3
+        FROM kdx GROUP BY 1, 2, 3
     ), km AS MATERIALIZED (
       SELECT k.*, lm.last_model
         FROM km0 k JOIN (SELECT account_id, api_key_id, usage_month, min(last_model) AS last_model
-                           FROM (SELECT kd.*, date_trunc('month', usage_date)::date AS usage_month FROM kd) d
+                           FROM (SELECT kdx.*, date_trunc('month', usage_date)::date AS usage_month FROM kdx) d
                            JOIN km0 USING (account_id, api_key_id, usage_month, last_used_at)
                           GROUP BY 1, 2, 3) lm USING (account_id, api_key_id, usage_month)
+    ), kmx AS (
+      SELECT account_id, api_key_id, %3$s, last_used_at, last_model FROM km
+      UNION ALL
+      SELECT account_id, api_key_id, %3$s, last_used_at, model FROM l1 WHERE undated = 2
     ), kt0 AS MATERIALIZED (
-      SELECT account_id, api_key_id, %1$s, max(last_used_at) AS last_used_at FROM km GROUP BY 1, 2
+      SELECT account_id, api_key_id, %1$s, max(last_used_at) AS last_used_at FROM kmx GROUP BY 1, 2
     ), kt AS MATERIALIZED (
       SELECT k.*, lm.last_model
         FROM kt0 k JOIN (SELECT account_id, api_key_id, min(last_model) AS last_model
-                           FROM km JOIN kt0 USING (account_id, api_key_id, last_used_at)
+                           FROM kmx JOIN kt0 USING (account_id, api_key_id, last_used_at)
                           GROUP BY 1, 2) lm USING (account_id, api_key_id)
     ), md AS MATERIALIZED (
-      SELECT account_id, model, usage_date, %1$s, max(last_used_at) AS last_used_at FROM l1 GROUP BY 1, 2, 3
+      SELECT account_id, model, usage_date, %1$s, max(last_used_at) AS last_used_at FROM l1 WHERE undated = 0 GROUP BY 1, 2, 3
     ), mm AS MATERIALIZED (
       SELECT account_id, model, date_trunc('month', usage_date)::date AS usage_month, %1$s, max(last_used_at) AS last_used_at
-        FROM md GROUP BY 1, 2, 3
+        FROM (SELECT account_id, model, usage_date, %3$s, last_used_at FROM md
+              UNION ALL SELECT account_id, model, usage_date, %3$s, last_used_at FROM l1 WHERE undated = 1) d GROUP BY 1, 2, 3
     ), mt AS MATERIALIZED (
-      SELECT account_id, model, %1$s, max(last_used_at) AS last_used_at FROM mm GROUP BY 1, 2
+      SELECT account_id, model, %1$s, max(last_used_at) AS last_used_at
+        FROM (SELECT account_id, model, %3$s, last_used_at FROM mm
+              UNION ALL SELECT account_id, model, %3$s, last_used_at FROM l1 WHERE undated = 2) d GROUP BY 1, 2
     ), ad AS MATERIALIZED (
       SELECT account_id, usage_date, %1$s, max(last_used_at) AS last_used_at FROM md GROUP BY 1, 2
     ), am AS MATERIALIZED (
       SELECT account_id, date_trunc('month', usage_date)::date AS usage_month, %1$s, max(last_used_at) AS last_used_at
-        FROM ad GROUP BY 1, 2
+        FROM (SELECT account_id, usage_date, %3$s, last_used_at FROM ad
+              UNION ALL SELECT account_id, usage_date, %3$s, last_used_at FROM l1 WHERE undated = 1) d GROUP BY 1, 2
     ), at AS MATERIALIZED (
-      SELECT account_id, %1$s, max(last_used_at) AS last_used_at FROM am GROUP BY 1
+      SELECT account_id, %1$s, max(last_used_at) AS last_used_at
+        FROM (SELECT account_id, %3$s, last_used_at FROM am
+              UNION ALL SELECT account_id, %3$s, last_used_at FROM l1 WHERE undated = 2) d GROUP BY 1
     ), placeholder_accounts AS (
       INSERT INTO accounts (id, name, status)
       SELECT account_id, account_id, 'unknown' FROM at ORDER BY account_id COLLATE "C"
@@ -110,7 +138,7 @@ BEGIN
       ON CONFLICT (id) DO UPDATE SET
         total_cost_accumulated = k.total_cost_accumulated + excluded.total_cost_accumulated,
         last_used_at = GREATEST(k.last_used_at, excluded.last_used_at)
-    )$q$, sums, p_source);
+    )$q$, sums, p_source, mcols);
 
   -- Measure columns of a rollup, the values from a level, and the additions on conflict.
   SELECT string_agg(quote_ident(c), ', ') INTO cols FROM unnest(counters || money_rollup) c;

@@ -138,6 +138,22 @@ describe("crs:import of the aged fixture", () => {
     }
   });
 
+  it("counts a month's residual in its month only: no day of the series shows it, in particular not the 1st", async () => {
+    const residuals = await sql<{ key: string; month: string; requests: number }>`
+      select api_key_id as key, to_char(usage_date, 'YYYY-MM') as month, sum(requests)::int as requests
+        from usage_records where metadata->>'crsAggregate' = 'month' group by 1, 2 order by 1, 2`.execute(runtime.db!.db);
+    expect(residuals.rows.length).toBeGreaterThan(0);
+    const days = await rollup(runtime.db!.db, "usage_key_daily", "api_key_id", "usage_date");
+    for (const r of residuals.rows) {
+      const inDays = [...days].filter(([k]) => k.startsWith(`${r.key}|${r.month}-`)).reduce((n, [, f]) => n + Number(f.requests), 0);
+      const truth = expected.apiKeys[r.key]!.byMonth[r.month]!.requests;
+      // The days hold what is dated (records, daily buckets); the residual is the rest of the month.
+      expect([r.key, r.month, inDays + r.requests]).toEqual([r.key, r.month, truth]);
+      const first = expected.apiKeys[r.key]!.byDay[`${r.month}-01`]?.requests ?? 0;
+      expect(Number(days.get(`${r.key}|${r.month}-01`)?.requests ?? 0)).toBeLessThanOrEqual(first);
+    }
+  });
+
   it("gives each account exactly its figures where attribution is unambiguous; the unattributed account holds the rest (here none)", async () => {
     const got = await rollup(runtime.db!.db, "usage_account_totals", "account_id");
     for (const [accountId, e] of Object.entries(expected.accounts)) expect([accountId, got.get(`${accountId}|all`)]).toEqual([accountId, pick(e.allTime)]);

@@ -134,6 +134,29 @@ describe("insert_usage_batch", () => {
     }
   });
 
+  it("keeps aggregates known only for their month, or only for all time, out of the days (and months) they are dated in", async () => {
+    const row = (id: string, day: string, requests: number, kind?: "day" | "month" | "alltime"): Partial<UsageBatchRow> => ({
+      request_id: id, occurred_at: `${day}T00:00:00.000+08:00`, account_id: "acc-undated", api_key_id: "key-undated", model: "m-u", requests,
+      input_tokens: 10 * requests, output_tokens: 0, cache_create_tokens: 0, cache_read_tokens: 0, total_cost: String(requests),
+      ...(kind ? { metadata: { source: "crs", crsAggregate: kind, bucket: day } } : {}),
+    });
+    await sql`select ensure_usage_partitions('2026-08-01', '2026-10-01')`.execute(after.handle.db);
+    const rows = [row("u-1", "2026-10-01", 1), row("u-2", "2026-10-01", 2, "day"), row("u-3", "2026-10-01", 4, "month"), row("u-4", "2026-09-01", 8, "month"), row("u-5", "2026-08-31", 16, "alltime")];
+    expect(await insertUsageRows(after.handle.db, JSON.stringify(rows), TZ)).toBe(5);
+    const q = async (table: string, bucket: string) =>
+      (await sql<{ b: string; requests: number; cost_nanos: number }>`
+        select ${sql.raw(bucket)}::text as b, requests, cost_nanos from ${sql.table(table)} where account_id = 'acc-undated' order by 1`.execute(after.handle.db)).rows;
+    for (const level of ["account", "key", "model"]) {
+      // Days: the dated events only (a day's residual is dated: it is that day's).
+      expect([level, await q(`usage_${level}_daily`, "usage_date")]).toEqual([level, [{ b: "2026-10-01", requests: 3, cost_nanos: 3e9 }]]);
+      // Months: a month's residual in its month; the all-time residual in none.
+      expect([level, await q(`usage_${level}_monthly`, "usage_month")]).toEqual([level, [{ b: "2026-09-01", requests: 8, cost_nanos: 8e9 }, { b: "2026-10-01", requests: 7, cost_nanos: 7e9 }]]);
+      expect([level, await q(`usage_${level}_totals`, "'all'")]).toEqual([level, [{ b: "all", requests: 31, cost_nanos: 31e9 }]]);
+    }
+    const key = await sql<{ last_model: string }>`select last_model from usage_key_totals where api_key_id = 'key-undated'`.execute(after.handle.db);
+    expect(key.rows).toEqual([{ last_model: "m-u" }]);
+  });
+
   it("keys claims on account + request id: another account's reuse is recorded, the same account's is not", async () => {
     const row = (accountId: string, cost: string): Partial<UsageBatchRow> => ({
       request_id: "shared-id", occurred_at: "2026-11-01T04:00:00.000Z", account_id: accountId, api_key_id: `key-${accountId}`, model: "m",

@@ -31,11 +31,11 @@ export function BreakdownTable({
   }
 
   const th = "px-3 py-2 text-xs font-semibold text-slate-500 whitespace-nowrap";
-  const sortable = (key: BreakdownSortName, label: string, align: "left" | "right" = "right") => {
+  const sortable = (key: BreakdownSortName, label: string, align: "left" | "right" = "right", hint?: string) => {
     const active = sort.sort === key;
     return (
       <th scope="col" className={`${th} ${align === "right" ? "text-right" : "text-left"}`} aria-sort={active ? (sort.order === "asc" ? "ascending" : "descending") : "none"} data-testid={`bcol-${key}`}>
-        <button type="button" onClick={() => onSort(key)} className={`inline-flex items-center gap-0.5 rounded px-0.5 hover:text-slate-900 focus-visible:outline-2 focus-visible:outline-brand-500 ${active ? "text-brand-700" : ""}`}>
+        <button type="button" onClick={() => onSort(key)} title={hint} className={`inline-flex items-center gap-0.5 rounded px-0.5 hover:text-slate-900 focus-visible:outline-2 focus-visible:outline-brand-500 ${active ? "text-brand-700" : ""}`}>
           {label}
           <span aria-hidden className={active ? "" : "opacity-30"}>
             {active ? (sort.order === "asc" ? "▲" : "▼") : "↕"}
@@ -48,7 +48,7 @@ export function BreakdownTable({
   return (
     <div className="flex flex-col gap-2">
       <div role="region" aria-label={t("breakdown.title")} tabIndex={0} className="relative overflow-x-auto rounded-lg border border-slate-200 focus-visible:outline-2 focus-visible:outline-brand-500">
-        <table data-testid="breakdown-table" aria-busy={query.isFetching} className={`w-full min-w-[880px] border-collapse text-sm ${query.isPlaceholderData ? "opacity-60" : ""}`}>
+        <table data-testid="breakdown-table" aria-busy={query.isFetching} className={`w-full min-w-[980px] border-collapse text-sm ${query.isPlaceholderData ? "opacity-60" : ""}`}>
           <thead className="border-b border-slate-200 bg-slate-50">
             <tr>
               <th scope="col" className={`${th} text-left`}>
@@ -56,7 +56,8 @@ export function BreakdownTable({
               </th>
               {sortable("requests", t("breakdown.requests"))}
               {sortable("allTokens", t("breakdown.tokens"))}
-              {sortable("cost", t("breakdown.cost"))}
+              {sortable("cost", t("breakdown.realCost"), "right", t("breakdown.realCostHint"))}
+              {sortable("ratedCost", t("breakdown.ratedCost"), "right", t("breakdown.ratedCostHint"))}
               <th scope="col" className={`${th} text-left`}>
                 {t("breakdown.share")}
               </th>
@@ -70,7 +71,7 @@ export function BreakdownTable({
             {(query.isPending || (query.isError && !failed && !query.data)) &&
               Array.from({ length: 5 }, (_, i) => (
                 <tr key={i} aria-hidden className="border-b border-slate-100">
-                  {Array.from({ length: 7 }, (_, j) => (
+                  {Array.from({ length: 8 }, (_, j) => (
                     <td key={j} className="px-3 py-3">
                       <Skeleton className="h-4 w-full max-w-24" />
                     </td>
@@ -79,7 +80,7 @@ export function BreakdownTable({
               ))}
             {query.isSuccess && items.length === 0 && (
               <tr>
-                <td colSpan={7} className="px-3 py-8 text-center text-slate-500" data-testid="breakdown-empty">
+                <td colSpan={8} className="px-3 py-8 text-center text-slate-500" data-testid="breakdown-empty">
                   {t("breakdown.empty")}
                 </td>
               </tr>
@@ -111,6 +112,9 @@ export function BreakdownTable({
                 <td className="px-3 py-2 text-right font-medium tabular-nums" data-testid="key-cost" data-value={k.cost} title={t("usage.costExact", { value: formatCostExact(locale, k.cost) })}>
                   {formatCost(locale, k.cost)}
                 </td>
+                <td className="px-3 py-2 text-right font-medium tabular-nums" data-testid="key-rated-cost" data-value={k.ratedCost} title={t("usage.costExact", { value: formatCostExact(locale, k.ratedCost) })}>
+                  {formatCost(locale, k.ratedCost)}
+                </td>
                 <td className="w-40 px-3 py-2">
                   <ShareBar tokens={k.share.tokens} cost={k.share.cost} />
                 </td>
@@ -137,6 +141,9 @@ export function BreakdownTable({
                 </td>
                 <td className="px-3 py-2 text-right tabular-nums" data-testid="totals-cost" data-value={totals.cost} title={formatCostExact(locale, totals.cost)}>
                   {formatCost(locale, totals.cost)}
+                </td>
+                <td className="px-3 py-2 text-right tabular-nums" data-testid="totals-rated-cost" data-value={totals.ratedCost} title={formatCostExact(locale, totals.ratedCost)}>
+                  {formatCost(locale, totals.ratedCost)}
                 </td>
                 <td colSpan={3} />
               </tr>

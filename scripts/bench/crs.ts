@@ -40,7 +40,9 @@ async function main() {
       followerIdlePollCommands: idle.commands,
       followerOneRequestPollCommands: one.commands,
       followerOneRequestEvents: one.events,
-      followerActiveKeysInHour: one.keysChanged,
+      followerKeysChanged: one.keysChanged,
+      followerCandidates: one.candidates,
+      followerIndexHours: one.indexHours,
       followerNextPollCommands: afterOne.commands,
     };
     console.log(JSON.stringify(figures, null, 2));
@@ -59,7 +61,7 @@ async function main() {
       "| --- | --- |",
       `| crs:import | ${events.toLocaleString("en")} events in ${figures.importSeconds.toFixed(1)} s = **${figures.importEventsPerSecond.toLocaleString("en")} events/s** (COPY reference in this file: rows/s into usage_records) |`,
       `| follower, poll with nothing new | **${figures.followerIdlePollCommands} command** |`,
-      `| follower, poll after 1 request | ${figures.followerOneRequestPollCommands} commands (${figures.followerActiveKeysInHour} key in CRS's hourly index; ${figures.followerOneRequestEvents} event) |`,
+      `| follower, poll after 1 request | ${figures.followerOneRequestPollCommands} commands: 1 HGET of the global counter, ${figures.followerIndexHours} hourly key indexes, 1 HGET per key in them (${figures.followerCandidates.toLocaleString("en")}: the scaled fixture copies the anchor hour's active keys), then for the ${figures.followerKeysChanged} changed key its hash, the service rates and its new records; ${figures.followerOneRequestEvents} event |`,
       `| follower, first start (watermarks for every key, metadata) | ${figures.followerFirstPollCommands.toLocaleString("en")} commands, once |`,
       "",
       "<!-- crs:end -->",

@@ -179,7 +179,7 @@ async function main() {
 
     // The CRS import beside the same run's COPY (issue 13): the fixture's CRS Redis scaled up, into a database of its own.
     const crsKeys = opts.records >= 1_000_000 ? 1200 : 120;
-    log(`6. crs:import of the fixture's CRS Redis scaled to ${crsKeys} API keys`);
+    log(`3b. crs:import of the fixture's CRS Redis scaled to ${crsKeys} API keys`);
     const scaled = await importScaledCrs(crsKeys, log);
     await scaled.close();
     const crsImport = scaled.figures;

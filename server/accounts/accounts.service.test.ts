@@ -2,7 +2,8 @@ import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { AppError } from "../errors";
 import { createRuntime, type Runtime } from "../runtime";
-import { createTestDatabase, dropRedisPrefix, testConfig, type TestDatabase } from "../testing/stores";
+import { createTestRuntime, type TestRuntime } from "../testing/runtime";
+import { dropRedisPrefix, testConfig } from "../testing/stores";
 import { hotKeys } from "../usage/hot-keys";
 import { recordUsage } from "../usage/usage.service";
 import {
@@ -22,17 +23,13 @@ const list = (q: Record<string, unknown> = {}) => listAccountsInput.parse(q);
 const listKeys = (q: Record<string, unknown> = {}) => listApiKeysInput.parse(q);
 
 describe("accounts and API keys with PostgreSQL", () => {
-  let db: TestDatabase;
+  let ledger: TestRuntime;
   let runtime: Runtime;
   beforeAll(async () => {
-    db = await createTestDatabase({ migrated: true });
-    runtime = await createRuntime(testConfig({ DATABASE_URL: db.url }), { ownDatabase: true });
+    ledger = await createTestRuntime();
+    runtime = ledger.runtime;
   });
-  afterAll(async () => {
-    await runtime?.close();
-    await db?.drop();
-    if (runtime) await dropRedisPrefix(runtime.config.redisKeyPrefix);
-  });
+  afterAll(() => ledger?.close());
 
   it("upserts: creates with defaults, updates only the fields given, revives a deleted account", async () => {
     const created = await upsertAccount(runtime, { id: "acc-1", name: "Main", platform: "claude", priority: 10, metadata: { region: "us" } });

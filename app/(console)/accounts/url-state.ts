@@ -1,3 +1,4 @@
+import { defaultAccountOrder } from "@/server/usage-stats/order";
 import type { AccountSort, Figure, RangeName, WindowName } from "@/server/usage-stats/schemas";
 
 /**
@@ -60,9 +61,8 @@ function get(params: RawParams, key: string): string | undefined {
 const isDate = (s: string | undefined): s is string => !!s && /^\d{4}-\d{2}-\d{2}$/.test(s);
 
 /** name/priority read naturally ascending; usage figures and recency descending. */
-export function defaultOrder(sort: AccountSort): Order {
-  return sort === "name" || sort === "priority" ? "asc" : "desc";
-}
+/** The server's default (schemas.ts), so that a URL without order means what the API means. */
+export const defaultOrder: (sort: AccountSort) => Order = defaultAccountOrder;
 
 export function parseAccountsUrl(params: RawParams): AccountsUrlState {
   const sortRaw = get(params, "sort");

@@ -422,7 +422,7 @@ CREATE TABLE public.api_tokens (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     last_used_at timestamp with time zone,
     revoked_at timestamp with time zone,
-    CONSTRAINT api_tokens_scope_check CHECK ((scope = ANY (ARRAY['usage:read'::text, 'usage:write'::text, 'admin'::text])))
+    CONSTRAINT api_tokens_scope_check CHECK ((scope = ANY (ARRAY['usage:read'::text, 'usage:write'::text, 'metrics'::text, 'admin'::text])))
 );
 
 --

@@ -113,7 +113,7 @@ export interface AdminSessionsTable {
 export interface ApiTokensTable {
   id: string;
   name: string;
-  scope: "usage:read" | "usage:write" | "admin";
+  scope: "usage:read" | "usage:write" | "metrics" | "admin";
   token_hash: string;
   token_prefix: string;
   created_at: Timestamp;

@@ -1,7 +1,7 @@
 /**
  * npm run token:create -- --name relay --scope usage:write
  *
- * Prints the new API token once; only its SHA-256 is stored. Scopes: usage:write, usage:read, admin.
+ * Prints the new API token once; only its SHA-256 is stored. Scopes: usage:write, usage:read, metrics (GET /metrics only), admin.
  */
 import { parseArgs } from "node:util";
 import { createTokenInput } from "../server/auth/schemas";
@@ -17,7 +17,7 @@ async function main() {
   });
   const parsed = createTokenInput.safeParse({ name: values.name ?? "", scope: values.scope ?? "" });
   if (!parsed.success) {
-    throw new Error(`${badRequestFromZod(parsed.error, "option").message}\nUsage: npm run token:create -- --name <name> --scope usage:write|usage:read|admin`);
+    throw new Error(`${badRequestFromZod(parsed.error, "option").message}\nUsage: npm run token:create -- --name <name> --scope usage:write|usage:read|metrics|admin`);
   }
   const runtime = await openCliRuntime();
   try {

@@ -1,4 +1,5 @@
 import { EventEmitter } from "node:events";
+import { metrics } from "./metrics/metrics";
 import type { Redis } from "ioredis";
 import { getDbHandle, prepareDatabase, ensureUpcomingPartitions, type DbHandle } from "../db";
 import { createDatabase } from "../db/client";
@@ -94,6 +95,7 @@ export async function createRuntime(config: AppConfig, opts: CreateRuntimeOption
       if (db) await db.close().catch(() => {});
     },
   };
+  runtime.events.on("redisBypassed", () => metrics().redisBypassed.inc());
   if (db) {
     const timer = setInterval(() => void ensureUpcomingPartitions(db).catch(() => {}), 6 * 3600_000);
     timer.unref();

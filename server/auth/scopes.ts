@@ -1,5 +1,5 @@
-/** What a caller may do. `admin` includes the other two. */
-export const SCOPES = ["usage:read", "usage:write", "admin"] as const;
+/** What a caller may do. `admin` includes the others; `metrics` is GET /metrics only (for Prometheus). */
+export const SCOPES = ["usage:read", "usage:write", "metrics", "admin"] as const;
 export type Scope = (typeof SCOPES)[number];
 
 export interface Principal {

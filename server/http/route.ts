@@ -3,6 +3,7 @@ import type { NextRequest } from "next/server";
 import type { z } from "zod";
 import { authenticateRequest } from "../auth/authenticate";
 import type { Principal, Scope } from "../auth/scopes";
+import { metrics, routeLabel } from "../metrics/metrics";
 import { AppError, HTTP_STATUS, badRequestFromZod, toAppError } from "../errors";
 import { logger } from "../logger";
 import { getRuntime, type Runtime } from "../runtime";
@@ -94,7 +95,9 @@ export function route<QS extends Schema | undefined = undefined, BS extends Sche
       }
       return errorResponse(appErr, requestId);
     } finally {
-      logger.debug(`[http] ${req.method} ${req.nextUrl.pathname} ${status} ${(performance.now() - started).toFixed(1)}ms`, { requestId });
+      const ms = performance.now() - started;
+      metrics().httpDuration.observe({ route: routeLabel(req.nextUrl.pathname), method: req.method, status: String(status) }, ms / 1000);
+      logger.debug(`[http] ${req.method} ${req.nextUrl.pathname} ${status} ${ms.toFixed(1)}ms`, { requestId });
     }
   };
   Object.defineProperty(fn, ROUTE_MARK, { value: opts.scope });

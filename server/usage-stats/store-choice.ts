@@ -7,6 +7,7 @@ import { logger } from "../logger";
 import { isRedisReady } from "../redis";
 import type { Runtime } from "../runtime";
 import type { Window } from "../usage/hot-keys";
+import { metrics } from "../metrics/metrics";
 import { isStatementTimeout } from "../usage/usage.repository";
 import { answerZone, type ResolvedRange } from "./range";
 import { canonicalTimeZone, firstDayOf, localDate, monthOf } from "./time";
@@ -32,7 +33,9 @@ export async function answer<T>(
   const handle = runtime.db;
   if (handle && (pgDownUntil.get(handle) ?? 0) <= runtime.clock.now()) {
     try {
-      return { value: await fromPostgres(handle.db), source: "postgres" };
+      const value = await fromPostgres(handle.db);
+      metrics().reads.inc({ source: "postgres" });
+      return { value, source: "postgres" };
     } catch (err) {
       if (err instanceof AppError) throw err;
       if (isStatementTimeout(err)) {
@@ -51,7 +54,9 @@ export async function answer<T>(
   if (!redis) throw new AppError("UNAVAILABLE", `${why} and Redis is not configured`, { retryAfterSeconds: 5 });
   if (!isRedisReady(redis)) throw new AppError("UNAVAILABLE", `${why} and Redis is unavailable`, { retryAfterSeconds: 5 });
   try {
-    return { value: await fromRedis(redis, why), source: "redis" };
+    const value = await fromRedis(redis, why);
+    metrics().reads.inc({ source: "redis" });
+    return { value, source: "redis" };
   } catch (err) {
     if (err instanceof AppError) throw err;
     logger.warn(`[usage-stats] Redis read failed: ${(err as Error).message}`);

@@ -16,6 +16,7 @@ import {
   readOutbox,
   type OutboxEntry,
 } from "./hot-outbox";
+import { metrics } from "../metrics/metrics";
 import { insertUsageRows, insertWithPartitions, isDataError, isStatementTimeout } from "./usage.repository";
 
 /**
@@ -225,8 +226,13 @@ export class Drainer {
 
   private async writeChunk(redis: Redis, chunk: OutboxEntry[]): Promise<number> {
     let inserted: number;
+    const m = metrics();
     try {
+      const stop = m.drainDuration.startTimer();
       inserted = await this.insert(chunk);
+      stop();
+      m.drainBatchEvents.observe(chunk.reduce((n, e) => n + e.count, 0));
+      m.drainInserted.inc(inserted);
     } catch (err) {
       if (isStatementTimeout(err)) {
         // Retrying the same entries at the same size would time out again: write less at a time.

@@ -9,6 +9,7 @@ import { appendOutbox } from "./hot-outbox";
 import { countHotEvents, type HotStatus } from "./hot-record";
 import { normalizeEvent, type NormalizedEvent } from "./normalize";
 import { isPlainValidEvent, usageEventSchema, type RecordUsageInput, type RecordUsageResult, type RejectedEvent } from "./schemas";
+import { metrics } from "../metrics/metrics";
 import { insertUsageRows, insertWithPartitions, isDatabaseUnavailable } from "./usage.repository";
 
 /**
@@ -26,8 +27,12 @@ const RECONCILE_WAIT_MS = 15_000;
 
 export async function recordUsage(runtime: Runtime, input: RecordUsageInput): Promise<RecordUsageResult> {
   const { events, rejected } = validateEvents(input.events, runtime.config.usageTimezone);
+  const m = metrics().events;
+  if (rejected.length) m.inc({ result: "rejected" }, rejected.length);
   if (!events.length) return { accepted: 0, duplicates: 0, rejected };
   const written = await writeEvents(runtime, events);
+  if (written.accepted) m.inc({ result: "accepted" }, written.accepted);
+  if (written.duplicates) m.inc({ result: "duplicate" }, written.duplicates);
   return { ...written, rejected };
 }
 

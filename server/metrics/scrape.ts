@@ -1,0 +1,29 @@
+import { health } from "../health/health.service";
+import type { Runtime } from "../runtime";
+import { metrics } from "./metrics";
+
+const STATUS = { ok: 0, degraded: 1, down: 2 } as const;
+
+/** Sets the gauges from the health service (stores, outbox, CRS follower), then renders every metric. */
+export async function scrapeMetrics(runtime: Runtime): Promise<{ body: string; contentType: string }> {
+  const m = metrics();
+  const h = await health(runtime);
+  m.healthStatus.set(STATUS[h.status]);
+  m.storeUp.reset();
+  if (h.postgres.configured) m.storeUp.set({ store: "postgres" }, h.postgres.ok ? 1 : 0);
+  if (h.redis.configured) m.storeUp.set({ store: "redis" }, h.redis.ok ? 1 : 0);
+  const o = h.outbox;
+  for (const [g, v] of [[m.outboxLength, o.length], [m.outboxOldestAge, o.oldestAgeSeconds], [m.outboxPending, o.pending], [m.outboxDead, o.deadLetters]] as const) {
+    if (o.enabled && v !== null) g.set(v);
+    else g.reset();
+  }
+  m.crsLag.reset();
+  m.crsEvents.reset();
+  m.crsGaps.reset();
+  for (const s of h.crsFollower.sources) {
+    if (s.lagSeconds !== null) m.crsLag.set({ source: s.source }, s.lagSeconds);
+    m.crsEvents.set({ source: s.source }, s.eventsRecorded);
+    m.crsGaps.set({ source: s.source }, s.gapsFilled);
+  }
+  return { body: await m.registry.metrics(), contentType: m.registry.contentType };
+}

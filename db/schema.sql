@@ -82,7 +82,7 @@ BEGIN
           request_id text, occurred_at timestamptz, account_id text, api_key_id text, model text,
           requests integer, input_tokens bigint, output_tokens bigint, cache_create_tokens bigint,
           cache_read_tokens bigint, ephemeral_5m_tokens bigint, ephemeral_1h_tokens bigint,
-          total_cost numeric, cost_breakdown jsonb, metadata jsonb)
+          total_cost numeric, rated_cost numeric, cost_breakdown jsonb, metadata jsonb)
        ORDER BY x.account_id COLLATE "C", x.request_id COLLATE "C"
     ), ids AS (
       INSERT INTO usage_request_ids (account_id, request_id, occurred_at)
@@ -91,14 +91,14 @@ BEGIN
     ), rows AS (
       INSERT INTO usage_records (request_id, occurred_at, usage_date, usage_hour, account_id, api_key_id, model,
         requests, input_tokens, output_tokens, cache_create_tokens, cache_read_tokens, ephemeral_5m_tokens,
-        ephemeral_1h_tokens, total_tokens, total_cost, cost_breakdown, metadata)
+        ephemeral_1h_tokens, total_tokens, total_cost, rated_cost, cost_breakdown, metadata)
       SELECT i.request_id, i.occurred_at, (i.occurred_at AT TIME ZONE p_tz)::date,
              extract(hour FROM i.occurred_at AT TIME ZONE p_tz)::smallint,
              i.account_id, i.api_key_id, i.model, coalesce(i.requests, 1),
              coalesce(i.input_tokens, 0), coalesce(i.output_tokens, 0), coalesce(i.cache_create_tokens, 0),
              coalesce(i.cache_read_tokens, 0), coalesce(i.ephemeral_5m_tokens, 0), coalesce(i.ephemeral_1h_tokens, 0),
              coalesce(i.input_tokens, 0) + coalesce(i.output_tokens, 0) + coalesce(i.cache_create_tokens, 0) + coalesce(i.cache_read_tokens, 0),
-             coalesce(i.total_cost, 0), i.cost_breakdown, i.metadata
+             coalesce(i.total_cost, 0), i.rated_cost, i.cost_breakdown, i.metadata
         FROM fresh i
       RETURNING usage_records.request_id
     )
@@ -110,7 +110,7 @@ BEGIN
           request_id text, occurred_at timestamptz, account_id text, api_key_id text, model text,
           requests integer, input_tokens bigint, output_tokens bigint, cache_create_tokens bigint,
           cache_read_tokens bigint, ephemeral_5m_tokens bigint, ephemeral_1h_tokens bigint,
-          total_cost numeric, cost_breakdown jsonb, metadata jsonb)
+          total_cost numeric, rated_cost numeric, cost_breakdown jsonb, metadata jsonb)
        ORDER BY x.account_id COLLATE "C", x.request_id COLLATE "C"
     ), fresh AS (
       INSERT INTO usage_request_ids (account_id, request_id, occurred_at)
@@ -120,14 +120,14 @@ BEGIN
     ), rows AS (
       INSERT INTO usage_records (request_id, occurred_at, usage_date, usage_hour, account_id, api_key_id, model,
         requests, input_tokens, output_tokens, cache_create_tokens, cache_read_tokens, ephemeral_5m_tokens,
-        ephemeral_1h_tokens, total_tokens, total_cost, cost_breakdown, metadata)
+        ephemeral_1h_tokens, total_tokens, total_cost, rated_cost, cost_breakdown, metadata)
       SELECT i.request_id, i.occurred_at, (i.occurred_at AT TIME ZONE p_tz)::date,
              extract(hour FROM i.occurred_at AT TIME ZONE p_tz)::smallint,
              i.account_id, i.api_key_id, i.model, coalesce(i.requests, 1),
              coalesce(i.input_tokens, 0), coalesce(i.output_tokens, 0), coalesce(i.cache_create_tokens, 0),
              coalesce(i.cache_read_tokens, 0), coalesce(i.ephemeral_5m_tokens, 0), coalesce(i.ephemeral_1h_tokens, 0),
              coalesce(i.input_tokens, 0) + coalesce(i.output_tokens, 0) + coalesce(i.cache_create_tokens, 0) + coalesce(i.cache_read_tokens, 0),
-             coalesce(i.total_cost, 0), i.cost_breakdown, i.metadata
+             coalesce(i.total_cost, 0), i.rated_cost, i.cost_breakdown, i.metadata
         FROM input i JOIN fresh f ON f.account_id = i.account_id AND f.request_id = i.request_id
       RETURNING usage_records.request_id
     )
@@ -189,9 +189,13 @@ DECLARE
   counters text[] := ARRAY['requests', 'input_tokens', 'output_tokens', 'cache_create_tokens', 'cache_read_tokens',
                            'ephemeral_5m_tokens', 'ephemeral_1h_tokens', 'total_tokens'];
   -- Money: NUMERIC USD in usage_records (and summed as such, exactly), integer nano-USD in rollups.
-  money text[] := ARRAY['total_cost'];
-  money_rollup text[] := ARRAY['cost_nanos'];
+  -- The expression sums a level's column; rated_cost is NULL in usage_records when it equals the
+  -- real cost, and never NULL in the levels above (the coalesce is a no-op there).
+  money text[] := ARRAY['total_cost', 'rated_cost'];
+  money_expr text[] := ARRAY['total_cost', 'coalesce(rated_cost, total_cost)'];
+  money_rollup text[] := ARRAY['cost_nanos', 'rated_cost_nanos'];
   sums text;
+  mcols text;
   cols text;
   vals text;
   sets text;
@@ -200,52 +204,79 @@ DECLARE
   t record;
 BEGIN
   SELECT string_agg(format('sum(%I)::int8 AS %I', c, c), ', ') INTO sums FROM unnest(counters) c;
-  SELECT sums || ', ' || string_agg(format('sum(%I) AS %I', m, m), ', ') INTO sums FROM unnest(money) m;
+  SELECT sums || ', ' || string_agg(format('sum(%s) AS %I', x, m), ', ') INTO sums FROM unnest(money, money_expr) AS u(m, x);
+
+  -- The measure columns of a level, for the rows the levels below add (undated residuals).
+  SELECT string_agg(quote_ident(c), ', ') INTO mcols FROM unnest(counters || money) c;
 
   -- The levels: each summed once from the level below it (key × day → key × month → key;
   -- model × day → month → all time; model × day → account × day → month → all time). last_model
   -- is the model of the latest event, ties to the smallest name.
+  --
+  -- Undated events (issue 13): an aggregate known only for its month (metadata.crsAggregate =
+  -- 'month', the residual of a CRS monthly bucket) counts in the month, all time and nowhere per day;
+  -- one known only for all time ('alltime') counts in all time alone. Their usage_date (the
+  -- bucket's start) only places them in a partition. So a daily series never shows a month's
+  -- residual on its first day, and a monthly one never an all-time residual in some month.
+  -- l1.undated: 0 dated, 1 month only, 2 all time only; *x levels are a level plus the undated rows
+  -- the next level up adds.
   levels := format($q$
     l1 AS MATERIALIZED (
-      SELECT account_id, api_key_id, model, usage_date, %1$s, max(occurred_at) AS last_used_at
-        FROM %2$s GROUP BY account_id, api_key_id, model, usage_date
+      SELECT account_id, api_key_id, model, usage_date,
+             CASE metadata->>'crsAggregate' WHEN 'month' THEN 1 WHEN 'alltime' THEN 2 ELSE 0 END AS undated,
+             %1$s, max(occurred_at) AS last_used_at
+        FROM %2$s GROUP BY 1, 2, 3, 4, 5
     ), kd0 AS MATERIALIZED (
-      SELECT account_id, api_key_id, usage_date, %1$s, max(last_used_at) AS last_used_at FROM l1 GROUP BY 1, 2, 3
+      SELECT account_id, api_key_id, usage_date, %1$s, max(last_used_at) AS last_used_at FROM l1 WHERE undated = 0 GROUP BY 1, 2, 3
     ), kd AS MATERIALIZED (
       SELECT k.*, lm.last_model
         FROM kd0 k JOIN (SELECT account_id, api_key_id, usage_date, min(model) AS last_model
-                           FROM l1 JOIN kd0 USING (account_id, api_key_id, usage_date, last_used_at)
+                           FROM (SELECT * FROM l1 WHERE undated = 0) l JOIN kd0 USING (account_id, api_key_id, usage_date, last_used_at)
                           GROUP BY 1, 2, 3) lm USING (account_id, api_key_id, usage_date)
+    ), kdx AS (
+      SELECT account_id, api_key_id, usage_date, %3$s, last_used_at, last_model FROM kd
+      UNION ALL
+      SELECT account_id, api_key_id, usage_date, %3$s, last_used_at, model FROM l1 WHERE undated = 1
     ), km0 AS MATERIALIZED (
       SELECT account_id, api_key_id, date_trunc('month', usage_date)::date AS usage_month, %1$s, max(last_used_at) AS last_used_at
-        FROM kd GROUP BY 1, 2, 3
+        FROM kdx GROUP BY 1, 2, 3
     ), km AS MATERIALIZED (
       SELECT k.*, lm.last_model
         FROM km0 k JOIN (SELECT account_id, api_key_id, usage_month, min(last_model) AS last_model
-                           FROM (SELECT kd.*, date_trunc('month', usage_date)::date AS usage_month FROM kd) d
+                           FROM (SELECT kdx.*, date_trunc('month', usage_date)::date AS usage_month FROM kdx) d
                            JOIN km0 USING (account_id, api_key_id, usage_month, last_used_at)
                           GROUP BY 1, 2, 3) lm USING (account_id, api_key_id, usage_month)
+    ), kmx AS (
+      SELECT account_id, api_key_id, %3$s, last_used_at, last_model FROM km
+      UNION ALL
+      SELECT account_id, api_key_id, %3$s, last_used_at, model FROM l1 WHERE undated = 2
     ), kt0 AS MATERIALIZED (
-      SELECT account_id, api_key_id, %1$s, max(last_used_at) AS last_used_at FROM km GROUP BY 1, 2
+      SELECT account_id, api_key_id, %1$s, max(last_used_at) AS last_used_at FROM kmx GROUP BY 1, 2
     ), kt AS MATERIALIZED (
       SELECT k.*, lm.last_model
         FROM kt0 k JOIN (SELECT account_id, api_key_id, min(last_model) AS last_model
-                           FROM km JOIN kt0 USING (account_id, api_key_id, last_used_at)
+                           FROM kmx JOIN kt0 USING (account_id, api_key_id, last_used_at)
                           GROUP BY 1, 2) lm USING (account_id, api_key_id)
     ), md AS MATERIALIZED (
-      SELECT account_id, model, usage_date, %1$s, max(last_used_at) AS last_used_at FROM l1 GROUP BY 1, 2, 3
+      SELECT account_id, model, usage_date, %1$s, max(last_used_at) AS last_used_at FROM l1 WHERE undated = 0 GROUP BY 1, 2, 3
     ), mm AS MATERIALIZED (
       SELECT account_id, model, date_trunc('month', usage_date)::date AS usage_month, %1$s, max(last_used_at) AS last_used_at
-        FROM md GROUP BY 1, 2, 3
+        FROM (SELECT account_id, model, usage_date, %3$s, last_used_at FROM md
+              UNION ALL SELECT account_id, model, usage_date, %3$s, last_used_at FROM l1 WHERE undated = 1) d GROUP BY 1, 2, 3
     ), mt AS MATERIALIZED (
-      SELECT account_id, model, %1$s, max(last_used_at) AS last_used_at FROM mm GROUP BY 1, 2
+      SELECT account_id, model, %1$s, max(last_used_at) AS last_used_at
+        FROM (SELECT account_id, model, %3$s, last_used_at FROM mm
+              UNION ALL SELECT account_id, model, %3$s, last_used_at FROM l1 WHERE undated = 2) d GROUP BY 1, 2
     ), ad AS MATERIALIZED (
       SELECT account_id, usage_date, %1$s, max(last_used_at) AS last_used_at FROM md GROUP BY 1, 2
     ), am AS MATERIALIZED (
       SELECT account_id, date_trunc('month', usage_date)::date AS usage_month, %1$s, max(last_used_at) AS last_used_at
-        FROM ad GROUP BY 1, 2
+        FROM (SELECT account_id, usage_date, %3$s, last_used_at FROM ad
+              UNION ALL SELECT account_id, usage_date, %3$s, last_used_at FROM l1 WHERE undated = 1) d GROUP BY 1, 2
     ), at AS MATERIALIZED (
-      SELECT account_id, %1$s, max(last_used_at) AS last_used_at FROM am GROUP BY 1
+      SELECT account_id, %1$s, max(last_used_at) AS last_used_at
+        FROM (SELECT account_id, %3$s, last_used_at FROM am
+              UNION ALL SELECT account_id, %3$s, last_used_at FROM l1 WHERE undated = 2) d GROUP BY 1
     ), placeholder_accounts AS (
       INSERT INTO accounts (id, name, status)
       SELECT account_id, account_id, 'unknown' FROM at ORDER BY account_id COLLATE "C"
@@ -258,7 +289,7 @@ BEGIN
       ON CONFLICT (id) DO UPDATE SET
         total_cost_accumulated = k.total_cost_accumulated + excluded.total_cost_accumulated,
         last_used_at = GREATEST(k.last_used_at, excluded.last_used_at)
-    )$q$, sums, p_source);
+    )$q$, sums, p_source, mcols);
 
   -- Measure columns of a rollup, the values from a level, and the additions on conflict.
   SELECT string_agg(quote_ident(c), ', ') INTO cols FROM unnest(counters || money_rollup) c;
@@ -441,7 +472,8 @@ CREATE TABLE public.usage_account_daily (
     ephemeral_1h_tokens bigint DEFAULT 0 NOT NULL,
     total_tokens bigint DEFAULT 0 NOT NULL,
     cost_nanos bigint DEFAULT 0 NOT NULL,
-    last_used_at timestamp with time zone
+    last_used_at timestamp with time zone,
+    rated_cost_nanos bigint DEFAULT 0 NOT NULL
 )
 WITH (fillfactor='50');
 
@@ -461,7 +493,8 @@ CREATE TABLE public.usage_account_monthly (
     ephemeral_1h_tokens bigint DEFAULT 0 NOT NULL,
     total_tokens bigint DEFAULT 0 NOT NULL,
     cost_nanos bigint DEFAULT 0 NOT NULL,
-    last_used_at timestamp with time zone
+    last_used_at timestamp with time zone,
+    rated_cost_nanos bigint DEFAULT 0 NOT NULL
 )
 WITH (fillfactor='50');
 
@@ -480,7 +513,8 @@ CREATE TABLE public.usage_account_totals (
     ephemeral_1h_tokens bigint DEFAULT 0 NOT NULL,
     total_tokens bigint DEFAULT 0 NOT NULL,
     cost_nanos bigint DEFAULT 0 NOT NULL,
-    last_used_at timestamp with time zone
+    last_used_at timestamp with time zone,
+    rated_cost_nanos bigint DEFAULT 0 NOT NULL
 )
 WITH (fillfactor='50');
 
@@ -502,7 +536,8 @@ CREATE TABLE public.usage_key_daily (
     cost_nanos bigint DEFAULT 0 NOT NULL,
     last_used_at timestamp with time zone,
     api_key_id text NOT NULL,
-    last_model text
+    last_model text,
+    rated_cost_nanos bigint DEFAULT 0 NOT NULL
 )
 WITH (fillfactor='50');
 
@@ -524,7 +559,8 @@ CREATE TABLE public.usage_key_monthly (
     cost_nanos bigint DEFAULT 0 NOT NULL,
     last_used_at timestamp with time zone,
     api_key_id text NOT NULL,
-    last_model text
+    last_model text,
+    rated_cost_nanos bigint DEFAULT 0 NOT NULL
 )
 WITH (fillfactor='50');
 
@@ -545,7 +581,8 @@ CREATE TABLE public.usage_key_totals (
     cost_nanos bigint DEFAULT 0 NOT NULL,
     last_used_at timestamp with time zone,
     api_key_id text NOT NULL,
-    last_model text
+    last_model text,
+    rated_cost_nanos bigint DEFAULT 0 NOT NULL
 )
 WITH (fillfactor='50');
 
@@ -566,7 +603,8 @@ CREATE TABLE public.usage_model_daily (
     total_tokens bigint DEFAULT 0 NOT NULL,
     cost_nanos bigint DEFAULT 0 NOT NULL,
     last_used_at timestamp with time zone,
-    model text NOT NULL
+    model text NOT NULL,
+    rated_cost_nanos bigint DEFAULT 0 NOT NULL
 )
 WITH (fillfactor='50');
 
@@ -587,7 +625,8 @@ CREATE TABLE public.usage_model_monthly (
     total_tokens bigint DEFAULT 0 NOT NULL,
     cost_nanos bigint DEFAULT 0 NOT NULL,
     last_used_at timestamp with time zone,
-    model text NOT NULL
+    model text NOT NULL,
+    rated_cost_nanos bigint DEFAULT 0 NOT NULL
 )
 WITH (fillfactor='50');
 
@@ -607,7 +646,8 @@ CREATE TABLE public.usage_model_totals (
     total_tokens bigint DEFAULT 0 NOT NULL,
     cost_nanos bigint DEFAULT 0 NOT NULL,
     last_used_at timestamp with time zone,
-    model text NOT NULL
+    model text NOT NULL,
+    rated_cost_nanos bigint DEFAULT 0 NOT NULL
 )
 WITH (fillfactor='50');
 
@@ -634,6 +674,7 @@ CREATE TABLE public.usage_records (
     total_cost numeric(20,8) DEFAULT 0 NOT NULL,
     cost_breakdown jsonb,
     metadata jsonb,
+    rated_cost numeric(20,8),
     CONSTRAINT usage_records_cache_create_tokens_check CHECK ((cache_create_tokens >= 0)),
     CONSTRAINT usage_records_cache_read_tokens_check CHECK ((cache_read_tokens >= 0)),
     CONSTRAINT usage_records_ephemeral_1h_tokens_check CHECK ((ephemeral_1h_tokens >= 0)),

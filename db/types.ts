@@ -52,6 +52,8 @@ export interface UsageRecordsTable {
   ephemeral_1h_tokens: number;
   total_tokens: number;
   total_cost: Numeric;
+  /** What the key holder is charged; null when it equals total_cost (0006_rated_cost.sql). */
+  rated_cost: Numeric | null;
   cost_breakdown: Json | null;
   metadata: Json | null;
 }
@@ -68,6 +70,8 @@ export interface RollupMeasures {
   total_tokens: number;
   /** Integer nano-USD (1e-9 USD). */
   cost_nanos: number;
+  /** The rated cost (what the key holder is charged), integer nano-USD. */
+  rated_cost_nanos: number;
   last_used_at: Date | null;
 }
 

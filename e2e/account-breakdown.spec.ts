@@ -150,12 +150,19 @@ test("详情 opens the drawer with the per-key breakdown; 本月 / 今日 / 加�
   await expect.poll(() => sumOf("model-tokens", "data-value")).toBe(a.usage.total.allTokens);
 });
 
-test("the breakdown sorts by cost and requests", async ({ page }) => {
+test("the breakdown shows the real and the rated cost of each key, and sorts by either, and by requests", async ({ page }) => {
   await login(page, `/accounts?account=${first().id}`);
   const d = dialog(page);
   await expect(d).toBeVisible();
+  // Which cost is which, said in the header (the demo rates some keys above or below their cost).
+  await expect(d.getByTestId("bcol-cost")).toHaveText(/^实际成本/);
+  await expect(d.getByTestId("bcol-ratedCost")).toHaveText(/^计费成本/);
+  await expect(d.getByTestId("bcol-ratedCost").getByRole("button")).toHaveAttribute("title", /API Key 持有者/);
+  expect(keys().some((k) => k.usage.total.ratedCostMicros !== k.usage.total.costMicros)).toBe(true);
   await d.getByTestId("bcol-cost").getByRole("button").click();
   await expectKeyRows(page, expectedKeyRows(expectedKeyOrder(keys(), "total", "cost").slice(0, 20), "total"));
+  await d.getByTestId("bcol-ratedCost").getByRole("button").click();
+  await expectKeyRows(page, expectedKeyRows(expectedKeyOrder(keys(), "total", "ratedCost").slice(0, 20), "total"));
   await d.getByTestId("bcol-requests").getByRole("button").click();
   await expectKeyRows(page, expectedKeyRows(expectedKeyOrder(keys(), "total", "requests").slice(0, 20), "total"));
 });
@@ -260,6 +267,8 @@ test("English: the switch in the header translates the page and the drawer", asy
   await r.getByTestId("details-button").click();
   await expect(dialog(page).getByRole("heading", { name: "API key breakdown" })).toBeVisible();
   await expect(dialog(page).getByTestId("range-monthly")).toHaveText("This month");
+  await expect(dialog(page).getByTestId("bcol-cost")).toHaveText(/^Real cost/);
+  await expect(dialog(page).getByTestId("bcol-ratedCost")).toHaveText(/^Rated cost/);
   // The choice is a cookie: it survives a reload.
   await page.reload();
   await waitForHydration(page);

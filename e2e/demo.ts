@@ -51,8 +51,8 @@ async function runGenerator(args: string[]): Promise<string> {
 export type Window = "daily" | "monthly" | "total";
 
 /** The breakdown order of the API: allTokens desc, ties by API key id (byte order). */
-export function expectedKeyOrder(keys: DemoKeyFigures[], window: Window, sort: "allTokens" | "cost" | "requests" = "allTokens"): DemoKeyFigures[] {
-  const value = (k: DemoKeyFigures) => (sort === "cost" ? k.usage[window].costMicros : k.usage[window][sort]);
+export function expectedKeyOrder(keys: DemoKeyFigures[], window: Window, sort: "allTokens" | "cost" | "ratedCost" | "requests" = "allTokens"): DemoKeyFigures[] {
+  const value = (k: DemoKeyFigures) => (sort === "cost" ? k.usage[window].costMicros : sort === "ratedCost" ? k.usage[window].ratedCostMicros : k.usage[window][sort]);
   return keys
     .filter((k) => k.usage[window].requests > 0)
     .sort((a, b) => value(b) - value(a) || (a.apiKeyId < b.apiKeyId ? -1 : a.apiKeyId > b.apiKeyId ? 1 : 0));
@@ -99,6 +99,7 @@ export interface ShownKeyRow {
   cacheCreate: number;
   cacheRead: number;
   cost: number;
+  ratedCost: number;
   lastModel: string;
 }
 
@@ -117,6 +118,7 @@ export async function shownKeyRows(page: Page): Promise<ShownKeyRow[]> {
         cacheCreate: v("key-cache-create"),
         cacheRead: v("key-cache-read"),
         cost: v("key-cost"),
+        ratedCost: v("key-rated-cost"),
         lastModel: r.querySelector('[data-testid="key-last-model"]')?.textContent ?? "",
       };
     }),
@@ -134,6 +136,7 @@ export function expectedKeyRows(keys: DemoKeyFigures[], window: Window): ShownKe
     cacheCreate: k.usage[window].cacheCreateTokens,
     cacheRead: k.usage[window].cacheReadTokens,
     cost: k.usage[window].cost,
+    ratedCost: k.usage[window].ratedCost,
     lastModel: k.lastModel[window] ?? "—",
   }));
 }

@@ -4,7 +4,7 @@
  *
  * The glossary (one word per idea, the same in every page):
  *   今日 Today · 本月 This month · 总用量 Total usage (all time) · 自定义 Custom
- *   费用 Cost · 请求数 Requests · tokens · 最近使用 Last used · 账号用量 Account usage
+ *   费用 Cost (the real cost; where both are shown, 实际成本 / 计费成本 below) · 请求数 Requests · tokens · 最近使用 Last used · 账号用量 Account usage
  *   Tokens 占比 Token share · 费用占比 Cost share (never a bare 占比)
  *   实际成本 Real cost (what the upstream account cost) · 计费成本 Rated cost (what the key holder is charged)
  */
@@ -161,7 +161,9 @@ const zhCN = {
     cacheRead: "缓存读取",
     cost: "费用",
     realCost: "实际成本",
+    realCostHint: "上游账号实际花费的金额",
     ratedCost: "计费成本",
+    ratedCostHint: "按倍率向 API Key 持有者计费的金额（实际成本 × 倍率）",
     tokenShare: "Tokens 占比",
     costShare: "费用占比",
     lastModel: "最后模型",
@@ -417,7 +419,9 @@ const en: Messages = {
     cacheRead: "Cache read",
     cost: "Cost",
     realCost: "Real cost",
+    realCostHint: "What the upstream account actually cost",
     ratedCost: "Rated cost",
+    ratedCostHint: "What the key holder is charged (real cost × rates)",
     tokenShare: "Token share",
     costShare: "Cost share",
     lastModel: "Last model",

@@ -12,7 +12,11 @@ export type BaseFig = Fig;
 const measures = (filter: string) =>
   ["requests", "input_tokens", "output_tokens", "cache_create_tokens", "cache_read_tokens"]
     .map((c) => `coalesce(sum(r.${c}) ${filter}, 0)::int8`)
-    .concat(`coalesce(sum(round(r.total_cost * 1000000000)) ${filter}, 0)::text`);
+    .concat(`coalesce(sum(round(r.total_cost * 1000000000)) ${filter}, 0)::text`)
+    .concat(`coalesce(sum(round(coalesce(r.rated_cost, r.total_cost) * 1000000000)) ${filter}, 0)::text`);
+
+/** Columns of one fig in a row: five counters and two costs. */
+const FIG_COLUMNS = 7;
 
 function fig(row: unknown[], at: number): BaseFig {
   return {
@@ -22,6 +26,7 @@ function fig(row: unknown[], at: number): BaseFig {
     cacheCreateTokens: Number(row[at + 3]),
     cacheReadTokens: Number(row[at + 4]),
     costNanos: BigInt(String(row[at + 5])),
+    ratedCostNanos: BigInt(String(row[at + 6])),
   };
 }
 
@@ -44,7 +49,7 @@ export interface BaselineAccountRow {
 
 export async function baselineAccountList(pool: pg.Pool, today: string, monthStart: string, nextMonthStart: string): Promise<BaselineAccountRow[]> {
   const r = await pool.query({ text: ACCOUNT_LIST_SQL, values: [today, monthStart, nextMonthStart], rowMode: "array" });
-  return r.rows.map((row: unknown[]) => ({ id: String(row[0]), daily: fig(row, 1), monthly: fig(row, 7), total: fig(row, 13) }));
+  return r.rows.map((row: unknown[]) => ({ id: String(row[0]), daily: fig(row, 1), monthly: fig(row, 1 + FIG_COLUMNS), total: fig(row, 1 + 2 * FIG_COLUMNS) }));
 }
 
 /** start/end inclusive local days; both null for all time. */

@@ -211,6 +211,8 @@ export class World {
       };
       if (n % 4 === 0) e.ephemeral5mTokens = Math.floor(r() * 1000);
       if (n % 7 === 0) e.requests = 1 + Math.floor(r() * 3);
+      // Half the events are rated apart from their real cost (a relay's key rates).
+      if (n % 2 === 0) e.ratedCost = (Math.floor(r() * 700_000_000) / 1e8).toFixed(8);
       out.push(e);
     }
     return out;
@@ -340,6 +342,7 @@ export class World {
     const pgf = await pgFigures(db);
     if (pgf.rows !== expected.rows) problems.push(`usage_records has ${pgf.rows} rows, expected ${expected.rows}`);
     if (pgf.costNanos !== expected.costNanos) problems.push(`sum(total_cost) ${pgf.costNanos} nano-USD, expected ${expected.costNanos}`);
+    if (pgf.ratedCostNanos !== expected.ratedCostNanos) problems.push(`sum(rated cost) ${pgf.ratedCostNanos} nano-USD, expected ${expected.ratedCostNanos}`);
     compareMaps("PostgreSQL account rollups", pgf.account, expected.account, problems);
     compareMaps("PostgreSQL key rollups", pgf.key, expected.key, problems);
     compareMaps("PostgreSQL model rollups", pgf.model, expected.model, problems);
@@ -442,6 +445,7 @@ export class World {
         ["cacheReadTokens", w.cacheReadTokens],
         ["allTokens", w.allTokens],
         ["cost", usd6(w.costNanos)],
+        ["ratedCost", usd6(w.ratedCostNanos)],
       ];
       for (const [f, v] of fields) if (g[f] !== v) problems.push(`${what}.${f}: got ${String(g[f])}, expected ${v}`);
     };
@@ -506,11 +510,11 @@ export class World {
   }
 }
 
-const CSV_FIGURES = ["requests", "inputTokens", "outputTokens", "cacheCreateTokens", "cacheReadTokens", "allTokens", "cost"] as const;
+const CSV_FIGURES = ["requests", "inputTokens", "outputTokens", "cacheCreateTokens", "cacheReadTokens", "allTokens", "cost", "ratedCost"] as const;
 
 function figuresOf(s: Sums | undefined): Record<string, number> {
   const w = s ?? zeroSums();
-  return { requests: w.requests, inputTokens: w.inputTokens, outputTokens: w.outputTokens, cacheCreateTokens: w.cacheCreateTokens, cacheReadTokens: w.cacheReadTokens, allTokens: w.allTokens, cost: usd6(w.costNanos) };
+  return { requests: w.requests, inputTokens: w.inputTokens, outputTokens: w.outputTokens, cacheCreateTokens: w.cacheCreateTokens, cacheReadTokens: w.cacheReadTokens, allTokens: w.allTokens, cost: usd6(w.costNanos), ratedCost: usd6(w.ratedCostNanos) };
 }
 
 /** Plain CSV (no quoted commas in this suite's names and ids) → header-keyed rows. */
@@ -521,7 +525,7 @@ function parseCsv(text: string): Record<string, string>[] {
 }
 
 function zeroSums(): Sums {
-  return { requests: 0, inputTokens: 0, outputTokens: 0, cacheCreateTokens: 0, cacheReadTokens: 0, ephemeral5mTokens: 0, ephemeral1hTokens: 0, allTokens: 0, costNanos: 0n };
+  return { requests: 0, inputTokens: 0, outputTokens: 0, cacheCreateTokens: 0, cacheReadTokens: 0, ephemeral5mTokens: 0, ephemeral1hTokens: 0, allTokens: 0, costNanos: 0n, ratedCostNanos: 0n };
 }
 
 function addSums(a: Sums, b: Sums) {
@@ -534,6 +538,7 @@ function addSums(a: Sums, b: Sums) {
   a.ephemeral1hTokens += b.ephemeral1hTokens;
   a.allTokens += b.allTokens;
   a.costNanos += b.costNanos;
+  a.ratedCostNanos += b.ratedCostNanos;
 }
 
 /** The API's rounding: nano-USD → USD half-up to 6 decimals. */

@@ -6,7 +6,7 @@ import { MEASURES, type Covered } from "./mapping";
 
 /**
  * Per key × model × local day (== CRS day) and kind, what the ledger holds: the coverage that
- * residual aggregates are computed against. Rated cost is not stored yet: real stands in.
+ * residual aggregates are computed against.
  */
 export async function ledgerCoverage(db: Kysely<Database>, apiKeyId: string): Promise<Covered[]> {
   const r = await sql<Record<string, string | number>>`
@@ -14,11 +14,12 @@ export async function ledgerCoverage(db: Kysely<Database>, apiKeyId: string): Pr
            sum(requests)::bigint as requests, sum(input_tokens)::bigint as "inputTokens", sum(output_tokens)::bigint as "outputTokens",
            sum(cache_create_tokens)::bigint as "cacheCreateTokens", sum(cache_read_tokens)::bigint as "cacheReadTokens",
            sum(ephemeral_5m_tokens)::bigint as "ephemeral5mTokens", sum(ephemeral_1h_tokens)::bigint as "ephemeral1hTokens",
-           (sum(total_cost) * 1000000000)::bigint as nanos
+           (sum(total_cost) * 1000000000)::bigint as nanos,
+           (sum(coalesce(rated_cost, total_cost)) * 1000000000)::bigint as rated_nanos
       from usage_records where api_key_id = ${apiKeyId}
      group by 1, 2, 3`.execute(db);
   return r.rows.map((row) => {
-    const c = { model: String(row.model), day: String(row.day), kind: String(row.kind) as Covered["kind"], realNanos: Number(row.nanos), ratedNanos: Number(row.nanos) } as Covered;
+    const c = { model: String(row.model), day: String(row.day), kind: String(row.kind) as Covered["kind"], realNanos: Number(row.nanos), ratedNanos: Number(row.rated_nanos) } as Covered;
     for (const m of MEASURES) c[m] = Number(row[m]);
     if (!["event", "day", "month", "alltime"].includes(c.kind)) c.kind = "event";
     return c;

@@ -28,6 +28,7 @@ interface Figs {
   ephemeral1hTokens: number;
   allTokens: number;
   cost: string;
+  ratedCost: string;
 }
 interface Expected {
   accounts: Record<string, { allTime: Figs; byDay: Record<string, Figs> }>;
@@ -41,7 +42,7 @@ const expected = fixture<Expected>("expected.json");
 const requests = fixture<{ requests: FixtureRequest[] }>("requests.json").requests;
 const fullDump = fixture<Dump>("dump-full.json");
 const TOKENS = ["requests", "inputTokens", "outputTokens", "cacheCreateTokens", "cacheReadTokens", "ephemeral5mTokens", "ephemeral1hTokens", "allTokens"] as const;
-const pick = (f: Figs) => ({ ...Object.fromEntries(TOKENS.map((t) => [t, f[t]])), cost: f.cost });
+const pick = (f: Figs) => ({ ...Object.fromEntries(TOKENS.map((t) => [t, f[t]])), cost: f.cost, ratedCost: f.ratedCost });
 
 /** What CRS holds before any request: accounts, keys, service rates. */
 const isMetadata = (key: string) =>
@@ -53,9 +54,9 @@ async function figures(db: Kysely<Database>, table: string, idCol: string, bucke
       sum(output_tokens)::int as "outputTokens", sum(cache_create_tokens)::int as "cacheCreateTokens",
       sum(cache_read_tokens)::int as "cacheReadTokens", sum(ephemeral_5m_tokens)::int as "ephemeral5mTokens",
       sum(ephemeral_1h_tokens)::int as "ephemeral1hTokens", sum(total_tokens)::int as "allTokens",
-      (sum(cost_nanos) / 1e9)::numeric(20,8)::text as cost
+      (sum(cost_nanos) / 1e9)::numeric(20,8)::text as cost, (sum(rated_cost_nanos) / 1e9)::numeric(20,8)::text as "ratedCost"
       from ${sql.table(table)} group by 1, 2`.execute(db);
-  return new Map(r.rows.map(({ id, bucket: b, cost, ...rest }) => [`${id}|${b}`, { ...rest, cost: String(Number(cost)) }]));
+  return new Map(r.rows.map(({ id, bucket: b, cost, ratedCost, ...rest }) => [`${id}|${b}`, { ...rest, cost: String(Number(cost)), ratedCost: String(Number(ratedCost)) }]));
 }
 
 /**
@@ -68,7 +69,8 @@ async function expectEveryFigure(db: Kysely<Database>, opts: { dailyFrom?: strin
   const tol = opts.monthCostToleranceNanos ?? 0;
   const near = (got: Record<string, unknown> | undefined, f: Figs) => {
     if (!got || !tol) return got;
-    return Math.abs(Number(got.cost) * 1e9 - Number(f.cost) * 1e9) <= tol ? { ...got, cost: f.cost } : got;
+    const close = (a: unknown, b: string) => Math.abs(Number(a) * 1e9 - Number(b) * 1e9) <= tol;
+    return { ...got, cost: close(got.cost, f.cost) ? f.cost : got.cost, ratedCost: close(got.ratedCost, f.ratedCost) ? f.ratedCost : got.ratedCost };
   };
   const keyTotals = await figures(db, "usage_key_totals", "api_key_id", "'all'");
   const keyDays = await figures(db, "usage_key_daily", "api_key_id", "to_char(usage_date, 'YYYY-MM-DD')");

@@ -60,8 +60,8 @@ function add(f: Figures, events: CrsEvent[]) {
   for (const e of events) {
     f.events++;
     f.requests += e.event.requests ?? 1;
-    f.costNanos += costTextToNanos(String(e.event.cost));
-    f.ratedCostNanos += costTextToNanos(e.ratedCost);
+    f.costNanos += costTextToNanos(e.event.cost);
+    f.ratedCostNanos += costTextToNanos(e.event.ratedCost);
   }
 }
 
@@ -80,8 +80,6 @@ export interface ImportReport {
   unattributed: Figures & { keys: string[] };
   notReconstructed: { keyId: string; bucket: string; model: string; reason: string; counts: Record<string, number> }[];
   rejected: { requestId: string; message: string }[];
-  /** Per key: CRS's rated cost of what this run mapped (the ratedCost measure is not stored yet). */
-  ratedCostNanosByKey: Record<string, number>;
   durationMs: number;
   eventsPerSecond: number;
 }
@@ -159,7 +157,6 @@ export async function importCrs(runtime: Runtime, crs: Redis, opts: ImportOption
     unattributed: { ...zeroFigures(), keys: [] },
     notReconstructed: [],
     rejected: [],
-    ratedCostNanosByKey: {},
     durationMs: 0,
     eventsPerSecond: 0,
   };
@@ -225,7 +222,6 @@ export async function importCrs(runtime: Runtime, crs: Redis, opts: ImportOption
       retainedOf.set(id, retained);
     }
     add(report.records, toWrite);
-    for (const e of toWrite) report.ratedCostNanosByKey[e.event.apiKeyId] = (report.ratedCostNanosByKey[e.event.apiKeyId] ?? 0) + costTextToNanos(e.ratedCost);
     if (!dryRun && toWrite.length) {
       const r = await writeCrsEvents(runtime, toWrite);
       report.records.inserted += r.inserted;
@@ -243,10 +239,7 @@ export async function importCrs(runtime: Runtime, crs: Redis, opts: ImportOption
       report.notReconstructed.push(...res.notReconstructed.map((n) => ({ keyId: id, ...n, counts: n.counts as Record<string, number> })));
       if (!res.events.length) continue;
       add(report.aggregates, res.events);
-      for (const e of res.events) {
-        report.aggregates.byKind[e.kind] = (report.aggregates.byKind[e.kind] ?? 0) + 1;
-        report.ratedCostNanosByKey[id] = (report.ratedCostNanosByKey[id] ?? 0) + costTextToNanos(e.ratedCost);
-      }
+      for (const e of res.events) report.aggregates.byKind[e.kind] = (report.aggregates.byKind[e.kind] ?? 0) + 1;
       const unattributed = res.events.filter((e) => e.event.accountId === UNATTRIBUTED_ACCOUNT_ID);
       if (unattributed.length) {
         add(report.unattributed, unattributed);

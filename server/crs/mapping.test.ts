@@ -19,7 +19,7 @@ describe("mapRecord", () => {
     const mismatches = requests.flatMap((r): unknown[] => {
       const m = mapRecord(r.apiKeyId, r.crsRecordJson, cal, rates);
       if (isUnmapped(m)) return [[r.seq, m.reason]];
-      const got = [m.event.requestId, m.event.cost, m.ratedCost, m.crsDay, m.event.occurredAt, m.event.inputTokens, m.event.cacheCreateTokens, m.event.ephemeral1hTokens];
+      const got = [m.event.requestId, m.event.cost, m.event.ratedCost, m.crsDay, m.event.occurredAt, m.event.inputTokens, m.event.cacheCreateTokens, m.event.ephemeral1hTokens];
       const want = [r.eventRequestId, r.realCostUsd8, r.ratedCostUsd8, r.crsDate, r.occurredAt, r.inputTokens, r.cacheCreateTokens, r.ephemeral1hTokens];
       return JSON.stringify(got) === JSON.stringify(want) ? [] : [[r.seq, got, want]];
     });

@@ -53,11 +53,9 @@ export function ratedCostOf(real: number, accountType: string | null | undefined
   return real * globalRate * keyRate;
 }
 
-/** One of our events plus what is not plumbed yet (the rated cost, see issue 13). */
+/** One of our events (both costs as 8-decimal USD strings) and where it came from in CRS. */
 export interface CrsEvent {
-  event: UsageEvent;
-  /** USD, 8 decimals: CRS's rated cost. Not recorded yet; carried for the coming ratedCost measure. */
-  ratedCost: string;
+  event: UsageEvent & { cost: string; ratedCost: string };
   /** CRS day (UTC+offset) of the request or bucket. */
   crsDay: string;
   kind: "record" | "day" | "month" | "alltime";
@@ -127,9 +125,9 @@ export function mapRecord(keyId: string, recordJson: string, cal: CrsCalendar, r
       ephemeral1hTokens: num(r.ephemeral1hTokens),
       requests: 1,
       cost: cents(real),
+      ratedCost: cents(rated),
       metadata,
     },
-    ratedCost: cents(rated),
     crsDay: cal.day(ms),
     kind: "record",
   };
@@ -360,14 +358,14 @@ export function residualEvents(p: ResidualPlan): ResidualResult {
         model,
         ...r,
         cost: usd(realNanos),
+        ratedCost: usd(ratedNanos),
         metadata: { source: "crs", crsAggregate: kind, bucket },
       },
-      ratedCost: usd(ratedNanos),
       crsDay: cal.day(ms),
       kind,
     };
     out.events.push(ev);
-    covered.push({ model, day: ev.crsDay, kind, ...r, realNanos: costTextToNanos(ev.event.cost as string), ratedNanos: costTextToNanos(ev.ratedCost) });
+    covered.push({ model, day: ev.crsDay, kind, ...r, realNanos: costTextToNanos(ev.event.cost), ratedNanos: costTextToNanos(ev.event.ratedCost) });
   };
 
   for (const [model, days] of [...a.daily].sort()) {
@@ -391,9 +389,9 @@ export function residualEvents(p: ResidualPlan): ResidualResult {
   // Exact costs where CRS has a full-precision sum: each such day, then the key's all time.
   const setCost = (e: CrsEvent, field: "real" | "rated", nanos: number) => {
     if (field === "real") e.event.cost = usd(nanos);
-    else e.ratedCost = usd(nanos);
+    else e.event.ratedCost = usd(nanos);
   };
-  const nanosOf = (e: CrsEvent, field: "real" | "rated") => costTextToNanos(field === "real" ? (e.event.cost as string) : e.ratedCost);
+  const nanosOf = (e: CrsEvent, field: "real" | "rated") => costTextToNanos(field === "real" ? e.event.cost : e.event.ratedCost);
   const fix = (field: "real" | "rated", targets: CrsEvent[], exact: number | null, coveredNanos: number) => {
     if (exact === null || !targets.length) return;
     const want = exact - coveredNanos;
@@ -437,7 +435,7 @@ export function coveredOf(events: CrsEvent[]): Covered[] {
     cacheReadTokens: e.event.cacheReadTokens,
     ephemeral5mTokens: e.event.ephemeral5mTokens ?? 0,
     ephemeral1hTokens: e.event.ephemeral1hTokens ?? 0,
-    realNanos: costTextToNanos(String(e.event.cost)),
-    ratedNanos: costTextToNanos(e.ratedCost),
+    realNanos: costTextToNanos(e.event.cost),
+    ratedNanos: costTextToNanos(e.event.ratedCost),
   }));
 }

@@ -52,6 +52,9 @@ export interface DemoTotals {
   /** USD with 6 decimals (exact: every event costs a whole number of micro-USD). */
   cost: number;
   costMicros: number;
+  /** The rated cost (what the key holders are charged): each demo key has a rate, see KEY_RATES. */
+  ratedCost: number;
+  ratedCostMicros: number;
 }
 
 export interface DemoWindows {
@@ -152,14 +155,20 @@ const TEAMS = ["生产", "测试", "CI", "移动端", "数据组", "客服", "�
 const pad2 = (n: number) => String(n).padStart(2, "0");
 
 function zero(): DemoTotals {
-  return { requests: 0, inputTokens: 0, outputTokens: 0, cacheCreateTokens: 0, cacheReadTokens: 0, allTokens: 0, cost: 0, costMicros: 0 };
+  return { requests: 0, inputTokens: 0, outputTokens: 0, cacheCreateTokens: 0, cacheReadTokens: 0, allTokens: 0, cost: 0, costMicros: 0, ratedCost: 0, ratedCostMicros: 0 };
 }
 
 function zeroWindows(): DemoWindows {
   return { daily: zero(), monthly: zero(), total: zero() };
 }
 
-function add(t: DemoTotals, e: UsageEvent, costMicros: number) {
+/**
+ * Rates of the demo keys by their index in the account, as a relay applies them to the real cost
+ * (CRS: the service's rate × the key's rate): most keys at cost, some marked up, one discounted.
+ */
+const KEY_RATES = [1, 1.2, 1, 0.8, 1.5];
+
+function add(t: DemoTotals, e: UsageEvent, costMicros: number, ratedMicros: number) {
   t.requests += e.requests ?? 1;
   t.inputTokens += e.inputTokens;
   t.outputTokens += e.outputTokens;
@@ -168,6 +177,8 @@ function add(t: DemoTotals, e: UsageEvent, costMicros: number) {
   t.allTokens += e.inputTokens + e.outputTokens + e.cacheCreateTokens + e.cacheReadTokens;
   t.costMicros += costMicros;
   t.cost = t.costMicros / 1e6;
+  t.ratedCostMicros += ratedMicros;
+  t.ratedCost = t.ratedCostMicros / 1e6;
 }
 
 export function demoAccountId(i: number): string {
@@ -255,6 +266,8 @@ export function buildDemoPlan(options: DemoOptions, timezone: string, now = new 
       inputTokens * m.price.input + outputTokens * m.price.output + cacheCreateTokens * m.price.cacheCreate + cacheReadTokens * m.price.cacheRead,
     );
     const key = keysOf[p.account]![p.key]!;
+    const rate = KEY_RATES[p.key % KEY_RATES.length]!;
+    const ratedMicros = Math.round(costMicros * rate);
     const event: UsageEvent = {
       requestId: `${DEMO_PREFIX}req-${options.seed}-${n}`,
       occurredAt: new Date(p.ms).toISOString(),
@@ -267,6 +280,7 @@ export function buildDemoPlan(options: DemoOptions, timezone: string, now = new 
       cacheReadTokens,
       requests: 1,
       cost: (costMicros / 1e6).toFixed(6),
+      ...(rate === 1 ? {} : { ratedCost: (ratedMicros / 1e6).toFixed(6) }),
       metadata: { demo: true },
     };
     events.push(event);
@@ -276,14 +290,14 @@ export function buildDemoPlan(options: DemoOptions, timezone: string, now = new 
     if (at.month === month) windows.push("monthly");
     if (at.date === today) windows.push("daily");
     for (const w of windows) {
-      add(accountWin[p.account]![w], event, costMicros);
-      add(totals[w], event, costMicros);
+      add(accountWin[p.account]![w], event, costMicros, ratedMicros);
+      add(totals[w], event, costMicros, ratedMicros);
     }
     accountLast[p.account] = Math.max(accountLast[p.account]!, p.ms);
     if (p.account === 0) {
       const fk = firstKeys[p.key]!;
       for (const w of windows) {
-        add(fk.usage[w], event, costMicros);
+        add(fk.usage[w], event, costMicros, ratedMicros);
         if (p.ms > fk.last[w][0]) fk.last[w] = [p.ms, m.model];
       }
     }

@@ -19,6 +19,7 @@ const figuresOf = (t: DemoTotals) => ({
   cacheReadTokens: t.cacheReadTokens,
   allTokens: t.allTokens,
   cost: t.cost,
+  ratedCost: t.ratedCost,
 });
 
 describe("demo data through the recording services", () => {
@@ -85,6 +86,7 @@ describe("demo data through the recording services", () => {
         cacheReadTokens: item.cacheReadTokens,
         allTokens: item.allTokens,
         cost: item.cost,
+        ratedCost: item.ratedCost,
         lastModel: item.lastModel,
       });
     }

@@ -1,6 +1,6 @@
 import { logger } from "../logger";
 import type { Runtime } from "../runtime";
-import type { AccountBreakdownInput, AccountUsageListInput, ResolvedRangeOut, UsageTotals } from "./schemas";
+import { FIGURES, type AccountBreakdownInput, type AccountUsageListInput, type ResolvedRangeOut, type UsageTotals } from "./schemas";
 import { getAccountBreakdown, listAccountUsage } from "./stats.service";
 import { localDate } from "./time";
 
@@ -41,7 +41,8 @@ export function csvLine(cells: Cell[]): string {
   return cells.map(csvCell).join(",") + "\r\n";
 }
 
-const FIGURE_HEADERS = ["requests", "inputTokens", "outputTokens", "cacheCreateTokens", "cacheReadTokens", "allTokens", "cost"] as const;
+/** The figures in their API names and order (cost is the real cost, ratedCost the charged one). */
+const FIGURE_HEADERS = FIGURES;
 
 function figureCells(t: UsageTotals): Cell[] {
   return FIGURE_HEADERS.map((f) => t[f]);

@@ -1,5 +1,6 @@
 /**
- * The measures every usage figure is made of: integer token counts and cost in nano-USD, added
+ * The measures every usage figure is made of: integer token counts and the real and rated costs in
+ * nano-USD, added
  * exactly and rounded once for output (UsageTotals). Shared by the read service, the Redis
  * fallback reader and the bench's baseline check.
  */
@@ -10,9 +11,11 @@ export interface Fig {
   cacheCreateTokens: number;
   cacheReadTokens: number;
   costNanos: bigint;
+  /** What the key holders are charged (the real cost × the relay's rates). */
+  ratedCostNanos: bigint;
 }
 
-export const ZERO_FIG: Fig = { requests: 0, inputTokens: 0, outputTokens: 0, cacheCreateTokens: 0, cacheReadTokens: 0, costNanos: 0n };
+export const ZERO_FIG: Fig = { requests: 0, inputTokens: 0, outputTokens: 0, cacheCreateTokens: 0, cacheReadTokens: 0, costNanos: 0n, ratedCostNanos: 0n };
 
 export function addFig(a: Fig, b: Fig): Fig {
   return {
@@ -22,5 +25,6 @@ export function addFig(a: Fig, b: Fig): Fig {
     cacheCreateTokens: a.cacheCreateTokens + b.cacheCreateTokens,
     cacheReadTokens: a.cacheReadTokens + b.cacheReadTokens,
     costNanos: a.costNanos + b.costNanos,
+    ratedCostNanos: a.ratedCostNanos + b.ratedCostNanos,
   };
 }

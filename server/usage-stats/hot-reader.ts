@@ -27,6 +27,7 @@ export function parseCounters(value: string | null | undefined): HotFigures {
     cacheCreateTokens: Number(r.cacheCreateTokens),
     cacheReadTokens: Number(r.cacheReadTokens),
     costNanos: r.costNanos,
+    ratedCostNanos: r.ratedCostNanos,
     lastUsedAt: r.lastUsedAt,
     lastModel: r.lastModel,
   };

@@ -91,7 +91,7 @@ function checkRange(v: RangeFieldValues, ctx: z.RefinementCtx) {
   }
 }
 
-export const FIGURES = ["requests", "inputTokens", "outputTokens", "cacheCreateTokens", "cacheReadTokens", "allTokens", "cost"] as const;
+export const FIGURES = ["requests", "inputTokens", "outputTokens", "cacheCreateTokens", "cacheReadTokens", "allTokens", "cost", "ratedCost"] as const;
 export type Figure = (typeof FIGURES)[number];
 export const WINDOWS = ["daily", "monthly", "total"] as const;
 export type WindowName = (typeof WINDOWS)[number];
@@ -141,7 +141,7 @@ export const accountSummaryInput = z
   .superRefine(checkRange);
 export type AccountSummaryInput = z.infer<typeof accountSummaryInput>;
 
-export const BREAKDOWN_SORTS = ["allTokens", "cost", "requests", "lastUsedAt"] as const;
+export const BREAKDOWN_SORTS = ["allTokens", "cost", "ratedCost", "requests", "lastUsedAt"] as const;
 export type BreakdownSort = (typeof BREAKDOWN_SORTS)[number];
 
 const breakdownFields = {
@@ -196,7 +196,11 @@ export const usageTotals = z
     cacheCreateTokens: z.number().int(),
     cacheReadTokens: z.number().int(),
     allTokens: z.number().int().meta({ description: "input + output + cache create + cache read" }),
-    cost: z.number().meta({ description: "USD, rounded to 6 decimals" }),
+    cost: z.number().meta({ description: "Real cost: what the upstream accounts cost, USD, rounded to 6 decimals" }),
+    ratedCost: z.number().meta({
+      description:
+        "Rated cost: what the API keys' holders are charged (the relay's rates applied to the real cost; equal to cost for events without ratedCost), USD, rounded to 6 decimals",
+    }),
   })
   .meta({ id: "UsageTotals" });
 export type UsageTotals = z.infer<typeof usageTotals>;

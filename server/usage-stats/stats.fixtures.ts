@@ -24,6 +24,8 @@ export interface TestEvent {
   cacheReadTokens: number;
   /** USD with up to 8 decimals. */
   cost: string;
+  /** What the key holder is charged; absent: equal to cost. */
+  ratedCost?: string;
 }
 
 /** Local (UTC+8) date of an ISO instant, by plain arithmetic. */
@@ -72,6 +74,8 @@ export function spreadEvents(opts: {
     cacheCreateTokens: rand() < 0.5 ? 0 : Math.floor(rand() * 20_000),
     cacheReadTokens: rand() < 0.5 ? 0 : Math.floor(rand() * 90_000),
     cost: (rand() * 0.9).toFixed(8),
+    // Half the events carry a rated cost of their own (a key rate of 1.25 or 0.5), as a relay reports it.
+    ratedCost: rand() < 0.5 ? (rand() * 1.2).toFixed(8) : undefined,
   }));
 }
 
@@ -89,6 +93,7 @@ export async function insertEvents(db: Kysely<Database>, events: TestEvent[], tz
       cache_create_tokens: e.cacheCreateTokens,
       cache_read_tokens: e.cacheReadTokens,
       total_cost: e.cost,
+      rated_cost: e.ratedCost ?? null,
     }));
     await sql`SELECT count(*) FROM insert_usage_batch(${JSON.stringify(rows)}::jsonb, ${tz})`.execute(db);
   }
@@ -102,7 +107,8 @@ export function costNanos(cost: string): bigint {
 
 export function expectedTotals(events: TestEvent[]): UsageTotals {
   let nanos = 0n;
-  const t = { requests: 0, inputTokens: 0, outputTokens: 0, cacheCreateTokens: 0, cacheReadTokens: 0, allTokens: 0, cost: 0 };
+  let ratedNanos = 0n;
+  const t = { requests: 0, inputTokens: 0, outputTokens: 0, cacheCreateTokens: 0, cacheReadTokens: 0, allTokens: 0, cost: 0, ratedCost: 0 };
   for (const e of events) {
     t.requests += e.requests ?? 1;
     t.inputTokens += e.inputTokens;
@@ -111,10 +117,11 @@ export function expectedTotals(events: TestEvent[]): UsageTotals {
     t.cacheReadTokens += e.cacheReadTokens;
     t.allTokens += e.inputTokens + e.outputTokens + e.cacheCreateTokens + e.cacheReadTokens;
     nanos += costNanos(e.cost);
+    ratedNanos += costNanos(e.ratedCost ?? e.cost);
   }
   // Half-up to whole micro-USD, then USD.
-  const micros = (nanos + 500n) / 1000n;
-  t.cost = Number(micros) / 1e6;
+  t.cost = Number((nanos + 500n) / 1000n) / 1e6;
+  t.ratedCost = Number((ratedNanos + 500n) / 1000n) / 1e6;
   return t;
 }
 

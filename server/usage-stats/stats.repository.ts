@@ -12,7 +12,7 @@ import { firstDayOf } from "./time";
 
 type Db = Kysely<Database>;
 
-/** Sums of one rollup's measures. cost_nanos is a sum of bigints: numeric, an exact decimal string. */
+/** Sums of one rollup's measures. The costs are sums of bigints: numeric, exact decimal strings. */
 export interface FigureRow {
   requests: number;
   input_tokens: number;
@@ -21,6 +21,7 @@ export interface FigureRow {
   cache_read_tokens: number;
   total_tokens: number;
   cost_nanos: string;
+  rated_cost_nanos: string;
   last_used_at: Date | null;
 }
 
@@ -32,6 +33,7 @@ const MEASURE_COLUMNS = [
   "cache_read_tokens",
   "total_tokens",
   "cost_nanos",
+  "rated_cost_nanos",
   "last_used_at",
 ] as const;
 
@@ -46,6 +48,7 @@ const SUMS = sql.raw(
     "coalesce(sum(cache_read_tokens), 0)::int8 AS cache_read_tokens",
     "coalesce(sum(total_tokens), 0)::int8 AS total_tokens",
     "coalesce(sum(cost_nanos), 0) AS cost_nanos",
+    "coalesce(sum(rated_cost_nanos), 0) AS rated_cost_nanos",
     "max(last_used_at) AS last_used_at",
   ].join(", "),
 );
@@ -58,7 +61,11 @@ const FIGURE_COLUMN: Record<Figure, string> = {
   cacheReadTokens: "cache_read_tokens",
   allTokens: "total_tokens",
   cost: "cost_nanos",
+  ratedCost: "rated_cost_nanos",
 };
+
+/** Money columns sum to numeric (exact past 2^63); the counters stay int8. */
+const isMoney = (col: string) => col === "cost_nanos" || col === "rated_cost_nanos";
 
 type Level = "account" | "key" | "model";
 const TABLES: Record<Level, { daily: string; monthly: string; totals: string }> = {
@@ -124,7 +131,7 @@ function windowColumns(): RawBuilder<unknown> {
   const cols: string[] = [];
   for (const alias of Object.values(WINDOW_ALIAS)) {
     for (const col of Object.values(FIGURE_COLUMN)) {
-      const cast = col === "cost_nanos" ? "numeric" : "int8";
+      const cast = isMoney(col) ? "numeric" : "int8";
       cols.push(`coalesce(${alias}.${col}, 0)::${cast} AS ${alias}_${col}`);
     }
   }
@@ -135,7 +142,7 @@ function windowSums(): RawBuilder<unknown> {
   const cols: string[] = [];
   for (const alias of Object.values(WINDOW_ALIAS)) {
     for (const col of Object.values(FIGURE_COLUMN)) {
-      const cast = col === "cost_nanos" ? "" : "::int8";
+      const cast = isMoney(col) ? "" : "::int8";
       cols.push(`coalesce(sum(${alias}.${col}), 0)${cast} AS ${alias}_${col}`);
     }
   }
@@ -303,6 +310,7 @@ export interface KeyRow extends FigureRow {
 const KEY_SORT: Record<BreakdownSort, string> = {
   allTokens: "total_tokens",
   cost: "cost_nanos",
+  ratedCost: "rated_cost_nanos",
   requests: "requests",
   lastUsedAt: "last_used_at",
 };
@@ -364,6 +372,7 @@ function prefixedFigures(row: Record<string, unknown>, prefix: string): FigureRo
     cache_read_tokens: row[`${prefix}_cache_read_tokens`] as number,
     total_tokens: row[`${prefix}_total_tokens`] as number,
     cost_nanos: String(row[`${prefix}_cost_nanos`]),
+    rated_cost_nanos: String(row[`${prefix}_rated_cost_nanos`]),
     last_used_at: (row[`${prefix}_last_used_at`] as Date | null | undefined) ?? null,
   };
 }

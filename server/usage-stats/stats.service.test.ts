@@ -270,9 +270,11 @@ function expectedBreakdown(evs: TestEvent[], sort: AccountBreakdownInput["sort"]
   const rows = [...groupBy(evs, (e) => e.apiKeyId)].map(([id, list]) => {
     const t = expectedTotals(list);
     const nanos = list.reduce((s, e) => s + costNanos(e.cost), 0n);
+    const ratedNanos = list.reduce((s, e) => s + costNanos(e.ratedCost ?? e.cost), 0n);
     const last = [...list].sort((a, b) => Date.parse(b.occurredAt) - Date.parse(a.occurredAt) || (a.model < b.model ? -1 : 1))[0]!;
     return {
       nanos,
+      ratedNanos,
       item: {
         apiKeyId: id,
         apiKeyName: KEY_NAMES.get(id) ?? id,
@@ -284,7 +286,7 @@ function expectedBreakdown(evs: TestEvent[], sort: AccountBreakdownInput["sort"]
     };
   });
   const key = (r: (typeof rows)[number]) =>
-    sort === "cost" ? r.nanos : sort === "lastUsedAt" ? r.item.lastUsedAt : sort === "requests" ? r.item.requests : r.item.allTokens;
+    sort === "cost" ? r.nanos : sort === "ratedCost" ? r.ratedNanos : sort === "lastUsedAt" ? r.item.lastUsedAt : sort === "requests" ? r.item.requests : r.item.allTokens;
   const dir = order === "asc" ? 1 : -1;
   rows.sort((a, b) => (key(a) < key(b) ? -dir : key(a) > key(b) ? dir : a.item.apiKeyId < b.item.apiKeyId ? -1 : 1));
   return rows.map((r) => r.item);
@@ -299,7 +301,7 @@ describe("accounts.breakdown", () => {
   ];
   for (const c of cases) {
     it(`${c.label}: pages concatenate to the full list, totals are their sum, shares sum to 1`, async () => {
-      for (const [sort, order] of [["allTokens", "desc"], ["cost", "asc"], ["requests", "desc"], ["lastUsedAt", "desc"]] as const) {
+      for (const [sort, order] of [["allTokens", "desc"], ["cost", "asc"], ["ratedCost", "desc"], ["requests", "desc"], ["lastUsedAt", "desc"]] as const) {
         const base = { id: "acc-1", ...c.range, sort, order, format: "json" } as AccountBreakdownInput;
         const full = await getAccountBreakdown(runtime, { ...base, limit: 100 }, now);
         expect(full.source).toBe("postgres");
@@ -552,7 +554,7 @@ async function readCsv(res: Response): Promise<{ text: string; rows: string[][] 
   return { text, rows: parseCsv(text.replace(/^\uFEFF/, "")) };
 }
 
-const figureCols = (t: UsageTotals) => [t.requests, t.inputTokens, t.outputTokens, t.cacheCreateTokens, t.cacheReadTokens, t.allTokens, t.cost];
+const figureCols = (t: UsageTotals) => [t.requests, t.inputTokens, t.outputTokens, t.cacheCreateTokens, t.cacheReadTokens, t.allTokens, t.cost, t.ratedCost];
 const textOut = (s: string) => (/^[=+\-@]/.test(s) ? `'${s}` : s);
 
 describe("CSV exports", () => {
@@ -578,7 +580,7 @@ describe("CSV exports", () => {
     const res = csvResponse(await exportBreakdown(runtime, input, now));
     expect(res.headers.get("content-disposition")).toContain('filename="breakdown-acc-1-total.csv"');
     const { rows } = await readCsv(res);
-    expect(rows[0]).toEqual(["apiKeyId", "apiKeyName", "requests", "inputTokens", "outputTokens", "cacheCreateTokens", "cacheReadTokens", "allTokens", "cost", "share.tokens", "share.cost", "lastModel", "lastUsedAt"]);
+    expect(rows[0]).toEqual(["apiKeyId", "apiKeyName", "requests", "inputTokens", "outputTokens", "cacheCreateTokens", "cacheReadTokens", "allTokens", "cost", "ratedCost", "share.tokens", "share.cost", "lastModel", "lastUsedAt"]);
     const json = await getAccountBreakdown(runtime, { ...input, format: "json", limit: 100 }, now);
     expect(json.data.items.length).toBe(27);
     expect(rows.slice(1)).toEqual(

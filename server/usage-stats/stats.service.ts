@@ -64,6 +64,7 @@ function figFromRow(r: FigureRow): Fig {
     cacheCreateTokens: r.cache_create_tokens,
     cacheReadTokens: r.cache_read_tokens,
     costNanos: BigInt(String(r.cost_nanos)),
+    ratedCostNanos: BigInt(String(r.rated_cost_nanos)),
   };
 }
 
@@ -90,11 +91,12 @@ function totals(f: Fig): UsageTotals {
     cacheReadTokens: f.cacheReadTokens,
     allTokens: allTokens(f),
     cost: nanosToUsd(f.costNanos),
+    ratedCost: nanosToUsd(f.ratedCostNanos),
   };
 }
 
 function figValue(f: Fig, figure: Figure): number | bigint {
-  return figure === "cost" ? f.costNanos : figure === "allTokens" ? allTokens(f) : f[figure];
+  return figure === "cost" ? f.costNanos : figure === "ratedCost" ? f.ratedCostNanos : figure === "allTokens" ? allTokens(f) : f[figure];
 }
 
 function fraction(part: number | bigint, whole: number | bigint): number {

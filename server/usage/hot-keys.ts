@@ -10,7 +10,7 @@
  *   counters(account, w)     field "_"          the account's record
  *                            field "m:<model>"  a model's record (day and month windows only)
  *   keyCounters(account, w)  field "<apiKeyId>" an API key's record, with its last model
- * A record is one string, `packCounters` below: the COUNTER_FIELDS as integers (cost in nano-USD,
+ * A record is one string, `packCounters` below: the COUNTER_FIELDS as integers (costs in nano-USD,
  * 1e-9 USD) and lastUsedAt (epoch ms), comma-separated, then on API key records the last model.
  * Decimal strings, so sums stay exact past 2^53.
  */
@@ -24,6 +24,7 @@ export const COUNTER_FIELDS = [
   "ephemeral1hTokens",
   "allTokens",
   "costNanos",
+  "ratedCostNanos",
 ] as const;
 export type CounterField = (typeof COUNTER_FIELDS)[number];
 
@@ -62,9 +63,10 @@ export function hotKeys(prefix: string) {
     reconcileLock: (accountId: string) => `${tag(accountId)}:lock`,
     /**
      * String: when the counters were last rebuilt from PostgreSQL (absent after a flush). The
-     * version names the counter layout: a new layout starts without it, so it is rebuilt.
+     * version names the counter layout: a new layout starts without it, so it is rebuilt (v3: the
+     * rated cost joined the counters).
      */
-    countersRebuilt: () => `${prefix}counters:rebuilt:v2`,
+    countersRebuilt: () => `${prefix}counters:rebuilt:v3`,
     /** Set: request ids that arrived while the account was locked and were not counted yet. */
     reconcileHeld: (accountId: string) => `${tag(accountId)}:held`,
   };
@@ -92,7 +94,7 @@ export function emptyRecord(): CounterRecord {
   return r;
 }
 
-/** The stored form: "<9 counters>,<lastUsedAt or empty>[,<lastModel>]". */
+/** The stored form: "<COUNTER_FIELDS, in order>,<lastUsedAt or empty>[,<lastModel>]". */
 export function packCounters(r: Record<CounterField, bigint | number> & { lastUsedAt: number | null; lastModel?: string | null }, withModel: boolean): string {
   const parts: string[] = COUNTER_FIELDS.map((f) => String(r[f]));
   parts.push(r.lastUsedAt === null ? "" : String(r.lastUsedAt));

@@ -18,18 +18,23 @@ const TZ = "Asia/Shanghai";
 // A fixed clock: today is 2026-11-18 in Shanghai, the old event is too old for day/month keys.
 const NOW_MS = Date.parse("2026-11-18T06:00:00Z");
 
-function event(requestId: string, occurredAt: string, apiKeyId: string, model: string, n: number): NormalizedEvent {
+/** n tokens' worth; `rated`: a rated cost of 3× the real one (else none: rated = real). */
+function event(requestId: string, occurredAt: string, apiKeyId: string, model: string, n: number, rated = false): NormalizedEvent {
+  const usd = (x: number) => `0.${String(x).padStart(8, "0")}`;
   return normalizeEvent(
-    { requestId, occurredAt, accountId: "acc:{1}", apiKeyId, model, inputTokens: 100 * n, outputTokens: 10 * n, cacheCreateTokens: n, cacheReadTokens: 2 * n, cost: `0.${String(n).padStart(8, "0")}` },
+    {
+      requestId, occurredAt, accountId: "acc:{1}", apiKeyId, model, inputTokens: 100 * n, outputTokens: 10 * n, cacheCreateTokens: n, cacheReadTokens: 2 * n,
+      cost: usd(n), ...(rated ? { ratedCost: usd(3 * n) } : {}),
+    },
     TZ,
   );
 }
 
 const EVENTS = [
-  event("r1", "2026-11-18T01:00:00Z", "key-a", "m-1", 1),
+  event("r1", "2026-11-18T01:00:00Z", "key-a", "m-1", 1, true),
   event("r2", "2026-11-18T02:00:00Z", "key-b", "m-2", 2),
   event("r3", "2026-11-02T02:00:00Z", "key-a", "m-2", 3),
-  event("r-old", "2024-01-05T02:00:00Z", "key-a", "m-1", 4),
+  event("r-old", "2024-01-05T02:00:00Z", "key-a", "m-1", 4, true),
 ];
 
 const prefixes: string[] = [];
@@ -74,10 +79,12 @@ describe("the recording script's KEYS/ARGV layout", () => {
       k.counters(a, nov2), k.keyCounters(a, nov2),
       ...["r1", "r2", "r3", "r-old"].map((id) => k.dedupe(a, id)),
     ]);
-    expect(argv.slice(0, 7)).toEqual([DEDUPE_TTL_SECONDS, 4, 4, 0, dayExpireAt("2026-11-18"), monthExpireAt("2026-11"), dayExpireAt("2026-11-02")]);
-    // Per event: key, model, id, "<day window> <month window> <ms> <9 counters>".
-    expect(argv.slice(7, 11)).toEqual(["key-a", "m-1", "r1", `2 3 ${Date.parse("2026-11-18T01:00:00Z")} 1 100 10 1 2 0 0 113 10`]);
-    expect(argv.at(-1)).toMatch(/^0 0 \d+ 1 400 40 4 8 0 0 452 40$/);
+    // ttl, windows, events, counters per event (COUNTER_FIELDS), then each window's expiry.
+    expect(argv.slice(0, 8)).toEqual([DEDUPE_TTL_SECONDS, 4, 4, 10, 0, dayExpireAt("2026-11-18"), monthExpireAt("2026-11"), dayExpireAt("2026-11-02")]);
+    // Per event: key, model, id, "<day window> <month window> <ms> <10 counters>" (real, then rated cost last).
+    expect(argv.slice(8, 12)).toEqual(["key-a", "m-1", "r1", `2 3 ${Date.parse("2026-11-18T01:00:00Z")} 1 100 10 1 2 0 0 113 10 30`]);
+    expect(argv.slice(12, 16)).toEqual(["key-b", "m-2", "r2", `2 3 ${Date.parse("2026-11-18T02:00:00Z")} 1 200 20 2 4 0 0 226 20 20`]);
+    expect(argv.at(-1)).toMatch(/^0 0 \d+ 1 400 40 4 8 0 0 452 40 120$/);
   });
 
   it("writes exactly the keys of the layout on a real Redis, with their sums and expiries", async () => {
@@ -91,13 +98,15 @@ describe("the recording script's KEYS/ARGV layout", () => {
 
     const all = await redis.hgetall(k.counters(a, { kind: "t" }));
     expect(Object.keys(all)).toEqual([ACCOUNT_FIELD]);
-    expect(unpackCounters(all[ACCOUNT_FIELD])).toMatchObject({ requests: 4n, inputTokens: 1000n, costNanos: 100n, lastUsedAt: Date.parse("2026-11-18T02:00:00Z") });
+    expect(unpackCounters(all[ACCOUNT_FIELD])).toMatchObject({ requests: 4n, inputTokens: 1000n, costNanos: 100n, ratedCostNanos: 200n, lastUsedAt: Date.parse("2026-11-18T02:00:00Z") });
+    expect(all[ACCOUNT_FIELD]).toBe(`4,1000,100,10,20,0,0,1130,100,200,${Date.parse("2026-11-18T02:00:00Z")}`);
     const today = await redis.hgetall(k.counters(a, { kind: "d", date: "2026-11-18" }));
     expect(Object.keys(today).sort()).toEqual([ACCOUNT_FIELD, modelField("m-1"), modelField("m-2")].sort());
     const keysToday = await redis.hgetall(k.keyCounters(a, { kind: "d", date: "2026-11-18" }));
-    expect(unpackCounters(keysToday["key-b"])).toMatchObject({ requests: 1n, costNanos: 20n, lastModel: "m-2" });
+    expect(unpackCounters(keysToday["key-b"])).toMatchObject({ requests: 1n, costNanos: 20n, ratedCostNanos: 20n, lastModel: "m-2" });
+    expect(unpackCounters(keysToday["key-a"])).toMatchObject({ requests: 1n, costNanos: 10n, ratedCostNanos: 30n, lastModel: "m-1" });
     const month = unpackCounters(await redis.hget(k.counters(a, { kind: "m", month: "2026-11" }), ACCOUNT_FIELD));
-    expect(month).toMatchObject({ requests: 3n, costNanos: 60n });
+    expect(month).toMatchObject({ requests: 3n, costNanos: 60n, ratedCostNanos: 80n });
 
     expect(await redis.ttl(k.counters(a, { kind: "t" }))).toBe(-1);
     expect(await redis.expiretime(k.counters(a, { kind: "d", date: "2026-11-18" }))).toBe(dayExpireAt("2026-11-18"));

@@ -80,7 +80,7 @@ export function recordLayout(prefix: string, events: NormalizedEvent[], nowSecon
  */
 export function recordScriptCall(layout: RecordLayout): { keys: string[]; argv: (string | number)[] } {
   const keys = [layout.lock, layout.held, ...layout.windows.flatMap((w) => [w.counters, w.keyCounters]), ...layout.events.map((e) => e.dedupeKey)];
-  const argv: (string | number)[] = [layout.dedupeTtlSeconds, layout.windows.length, layout.events.length, ...layout.windows.map((w) => w.expireAt)];
+  const argv: (string | number)[] = [layout.dedupeTtlSeconds, layout.windows.length, layout.events.length, COUNTER_FIELDS.length, ...layout.windows.map((w) => w.expireAt)];
   for (const e of layout.events) {
     const numbers = [e.dayWindow, e.monthWindow, e.occurredAtMs, ...COUNTER_FIELDS.map((f) => e.counters[f])].join(" ");
     argv.push(e.apiKeyId, e.model, e.requestId, numbers);

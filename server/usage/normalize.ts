@@ -29,6 +29,8 @@ export function costTextToNanos(text: string): number {
 export function normalizeEvent(e: UsageEvent, timeZone: string): NormalizedEvent {
   const cost = parseCostUsd(e.cost);
   if (!cost.ok) throw new Error(`unvalidated cost: ${cost.message}`);
+  const rated = e.ratedCost === undefined ? cost : parseCostUsd(e.ratedCost);
+  if (!rated.ok) throw new Error(`unvalidated ratedCost: ${rated.message}`);
   const occurredAtMs = Date.parse(e.occurredAt);
   // One canonical instant (UTC, milliseconds) for both stores, so they agree on the day.
   const occurredAt = new Date(occurredAtMs).toISOString();
@@ -56,6 +58,7 @@ export function normalizeEvent(e: UsageEvent, timeZone: string): NormalizedEvent
       ephemeral1hTokens,
       allTokens,
       costNanos: costTextToNanos(cost.text),
+      ratedCostNanos: costTextToNanos(rated.text),
     },
     row: {
       request_id: e.requestId,
@@ -71,6 +74,8 @@ export function normalizeEvent(e: UsageEvent, timeZone: string): NormalizedEvent
       ephemeral_5m_tokens: ephemeral5mTokens,
       ephemeral_1h_tokens: ephemeral1hTokens,
       total_cost: cost.text,
+      // null: the same as total_cost (0006_rated_cost.sql), which keeps the ledger's rows small.
+      rated_cost: e.ratedCost === undefined || rated.text === cost.text ? null : rated.text,
       cost_breakdown: e.costBreakdown ?? null,
       metadata: e.metadata ?? null,
     },

@@ -75,10 +75,25 @@ describe("usage event", () => {
     const parsed = usageEventSchema.parse({ ...base, ephemeral5mTokens: 5, requests: 0, costBreakdown: { input: "0.05" }, metadata: null });
     const n = normalizeEvent(parsed, "Asia/Shanghai");
     expect(n).toMatchObject({ date: "2026-01-31", month: "2026-01", partitionMonth: "2026-01-01" });
-    expect(n.counters).toEqual({ requests: 0, inputTokens: 1, outputTokens: 2, cacheCreateTokens: 3, cacheReadTokens: 4, ephemeral5mTokens: 5, ephemeral1hTokens: 0, allTokens: 10, costNanos: 100_000_000 });
-    expect(n.row).toMatchObject({ occurred_at: "2026-01-31T15:59:59.999Z", total_cost: "0.1", cost_breakdown: { input: "0.05" }, metadata: null });
+    expect(n.counters).toEqual({ requests: 0, inputTokens: 1, outputTokens: 2, cacheCreateTokens: 3, cacheReadTokens: 4, ephemeral5mTokens: 5, ephemeral1hTokens: 0, allTokens: 10, costNanos: 100_000_000, ratedCostNanos: 100_000_000 });
+    // Without ratedCost the rated cost is the real one; the ledger stores null for "the same".
+    expect(n.row).toMatchObject({ occurred_at: "2026-01-31T15:59:59.999Z", total_cost: "0.1", rated_cost: null, cost_breakdown: { input: "0.05" }, metadata: null });
     expect(normalizeEvent({ ...parsed, occurredAt: "2026-02-01T00:00:00+08:00" }, "Asia/Shanghai")).toMatchObject({ date: "2026-02-01", month: "2026-02", partitionMonth: "2026-01-01" });
     expect(normalizeEvent(parsed, "UTC")).toMatchObject({ date: "2026-01-31" });
+  });
+
+  it("carries ratedCost as a measure of its own, with the cost's rules (a number rounded to 8 decimals, a string strict)", () => {
+    const asNumber = normalizeEvent(usageEventSchema.parse({ ...base, ratedCost: 0.07089336000000001 }), "UTC");
+    expect([asNumber.counters.costNanos, asNumber.counters.ratedCostNanos, asNumber.row.total_cost, asNumber.row.rated_cost]).toEqual([100_000_000, 70_893_360, "0.1", "0.07089336"]);
+    const asText = normalizeEvent(usageEventSchema.parse({ ...base, ratedCost: "12.5" }), "UTC");
+    expect([asText.counters.ratedCostNanos, asText.row.rated_cost]).toEqual([12_500_000_000, "12.5"]);
+    // Equal to the real cost however spelled: stored as null (rated = real).
+    expect(normalizeEvent(usageEventSchema.parse({ ...base, ratedCost: "0.10000000" }), "UTC").row.rated_cost).toBeNull();
+    const bad = (ratedCost: unknown) => usageEventSchema.safeParse({ ...base, ratedCost }).error?.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
+    expect(bad("0.123456789")).toEqual(["ratedCost: must have at most 8 decimal places"]);
+    expect(bad(-1)).toEqual(["ratedCost: must not be negative"]);
+    expect(bad("1e3")).toEqual(['ratedCost: must be a decimal number of USD such as "0.0123" (at most 8 decimal places)']);
+    expect(bad(null)).toEqual(["ratedCost: must be a decimal string or a number of USD"]);
   });
 
   it.each([
@@ -147,7 +162,7 @@ describe("the fast path of validation", () => {
     cacheReadTokens: fc.nat(),
     cost: fc.oneof(fc.integer({ min: 0, max: 10 ** 9 }).map((n) => n / 1e8), fc.integer({ min: 0, max: 10 ** 9 }).map((n) => (n / 1e8).toFixed(8))),
   });
-  const keys = ["requestId", "occurredAt", "accountId", "apiKeyId", "model", "inputTokens", "outputTokens", "cacheCreateTokens", "cacheReadTokens", "ephemeral5mTokens", "ephemeral1hTokens", "requests", "cost", "costBreakdown", "metadata", "other"];
+  const keys = ["requestId", "occurredAt", "accountId", "apiKeyId", "model", "inputTokens", "outputTokens", "cacheCreateTokens", "cacheReadTokens", "ephemeral5mTokens", "ephemeral1hTokens", "requests", "cost", "ratedCost", "costBreakdown", "metadata", "other"];
 
   it("accepts only what the schema accepts, and takes the common valid case", () => {
     fc.assert(

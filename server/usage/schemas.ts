@@ -152,6 +152,10 @@ export const usageEventSchema = z
       .max(MAX_REQUESTS_PER_EVENT, { error: `must be at most ${MAX_REQUESTS_PER_EVENT}` })
       .optional(),
     cost: costUsd,
+    ratedCost: costUsd.optional().meta({
+      description:
+        "USD charged to the key holder (the real cost × the relay's rates); absent: equal to cost. " + NUMBER_COST_RULE,
+    }),
     costBreakdown: smallJsonObject,
     metadata: smallJsonObject,
   })
@@ -183,6 +187,7 @@ export function isPlainValidEvent(v: unknown): v is UsageEvent {
   if (e.requests !== undefined && !(typeof e.requests === "number" && Number.isSafeInteger(e.requests) && e.requests >= 0 && e.requests <= MAX_REQUESTS_PER_EVENT)) return false;
   if (e.costBreakdown != null || e.metadata != null) return false;
   if (!((typeof e.cost === "string" || typeof e.cost === "number") && parseCostUsd(e.cost).ok)) return false;
+  if (e.ratedCost !== undefined && !((typeof e.ratedCost === "string" || typeof e.ratedCost === "number") && parseCostUsd(e.ratedCost).ok)) return false;
   return occurredAt.safeParse(e.occurredAt).success;
 }
 

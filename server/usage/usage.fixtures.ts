@@ -19,6 +19,7 @@ export interface Sums {
   ephemeral1hTokens: number;
   allTokens: number;
   costNanos: bigint;
+  ratedCostNanos: bigint;
 }
 
 const zero = (): Sums => ({
@@ -31,6 +32,7 @@ const zero = (): Sums => ({
   ephemeral1hTokens: 0,
   allTokens: 0,
   costNanos: 0n,
+  ratedCostNanos: 0n,
 });
 
 /** A small deterministic PRNG (mulberry32), so a failing run can be replayed. */
@@ -90,6 +92,12 @@ export function makeEvents(p: EventPlan): UsageEvent[] {
     if (i % 5 === 0) e.ephemeral1hTokens = Math.floor(r() * 1000);
     if (i % 7 === 0) e.requests = 1 + Math.floor(r() * 3);
     if (i % 6 === 0) e.metadata = { stream: true, ua: "test" };
+    // Every other event carries a rated cost of its own (as a relay applying rates reports it),
+    // in either spelling; the others are rated at their real cost.
+    if (i % 2 === 1) {
+      const rated = Math.floor(r() * 3_000_000_000) / 1e8;
+      e.ratedCost = i % 4 === 1 ? rated : rated.toFixed(8);
+    }
     return e;
   });
 }
@@ -121,11 +129,12 @@ export interface Expected {
   keyCostNanos: Map<string, bigint>;
   rows: number;
   costNanos: bigint;
+  ratedCostNanos: bigint;
 }
 
 /** Figures a set of distinct events must produce; keys look like "acc|d:2026-01-31". */
 export function expectedFigures(events: UsageEvent[], timeZone: string): Expected {
-  const out: Expected = { account: new Map(), key: new Map(), model: new Map(), keyCostNanos: new Map(), rows: 0, costNanos: 0n };
+  const out: Expected = { account: new Map(), key: new Map(), model: new Map(), keyCostNanos: new Map(), rows: 0, costNanos: 0n, ratedCostNanos: 0n };
   const seen = new Set<string>();
   const add = (m: Map<string, Sums>, k: string, e: UsageEvent) => {
     const s = m.get(k) ?? zero();
@@ -138,6 +147,7 @@ export function expectedFigures(events: UsageEvent[], timeZone: string): Expecte
     s.ephemeral1hTokens += e.ephemeral1hTokens ?? 0;
     s.allTokens += e.inputTokens + e.outputTokens + e.cacheCreateTokens + e.cacheReadTokens;
     s.costNanos += nanosOf(e.cost);
+    s.ratedCostNanos += nanosOf(e.ratedCost ?? e.cost);
     m.set(k, s);
   };
   for (const e of events) {
@@ -147,6 +157,7 @@ export function expectedFigures(events: UsageEvent[], timeZone: string): Expecte
     seen.add(id);
     out.rows++;
     out.costNanos += nanosOf(e.cost);
+    out.ratedCostNanos += nanosOf(e.ratedCost ?? e.cost);
     const date = localDate(Date.parse(e.occurredAt), timeZone);
     const windows = [`d:${date}`, `m:${date.slice(0, 7)}`, "t"];
     for (const w of windows) {
@@ -172,11 +183,12 @@ const sumsOfRow = (r: Row): Sums => ({
   ephemeral1hTokens: r.ephemeral_1h_tokens,
   allTokens: r.total_tokens,
   costNanos: BigInt(r.cost_nanos),
+  ratedCostNanos: BigInt(r.rated_cost_nanos),
 });
 
 /** Every rollup of PostgreSQL in the shape of Expected. */
 export async function pgFigures(db: Kysely<Database>): Promise<Expected> {
-  const out: Expected = { account: new Map(), key: new Map(), model: new Map(), keyCostNanos: new Map(), rows: 0, costNanos: 0n };
+  const out: Expected = { account: new Map(), key: new Map(), model: new Map(), keyCostNanos: new Map(), rows: 0, costNanos: 0n, ratedCostNanos: 0n };
   const q = async (text: string) => (await sql.raw<Row>(text).execute(db)).rows;
   for (const r of await q("select * from usage_account_daily")) out.account.set(`${r.account_id}|d:${r.usage_date}`, sumsOfRow(r));
   for (const r of await q("select * from usage_account_monthly")) out.account.set(`${r.account_id}|m:${String(r.usage_month).slice(0, 7)}`, sumsOfRow(r));
@@ -189,9 +201,11 @@ export async function pgFigures(db: Kysely<Database>): Promise<Expected> {
   for (const r of await q("select * from usage_model_totals")) out.model.set(`${r.account_id}|${r.model}|t`, sumsOfRow(r));
   const keys = await sql<{ id: string; c: string }>`select id, total_cost_accumulated::text as c from api_keys`.execute(db);
   for (const k of keys.rows) out.keyCostNanos.set(k.id, nanosOf(k.c));
-  const raw = await sql<{ n: number; c: string | null }>`select count(*)::int as n, sum(total_cost)::text as c from usage_records`.execute(db);
+  const raw = await sql<{ n: number; c: string | null; rc: string | null }>`
+    select count(*)::int as n, sum(total_cost)::text as c, sum(coalesce(rated_cost, total_cost))::text as rc from usage_records`.execute(db);
   out.rows = raw.rows[0]!.n;
   out.costNanos = raw.rows[0]!.c ? nanosOf(raw.rows[0]!.c) : 0n;
+  out.ratedCostNanos = raw.rows[0]!.rc ? nanosOf(raw.rows[0]!.rc) : 0n;
   return out;
 }
 
@@ -202,6 +216,7 @@ function sumsOfRecord(value: string | null): Sums {
   const s = zero();
   for (const f of FIELDS) s[f] = Number(r[f]);
   s.costNanos = r.costNanos;
+  s.ratedCostNanos = r.ratedCostNanos;
   return s;
 }
 
@@ -217,7 +232,7 @@ function parseWindow(w: string): Window {
  */
 export async function redisFigures(redis: Redis, prefix: string, like: Expected): Promise<{ figures: Expected; layoutMismatches: string[] }> {
   const k = hotKeys(prefix);
-  const out: Expected = { account: new Map(), key: new Map(), model: new Map(), keyCostNanos: new Map(), rows: 0, costNanos: 0n };
+  const out: Expected = { account: new Map(), key: new Map(), model: new Map(), keyCostNanos: new Map(), rows: 0, costNanos: 0n, ratedCostNanos: 0n };
   // Hash → the fields it should hold.
   const fieldsOf = new Map<string, Set<string>>();
   const expectField = (key: string, field: string) => {

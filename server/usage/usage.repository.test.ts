@@ -55,12 +55,24 @@ function batches(): Partial<UsageBatchRow>[][] {
   return [...shuffled, out[3]!]; // and a batch recorded already
 }
 
+/**
+ * A row without 0006's rated cost, when that says nothing (these batches carry no ratedCost):
+ * rated_cost null, rated_cost_nanos equal to cost_nanos. Anything else stays in the row, so the
+ * comparison with the version before 0006 fails.
+ */
+function withoutRatedCost(row: Record<string, unknown>): Record<string, unknown> {
+  const { rated_cost, rated_cost_nanos, ...rest } = row;
+  if (rated_cost !== undefined && rated_cost !== null) return row;
+  if (rated_cost_nanos !== undefined && String(rated_cost_nanos) !== String(row.cost_nanos)) return row;
+  return rest;
+}
+
 async function snapshot(db: Kysely<Database>): Promise<Record<string, unknown[]>> {
   const out: Record<string, unknown[]> = {};
   const tables = [...ROLLUP_TABLES, "usage_records"];
   for (const table of tables) {
     const r = await sql<Record<string, unknown>>`select * from ${sql.table(table)}`.execute(db);
-    out[table] = r.rows.map((row) => JSON.stringify(row)).sort();
+    out[table] = r.rows.map((row) => JSON.stringify(withoutRatedCost(row))).sort();
   }
   // 0005 added account_id to the claims; none of these batches reuses an id across accounts.
   out.usage_request_ids = (await sql`select request_id, occurred_at from usage_request_ids`.execute(db)).rows.map((row) => JSON.stringify(row)).sort();
@@ -103,6 +115,46 @@ describe("insert_usage_batch", () => {
     expect(await snapshot(after.handle.db)).toEqual(await snapshot(before.handle.db));
     const unclaimed = await sql`select * from usage_request_ids i where not exists (select 1 from usage_records r where r.account_id = i.account_id and r.request_id = i.request_id)`.execute(after.handle.db);
     expect(unclaimed.rows).toEqual([]);
+  });
+
+  it("sums the rated cost into every rollup, the real cost where an event has none (0006)", async () => {
+    const row = (id: string, accountId: string, cost: string, rated?: string): Partial<UsageBatchRow> => ({
+      request_id: id, occurred_at: "2026-11-02T04:00:00.000Z", account_id: accountId, api_key_id: `key-${accountId}`, model: "m-r",
+      input_tokens: 1, output_tokens: 0, cache_create_tokens: 0, cache_read_tokens: 0, total_cost: cost, ...(rated ? { rated_cost: rated } : {}),
+    });
+    const rows = [row("rc-1", "acc-rated", "0.1", "0.15"), row("rc-2", "acc-rated", "0.2"), row("rc-3", "acc-rated", "0.00000001", "0.00000003")];
+    expect(await insertUsageRows(after.handle.db, JSON.stringify(rows), TZ)).toBe(3);
+    const stored = await sql<{ request_id: string; rated_cost: string | null }>`
+      select request_id, rated_cost from usage_records where account_id = 'acc-rated' order by request_id`.execute(after.handle.db);
+    expect(stored.rows).toEqual([{ request_id: "rc-1", rated_cost: "0.15000000" }, { request_id: "rc-2", rated_cost: null }, { request_id: "rc-3", rated_cost: "0.00000003" }]);
+    for (const table of ROLLUP_TABLES) {
+      const r = await sql<{ cost_nanos: number; rated_cost_nanos: number }>`
+        select sum(cost_nanos)::int8 as cost_nanos, sum(rated_cost_nanos)::int8 as rated_cost_nanos from ${sql.table(table)} where account_id = 'acc-rated'`.execute(after.handle.db);
+      expect([table, r.rows[0]]).toEqual([table, { cost_nanos: 300_000_010, rated_cost_nanos: 350_000_030 }]);
+    }
+  });
+
+  it("keeps aggregates known only for their month, or only for all time, out of the days (and months) they are dated in", async () => {
+    const row = (id: string, day: string, requests: number, kind?: "day" | "month" | "alltime"): Partial<UsageBatchRow> => ({
+      request_id: id, occurred_at: `${day}T00:00:00.000+08:00`, account_id: "acc-undated", api_key_id: "key-undated", model: "m-u", requests,
+      input_tokens: 10 * requests, output_tokens: 0, cache_create_tokens: 0, cache_read_tokens: 0, total_cost: String(requests),
+      ...(kind ? { metadata: { source: "crs", crsAggregate: kind, bucket: day } } : {}),
+    });
+    await sql`select ensure_usage_partitions('2026-08-01', '2026-10-01')`.execute(after.handle.db);
+    const rows = [row("u-1", "2026-10-01", 1), row("u-2", "2026-10-01", 2, "day"), row("u-3", "2026-10-01", 4, "month"), row("u-4", "2026-09-01", 8, "month"), row("u-5", "2026-08-31", 16, "alltime")];
+    expect(await insertUsageRows(after.handle.db, JSON.stringify(rows), TZ)).toBe(5);
+    const q = async (table: string, bucket: string) =>
+      (await sql<{ b: string; requests: number; cost_nanos: number }>`
+        select ${sql.raw(bucket)}::text as b, requests, cost_nanos from ${sql.table(table)} where account_id = 'acc-undated' order by 1`.execute(after.handle.db)).rows;
+    for (const level of ["account", "key", "model"]) {
+      // Days: the dated events only (a day's residual is dated: it is that day's).
+      expect([level, await q(`usage_${level}_daily`, "usage_date")]).toEqual([level, [{ b: "2026-10-01", requests: 3, cost_nanos: 3e9 }]]);
+      // Months: a month's residual in its month; the all-time residual in none.
+      expect([level, await q(`usage_${level}_monthly`, "usage_month")]).toEqual([level, [{ b: "2026-09-01", requests: 8, cost_nanos: 8e9 }, { b: "2026-10-01", requests: 7, cost_nanos: 7e9 }]]);
+      expect([level, await q(`usage_${level}_totals`, "'all'")]).toEqual([level, [{ b: "all", requests: 31, cost_nanos: 31e9 }]]);
+    }
+    const key = await sql<{ last_model: string }>`select last_model from usage_key_totals where api_key_id = 'key-undated'`.execute(after.handle.db);
+    expect(key.rows).toEqual([{ last_model: "m-u" }]);
   });
 
   it("keys claims on account + request id: another account's reuse is recorded, the same account's is not", async () => {

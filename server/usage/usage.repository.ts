@@ -19,6 +19,8 @@ export interface UsageBatchRow {
   ephemeral_1h_tokens: number;
   /** Exact decimal USD. */
   total_cost: string;
+  /** Exact decimal USD; null when equal to total_cost. */
+  rated_cost: string | null;
   cost_breakdown: Record<string, unknown> | null;
   metadata: Record<string, unknown> | null;
 }
@@ -98,6 +100,7 @@ const MEASURE_COLUMNS = {
   ephemeral1hTokens: "ephemeral_1h_tokens",
   allTokens: "total_tokens",
   costNanos: "cost_nanos",
+  ratedCostNanos: "rated_cost_nanos",
 } as const satisfies Record<CounterField, keyof RollupMeasures>;
 
 /** Each measure as exact decimal text (aliased by its counter name), and last_used_at. */

@@ -42,11 +42,11 @@ export function BreakdownTable({
   const th = "px-3 py-2 text-xs font-semibold text-slate-500 whitespace-nowrap";
   const cell = "md:table-cell md:px-3 md:py-2";
   const label = (text: string) => <span className="block text-xs font-normal text-slate-500 md:hidden">{text}</span>;
-  const sortable = (key: BreakdownSortName, text: string, align: "left" | "right" = "right") => {
+  const sortable = (key: BreakdownSortName, text: string, align: "left" | "right" = "right", hint?: string) => {
     const active = sort.sort === key;
     return (
       <th scope="col" className={`${th} ${align === "right" ? "text-right" : "text-left"}`} aria-sort={active ? (sort.order === "asc" ? "ascending" : "descending") : "none"} data-testid={`bcol-${key}`}>
-        <button type="button" onClick={() => onSort(key)} className={`inline-flex items-center gap-0.5 rounded px-0.5 hover:text-slate-900 focus-visible:outline-2 focus-visible:outline-brand-500 ${active ? "text-brand-700" : ""}`}>
+        <button type="button" onClick={() => onSort(key)} title={hint} className={`inline-flex items-center gap-0.5 rounded px-0.5 hover:text-slate-900 focus-visible:outline-2 focus-visible:outline-brand-500 ${active ? "text-brand-700" : ""}`}>
           {text}
           <span aria-hidden className={active ? "" : "opacity-40"}>
             {active ? (sort.order === "asc" ? "▲" : "▼") : "↕"}
@@ -59,7 +59,7 @@ export function BreakdownTable({
   return (
     <div className="flex flex-col gap-2">
       <div role="region" aria-label={t("title")} className="rounded-lg border border-slate-200 md:overflow-x-auto">
-        <table data-testid="breakdown-table" aria-busy={query.isFetching} className={`block w-full border-collapse text-sm md:table md:min-w-[860px] ${query.isPlaceholderData ? "opacity-60" : ""}`}>
+        <table data-testid="breakdown-table" aria-busy={query.isFetching} className={`block w-full border-collapse text-sm md:table md:min-w-[940px] ${query.isPlaceholderData ? "opacity-60" : ""}`}>
           <thead className="hidden border-b border-slate-200 bg-slate-50 md:table-header-group">
             <tr>
               <th scope="col" className={`${th} text-left`}>
@@ -67,7 +67,8 @@ export function BreakdownTable({
               </th>
               {sortable("requests", t("requests"))}
               {sortable("allTokens", t("tokens"))}
-              {sortable("cost", t("cost"))}
+              {sortable("cost", t("realCost"), "right", t("realCostHint"))}
+              {sortable("ratedCost", t("ratedCost"), "right", t("ratedCostHint"))}
               <th scope="col" className={`${th} text-left`}>
                 {t("tokenShare")}
               </th>
@@ -81,7 +82,7 @@ export function BreakdownTable({
             {(query.isPending || (query.isError && !failed && !query.data)) &&
               Array.from({ length: 5 }, (_, i) => (
                 <tr key={i} aria-hidden className="block p-3 md:table-row md:border-b md:border-slate-100 md:p-0" data-testid="breakdown-skeleton">
-                  {Array.from({ length: 7 }, (_, j) => (
+                  {Array.from({ length: 8 }, (_, j) => (
                     <td key={j} className={`${j > 1 ? "hidden" : "block py-1"} md:table-cell md:px-3 md:py-3`}>
                       <Skeleton className="h-4 w-full max-w-28" />
                     </td>
@@ -121,9 +122,13 @@ export function BreakdownTable({
                     <TokenPart label={t("cacheRead")} value={k.cacheReadTokens} testId="key-cache-read" />
                   </dl>
                 </td>
-                <td className={`col-span-2 font-medium md:text-right ${cell}`}>
-                  {label(t("cost"))}
+                <td className={`font-medium md:text-right ${cell}`} title={t("realCostHint")}>
+                  {label(t("realCost"))}
                   <Money usd={k.cost} testId="key-cost" />
+                </td>
+                <td className={`font-medium md:text-right ${cell}`} title={t("ratedCostHint")}>
+                  {label(t("ratedCost"))}
+                  <Money usd={k.ratedCost} testId="key-rated-cost" />
                 </td>
                 <td className={`col-span-2 md:w-44 ${cell}`}>
                   <ShareBar tokens={k.share.tokens} cost={k.share.cost} />
@@ -159,9 +164,13 @@ export function BreakdownTable({
                     {n.compact(totals.allTokens)}
                   </span>
                 </td>
-                <td className={`col-span-2 md:text-right ${cell}`}>
-                  {label(t("cost"))}
+                <td className={`md:text-right ${cell}`}>
+                  {label(t("realCost"))}
                   <Money usd={totals.cost} testId="totals-cost" />
+                </td>
+                <td className={`md:text-right ${cell}`}>
+                  {label(t("ratedCost"))}
+                  <Money usd={totals.ratedCost} testId="totals-rated-cost" />
                 </td>
                 <td colSpan={3} className="hidden md:table-cell" />
               </tr>

@@ -159,7 +159,7 @@ export function summaryInput(id: string, state: Pick<AccountsUrlState, "range" |
   return { id, ...rangeInput(state) };
 }
 
-export type BreakdownSortName = "allTokens" | "cost" | "requests" | "lastUsedAt";
+export type BreakdownSortName = "allTokens" | "cost" | "ratedCost" | "requests" | "lastUsedAt";
 
 export function breakdownInput(
   id: string,

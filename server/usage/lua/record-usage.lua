@@ -11,19 +11,20 @@
 -- KEYS and ARGV: built by recordScriptCall() in hot-record.ts, whose layout test runs this file.
 -- KEYS[1] reconcile lock, KEYS[2] held set, then per window w: KEYS[1+2w] counters hash,
 -- KEYS[2+2w] key-counters hash (window 1 is all time), then KEYS[2+2nW+e] the dedupe key of
--- event e. ARGV: dedupe TTL, nW, nE, per window its EXPIREAT (0: none), then per event 4 values:
--- api key, model, request id, and the numbers "<day window> <month window> <occurredAt ms> <9
--- counters>" in one string (windows 0: too old for Redis) — one argument instead of twelve halves
--- the cost of sending and receiving them. Returns per event 1 (counted), 0 (duplicate) or -1
--- (held: retry).
+-- event e. ARGV: dedupe TTL, nW, nE, nC (the number of counters: COUNTER_FIELDS in hot-keys.ts),
+-- per window its EXPIREAT (0: none), then per event 4 values: api key, model, request id, and the
+-- numbers "<day window> <month window> <occurredAt ms> <nC counters>" in one string (windows 0:
+-- too old for Redis) — one argument instead of thirteen halves the cost of sending and receiving
+-- them. Returns per event 1 (counted), 0 (duplicate) or -1 (held: retry).
 --
 -- Sums are exact: Lua numbers are doubles, so past 2^52 the script adds decimal strings instead.
 local ttl = ARGV[1]
 local nW = tonumber(ARGV[2])
 local nE = tonumber(ARGV[3])
+local NC = tonumber(ARGV[4])
 local EW = 4
-local NUMS = '^(%d+) (%d+) (%d+) (%d+) (%d+) (%d+) (%d+) (%d+) (%d+) (%d+) (%d+) (%d+)$'
-local E0 = 3 + nW
+local NUMS = '^' .. string.rep('(%d+) ', NC + 2) .. '(%d+)$'
+local E0 = 4 + nW
 local D0 = 2 + 2 * nW
 local out = {}
 local function seen(k)
@@ -74,14 +75,15 @@ end
 local function record(t, field)
   local r = t[field]
   if not r then
-    r = { 0, 0, 0, 0, 0, 0, 0, 0, 0, last = -1, lm = '' }
+    r = { last = -1, lm = '' }
+    for f = 1, NC do r[f] = 0 end
     t[field] = r
   end
   return r
 end
 -- Adds an event to a record; the latest use wins, ties go to the smallest model name.
 local function bump(r, c, at, model)
-  for f = 1, 9 do
+  for f = 1, NC do
     local v = c[f]
     if v > 0 then
       local cur = r[f]
@@ -106,10 +108,9 @@ for e = 1, nE do
     out[e] = seen(KEYS[D0 + e])
   else
     out[e] = 1
-    local dw, mw, at
-    dw, mw, at, c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9] = string.match(ARGV[b + 4], NUMS)
-    for f = 1, 9 do c[f] = tonumber(c[f]) end
-    at = tonumber(at)
+    local m = { string.match(ARGV[b + 4], NUMS) }
+    local dw, mw, at = m[1], m[2], tonumber(m[3])
+    for f = 1, NC do c[f] = tonumber(m[f + 3]) end
     local keyId, model = ARGV[b + 1], ARGV[b + 2]
     local mf = 'm:' .. model
     bump(record(C[1], '_'), c, at, model)
@@ -124,23 +125,26 @@ for e = 1, nE do
     end
   end
 end
--- A stored record: 9 counters and lastUsedAt, then (API key records) the model, which may hold commas.
-local PAT = '^(%d*),(%d*),(%d*),(%d*),(%d*),(%d*),(%d*),(%d*),(%d*),(%d*),?(.*)$'
+-- A stored record: NC counters and lastUsedAt, then (API key records) the model, which may hold commas.
+local PAT = '^' .. string.rep('(%d*),', NC) .. '(%d*),?(.*)$'
+local FMT = string.rep('%d,', NC) .. '%d'
 local EXACT = 9007199254740992
 -- The new stored form of record r added to the stored one. One string.format in the usual
 -- case (string work dominates the script's cost); decimal-string sums past 2^53.
 local function merged(stored, r, withModel)
-  local s1, s2, s3, s4, s5, s6, s7, s8, s9, sLast, sModel
-  if stored then s1, s2, s3, s4, s5, s6, s7, s8, s9, sLast, sModel = string.match(stored, PAT) end
+  local st = {}
+  if stored then st = { string.match(stored, PAT) } end
+  local sLast, sModel = st[NC + 1], st[NC + 2]
   local last, model = r.last, r.lm
   local prev = tonumber(sLast or '')
   if prev ~= nil and prev > last then
     last = prev
     model = sModel or ''
   end
-  local n = { tonumber(s1) or 0, tonumber(s2) or 0, tonumber(s3) or 0, tonumber(s4) or 0, tonumber(s5) or 0, tonumber(s6) or 0, tonumber(s7) or 0, tonumber(s8) or 0, tonumber(s9) or 0 }
+  local n = {}
+  for j = 1, NC do n[j] = tonumber(st[j] or '') or 0 end
   local exact = true
-  for j = 1, 9 do
+  for j = 1, NC do
     local v = r[j]
     if type(v) ~= 'number' then exact = false break end
     n[j] = n[j] + v
@@ -148,11 +152,12 @@ local function merged(stored, r, withModel)
   end
   local text
   if exact then
-    text = string.format('%d,%d,%d,%d,%d,%d,%d,%d,%d,%d', n[1], n[2], n[3], n[4], n[5], n[6], n[7], n[8], n[9], last)
+    n[NC + 1] = last
+    text = string.format(FMT, unpack(n))
   else
-    local o, st = {}, { s1, s2, s3, s4, s5, s6, s7, s8, s9 }
-    for j = 1, 9 do o[j] = add(st[j], r[j]) end
-    o[10] = fmt(last)
+    local o = {}
+    for j = 1, NC do o[j] = add(st[j], r[j]) end
+    o[NC + 1] = fmt(last)
     text = table.concat(o, ',')
   end
   if withModel then text = text .. ',' .. model end
@@ -172,7 +177,7 @@ local function flush(key, t, withModel, expireAt)
   if expireAt ~= '0' then redis.call('EXPIREAT', key, expireAt) end
 end
 for w = 1, nW do
-  flush(KEYS[1 + 2 * w], C[w], false, ARGV[3 + w])
-  flush(KEYS[2 + 2 * w], K[w], true, ARGV[3 + w])
+  flush(KEYS[1 + 2 * w], C[w], false, ARGV[4 + w])
+  flush(KEYS[2 + 2 * w], K[w], true, ARGV[4 + w])
 end
 return out

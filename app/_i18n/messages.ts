@@ -48,6 +48,8 @@ const zhCN = {
     reset: "清除筛选",
     exportCsv: "导出 CSV",
     label: "筛选",
+    toggle: "筛选与排序",
+    active: "已筛选",
   },
 
   col: {
@@ -306,6 +308,8 @@ const en: Messages = {
     reset: "Clear filters",
     exportCsv: "Export CSV",
     label: "Filters",
+    toggle: "Filters and sort",
+    active: "filtered",
   },
 
   col: {

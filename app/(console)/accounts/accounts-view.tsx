@@ -36,6 +36,8 @@ export function AccountsView() {
   const [raw, setRaw] = useQueryStates(accountsParsers, { history: "replace", scroll: false });
   const state = useMemo(() => resolveAccountsState(raw), [raw]);
   const [searchKey, setSearchKey] = useState(0);
+  // On a phone the selects fold away behind one button, so the list starts on the first screen.
+  const [filtersOpen, setFiltersOpen] = useState(false);
 
   const navigate = useCallback(
     (patch: Partial<AccountsUrlState>) => void setRaw((old) => toUrlParams({ ...resolveAccountsState(old), ...patch })),
@@ -73,47 +75,60 @@ export function AccountsView() {
 
         <section aria-label={t("filters.label")} className="grid grid-cols-2 items-end gap-3 rounded-lg border border-slate-200 bg-white p-3 shadow-sm sm:flex sm:flex-wrap">
           <SearchBox key={searchKey} initial={state.search} onSearch={(search) => navigate({ search, page: 1 })} />
-          <Select
-            label={t("filters.platform")}
-            testId="filter-platform"
-            value={state.platform}
-            onChange={(platform) => navigate({ platform, page: 1 })}
-            options={[{ value: "", label: t("filters.all") }, ...platforms.map((p) => ({ value: p, label: platformLabel(p) }))]}
-          />
-          <Select
-            label={t("filters.status")}
-            testId="filter-status"
-            value={state.status}
-            onChange={(status) => navigate({ status, page: 1 })}
-            options={[{ value: "", label: t("filters.all") }, ...KNOWN_STATUSES.map((s) => ({ value: s, label: t(`status.${s}`) }))]}
-          />
-          <Select
-            label={t("filters.sort")}
-            testId="sort-select"
-            value={state.sort}
-            onChange={(sort) => {
-              const s = SORTS.find((x) => x === sort) ?? DEFAULTS.sort;
-              navigate({ sort: s, order: defaultOrder(s), page: 1 });
-            }}
-            options={SORTS.map((s) => ({ value: s, label: sortLabel(tSort, s) }))}
-          />
-          <Select
-            label={t("filters.order")}
-            testId="order-select"
-            value={state.order}
-            onChange={(order) => navigate({ order: order === "asc" ? "asc" : "desc", page: 1 })}
-            options={[
-              { value: "asc", label: t("filters.asc") },
-              { value: "desc", label: t("filters.desc") },
-            ]}
-          />
-          <Select
-            label={t("filters.pageSize")}
-            testId="page-size"
-            value={String(state.pageSize)}
-            onChange={(size) => navigate({ pageSize: Number(size), page: 1 })}
-            options={PAGE_SIZES.map((n) => ({ value: String(n), label: String(n) }))}
-          />
+          <button
+            type="button"
+            aria-expanded={filtersOpen}
+            aria-controls="list-filters"
+            onClick={() => setFiltersOpen((o) => !o)}
+            data-testid="filters-toggle"
+            className="col-span-2 rounded-md border border-slate-300 bg-white px-3 py-1.5 text-sm font-medium text-slate-700 hover:bg-slate-50 focus-visible:outline-2 focus-visible:outline-brand-500 sm:hidden"
+          >
+            {t("filters.toggle")}
+            {filtered ? ` · ${t("filters.active")}` : ""} <span aria-hidden>{filtersOpen ? "▲" : "▼"}</span>
+          </button>
+          <div id="list-filters" className={`${filtersOpen ? "contents" : "hidden"} sm:contents`}>
+            <Select
+              label={t("filters.platform")}
+              testId="filter-platform"
+              value={state.platform}
+              onChange={(platform) => navigate({ platform, page: 1 })}
+              options={[{ value: "", label: t("filters.all") }, ...platforms.map((p) => ({ value: p, label: platformLabel(p) }))]}
+            />
+            <Select
+              label={t("filters.status")}
+              testId="filter-status"
+              value={state.status}
+              onChange={(status) => navigate({ status, page: 1 })}
+              options={[{ value: "", label: t("filters.all") }, ...KNOWN_STATUSES.map((s) => ({ value: s, label: t(`status.${s}`) }))]}
+            />
+            <Select
+              label={t("filters.sort")}
+              testId="sort-select"
+              value={state.sort}
+              onChange={(sort) => {
+                const s = SORTS.find((x) => x === sort) ?? DEFAULTS.sort;
+                navigate({ sort: s, order: defaultOrder(s), page: 1 });
+              }}
+              options={SORTS.map((s) => ({ value: s, label: sortLabel(tSort, s) }))}
+            />
+            <Select
+              label={t("filters.order")}
+              testId="order-select"
+              value={state.order}
+              onChange={(order) => navigate({ order: order === "asc" ? "asc" : "desc", page: 1 })}
+              options={[
+                { value: "asc", label: t("filters.asc") },
+                { value: "desc", label: t("filters.desc") },
+              ]}
+            />
+            <Select
+              label={t("filters.pageSize")}
+              testId="page-size"
+              value={String(state.pageSize)}
+              onChange={(size) => navigate({ pageSize: Number(size), page: 1 })}
+              options={PAGE_SIZES.map((n) => ({ value: String(n), label: String(n) }))}
+            />
+          </div>
           <div className="col-span-2 flex items-center justify-end gap-2 sm:ml-auto">
             {list.isPlaceholderData && (
               <span role="status" className="text-xs text-slate-500">
@@ -188,15 +203,15 @@ function SummaryCards({ data, loading }: { data: UsageListOutput | undefined; lo
   const tl = useTranslations("list");
   const n = useNumbers();
   const s = data?.summary;
-  const card = "rounded-lg border border-slate-200 bg-white p-3 shadow-sm sm:p-4";
+  const card = "min-w-0 rounded-lg border border-slate-200 bg-white p-3 shadow-sm sm:p-4";
   const windows = [
     { key: "daily", label: t("today") },
     { key: "monthly", label: t("month") },
     { key: "total", label: t("total") },
   ] as const;
   return (
-    <section aria-label={t("accounts")} className="grid grid-cols-2 gap-3 md:grid-cols-3 xl:grid-cols-5" data-testid="summary-cards">
-      <div className={card}>
+    <section aria-label={t("accounts")} className="grid grid-cols-6 gap-2 sm:gap-3 xl:grid-cols-5" data-testid="summary-cards">
+      <div className={`${card} col-span-3 xl:col-span-1`}>
         <p className="text-sm text-slate-500">{t("accounts")}</p>
         {s ? (
           <p className="mt-1 text-2xl font-semibold tabular-nums" data-testid="summary-accounts" data-value={s.totalAccounts}>
@@ -206,7 +221,7 @@ function SummaryCards({ data, loading }: { data: UsageListOutput | undefined; lo
           <Skeleton className="mt-2 h-7 w-16" />
         )}
       </div>
-      <div className={card}>
+      <div className={`${card} col-span-3 xl:col-span-1`}>
         <p className="text-sm text-slate-500">{t("activeToday")}</p>
         {s ? (
           <p className="mt-1 text-2xl font-semibold tabular-nums">
@@ -220,10 +235,10 @@ function SummaryCards({ data, loading }: { data: UsageListOutput | undefined; lo
         )}
       </div>
       {windows.map((w) => (
-        <div key={w.key} className={`${card} ${w.key === "total" ? "col-span-2 ring-1 ring-brand-500/30 md:col-span-1" : ""}`}>
+        <div key={w.key} className={`${card} col-span-2 xl:col-span-1 ${w.key === "total" ? "ring-1 ring-brand-500/30" : ""}`}>
           <p className="text-sm text-slate-500">{w.label}</p>
           {s ? (
-            <div className="mt-1 text-lg">
+            <div className="mt-1 sm:text-lg">
               <UsageFigures usage={s[w.key]} prefix={`summary-${w.key}`} align="left" />
             </div>
           ) : (

@@ -133,7 +133,7 @@ export function BreakdownTable({
                 <td className={`col-span-2 md:w-44 ${cell}`}>
                   <ShareBar tokens={k.share.tokens} cost={k.share.cost} />
                 </td>
-                <td className={`min-w-0 break-all font-mono text-xs text-slate-700 ${cell}`}>
+                <td className={`min-w-0 break-all font-mono text-xs text-slate-700 md:whitespace-nowrap md:break-normal ${cell}`}>
                   {label(t("lastModel"))}
                   <span data-testid="key-last-model">{k.lastModel ?? "—"}</span>
                 </td>
@@ -206,7 +206,7 @@ function TokenPart({ label, value, testId }: { label: string; value: number; tes
   const n = useNumbers();
   return (
     <>
-      <dt>{label}</dt>
+      <dt className="whitespace-nowrap">{label}</dt>
       <dd className="whitespace-nowrap tabular-nums" data-testid={testId} data-value={value} title={n.int(value)}>
         {n.compact(value)}
       </dd>

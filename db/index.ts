@@ -31,12 +31,6 @@ export function getDbHandle(config: AppConfig): Promise<DbHandle> {
   return g.__usageDb;
 }
 
-export async function closeDbHandle(): Promise<void> {
-  const p = g.__usageDb;
-  g.__usageDb = undefined;
-  if (p) await (await p).close();
-}
-
 /**
  * Brings the schema up to date at start-up. On an empty embedded database it also seeds the demo
  * data, so the first `npm run dev` shows real-looking numbers. Records the usage time zone and

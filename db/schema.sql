@@ -15,6 +15,18 @@ SET client_min_messages = warning;
 SET row_security = off;
 
 --
+-- Name: reporting; Type: SCHEMA; Schema: -; Owner: -
+--
+
+CREATE SCHEMA reporting;
+
+--
+-- Name: SCHEMA reporting; Type: COMMENT; Schema: -; Owner: -
+--
+
+COMMENT ON SCHEMA reporting IS 'Stable read-only views for BI tools: accounts, API keys, usage rollups (daily / monthly / all time per account, key and model) and the raw ledger. Costs in USD; cost = real, rated_cost = charged.';
+
+--
 -- Name: ensure_usage_partition(date); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -707,6 +719,278 @@ CREATE TABLE public.usage_settings (
     value text NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL
 );
+
+--
+-- Name: accounts; Type: VIEW; Schema: reporting; Owner: -
+--
+
+CREATE VIEW reporting.accounts AS
+ SELECT accounts.id AS account_id,
+    accounts.name,
+    accounts.platform,
+    accounts.type,
+    accounts.status,
+    accounts.priority,
+    accounts.metadata,
+    accounts.created_at,
+    accounts.updated_at,
+    accounts.deleted_at
+   FROM public.accounts;
+
+--
+-- Name: VIEW accounts; Type: COMMENT; Schema: reporting; Owner: -
+--
+
+COMMENT ON VIEW reporting.accounts IS 'Upstream accounts (deleted ones too: deleted_at is set).';
+
+--
+-- Name: api_keys; Type: VIEW; Schema: reporting; Owner: -
+--
+
+CREATE VIEW reporting.api_keys AS
+ SELECT api_keys.id AS api_key_id,
+    api_keys.name,
+    api_keys.account_id,
+    api_keys.status,
+    api_keys.daily_cost_limit,
+    api_keys.total_cost_limit,
+    api_keys.total_cost_accumulated,
+    api_keys.last_used_at,
+    api_keys.metadata,
+    api_keys.created_at,
+    api_keys.updated_at,
+    api_keys.deleted_at
+   FROM public.api_keys;
+
+--
+-- Name: VIEW api_keys; Type: COMMENT; Schema: reporting; Owner: -
+--
+
+COMMENT ON VIEW reporting.api_keys IS 'API keys of the relay, without their hashes. account_id: the account a key is bound to, if one.';
+
+--
+-- Name: usage_account_daily; Type: VIEW; Schema: reporting; Owner: -
+--
+
+CREATE VIEW reporting.usage_account_daily AS
+ SELECT usage_account_daily.account_id,
+    usage_account_daily.usage_date,
+    usage_account_daily.requests,
+    usage_account_daily.input_tokens,
+    usage_account_daily.output_tokens,
+    usage_account_daily.cache_create_tokens,
+    usage_account_daily.cache_read_tokens,
+    usage_account_daily.ephemeral_5m_tokens,
+    usage_account_daily.ephemeral_1h_tokens,
+    usage_account_daily.total_tokens,
+    (((usage_account_daily.cost_nanos)::numeric / (1000000000)::numeric))::numeric(30,9) AS cost,
+    (((usage_account_daily.rated_cost_nanos)::numeric / (1000000000)::numeric))::numeric(30,9) AS rated_cost,
+    usage_account_daily.last_used_at
+   FROM public.usage_account_daily;
+
+--
+-- Name: usage_account_monthly; Type: VIEW; Schema: reporting; Owner: -
+--
+
+CREATE VIEW reporting.usage_account_monthly AS
+ SELECT usage_account_monthly.account_id,
+    usage_account_monthly.usage_month,
+    usage_account_monthly.requests,
+    usage_account_monthly.input_tokens,
+    usage_account_monthly.output_tokens,
+    usage_account_monthly.cache_create_tokens,
+    usage_account_monthly.cache_read_tokens,
+    usage_account_monthly.ephemeral_5m_tokens,
+    usage_account_monthly.ephemeral_1h_tokens,
+    usage_account_monthly.total_tokens,
+    (((usage_account_monthly.cost_nanos)::numeric / (1000000000)::numeric))::numeric(30,9) AS cost,
+    (((usage_account_monthly.rated_cost_nanos)::numeric / (1000000000)::numeric))::numeric(30,9) AS rated_cost,
+    usage_account_monthly.last_used_at
+   FROM public.usage_account_monthly;
+
+--
+-- Name: usage_account_totals; Type: VIEW; Schema: reporting; Owner: -
+--
+
+CREATE VIEW reporting.usage_account_totals AS
+ SELECT usage_account_totals.account_id,
+    usage_account_totals.requests,
+    usage_account_totals.input_tokens,
+    usage_account_totals.output_tokens,
+    usage_account_totals.cache_create_tokens,
+    usage_account_totals.cache_read_tokens,
+    usage_account_totals.ephemeral_5m_tokens,
+    usage_account_totals.ephemeral_1h_tokens,
+    usage_account_totals.total_tokens,
+    (((usage_account_totals.cost_nanos)::numeric / (1000000000)::numeric))::numeric(30,9) AS cost,
+    (((usage_account_totals.rated_cost_nanos)::numeric / (1000000000)::numeric))::numeric(30,9) AS rated_cost,
+    usage_account_totals.last_used_at
+   FROM public.usage_account_totals;
+
+--
+-- Name: usage_key_daily; Type: VIEW; Schema: reporting; Owner: -
+--
+
+CREATE VIEW reporting.usage_key_daily AS
+ SELECT usage_key_daily.account_id,
+    usage_key_daily.api_key_id,
+    usage_key_daily.usage_date,
+    usage_key_daily.requests,
+    usage_key_daily.input_tokens,
+    usage_key_daily.output_tokens,
+    usage_key_daily.cache_create_tokens,
+    usage_key_daily.cache_read_tokens,
+    usage_key_daily.ephemeral_5m_tokens,
+    usage_key_daily.ephemeral_1h_tokens,
+    usage_key_daily.total_tokens,
+    (((usage_key_daily.cost_nanos)::numeric / (1000000000)::numeric))::numeric(30,9) AS cost,
+    (((usage_key_daily.rated_cost_nanos)::numeric / (1000000000)::numeric))::numeric(30,9) AS rated_cost,
+    usage_key_daily.last_used_at,
+    usage_key_daily.last_model
+   FROM public.usage_key_daily;
+
+--
+-- Name: VIEW usage_key_daily; Type: COMMENT; Schema: reporting; Owner: -
+--
+
+COMMENT ON VIEW reporting.usage_key_daily IS 'Per account × API key × local day. A month''s CRS residual is in the monthly views only (see README).';
+
+--
+-- Name: usage_key_monthly; Type: VIEW; Schema: reporting; Owner: -
+--
+
+CREATE VIEW reporting.usage_key_monthly AS
+ SELECT usage_key_monthly.account_id,
+    usage_key_monthly.api_key_id,
+    usage_key_monthly.usage_month,
+    usage_key_monthly.requests,
+    usage_key_monthly.input_tokens,
+    usage_key_monthly.output_tokens,
+    usage_key_monthly.cache_create_tokens,
+    usage_key_monthly.cache_read_tokens,
+    usage_key_monthly.ephemeral_5m_tokens,
+    usage_key_monthly.ephemeral_1h_tokens,
+    usage_key_monthly.total_tokens,
+    (((usage_key_monthly.cost_nanos)::numeric / (1000000000)::numeric))::numeric(30,9) AS cost,
+    (((usage_key_monthly.rated_cost_nanos)::numeric / (1000000000)::numeric))::numeric(30,9) AS rated_cost,
+    usage_key_monthly.last_used_at,
+    usage_key_monthly.last_model
+   FROM public.usage_key_monthly;
+
+--
+-- Name: usage_key_totals; Type: VIEW; Schema: reporting; Owner: -
+--
+
+CREATE VIEW reporting.usage_key_totals AS
+ SELECT usage_key_totals.account_id,
+    usage_key_totals.api_key_id,
+    usage_key_totals.requests,
+    usage_key_totals.input_tokens,
+    usage_key_totals.output_tokens,
+    usage_key_totals.cache_create_tokens,
+    usage_key_totals.cache_read_tokens,
+    usage_key_totals.ephemeral_5m_tokens,
+    usage_key_totals.ephemeral_1h_tokens,
+    usage_key_totals.total_tokens,
+    (((usage_key_totals.cost_nanos)::numeric / (1000000000)::numeric))::numeric(30,9) AS cost,
+    (((usage_key_totals.rated_cost_nanos)::numeric / (1000000000)::numeric))::numeric(30,9) AS rated_cost,
+    usage_key_totals.last_used_at,
+    usage_key_totals.last_model
+   FROM public.usage_key_totals;
+
+--
+-- Name: usage_model_daily; Type: VIEW; Schema: reporting; Owner: -
+--
+
+CREATE VIEW reporting.usage_model_daily AS
+ SELECT usage_model_daily.account_id,
+    usage_model_daily.model,
+    usage_model_daily.usage_date,
+    usage_model_daily.requests,
+    usage_model_daily.input_tokens,
+    usage_model_daily.output_tokens,
+    usage_model_daily.cache_create_tokens,
+    usage_model_daily.cache_read_tokens,
+    usage_model_daily.ephemeral_5m_tokens,
+    usage_model_daily.ephemeral_1h_tokens,
+    usage_model_daily.total_tokens,
+    (((usage_model_daily.cost_nanos)::numeric / (1000000000)::numeric))::numeric(30,9) AS cost,
+    (((usage_model_daily.rated_cost_nanos)::numeric / (1000000000)::numeric))::numeric(30,9) AS rated_cost,
+    usage_model_daily.last_used_at
+   FROM public.usage_model_daily;
+
+--
+-- Name: usage_model_monthly; Type: VIEW; Schema: reporting; Owner: -
+--
+
+CREATE VIEW reporting.usage_model_monthly AS
+ SELECT usage_model_monthly.account_id,
+    usage_model_monthly.model,
+    usage_model_monthly.usage_month,
+    usage_model_monthly.requests,
+    usage_model_monthly.input_tokens,
+    usage_model_monthly.output_tokens,
+    usage_model_monthly.cache_create_tokens,
+    usage_model_monthly.cache_read_tokens,
+    usage_model_monthly.ephemeral_5m_tokens,
+    usage_model_monthly.ephemeral_1h_tokens,
+    usage_model_monthly.total_tokens,
+    (((usage_model_monthly.cost_nanos)::numeric / (1000000000)::numeric))::numeric(30,9) AS cost,
+    (((usage_model_monthly.rated_cost_nanos)::numeric / (1000000000)::numeric))::numeric(30,9) AS rated_cost,
+    usage_model_monthly.last_used_at
+   FROM public.usage_model_monthly;
+
+--
+-- Name: usage_model_totals; Type: VIEW; Schema: reporting; Owner: -
+--
+
+CREATE VIEW reporting.usage_model_totals AS
+ SELECT usage_model_totals.account_id,
+    usage_model_totals.model,
+    usage_model_totals.requests,
+    usage_model_totals.input_tokens,
+    usage_model_totals.output_tokens,
+    usage_model_totals.cache_create_tokens,
+    usage_model_totals.cache_read_tokens,
+    usage_model_totals.ephemeral_5m_tokens,
+    usage_model_totals.ephemeral_1h_tokens,
+    usage_model_totals.total_tokens,
+    (((usage_model_totals.cost_nanos)::numeric / (1000000000)::numeric))::numeric(30,9) AS cost,
+    (((usage_model_totals.rated_cost_nanos)::numeric / (1000000000)::numeric))::numeric(30,9) AS rated_cost,
+    usage_model_totals.last_used_at
+   FROM public.usage_model_totals;
+
+--
+-- Name: usage_records; Type: VIEW; Schema: reporting; Owner: -
+--
+
+CREATE VIEW reporting.usage_records AS
+ SELECT usage_records.request_id,
+    usage_records.occurred_at,
+    usage_records.usage_date,
+    usage_records.usage_hour,
+    usage_records.account_id,
+    usage_records.api_key_id,
+    usage_records.model,
+    usage_records.requests,
+    usage_records.input_tokens,
+    usage_records.output_tokens,
+    usage_records.cache_create_tokens,
+    usage_records.cache_read_tokens,
+    usage_records.ephemeral_5m_tokens,
+    usage_records.ephemeral_1h_tokens,
+    usage_records.total_tokens,
+    usage_records.total_cost AS cost,
+    COALESCE(usage_records.rated_cost, usage_records.total_cost) AS rated_cost,
+    usage_records.cost_breakdown,
+    usage_records.metadata
+   FROM public.usage_records;
+
+--
+-- Name: VIEW usage_records; Type: COMMENT; Schema: reporting; Owner: -
+--
+
+COMMENT ON VIEW reporting.usage_records IS 'The raw ledger, partitioned by UTC month behind the view: filter on occurred_at or usage_date.';
 
 --
 -- Name: accounts accounts_pkey; Type: CONSTRAINT; Schema: public; Owner: -

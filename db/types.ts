@@ -34,7 +34,19 @@ export interface ApiKeysTable {
   deleted_at: Timestamp | null;
 }
 
-export interface UsageRecordsTable {
+/** The token counts of a request, summed as they are in every rollup. */
+export interface TokenMeasures {
+  requests: number;
+  input_tokens: number;
+  output_tokens: number;
+  cache_create_tokens: number;
+  cache_read_tokens: number;
+  ephemeral_5m_tokens: number;
+  ephemeral_1h_tokens: number;
+  total_tokens: number;
+}
+
+export interface UsageRecordsTable extends TokenMeasures {
   request_id: string;
   occurred_at: Timestamp;
   /** The local date in USAGE_TIMEZONE, as YYYY-MM-DD. */
@@ -43,14 +55,6 @@ export interface UsageRecordsTable {
   account_id: string;
   api_key_id: string;
   model: string;
-  requests: number;
-  input_tokens: number;
-  output_tokens: number;
-  cache_create_tokens: number;
-  cache_read_tokens: number;
-  ephemeral_5m_tokens: number;
-  ephemeral_1h_tokens: number;
-  total_tokens: number;
   total_cost: Numeric;
   /** What the key holder is charged; null when it equals total_cost (0006_rated_cost.sql). */
   rated_cost: Numeric | null;
@@ -59,15 +63,7 @@ export interface UsageRecordsTable {
 }
 
 /** The measures every rollup carries. Sums of them come back as numbers (int8) or strings (numeric). */
-export interface RollupMeasures {
-  requests: number;
-  input_tokens: number;
-  output_tokens: number;
-  cache_create_tokens: number;
-  cache_read_tokens: number;
-  ephemeral_5m_tokens: number;
-  ephemeral_1h_tokens: number;
-  total_tokens: number;
+export interface RollupMeasures extends TokenMeasures {
   /** Integer nano-USD (1e-9 USD). */
   cost_nanos: number;
   /** The rated cost (what the key holder is charged), integer nano-USD. */

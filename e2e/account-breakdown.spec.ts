@@ -7,12 +7,12 @@ import {
   expectedKeyRows,
   cleanDemo,
   generateDemo,
-  parseCsv,
   shownAccountIds,
   shownFigures,
   shownKeyRows,
   type DemoFigures,
 } from "./demo";
+import { parseCsv } from "../server/testing/csv";
 
 /**
  * The accounts page and the drawer against demo data written through the recording services:

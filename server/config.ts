@@ -131,47 +131,49 @@ const envSchema = z.object({
   CRS_TIMEZONE_OFFSET: int("CRS_TIMEZONE_OFFSET", 8, -12, 14),
   CRS_FOLLOW_IN_APP: bool("CRS_FOLLOW_IN_APP", true),
   CRS_POLL_INTERVAL_MS: int("CRS_POLL_INTERVAL_MS", 2000, 100, 600000),
-});
+})
+  // The names the code uses; AppConfig is this output, so no field is declared twice.
+  .transform((e) => ({
+    nodeEnv: e.NODE_ENV,
+    /** undefined: the embedded PGlite database in `pgliteDir`. */
+    databaseUrl: e.DATABASE_URL,
+    postgresEnabled: e.POSTGRES_ENABLED,
+    pgliteDir: e.PGLITE_DIR,
+    redisUrl: e.REDIS_URL,
+    redisKeyPrefix: e.REDIS_KEY_PREFIX,
+    usageTimezone: e.USAGE_TIMEZONE,
+    port: e.PORT,
+    dbPoolMax: e.DB_POOL_MAX,
+    dbStatementTimeoutMs: e.DB_STATEMENT_TIMEOUT_MS,
+    logLevel: e.LOG_LEVEL,
+    adminUsername: e.ADMIN_USERNAME,
+    /** undefined: the first start generates one and logs it once (see server/auth/admin.service.ts). */
+    adminPassword: e.ADMIN_PASSWORD,
+    sessionIdleTimeoutSeconds: e.SESSION_IDLE_TIMEOUT_SECONDS,
+    sessionMaxAgeSeconds: e.SESSION_MAX_AGE_SECONDS,
+    loginRateWindowSeconds: e.LOGIN_RATE_WINDOW_SECONDS,
+    loginMaxFailuresPerIp: e.LOGIN_MAX_FAILURES_PER_IP,
+    loginMaxFailuresPerUsername: e.LOGIN_MAX_FAILURES_PER_USERNAME,
+    /** Password checks (argon2) running at once for sign-ins; more wait briefly, then get 429. */
+    loginMaxConcurrentChecks: e.LOGIN_MAX_CONCURRENT_CHECKS,
+    /** Peers whose X-Forwarded-* headers are believed (none by default: the socket address counts). */
+    trustedProxies: e.TRUSTED_PROXIES,
+    /** The origin browsers use (https://usage.example.com): CSRF origin, Secure cookies and HSTS. */
+    publicUrl: e.PUBLIC_URL,
+    /** undefined ("auto"): Secure when PUBLIC_URL is https or the request came over HTTPS. */
+    cookieSecure: e.COOKIE_SECURE,
+    /** Deadline of every API request; past it the client gets 503 and the work is abandoned. */
+    requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
+    /** claude-relay-service's Redis to follow (server/crs/follower.ts); undefined: no follower. */
+    crsRedisUrl: e.CRS_REDIS_URL,
+    /** CRS's TIMEZONE_OFFSET, used when its data cannot tell (CRS reads 0 as 8). */
+    crsTimezoneOffset: e.CRS_TIMEZONE_OFFSET === 0 ? 8 : e.CRS_TIMEZONE_OFFSET,
+    /** With CRS_REDIS_URL: the app process follows too (the worker always does). */
+    crsFollowInApp: e.CRS_FOLLOW_IN_APP,
+    crsPollIntervalMs: e.CRS_POLL_INTERVAL_MS,
+  }));
 
-export type AppConfig = {
-  nodeEnv: "development" | "production" | "test";
-  /** undefined: the embedded PGlite database in `pgliteDir`. */
-  databaseUrl: string | undefined;
-  postgresEnabled: boolean;
-  pgliteDir: string;
-  redisUrl: string | undefined;
-  redisKeyPrefix: string;
-  usageTimezone: string;
-  port: number;
-  dbPoolMax: number;
-  dbStatementTimeoutMs: number;
-  logLevel: "debug" | "info" | "warn" | "error";
-  adminUsername: string;
-  /** undefined: the first start generates one and logs it once (see server/auth/admin.service.ts). */
-  adminPassword: string | undefined;
-  sessionIdleTimeoutSeconds: number;
-  sessionMaxAgeSeconds: number;
-  loginRateWindowSeconds: number;
-  loginMaxFailuresPerIp: number;
-  loginMaxFailuresPerUsername: number;
-  /** Password checks (argon2) running at once for sign-ins; more wait briefly, then get 429. */
-  loginMaxConcurrentChecks: number;
-  /** Peers whose X-Forwarded-* headers are believed (none by default: the socket address counts). */
-  trustedProxies: TrustedProxies;
-  /** The origin browsers use (https://usage.example.com): CSRF origin, Secure cookies and HSTS. */
-  publicUrl: string | undefined;
-  /** undefined ("auto"): Secure when PUBLIC_URL is https or the request came over HTTPS. */
-  cookieSecure: boolean | undefined;
-  /** Deadline of every API request; past it the client gets 503 and the work is abandoned. */
-  requestTimeoutMs: number;
-  /** claude-relay-service's Redis to follow (server/crs/follower.ts); undefined: no follower. */
-  crsRedisUrl: string | undefined;
-  /** CRS's TIMEZONE_OFFSET, used when its data cannot tell (CRS reads 0 as 8). */
-  crsTimezoneOffset: number;
-  /** With CRS_REDIS_URL: the app process follows too (the worker always does). */
-  crsFollowInApp: boolean;
-  crsPollIntervalMs: number;
-};
+export type AppConfig = z.output<typeof envSchema>;
 
 export class ConfigError extends Error {
   constructor(readonly problems: { variable: string; message: string }[]) {
@@ -189,36 +191,7 @@ export function parseConfig(env: Record<string, string | undefined>): AppConfig 
       parsed.error.issues.map((i) => ({ variable: String(i.path[0] ?? "env"), message: i.message })),
     );
   }
-  const e = parsed.data;
-  return {
-    nodeEnv: e.NODE_ENV,
-    databaseUrl: e.DATABASE_URL,
-    postgresEnabled: e.POSTGRES_ENABLED,
-    pgliteDir: e.PGLITE_DIR,
-    redisUrl: e.REDIS_URL,
-    redisKeyPrefix: e.REDIS_KEY_PREFIX,
-    usageTimezone: e.USAGE_TIMEZONE,
-    port: e.PORT,
-    dbPoolMax: e.DB_POOL_MAX,
-    dbStatementTimeoutMs: e.DB_STATEMENT_TIMEOUT_MS,
-    logLevel: e.LOG_LEVEL,
-    adminUsername: e.ADMIN_USERNAME,
-    adminPassword: e.ADMIN_PASSWORD,
-    sessionIdleTimeoutSeconds: e.SESSION_IDLE_TIMEOUT_SECONDS,
-    sessionMaxAgeSeconds: e.SESSION_MAX_AGE_SECONDS,
-    loginRateWindowSeconds: e.LOGIN_RATE_WINDOW_SECONDS,
-    loginMaxFailuresPerIp: e.LOGIN_MAX_FAILURES_PER_IP,
-    loginMaxFailuresPerUsername: e.LOGIN_MAX_FAILURES_PER_USERNAME,
-    loginMaxConcurrentChecks: e.LOGIN_MAX_CONCURRENT_CHECKS,
-    trustedProxies: e.TRUSTED_PROXIES,
-    publicUrl: e.PUBLIC_URL,
-    cookieSecure: e.COOKIE_SECURE,
-    requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
-    crsRedisUrl: e.CRS_REDIS_URL,
-    crsTimezoneOffset: e.CRS_TIMEZONE_OFFSET === 0 ? 8 : e.CRS_TIMEZONE_OFFSET,
-    crsFollowInApp: e.CRS_FOLLOW_IN_APP,
-    crsPollIntervalMs: e.CRS_POLL_INTERVAL_MS,
-  };
+  return parsed.data;
 }
 
 let cached: AppConfig | undefined;

@@ -87,7 +87,7 @@ export function formatDateTime(value: string | Date | null | undefined, timeZone
   return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}`;
 }
 
-/** 2025-01-31 14:05:09 (UTC+08:00) — for titles. */
+/** 2025-01-31 14:05:09 Asia/Shanghai (the zone given) — for titles. */
 export function formatDateTimeLong(value: string | Date | null | undefined, timeZone: string): string | undefined {
   const d = toDate(value);
   if (!d) return undefined;

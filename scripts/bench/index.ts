@@ -27,6 +27,7 @@ import { freePort } from "../../server/testing/ports";
 import { adminQuery, dropRedisPrefix } from "../../server/testing/stores";
 import { sampleCpu } from "./cpu";
 import { generateDataset, type DatasetOptions } from "./dataset";
+import { importScaledCrs } from "./crs-scaled";
 import { copyReference, runIngest, singleEventAck } from "./ingest";
 import { closeHttp, requestOk, timeRuns } from "./measure";
 import { calendarNow, checkAgainstBaseline, measureReads } from "./reads";
@@ -176,6 +177,13 @@ async function main() {
     const checkAfter = await checkAgainstBaseline(runtime, pool);
     log(`   check after ingest and COPY: ${checkAfter.comparisons} comparisons, ${checkAfter.mismatches.length} mismatches`);
 
+    // The CRS import beside the same run's COPY (issue 13): the fixture's CRS Redis scaled up, into a database of its own.
+    const crsKeys = opts.records >= 1_000_000 ? 1200 : 120;
+    log(`3b. crs:import of the fixture's CRS Redis scaled to ${crsKeys} API keys`);
+    const scaled = await importScaledCrs(crsKeys, log);
+    await scaled.close();
+    const crsImport = scaled.figures;
+
     log(`4. memory and size`);
     const redisF = await redisFigures(redis, prefix, redisBefore, redisAfter, ingest.activeApiKeys, ingest.accepted, calendarNow(timezone).today);
     const pgF = await pgFigures(pool);
@@ -197,7 +205,7 @@ async function main() {
       options: { runs: opts.runs, baselineRuns: opts.baselineRuns, baselineBudgetS: opts.baselineBudgetMs / 1000, seconds: opts.seconds, clients: opts.clients, batch: opts.batch },
       reads,
       page,
-      ingest: { ...ingest, singleEventAck: singleAck, copy },
+      ingest: { ...ingest, singleEventAck: singleAck, copy, crsImport },
       redis: redisF,
       postgres: pgF,
       check: { before: check, after: checkAfter },

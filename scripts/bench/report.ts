@@ -1,4 +1,5 @@
 import type { CheckResult, ReadFigures } from "./reads";
+import type { CrsImportFigures } from "./crs-scaled";
 import type { CopyFigures, IngestFigures } from "./ingest";
 import type { Latency } from "./measure";
 import type { PgFigures, RedisFigures } from "./sizes";
@@ -12,7 +13,8 @@ export interface BenchRun {
   options: { runs: number; baselineRuns: number; baselineBudgetS: number; seconds: number; clients: number; batch: number };
   reads: ReadFigures;
   page: Latency;
-  ingest: IngestFigures & { singleEventAck: Latency; copy: CopyFigures };
+  /** crsImport: absent in runs before issue 13. */
+  ingest: IngestFigures & { singleEventAck: Latency; copy: CopyFigures; crsImport?: CrsImportFigures };
   redis: RedisFigures;
   postgres: PgFigures;
   check: { before: CheckResult; after: CheckResult };
@@ -151,6 +153,11 @@ function runSection(run: BenchRun): string[] {
     `| COPY of the same rows into a plain table with the same indexes (no rollups) | ${fmt(i.copy.rawPerSecond)} rows/s (${fmt(i.copy.rawMs)} ms) |`,
     `| sustained ingest / COPY with rollups | ${((100 * i.sustainedPerSecond) / i.copy.withRollupsPerSecond).toFixed(0)} % |`,
     `| sustained ingest / COPY without rollups | ${((100 * i.sustainedPerSecond) / i.copy.rawPerSecond).toFixed(0)} % |`,
+    ...(i.crsImport
+      ? [
+          `| crs:import of the fixture's CRS Redis scaled to ${fmt(i.crsImport.keys)} keys (${fmt(i.crsImport.redisKeys)} Redis keys → ${fmt(i.crsImport.events)} events, ${fmt(i.crsImport.aggregateEvents)} of them aggregates; a database of its own) | ${fmt(i.crsImport.eventsPerSecond)} events/s (${i.crsImport.seconds.toFixed(1)} s), ${((100 * i.crsImport.eventsPerSecond) / i.copy.withRollupsPerSecond).toFixed(0)} % of COPY with rollups |`,
+        ]
+      : []),
     "",
   );
   const re = run.redis;

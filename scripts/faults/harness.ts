@@ -6,6 +6,7 @@ import { createApiToken } from "../../server/auth/token.service";
 import { parseConfig } from "../../server/config";
 import { createRedis } from "../../server/redis";
 import { createRuntime, type Runtime } from "../../server/runtime";
+import { parseCsvRecords } from "../../server/testing/csv";
 import { outboxStats } from "../../server/usage/hot-outbox";
 import { expectedFigures, localDate, nanosOf, pgFigures, redisFigures, rng, withoutModelTotals, type Expected, type Sums } from "../../server/usage/usage.fixtures";
 import type { UsageEvent } from "../../server/usage/schemas";
@@ -387,7 +388,7 @@ export class World {
     const list = await get("/admin/accounts/usage-stats?format=csv");
     if (list.status !== 200) problems.push(`accounts CSV → ${list.status}`);
     else {
-      const rows = new Map(parseCsv(list.text).map((r) => [r.id, r]));
+      const rows = new Map(parseCsvRecords(list.text).map((r) => [r.id, r]));
       for (const acc of this.accounts) {
         for (const [w, suffix] of Object.entries(win)) {
           const want = figuresOf(expected.account.get(`${acc}|${suffix}`));
@@ -404,7 +405,7 @@ export class World {
         problems.push(`breakdown CSV ${acc} → ${b.status}`);
         continue;
       }
-      const rows = new Map(parseCsv(b.text).map((r) => [r.apiKeyId, r]));
+      const rows = new Map(parseCsvRecords(b.text).map((r) => [r.apiKeyId, r]));
       for (const key of this.keysOf.get(acc)!) {
         const wantSums = expected.key.get(`${acc}|${key}|t`);
         if (!wantSums && !rows.has(key)) continue;
@@ -515,13 +516,6 @@ const CSV_FIGURES = ["requests", "inputTokens", "outputTokens", "cacheCreateToke
 function figuresOf(s: Sums | undefined): Record<string, number> {
   const w = s ?? zeroSums();
   return { requests: w.requests, inputTokens: w.inputTokens, outputTokens: w.outputTokens, cacheCreateTokens: w.cacheCreateTokens, cacheReadTokens: w.cacheReadTokens, allTokens: w.allTokens, cost: usd6(w.costNanos), ratedCost: usd6(w.ratedCostNanos) };
-}
-
-/** Plain CSV (no quoted commas in this suite's names and ids) → header-keyed rows. */
-function parseCsv(text: string): Record<string, string>[] {
-  const lines = text.replace(/^\uFEFF/, "").split(/\r?\n/).filter((l) => l.length > 0);
-  const header = lines[0]?.split(",") ?? [];
-  return lines.slice(1).map((l) => Object.fromEntries(l.split(",").map((v, i) => [header[i]!, v])));
 }
 
 function zeroSums(): Sums {

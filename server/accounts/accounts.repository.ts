@@ -1,23 +1,9 @@
 import { sql, type Kysely } from "kysely";
-import type { Account, Database } from "../../db/types";
+import type { Account, ApiKey, Database } from "../../db/types";
 import type { ListAccountsInput, ListApiKeysInput, UpsertAccountInput, UpsertApiKeyInput } from "./schemas";
 
 /** An api_keys row without hashed_key: that column is never read back by this module. */
-export interface ApiKeyRow {
-  id: string;
-  name: string;
-  account_id: string | null;
-  status: string;
-  has_hashed_key: boolean;
-  daily_cost_limit: string | null;
-  total_cost_limit: string | null;
-  total_cost_accumulated: string;
-  last_used_at: Date | null;
-  metadata: Record<string, unknown>;
-  created_at: Date;
-  updated_at: Date;
-  deleted_at: Date | null;
-}
+export type ApiKeyRow = Omit<ApiKey, "hashed_key"> & { has_hashed_key: boolean };
 
 // A placeholder (created by usage for an unknown id) becomes active when the relay describes it.
 const statusOnUpdate = (table: "accounts" | "api_keys") =>

@@ -71,6 +71,27 @@ function apiKeyView(k: repo.ApiKeyRow): ApiKeyView {
   };
 }
 
+// With PostgreSQL disabled the Redis index is all there is: what it does not hold reads as empty.
+function accountViewOfIndex(id: string, e: AccountIndexEntry, at: string): AccountView {
+  return { id, ...e, metadata: {}, createdAt: at, updatedAt: at, deletedAt: null };
+}
+
+function apiKeyViewOfIndex(id: string, e: ApiKeyIndexEntry, at: string): ApiKeyView {
+  return {
+    id,
+    ...e,
+    hasHashedKey: false,
+    dailyCostLimit: null,
+    totalCostLimit: null,
+    totalCostAccumulated: "0",
+    lastUsedAt: null,
+    metadata: {},
+    createdAt: at,
+    updatedAt: at,
+    deletedAt: null,
+  };
+}
+
 function pagination(page: number, pageSize: number, total: number): Pagination {
   return { page, pageSize, total, totalPages: Math.ceil(total / pageSize) };
 }
@@ -116,8 +137,7 @@ export async function upsertAccount(runtime: Runtime, input: UpsertAccountInput)
     priority: input.priority ?? old?.priority ?? 50,
   };
   await setAccountIndex(redis, prefix, input.id, entry);
-  const now = new Date().toISOString();
-  return { id: input.id, ...entry, metadata: {}, createdAt: now, updatedAt: now, deletedAt: null };
+  return accountViewOfIndex(input.id, entry, new Date().toISOString());
 }
 
 export async function upsertApiKey(runtime: Runtime, input: UpsertApiKeyInput): Promise<ApiKeyView> {
@@ -135,20 +155,7 @@ export async function upsertApiKey(runtime: Runtime, input: UpsertApiKeyInput): 
     status: input.status ?? (!old || old.status === "unknown" || old.status === "deleted" ? "active" : old.status),
   };
   await setApiKeyIndex(redis, prefix, input.id, entry);
-  const now = new Date().toISOString();
-  return {
-    id: input.id,
-    ...entry,
-    hasHashedKey: false,
-    dailyCostLimit: null,
-    totalCostLimit: null,
-    totalCostAccumulated: "0",
-    lastUsedAt: null,
-    metadata: {},
-    createdAt: now,
-    updatedAt: now,
-    deletedAt: null,
-  };
+  return apiKeyViewOfIndex(input.id, entry, new Date().toISOString());
 }
 
 export async function deleteAccount(runtime: Runtime, input: DeleteByIdInput): Promise<{ id: string; deletedAt: string }> {
@@ -203,7 +210,7 @@ export async function listAccounts(runtime: Runtime, f: ListAccountsInput): Prom
       const d = f.sort === "priority" ? a.priority - b.priority : a.name.localeCompare(b.name);
       return (f.order === "asc" ? d : -d) || a.id.localeCompare(b.id);
     })
-    .map((a): AccountView => ({ ...a, metadata: {}, createdAt: "", updatedAt: "", deletedAt: null }));
+    .map(({ id, ...e }) => accountViewOfIndex(id, e, ""));
   return pageOf(all, f.page, f.pageSize);
 }
 
@@ -218,19 +225,6 @@ export async function listApiKeys(runtime: Runtime, f: ListApiKeysInput): Promis
     .filter((k) => (f.includeDeleted || k.status !== "deleted") && (!f.accountId || k.accountId === f.accountId) && (!f.status || k.status === f.status))
     .filter((k) => contains(k.id, f.search) || contains(k.name, f.search))
     .sort((a, b) => (f.order === "asc" ? 1 : -1) * a.name.localeCompare(b.name) || a.id.localeCompare(b.id))
-    .map(
-      (k): ApiKeyView => ({
-        ...k,
-        hasHashedKey: false,
-        dailyCostLimit: null,
-        totalCostLimit: null,
-        totalCostAccumulated: "0",
-        lastUsedAt: null,
-        metadata: {},
-        createdAt: "",
-        updatedAt: "",
-        deletedAt: null,
-      }),
-    );
+    .map(({ id, ...e }) => apiKeyViewOfIndex(id, e, ""));
   return pageOf(all, f.page, f.pageSize);
 }

@@ -101,39 +101,45 @@ export const listApiKeysInput = z
   .strict();
 export type ListApiKeysInput = z.infer<typeof listApiKeysInput>;
 
-export interface Pagination {
-  page: number;
-  pageSize: number;
-  total: number;
-  totalPages: number;
-}
+// What the routes answer: the TypeScript types are inferred from these; the metas are for OpenAPI.
+const isoInstant = z.string().meta({ format: "date-time" });
 
-export interface AccountView {
-  id: string;
-  name: string;
-  platform: string;
-  type: string;
-  status: string;
-  priority: number;
-  metadata: Record<string, unknown>;
-  createdAt: string;
-  updatedAt: string;
-  deletedAt: string | null;
-}
+export const pagination = z.object({
+  page: z.number().int(),
+  pageSize: z.number().int(),
+  total: z.number().int(),
+  totalPages: z.number().int(),
+});
+export type Pagination = z.infer<typeof pagination>;
+
+export const accountView = z.object({
+  id: z.string(),
+  name: z.string(),
+  platform: z.string(),
+  type: z.string(),
+  status: z.string(),
+  priority: z.number().int(),
+  metadata: z.record(z.string(), z.unknown()),
+  createdAt: isoInstant,
+  updatedAt: isoInstant,
+  deletedAt: isoInstant.nullable(),
+});
+export type AccountView = z.infer<typeof accountView>;
 
 /** What lists and upserts return about a key: never the hash itself. */
-export interface ApiKeyView {
-  id: string;
-  name: string;
-  accountId: string | null;
-  status: string;
-  hasHashedKey: boolean;
-  dailyCostLimit: string | null;
-  totalCostLimit: string | null;
-  totalCostAccumulated: string;
-  lastUsedAt: string | null;
-  metadata: Record<string, unknown>;
-  createdAt: string;
-  updatedAt: string;
-  deletedAt: string | null;
-}
+export const apiKeyView = z.object({
+  id: z.string(),
+  name: z.string(),
+  accountId: z.string().nullable(),
+  status: z.string(),
+  hasHashedKey: z.boolean().meta({ description: "The key's hash is never returned" }),
+  dailyCostLimit: z.string().nullable().meta({ description: "USD as a decimal string" }),
+  totalCostLimit: z.string().nullable(),
+  totalCostAccumulated: z.string(),
+  lastUsedAt: isoInstant.nullable(),
+  metadata: z.record(z.string(), z.unknown()),
+  createdAt: isoInstant,
+  updatedAt: isoInstant,
+  deletedAt: isoInstant.nullable(),
+});
+export type ApiKeyView = z.infer<typeof apiKeyView>;

@@ -6,7 +6,7 @@ import { credentialStore } from "./credential-store";
 import { SESSION_COOKIE } from "./http";
 import { sha256Hex } from "./secrets";
 import { createSession, revokeSession, verifySession } from "./session.service";
-import { authTestStores, STORE_MODES, TEST_ADMIN_PASSWORD, type AuthTestStores } from "./testing";
+import { adminTestStores, authTestStores, STORE_MODES, TEST_ADMIN_PASSWORD, type AuthTestStores } from "./testing";
 import { createApiToken, listApiTokens, revokeApiToken, verifyApiToken } from "./token.service";
 
 const H = 3600_000;
@@ -30,9 +30,7 @@ describe.each(STORE_MODES)("authentication with %s", (mode) => {
   const t0 = new Date(Date.UTC(2030, 0, 1, 8, 0, 0));
 
   beforeAll(async () => {
-    stores = await authTestStores(mode);
-    // The admin exists from before every clock this file uses.
-    await ensureAdminUser(stores.runtime, { now: new Date(Date.UTC(2020, 0, 1)) });
+    stores = await adminTestStores(mode);
   });
   afterAll(() => stores.close());
 

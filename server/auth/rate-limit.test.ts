@@ -1,11 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AppError } from "../errors";
-import { ensureAdminUser, login, passwordCheckLimiter } from "./admin.service";
+import { login, passwordCheckLimiter } from "./admin.service";
 import { CheckLimiter } from "./login-guard";
 import { windowAt } from "./rate-limit";
-import { authTestStores, TEST_ADMIN_PASSWORD, type AuthTestStores } from "./testing";
+import { adminTestStores, TEST_ADMIN_PASSWORD, type AuthTestStores } from "./testing";
 
 const WINDOW_S = 60;
+const LIMITS = { LOGIN_RATE_WINDOW_SECONDS: String(WINDOW_S), LOGIN_MAX_FAILURES_PER_USERNAME: "3", LOGIN_MAX_FAILURES_PER_IP: "5" };
 // 10 s into a window, so the window ends 50 s later.
 const T = new Date(Date.UTC(2030, 0, 1, 8, 0, 10));
 const at = (seconds: number) => new Date(T.getTime() + seconds * 1000);
@@ -33,12 +34,7 @@ describe("windowAt", () => {
 describe.each(["postgres+redis", "postgres"] as const)("login rate limits (%s)", (mode) => {
   let stores: AuthTestStores;
   beforeAll(async () => {
-    stores = await authTestStores(mode, {
-      LOGIN_RATE_WINDOW_SECONDS: String(WINDOW_S),
-      LOGIN_MAX_FAILURES_PER_USERNAME: "3",
-      LOGIN_MAX_FAILURES_PER_IP: "5",
-    });
-    await ensureAdminUser(stores.runtime, { now: new Date(Date.UTC(2020, 0, 1)) });
+    stores = await adminTestStores(mode, LIMITS);
   });
   afterAll(() => stores.close());
 
@@ -78,13 +74,7 @@ describe.each(["postgres+redis", "postgres"] as const)("login rate limits (%s)",
 describe.each(["postgres+redis", "postgres"] as const)("a stranger cannot lock the owner out (%s)", (mode) => {
   let stores: AuthTestStores;
   beforeAll(async () => {
-    stores = await authTestStores(mode, {
-      LOGIN_RATE_WINDOW_SECONDS: String(WINDOW_S),
-      LOGIN_MAX_FAILURES_PER_USERNAME: "3",
-      LOGIN_MAX_FAILURES_PER_IP: "5",
-      LOGIN_MAX_CONCURRENT_CHECKS: "2",
-    });
-    await ensureAdminUser(stores.runtime, { now: new Date(Date.UTC(2020, 0, 1)) });
+    stores = await adminTestStores(mode, { ...LIMITS, LOGIN_MAX_CONCURRENT_CHECKS: "2" });
   });
   afterAll(() => stores.close());
 

@@ -39,6 +39,16 @@ export async function authTestStores(
   };
 }
 
+/** Before every clock the tests use, so that no session or sign-in predates the password. */
+const ADMIN_SINCE = new Date(Date.UTC(2020, 0, 1));
+
+/** authTestStores with the admin user already created (as of ADMIN_SINCE). */
+export async function adminTestStores(mode: StoreMode = "postgres+redis", overrides: Record<string, string | undefined> = {}): Promise<AuthTestStores> {
+  const stores = await authTestStores(mode, overrides);
+  await ensureAdminUser(stores.runtime, { now: ADMIN_SINCE });
+  return stores;
+}
+
 /**
  * A session cookie header for the admin. The admin user is created as of `adminSince` so that
  * sessions backdated to test expiry are not older than the password.

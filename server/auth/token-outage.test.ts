@@ -1,10 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createDatabase } from "../../db/client";
-import { migrate } from "../../db/migrator";
 import { AppError } from "../errors";
 import { createRuntime, type Runtime } from "../runtime";
 import { testConfig } from "../testing/stores";
-import { startOwnPostgres, type OwnPostgres } from "../usage/test-servers";
+import { startOwnMigratedPostgres, type OwnPostgres } from "../usage/test-servers";
 import { createApiToken, revokeApiToken, verifyApiToken } from "./token.service";
 
 // Found by the fault suite (scripts/faults, scenario 1): with PostgreSQL stopped every Bearer
@@ -13,10 +11,7 @@ describe("API tokens while PostgreSQL is unreachable", () => {
   let pg: OwnPostgres;
   let runtime: Runtime;
   beforeAll(async () => {
-    pg = await startOwnPostgres();
-    const handle = await createDatabase({ databaseUrl: pg.url, pgliteDir: "", statementTimeoutMs: 30_000, poolMax: 2 });
-    await migrate(handle);
-    await handle.close();
+    pg = await startOwnMigratedPostgres();
     runtime = await createRuntime(testConfig({ DATABASE_URL: pg.url, REDIS_URL: undefined }), { ownDatabase: true });
   });
   afterAll(async () => {

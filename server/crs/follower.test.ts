@@ -2,14 +2,14 @@ import { Redis } from "ioredis";
 import { sql, type Kysely } from "kysely";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { Database } from "../../db/types";
-import { createRuntime, type Runtime } from "../runtime";
-import { createTestDatabase, dropRedisPrefix, testConfig, type TestDatabase } from "../testing/stores";
+import { createTestRuntime } from "../testing/runtime";
 import { startOwnRedis, type OwnRedis } from "../usage/test-servers";
 import { health } from "../health/health.service";
 import { findStatuses } from "./crs.repository";
 import { fixture, loadDump, writeLikeCrs, type Dump, type FixtureRequest } from "./crs.fixtures";
 import { CrsFollower, type PollResult } from "./follower";
 import { importCrs } from "./importer";
+import { expected, pickFigures, rollupFigures, type CrsFigs } from "./testing";
 
 /**
  * The follower against a CRS-shaped Redis that our own writer fills with requests.json the way CRS
@@ -18,46 +18,14 @@ import { importCrs } from "./importer";
  * with the importer. Every figure is compared with expected.json.
  */
 
-interface Figs {
-  requests: number;
-  inputTokens: number;
-  outputTokens: number;
-  cacheCreateTokens: number;
-  cacheReadTokens: number;
-  ephemeral5mTokens: number;
-  ephemeral1hTokens: number;
-  allTokens: number;
-  cost: string;
-  ratedCost: string;
-}
-interface Expected {
-  accounts: Record<string, { allTime: Figs; byDay: Record<string, Figs> }>;
-  apiKeys: Record<string, { allTime: Figs; byDay: Record<string, Figs>; byMonth: Record<string, Figs> }>;
-  global: { allTime: Figs };
-}
-
 const TZ = "Asia/Shanghai";
 const K01 = "5685b082-c933-491c-88e4-a01a341935aa";
-const expected = fixture<Expected>("expected.json");
 const requests = fixture<{ requests: FixtureRequest[] }>("requests.json").requests;
 const fullDump = fixture<Dump>("dump-full.json");
-const TOKENS = ["requests", "inputTokens", "outputTokens", "cacheCreateTokens", "cacheReadTokens", "ephemeral5mTokens", "ephemeral1hTokens", "allTokens"] as const;
-const pick = (f: Figs) => ({ ...Object.fromEntries(TOKENS.map((t) => [t, f[t]])), cost: f.cost, ratedCost: f.ratedCost });
 
 /** What CRS holds before any request: accounts, keys, service rates. */
 const isMetadata = (key: string) =>
   /^(apikey:|claude:account:|claude_console_account:|gemini_account:|openai:account:|system:service_rates$|shared_)/.test(key);
-
-async function figures(db: Kysely<Database>, table: string, idCol: string, bucket: string) {
-  const r = await sql<Record<string, string>>`
-    select ${sql.raw(idCol)} as id, ${sql.raw(bucket)} as bucket, sum(requests)::int as requests, sum(input_tokens)::int as "inputTokens",
-      sum(output_tokens)::int as "outputTokens", sum(cache_create_tokens)::int as "cacheCreateTokens",
-      sum(cache_read_tokens)::int as "cacheReadTokens", sum(ephemeral_5m_tokens)::int as "ephemeral5mTokens",
-      sum(ephemeral_1h_tokens)::int as "ephemeral1hTokens", sum(total_tokens)::int as "allTokens",
-      (sum(cost_nanos) / 1e9)::numeric(20,8)::text as cost, (sum(rated_cost_nanos) / 1e9)::numeric(20,8)::text as "ratedCost"
-      from ${sql.table(table)} group by 1, 2`.execute(db);
-  return new Map(r.rows.map(({ id, bucket: b, cost, ratedCost, ...rest }) => [`${id}|${b}`, { ...rest, cost: String(Number(cost)), ratedCost: String(Number(ratedCost)) }]));
-}
 
 /**
  * Every figure of expected.json. `dailyFrom`: days before it are only in CRS's monthly buckets
@@ -67,24 +35,24 @@ async function figures(db: Kysely<Database>, table: string, idCol: string, bucke
 async function expectEveryFigure(db: Kysely<Database>, opts: { dailyFrom?: string; monthCostToleranceNanos?: number } = {}) {
   const dailyFrom = opts.dailyFrom ?? "";
   const tol = opts.monthCostToleranceNanos ?? 0;
-  const near = (got: Record<string, unknown> | undefined, f: Figs) => {
+  const near = (got: Record<string, unknown> | undefined, f: CrsFigs) => {
     if (!got || !tol) return got;
     const close = (a: unknown, b: string) => Math.abs(Number(a) * 1e9 - Number(b) * 1e9) <= tol;
     return { ...got, cost: close(got.cost, f.cost) ? f.cost : got.cost, ratedCost: close(got.ratedCost, f.ratedCost) ? f.ratedCost : got.ratedCost };
   };
-  const keyTotals = await figures(db, "usage_key_totals", "api_key_id", "'all'");
-  const keyDays = await figures(db, "usage_key_daily", "api_key_id", "to_char(usage_date, 'YYYY-MM-DD')");
-  const keyMonths = await figures(db, "usage_key_monthly", "api_key_id", "to_char(usage_month, 'YYYY-MM')");
-  const accTotals = await figures(db, "usage_account_totals", "account_id", "'all'");
-  const accDays = await figures(db, "usage_account_daily", "account_id", "to_char(usage_date, 'YYYY-MM-DD')");
+  const keyTotals = await rollupFigures(db, "usage_key_totals", "api_key_id", "all");
+  const keyDays = await rollupFigures(db, "usage_key_daily", "api_key_id", "day");
+  const keyMonths = await rollupFigures(db, "usage_key_monthly", "api_key_id", "month");
+  const accTotals = await rollupFigures(db, "usage_account_totals", "account_id", "all");
+  const accDays = await rollupFigures(db, "usage_account_daily", "account_id", "day");
   for (const [id, e] of Object.entries(expected.apiKeys)) {
-    expect([id, keyTotals.get(`${id}|all`)]).toEqual([id, pick(e.allTime)]);
-    for (const [d, f] of Object.entries(e.byDay)) if (d >= dailyFrom) expect([id, d, keyDays.get(`${id}|${d}`)]).toEqual([id, d, pick(f)]);
-    for (const [m, f] of Object.entries(e.byMonth)) expect([id, m, near(keyMonths.get(`${id}|${m}`), f)]).toEqual([id, m, pick(f)]);
+    expect([id, keyTotals.get(`${id}|all`)]).toEqual([id, pickFigures(e.allTime)]);
+    for (const [d, f] of Object.entries(e.byDay)) if (d >= dailyFrom) expect([id, d, keyDays.get(`${id}|${d}`)]).toEqual([id, d, pickFigures(f)]);
+    for (const [m, f] of Object.entries(e.byMonth)) expect([id, m, near(keyMonths.get(`${id}|${m}`), f)]).toEqual([id, m, pickFigures(f)]);
   }
   for (const [id, e] of Object.entries(expected.accounts)) {
-    expect([id, accTotals.get(`${id}|all`)]).toEqual([id, pick(e.allTime)]);
-    for (const [d, f] of Object.entries(e.byDay)) if (d >= dailyFrom) expect([id, d, accDays.get(`${id}|${d}`)]).toEqual([id, d, pick(f)]);
+    expect([id, accTotals.get(`${id}|all`)]).toEqual([id, pickFigures(e.allTime)]);
+    for (const [d, f] of Object.entries(e.byDay)) if (d >= dailyFrom) expect([id, d, accDays.get(`${id}|${d}`)]).toEqual([id, d, pickFigures(f)]);
   }
   const rows = await sql<{ n: number }>`select sum(requests)::int as n from usage_records`.execute(db);
   expect(rows.rows[0]!.n).toBe(expected.global.allTime.requests);
@@ -104,13 +72,11 @@ async function setup() {
   const client = new Redis(crs.url);
   await client.flushall();
   await loadDump(client, fullDump, isMetadata);
-  const db: TestDatabase = await createTestDatabase({ migrated: true });
-  const runtime: Runtime = await createRuntime(testConfig({ DATABASE_URL: db.url, USAGE_TIMEZONE: TZ }), { ownDatabase: true });
+  const ledger = await createTestRuntime({ USAGE_TIMEZONE: TZ });
+  const runtime = ledger.runtime;
   const clock = { ms: requests[0]!.occurredAtMs - 60_000 };
   cleanups.push(async () => {
-    await runtime.close();
-    await db.drop();
-    await dropRedisPrefix(runtime.config.redisKeyPrefix);
+    await ledger.close();
     client.disconnect();
   });
   const follower = (owner: string) => {
@@ -199,6 +165,15 @@ describe("the CRS follower", () => {
     await settle(f);
     const idle = await f.pollOnce();
     expect(idle).toMatchObject({ leader: true, commands: 1, keysChanged: 0 });
+    // One request: the global counter, CRS's hourly key indexes, one HGET per key active in those
+    // hours, then the changed key's hash, the service rates and its new records — a few commands
+    // beyond the active keys, never a read of every key.
+    await replay(env, 50, 51, []);
+    const one = await f.pollOnce();
+    expect(one).toMatchObject({ leader: true, keysChanged: 1, events: 1 });
+    expect(one.candidates).toBeGreaterThanOrEqual(1);
+    expect(one.indexHours).toBeGreaterThanOrEqual(2);
+    expect(one.commands - one.metadataCommands - one.indexHours - one.candidates).toBeLessThanOrEqual(4);
   }, 60_000);
 
   it("cut-over: follower from time T, import --until T — nothing lost, nothing counted twice", async () => {

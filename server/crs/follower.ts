@@ -58,6 +58,12 @@ export interface FollowerOptions {
 export interface PollResult {
   leader: boolean;
   commands: number;
+  /** Keys whose request counter was read: those in CRS's hourly index since the last read, and pending ones. */
+  candidates: number;
+  /** CRS hourly key indexes read (the hours since the last read, and the one before). */
+  indexHours: number;
+  /** Commands of the metadata sync (accounts and keys), which runs every 5 minutes. */
+  metadataCommands: number;
   keysChanged: number;
   events: number;
   gapsDetected: number;
@@ -125,7 +131,7 @@ export class CrsFollower {
   /** One poll; public for tests and the bench. Errors are recorded for /admin/health and rethrown. */
   async pollOnce(): Promise<PollResult> {
     const db = this.runtime.db!.db;
-    const result: PollResult = { leader: false, commands: 0, keysChanged: 0, events: 0, gapsDetected: 0, gapsFilled: 0, gapRequests: 0 };
+    const result: PollResult = { leader: false, commands: 0, candidates: 0, indexHours: 0, metadataCommands: 0, keysChanged: 0, events: 0, gapsDetected: 0, gapsFilled: 0, gapRequests: 0 };
     if (!(await acquireLease(db, this.source, this.owner, LEASE_MS))) {
       this.initialized = false; // someone else works: re-read the state when we take over
       return result;
@@ -149,14 +155,21 @@ export class CrsFollower {
     if (!this.initialized) await this.initialize(nowMs);
     const global = await this.reader.globalRequests();
     const quiet = global === this.lastGlobal && !this.pending.size;
-    if (nowMs - this.lastMetadataSyncMs > METADATA_SYNC_MS) await this.syncMetadata(nowMs);
+    if (nowMs - this.lastMetadataSyncMs > METADATA_SYNC_MS) {
+      const before = this.reader.commands;
+      await this.syncMetadata(nowMs);
+      result.metadataCommands = this.reader.commands - before;
+    }
     if (quiet) {
       this.lastReadMs = nowMs;
       await updateStatus(db, this.source, { readAt: new Date(nowMs) });
       return;
     }
-    const candidates = new Set([...(await this.activeKeys(nowMs)), ...this.pending]);
+    const active = await this.activeKeys(nowMs);
+    result.indexHours = active.hours;
+    const candidates = new Set([...active.ids, ...this.pending]);
     const ids = [...candidates];
+    result.candidates = ids.length;
     const states = await this.reader.keyStates(ids);
     const marks = await findWatermarks(db, this.source, ids);
     const changed = ids.filter((id) => {
@@ -281,13 +294,13 @@ export class CrsFollower {
   }
 
   /** Keys with requests in CRS's hours since the last read (its hourly key index); a SCAN when that is too far back. */
-  private async activeKeys(nowMs: number): Promise<string[]> {
+  private async activeKeys(nowMs: number): Promise<{ ids: string[]; hours: number }> {
     const from = (this.lastReadMs ?? 0) - 3_600_000;
     const hours = Math.ceil((nowMs - from) / 3_600_000) + 1;
     if (this.lastReadMs === undefined || hours > MAX_INDEX_HOURS) {
       const all: string[] = [];
       for await (const ids of this.reader.apiKeyIds()) all.push(...ids);
-      return all;
+      return { ids: all, hours: 0 };
     }
     const names: string[] = [];
     for (let i = 0; i < hours; i++) {
@@ -295,7 +308,7 @@ export class CrsFollower {
       names.push(`usage:hourly:index:${local.slice(0, 10)}:${local.slice(11, 13)}`);
     }
     const sets = await this.reader.sets(names);
-    return [...new Set(sets.flat())];
+    return { ids: [...new Set(sets.flat())], hours: names.length };
   }
 
   private async upsertKey(id: string, hash: CrsHash): Promise<void> {

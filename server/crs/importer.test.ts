@@ -1,68 +1,29 @@
 import { Redis } from "ioredis";
-import { sql, type Kysely } from "kysely";
+import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Database } from "../../db/types";
-import { createRuntime, type Runtime } from "../runtime";
-import { createTestDatabase, dropRedisPrefix, testConfig, type TestDatabase } from "../testing/stores";
+import type { Runtime } from "../runtime";
+import { createTestRuntime, type TestRuntime } from "../testing/runtime";
 import { startOwnRedis, type OwnRedis } from "../usage/test-servers";
 import { fixture, loadDump, type Dump } from "./crs.fixtures";
 import { CrsImportError, checkTimeZone, formatReport, importCrs, type ImportReport } from "./importer";
 import { crsCalendar } from "./layout";
 import { UNATTRIBUTED_ACCOUNT_ID } from "./mapping";
+import { expected, pickFigures, rollupFigures } from "./testing";
 
 /**
  * The import of the fixture's aged CRS Redis (what a real one holds at the anchor) gives the
  * fixture's figures, computed from the ground truth alone.
  */
 
-interface Figs {
-  requests: number;
-  inputTokens: number;
-  outputTokens: number;
-  cacheCreateTokens: number;
-  cacheReadTokens: number;
-  ephemeral5mTokens: number;
-  ephemeral1hTokens: number;
-  allTokens: number;
-  cost: string;
-  ratedCost: string;
-}
-interface Expected {
-  accounts: Record<string, { allTime: Figs }>;
-  apiKeys: Record<string, { allTime: Figs; byDay: Record<string, Figs>; byMonth: Record<string, Figs> }>;
-  global: { allTime: Figs };
-}
-
 const ANCHOR = Date.parse("2026-12-02T04:32:39.000Z");
 const TZ = "Asia/Shanghai";
-const expected = fixture<Expected>("expected.json");
 const dump = fixture<Dump>("dump-aged.json");
 
-const TOKENS = ["requests", "inputTokens", "outputTokens", "cacheCreateTokens", "cacheReadTokens", "ephemeral5mTokens", "ephemeral1hTokens", "allTokens"] as const;
-const pick = (f: Figs) => ({ ...Object.fromEntries(TOKENS.map((t) => [t, f[t]])), cost: f.cost, ratedCost: f.ratedCost });
 const nanos = (usd: string) => Math.round(Number(usd) * 1e9);
-
-/** Figures from PostgreSQL's rollups, per key summed over accounts. */
-async function rollup(db: Kysely<Database>, table: string, keyCol: string, bucketCol?: string) {
-  const bucket = bucketCol ? `to_char(${bucketCol}, '${bucketCol === "usage_month" ? "YYYY-MM" : "YYYY-MM-DD"}')` : "'all'";
-  const r = await sql<Record<string, string>>`
-    select ${sql.raw(keyCol)} as id, ${sql.raw(bucket)} as bucket, sum(requests)::int as requests, sum(input_tokens)::bigint::int as "inputTokens",
-      sum(output_tokens)::bigint::int as "outputTokens", sum(cache_create_tokens)::bigint::int as "cacheCreateTokens",
-      sum(cache_read_tokens)::bigint::int as "cacheReadTokens", sum(ephemeral_5m_tokens)::bigint::int as "ephemeral5mTokens",
-      sum(ephemeral_1h_tokens)::bigint::int as "ephemeral1hTokens", sum(total_tokens)::bigint::int as "allTokens",
-      (sum(cost_nanos) / 1e9)::numeric(20,8)::text as cost, (sum(rated_cost_nanos) / 1e9)::numeric(20,8)::text as "ratedCost"
-      from ${sql.table(table)} group by 1, 2`.execute(db);
-  const out = new Map<string, Record<string, unknown>>();
-  for (const row of r.rows) {
-    const { id, bucket: b, cost, ratedCost, ...rest } = row;
-    out.set(`${id}|${b}`, { ...rest, cost: String(Number(cost)), ratedCost: String(Number(ratedCost)) });
-  }
-  return out;
-}
 
 let crs: OwnRedis;
 let crsClient: Redis;
-let tdb: TestDatabase;
+let ledger: TestRuntime;
 let runtime: Runtime;
 let first: ImportReport;
 
@@ -70,15 +31,13 @@ beforeAll(async () => {
   crs = await startOwnRedis();
   crsClient = new Redis(crs.url);
   await loadDump(crsClient, dump);
-  tdb = await createTestDatabase({ migrated: true });
-  runtime = await createRuntime(testConfig({ DATABASE_URL: tdb.url, USAGE_TIMEZONE: TZ }), { ownDatabase: true });
+  ledger = await createTestRuntime({ USAGE_TIMEZONE: TZ });
+  runtime = ledger.runtime;
   first = await importCrs(runtime, crsClient, { offsetHours: 8, now: () => ANCHOR });
 }, 120_000);
 
 afterAll(async () => {
-  await runtime?.close();
-  await tdb?.drop();
-  await dropRedisPrefix(runtime.config.redisKeyPrefix);
+  await ledger?.close();
   crsClient?.disconnect();
   crs?.destroy();
 });
@@ -102,22 +61,22 @@ describe("crs:import of the aged fixture", () => {
   });
 
   it("gives every API key exactly its all-time figures, real and rated cost included", async () => {
-    const got = await rollup(runtime.db!.db, "usage_key_totals", "api_key_id");
+    const got = await rollupFigures(runtime.db!.db, "usage_key_totals", "api_key_id", "all");
     for (const [keyId, e] of Object.entries(expected.apiKeys)) {
-      expect([keyId, got.get(`${keyId}|all`)]).toEqual([keyId, pick(e.allTime)]);
+      expect([keyId, got.get(`${keyId}|all`)]).toEqual([keyId, pickFigures(e.allTime)]);
     }
   });
 
   it("gives per key × day exactly what the daily buckets still cover, and per key × month", async () => {
-    const days = await rollup(runtime.db!.db, "usage_key_daily", "api_key_id", "usage_date");
-    const months = await rollup(runtime.db!.db, "usage_key_monthly", "api_key_id", "usage_month");
+    const days = await rollupFigures(runtime.db!.db, "usage_key_daily", "api_key_id", "day");
+    const months = await rollupFigures(runtime.db!.db, "usage_key_monthly", "api_key_id", "month");
     const oldestDaily = "2026-10-31"; // CRS keeps daily hashes 32 days
     const oldestCostString = "2026-11-02"; // and full-precision daily cost strings 30 days
     for (const [keyId, e] of Object.entries(expected.apiKeys)) {
       for (const [day, f] of Object.entries(e.byDay)) {
         if (day < oldestDaily) continue;
         const g = days.get(`${keyId}|${day}`) as Record<string, unknown>;
-        const { cost, ratedCost, ...tokens } = pick(f);
+        const { cost, ratedCost, ...tokens } = pickFigures(f);
         const { cost: gotCost, ratedCost: gotRated, ...gotTokens } = g;
         expect([keyId, day, gotTokens]).toEqual([keyId, day, tokens]);
         if (day >= oldestCostString) expect([keyId, day, gotCost, gotRated]).toEqual([keyId, day, cost, ratedCost]);
@@ -129,7 +88,7 @@ describe("crs:import of the aged fixture", () => {
       }
       for (const [month, f] of Object.entries(e.byMonth)) {
         const g = months.get(`${keyId}|${month}`) as Record<string, unknown>;
-        const { cost, ratedCost, ...tokens } = pick(f);
+        const { cost, ratedCost, ...tokens } = pickFigures(f);
         const { cost: gotCost, ratedCost: gotRated, ...gotTokens } = g;
         expect([keyId, month, gotTokens]).toEqual([keyId, month, tokens]);
         expect(Math.abs(nanos(String(gotCost)) - nanos(cost))).toBeLessThanOrEqual(1000);
@@ -143,7 +102,7 @@ describe("crs:import of the aged fixture", () => {
       select api_key_id as key, to_char(usage_date, 'YYYY-MM') as month, sum(requests)::int as requests
         from usage_records where metadata->>'crsAggregate' = 'month' group by 1, 2 order by 1, 2`.execute(runtime.db!.db);
     expect(residuals.rows.length).toBeGreaterThan(0);
-    const days = await rollup(runtime.db!.db, "usage_key_daily", "api_key_id", "usage_date");
+    const days = await rollupFigures(runtime.db!.db, "usage_key_daily", "api_key_id", "day");
     for (const r of residuals.rows) {
       const inDays = [...days].filter(([k]) => k.startsWith(`${r.key}|${r.month}-`)).reduce((n, [, f]) => n + Number(f.requests), 0);
       const truth = expected.apiKeys[r.key]!.byMonth[r.month]!.requests;
@@ -155,8 +114,8 @@ describe("crs:import of the aged fixture", () => {
   });
 
   it("gives each account exactly its figures where attribution is unambiguous; the unattributed account holds the rest (here none)", async () => {
-    const got = await rollup(runtime.db!.db, "usage_account_totals", "account_id");
-    for (const [accountId, e] of Object.entries(expected.accounts)) expect([accountId, got.get(`${accountId}|all`)]).toEqual([accountId, pick(e.allTime)]);
+    const got = await rollupFigures(runtime.db!.db, "usage_account_totals", "account_id", "all");
+    for (const [accountId, e] of Object.entries(expected.accounts)) expect([accountId, got.get(`${accountId}|all`)]).toEqual([accountId, pickFigures(e.allTime)]);
     expect(got.get(`${UNATTRIBUTED_ACCOUNT_ID}|all`)).toBeUndefined();
     const accounts = await runtime.db!.db.selectFrom("accounts").select(["id", "name", "platform", "priority"]).orderBy("priority").execute();
     expect(accounts.map((a) => [a.platform, a.priority])).toEqual([["claude", 10], ["claude-console", 20], ["gemini", 30], ["openai", 40]]);
@@ -166,17 +125,17 @@ describe("crs:import of the aged fixture", () => {
   });
 
   it("changes nothing the second time", async () => {
-    const before = await rollup(runtime.db!.db, "usage_key_daily", "api_key_id", "usage_date");
+    const before = await rollupFigures(runtime.db!.db, "usage_key_daily", "api_key_id", "day");
     const again = await importCrs(runtime, crsClient, { offsetHours: 8, now: () => ANCHOR });
     expect(again.records.inserted).toBe(0);
     expect(again.records.duplicates).toBe(501);
     expect(again.aggregates.events).toBe(0);
-    expect(await rollup(runtime.db!.db, "usage_key_daily", "api_key_id", "usage_date")).toEqual(before);
+    expect(await rollupFigures(runtime.db!.db, "usage_key_daily", "api_key_id", "day")).toEqual(before);
   });
 
   it("--dry-run reports the same and writes nothing", async () => {
-    const db = await createTestDatabase({ migrated: true });
-    const rt = await createRuntime(testConfig({ DATABASE_URL: db.url, USAGE_TIMEZONE: TZ }), { ownDatabase: true });
+    const other = await createTestRuntime({ USAGE_TIMEZONE: TZ });
+    const rt = other.runtime;
     try {
       const dry = await importCrs(rt, crsClient, { offsetHours: 8, dryRun: true, now: () => ANCHOR });
       expect(dry.records.events).toBe(501);
@@ -185,25 +144,21 @@ describe("crs:import of the aged fixture", () => {
       const n = await sql<{ n: number }>`select (select count(*) from usage_records)::int + (select count(*) from accounts)::int as n`.execute(rt.db!.db);
       expect(n.rows[0]!.n).toBe(0);
     } finally {
-      await rt.close();
-      await db.drop();
-      await dropRedisPrefix(rt.config.redisKeyPrefix);
+      await other.close();
     }
   });
 
   it("refuses a USAGE_TIMEZONE whose day boundaries differ from CRS's, saying why", async () => {
     expect(() => checkTimeZone(crsCalendar(8), "Asia/Hong_Kong", ANCHOR - 400 * 86_400_000, ANCHOR)).not.toThrow();
     expect(() => checkTimeZone(crsCalendar(8), "UTC", ANCHOR - 86_400_000, ANCHOR)).toThrow(CrsImportError);
-    const db = await createTestDatabase({ migrated: true });
-    const rt = await createRuntime(testConfig({ DATABASE_URL: db.url, USAGE_TIMEZONE: "Europe/Berlin" }), { ownDatabase: true });
+    const other = await createTestRuntime({ USAGE_TIMEZONE: "Europe/Berlin" });
+    const rt = other.runtime;
     try {
       await expect(importCrs(rt, crsClient, { offsetHours: 8, now: () => ANCHOR })).rejects.toThrow(/USAGE_TIMEZONE=Europe\/Berlin does not share CRS's day boundaries \(UTC\+8\)/);
       const n = await sql<{ n: number }>`select count(*)::int as n from accounts`.execute(rt.db!.db);
       expect(n.rows[0]!.n).toBe(0);
     } finally {
-      await rt.close();
-      await db.drop();
-      await dropRedisPrefix(rt.config.redisKeyPrefix);
+      await other.close();
     }
   });
 

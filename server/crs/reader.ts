@@ -89,11 +89,10 @@ export class CrsReader {
     return out;
   }
 
-  /** Per key: CRS's request counter (`usage:{id}` totalRequests) and how many records it retains. */
-  async keyStates(ids: readonly string[]): Promise<Map<string, { totalRequests: number; retained: number }>> {
+  /** Each key's request counter (`usage:{key}` totalRequests): one HGET per key, pipelined. */
+  async keyStates(ids: readonly string[]): Promise<Map<string, { totalRequests: number }>> {
     const totals = await this.pipelined<string | null>(ids, (p, id) => p.hget(crsKeys.keyTotals(id), "totalRequests"));
-    const lens = await this.pipelined<number>(ids, (p, id) => p.llen(crsKeys.records(id)));
-    return new Map(ids.map((id, i) => [id, { totalRequests: Number(totals[i] ?? 0) || 0, retained: lens[i] ?? 0 }]));
+    return new Map(ids.map((id, i) => [id, { totalRequests: Number(totals[i] ?? 0) || 0 }]));
   }
 
   /** The newest `count` records of each key (all with count undefined), newest first. */

@@ -1,3 +1,4 @@
+import type { AccountView, ApiKeyView } from "../accounts/schemas";
 import { localMidnight } from "../usage-stats/time";
 import { localCalendar } from "../usage/local-time";
 import type { UsageEvent } from "../usage/schemas";
@@ -27,20 +28,10 @@ export const FIRST_ACCOUNT_MIN_KEYS = 27;
 /** Keys of the first account that certainly have usage today. */
 const FIRST_ACCOUNT_KEYS_TODAY = 12;
 
-export interface DemoAccount {
-  id: string;
-  name: string;
-  platform: string;
-  type: string;
-  status: string;
-  priority: number;
-}
+export type DemoAccount = Pick<AccountView, "id" | "name" | "platform" | "type" | "status" | "priority">;
 
-export interface DemoKey {
-  id: string;
-  name: string;
-  accountId: string;
-}
+/** Every demo key belongs to a demo account. */
+export type DemoKey = Pick<ApiKeyView, "id" | "name"> & { accountId: string };
 
 export interface DemoTotals {
   requests: number;

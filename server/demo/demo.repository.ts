@@ -41,13 +41,3 @@ export async function deleteDemoData(tx: Tx, prefix: string): Promise<DemoDelete
     rollupRows,
   };
 }
-
-/** Ids of the demo accounts and keys in the database (the Redis cleanup needs the key ids). */
-export async function findDemoIds(db: Tx, prefix: string): Promise<{ accountIds: string[]; apiKeyIds: string[] }> {
-  const like = likePrefix(prefix);
-  const [accounts, keys] = await Promise.all([
-    db.selectFrom("accounts").select("id").where("id", "like", like).execute(),
-    db.selectFrom("api_keys").select("id").where((eb) => eb.or([eb("id", "like", like), eb("account_id", "like", like)])).execute(),
-  ]);
-  return { accountIds: accounts.map((r) => r.id), apiKeyIds: keys.map((r) => r.id) };
-}

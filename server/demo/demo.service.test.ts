@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { upsertAccount } from "../accounts/accounts.service";
 import { createRedis } from "../redis";
 import { createRuntime, type Runtime } from "../runtime";
-import { createTestDatabase, dropRedisPrefix, testConfig, type TestDatabase } from "../testing/stores";
+import { createTestRuntime, type TestRuntime } from "../testing/runtime";
 import { getAccountBreakdown, listAccountUsage } from "../usage-stats/stats.service";
 import { recordUsage } from "../usage/usage.service";
 import type { DemoFigures, DemoTotals } from "./demo-plan";
@@ -23,16 +23,15 @@ const figuresOf = (t: DemoTotals) => ({
 });
 
 describe("demo data through the recording services", () => {
-  let db: TestDatabase;
+  let ledger: TestRuntime;
   let runtime: Runtime;
   let redisOnly: Runtime;
   let figures: DemoFigures;
 
   beforeAll(async () => {
-    db = await createTestDatabase({ migrated: true });
-    const config = testConfig({ DATABASE_URL: db.url, USAGE_TIMEZONE: TZ });
-    runtime = await createRuntime(config, { ownDatabase: true });
-    redisOnly = await createRuntime({ ...config, postgresEnabled: false });
+    ledger = await createTestRuntime({ USAGE_TIMEZONE: TZ });
+    runtime = ledger.runtime;
+    redisOnly = await createRuntime({ ...runtime.config, postgresEnabled: false });
     // Data that is not the demo's: it must survive --clean.
     await upsertAccount(runtime, { id: "real-acc", name: "Real account", platform: "claude" });
     await recordUsage(runtime, {
@@ -56,9 +55,7 @@ describe("demo data through the recording services", () => {
 
   afterAll(async () => {
     await redisOnly?.close();
-    await runtime?.close();
-    await db?.drop();
-    if (runtime) await dropRedisPrefix(runtime.config.redisKeyPrefix);
+    await ledger?.close();
   });
 
   it("PostgreSQL answers the figures the generator reports", async () => {

@@ -99,6 +99,18 @@ describe("OpenAPI document", () => {
     expect(JSON.stringify(doc)).toContain(NUMBER_COST_RULE.slice(0, 60));
   });
 
+  it("documents both costs: ratedCost on the event (optional) and on every figure, and as a breakdown sort", () => {
+    const schemas = (doc.components as { schemas: Record<string, { properties: Record<string, Json>; required?: string[] }> }).schemas;
+    const totals = schemas.UsageTotals!;
+    expect(totals.required).toEqual(expect.arrayContaining(["cost", "ratedCost"]));
+    expect(String(totals.properties.cost!.description)).toMatch(/^Real cost/);
+    expect(String(totals.properties.ratedCost!.description)).toMatch(/^Rated cost: what the API keys' holders are charged/);
+    const record = JSON.stringify(doc.paths["/admin/usage"]!.post);
+    expect(record).toContain("absent: equal to cost");
+    const sort = (doc.paths["/admin/accounts/{id}/usage-breakdown"]!.get!.parameters as { name: string; schema: { enum?: string[] } }[]).find((x) => x.name === "sort")!;
+    expect(sort.schema.enum).toContain("ratedCost");
+  });
+
   it("lists every route handler under app/admin, and nothing else", () => {
     const documented = Object.entries(doc.paths)
       .flatMap(([p, item]) => Object.keys(item).filter((m) => (METHODS as readonly string[]).includes(m)).map((m) => `${m.toUpperCase()} ${p}`))

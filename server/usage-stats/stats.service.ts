@@ -9,6 +9,7 @@ import type { Runtime } from "../runtime";
 import type { Window } from "../usage/hot-keys";
 import { addFig, ZERO_FIG, type Fig } from "./figures";
 import { allAccountIndex, findAccountIndex, findApiKeyIndexes } from "../usage/hot-index";
+import { isStatementTimeout } from "../usage/usage.repository";
 import { readAccountCounters, readKeyCounters, readModelCounters, type HotFigures } from "./hot-reader";
 import { answerZone, assertExactZone, boundaries, monthBoundaries, resolveRange, type ResolvedRange } from "./range";
 import {
@@ -110,10 +111,6 @@ const iso = (d: Date | number | null | undefined) => (d === null || d === undefi
 
 export const PG_RETRY_AFTER_MS = 2_000;
 const pgDownUntil = new WeakMap<object, number>();
-
-function isStatementTimeout(err: unknown): boolean {
-  return (err as { code?: unknown })?.code === "57014";
-}
 
 async function answer<T>(
   runtime: Runtime,

@@ -34,7 +34,7 @@ import {
  *
  * Part of a write's cost is per statement and per distinct account × key × model × day it touches
  * (the rollup upserts), so big writes are cheaper per event: 2,000-event writes take about twice
- * the PostgreSQL CPU per event of 50,000-event ones (scripts/prof-drain.ts). The background loop
+ * the PostgreSQL CPU per event of 50,000-event ones (`npm run bench:drain`). The background loop
  * therefore reads at most once per lingerMs while it keeps up, so that a write gathers what
  * arrived during the previous one and the pause.
  */

@@ -1,5 +1,8 @@
 import { DAY_TTL_SECONDS, MONTH_TTL_SECONDS } from "./hot-keys";
 
+// Calendar arithmetic has one definition, in usage-stats/time.ts; usage and crs import it from here.
+export { addDays } from "../usage-stats/time";
+
 /**
  * Local day and month of an instant in USAGE_TIMEZONE. The same rule as PostgreSQL's
  * `(occurred_at AT TIME ZONE tz)::date`, so Redis and the rollups put an event on the same day.
@@ -37,11 +40,6 @@ export function localCalendar(timeZone: string): LocalCalendar {
   return cal;
 }
 
-/** 'YYYY-MM-DD' + n days, on the calendar (no time zone involved). */
-export function addDays(date: string, n: number): string {
-  const [y, m, d] = date.split("-").map(Number) as [number, number, number];
-  return new Date(Date.UTC(y, m - 1, d + n)).toISOString().slice(0, 10);
-}
 
 /**
  * When a day or month key should expire (unix seconds): ~35 days after the local day ends,

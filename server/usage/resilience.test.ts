@@ -1,6 +1,5 @@
+import type { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { createDatabase } from "../../db/client";
-import { migrate } from "../../db/migrator";
 import { AppError } from "../errors";
 import { health } from "../health/health.service";
 import { createRedis, isRedisReady } from "../redis";
@@ -11,8 +10,9 @@ import { Drainer } from "./drainer";
 import { outboxStats } from "./hot-outbox";
 import { heldRequestIds } from "./hot-reconcile";
 import { reconcileHotCounters } from "./reconcile";
-import { startOwnPostgres, startOwnRedis, waitFor, type OwnPostgres, type OwnRedis } from "./test-servers";
-import { expectedFigures, makeEvents, pgFigures, plain, redisFigures, usdText, withoutModelTotals, type Expected } from "./usage.fixtures";
+import { startOwnMigratedPostgres, startOwnRedis, waitFor, type OwnPostgres, type OwnRedis } from "./test-servers";
+import { expectPgFigures, expectRedisFigures } from "./testing";
+import { expectedFigures, makeEvents, pgFigures, plain, redisFigures, withoutModelTotals, type Expected } from "./usage.fixtures";
 import { recordUsage } from "./usage.service";
 
 const TZ = "Asia/Shanghai";
@@ -21,36 +21,25 @@ afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!();
 });
 
-async function expectPg(runtime: Runtime, expected: Expected) {
-  const pg = await pgFigures(runtime.db!.db);
-  expect(pg.rows).toBe(expected.rows);
-  expect(pg.costNanos).toBe(expected.costNanos);
-  expect(plain(pg.account)).toEqual(plain(expected.account));
-  expect(plain(pg.key)).toEqual(plain(expected.key));
-  expect(plain(pg.model)).toEqual(plain(expected.model));
-  for (const [keyId, nanos] of expected.keyCostNanos) expect([keyId, usdText(pg.keyCostNanos.get(keyId) ?? 0n)]).toEqual([keyId, usdText(nanos)]);
-}
-
-async function redisMatches(runtime: Runtime, expected: Expected): Promise<{ ok: boolean; figures: Expected; problems: string[] }> {
+/** A client of its own: the runtime's may be the one a test takes down. */
+async function withRedis<T>(runtime: Runtime, fn: (client: Redis) => Promise<T>): Promise<T> {
   const client = createRedis(runtime.config.redisUrl!);
   await client.connect();
   try {
-    const { figures, layoutMismatches } = await redisFigures(client, runtime.config.redisKeyPrefix, expected);
-    const same = (a: Map<string, unknown>, b: Map<string, unknown>) => JSON.stringify(plain(a), (_, v) => (typeof v === "bigint" ? v.toString() : v)) === JSON.stringify(plain(b), (_, v) => (typeof v === "bigint" ? v.toString() : v));
-    const ok = same(figures.account, expected.account) && same(figures.key, expected.key) && same(figures.model, withoutModelTotals(expected)) && !layoutMismatches.length;
-    return { ok, figures, problems: layoutMismatches };
+    return await fn(client);
   } finally {
     client.disconnect();
   }
 }
 
-async function expectRedis(runtime: Runtime, expected: Expected) {
-  const r = await redisMatches(runtime, expected);
-  expect(plain(r.figures.account)).toEqual(plain(expected.account));
-  expect(plain(r.figures.key)).toEqual(plain(expected.key));
-  expect(plain(r.figures.model)).toEqual(plain(withoutModelTotals(expected)));
-  expect(r.problems).toEqual([]);
+async function redisMatches(runtime: Runtime, expected: Expected): Promise<boolean> {
+  const { figures, layoutMismatches } = await withRedis(runtime, (client) => redisFigures(client, runtime.config.redisKeyPrefix, expected));
+  const same = (a: Map<string, unknown>, b: Map<string, unknown>) => JSON.stringify(plain(a), (_, v) => (typeof v === "bigint" ? v.toString() : v)) === JSON.stringify(plain(b), (_, v) => (typeof v === "bigint" ? v.toString() : v));
+  return same(figures.account, expected.account) && same(figures.key, expected.key) && same(figures.model, withoutModelTotals(expected)) && !layoutMismatches.length;
 }
+
+const expectPg = (runtime: Runtime, expected: Expected) => expectPgFigures(runtime.db!.db, expected);
+const expectRedis = (runtime: Runtime, expected: Expected) => withRedis(runtime, (client) => expectRedisFigures(client, runtime.config.redisKeyPrefix, expected));
 
 async function backlog(runtime: Runtime) {
   return outboxStats(runtime.redis!, runtime.config.redisKeyPrefix);
@@ -59,10 +48,7 @@ async function backlog(runtime: Runtime) {
 describe("PostgreSQL stops and comes back", () => {
   let pg: OwnPostgres;
   beforeAll(async () => {
-    pg = await startOwnPostgres();
-    const handle = await createDatabase({ databaseUrl: pg.url, pgliteDir: "", statementTimeoutMs: 30_000, poolMax: 2 });
-    await migrate(handle);
-    await handle.close();
+    pg = await startOwnMigratedPostgres();
   });
   afterAll(() => pg?.destroy());
 
@@ -231,7 +217,7 @@ describe("Redis is unavailable", () => {
     expect(await recordUsage(runtime, { events: b })).toMatchObject({ accepted: 100 });
     redis.start();
     const expected = expectedFigures([...a, ...b], TZ);
-    await waitFor(async () => isRedisReady(runtime.redis) && (await redisMatches(runtime, expected)).ok, "the automatic rebuild", 30_000);
+    await waitFor(async () => isRedisReady(runtime.redis) && (await redisMatches(runtime, expected)), "the automatic rebuild", 30_000);
     await waitFor(async () => (await pgFigures(runtime.db!.db)).rows === 200, "PostgreSQL to hold both batches");
     await expectPg(runtime, expected);
   });

@@ -2,6 +2,8 @@ import { execFileSync, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { createDatabase } from "../../db/client";
+import { migrate } from "../../db/migrator";
 import { freePort } from "../testing/ports";
 
 /**
@@ -61,6 +63,18 @@ export async function startOwnPostgres(): Promise<OwnPostgres> {
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** startOwnPostgres with every migration applied to its `postgres` database. */
+export async function startOwnMigratedPostgres(): Promise<OwnPostgres> {
+  const pg = await startOwnPostgres();
+  const handle = await createDatabase({ databaseUrl: pg.url, pgliteDir: "", statementTimeoutMs: 30_000, poolMax: 2 });
+  try {
+    await migrate(handle);
+  } finally {
+    await handle.close();
+  }
+  return pg;
 }
 
 export interface OwnRedis {

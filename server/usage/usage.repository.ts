@@ -1,22 +1,18 @@
 import { sql, type Kysely } from "kysely";
-import type { Database, RollupMeasures } from "../../db/types";
+import type { Database, RollupMeasures, TokenMeasures } from "../../db/types";
 import { COUNTER_FIELDS, type CounterField } from "./hot-keys";
 
-/** One element of the JSON array insert_usage_batch takes (see 0001_init.sql, 0003_faster_ingest.sql). */
-export interface UsageBatchRow {
+/**
+ * One element of the JSON array insert_usage_batch takes (its current definition is in
+ * db/schema.sql): the token measures but total_tokens, which the function computes.
+ */
+export interface UsageBatchRow extends Omit<TokenMeasures, "total_tokens"> {
   request_id: string;
   /** ISO-8601 UTC with milliseconds. */
   occurred_at: string;
   account_id: string;
   api_key_id: string;
   model: string;
-  requests: number;
-  input_tokens: number;
-  output_tokens: number;
-  cache_create_tokens: number;
-  cache_read_tokens: number;
-  ephemeral_5m_tokens: number;
-  ephemeral_1h_tokens: number;
   /** Exact decimal USD. */
   total_cost: string;
   /** Exact decimal USD; null when equal to total_cost. */

@@ -17,9 +17,9 @@ import {
   plain,
   redisFigures,
   usdText,
-  withoutModelTotals,
   type Expected,
 } from "./usage.fixtures";
+import { expectPgFigures, expectRedisFigures } from "./testing";
 import { recordUsage } from "./usage.service";
 
 // tRPC's init module is marked server-only; outside Next.js that import would throw.
@@ -66,18 +66,8 @@ async function drain(env: Env): Promise<number> {
 }
 
 async function assertBothStores(env: Env, expected: Expected) {
-  const pg = await pgFigures(env.runtime.db!.db);
-  expect(pg.rows).toBe(expected.rows);
-  expect(pg.costNanos).toBe(expected.costNanos);
-  expect(plain(pg.account)).toEqual(plain(expected.account));
-  expect(plain(pg.key)).toEqual(plain(expected.key));
-  expect(plain(pg.model)).toEqual(plain(expected.model));
-  for (const [keyId, nanos] of expected.keyCostNanos) expect([keyId, usdText(pg.keyCostNanos.get(keyId) ?? 0n)]).toEqual([keyId, usdText(nanos)]);
-  const hot = await redisFigures(env.redis, env.prefix, expected);
-  expect(plain(hot.figures.account)).toEqual(plain(expected.account));
-  expect(plain(hot.figures.key)).toEqual(plain(expected.key));
-  expect(plain(hot.figures.model)).toEqual(plain(withoutModelTotals(expected)));
-  expect(hot.layoutMismatches).toEqual([]);
+  await expectPgFigures(env.runtime.db!.db, expected);
+  await expectRedisFigures(env.redis, env.prefix, expected);
 }
 
 afterEach(async () => {

@@ -1,8 +1,8 @@
 import { NextRequest } from "next/server";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { bearerHeader } from "@/server/auth/testing";
-import { createRuntime, setRuntime, type Runtime } from "@/server/runtime";
-import { createTestDatabase, dropRedisPrefix, testConfig, type TestDatabase } from "@/server/testing/stores";
+import { setRuntime, type Runtime } from "@/server/runtime";
+import { createTestRuntime, type TestRuntime } from "@/server/testing/runtime";
 import { makeEvents } from "@/server/usage/usage.fixtures";
 import * as accounts from "../accounts/route";
 import * as accountById from "../accounts/[id]/route";
@@ -27,22 +27,20 @@ function send(handler: Handler, opts: { method?: string; path?: string; auth?: s
 }
 
 describe("REST: /admin/usage, /admin/accounts, /admin/api-keys", () => {
-  let db: TestDatabase;
+  let ledger: TestRuntime;
   let runtime: Runtime;
   let writer: string;
   let reader: string;
   beforeAll(async () => {
-    db = await createTestDatabase({ migrated: true });
-    runtime = await createRuntime(testConfig({ DATABASE_URL: db.url }), { ownDatabase: true });
+    ledger = await createTestRuntime();
+    runtime = ledger.runtime;
     setRuntime(runtime);
     writer = await bearerHeader(runtime, "usage:write");
     reader = await bearerHeader(runtime, "usage:read");
   });
   afterAll(async () => {
     setRuntime(undefined);
-    await runtime?.close();
-    await db?.drop();
-    if (runtime) await dropRedisPrefix(runtime.config.redisKeyPrefix);
+    await ledger?.close();
   });
 
   it("POST /admin/usage answers 202 with accepted, duplicates and rejected by index", async () => {

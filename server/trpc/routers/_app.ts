@@ -1,6 +1,6 @@
 import { createTRPCRouter } from "../init";
 import { accountsRouter } from "./accounts";
-import { apiKeysRouter } from "./apiKeys";
+import { apiKeysRouter } from "./api-keys";
 import { authRouter } from "./auth";
 import { healthRouter } from "./health";
 import { usageRouter } from "./usage";

@@ -298,12 +298,17 @@ test("the language switch is in the top bar of every page, and the choice is rem
     const mainX = (await page.locator("main").boundingBox())!.x;
     expect(mainX).toBe(barX);
     edges.push(barX);
+    // API docs: the page's own words are translated, the OpenAPI descriptions stay as written.
+    if (p.path !== "/api-docs") await expectGlossary(page, "en");
   }
   expect(new Set(edges).size).toBe(1);
   await page.getByTestId("lang-switch").getByRole("button", { name: "中文" }).click();
   await expect(page.getByRole("heading", { level: 1 })).toHaveText("API 文档");
-  await page.goto("/settings/tokens");
-  await expect(page.getByRole("heading", { level: 1 })).toHaveText("API 令牌");
+  for (const p of pages.filter((x) => x.path !== "/api-docs")) {
+    await page.goto(p.path);
+    await expect(page.getByRole("heading", { level: 1 })).toHaveText(p.zh);
+    await expectGlossary(page, "zh-CN");
+  }
   // /api-docs: no literal backticks, no regex walls.
   await page.goto("/api-docs");
   const docs = await page.locator("main").innerText();

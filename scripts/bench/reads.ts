@@ -3,7 +3,8 @@ import type { Runtime } from "../../server/runtime";
 import { addDays, localCalendar } from "../../server/usage/local-time";
 import { addFig, ZERO_FIG } from "../../server/usage-stats/figures";
 import { accountBreakdownInput, accountSummaryInput, accountUsageListInput, type UsageTotals } from "../../server/usage-stats/schemas";
-import { getAccountBreakdown, getAccountSummary, listAccountUsage, nanosToUsd } from "../../server/usage-stats/stats.service";
+import { nanosToUsd } from "../../server/usage-stats/figures";
+import { getAccountBreakdown, getAccountSummary, listAccountUsage } from "../../server/usage-stats/stats.service";
 import { baselineAccountList, baselineByDay, baselineByModel, baselineKeyBreakdown, type BaseFig } from "./baseline";
 import { request, requestOk, timeRuns, type Latency } from "./measure";
 

@@ -7,6 +7,9 @@ import { KEY_BINDING_FIELDS, crsService, normalizeCrsModel, type CrsCalendar } f
 /**
  * CRS data → our inputs, as pure functions (no Redis, no SQL): account and key upserts, one event
  * per retained per-request record, and aggregate events for what only CRS's counters still hold.
+ * Over 400 lines on purpose: every rule of reading CRS's data (its quirks are in the fixture's
+ * README) sits in this one pure module, next to the others it must agree with, and mapping.test.ts
+ * holds all of it to the ground truth.
  */
 
 /** Where a request goes whose account CRS no longer tells (a key served by several accounts). */

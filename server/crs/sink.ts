@@ -4,7 +4,7 @@ import type { Runtime } from "../runtime";
 import { countHotEvents } from "../usage/hot-record";
 import type { NormalizedEvent } from "../usage/normalize";
 import type { RejectedEvent } from "../usage/schemas";
-import { ensureUsagePartitions, forgetUsagePartitions, isMissingPartition } from "../usage/usage.repository";
+import { insertWithPartitions } from "../usage/usage.repository";
 import { recordUsage, validateEvents } from "../usage/usage.service";
 import { insertReturningIds } from "./crs.repository";
 import type { CrsEvent } from "./mapping";
@@ -51,17 +51,8 @@ export async function writeCrsEvents(runtime: Runtime, events: CrsEvent[]): Prom
 
 async function insertLedger(runtime: Runtime, events: NormalizedEvent[]): Promise<string[]> {
   const db = runtime.db!.db;
-  const months = events.map((e) => e.partitionMonth);
   const rowsJson = JSON.stringify(events.map((e) => e.row));
-  await ensureUsagePartitions(db, months);
-  try {
-    return await insertReturningIds(db, rowsJson, runtime.config.usageTimezone);
-  } catch (err) {
-    if (!isMissingPartition(err)) throw err;
-    forgetUsagePartitions(db);
-    await ensureUsagePartitions(db, months);
-    return insertReturningIds(db, rowsJson, runtime.config.usageTimezone);
-  }
+  return insertWithPartitions(db, events.map((e) => e.partitionMonth), () => insertReturningIds(db, rowsJson, runtime.config.usageTimezone));
 }
 
 async function countHot(runtime: Runtime, events: NormalizedEvent[], inserted: Set<string>): Promise<void> {

@@ -5,7 +5,8 @@ import { setAccountIndex, setApiKeyIndex } from "../usage/hot-index";
 import { recordUsage } from "../usage/usage.service";
 import type { AccountBreakdownInput, AccountSummaryInput, AccountUsageListInput } from "./schemas";
 import { TEST_TZ, shDate, shInstant, spreadEvents, type TestEvent } from "./stats.fixtures";
-import { getAccountBreakdown, getAccountSummary, listAccountUsage, PG_RETRY_AFTER_MS } from "./stats.service";
+import { getAccountBreakdown, getAccountSummary, listAccountUsage } from "./stats.service";
+import { PG_RETRY_AFTER_MS } from "./store-choice";
 
 /**
  * The Redis fallback: the same events recorded through the recording service into PostgreSQL

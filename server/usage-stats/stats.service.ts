@@ -1,17 +1,11 @@
-import type { Redis } from "ioredis";
-import type { Kysely } from "kysely";
-import { ping } from "../../db/client";
-import type { Database } from "../../db/types";
-import { AppError } from "../errors";
-import { logger } from "../logger";
-import { isRedisReady } from "../redis";
 import type { Runtime } from "../runtime";
 import type { Window } from "../usage/hot-keys";
-import { addFig, ZERO_FIG, type Fig } from "./figures";
 import { allAccountIndex, findAccountIndex, findApiKeyIndexes } from "../usage/hot-index";
-import { isStatementTimeout } from "../usage/usage.repository";
+import { addFig, figFromHot, figFromRow, figValue, fraction, totals, ZERO_FIG, allTokens, type Fig } from "./figures";
 import { readAccountCounters, readKeyCounters, readModelCounters, type HotFigures } from "./hot-reader";
-import { answerZone, assertExactZone, boundaries, monthBoundaries, resolveRange, type ResolvedRange } from "./range";
+import { assertExactZone, boundaries, monthBoundaries, resolveRange, type ResolvedRange } from "./range";
+import { defaultAccountOrder } from "./order";
+import { answer, assertConfiguredZone, clock, hotWindow, notFound, type Clock } from "./store-choice";
 import {
   findAccount,
   findAccountListPage,
@@ -23,7 +17,6 @@ import {
   findModelBreakdown,
   findMonthlySeries,
   windowFigures,
-  type FigureRow,
 } from "./stats.repository";
 import {
   DEFAULT_LIMITS,
@@ -40,149 +33,18 @@ import {
   type Figure,
   type ModelUsage,
   type SeriesPoint,
-  type UsageTotals,
   type WindowName,
 } from "./schemas";
-import { canonicalTimeZone, eachDay, eachMonth, firstDayOf, lastDayOf, localDate, monthOf } from "./time";
+import { eachDay, eachMonth, firstDayOf, lastDayOf, monthOf } from "./time";
 
 /**
- * The one service behind every usage question (REST and tRPC alike). PostgreSQL answers from the
- * rollups; when it is disabled or unreachable, the live Redis counters answer what they can answer
- * exactly (today, this month, all time) and everything else is refused with 503. Each request
- * tries PostgreSQL again (after a short pause once it was found down), so recovery needs no restart.
+ * The one service behind every usage question (REST and tRPC alike): the account list, one
+ * account's summary and its per-key breakdown. store-choice.ts decides which store answers
+ * (PostgreSQL's rollups, or the live Redis counters while it is down); stats.repository.ts and
+ * hot-reader.ts are those stores' reads; figures.ts turns their rows into the answer's figures.
  */
 
-type Db = Kysely<Database>;
-type Source = "postgres" | "redis";
-
-// ---- figures
-
-function figFromRow(r: FigureRow): Fig {
-  return {
-    requests: r.requests,
-    inputTokens: r.input_tokens,
-    outputTokens: r.output_tokens,
-    cacheCreateTokens: r.cache_create_tokens,
-    cacheReadTokens: r.cache_read_tokens,
-    costNanos: BigInt(String(r.cost_nanos)),
-    ratedCostNanos: BigInt(String(r.rated_cost_nanos)),
-  };
-}
-
-function figFromHot(h: HotFigures): Fig {
-  const { lastUsedAt: _lastUsedAt, lastModel: _lastModel, ...fig } = h;
-  return fig;
-}
-
-function allTokens(f: Fig): number {
-  return f.inputTokens + f.outputTokens + f.cacheCreateTokens + f.cacheReadTokens;
-}
-
-/** nano-USD → USD rounded half-up to 6 decimals (micro-USD), in exact integer arithmetic. */
-export function nanosToUsd(nanos: bigint): number {
-  return Number((nanos + 500n) / 1000n) / 1e6;
-}
-
-function totals(f: Fig): UsageTotals {
-  return {
-    requests: f.requests,
-    inputTokens: f.inputTokens,
-    outputTokens: f.outputTokens,
-    cacheCreateTokens: f.cacheCreateTokens,
-    cacheReadTokens: f.cacheReadTokens,
-    allTokens: allTokens(f),
-    cost: nanosToUsd(f.costNanos),
-    ratedCost: nanosToUsd(f.ratedCostNanos),
-  };
-}
-
-function figValue(f: Fig, figure: Figure): number | bigint {
-  return figure === "cost" ? f.costNanos : figure === "ratedCost" ? f.ratedCostNanos : figure === "allTokens" ? allTokens(f) : f[figure];
-}
-
-function fraction(part: number | bigint, whole: number | bigint): number {
-  const w = Number(whole);
-  return w > 0 ? Math.round((Number(part) / w) * 1e6) / 1e6 : 0;
-}
-
 const iso = (d: Date | number | null | undefined) => (d === null || d === undefined ? null : new Date(d).toISOString());
-
-// ---- choosing the store
-
-export const PG_RETRY_AFTER_MS = 2_000;
-const pgDownUntil = new WeakMap<object, number>();
-
-async function answer<T>(
-  runtime: Runtime,
-  fromPostgres: (db: Db) => Promise<T>,
-  fromRedis: (redis: Redis, why: string) => Promise<T>,
-): Promise<{ value: T; source: Source }> {
-  const handle = runtime.db;
-  if (handle && (pgDownUntil.get(handle) ?? 0) <= runtime.clock.now()) {
-    try {
-      return { value: await fromPostgres(handle.db), source: "postgres" };
-    } catch (err) {
-      if (err instanceof AppError) throw err;
-      if (isStatementTimeout(err)) {
-        throw new AppError("UNAVAILABLE", "The query took longer than the database statement timeout; try again or ask for a shorter range", {
-          retryAfterSeconds: 5,
-        });
-      }
-      // A failing query on a database that still answers is a bug, not an outage: let it surface.
-      if (await ping(handle.db)) throw err;
-      pgDownUntil.set(handle, runtime.clock.now() + PG_RETRY_AFTER_MS);
-      logger.warn(`[usage-stats] PostgreSQL unreachable (${(err as Error).message}); answering from Redis`);
-    }
-  }
-  const why = handle ? "PostgreSQL is unreachable" : "PostgreSQL is disabled (POSTGRES_ENABLED=false)";
-  const redis = runtime.redis;
-  if (!redis) throw new AppError("UNAVAILABLE", `${why} and Redis is not configured`, { retryAfterSeconds: 5 });
-  if (!isRedisReady(redis)) throw new AppError("UNAVAILABLE", `${why} and Redis is unavailable`, { retryAfterSeconds: 5 });
-  try {
-    return { value: await fromRedis(redis, why), source: "redis" };
-  } catch (err) {
-    if (err instanceof AppError) throw err;
-    logger.warn(`[usage-stats] Redis read failed: ${(err as Error).message}`);
-    throw new AppError("UNAVAILABLE", `${why} and reading the Redis counters failed`, { retryAfterSeconds: 5 });
-  }
-}
-
-function unavailable(why: string, what: string): AppError {
-  return new AppError("UNAVAILABLE", `${why}; the live Redis counters cannot answer ${what} exactly, so it needs PostgreSQL`, {
-    retryAfterSeconds: 30,
-  });
-}
-
-interface Clock {
-  timezone: string;
-  today: string;
-  month: string;
-}
-
-function clock(runtime: Runtime, tz: string | undefined, now: Date): Clock {
-  const timezone = answerZone(runtime.config.usageTimezone, tz);
-  const today = localDate(now, timezone);
-  return { timezone, today, month: monthOf(today) };
-}
-
-/** The counters are keyed by days of USAGE_TIMEZONE; another zone, even an equal one, needs PostgreSQL. */
-function assertConfiguredZone(runtime: Runtime, c: Clock, why: string) {
-  const configured = canonicalTimeZone(runtime.config.usageTimezone);
-  if (c.timezone !== configured) throw unavailable(why, `tz=${c.timezone} (the counters are kept in ${configured})`);
-}
-
-/** The counter window that holds a range, or 503 when no window holds exactly that range. */
-function hotWindow(range: ResolvedRange, c: Clock, why: string): Window {
-  if (range.name === "total") return { kind: "t" };
-  if (range.name === "daily" && range.start === c.today) return { kind: "d", date: c.today };
-  if (range.name === "monthly" && range.start === firstDayOf(c.month)) return { kind: "m", month: c.month };
-  const what = range.name === "custom" ? "a custom range" : range.name === "daily" ? `the past day ${range.start}` : `the past month ${monthOf(range.start!)}`;
-  throw unavailable(why, what);
-}
-
-function notFound(id: string): AppError {
-  return new AppError("NOT_FOUND", `Account "${id}" does not exist`);
-}
 
 // ---- accounts.usageStats
 
@@ -191,9 +53,6 @@ interface AccountWindows {
   windows: Record<WindowName, Fig>;
 }
 
-function defaultOrder(sort: AccountSort): "asc" | "desc" {
-  return sort === "name" || sort === "priority" ? "asc" : "desc";
-}
 
 const byId = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
@@ -234,7 +93,7 @@ function usageRow(a: AccountWindows): AccountUsageRow {
 export async function listAccountUsage(runtime: Runtime, input: AccountUsageListInput, now = new Date()): Promise<AccountUsageListResult> {
   const c = clock(runtime, input.tz, now);
   if (input.tz !== undefined) assertExactZone(runtime.config.usageTimezone, c.timezone, boundaries(firstDayOf(c.month), lastDayOf(c.month)));
-  const order = input.order ?? defaultOrder(input.sort);
+  const order = input.order ?? defaultAccountOrder(input.sort);
   const limit = input.limit ?? DEFAULT_LIMITS.accounts;
   const offset = input.offset ?? 0;
 

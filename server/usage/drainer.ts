@@ -16,14 +16,7 @@ import {
   readOutbox,
   type OutboxEntry,
 } from "./hot-outbox";
-import {
-  ensureUsagePartitions,
-  forgetUsagePartitions,
-  insertUsageRows,
-  isDataError,
-  isMissingPartition,
-  isStatementTimeout,
-} from "./usage.repository";
+import { insertUsageRows, insertWithPartitions, isDataError, isStatementTimeout } from "./usage.repository";
 
 /**
  * Moves the outbox stream into PostgreSQL. Several drainers (one per app node or worker) share
@@ -252,15 +245,7 @@ export class Drainer {
     const months = chunk.flatMap((e) => e.months);
     const rows = chunk.map((e) => e.rowsJson!.slice(1, -1)).filter((s) => s.trim().length > 0);
     const json = `[${rows.join(",")}]`;
-    await ensureUsagePartitions(this.db.db, months);
-    try {
-      return await insertUsageRows(this.db.db, json, this.config.usageTimezone);
-    } catch (err) {
-      if (!isMissingPartition(err)) throw err;
-      forgetUsagePartitions(this.db.db);
-      await ensureUsagePartitions(this.db.db, months);
-      return insertUsageRows(this.db.db, json, this.config.usageTimezone);
-    }
+    return insertWithPartitions(this.db.db, months, () => insertUsageRows(this.db.db, json, this.config.usageTimezone));
   }
 
   /**

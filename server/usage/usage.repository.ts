@@ -54,6 +54,24 @@ export function forgetUsagePartitions(db: Kysely<Database>): void {
   knownPartitions.delete(db);
 }
 
+/**
+ * Runs an insert into usage_records after making sure the partitions of `months` exist; when the
+ * partition cache was stale (a partition dropped by retention meanwhile), once more after
+ * checking them again. The one way rows enter the ledger: the API's direct write, the drainer,
+ * the CRS import and follower.
+ */
+export async function insertWithPartitions<T>(db: Kysely<Database>, months: string[], insert: () => Promise<T>): Promise<T> {
+  await ensureUsagePartitions(db, months);
+  try {
+    return await insert();
+  } catch (err) {
+    if (!isMissingPartition(err)) throw err;
+    forgetUsagePartitions(db);
+    await ensureUsagePartitions(db, months);
+    return insert();
+  }
+}
+
 /** Accounts that have any recorded usage. */
 export async function findAccountIdsWithUsage(db: Kysely<Database>): Promise<string[]> {
   const rows = await db.selectFrom("usage_account_totals").select("account_id").orderBy("account_id").execute();

@@ -9,7 +9,7 @@ import { appendOutbox } from "./hot-outbox";
 import { countHotEvents, type HotStatus } from "./hot-record";
 import { normalizeEvent, type NormalizedEvent } from "./normalize";
 import { isPlainValidEvent, usageEventSchema, type RecordUsageInput, type RecordUsageResult, type RejectedEvent } from "./schemas";
-import { ensureUsagePartitions, forgetUsagePartitions, insertUsageRows, isDatabaseUnavailable, isMissingPartition } from "./usage.repository";
+import { insertUsageRows, insertWithPartitions, isDatabaseUnavailable } from "./usage.repository";
 
 /**
  * Recording usage: the one entry point for every transport (REST, tRPC, scripts, tests).
@@ -154,17 +154,7 @@ async function countWaitingForReconcile(runtime: Runtime, redis: Redis, events: 
 
 /** One idempotent statement: rows, rollups, key totals and placeholders, or nothing. */
 async function writeDirect(runtime: Runtime, handle: DbHandle, events: NormalizedEvent[]): Promise<Written> {
-  const months = events.map((e) => e.partitionMonth);
   const rowsJson = JSON.stringify(events.map((e) => e.row));
-  await ensureUsagePartitions(handle.db, months);
-  let inserted: number;
-  try {
-    inserted = await insertUsageRows(handle.db, rowsJson, runtime.config.usageTimezone);
-  } catch (err) {
-    if (!isMissingPartition(err)) throw err;
-    forgetUsagePartitions(handle.db);
-    await ensureUsagePartitions(handle.db, months);
-    inserted = await insertUsageRows(handle.db, rowsJson, runtime.config.usageTimezone);
-  }
+  const inserted = await insertWithPartitions(handle.db, events.map((e) => e.partitionMonth), () => insertUsageRows(handle.db, rowsJson, runtime.config.usageTimezone));
   return { accepted: inserted, duplicates: events.length - inserted };
 }

@@ -8,6 +8,7 @@ import {
   parseAsStringLiteral,
   type inferParserType,
 } from "nuqs/server";
+import { defaultAccountOrder } from "@/server/usage-stats/order";
 import type { AccountSort, Figure, RangeName, WindowName } from "@/server/usage-stats/schemas";
 
 /**
@@ -82,10 +83,8 @@ export interface AccountsUrlState {
   to: string | undefined;
 }
 
-/** name/priority read naturally ascending; usage figures and recency descending. */
-export function defaultOrder(sort: AccountSort): Order {
-  return sort === "name" || sort === "priority" ? "asc" : "desc";
-}
+/** The server's default (usage-stats/order.ts), so that a URL without order means what the API means. */
+export const defaultOrder: (sort: AccountSort) => Order = defaultAccountOrder;
 
 /** The parsed URL as the page uses it: lengths bounded, a custom range only when it is valid. */
 export function resolveAccountsState(raw: RawAccountsParams): AccountsUrlState {

@@ -1,4 +1,8 @@
+import createNextIntlPlugin from "next-intl/plugin";
 import { PHASE_DEVELOPMENT_SERVER } from "next/constants.js";
+
+// next-intl finds the request config (language from the `lang` cookie, messages) here.
+const withNextIntl = createNextIntlPlugin("./app/_i18n/request.ts");
 
 /**
  * Security headers of every response (pages and APIs). Without nonces, Next.js's inline scripts
@@ -30,7 +34,10 @@ function securityHeaders(dev) {
 
 /** @type {(phase: string) => import('next').NextConfig} */
 export default function nextConfig(phase) {
-  return {
+  return withNextIntl({
+    // `next dev` serves its own resources (HMR, chunks) only to these hosts besides localhost;
+    // without 127.0.0.1 a page opened as http://127.0.0.1:3000 never hydrates.
+    allowedDevOrigins: ["127.0.0.1", "localhost"],
     poweredByHeader: false,
     reactStrictMode: true,
     // Native, WASM or connection-holding packages stay plain Node modules, loaded once per process.
@@ -39,5 +46,5 @@ export default function nextConfig(phase) {
     async headers() {
       return [{ source: "/(.*)", headers: securityHeaders(phase === PHASE_DEVELOPMENT_SERVER) }];
     },
-  };
+  });
 }

@@ -1,12 +1,15 @@
 import type { Metadata } from "next";
+import { NextIntlClientProvider } from "next-intl";
+import { NuqsAdapter } from "nuqs/adapters/next/app";
 import { TrpcReactProvider } from "./_components/trpc-provider";
-import { I18nProvider } from "./_i18n/i18n-provider";
 import { getLocale } from "./_i18n/server";
 import "./globals.css";
 
 export const metadata: Metadata = {
-  title: "用量明细 · Account usage breakdown",
+  title: "账号用量 · Account usage",
   description: "Per-account and per-API-key usage of an LLM API relay",
+  robots: { index: false, follow: false },
+  icons: { icon: "/favicon.svg" },
 };
 
 export default async function RootLayout({ children }: { children: React.ReactNode }) {
@@ -14,9 +17,11 @@ export default async function RootLayout({ children }: { children: React.ReactNo
   return (
     <html lang={locale}>
       <body className="min-h-screen bg-slate-50 font-sans text-slate-900 antialiased">
-        <I18nProvider locale={locale}>
-          <TrpcReactProvider>{children}</TrpcReactProvider>
-        </I18nProvider>
+        <NextIntlClientProvider>
+          <NuqsAdapter>
+            <TrpcReactProvider>{children}</TrpcReactProvider>
+          </NuqsAdapter>
+        </NextIntlClientProvider>
       </body>
     </html>
   );

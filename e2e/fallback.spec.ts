@@ -97,7 +97,7 @@ test("with PostgreSQL disabled the list answers from Redis, says so, and shows t
   await page.context().close();
 });
 
-test("the drawer on the fallback: live counters for 今日 / 本月 / 累计, no trend, custom range unavailable", async ({ browser }) => {
+test("the drawer on the fallback: live counters for 今日 / 本月 / 总用量, no trend, custom range unavailable", async ({ browser }) => {
   const page = await fallbackPage(browser);
   const a = figures.accounts[0]!;
   await page.getByTestId(`account-row-${a.id}`).getByTestId("details-button").click();
@@ -114,7 +114,8 @@ test("the drawer on the fallback: live counters for 今日 / 本月 / 累计, no
 
   await d.getByTestId("range-daily").click();
   await expect.poll(async () => shownKeyRows(page), { timeout: 15_000 }).toEqual(expectedKeyRows(expectedKeyOrder(keys, "daily").slice(0, 20), "daily"));
-  await expect.poll(async () => shownFigures(d.getByTestId("range-usage"), "range")).toEqual(expectedFigures(a.usage.daily));
+  await expect(d.getByTestId("window-daily")).toHaveAttribute("data-selected", "true");
+  expect(await shownFigures(d, "window-daily")).toEqual(expectedFigures(a.usage.daily));
 
   await d.getByTestId("range-custom").click();
   await expect(page).toHaveURL(/range=custom/);

@@ -1,93 +1,48 @@
 "use client";
 
-import { useEffect, useRef } from "react";
+import * as Dialog from "@radix-ui/react-dialog";
 
-const FOCUSABLE =
-  'a[href], button:not([disabled]), input:not([disabled]), select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex="-1"]), summary';
-
-function focusables(root: HTMLElement): HTMLElement[] {
-  return Array.from(root.querySelectorAll<HTMLElement>(FOCUSABLE)).filter((el) => !el.closest("[inert]") && el.getClientRects().length > 0);
-}
+export const DrawerTitle = Dialog.Title;
+export const DrawerClose = Dialog.Close;
 
 /**
- * A modal side drawer: role="dialog" + aria-modal, labelled by its heading. Focus moves in when it
- * opens and Tab cycles inside it; Esc closes it. The page behind should be made `inert` by the
- * caller while it is open, and the caller returns focus to the opener after it closes (the opener
- * is inert until then). Rendered in place rather than in a portal, so a drawer that is open on
- * first load (a shared ?account= link) is part of the server-rendered HTML.
+ * A modal drawer on Radix Dialog (focus trap, Esc, outside click, scroll lock, the rest of the page
+ * hidden from assistive technology): a side panel from sm up, a full-screen sheet on a phone. It is
+ * open while mounted. Rendered in place rather than in a portal, so that a drawer open on first
+ * load (a shared ?account= link) is part of the server-rendered HTML. `returnFocus` names where
+ * focus goes after it closes (the opener), since the drawer is opened from the URL, not a Trigger.
  */
 export function Drawer({
-  labelledBy,
   onClose,
-  children,
+  returnFocus,
+  busy,
   testId,
+  children,
 }: {
-  labelledBy: string;
   onClose: () => void;
-  children: React.ReactNode;
+  returnFocus?: () => HTMLElement | null;
+  busy?: boolean;
   testId?: string;
+  children: React.ReactNode;
 }) {
-  const panel = useRef<HTMLDivElement>(null);
-  const onCloseRef = useRef(onClose);
-  useEffect(() => {
-    onCloseRef.current = onClose;
-  }, [onClose]);
-
-  useEffect(() => {
-    const root = panel.current;
-    if (!root) return;
-    if (!root.contains(document.activeElement)) {
-      const initial = root.querySelector<HTMLElement>("[data-autofocus]") ?? focusables(root)[0] ?? root;
-      initial.focus();
-    }
-    // On the document, so that Esc and Tab work even when focus has fallen to <body>.
-    function onKeyDown(e: KeyboardEvent) {
-      if (!root) return;
-      if (e.key === "Escape") {
-        e.preventDefault();
-        onCloseRef.current();
-        return;
-      }
-      if (e.key !== "Tab") return;
-      const items = focusables(root);
-      const first = items[0];
-      const last = items[items.length - 1];
-      if (!first || !last) {
-        e.preventDefault();
-        return;
-      }
-      const active = document.activeElement;
-      if (e.shiftKey && (active === first || !root.contains(active))) {
-        e.preventDefault();
-        last.focus();
-      } else if (!e.shiftKey && (active === last || !root.contains(active))) {
-        e.preventDefault();
-        first.focus();
-      }
-    }
-    document.addEventListener("keydown", onKeyDown);
-    const overflow = document.body.style.overflow;
-    document.body.style.overflow = "hidden";
-    return () => {
-      document.removeEventListener("keydown", onKeyDown);
-      document.body.style.overflow = overflow;
-    };
-  }, []);
-
   return (
-    <div className="fixed inset-0 z-40 flex justify-end">
-      <div aria-hidden className="absolute inset-0 bg-slate-900/40" onClick={() => onCloseRef.current()} />
-      <div
-        ref={panel}
-        role="dialog"
-        aria-modal="true"
-        aria-labelledby={labelledBy}
-        tabIndex={-1}
+    <Dialog.Root open onOpenChange={(open) => !open && onClose()}>
+      <Dialog.Overlay className="fixed inset-0 z-40 bg-slate-900/40" />
+      <Dialog.Content
+        aria-describedby={undefined}
+        aria-busy={busy}
         data-testid={testId}
-        className="relative flex h-full w-full flex-col overflow-y-auto bg-white shadow-2xl outline-none sm:max-w-3xl lg:max-w-5xl"
+        onCloseAutoFocus={(e) => {
+          const el = returnFocus?.();
+          if (el) {
+            e.preventDefault();
+            el.focus();
+          }
+        }}
+        className="fixed inset-0 z-50 flex h-dvh w-full flex-col overflow-y-auto overscroll-contain bg-white shadow-2xl outline-none sm:left-auto sm:max-w-3xl lg:max-w-5xl"
       >
         {children}
-      </div>
-    </div>
+      </Dialog.Content>
+    </Dialog.Root>
   );
 }

@@ -1,26 +1,17 @@
-import type { Locale } from "./messages";
+import { useFormatter, type createFormatter } from "next-intl";
+import { useMemo } from "react";
 
 /**
- * Number and date formatting per locale with Intl. Server and browser must render identical
+ * Number formatting (next-intl) and date formatting (Intl). Server and browser must render identical
  * text (hydration), so dates are assembled from formatToParts in a fixed YYYY-MM-DD HH:mm shape
  * in the usage time zone the API reports, never the viewer's own zone.
  */
 
-const cache = new Map<string, Intl.NumberFormat | Intl.DateTimeFormat>();
-
-function numberFormat(locale: Locale, opts: Intl.NumberFormatOptions): Intl.NumberFormat {
-  const key = `n|${locale}|${JSON.stringify(opts)}`;
-  let f = cache.get(key) as Intl.NumberFormat | undefined;
-  if (!f) {
-    f = new Intl.NumberFormat(locale, opts);
-    cache.set(key, f);
-  }
-  return f;
-}
+const cache = new Map<string, Intl.DateTimeFormat>();
 
 function dateFormat(opts: Intl.DateTimeFormatOptions, locale = "en-US"): Intl.DateTimeFormat {
   const key = `d|${locale}|${JSON.stringify(opts)}`;
-  let f = cache.get(key) as Intl.DateTimeFormat | undefined;
+  let f = cache.get(key);
   if (!f) {
     f = new Intl.DateTimeFormat(locale, opts);
     cache.set(key, f);
@@ -28,41 +19,42 @@ function dateFormat(opts: Intl.DateTimeFormatOptions, locale = "en-US"): Intl.Da
   return f;
 }
 
-/** `$1,234.56`; amounts under a dollar keep up to four decimals so that `$0.0042` is not `$0.00`. */
-export function formatCost(locale: Locale, usd: number): string {
-  const small = usd !== 0 && Math.abs(usd) < 1;
-  return numberFormat(locale, {
-    style: "currency",
-    currency: "USD",
-    currencyDisplay: "narrowSymbol",
-    minimumFractionDigits: 2,
-    maximumFractionDigits: small ? 4 : 2,
-  }).format(usd);
-}
+type NumberFormatter = Pick<ReturnType<typeof createFormatter>, "number">;
 
-/** The exact amount the API reports (six decimals). */
-export function formatCostExact(locale: Locale, usd: number): string {
-  return numberFormat(locale, {
-    style: "currency",
-    currency: "USD",
-    currencyDisplay: "narrowSymbol",
-    minimumFractionDigits: 2,
-    maximumFractionDigits: 6,
-  }).format(usd);
-}
+const USD = { style: "currency", currency: "USD", currencyDisplay: "narrowSymbol" } as const;
 
-/** 12.3M (en) or 1230万 (zh-CN). */
-export function formatCompact(locale: Locale, n: number): string {
-  if (Math.abs(n) < 10_000) return formatInt(locale, n);
-  return numberFormat(locale, { notation: "compact", maximumFractionDigits: 1 }).format(n);
+/**
+ * The console's number rules, on next-intl's formatter (so server and browser agree):
+ * - money: two decimals, aligned in a column; only an amount below a cent gets more (two
+ *   significant digits, `$0.0042`), so it never reads `$0.00`. The exact value goes in a tooltip.
+ * - compact: three significant digits in both languages (1.99亿 / 199M, 3400万 / 34.0M); below
+ *   10,000 the exact integer.
+ */
+export function numberFormats(f: NumberFormatter) {
+  const cost = (usd: number): string =>
+    usd !== 0 && Math.abs(usd) < 0.01
+      ? f.number(usd, { ...USD, maximumSignificantDigits: 2 })
+      : f.number(usd, { ...USD, minimumFractionDigits: 2, maximumFractionDigits: 2 });
+  const int = (n: number): string => f.number(n, { maximumFractionDigits: 0 });
+  return {
+    cost,
+    int,
+    /** The exact amount the API reports (up to eight decimals). */
+    costExact: (usd: number): string => f.number(usd, { ...USD, minimumFractionDigits: 2, maximumFractionDigits: 8 }),
+    /** Axis labels: the money rule below $10,000, compact with three significant digits above. */
+    compactCost: (usd: number): string =>
+      Math.abs(usd) < 10_000 ? cost(usd) : f.number(usd, { ...USD, notation: "compact", minimumSignificantDigits: 3, maximumSignificantDigits: 3 }),
+    compact: (n: number): string =>
+      Math.abs(n) < 10_000 ? int(n) : f.number(n, { notation: "compact", minimumSignificantDigits: 3, maximumSignificantDigits: 3 }),
+    percent: (fraction: number): string => f.number(fraction, { style: "percent", minimumFractionDigits: 1, maximumFractionDigits: 1 }),
+  };
 }
+export type NumberFormats = ReturnType<typeof numberFormats>;
 
-export function formatInt(locale: Locale, n: number): string {
-  return numberFormat(locale, { maximumFractionDigits: 0 }).format(n);
-}
-
-export function formatPercent(locale: Locale, fraction: number): string {
-  return numberFormat(locale, { style: "percent", minimumFractionDigits: 1, maximumFractionDigits: 1 }).format(fraction);
+/** numberFormats for client components, in the page's language. */
+export function useNumbers(): NumberFormats {
+  const f = useFormatter();
+  return useMemo(() => numberFormats(f), [f]);
 }
 
 function parts(date: Date, timeZone: string): Record<string, string> {
@@ -114,11 +106,4 @@ export function addDays(date: string, n: number): string {
   const d = new Date(`${date}T00:00:00Z`);
   d.setUTCDate(d.getUTCDate() + n);
   return d.toISOString().slice(0, 10);
-}
-
-/** A short axis label for a local date: 1月15日 / Jan 15. */
-export function formatDayLabel(locale: Locale, date: string): string {
-  const d = new Date(`${date}T00:00:00Z`);
-  if (Number.isNaN(d.getTime())) return date;
-  return dateFormat({ timeZone: "UTC", month: "short", day: "numeric" }, locale).format(d);
 }

@@ -1,7 +1,7 @@
 "use client";
 
+import { useTranslations } from "next-intl";
 import { useState } from "react";
-import type { LoginMessages } from "./messages";
 
 /**
  * Posts the credentials as JSON to /admin/auth/login, which sets the session cookie; then a full
@@ -10,7 +10,8 @@ import type { LoginMessages } from "./messages";
  * (never GET: the password must not end up in a URL) and the route answers with a 303 to `next`,
  * or back here with the reason.
  */
-export function LoginForm({ next, messages: m, initialError = null }: { next: string; messages: LoginMessages; initialError?: string | null }) {
+export function LoginForm({ next, initialError = null }: { next: string; initialError?: string | null }) {
+  const t = useTranslations("login");
   const [pending, setPending] = useState(false);
   const [error, setError] = useState<string | null>(initialError);
 
@@ -30,11 +31,11 @@ export function LoginForm({ next, messages: m, initialError = null }: { next: st
         window.location.assign(next);
         return;
       }
-      if (res.status === 401) setError(m.invalid);
-      else if (res.status === 429) setError(m.tooMany.replace("{seconds}", res.headers.get("retry-after") ?? "60"));
-      else setError(m.failed);
+      if (res.status === 401) setError(t("invalid"));
+      else if (res.status === 429) setError(t("tooMany", { seconds: res.headers.get("retry-after") ?? "60" }));
+      else setError(t("failed"));
     } catch {
-      setError(m.failed);
+      setError(t("failed"));
     }
     setPending(false);
   }
@@ -44,7 +45,7 @@ export function LoginForm({ next, messages: m, initialError = null }: { next: st
       <input type="hidden" name="next" value={next} />
       <div>
         <label htmlFor="login-username" className="mb-1 block text-sm font-medium text-slate-700">
-          {m.username}
+          {t("username")}
         </label>
         <input
           id="login-username"
@@ -60,7 +61,7 @@ export function LoginForm({ next, messages: m, initialError = null }: { next: st
       </div>
       <div>
         <label htmlFor="login-password" className="mb-1 block text-sm font-medium text-slate-700">
-          {m.password}
+          {t("password")}
         </label>
         <input
           id="login-password"
@@ -81,7 +82,7 @@ export function LoginForm({ next, messages: m, initialError = null }: { next: st
         aria-busy={pending}
         className="w-full rounded-md bg-brand-600 px-4 py-2 font-medium text-white hover:bg-brand-700 focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-brand-500 disabled:opacity-60"
       >
-        {pending ? m.submitting : m.submit}
+        {pending ? t("submitting") : t("submit")}
       </button>
     </form>
   );

@@ -1,14 +1,14 @@
 import type { Metadata } from "next";
 import { redirect } from "next/navigation";
-import { LangSwitch } from "@/app/_components/lang-switch";
-import { getLocale } from "@/app/_i18n/server";
+import { getTranslations } from "next-intl/server";
+import { SHELL } from "@/app/_components/shell";
+import { TopBar } from "@/app/_components/top-bar";
 import { safeNextPath } from "@/server/auth/http";
 import { getAdminSession } from "@/server/auth/server-session";
 import { LoginForm } from "./login-form";
-import { LOGIN_MESSAGES } from "./messages";
 
 export const dynamic = "force-dynamic";
-export const metadata: Metadata = { title: "登录 Sign in · 用量明细", robots: { index: false } };
+export const metadata: Metadata = { title: "登录 Sign in · 账号用量" };
 
 export default async function LoginPage({ searchParams }: { searchParams: Promise<Record<string, string | string[] | undefined>> }) {
   const { next: rawNext, error: rawError, retry } = await searchParams;
@@ -16,29 +16,28 @@ export default async function LoginPage({ searchParams }: { searchParams: Promis
   // Already signed in (a bookmark of /login, the back button): go where the visitor was heading.
   // A store that is down must not keep anyone from the form, so errors count as "not signed in".
   if (await getAdminSession().catch(() => undefined)) redirect(next);
-  const locale = await getLocale();
-  const m = LOGIN_MESSAGES[locale];
+  const t = await getTranslations("login");
   // Set by the login route when a browser without JavaScript posted the form and it failed.
   const initialError =
     rawError === "invalid"
-      ? m.invalid
+      ? t("invalid")
       : rawError === "too-many"
-        ? m.tooMany.replace("{seconds}", typeof retry === "string" && /^\d{1,6}$/.test(retry) ? retry : "60")
+        ? t("tooMany", { seconds: typeof retry === "string" && /^\d{1,6}$/.test(retry) ? retry : "60" })
         : rawError === "failed"
-          ? m.failed
+          ? t("failed")
           : null;
   return (
-    <main className="mx-auto mt-24 max-w-sm px-4">
-      <div className="mb-4 flex justify-end">
-        <LangSwitch />
-      </div>
-      <section aria-labelledby="login-title" className="rounded-lg bg-white p-6 shadow">
-        <h1 id="login-title" className="text-xl font-semibold">
-          {m.title}
-        </h1>
-        <p className="mb-6 mt-1 text-sm text-slate-500">{m.subtitle}</p>
-        <LoginForm next={next} messages={m} initialError={initialError} />
-      </section>
-    </main>
+    <>
+      <TopBar />
+      <main className={`${SHELL} py-16 sm:py-24`}>
+        <section aria-labelledby="login-title" className="mx-auto max-w-sm rounded-lg border border-slate-200 bg-white p-6 shadow-sm">
+          <h1 id="login-title" className="text-xl font-semibold">
+            {t("title")}
+          </h1>
+          <p className="mb-6 mt-1 text-sm text-slate-500">{t("subtitle")}</p>
+          <LoginForm next={next} initialError={initialError} />
+        </section>
+      </main>
+    </>
   );
 }

@@ -75,7 +75,7 @@ describe("REST routes", () => {
 
     const breakdown = await call(breakdownRoute, "/admin/accounts/acc-r/usage-breakdown?range=total&limit=2&offset=1&sort=requests", { id: "acc-r" });
     const { success: _s3, ...breakdownRest } = (await breakdown.json()) as Record<string, unknown>;
-    expect(noStamp(breakdownRest)).toEqual(noStamp(await caller().accounts.breakdown({ id: "acc-r", range: "total", limit: 2, offset: 1, sort: "requests" })));
+    expect(noStamp(breakdownRest)).toEqual(noStamp(await caller().accounts.breakdown({ id: "acc-r", range: "total", limit: 2, cursor: 1, sort: "requests" })));
     expect(breakdownRest).toMatchObject({ source: "postgres", timezone: TEST_TZ, data: { total: 3, nextOffset: null, hasMore: false } });
   });
 

@@ -158,12 +158,31 @@ export const accountBreakdownQuery = z
   .strictObject(breakdownFields, { error: unknownParams })
   .superRefine(checkRange)
   .superRefine(checkCsvPaging);
-/** accounts.breakdown */
+/** The breakdown of one account as the service takes it (the REST query plus the id from the path). */
 export const accountBreakdownInput = z
   .strictObject({ id: accountId, ...breakdownFields }, { error: unknownParams })
   .superRefine(checkRange)
   .superRefine(checkCsvPaging);
 export type AccountBreakdownInput = z.infer<typeof accountBreakdownInput>;
+
+const { offset: _offset, ...breakdownPageFields } = breakdownFields;
+/**
+ * accounts.breakdown (tRPC): pages by `cursor`, the previous page's nextOffset, so that tRPC's
+ * `infiniteQueryOptions` / `prefetchInfiniteQuery` drive it; tRPC also sends the `direction`.
+ */
+export const accountBreakdownPageInput = z
+  .strictObject(
+    {
+      id: accountId,
+      ...breakdownPageFields,
+      cursor: z.number().int().min(0).max(10_000_000).nullish().meta({ description: "Keys to skip (the previous page's nextOffset)" }),
+      direction: z.enum(["forward", "backward"]).optional(),
+    },
+    { error: unknownParams },
+  )
+  .superRefine(checkRange)
+  .superRefine((v, ctx) => checkCsvPaging({ ...v, offset: v.cursor ?? undefined }, ctx))
+  .transform(({ cursor, direction: _direction, ...rest }): AccountBreakdownInput => ({ ...rest, offset: cursor ?? 0 }));
 
 export const accountIdParams = z.object({ id: accountId });
 

@@ -532,7 +532,7 @@ describe("tRPC procedures", () => {
     expect(noStamp(await c.accounts.summary({ id: "acc-1", range: "custom", start: "2026-01-01", end: "2026-04-30" }))).toEqual(
       noStamp(await getAccountSummary(runtime, { id: "acc-1", range: "custom", start: "2026-01-01", end: "2026-04-30" })),
     );
-    expect(noStamp(await c.accounts.breakdown({ id: "acc-1", range: "monthly", month: "2026-03", limit: 5, offset: 5 }))).toEqual(
+    expect(noStamp(await c.accounts.breakdown({ id: "acc-1", range: "monthly", month: "2026-03", limit: 5, cursor: 5 }))).toEqual(
       noStamp(await getAccountBreakdown(runtime, { id: "acc-1", range: "monthly", month: "2026-03", limit: 5, offset: 5, sort: "allTokens", order: "desc", format: "json" })),
     );
   });

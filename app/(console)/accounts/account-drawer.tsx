@@ -1,29 +1,32 @@
 "use client";
 
 import { keepPreviousData, useInfiniteQuery, useQuery } from "@tanstack/react-query";
+import { useTranslations } from "next-intl";
 import { useState } from "react";
-import { Drawer } from "@/app/_components/drawer";
-import { useTRPC, useTRPCClient } from "@/app/_components/trpc-provider";
-import { addDays, formatDateTime, formatDateTimeLong, formatInt, localDateIn } from "@/app/_i18n/format";
-import { useI18n } from "@/app/_i18n/i18n-provider";
+import { Drawer, DrawerClose, DrawerTitle } from "@/app/_components/drawer";
+import { useTRPC } from "@/app/_components/trpc-provider";
+import { addDays, formatDateTime, formatDateTimeLong, localDateIn, useNumbers } from "@/app/_i18n/format";
 import type { RangeName } from "@/server/usage-stats/schemas";
 import { BreakdownTable } from "./breakdown-table";
 import { ModelTable } from "./model-table";
-import { breakdownInfiniteOptions, type SummaryOutput } from "./queries";
+import { breakdownPaging, type SummaryOutput } from "./queries";
 import { TrendChart } from "./trend-chart";
-import { ErrorState, FallbackBanner, PlatformBadge, Skeleton, StatusBadge, UsageFigures, useShownError } from "./ui";
+import { AccountType, EmptyState, ErrorState, errorCode, FallbackBanner, PlatformBadge, Skeleton, StatusBadge, UsageFigures, useShownError } from "./ui";
 import { breakdownCsvHref, breakdownInput, summaryInput, type AccountsUrlState, type BreakdownSortName, type Order } from "./url-state";
 
 type RangeState = Pick<AccountsUrlState, "range" | "from" | "to">;
 
-const TITLE_ID = "account-drawer-title";
+const isDate = (s: string) => /^\d{4}-\d{2}-\d{2}$/.test(s) && !Number.isNaN(Date.parse(`${s}T00:00:00Z`));
 
+/**
+ * The drawer of one account. It opens as soon as the URL names the account: every part shows a
+ * skeleton until its query answers. An account that does not exist gets one "not found" state.
+ */
 export function AccountDrawer({
   id,
   range,
   fallbackTimezone,
   listSource,
-  pending,
   onRange,
   onClose,
 }: {
@@ -31,117 +34,144 @@ export function AccountDrawer({
   range: RangeState;
   fallbackTimezone: string;
   listSource: "postgres" | "redis" | undefined;
-  pending: boolean;
   onRange: (range: RangeState) => void;
   onClose: () => void;
 }) {
-  const { t } = useI18n();
+  const t = useTranslations();
   const trpc = useTRPC();
-  const client = useTRPCClient();
   const [sort, setSort] = useState<{ sort: BreakdownSortName; order: Order }>({ sort: "allTokens", order: "desc" });
 
   const summary = useQuery(trpc.accounts.summary.queryOptions(summaryInput(id, range), { placeholderData: keepPreviousData }));
-  const bInput = breakdownInput(id, range, sort);
-  const breakdown = useInfiniteQuery({
-    ...breakdownInfiniteOptions(bInput, (input, signal) => client.accounts.breakdown.query(input, { signal })),
-    placeholderData: keepPreviousData,
-  });
+  const breakdown = useInfiniteQuery(trpc.accounts.breakdown.infiniteQueryOptions(breakdownInput(id, range, sort), { ...breakdownPaging, placeholderData: keepPreviousData }));
 
   const summaryFailed = useShownError(summary);
   const breakdownFailed = useShownError(breakdown);
+  const notFound = (summaryFailed && errorCode(summary.error) === "NOT_FOUND") || (breakdownFailed && errorCode(breakdown.error) === "NOT_FOUND");
   const s: SummaryOutput | undefined = summary.data;
   const account = s?.data.account;
   const timezone = s?.timezone ?? fallbackTimezone;
   const source = s?.source ?? listSource;
+  const today = localDateIn(timezone);
+  const u = s?.data.usage;
+  const rangeEmpty = !!u && !summary.isPlaceholderData && u.requests === 0 && u.allTokens === 0 && u.cost === 0;
 
   return (
-    <Drawer labelledBy={TITLE_ID} onClose={onClose} testId="account-drawer">
+    <Drawer
+      onClose={onClose}
+      busy={summary.isPending}
+      testId="account-drawer"
+      returnFocus={() => document.querySelector<HTMLElement>(`[data-details-for="${CSS.escape(id)}"]`) ?? document.getElementById("accounts-heading")}
+    >
       <header className="sticky top-0 z-10 flex items-start justify-between gap-3 border-b border-slate-200 bg-white/95 px-4 py-3 backdrop-blur sm:px-6">
         <div className="min-w-0">
-          <p className="text-xs font-medium uppercase tracking-wide text-slate-500">{t("drawer.title")}</p>
-          <h2 id={TITLE_ID} className="truncate text-lg font-semibold" data-testid="drawer-title">
+          <p className="text-xs font-medium tracking-wide text-slate-500">{t("drawer.title")}</p>
+          <DrawerTitle className="truncate text-lg font-semibold" data-testid="drawer-title">
             {account?.name ?? id}
-          </h2>
+          </DrawerTitle>
         </div>
-        <button
-          type="button"
-          data-autofocus
+        <DrawerClose
           data-testid="drawer-close"
           aria-label={t("common.close")}
-          onClick={onClose}
           className="rounded-md p-2 text-slate-500 hover:bg-slate-100 hover:text-slate-900 focus-visible:outline-2 focus-visible:outline-brand-500"
         >
           <svg aria-hidden viewBox="0 0 20 20" className="size-5" fill="currentColor">
             <path d="M6.28 5.22a.75.75 0 0 0-1.06 1.06L8.94 10l-3.72 3.72a.75.75 0 1 0 1.06 1.06L10 11.06l3.72 3.72a.75.75 0 1 0 1.06-1.06L11.06 10l3.72-3.72a.75.75 0 0 0-1.06-1.06L10 8.94 6.28 5.22Z" />
           </svg>
-        </button>
+        </DrawerClose>
       </header>
 
-      <div className="flex flex-col gap-6 px-4 py-4 sm:px-6">
-        {source === "redis" && <FallbackBanner unavailable={s?.unavailable} />}
-
-        {summaryFailed && !s ? (
-          <ErrorState error={summary.error} onRetry={() => void summary.refetch()} testId="summary-error" />
-        ) : (
-          <>
-            <Facts summary={s} timezone={timezone} />
-            <WindowCards summary={s} />
-          </>
-        )}
-
-        <RangeSwitch range={range} timezone={timezone} pending={pending} onRange={onRange} />
-
-        {summaryFailed && s ? (
-          <ErrorState error={summary.error} onRetry={() => void summary.refetch()} testId="summary-error" />
-        ) : (
-          <RangeUsage summary={s} stale={summary.isPlaceholderData} />
-        )}
-
-        <section aria-labelledby="breakdown-heading" className="flex flex-col gap-2">
-          <div className="flex flex-wrap items-center justify-between gap-2">
-            <h3 id="breakdown-heading" className="text-base font-semibold">
-              {t("breakdown.title")}
-            </h3>
-            <a
-              href={breakdownCsvHref(id, range, sort)}
-              download
-              data-testid="export-breakdown-csv"
-              className="rounded-md border border-slate-300 bg-white px-3 py-1.5 text-sm font-medium text-slate-700 hover:bg-slate-50 focus-visible:outline-2 focus-visible:outline-brand-500"
+      {notFound ? (
+        <div className="px-4 py-10 sm:px-6" data-testid="account-not-found">
+          <div role="alert" className="mx-auto max-w-md rounded-lg border border-slate-200 bg-slate-50 p-6 text-center">
+            <p className="text-lg font-semibold text-slate-900">{t("drawer.notFoundTitle")}</p>
+            <p className="mt-2 break-all text-sm text-slate-600">{t("drawer.notFoundBody", { id })}</p>
+            <button
+              type="button"
+              onClick={onClose}
+              className="mt-4 rounded-md bg-brand-700 px-4 py-2 text-sm font-medium text-white hover:bg-brand-600 focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-brand-500"
             >
-              {t("breakdown.exportCsv")}
-            </a>
+              {t("drawer.backToList")}
+            </button>
           </div>
-          <BreakdownTable
-            query={breakdown}
-            failed={breakdownFailed}
-            timezone={timezone}
-            sort={sort}
-            onSort={(next) =>
-              setSort((cur) => (cur.sort === next ? { sort: next, order: cur.order === "desc" ? "asc" : "desc" } : { sort: next, order: "desc" }))
-            }
-          />
-        </section>
+        </div>
+      ) : (
+        <div className="flex flex-col gap-6 px-4 py-4 sm:px-6">
+          {source === "redis" && <FallbackBanner unavailable={s?.unavailable} />}
 
-        <section aria-labelledby="models-heading" className="flex flex-col gap-2">
-          <h3 id="models-heading" className="text-base font-semibold">
-            {t("models.title")}
-          </h3>
-          {s ? <ModelTable models={s.data.byModel} total={s.data.usage} /> : summaryFailed ? null : <Skeleton className="h-24 w-full" />}
-        </section>
+          {summaryFailed && !s ? (
+            <ErrorState error={summary.error} onRetry={() => void summary.refetch()} testId="summary-error" />
+          ) : (
+            <>
+              <Facts summary={s} timezone={timezone} />
+              <WindowCards summary={s} selected={range.range} />
+            </>
+          )}
 
-        <section aria-labelledby="trend-heading" className="flex flex-col gap-2 pb-6">
-          <h3 id="trend-heading" className="text-base font-semibold">
-            {t("trend.title")}
-          </h3>
-          {s ? <TrendChart series={s.data.series} /> : summaryFailed ? null : <Skeleton className="h-52 w-full" />}
-        </section>
-      </div>
+          <RangeSwitch range={range} today={today} pending={summary.isPlaceholderData || breakdown.isPlaceholderData} onRange={onRange} />
+
+          {summaryFailed && s ? (
+            <ErrorState error={summary.error} onRetry={() => void summary.refetch()} testId="summary-error" />
+          ) : (
+            range.range === "custom" && <RangeUsage summary={s} stale={summary.isPlaceholderData} />
+          )}
+
+          {rangeEmpty ? (
+            <EmptyState title={t("drawer.emptyRange")} hint={t("drawer.emptyRangeHint")} testId="range-empty" />
+          ) : (
+            <>
+              <section aria-labelledby="breakdown-heading" className="flex flex-col gap-2">
+                <div className="flex flex-wrap items-center justify-between gap-2">
+                  <h3 id="breakdown-heading" className="text-base font-semibold">
+                    {t("breakdown.title")}
+                  </h3>
+                  {breakdown.data && (
+                    <a
+                      href={breakdownCsvHref(id, range, sort)}
+                      download
+                      data-testid="export-breakdown-csv"
+                      className="rounded-md border border-slate-300 bg-white px-3 py-1.5 text-sm font-medium text-slate-700 hover:bg-slate-50 focus-visible:outline-2 focus-visible:outline-brand-500"
+                    >
+                      {t("breakdown.exportCsv")}
+                    </a>
+                  )}
+                </div>
+                <BreakdownTable
+                  query={breakdown}
+                  failed={breakdownFailed}
+                  timezone={timezone}
+                  sort={sort}
+                  onSort={(next) => setSort((cur) => (cur.sort === next ? { sort: next, order: cur.order === "desc" ? "asc" : "desc" } : { sort: next, order: "desc" }))}
+                />
+              </section>
+
+              <section aria-labelledby="models-heading" className="flex flex-col gap-2">
+                <h3 id="models-heading" className="text-base font-semibold">
+                  {t("models.title")}
+                </h3>
+                {s ? <ModelTable models={s.data.byModel} total={s.data.usage} /> : summaryFailed ? null : <Skeleton className="h-24 w-full" />}
+              </section>
+
+              <section aria-labelledby="trend-heading" className="flex flex-col gap-2 pb-6">
+                {s ? (
+                  <TrendChart series={s.data.series} today={today} fallbackGranularity={range.range === "total" ? "month" : "day"} />
+                ) : summaryFailed ? null : (
+                  <>
+                    <Skeleton className="h-5 w-24" />
+                    <Skeleton className="h-52 w-full" />
+                  </>
+                )}
+              </section>
+            </>
+          )}
+        </div>
+      )}
     </Drawer>
   );
 }
 
 function Facts({ summary, timezone }: { summary: SummaryOutput | undefined; timezone: string }) {
-  const { t, locale } = useI18n();
+  const t = useTranslations();
+  const n = useNumbers();
   const a = summary?.data.account;
   const item = (label: string, value: React.ReactNode, testId: string) => (
     <div className="min-w-0">
@@ -152,13 +182,13 @@ function Facts({ summary, timezone }: { summary: SummaryOutput | undefined; time
     </div>
   );
   return (
-    <section aria-label={t("drawer.facts")}>
+    <section aria-label={t("drawer.facts")} data-testid={a ? undefined : "drawer-skeleton"}>
       <dl className="grid grid-cols-2 gap-x-4 gap-y-3 rounded-lg border border-slate-200 p-3 sm:grid-cols-3 lg:grid-cols-6">
         {item(t("drawer.id"), <span className="font-mono text-xs">{a?.id}</span>, "fact-id")}
         {item(t("col.platform"), a && <PlatformBadge platform={a.platform} />, "fact-platform")}
-        {item(t("drawer.type"), a?.type, "fact-type")}
+        {item(t("drawer.type"), a && <AccountType type={a.type} />, "fact-type")}
         {item(t("col.status"), a && <StatusBadge status={a.status} />, "fact-status")}
-        {item(t("col.priority"), a && formatInt(locale, a.priority), "fact-priority")}
+        {item(t("col.priority"), a && n.int(a.priority), "fact-priority")}
         {item(
           t("col.lastUsed"),
           <span title={formatDateTimeLong(a?.lastUsedAt, timezone)}>{formatDateTime(a?.lastUsedAt, timezone) ?? t("usage.never")}</span>,
@@ -169,44 +199,43 @@ function Facts({ summary, timezone }: { summary: SummaryOutput | undefined; time
   );
 }
 
-function WindowCards({ summary }: { summary: SummaryOutput | undefined }) {
-  const { t } = useI18n();
+/** Today / this month / total usage; the card of the selected range is marked, not repeated below. */
+function WindowCards({ summary, selected }: { summary: SummaryOutput | undefined; selected: RangeName }) {
+  const t = useTranslations("summary");
   const cards = [
-    { key: "daily", label: t("summary.today") },
-    { key: "monthly", label: t("summary.month") },
-    { key: "total", label: t("summary.total") },
+    { key: "daily", label: t("today") },
+    { key: "monthly", label: t("month") },
+    { key: "total", label: t("total") },
   ] as const;
   return (
-    <div className="grid grid-cols-1 gap-3 sm:grid-cols-3">
-      {cards.map((c) => (
-        <div key={c.key} className="rounded-lg border border-slate-200 bg-slate-50 p-3" data-testid={`window-${c.key}`}>
-          <p className="text-sm text-slate-500">{c.label}</p>
-          <div className="mt-1 text-lg">
-            {summary ? <UsageFigures usage={summary.data.windows[c.key]} prefix={`window-${c.key}`} align="left" /> : <Skeleton className="h-12 w-28" />}
+    <div className="grid grid-cols-3 gap-2 sm:gap-3">
+      {cards.map((c) => {
+        const on = c.key === selected;
+        return (
+          <div
+            key={c.key}
+            className={`min-w-0 rounded-lg border p-2 sm:p-3 ${on ? "border-brand-500 bg-brand-50 ring-1 ring-brand-500" : "border-slate-200 bg-slate-50"}`}
+            data-testid={`window-${c.key}`}
+            data-selected={on}
+            aria-current={on ? "true" : undefined}
+          >
+            <p className={`text-sm ${on ? "font-medium text-brand-700" : "text-slate-500"}`}>{c.label}</p>
+            <div className="mt-1 sm:text-lg">
+              {summary ? <UsageFigures usage={summary.data.windows[c.key]} prefix={`window-${c.key}`} align="left" /> : <Skeleton className="h-12 w-full max-w-28" />}
+            </div>
           </div>
-        </div>
-      ))}
+        );
+      })}
     </div>
   );
 }
 
-function RangeSwitch({
-  range,
-  timezone,
-  pending,
-  onRange,
-}: {
-  range: RangeState;
-  timezone: string;
-  pending: boolean;
-  onRange: (range: RangeState) => void;
-}) {
-  const { t } = useI18n();
-  const today = localDateIn(timezone);
+function RangeSwitch({ range, today, pending, onRange }: { range: RangeState; today: string; pending: boolean; onRange: (range: RangeState) => void }) {
+  const t = useTranslations();
   const [from, setFrom] = useState(range.from ?? addDays(today, -6));
   const [to, setTo] = useState(range.to ?? today);
   const [customOpen, setCustomOpen] = useState(range.range === "custom");
-  const invalid = !from || !to || from > to;
+  const invalid = !isDate(from) || !isDate(to) || from > to;
 
   const options: { name: RangeName; label: string }[] = [
     { name: "daily", label: t("drawer.rangeDaily") },
@@ -225,10 +254,29 @@ function RangeSwitch({
     onRange({ range: name, from: undefined, to: undefined });
   }
 
+  const dateInput = (value: string, set: (v: string) => void, testId: string, text: string) => (
+    <label className="flex flex-col gap-1 text-xs font-medium text-slate-600">
+      {text}
+      <input
+        type="text"
+        inputMode="numeric"
+        autoComplete="off"
+        value={value}
+        placeholder={t("drawer.dateFormat")}
+        pattern="\d{4}-\d{2}-\d{2}"
+        maxLength={10}
+        required
+        data-testid={testId}
+        onChange={(e) => set(e.target.value.trim())}
+        className="h-9 w-32 rounded-md border border-slate-300 px-2 text-sm tabular-nums text-slate-900 focus-visible:outline-2 focus-visible:outline-brand-500"
+      />
+    </label>
+  );
+
   return (
     <section aria-label={t("drawer.range")} className="flex flex-col gap-2">
       <div className="flex flex-wrap items-center gap-3">
-        <div role="group" aria-label={t("drawer.range")} className="inline-flex overflow-hidden rounded-md border border-slate-300 bg-white text-sm shadow-sm" data-testid="range-switch">
+        <div role="group" aria-label={t("drawer.range")} className="grid w-full grid-cols-4 overflow-hidden rounded-md border border-slate-300 bg-white text-sm shadow-sm sm:inline-grid sm:w-auto" data-testid="range-switch">
           {options.map((o, i) => {
             const active = o.name === "custom" ? customOpen || range.range === "custom" : range.range === o.name && !customOpen;
             return (
@@ -238,7 +286,7 @@ function RangeSwitch({
                 aria-pressed={active}
                 data-testid={`range-${o.name}`}
                 onClick={() => choose(o.name)}
-                className={`px-3 py-1.5 focus-visible:outline-2 focus-visible:outline-offset-[-2px] focus-visible:outline-brand-500 ${i > 0 ? "border-l border-slate-300" : ""} ${active ? "bg-brand-600 text-white" : "text-slate-700 hover:bg-slate-100"}`}
+                className={`whitespace-nowrap px-3 py-2 focus-visible:outline-2 focus-visible:outline-offset-[-2px] focus-visible:outline-brand-500 sm:py-1.5 ${i > 0 ? "border-l border-slate-300" : ""} ${active ? "bg-brand-700 text-white" : "text-slate-700 hover:bg-slate-100"}`}
               >
                 {o.label}
               </button>
@@ -260,40 +308,18 @@ function RangeSwitch({
             if (!invalid) onRange({ range: "custom", from, to });
           }}
         >
-          <label className="flex flex-col gap-1 text-xs font-medium text-slate-600">
-            {t("drawer.from")}
-            <input
-              type="date"
-              value={from}
-              max={today}
-              required
-              data-testid="range-from"
-              onChange={(e) => setFrom(e.target.value)}
-              className="h-9 rounded-md border border-slate-300 px-2 text-sm text-slate-900 focus-visible:outline-2 focus-visible:outline-brand-500"
-            />
-          </label>
-          <label className="flex flex-col gap-1 text-xs font-medium text-slate-600">
-            {t("drawer.to")}
-            <input
-              type="date"
-              value={to}
-              max={today}
-              required
-              data-testid="range-to"
-              onChange={(e) => setTo(e.target.value)}
-              className="h-9 rounded-md border border-slate-300 px-2 text-sm text-slate-900 focus-visible:outline-2 focus-visible:outline-brand-500"
-            />
-          </label>
+          {dateInput(from, setFrom, "range-from", t("drawer.from"))}
+          {dateInput(to, setTo, "range-to", t("drawer.to"))}
           <button
             type="submit"
             disabled={invalid}
             data-testid="range-apply"
-            className="h-9 rounded-md bg-brand-600 px-4 text-sm font-medium text-white hover:bg-brand-700 disabled:opacity-40 focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-brand-500"
+            className="h-9 rounded-md bg-brand-700 px-4 text-sm font-medium text-white hover:bg-brand-600 disabled:opacity-40 focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-brand-500"
           >
             {t("drawer.apply")}
           </button>
           {invalid && (
-            <p role="alert" className="text-sm text-rose-700">
+            <p role="alert" className="w-full text-sm text-rose-700">
               {t("drawer.invalidRange")}
             </p>
           )}
@@ -303,15 +329,16 @@ function RangeSwitch({
   );
 }
 
+/** The custom range's own totals (the presets are the window cards above). */
 function RangeUsage({ summary, stale }: { summary: SummaryOutput | undefined; stale: boolean }) {
-  const { t } = useI18n();
+  const t = useTranslations("drawer");
   const r = summary?.data.range;
   return (
     <div className={`flex flex-wrap items-center justify-between gap-3 rounded-lg border border-brand-500/30 bg-brand-50 p-3 ${stale ? "opacity-60" : ""}`} data-testid="range-usage" aria-busy={stale}>
       <div>
-        <p className="text-sm font-medium text-slate-700">{t("drawer.rangeUsage")}</p>
-        <p className="text-xs text-slate-500" data-testid="range-label" data-range={r?.name ?? ""}>
-          {r ? (r.start && r.end ? t("drawer.rangeLabel", { start: r.start, end: r.end, timezone: r.timezone }) : t("drawer.rangeAllTime", { timezone: r.timezone })) : <Skeleton className="h-3 w-40" />}
+        <p className="text-sm font-medium text-slate-700">{t("rangeUsage")}</p>
+        <p className="text-xs text-slate-500 tabular-nums" data-testid="range-label" data-range={r?.name ?? ""}>
+          {r?.start && r.end ? t("rangeLabel", { start: r.start, end: r.end, timezone: r.timezone }) : <Skeleton className="h-3 w-40" />}
         </p>
       </div>
       <div className="text-lg">{summary ? <UsageFigures usage={summary.data.usage} prefix="range" /> : <Skeleton className="h-12 w-28" />}</div>

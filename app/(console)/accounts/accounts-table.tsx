@@ -1,21 +1,25 @@
 "use client";
 
+import { useTranslations } from "next-intl";
 import type { AccountSort } from "@/server/usage-stats/schemas";
-import { formatDateTime, formatDateTimeLong, formatInt } from "@/app/_i18n/format";
-import { useI18n } from "@/app/_i18n/i18n-provider";
+import { formatDateTime, formatDateTimeLong, useNumbers } from "@/app/_i18n/format";
 import type { AccountRow } from "./queries";
 import { PlatformBadge, Skeleton, StatusBadge, UsageFigures } from "./ui";
 import type { Order } from "./url-state";
 
 type WindowKey = "daily" | "monthly" | "total";
 
+/**
+ * The list: a table from md up; below it each row collapses into a card (the same elements, laid
+ * out by CSS grid) showing name, status and today / this month / total usage at a glance, so a
+ * phone never scrolls sideways. Sorting on a phone is the sort select above the list.
+ */
 export function AccountsTable({
   rows,
   timezone,
   sort,
   order,
   busy,
-  pendingOpen,
   onSort,
   onOpen,
 }: {
@@ -24,25 +28,27 @@ export function AccountsTable({
   sort: AccountSort;
   order: Order;
   busy: boolean;
-  pendingOpen: string | undefined;
   onSort: (sort: AccountSort) => void;
   onOpen: (id: string) => void;
 }) {
-  const { t, locale } = useI18n();
+  const t = useTranslations();
+  const n = useNumbers();
   const ariaSort = (keys: AccountSort[]) => (keys.includes(sort) ? (order === "asc" ? "ascending" : "descending") : "none");
 
-  const th = "px-3 py-2 text-left text-xs font-semibold uppercase tracking-wide text-slate-500 whitespace-nowrap";
+  const th = "px-3 py-2 text-left text-xs font-semibold tracking-wide text-slate-500 whitespace-nowrap";
   const usageColumns: { key: WindowKey; label: string }[] = [
     { key: "daily", label: t("col.today") },
     { key: "monthly", label: t("col.month") },
     { key: "total", label: t("col.total") },
   ];
+  // Card layout below md: row 1 name + 详情, row 2 badges, row 3 the three windows, row 4 last used.
+  const cell = "md:table-cell md:px-3 md:py-2.5";
 
   return (
-    <div role="region" aria-label={t("app.title")} tabIndex={0} className="relative overflow-x-auto rounded-lg border border-slate-200 bg-white shadow-sm focus-visible:outline-2 focus-visible:outline-brand-500">
-      <table data-testid="accounts-table" aria-busy={busy} className={`w-full min-w-[1120px] border-collapse text-sm transition-opacity ${busy ? "opacity-70" : ""}`}>
+    <div className="rounded-lg border border-slate-200 bg-white shadow-sm md:overflow-x-auto">
+      <table data-testid="accounts-table" aria-busy={busy} className={`block w-full border-collapse text-sm transition-opacity md:table md:min-w-[1040px] ${busy ? "opacity-70" : ""}`}>
         <caption className="sr-only">{t("app.title")}</caption>
-        <thead className="border-b border-slate-200 bg-slate-50">
+        <thead className="hidden border-b border-slate-200 bg-slate-50 md:table-header-group">
           <tr>
             <th scope="col" className={th} aria-sort={ariaSort(["name"])} data-testid="col-name">
               <SortButton label={t("col.name")} active={sort === "name"} order={order} onClick={() => onSort("name")} />
@@ -66,7 +72,7 @@ export function AccountsTable({
               >
                 <div className="flex flex-col items-end gap-0.5">
                   <SortButton label={c.label} active={sort === `${c.key}.cost`} order={order} onClick={() => onSort(`${c.key}.cost`)} />
-                  <span className="flex gap-1 text-[11px] font-normal normal-case tracking-normal">
+                  <span className="flex gap-1 text-[11px] font-normal tracking-normal">
                     <SortButton label={t("sort.figure.allTokens")} small active={sort === `${c.key}.allTokens`} order={order} onClick={() => onSort(`${c.key}.allTokens`)} />
                     <SortButton label={t("sort.figure.requests")} small active={sort === `${c.key}.requests`} order={order} onClick={() => onSort(`${c.key}.requests`)} />
                   </span>
@@ -81,20 +87,20 @@ export function AccountsTable({
             </th>
           </tr>
         </thead>
-        <tbody>
+        <tbody className="block divide-y divide-slate-100 md:table-row-group md:divide-y-0">
           {!rows &&
-            Array.from({ length: 8 }, (_, i) => (
-              <tr key={i} className="border-b border-slate-100" aria-hidden>
+            Array.from({ length: 6 }, (_, i) => (
+              <tr key={i} className="block p-4 md:table-row md:border-b md:border-slate-100 md:p-0" aria-hidden>
                 {Array.from({ length: 9 }, (_, j) => (
-                  <td key={j} className="px-3 py-3">
+                  <td key={j} className={`${j > 0 ? "hidden" : "block"} md:table-cell md:px-3 md:py-3`}>
                     <Skeleton className="h-4 w-full max-w-24" />
                   </td>
                 ))}
               </tr>
             ))}
           {rows?.length === 0 && (
-            <tr>
-              <td colSpan={9} className="px-3 py-12 text-center" data-testid="accounts-empty">
+            <tr className="block md:table-row">
+              <td colSpan={9} className="block px-3 py-12 text-center md:table-cell" data-testid="accounts-empty">
                 <p className="font-medium text-slate-700">{t("list.empty")}</p>
                 <p className="text-sm text-slate-500">{t("list.emptyHint")}</p>
               </td>
@@ -103,8 +109,13 @@ export function AccountsTable({
           {rows?.map((a) => {
             const last = formatDateTime(a.lastUsedAt, timezone);
             return (
-              <tr key={a.id} data-testid={`account-row-${a.id}`} data-account-id={a.id} className="border-b border-slate-100 align-top hover:bg-slate-50/70">
-                <td className="max-w-64 px-3 py-2.5">
+              <tr
+                key={a.id}
+                data-testid={`account-row-${a.id}`}
+                data-account-id={a.id}
+                className="grid grid-cols-3 gap-x-3 gap-y-2 p-4 align-top md:table-row md:border-b md:border-slate-100 md:p-0 md:hover:bg-slate-50/70"
+              >
+                <td className={`col-span-2 col-start-1 row-start-1 min-w-0 md:max-w-64 ${cell}`}>
                   <div className="truncate font-medium text-slate-900" data-testid="account-name" title={a.name}>
                     {a.name}
                   </div>
@@ -112,33 +123,45 @@ export function AccountsTable({
                     {a.id}
                   </div>
                 </td>
-                <td className="px-3 py-2.5">
+                <td className={`col-span-3 row-start-2 flex flex-wrap items-center gap-2 md:gap-0 ${cell}`}>
                   <PlatformBadge platform={a.platform} />
+                  <span className="md:hidden">
+                    <StatusBadge status={a.status} />
+                  </span>
+                  <span className="text-xs text-slate-500 md:hidden">
+                    {t("col.priority")} {n.int(a.priority)}
+                  </span>
                 </td>
-                <td className="px-3 py-2.5">
+                <td className={`hidden ${cell}`}>
                   <StatusBadge status={a.status} />
                 </td>
-                <td className="px-3 py-2.5 text-right tabular-nums" data-testid="priority" data-value={a.priority}>
-                  {formatInt(locale, a.priority)}
+                <td className={`hidden text-right tabular-nums ${cell}`} data-testid="priority" data-value={a.priority}>
+                  {n.int(a.priority)}
                 </td>
                 {usageColumns.map((c) => (
-                  <td key={c.key} className={`px-3 py-2.5 ${c.key === "total" ? "bg-brand-50/60" : ""}`} data-testid={`usage-${c.key}`}>
-                    <UsageFigures usage={a.usage[c.key]} prefix={c.key} />
+                  <td key={c.key} className={`row-start-3 min-w-0 rounded-md p-2 md:rounded-none ${c.key === "total" ? "bg-brand-50/60" : "bg-slate-50 md:bg-transparent"} ${cell}`} data-testid={`usage-${c.key}`}>
+                    <p className="mb-1 text-xs font-medium text-slate-500 md:hidden">{c.label}</p>
+                    <UsageFigures usage={a.usage[c.key]} prefix={c.key} align="responsive" />
                   </td>
                 ))}
-                <td className="whitespace-nowrap px-3 py-2.5 text-slate-600 tabular-nums" data-testid="last-used" data-value={a.lastUsedAt ?? ""} title={formatDateTimeLong(a.lastUsedAt, timezone)}>
-                  {last ?? <span className="text-slate-400">{t("usage.never")}</span>}
+                <td
+                  className={`col-span-3 row-start-4 whitespace-nowrap text-xs text-slate-600 tabular-nums md:text-sm ${cell}`}
+                  data-testid="last-used"
+                  data-value={a.lastUsedAt ?? ""}
+                  title={formatDateTimeLong(a.lastUsedAt, timezone)}
+                >
+                  <span className="text-slate-500 md:hidden">{t("col.lastUsed")} </span>
+                  {last ?? <span className="text-slate-500">{t("usage.never")}</span>}
                 </td>
-                <td className="px-3 py-2.5 text-right">
+                <td className={`col-start-3 row-start-1 text-right ${cell}`}>
                   <button
                     type="button"
                     data-testid="details-button"
                     data-details-for={a.id}
                     aria-haspopup="dialog"
                     aria-label={t("list.detailsOf", { name: a.name })}
-                    aria-busy={pendingOpen === a.id}
                     onClick={() => onOpen(a.id)}
-                    className="whitespace-nowrap rounded-md border border-brand-500/40 px-2.5 py-1 text-sm font-medium text-brand-700 hover:bg-brand-50 focus-visible:outline-2 focus-visible:outline-brand-500 aria-busy:animate-pulse"
+                    className="whitespace-nowrap rounded-md border border-brand-500/40 px-3 py-1.5 text-sm font-medium text-brand-700 hover:bg-brand-50 focus-visible:outline-2 focus-visible:outline-brand-500 md:px-2.5 md:py-1"
                   >
                     {t("col.details")}
                   </button>
@@ -153,16 +176,16 @@ export function AccountsTable({
 }
 
 function SortButton({ label, active, order, onClick, small }: { label: string; active: boolean; order: Order; onClick: () => void; small?: boolean }) {
-  const { t } = useI18n();
+  const t = useTranslations("col");
   return (
     <button
       type="button"
       onClick={onClick}
-      title={t("col.sortBy", { column: label })}
-      className={`inline-flex items-center gap-0.5 rounded px-0.5 hover:text-slate-900 focus-visible:outline-2 focus-visible:outline-brand-500 ${active ? "text-brand-700" : ""} ${small ? "text-slate-500" : "uppercase"}`}
+      title={t("sortBy", { column: label })}
+      className={`inline-flex items-center gap-0.5 rounded px-0.5 hover:text-slate-900 focus-visible:outline-2 focus-visible:outline-brand-500 ${active ? "text-brand-700" : ""} ${small ? "text-slate-500" : ""}`}
     >
       {label}
-      <span aria-hidden className={active ? "" : "opacity-30"}>
+      <span aria-hidden className={active ? "" : "opacity-40"}>
         {active ? (order === "asc" ? "▲" : "▼") : "↕"}
       </span>
     </button>

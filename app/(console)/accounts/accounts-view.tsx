@@ -1,18 +1,18 @@
 "use client";
 
 import { keepPreviousData, useQuery } from "@tanstack/react-query";
-import { usePathname, useRouter, useSearchParams } from "next/navigation";
-import { useCallback, useEffect, useMemo, useOptimistic, useRef, useState, useTransition } from "react";
-import { LangSwitch } from "@/app/_components/lang-switch";
+import { useTranslations } from "next-intl";
+import { useQueryStates } from "nuqs";
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { useTRPC } from "@/app/_components/trpc-provider";
-import { formatInt } from "@/app/_i18n/format";
-import { useI18n } from "@/app/_i18n/i18n-provider";
+import { useNumbers } from "@/app/_i18n/format";
 import { AccountDrawer } from "./account-drawer";
 import { AccountsTable } from "./accounts-table";
 import { Pagination } from "./pagination";
 import type { UsageListOutput } from "./queries";
 import { ErrorState, FallbackBanner, KNOWN_PLATFORMS, KNOWN_STATUSES, platformLabel, Skeleton, UsageFigures } from "./ui";
 import {
+  accountsParsers,
   DEFAULTS,
   FIGURE_NAMES,
   PAGE_SIZES,
@@ -21,72 +21,35 @@ import {
   defaultOrder,
   listCsvHref,
   listInput,
-  parseAccountsUrl,
-  serializeAccountsUrl,
+  resolveAccountsState,
+  toUrlParams,
   type AccountsUrlState,
 } from "./url-state";
 
 const FALLBACK_TIMEZONE = "Asia/Shanghai";
 
 export function AccountsView() {
-  const { t } = useI18n();
+  const t = useTranslations();
+  const tSort = useTranslations("sort");
   const trpc = useTRPC();
-  const router = useRouter();
-  const pathname = usePathname();
-  const searchParams = useSearchParams();
-  const state = useMemo(() => parseAccountsUrl(searchParams), [searchParams]);
-  const [isPending, startTransition] = useTransition();
-  // Closing the drawer should not wait for the server round trip of the navigation.
-  const [openAccount, setOpenAccount] = useOptimistic(state.account);
-  const [pendingOpen, setPendingOpen] = useState<string>();
+  // Shallow URL updates: the drawer opens and filters apply at once, the browser fetches the data.
+  const [raw, setRaw] = useQueryStates(accountsParsers, { history: "replace", scroll: false });
+  const state = useMemo(() => resolveAccountsState(raw), [raw]);
   const [searchKey, setSearchKey] = useState(0);
-
-  // The state the next navigation starts from: the URL, plus changes still in flight.
-  const latest = useRef(state);
-  useEffect(() => {
-    latest.current = state;
-  }, [state]);
+  // On a phone the selects fold away behind one button, so the list starts on the first screen.
+  const [filtersOpen, setFiltersOpen] = useState(false);
 
   const navigate = useCallback(
-    (patch: Partial<AccountsUrlState>) => {
-      const next = { ...latest.current, ...patch };
-      latest.current = next;
-      const qs = serializeAccountsUrl(next);
-      startTransition(() => {
-        // Only closing is optimistic: an open drawer's data is prefetched by the server render of
-        // the navigation, and opening it early would fetch the same queries from the browser too.
-        if ("account" in patch && !patch.account) setOpenAccount(undefined);
-        router.replace(qs ? `${pathname}?${qs}` : pathname, { scroll: false });
-      });
-    },
-    [pathname, router, setOpenAccount],
+    (patch: Partial<AccountsUrlState>) => void setRaw((old) => toUrlParams({ ...resolveAccountsState(old), ...patch })),
+    [setRaw],
   );
 
   const list = useQuery(trpc.accounts.usageStats.queryOptions(listInput(state), { placeholderData: keepPreviousData }));
   const data: UsageListOutput | undefined = list.data;
   const timezone = data?.timezone ?? FALLBACK_TIMEZONE;
 
-  // After the drawer closes (and the page is no longer inert), focus goes back to its opener.
-  const returnFocusTo = useRef<string | null>(null);
-  useEffect(() => {
-    if (openAccount || !returnFocusTo.current) return;
-    const id = returnFocusTo.current;
-    returnFocusTo.current = null;
-    const opener = document.querySelector<HTMLElement>(`[data-details-for="${CSS.escape(id)}"]`);
-    (opener ?? document.getElementById("accounts-heading"))?.focus();
-  }, [openAccount]);
-
-  const openDrawer = useCallback(
-    (id: string) => {
-      setPendingOpen(id);
-      navigate({ account: id, range: DEFAULTS.range, from: undefined, to: undefined });
-    },
-    [navigate],
-  );
-  const closeDrawer = useCallback(() => {
-    returnFocusTo.current = latest.current.account ?? null;
-    navigate({ account: undefined, range: DEFAULTS.range, from: undefined, to: undefined });
-  }, [navigate]);
+  const openDrawer = useCallback((id: string) => navigate({ account: id, range: DEFAULTS.range, from: undefined, to: undefined }), [navigate]);
+  const closeDrawer = useCallback(() => navigate({ account: undefined, range: DEFAULTS.range, from: undefined, to: undefined }), [navigate]);
 
   const filtered = !!(state.search || state.platform || state.status);
   const platforms = useMemo(() => {
@@ -96,70 +59,78 @@ export function AccountsView() {
     return [...set];
   }, [data, state.platform]);
 
-  const drawerOpen = !!openAccount;
-
   return (
     <>
-      <div inert={drawerOpen} className="mx-auto flex max-w-[1440px] flex-col gap-4 p-4 sm:p-6">
-        <header className="flex flex-wrap items-start justify-between gap-3">
-          <div>
-            <h1 id="accounts-heading" tabIndex={-1} className="text-2xl font-semibold outline-none">
-              {t("app.title")}
-            </h1>
-            <p className="text-sm text-slate-500">{t("app.subtitle")}</p>
-          </div>
-          <LangSwitch />
+      <div className="flex flex-col gap-4">
+        <header>
+          <h1 id="accounts-heading" tabIndex={-1} className="text-2xl font-semibold outline-none">
+            {t("app.title")}
+          </h1>
+          <p className="text-sm text-slate-500">{t("app.subtitle")}</p>
         </header>
 
         {data?.source === "redis" && <FallbackBanner />}
 
         <SummaryCards data={data} loading={list.isPending} />
 
-        <section aria-label={t("filters.search")} className="flex flex-wrap items-end gap-3 rounded-lg border border-slate-200 bg-white p-3 shadow-sm">
+        <section aria-label={t("filters.label")} className="grid grid-cols-2 items-end gap-3 rounded-lg border border-slate-200 bg-white p-3 shadow-sm sm:flex sm:flex-wrap">
           <SearchBox key={searchKey} initial={state.search} onSearch={(search) => navigate({ search, page: 1 })} />
-          <Select
-            label={t("filters.platform")}
-            testId="filter-platform"
-            value={state.platform}
-            onChange={(platform) => navigate({ platform, page: 1 })}
-            options={[{ value: "", label: t("filters.all") }, ...platforms.map((p) => ({ value: p, label: platformLabel(p) }))]}
-          />
-          <Select
-            label={t("filters.status")}
-            testId="filter-status"
-            value={state.status}
-            onChange={(status) => navigate({ status, page: 1 })}
-            options={[{ value: "", label: t("filters.all") }, ...KNOWN_STATUSES.map((s) => ({ value: s, label: t(`status.${s}`) }))]}
-          />
-          <Select
-            label={t("filters.sort")}
-            testId="sort-select"
-            value={state.sort}
-            onChange={(sort) => {
-              const s = SORTS.find((x) => x === sort) ?? DEFAULTS.sort;
-              navigate({ sort: s, order: defaultOrder(s), page: 1 });
-            }}
-            options={SORTS.map((s) => ({ value: s, label: sortLabel(t, s) }))}
-          />
-          <Select
-            label={t("filters.order")}
-            testId="order-select"
-            value={state.order}
-            onChange={(order) => navigate({ order: order === "asc" ? "asc" : "desc", page: 1 })}
-            options={[
-              { value: "asc", label: t("filters.asc") },
-              { value: "desc", label: t("filters.desc") },
-            ]}
-          />
-          <Select
-            label={t("filters.pageSize")}
-            testId="page-size"
-            value={String(state.pageSize)}
-            onChange={(size) => navigate({ pageSize: Number(size), page: 1 })}
-            options={PAGE_SIZES.map((n) => ({ value: String(n), label: String(n) }))}
-          />
-          <div className="ml-auto flex items-center gap-2">
-            {isPending && (
+          <button
+            type="button"
+            aria-expanded={filtersOpen}
+            aria-controls="list-filters"
+            onClick={() => setFiltersOpen((o) => !o)}
+            data-testid="filters-toggle"
+            className="col-span-2 rounded-md border border-slate-300 bg-white px-3 py-1.5 text-sm font-medium text-slate-700 hover:bg-slate-50 focus-visible:outline-2 focus-visible:outline-brand-500 sm:hidden"
+          >
+            {t("filters.toggle")}
+            {filtered ? ` · ${t("filters.active")}` : ""} <span aria-hidden>{filtersOpen ? "▲" : "▼"}</span>
+          </button>
+          <div id="list-filters" className={`${filtersOpen ? "contents" : "hidden"} sm:contents`}>
+            <Select
+              label={t("filters.platform")}
+              testId="filter-platform"
+              value={state.platform}
+              onChange={(platform) => navigate({ platform, page: 1 })}
+              options={[{ value: "", label: t("filters.all") }, ...platforms.map((p) => ({ value: p, label: platformLabel(p) }))]}
+            />
+            <Select
+              label={t("filters.status")}
+              testId="filter-status"
+              value={state.status}
+              onChange={(status) => navigate({ status, page: 1 })}
+              options={[{ value: "", label: t("filters.all") }, ...KNOWN_STATUSES.map((s) => ({ value: s, label: t(`status.${s}`) }))]}
+            />
+            <Select
+              label={t("filters.sort")}
+              testId="sort-select"
+              value={state.sort}
+              onChange={(sort) => {
+                const s = SORTS.find((x) => x === sort) ?? DEFAULTS.sort;
+                navigate({ sort: s, order: defaultOrder(s), page: 1 });
+              }}
+              options={SORTS.map((s) => ({ value: s, label: sortLabel(tSort, s) }))}
+            />
+            <Select
+              label={t("filters.order")}
+              testId="order-select"
+              value={state.order}
+              onChange={(order) => navigate({ order: order === "asc" ? "asc" : "desc", page: 1 })}
+              options={[
+                { value: "asc", label: t("filters.asc") },
+                { value: "desc", label: t("filters.desc") },
+              ]}
+            />
+            <Select
+              label={t("filters.pageSize")}
+              testId="page-size"
+              value={String(state.pageSize)}
+              onChange={(size) => navigate({ pageSize: Number(size), page: 1 })}
+              options={PAGE_SIZES.map((n) => ({ value: String(n), label: String(n) }))}
+            />
+          </div>
+          <div className="col-span-2 flex items-center justify-end gap-2 sm:ml-auto">
+            {list.isPlaceholderData && (
               <span role="status" className="text-xs text-slate-500">
                 {t("list.updating")}
               </span>
@@ -196,32 +167,23 @@ export function AccountsView() {
               timezone={timezone}
               sort={state.sort}
               order={state.order}
-              busy={isPending || list.isPlaceholderData}
-              pendingOpen={isPending ? pendingOpen : undefined}
+              busy={list.isPlaceholderData}
               onSort={(sort) => navigate({ sort, order: sort === state.sort ? (state.order === "asc" ? "desc" : "asc") : defaultOrder(sort), page: 1 })}
               onOpen={openDrawer}
             />
             {list.isError && <ErrorState error={list.error} title={t("list.error")} onRetry={() => void list.refetch()} testId="accounts-error" />}
-            {data && (
-              <Pagination
-                total={data.pagination.total}
-                page={state.page}
-                pageSize={state.pageSize}
-                onPage={(page) => navigate({ page })}
-              />
-            )}
+            {data && <Pagination total={data.pagination.total} page={state.page} pageSize={state.pageSize} onPage={(page) => navigate({ page })} />}
           </>
         )}
       </div>
 
-      {openAccount && (
+      {state.account && (
         <AccountDrawer
-          key={openAccount}
-          id={openAccount}
+          key={state.account}
+          id={state.account}
           range={{ range: state.range, from: state.from, to: state.to }}
           fallbackTimezone={timezone}
           listSource={data?.source}
-          pending={isPending}
           onRange={(r) => navigate(r)}
           onClose={closeDrawer}
         />
@@ -230,51 +192,53 @@ export function AccountsView() {
   );
 }
 
-function sortLabel(t: ReturnType<typeof useI18n>["t"], sort: string): string {
-  if (sort === "name" || sort === "priority" || sort === "lastUsedAt") return t(`sort.${sort}`);
+function sortLabel(t: ReturnType<typeof useTranslations<"sort">>, sort: string): string {
+  if (sort === "name" || sort === "priority" || sort === "lastUsedAt") return t(sort);
   const [w, f] = sort.split(".") as [(typeof WINDOW_NAMES)[number], (typeof FIGURE_NAMES)[number]];
-  return `${t(`sort.window.${w}`)} · ${t(`sort.figure.${f}`)}`;
+  return `${t(`window.${w}`)} · ${t(`figure.${f}`)}`;
 }
 
 function SummaryCards({ data, loading }: { data: UsageListOutput | undefined; loading: boolean }) {
-  const { t, locale } = useI18n();
+  const t = useTranslations("summary");
+  const tl = useTranslations("list");
+  const n = useNumbers();
   const s = data?.summary;
-  const card = "rounded-lg border border-slate-200 bg-white p-4 shadow-sm";
+  const card = "min-w-0 rounded-lg border border-slate-200 bg-white p-3 shadow-sm sm:p-4";
   const windows = [
-    { key: "daily", label: t("summary.today") },
-    { key: "monthly", label: t("summary.month") },
-    { key: "total", label: t("summary.total") },
+    { key: "daily", label: t("today") },
+    { key: "monthly", label: t("month") },
+    { key: "total", label: t("total") },
   ] as const;
   return (
-    <section aria-label={t("summary.accounts")} className="grid grid-cols-2 gap-3 md:grid-cols-3 xl:grid-cols-5" data-testid="summary-cards">
-      <div className={card}>
-        <p className="text-sm text-slate-500">{t("summary.accounts")}</p>
+    <section aria-label={t("accounts")} className="grid grid-cols-6 gap-2 sm:gap-3 xl:grid-cols-5" data-testid="summary-cards">
+      <div className={`${card} col-span-3 xl:col-span-1`}>
+        <p className="text-sm text-slate-500">{t("accounts")}</p>
         {s ? (
           <p className="mt-1 text-2xl font-semibold tabular-nums" data-testid="summary-accounts" data-value={s.totalAccounts}>
-            {formatInt(locale, s.totalAccounts)}
+            {n.int(s.totalAccounts)}
           </p>
         ) : (
           <Skeleton className="mt-2 h-7 w-16" />
         )}
       </div>
-      <div className={card}>
-        <p className="text-sm text-slate-500">{t("summary.activeToday")}</p>
+      <div className={`${card} col-span-3 xl:col-span-1`}>
+        <p className="text-sm text-slate-500">{t("activeToday")}</p>
         {s ? (
           <p className="mt-1 text-2xl font-semibold tabular-nums">
             <span data-testid="summary-active-today" data-value={s.activeToday}>
-              {formatInt(locale, s.activeToday)}
+              {n.int(s.activeToday)}
             </span>
-            <span className="ml-2 text-sm font-normal text-slate-500">{t("summary.ofAccounts", { total: formatInt(locale, s.totalAccounts) })}</span>
+            <span className="ml-2 text-sm font-normal text-slate-500">{t("ofAccounts", { total: n.int(s.totalAccounts) })}</span>
           </p>
         ) : (
           <Skeleton className="mt-2 h-7 w-16" />
         )}
       </div>
       {windows.map((w) => (
-        <div key={w.key} className={`${card} ${w.key === "total" ? "ring-1 ring-brand-500/30" : ""}`}>
+        <div key={w.key} className={`${card} col-span-2 xl:col-span-1 ${w.key === "total" ? "ring-1 ring-brand-500/30" : ""}`}>
           <p className="text-sm text-slate-500">{w.label}</p>
           {s ? (
-            <div className="mt-1 text-lg">
+            <div className="mt-1 sm:text-lg">
               <UsageFigures usage={s[w.key]} prefix={`summary-${w.key}`} align="left" />
             </div>
           ) : (
@@ -282,7 +246,7 @@ function SummaryCards({ data, loading }: { data: UsageListOutput | undefined; lo
           )}
         </div>
       ))}
-      {loading && <span className="sr-only">{t("list.loading")}</span>}
+      {loading && <span className="sr-only">{tl("loading")}</span>}
     </section>
   );
 }
@@ -301,13 +265,13 @@ function Select({
   testId: string;
 }) {
   return (
-    <label className="flex flex-col gap-1 text-xs font-medium text-slate-600">
+    <label className="flex min-w-0 flex-col gap-1 text-xs font-medium text-slate-600">
       {label}
       <select
         value={value}
         data-testid={testId}
         onChange={(e) => onChange(e.target.value)}
-        className="h-9 rounded-md border border-slate-300 bg-white px-2 text-sm text-slate-900 focus-visible:outline-2 focus-visible:outline-brand-500"
+        className="h-9 w-full min-w-0 rounded-md border border-slate-300 bg-white px-2 text-sm text-slate-900 focus-visible:outline-2 focus-visible:outline-brand-500 sm:w-auto"
       >
         {options.map((o) => (
           <option key={o.value} value={o.value}>
@@ -321,7 +285,7 @@ function Select({
 
 /** Typing searches after a short pause; Enter searches at once. */
 function SearchBox({ initial, onSearch }: { initial: string; onSearch: (value: string) => void }) {
-  const { t } = useI18n();
+  const t = useTranslations("filters");
   const [value, setValue] = useState(initial);
   const sent = useRef(initial);
   const onSearchRef = useRef(onSearch);
@@ -340,13 +304,13 @@ function SearchBox({ initial, onSearch }: { initial: string; onSearch: (value: s
   }, [value]);
 
   return (
-    <label className="flex min-w-56 flex-1 flex-col gap-1 text-xs font-medium text-slate-600 sm:flex-none">
-      {t("filters.search")}
+    <label className="col-span-2 flex min-w-0 flex-col gap-1 text-xs font-medium text-slate-600 sm:min-w-56">
+      {t("search")}
       <input
         type="search"
         value={value}
         data-testid="search-input"
-        placeholder={t("filters.searchPlaceholder")}
+        placeholder={t("searchPlaceholder")}
         maxLength={200}
         onChange={(e) => setValue(e.target.value)}
         onKeyDown={(e) => {
@@ -356,7 +320,7 @@ function SearchBox({ initial, onSearch }: { initial: string; onSearch: (value: s
             onSearchRef.current(v);
           }
         }}
-        className="h-9 w-full rounded-md border border-slate-300 bg-white px-3 text-sm text-slate-900 placeholder:text-slate-400 focus-visible:outline-2 focus-visible:outline-brand-500 sm:w-72"
+        className="h-9 w-full rounded-md border border-slate-300 bg-white px-3 text-sm text-slate-900 placeholder:text-slate-500 focus-visible:outline-2 focus-visible:outline-brand-500 sm:w-72"
       />
     </label>
   );

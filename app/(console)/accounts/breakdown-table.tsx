@@ -1,11 +1,18 @@
 "use client";
 
-import { formatCompact, formatCost, formatCostExact, formatDateTime, formatDateTimeLong, formatInt, formatPercent } from "@/app/_i18n/format";
-import { useI18n } from "@/app/_i18n/i18n-provider";
-import type { BreakdownQuery } from "./queries";
-import { ErrorState, Skeleton } from "./ui";
+import type { InfiniteData, UseInfiniteQueryResult } from "@tanstack/react-query";
+import { useTranslations } from "next-intl";
+import { formatDateTime, formatDateTimeLong, useNumbers } from "@/app/_i18n/format";
+import type { BreakdownOutput } from "./queries";
+import { ErrorState, Money, Skeleton } from "./ui";
 import type { BreakdownSortName, Order } from "./url-state";
 
+export type BreakdownQuery = UseInfiniteQueryResult<InfiniteData<BreakdownOutput, number | null>, unknown>;
+
+/**
+ * The per-key table: a table from md up; below it each key is a card with labelled figures (the
+ * same elements, laid out by CSS grid), so cost and shares stay visible on a phone.
+ */
 export function BreakdownTable({
   query,
   failed,
@@ -20,7 +27,9 @@ export function BreakdownTable({
   sort: { sort: BreakdownSortName; order: Order };
   onSort: (sort: BreakdownSortName) => void;
 }) {
-  const { t, locale } = useI18n();
+  const t = useTranslations("breakdown");
+  const tc = useTranslations("common");
+  const n = useNumbers();
   const pages = query.data?.pages ?? [];
   const items = pages.flatMap((p) => p.data.items);
   const first = pages[0]?.data;
@@ -31,13 +40,15 @@ export function BreakdownTable({
   }
 
   const th = "px-3 py-2 text-xs font-semibold text-slate-500 whitespace-nowrap";
-  const sortable = (key: BreakdownSortName, label: string, align: "left" | "right" = "right", hint?: string) => {
+  const cell = "md:table-cell md:px-3 md:py-2";
+  const label = (text: string) => <span className="block text-xs font-normal text-slate-500 md:hidden">{text}</span>;
+  const sortable = (key: BreakdownSortName, text: string, align: "left" | "right" = "right", hint?: string) => {
     const active = sort.sort === key;
     return (
       <th scope="col" className={`${th} ${align === "right" ? "text-right" : "text-left"}`} aria-sort={active ? (sort.order === "asc" ? "ascending" : "descending") : "none"} data-testid={`bcol-${key}`}>
         <button type="button" onClick={() => onSort(key)} title={hint} className={`inline-flex items-center gap-0.5 rounded px-0.5 hover:text-slate-900 focus-visible:outline-2 focus-visible:outline-brand-500 ${active ? "text-brand-700" : ""}`}>
-          {label}
-          <span aria-hidden className={active ? "" : "opacity-30"}>
+          {text}
+          <span aria-hidden className={active ? "" : "opacity-40"}>
             {active ? (sort.order === "asc" ? "▲" : "▼") : "↕"}
           </span>
         </button>
@@ -47,47 +58,45 @@ export function BreakdownTable({
 
   return (
     <div className="flex flex-col gap-2">
-      <div role="region" aria-label={t("breakdown.title")} tabIndex={0} className="relative overflow-x-auto rounded-lg border border-slate-200 focus-visible:outline-2 focus-visible:outline-brand-500">
-        <table data-testid="breakdown-table" aria-busy={query.isFetching} className={`w-full min-w-[980px] border-collapse text-sm ${query.isPlaceholderData ? "opacity-60" : ""}`}>
-          <thead className="border-b border-slate-200 bg-slate-50">
+      <div role="region" aria-label={t("title")} className="rounded-lg border border-slate-200 md:overflow-x-auto">
+        <table data-testid="breakdown-table" aria-busy={query.isFetching} className={`block w-full border-collapse text-sm md:table md:min-w-[940px] ${query.isPlaceholderData ? "opacity-60" : ""}`}>
+          <thead className="hidden border-b border-slate-200 bg-slate-50 md:table-header-group">
             <tr>
               <th scope="col" className={`${th} text-left`}>
-                {t("breakdown.apiKey")}
+                {t("apiKey")}
               </th>
-              {sortable("requests", t("breakdown.requests"))}
-              {sortable("allTokens", t("breakdown.tokens"))}
-              {sortable("cost", t("breakdown.realCost"), "right", t("breakdown.realCostHint"))}
-              {sortable("ratedCost", t("breakdown.ratedCost"), "right", t("breakdown.ratedCostHint"))}
+              {sortable("requests", t("requests"))}
+              {sortable("allTokens", t("tokens"))}
+              {sortable("cost", t("realCost"), "right", t("realCostHint"))}
+              {sortable("ratedCost", t("ratedCost"), "right", t("ratedCostHint"))}
               <th scope="col" className={`${th} text-left`}>
-                {t("breakdown.share")}
+                {t("tokenShare")}
               </th>
               <th scope="col" className={`${th} text-left`}>
-                {t("breakdown.lastModel")}
+                {t("lastModel")}
               </th>
-              {sortable("lastUsedAt", t("breakdown.lastUsed"), "left")}
+              {sortable("lastUsedAt", t("lastUsed"), "left")}
             </tr>
           </thead>
-          <tbody>
+          <tbody className="block divide-y divide-slate-100 md:table-row-group md:divide-y-0" data-testid="breakdown-body">
             {(query.isPending || (query.isError && !failed && !query.data)) &&
               Array.from({ length: 5 }, (_, i) => (
-                <tr key={i} aria-hidden className="border-b border-slate-100">
+                <tr key={i} aria-hidden className="block p-3 md:table-row md:border-b md:border-slate-100 md:p-0" data-testid="breakdown-skeleton">
                   {Array.from({ length: 8 }, (_, j) => (
-                    <td key={j} className="px-3 py-3">
-                      <Skeleton className="h-4 w-full max-w-24" />
+                    <td key={j} className={`${j > 1 ? "hidden" : "block py-1"} md:table-cell md:px-3 md:py-3`}>
+                      <Skeleton className="h-4 w-full max-w-28" />
                     </td>
                   ))}
                 </tr>
               ))}
-            {query.isSuccess && items.length === 0 && (
-              <tr>
-                <td colSpan={8} className="px-3 py-8 text-center text-slate-500" data-testid="breakdown-empty">
-                  {t("breakdown.empty")}
-                </td>
-              </tr>
-            )}
             {items.map((k) => (
-              <tr key={k.apiKeyId} data-testid={`breakdown-row-${k.apiKeyId}`} data-key-id={k.apiKeyId} className="border-b border-slate-100 align-top">
-                <td className="max-w-56 px-3 py-2">
+              <tr
+                key={k.apiKeyId}
+                data-testid={`breakdown-row-${k.apiKeyId}`}
+                data-key-id={k.apiKeyId}
+                className="grid grid-cols-2 gap-x-3 gap-y-2 p-3 align-top md:table-row md:border-b md:border-slate-100 md:p-0"
+              >
+                <td className={`col-span-2 min-w-0 md:max-w-56 ${cell}`}>
                   <div className="truncate font-medium" data-testid="key-name" title={k.apiKeyName}>
                     {k.apiKeyName}
                   </div>
@@ -95,57 +104,75 @@ export function BreakdownTable({
                     {k.apiKeyId}
                   </div>
                 </td>
-                <td className="px-3 py-2 text-right tabular-nums" data-testid="key-requests" data-value={k.requests} title={formatInt(locale, k.requests)}>
-                  {formatInt(locale, k.requests)}
+                <td className={`tabular-nums md:text-right ${cell}`}>
+                  {label(t("requests"))}
+                  <span data-testid="key-requests" data-value={k.requests} title={n.int(k.requests)}>
+                    {n.int(k.requests)}
+                  </span>
                 </td>
-                <td className="px-3 py-2 text-right tabular-nums">
-                  <div className="font-medium" data-testid="key-tokens" data-value={k.allTokens} title={t("usage.tokens", { value: formatInt(locale, k.allTokens) })}>
-                    {formatCompact(locale, k.allTokens)}
+                <td className={`tabular-nums md:text-right ${cell}`}>
+                  {label(t("tokens"))}
+                  <div className="font-medium" data-testid="key-tokens" data-value={k.allTokens} title={n.int(k.allTokens)}>
+                    {n.compact(k.allTokens)}
                   </div>
-                  <dl className="mt-0.5 grid grid-cols-[auto_auto] justify-end gap-x-2 text-xs text-slate-500">
-                    <TokenPart label={t("breakdown.input")} value={k.inputTokens} testId="key-input" />
-                    <TokenPart label={t("breakdown.output")} value={k.outputTokens} testId="key-output" />
-                    <TokenPart label={t("breakdown.cacheCreate")} value={k.cacheCreateTokens} testId="key-cache-create" />
-                    <TokenPart label={t("breakdown.cacheRead")} value={k.cacheReadTokens} testId="key-cache-read" />
+                  <dl className="mt-0.5 grid grid-cols-[auto_auto] justify-start gap-x-2 text-xs text-slate-500 md:justify-end">
+                    <TokenPart label={t("input")} value={k.inputTokens} testId="key-input" />
+                    <TokenPart label={t("output")} value={k.outputTokens} testId="key-output" />
+                    <TokenPart label={t("cacheCreate")} value={k.cacheCreateTokens} testId="key-cache-create" />
+                    <TokenPart label={t("cacheRead")} value={k.cacheReadTokens} testId="key-cache-read" />
                   </dl>
                 </td>
-                <td className="px-3 py-2 text-right font-medium tabular-nums" data-testid="key-cost" data-value={k.cost} title={t("usage.costExact", { value: formatCostExact(locale, k.cost) })}>
-                  {formatCost(locale, k.cost)}
+                <td className={`font-medium md:text-right ${cell}`} title={t("realCostHint")}>
+                  {label(t("realCost"))}
+                  <Money usd={k.cost} testId="key-cost" />
                 </td>
-                <td className="px-3 py-2 text-right font-medium tabular-nums" data-testid="key-rated-cost" data-value={k.ratedCost} title={t("usage.costExact", { value: formatCostExact(locale, k.ratedCost) })}>
-                  {formatCost(locale, k.ratedCost)}
+                <td className={`font-medium md:text-right ${cell}`} title={t("ratedCostHint")}>
+                  {label(t("ratedCost"))}
+                  <Money usd={k.ratedCost} testId="key-rated-cost" />
                 </td>
-                <td className="w-40 px-3 py-2">
+                <td className={`col-span-2 md:w-44 ${cell}`}>
                   <ShareBar tokens={k.share.tokens} cost={k.share.cost} />
                 </td>
-                <td className="px-3 py-2 font-mono text-xs text-slate-700" data-testid="key-last-model">
-                  {k.lastModel ?? "—"}
+                <td className={`min-w-0 break-all font-mono text-xs text-slate-700 md:whitespace-nowrap md:break-normal ${cell}`}>
+                  {label(t("lastModel"))}
+                  <span data-testid="key-last-model">{k.lastModel ?? "—"}</span>
                 </td>
-                <td className="whitespace-nowrap px-3 py-2 text-slate-600 tabular-nums" data-testid="key-last-used" data-value={k.lastUsedAt ?? ""} title={formatDateTimeLong(k.lastUsedAt, timezone)}>
-                  {formatDateTime(k.lastUsedAt, timezone) ?? "—"}
+                <td className={`whitespace-nowrap text-slate-600 tabular-nums ${cell}`} title={formatDateTimeLong(k.lastUsedAt, timezone)}>
+                  {label(t("lastUsed"))}
+                  <span data-testid="key-last-used" data-value={k.lastUsedAt ?? ""}>
+                    {formatDateTime(k.lastUsedAt, timezone) ?? "—"}
+                  </span>
                 </td>
               </tr>
             ))}
           </tbody>
           {totals && items.length > 0 && (
-            <tfoot className="border-t border-slate-200 bg-slate-50 font-medium" data-testid="breakdown-totals">
-              <tr>
-                <th scope="row" className="px-3 py-2 text-left text-sm">
-                  {t("common.totals")}
+            <tfoot className="block border-t border-slate-200 bg-slate-50 font-medium md:table-footer-group" data-testid="breakdown-totals">
+              <tr className="grid grid-cols-2 gap-x-3 gap-y-1 p-3 md:table-row md:p-0">
+                <th scope="row" className={`col-span-2 text-left text-sm ${cell}`}>
+                  {tc("totals")}
                 </th>
-                <td className="px-3 py-2 text-right tabular-nums" data-testid="totals-requests" data-value={totals.requests}>
-                  {formatInt(locale, totals.requests)}
+                <td className={`tabular-nums md:text-right ${cell}`}>
+                  {label(t("requests"))}
+                  <span data-testid="totals-requests" data-value={totals.requests}>
+                    {n.int(totals.requests)}
+                  </span>
                 </td>
-                <td className="px-3 py-2 text-right tabular-nums" data-testid="totals-tokens" data-value={totals.allTokens} title={formatInt(locale, totals.allTokens)}>
-                  {formatCompact(locale, totals.allTokens)}
+                <td className={`tabular-nums md:text-right ${cell}`}>
+                  {label(t("tokens"))}
+                  <span data-testid="totals-tokens" data-value={totals.allTokens} title={n.int(totals.allTokens)}>
+                    {n.compact(totals.allTokens)}
+                  </span>
                 </td>
-                <td className="px-3 py-2 text-right tabular-nums" data-testid="totals-cost" data-value={totals.cost} title={formatCostExact(locale, totals.cost)}>
-                  {formatCost(locale, totals.cost)}
+                <td className={`md:text-right ${cell}`}>
+                  {label(t("realCost"))}
+                  <Money usd={totals.cost} testId="totals-cost" />
                 </td>
-                <td className="px-3 py-2 text-right tabular-nums" data-testid="totals-rated-cost" data-value={totals.ratedCost} title={formatCostExact(locale, totals.ratedCost)}>
-                  {formatCost(locale, totals.ratedCost)}
+                <td className={`md:text-right ${cell}`}>
+                  {label(t("ratedCost"))}
+                  <Money usd={totals.ratedCost} testId="totals-rated-cost" />
                 </td>
-                <td colSpan={3} />
+                <td colSpan={3} className="hidden md:table-cell" />
               </tr>
             </tfoot>
           )}
@@ -154,7 +181,7 @@ export function BreakdownTable({
       {failed && query.data && <ErrorState error={query.error} onRetry={() => void query.refetch()} testId="breakdown-error" />}
       <div className="flex flex-wrap items-center justify-between gap-2 text-sm text-slate-600">
         <p data-testid="breakdown-count" aria-live="polite">
-          {first && t("breakdown.shown", { shown: formatInt(locale, items.length), total: formatInt(locale, first.total) })}
+          {first && t("shown", { shown: n.int(items.length), total: n.int(first.total) })}
         </p>
         {query.hasNextPage ? (
           <button
@@ -165,10 +192,10 @@ export function BreakdownTable({
             onClick={() => void query.fetchNextPage()}
             className="rounded-md border border-slate-300 bg-white px-4 py-1.5 font-medium text-slate-700 hover:bg-slate-50 disabled:opacity-50 focus-visible:outline-2 focus-visible:outline-brand-500"
           >
-            {query.isFetchingNextPage ? t("common.loading") : t("common.loadMore")}
+            {query.isFetchingNextPage ? tc("loading") : tc("loadMore")}
           </button>
         ) : (
-          items.length > 0 && <span className="text-xs text-slate-400">{t("breakdown.allLoaded")}</span>
+          items.length > 0 && <span className="text-xs text-slate-500">{t("allLoaded")}</span>
         )}
       </div>
     </div>
@@ -176,34 +203,41 @@ export function BreakdownTable({
 }
 
 function TokenPart({ label, value, testId }: { label: string; value: number; testId: string }) {
-  const { locale } = useI18n();
+  const n = useNumbers();
   return (
     <>
-      <dt>{label}</dt>
-      <dd className="tabular-nums" data-testid={testId} data-value={value} title={formatInt(locale, value)}>
-        {formatCompact(locale, value)}
+      <dt className="whitespace-nowrap">{label}</dt>
+      <dd className="whitespace-nowrap tabular-nums" data-testid={testId} data-value={value} title={n.int(value)}>
+        {n.compact(value)}
       </dd>
     </>
   );
 }
 
+/** The key's share of the range: of tokens (the bar) and of cost, each with its own label. */
 function ShareBar({ tokens, cost }: { tokens: number; cost: number }) {
-  const { t, locale } = useI18n();
+  const t = useTranslations("breakdown");
+  const n = useNumbers();
   const pct = Math.max(0, Math.min(1, tokens));
-  const label = t("breakdown.shareOfTokens", { value: formatPercent(locale, tokens) });
   return (
-    <div title={`${label} · ${t("breakdown.shareOfCost", { value: formatPercent(locale, cost) })}`}>
+    <div>
       <div className="flex items-baseline justify-between gap-2 text-xs">
-        <span className="font-medium tabular-nums text-slate-800" data-testid="key-share-tokens" data-value={tokens}>
-          {formatPercent(locale, tokens)}
+        <span className="whitespace-nowrap tabular-nums text-slate-800">
+          <span className="text-slate-500 md:hidden">{t("tokenShare")} </span>
+          <span className="font-medium" data-testid="key-share-tokens" data-value={tokens}>
+            {n.percent(tokens)}
+          </span>
         </span>
-        <span className="tabular-nums text-slate-500" data-testid="key-share-cost" data-value={cost}>
-          {t("breakdown.shareOfCost", { value: formatPercent(locale, cost) })}
+        <span className="whitespace-nowrap tabular-nums text-slate-500">
+          {t("costShare")}{" "}
+          <span data-testid="key-share-cost" data-value={cost}>
+            {n.percent(cost)}
+          </span>
         </span>
       </div>
       <div
         role="meter"
-        aria-label={label}
+        aria-label={`${t("tokenShare")} ${n.percent(tokens)}`}
         aria-valuemin={0}
         aria-valuemax={100}
         aria-valuenow={Math.round(pct * 1000) / 10}

@@ -1,13 +1,16 @@
 "use client";
 
-import { formatCompact, formatCost, formatCostExact, formatInt, formatPercent } from "@/app/_i18n/format";
-import { useI18n } from "@/app/_i18n/i18n-provider";
+import { useTranslations } from "next-intl";
+import { useNumbers } from "@/app/_i18n/format";
 import type { SummaryOutput, Totals } from "./queries";
+import { Money } from "./ui";
 
 type ModelRow = NonNullable<SummaryOutput["data"]["byModel"]>[number];
 
+/** Per model in the range. Below sm each row is a card: model, requests, tokens, cost, cost share. */
 export function ModelTable({ models, total }: { models: ModelRow[] | null; total: Totals }) {
-  const { t, locale } = useI18n();
+  const t = useTranslations();
+  const n = useNumbers();
   if (models === null) {
     return (
       <p className="rounded-lg border border-dashed border-slate-300 p-4 text-sm text-slate-500" data-testid="models-unavailable">
@@ -23,55 +26,61 @@ export function ModelTable({ models, total }: { models: ModelRow[] | null; total
     );
   }
   const rows = [...models].sort((a, b) => b.cost - a.cost || b.allTokens - a.allTokens || a.model.localeCompare(b.model));
-  const th = "px-3 py-2 text-xs font-semibold text-slate-500 whitespace-nowrap";
+  const th = "px-3 py-2 text-xs font-semibold text-slate-500 whitespace-nowrap text-right";
+  const cell = "sm:table-cell sm:px-3 sm:py-2";
+  const label = (text: string) => <span className="block text-xs text-slate-500 sm:hidden">{text}</span>;
   return (
-    <div role="region" aria-label={t("models.title")} tabIndex={0} className="relative overflow-x-auto rounded-lg border border-slate-200 focus-visible:outline-2 focus-visible:outline-brand-500">
-      <table className="w-full min-w-[640px] border-collapse text-sm" data-testid="models-table">
-        <thead className="border-b border-slate-200 bg-slate-50">
+    <div role="region" aria-label={t("models.title")} className="rounded-lg border border-slate-200 sm:overflow-x-auto">
+      <table className="block w-full border-collapse text-sm sm:table sm:min-w-[640px]" data-testid="models-table">
+        <thead className="hidden border-b border-slate-200 bg-slate-50 sm:table-header-group">
           <tr>
             <th scope="col" className={`${th} text-left`}>
               {t("models.model")}
             </th>
-            <th scope="col" className={`${th} text-right`}>
+            <th scope="col" className={th}>
               {t("breakdown.requests")}
             </th>
-            <th scope="col" className={`${th} text-right`}>
+            <th scope="col" className={th}>
               {t("breakdown.input")}
             </th>
-            <th scope="col" className={`${th} text-right`}>
+            <th scope="col" className={th}>
               {t("breakdown.output")}
             </th>
-            <th scope="col" className={`${th} text-right`}>
+            <th scope="col" className={th}>
               {t("breakdown.cacheCreate")}
             </th>
-            <th scope="col" className={`${th} text-right`}>
+            <th scope="col" className={th}>
               {t("breakdown.cacheRead")}
             </th>
-            <th scope="col" className={`${th} text-right`}>
+            <th scope="col" className={th}>
               {t("breakdown.tokens")}
             </th>
-            <th scope="col" className={`${th} text-right`}>
+            <th scope="col" className={th}>
               {t("breakdown.cost")}
             </th>
-            <th scope="col" className={`${th} text-right`}>
-              {t("breakdown.share")}
+            <th scope="col" className={th}>
+              {t("breakdown.costShare")}
             </th>
           </tr>
         </thead>
-        <tbody>
+        <tbody className="block divide-y divide-slate-100 sm:table-row-group sm:divide-y-0">
           {rows.map((m) => (
-            <tr key={m.model} className="border-b border-slate-100" data-testid={`model-row-${m.model}`}>
-              <td className="px-3 py-2 font-mono text-xs text-slate-800">{m.model}</td>
-              <Num value={m.requests} testId="model-requests" exact />
-              <Num value={m.inputTokens} testId="model-input" />
-              <Num value={m.outputTokens} testId="model-output" />
-              <Num value={m.cacheCreateTokens} testId="model-cache-create" />
-              <Num value={m.cacheReadTokens} testId="model-cache-read" />
-              <Num value={m.allTokens} testId="model-tokens" strong />
-              <td className="px-3 py-2 text-right font-medium tabular-nums" data-testid="model-cost" data-value={m.cost} title={formatCostExact(locale, m.cost)}>
-                {formatCost(locale, m.cost)}
+            <tr key={m.model} className="grid grid-cols-2 gap-x-3 gap-y-1 p-3 sm:table-row sm:border-b sm:border-slate-100 sm:p-0" data-testid={`model-row-${m.model}`}>
+              <td className={`col-span-2 break-all font-mono text-xs text-slate-800 ${cell}`}>{m.model}</td>
+              <Num value={m.requests} testId="model-requests" exact label={label(t("breakdown.requests"))} />
+              <Num value={m.inputTokens} testId="model-input" hideOnPhone />
+              <Num value={m.outputTokens} testId="model-output" hideOnPhone />
+              <Num value={m.cacheCreateTokens} testId="model-cache-create" hideOnPhone />
+              <Num value={m.cacheReadTokens} testId="model-cache-read" hideOnPhone />
+              <Num value={m.allTokens} testId="model-tokens" strong label={label(t("breakdown.tokens"))} />
+              <td className={`font-medium sm:text-right ${cell}`}>
+                {label(t("breakdown.cost"))}
+                <Money usd={m.cost} testId="model-cost" />
               </td>
-              <td className="px-3 py-2 text-right tabular-nums text-slate-600">{total.cost > 0 ? formatPercent(locale, m.cost / total.cost) : "—"}</td>
+              <td className={`whitespace-nowrap tabular-nums text-slate-600 sm:text-right ${cell}`} data-testid="model-cost-share">
+                {label(t("breakdown.costShare"))}
+                {total.cost > 0 ? n.percent(m.cost / total.cost) : "—"}
+              </td>
             </tr>
           ))}
         </tbody>
@@ -80,11 +89,14 @@ export function ModelTable({ models, total }: { models: ModelRow[] | null; total
   );
 }
 
-function Num({ value, testId, strong, exact }: { value: number; testId: string; strong?: boolean; exact?: boolean }) {
-  const { locale } = useI18n();
+function Num({ value, testId, strong, exact, label, hideOnPhone }: { value: number; testId: string; strong?: boolean; exact?: boolean; label?: React.ReactNode; hideOnPhone?: boolean }) {
+  const n = useNumbers();
   return (
-    <td className={`px-3 py-2 text-right tabular-nums ${strong ? "font-medium" : "text-slate-600"}`} data-testid={testId} data-value={value} title={formatInt(locale, value)}>
-      {exact ? formatInt(locale, value) : formatCompact(locale, value)}
+    <td className={`${hideOnPhone ? "hidden" : ""} whitespace-nowrap tabular-nums sm:table-cell sm:px-3 sm:py-2 sm:text-right ${strong ? "font-medium" : "text-slate-600"}`}>
+      {label}
+      <span data-testid={testId} data-value={value} title={n.int(value)}>
+        {exact ? n.int(value) : n.compact(value)}
+      </span>
     </td>
   );
 }

@@ -1,28 +1,28 @@
 import { requireAdminSession } from "@/server/auth/server-session";
-import { getCaller, getQueryClient, HydrateClient, trpc } from "@/server/trpc/server";
+import { getQueryClient, HydrateClient, trpc } from "@/server/trpc/server";
 import { AccountsView } from "./accounts-view";
-import { breakdownInfiniteOptions } from "./queries";
-import { breakdownInput, listInput, parseAccountsUrl, summaryInput } from "./url-state";
+import { breakdownPaging } from "./queries";
+import { breakdownInput, listInput, loadAccountsParams, resolveAccountsState, summaryInput } from "./url-state";
 
 export const dynamic = "force-dynamic";
 
 /**
  * The accounts list is rendered on the server with its numbers (the prefetch is awaited, so no
- * empty table flashes). When the URL names an account, its drawer's queries are started here too
- * but not awaited: they stream to the browser, and a slow breakdown does not hold the page.
+ * empty table flashes). When the URL names an account (a shared link, a reload), its drawer's
+ * queries are started here too but not awaited: they stream to the browser, and a slow breakdown
+ * does not hold the page. Later changes of the URL are shallow (nuqs): the browser fetches.
  */
 export default async function AccountsPage({ searchParams }: { searchParams: Promise<Record<string, string | string[] | undefined>> }) {
-  // The layout checks the session too, but a client-side navigation (filters, the drawer) renders
-  // only this page: an expired session must still end at /login, not in empty queries.
+  // The layout checks the session too, but a client-side navigation renders only this page: an
+  // expired session must still end at /login, not in empty queries.
   await requireAdminSession();
-  const state = parseAccountsUrl(await searchParams);
+  const state = resolveAccountsState(await loadAccountsParams(searchParams));
   const queryClient = getQueryClient();
 
   if (state.account) {
     const id = state.account;
     void queryClient.prefetchQuery(trpc.accounts.summary.queryOptions(summaryInput(id, state)));
-    const bInput = breakdownInput(id, state);
-    void queryClient.prefetchInfiniteQuery(breakdownInfiniteOptions(bInput, async (input) => (await getCaller()).accounts.breakdown(input)));
+    void queryClient.prefetchInfiniteQuery(trpc.accounts.breakdown.infiniteQueryOptions(breakdownInput(id, state), breakdownPaging));
   }
   await queryClient.prefetchQuery(trpc.accounts.usageStats.queryOptions(listInput(state)));
 

@@ -1,10 +1,9 @@
 "use client";
 
 import { TRPCClientError } from "@trpc/client";
+import { useTranslations } from "next-intl";
 import { useEffect } from "react";
-import { useI18n } from "@/app/_i18n/i18n-provider";
-import { formatCompact, formatCost, formatCostExact, formatInt } from "@/app/_i18n/format";
-import type { MessageKey } from "@/app/_i18n/messages";
+import { useNumbers } from "@/app/_i18n/format";
 import type { Totals } from "./queries";
 
 export function Skeleton({ className = "" }: { className?: string }) {
@@ -34,20 +33,28 @@ export function useShownError(q: { isError: boolean; error: unknown; errorUpdate
 }
 
 export function ErrorState({ error, title, onRetry, testId }: { error: unknown; title?: string; onRetry?: () => void; testId?: string }) {
-  const { t } = useI18n();
+  const t = useTranslations("common");
   const code = errorCode(error);
-  const known: Record<string, MessageKey> = { UNAVAILABLE: "common.unavailable", UNAUTHORIZED: "common.unauthorized", NOT_FOUND: "common.notFound" };
-  const key = code ? known[code] : undefined;
-  const detail = key ? t(key) : error instanceof TRPCClientError ? error.message : undefined;
+  const detail = code === "UNAVAILABLE" ? t("unavailable") : code === "UNAUTHORIZED" ? t("unauthorized") : error instanceof TRPCClientError ? error.message : undefined;
   return (
     <div role="alert" data-testid={testId ?? "error-state"} data-error-code={code ?? ""} className="rounded-md border border-rose-200 bg-rose-50 p-4 text-sm text-rose-900">
-      <p className="font-medium">{title ?? t("common.errorTitle")}</p>
+      <p className="font-medium">{title ?? t("errorTitle")}</p>
       {detail && <p className="mt-1 text-rose-800">{detail}</p>}
       {onRetry && (
         <button type="button" onClick={onRetry} className="mt-3 rounded-md border border-rose-300 bg-white px-3 py-1 font-medium text-rose-800 hover:bg-rose-100 focus-visible:outline-2 focus-visible:outline-rose-500">
-          {t("common.retry")}
+          {t("retry")}
         </button>
       )}
+    </div>
+  );
+}
+
+/** A calm "nothing here" box, for empty lists and ranges. */
+export function EmptyState({ title, hint, testId }: { title: string; hint?: string; testId?: string }) {
+  return (
+    <div className="rounded-lg border border-dashed border-slate-300 bg-white px-4 py-8 text-center" data-testid={testId}>
+      <p className="font-medium text-slate-700">{title}</p>
+      {hint && <p className="mt-1 text-sm text-slate-500">{hint}</p>}
     </div>
   );
 }
@@ -57,11 +64,11 @@ export function ErrorState({ error, title, onRetry, testId }: { error: unknown; 
  * English diagnostics; the translated body says the same for people.
  */
 export function FallbackBanner({ unavailable }: { unavailable?: string[] }) {
-  const { t } = useI18n();
+  const t = useTranslations("fallback");
   return (
     <div role="status" data-testid="fallback-banner" data-unavailable={unavailable?.join(" | ")} className="rounded-md border border-amber-300 bg-amber-50 p-3 text-sm text-amber-900">
-      <p className="font-semibold">{t("fallback.title")}</p>
-      <p className="mt-1">{t("fallback.body")}</p>
+      <p className="font-semibold">{t("title")}</p>
+      <p className="mt-1">{t("body")}</p>
     </div>
   );
 }
@@ -74,15 +81,22 @@ const STATUS_STYLE: Record<string, string> = {
 };
 
 export const KNOWN_STATUSES = ["active", "paused", "error", "disabled", "unknown"] as const;
+const KNOWN_TYPES = ["shared", "dedicated", "group"] as const;
 
 export function StatusBadge({ status }: { status: string }) {
-  const { t } = useI18n();
-  const label = (KNOWN_STATUSES as readonly string[]).includes(status) ? t(`status.${status as (typeof KNOWN_STATUSES)[number]}`) : status;
+  const t = useTranslations("status");
+  const label = (KNOWN_STATUSES as readonly string[]).includes(status) ? t(status as (typeof KNOWN_STATUSES)[number]) : status;
   return (
-    <span data-testid="status" data-value={status} className={`inline-flex rounded-full px-2 py-0.5 text-xs font-medium ring-1 ring-inset ${STATUS_STYLE[status] ?? "bg-slate-50 text-slate-600 ring-slate-400/20"}`}>
+    <span data-testid="status" data-value={status} className={`inline-flex whitespace-nowrap rounded-full px-2 py-0.5 text-xs font-medium ring-1 ring-inset ${STATUS_STYLE[status] ?? "bg-slate-50 text-slate-600 ring-slate-400/20"}`}>
       {label}
     </span>
   );
+}
+
+/** shared → 共享 / Shared; a type the glossary does not know stays as the relay wrote it. */
+export function AccountType({ type }: { type: string }) {
+  const t = useTranslations("accountType");
+  return <span data-value={type}>{(KNOWN_TYPES as readonly string[]).includes(type) ? t(type as (typeof KNOWN_TYPES)[number]) : type}</span>;
 }
 
 export const KNOWN_PLATFORMS = ["claude", "claude-console", "gemini", "openai", "openai-responses", "azure-openai", "bedrock", "droid", "ccr"] as const;
@@ -105,41 +119,53 @@ export function platformLabel(p: string): string {
 
 export function PlatformBadge({ platform }: { platform: string }) {
   return (
-    <span data-testid="platform" data-value={platform} className="inline-flex rounded bg-slate-100 px-1.5 py-0.5 text-xs font-medium text-slate-700">
+    <span data-testid="platform" data-value={platform} className="inline-flex whitespace-nowrap rounded bg-slate-100 px-1.5 py-0.5 text-xs font-medium text-slate-700">
       {platformLabel(platform)}
     </span>
   );
 }
 
+/** A money amount by the console's rule (see numberFormats), the exact value in its tooltip. */
+export function Money({ usd, testId, className = "" }: { usd: number; testId?: string; className?: string }) {
+  const n = useNumbers();
+  const t = useTranslations("usage");
+  return (
+    <span data-testid={testId} data-value={usd} title={t("costExact", { value: n.costExact(usd) })} className={`whitespace-nowrap tabular-nums ${className}`}>
+      {n.cost(usd)}
+    </span>
+  );
+}
+
+const ALIGN = { left: "items-start", right: "items-end text-right", responsive: "items-start md:items-end md:text-right" } as const;
+
 /**
  * Cost, tokens and requests of one window in human form; the exact values are in the title (for
  * people) and data-value (for tests), under data-testid `<prefix>-cost|tokens|requests`.
  */
-export function UsageFigures({ usage, prefix, requests = true, align = "right" }: { usage: Totals; prefix: string; requests?: boolean; align?: "left" | "right" }) {
-  const { locale, t } = useI18n();
+export function UsageFigures({ usage, prefix, requests = true, align = "right" }: { usage: Totals; prefix: string; requests?: boolean; align?: "left" | "right" | "responsive" }) {
+  const n = useNumbers();
+  const t = useTranslations("usage");
   const idle = usage.requests === 0 && usage.allTokens === 0 && usage.cost === 0;
   return (
-    <div className={`flex flex-col leading-tight tabular-nums ${align === "right" ? "items-end text-right" : "items-start"} ${idle ? "text-slate-400" : ""}`}>
-      <span data-testid={`${prefix}-cost`} data-value={usage.cost} title={t("usage.costExact", { value: formatCostExact(locale, usage.cost) })} className={idle ? "" : "font-medium text-slate-900"}>
-        {formatCost(locale, usage.cost)}
-      </span>
+    <div className={`flex flex-col whitespace-nowrap leading-tight tabular-nums ${ALIGN[align]} ${idle ? "text-slate-500" : ""}`}>
+      <Money usd={usage.cost} testId={`${prefix}-cost`} className={idle ? "" : "font-medium text-slate-900"} />
       <span
         data-testid={`${prefix}-tokens`}
         data-value={usage.allTokens}
-        title={t("usage.tokensExact", {
-          value: formatInt(locale, usage.allTokens),
-          input: formatInt(locale, usage.inputTokens),
-          output: formatInt(locale, usage.outputTokens),
-          cacheCreate: formatInt(locale, usage.cacheCreateTokens),
-          cacheRead: formatInt(locale, usage.cacheReadTokens),
+        title={t("tokensExact", {
+          value: n.int(usage.allTokens),
+          input: n.int(usage.inputTokens),
+          output: n.int(usage.outputTokens),
+          cacheCreate: n.int(usage.cacheCreateTokens),
+          cacheRead: n.int(usage.cacheReadTokens),
         })}
         className="text-xs text-slate-600"
       >
-        {t("usage.tokens", { value: formatCompact(locale, usage.allTokens) })}
+        {t("tokens", { value: n.compact(usage.allTokens) })}
       </span>
       {requests && (
-        <span data-testid={`${prefix}-requests`} data-value={usage.requests} title={t("usage.requests", { value: formatInt(locale, usage.requests) })} className="text-xs text-slate-500">
-          {t("usage.requests", { value: formatCompact(locale, usage.requests) })}
+        <span data-testid={`${prefix}-requests`} data-value={usage.requests} title={t("requests", { value: n.int(usage.requests) })} className="text-xs text-slate-500">
+          {t("requests", { value: n.compact(usage.requests) })}
         </span>
       )}
     </div>

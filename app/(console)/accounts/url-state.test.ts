@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { accountBreakdownInput, accountBreakdownQuery, accountSummaryInput, accountUsageListInput } from "@/server/usage-stats/schemas";
+import { accountBreakdownPageInput, accountBreakdownQuery, accountSummaryInput, accountUsageListInput } from "@/server/usage-stats/schemas";
 import {
   breakdownCsvHref,
   breakdownInput,
@@ -30,13 +30,23 @@ describe("the accounts page URL", () => {
     expect(s).toMatchObject({ sort: DEFAULTS.sort, order: "desc", page: 1, pageSize: DEFAULTS.pageSize, range: "total", from: undefined, to: undefined });
     expect(parseAccountsUrl({ sort: "name" }).order).toBe("asc");
     expect(parseAccountsUrl({ page: ["2", "5"] }).page).toBe(2);
+    expect(parseAccountsUrl({ range: "custom", from: "2025-02-30x", to: "2025-03-01" }).range).toBe("total");
+  });
+
+  it("keeps the range only while a drawer is open, and the order only when it is not the sort's default", () => {
+    const base = parseAccountsUrl({});
+    expect(serializeAccountsUrl({ ...base, range: "daily" })).toBe("");
+    expect(serializeAccountsUrl({ ...base, account: "a b", range: "daily" })).toBe("account=a+b&range=daily");
+    expect(serializeAccountsUrl({ ...base, sort: "name", order: "asc" })).toBe("sort=name");
+    expect(serializeAccountsUrl({ ...base, sort: "name", order: "desc" })).toBe("sort=name&order=desc");
   });
 
   it("builds inputs the strict shared schemas accept", () => {
     const s = parseAccountsUrl({ q: "x", platform: "claude", status: "active", sort: "monthly.cost", page: "2", size: "100", account: "a1", range: "custom", from: "2025-01-01", to: "2025-01-02" });
     expect(accountUsageListInput.parse(listInput(s))).toMatchObject({ search: "x", limit: 100, offset: 100, sort: "monthly.cost", order: "desc" });
     expect(accountSummaryInput.safeParse(summaryInput("a1", s)).success).toBe(true);
-    expect(accountBreakdownInput.safeParse({ ...breakdownInput("a1", s), offset: 20 }).success).toBe(true);
+    expect(accountBreakdownPageInput.parse({ ...breakdownInput("a1", s), cursor: 20, direction: "forward" })).toMatchObject({ offset: 20, limit: 20 });
+    expect(accountBreakdownPageInput.parse(breakdownInput("a1", s))).toMatchObject({ offset: 0 });
     for (const range of ["daily", "monthly", "total"] as const) {
       expect(accountSummaryInput.safeParse(summaryInput("a1", { range, from: undefined, to: undefined })).success, range).toBe(true);
     }

@@ -1,10 +1,21 @@
+import {
+  createLoader,
+  createParser,
+  createSerializer,
+  parseAsInteger,
+  parseAsNumberLiteral,
+  parseAsString,
+  parseAsStringLiteral,
+  type inferParserType,
+} from "nuqs/server";
 import { defaultAccountOrder } from "@/server/usage-stats/order";
 import type { AccountSort, Figure, RangeName, WindowName } from "@/server/usage-stats/schemas";
 
 /**
- * The page's state lives in the URL (shareable, survives a reload). The server page and the
- * client view parse it with the same function, so both build the same query inputs and the
- * client finds the server's prefetched data under the same query keys.
+ * The page's state lives in the URL (shareable, survives a reload), read and written with nuqs.
+ * The server page (createLoader) and the client view (useQueryStates) use the same parsers and
+ * the same `resolveAccountsState`, so both build the same query inputs and the client finds the
+ * server's prefetched data under the same query keys.
  */
 
 export const WINDOW_NAMES = ["daily", "monthly", "total"] as const satisfies readonly WindowName[];
@@ -35,6 +46,28 @@ export const DEFAULTS = {
 
 export type Order = "asc" | "desc";
 
+const isDate = (s: string | null | undefined): s is string => !!s && /^\d{4}-\d{2}-\d{2}$/.test(s) && !Number.isNaN(Date.parse(`${s}T00:00:00Z`));
+const parseAsLocalDate = createParser({ parse: (v) => (isDate(v) ? v : null), serialize: (v: string) => v });
+
+/** The URL keys and their parsers; a value a parser does not accept reads as its default. */
+export const accountsParsers = {
+  q: parseAsString.withDefault(""),
+  platform: parseAsString.withDefault(""),
+  status: parseAsString.withDefault(""),
+  sort: parseAsStringLiteral(SORTS).withDefault(DEFAULTS.sort),
+  order: parseAsStringLiteral(["asc", "desc"] as const),
+  page: parseAsInteger.withDefault(1),
+  size: parseAsNumberLiteral(PAGE_SIZES).withDefault(DEFAULTS.pageSize as (typeof PAGE_SIZES)[number]),
+  account: parseAsString,
+  range: parseAsStringLiteral(RANGES).withDefault(DEFAULTS.range),
+  from: parseAsLocalDate,
+  to: parseAsLocalDate,
+};
+export type RawAccountsParams = inferParserType<typeof accountsParsers>;
+
+export const loadAccountsParams = createLoader(accountsParsers);
+const serialize = createSerializer(accountsParsers, { clearOnDefault: true });
+
 export interface AccountsUrlState {
   search: string;
   platform: string;
@@ -50,71 +83,59 @@ export interface AccountsUrlState {
   to: string | undefined;
 }
 
-type RawParams = Record<string, string | string[] | undefined> | URLSearchParams;
-
-function get(params: RawParams, key: string): string | undefined {
-  const v = params instanceof URLSearchParams ? params.get(key) : params[key];
-  const s = Array.isArray(v) ? v[0] : v;
-  return s === null || s === undefined ? undefined : s;
-}
-
-const isDate = (s: string | undefined): s is string => !!s && /^\d{4}-\d{2}-\d{2}$/.test(s);
-
-/** name/priority read naturally ascending; usage figures and recency descending. */
-/** The server's default (schemas.ts), so that a URL without order means what the API means. */
+/** The server's default (usage-stats/order.ts), so that a URL without order means what the API means. */
 export const defaultOrder: (sort: AccountSort) => Order = defaultAccountOrder;
 
-export function parseAccountsUrl(params: RawParams): AccountsUrlState {
-  const sortRaw = get(params, "sort");
-  const sort = SORTS.includes(sortRaw as AccountSort) ? (sortRaw as AccountSort) : DEFAULTS.sort;
-  const orderRaw = get(params, "order");
-  const order: Order = orderRaw === "asc" || orderRaw === "desc" ? orderRaw : defaultOrder(sort);
-  const page = Math.max(1, Math.min(1_000_000, Math.floor(Number(get(params, "page") ?? 1)) || 1));
-  const sizeRaw = Number(get(params, "size"));
-  const pageSize = (PAGE_SIZES as readonly number[]).includes(sizeRaw) ? sizeRaw : DEFAULTS.pageSize;
-  const rangeRaw = get(params, "range");
-  let range: RangeName = (RANGES as readonly string[]).includes(rangeRaw ?? "") ? (rangeRaw as RangeName) : DEFAULTS.range;
-  let from = get(params, "from");
-  let to = get(params, "to");
-  if (range === "custom" && (!isDate(from) || !isDate(to) || from > to)) range = DEFAULTS.range;
+/** The parsed URL as the page uses it: lengths bounded, a custom range only when it is valid. */
+export function resolveAccountsState(raw: RawAccountsParams): AccountsUrlState {
+  let range = raw.range;
+  let from = raw.from ?? undefined;
+  let to = raw.to ?? undefined;
+  if (range === "custom" && (!from || !to || from > to)) range = DEFAULTS.range;
   if (range !== "custom") {
     from = undefined;
     to = undefined;
   }
   return {
-    search: (get(params, "q") ?? "").trim().slice(0, 200),
-    platform: (get(params, "platform") ?? "").trim().slice(0, 64),
-    status: (get(params, "status") ?? "").trim().slice(0, 32),
-    sort,
-    order,
-    page,
-    pageSize,
-    account: get(params, "account")?.slice(0, 200) || undefined,
+    search: raw.q.trim().slice(0, 200),
+    platform: raw.platform.trim().slice(0, 64),
+    status: raw.status.trim().slice(0, 32),
+    sort: raw.sort,
+    order: raw.order ?? defaultOrder(raw.sort),
+    page: Math.max(1, Math.min(1_000_000, raw.page)),
+    pageSize: raw.size,
+    account: raw.account?.slice(0, 200) || undefined,
     range,
     from,
     to,
   };
 }
 
-/** The URL query for a state; defaults are left out so that links stay short. */
+/** The URL values for a state: defaults become null, so that links stay short. */
+export function toUrlParams(state: AccountsUrlState): RawAccountsParams {
+  const drawer = !!state.account;
+  return {
+    q: state.search,
+    platform: state.platform,
+    status: state.status,
+    sort: state.sort,
+    order: state.order === defaultOrder(state.sort) ? null : state.order,
+    page: state.page,
+    size: state.pageSize as (typeof PAGE_SIZES)[number],
+    account: state.account ?? null,
+    range: drawer ? state.range : DEFAULTS.range,
+    from: drawer && state.range === "custom" ? (state.from ?? null) : null,
+    to: drawer && state.range === "custom" ? (state.to ?? null) : null,
+  };
+}
+
+export function parseAccountsUrl(params: Record<string, string | string[] | undefined> | URLSearchParams): AccountsUrlState {
+  return resolveAccountsState(loadAccountsParams(params));
+}
+
+/** The URL query for a state (without `?`). */
 export function serializeAccountsUrl(state: AccountsUrlState): string {
-  const p = new URLSearchParams();
-  if (state.search) p.set("q", state.search);
-  if (state.platform) p.set("platform", state.platform);
-  if (state.status) p.set("status", state.status);
-  if (state.sort !== DEFAULTS.sort) p.set("sort", state.sort);
-  if (state.order !== defaultOrder(state.sort)) p.set("order", state.order);
-  if (state.page > 1) p.set("page", String(state.page));
-  if (state.pageSize !== DEFAULTS.pageSize) p.set("size", String(state.pageSize));
-  if (state.account) {
-    p.set("account", state.account);
-    if (state.range !== DEFAULTS.range) p.set("range", state.range);
-    if (state.range === "custom" && state.from && state.to) {
-      p.set("from", state.from);
-      p.set("to", state.to);
-    }
-  }
-  return p.toString();
+  return serialize(toUrlParams(state)).replace(/^\?/, "");
 }
 
 export function listInput(state: AccountsUrlState) {

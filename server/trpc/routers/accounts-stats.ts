@@ -1,5 +1,5 @@
 import { AppError } from "../../errors";
-import { accountBreakdownInput, accountSummaryInput, accountUsageListInput } from "../../usage-stats/schemas";
+import { accountBreakdownPageInput, accountSummaryInput, accountUsageListInput } from "../../usage-stats/schemas";
 import { getAccountBreakdown, getAccountSummary, listAccountUsage } from "../../usage-stats/stats.service";
 import { protectedProcedure } from "../init";
 
@@ -22,6 +22,6 @@ export const accountStatsProcedures = {
     .input(accountSummaryInput)
     .query(({ ctx, input }) => getAccountSummary(ctx.runtime, input)),
   breakdown: protectedProcedure("usage:read")
-    .input(accountBreakdownInput)
+    .input(accountBreakdownPageInput)
     .query(({ ctx, input }) => (jsonOnly(input.format), getAccountBreakdown(ctx.runtime, input))),
 };

@@ -1,9 +1,9 @@
 "use client";
 
 import { useRouter } from "next/navigation";
+import { useTranslations } from "next-intl";
 import { useState, useTransition } from "react";
 import { SCOPES, type Scope } from "@/server/auth/scopes";
-import { fill, type SettingsMessages } from "../messages";
 
 export interface TokenRow {
   id: string;
@@ -26,7 +26,8 @@ async function call(url: string, init: RequestInit): Promise<{ ok: true; data: u
 }
 
 /** Create (the token is shown once, here) and revoke; the list re-renders from the server. */
-export function TokensView({ tokens, messages: m }: { tokens: TokenRow[]; messages: SettingsMessages }) {
+export function TokensView({ tokens }: { tokens: TokenRow[] }) {
+  const t = useTranslations("tokens");
   const router = useRouter();
   const [refreshing, startTransition] = useTransition();
   const [busy, setBusy] = useState(false);
@@ -46,26 +47,26 @@ export function TokensView({ tokens, messages: m }: { tokens: TokenRow[]; messag
       body: JSON.stringify({ name: String(form.get("name") ?? ""), scope: String(form.get("scope") ?? "") }),
     });
     setBusy(false);
-    if (!r.ok) return setError(fill(m["tokens.failed"], { message: r.message }));
+    if (!r.ok) return setError(t("failed", { message: r.message }));
     setCreated((r.data as { token: string }).token);
     setCopied(false);
     formEl.reset();
     startTransition(() => router.refresh());
   }
 
-  async function revoke(t: TokenRow) {
-    if (!window.confirm(fill(m["tokens.revokeConfirm"], { name: t.name }))) return;
+  async function revoke(tk: TokenRow) {
+    if (!window.confirm(t("revokeConfirm", { name: tk.name }))) return;
     setError(null);
-    const r = await call(`/admin/tokens/${encodeURIComponent(t.id)}`, { method: "DELETE" });
-    if (!r.ok) return setError(fill(m["tokens.failed"], { message: r.message }));
+    const r = await call(`/admin/tokens/${encodeURIComponent(tk.id)}`, { method: "DELETE" });
+    if (!r.ok) return setError(t("failed", { message: r.message }));
     startTransition(() => router.refresh());
   }
 
   async function revokeAll() {
-    if (!window.confirm(fill(m["tokens.revokeAllConfirm"], { count: String(tokens.length) }))) return;
+    if (!window.confirm(t("revokeAllConfirm", { count: String(tokens.length) }))) return;
     setError(null);
     const r = await call("/admin/tokens", { method: "DELETE" });
-    if (!r.ok) return setError(fill(m["tokens.failed"], { message: r.message }));
+    if (!r.ok) return setError(t("failed", { message: r.message }));
     startTransition(() => router.refresh());
   }
 
@@ -78,32 +79,32 @@ export function TokensView({ tokens, messages: m }: { tokens: TokenRow[]; messag
     <section aria-labelledby="tokens-title" className="space-y-6">
       <div>
         <h1 id="tokens-title" className="text-2xl font-semibold">
-          {m["tokens.title"]}
+          {t("title")}
         </h1>
-        <p className="mt-1 text-sm text-slate-600">{m["tokens.intro"]}</p>
+        <p className="mt-1 text-sm text-slate-600">{t("intro", { header: t.raw("headerExample") as string })}</p>
       </div>
 
-      <form onSubmit={create} className="flex flex-wrap items-end gap-3 rounded-lg bg-white p-4 shadow-sm">
+      <form onSubmit={create} className="flex flex-wrap items-end gap-3 rounded-lg border border-slate-200 bg-white p-4 shadow-sm">
         <div>
-          <label htmlFor="token-name" className="mb-1 block text-sm font-medium text-slate-700">
-            {m["tokens.name"]}
+          <label htmlFor="token-name" className="mb-1 block text-xs font-medium text-slate-600">
+            {t("name")}
           </label>
-          <input id="token-name" name="name" required maxLength={64} className="w-56 rounded-md border border-slate-300 px-3 py-1.5" />
+          <input id="token-name" name="name" required maxLength={64} className="h-9 w-56 max-w-full rounded-md border border-slate-300 px-3 text-sm focus-visible:outline-2 focus-visible:outline-brand-500" />
         </div>
         <div>
-          <label htmlFor="token-scope" className="mb-1 block text-sm font-medium text-slate-700">
-            {m["tokens.scope"]}
+          <label htmlFor="token-scope" className="mb-1 block text-xs font-medium text-slate-600">
+            {t("scope")}
           </label>
-          <select id="token-scope" name="scope" defaultValue="usage:write" className="rounded-md border border-slate-300 px-2 py-1.5">
+          <select id="token-scope" name="scope" defaultValue="usage:write" className="h-9 max-w-full rounded-md border border-slate-300 bg-white px-2 text-sm focus-visible:outline-2 focus-visible:outline-brand-500">
             {SCOPES.map((s) => (
               <option key={s} value={s}>
-                {m[`tokens.scope.${s}`]}
+                {t(`scopes.${s}`)}
               </option>
             ))}
           </select>
         </div>
-        <button type="submit" disabled={busy} className="rounded-md bg-brand-600 px-4 py-1.5 font-medium text-white hover:bg-brand-700 disabled:opacity-60">
-          {busy ? m["tokens.creating"] : m["tokens.create"]}
+        <button type="submit" disabled={busy} className="h-9 rounded-md bg-brand-600 px-4 text-sm font-medium text-white hover:bg-brand-700 focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-brand-500 disabled:opacity-60">
+          {busy ? t("creating") : t("create")}
         </button>
       </form>
 
@@ -113,58 +114,65 @@ export function TokensView({ tokens, messages: m }: { tokens: TokenRow[]; messag
 
       {created && (
         <div role="status" className="space-y-2 rounded-lg border border-amber-300 bg-amber-50 p-4" data-testid="created-token">
-          <p className="text-sm font-medium text-amber-900">{m["tokens.created"]}</p>
+          <p className="text-sm font-medium text-amber-900">{t("created")}</p>
           <div className="flex gap-2">
-            <input readOnly value={created} aria-label={m["tokens.created"]} onFocus={(e) => e.currentTarget.select()} className="flex-1 rounded-md border border-amber-300 bg-white px-3 py-1.5 font-mono text-sm" />
+            <input readOnly value={created} aria-label={t("created")} onFocus={(e) => e.currentTarget.select()} className="flex-1 rounded-md border border-amber-300 bg-white px-3 py-1.5 font-mono text-sm" />
             <button type="button" onClick={copy} className="rounded-md border border-amber-400 px-3 py-1.5 text-sm">
-              {copied ? m["tokens.copied"] : m["tokens.copy"]}
+              {copied ? t("copied") : t("copy")}
             </button>
             <button type="button" onClick={() => setCreated(null)} className="rounded-md border border-slate-300 px-3 py-1.5 text-sm">
-              {m["tokens.dismiss"]}
+              {t("dismiss")}
             </button>
           </div>
         </div>
       )}
 
-      <table className="w-full border-collapse bg-white text-sm shadow-sm" data-testid="tokens-table" aria-busy={refreshing}>
-        <thead>
-          <tr className="border-b text-left text-slate-500">
-            <th className="p-2">{m["tokens.name"]}</th>
-            <th className="p-2">{m["tokens.scope"]}</th>
-            <th className="p-2">{m["tokens.prefix"]}</th>
-            <th className="p-2">{m["tokens.createdAt"]}</th>
-            <th className="p-2">{m["tokens.lastUsed"]}</th>
-            <th className="p-2">{m["tokens.actions"]}</th>
-          </tr>
-        </thead>
-        <tbody>
-          {tokens.length === 0 && (
-            <tr>
-              <td colSpan={6} className="p-4 text-center text-slate-500">
-                {m["tokens.empty"]}
-              </td>
+      <div className="overflow-x-auto rounded-lg border border-slate-200 bg-white shadow-sm">
+        <table className="w-full min-w-[640px] border-collapse text-sm" data-testid="tokens-table" aria-busy={refreshing}>
+          <thead className="border-b border-slate-200 bg-slate-50">
+            <tr className="text-left text-xs font-semibold text-slate-500">
+              <th className="px-3 py-2">{t("name")}</th>
+              <th className="px-3 py-2">{t("scope")}</th>
+              <th className="px-3 py-2">{t("prefix")}</th>
+              <th className="px-3 py-2">{t("createdAt")}</th>
+              <th className="px-3 py-2">{t("lastUsed")}</th>
+              <th className="px-3 py-2">{t("actions")}</th>
             </tr>
-          )}
-          {tokens.map((t) => (
-            <tr key={t.id} className="border-b">
-              <td className="p-2">{t.name}</td>
-              <td className="p-2 font-mono">{t.scope}</td>
-              <td className="p-2 font-mono">{t.tokenPrefix}…</td>
-              <td className="p-2">{t.createdAt}</td>
-              <td className="p-2">{t.lastUsedAt ?? m["tokens.never"]}</td>
-              <td className="p-2">
-                <button type="button" onClick={() => revoke(t)} className="rounded-md border border-red-300 px-2 py-0.5 text-red-700 hover:bg-red-50" aria-label={`${m["tokens.revoke"]} ${t.name}`}>
-                  {m["tokens.revoke"]}
-                </button>
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+          </thead>
+          <tbody>
+            {tokens.length === 0 && (
+              <tr>
+                <td colSpan={6} className="px-3 py-8 text-center text-slate-500">
+                  {t("empty")}
+                </td>
+              </tr>
+            )}
+            {tokens.map((tk) => (
+              <tr key={tk.id} className="border-b border-slate-100">
+                <td className="px-3 py-2 font-medium">{tk.name}</td>
+                <td className="px-3 py-2 font-mono text-xs">{tk.scope}</td>
+                <td className="px-3 py-2 font-mono text-xs">{tk.tokenPrefix}…</td>
+                <td className="whitespace-nowrap px-3 py-2 tabular-nums text-slate-600">{tk.createdAt}</td>
+                <td className="whitespace-nowrap px-3 py-2 tabular-nums text-slate-600">{tk.lastUsedAt ?? t("never")}</td>
+                <td className="px-3 py-2">
+                  <button
+                    type="button"
+                    onClick={() => revoke(tk)}
+                    className="rounded-md border border-rose-300 px-2.5 py-1 text-rose-700 hover:bg-rose-50 focus-visible:outline-2 focus-visible:outline-rose-500"
+                    aria-label={t("revokeName", { name: tk.name })}
+                  >
+                    {t("revoke")}
+                  </button>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
 
       {tokens.length > 0 && (
-        <button type="button" onClick={revokeAll} className="rounded-md border border-red-300 px-3 py-1.5 text-sm text-red-700 hover:bg-red-50" data-testid="revoke-all-tokens">
-          {m["tokens.revokeAll"]}
+        <button type="button" onClick={revokeAll} className="rounded-md border border-rose-300 px-3 py-1.5 text-sm text-rose-700 hover:bg-rose-50 focus-visible:outline-2 focus-visible:outline-rose-500" data-testid="revoke-all-tokens">
+          {t("revokeAll")}
         </button>
       )}
     </section>

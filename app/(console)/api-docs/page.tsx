@@ -1,8 +1,11 @@
 import type { Metadata } from "next";
+import { getTranslations } from "next-intl/server";
 import { requireAdminSession } from "@/server/auth/server-session";
 import { getOpenApiDocument } from "@/server/openapi/document";
 
-export const metadata: Metadata = { title: "API 文档 · API reference" };
+export const metadata: Metadata = { title: "API 文档 API docs · 账号用量" };
+
+type T = Awaited<ReturnType<typeof getTranslations<"apiDocs">>>;
 
 /**
  * The OpenAPI document rendered as plain HTML on the server: routes, parameters, bodies and
@@ -67,18 +70,34 @@ function typeLabel(s: Schema): string {
   return s.format ? `${t} (${s.format})` : t;
 }
 
-function constraints(s: Schema): string {
+/** A pattern longer than this is a machine's concern: the page points to openapi.json instead. */
+const READABLE_PATTERN = 40;
+
+function constraints(s: Schema, t: T): string {
   const parts: string[] = [];
-  if (s.default !== undefined) parts.push(`default ${JSON.stringify(s.default)}`);
+  if (s.default !== undefined) parts.push(t("default", { value: JSON.stringify(s.default) }));
   const min = bound(s.minimum);
   const max = bound(s.maximum);
   if (min !== undefined || max !== undefined) parts.push(`${min ?? "…"}–${max ?? "…"}`);
-  if (s.maxLength !== undefined) parts.push(`≤ ${s.maxLength} chars`);
-  if (s.pattern) parts.push(`pattern ${s.pattern}`);
+  if (s.maxLength !== undefined) parts.push(t("maxChars", { max: s.maxLength }));
+  if (s.pattern) parts.push(s.pattern.length <= READABLE_PATTERN ? s.pattern : t("pattern"));
   return parts.join(", ");
 }
 
-function SchemaView({ schema, depth = 0 }: { schema: Schema; depth?: number }) {
+/** Descriptions are Markdown-ish: `code` spans become <code>, not literal backticks. */
+function Prose({ text }: { text: string }) {
+  return text.split(/`([^`]+)`/).map((part, i) =>
+    i % 2 === 1 ? (
+      <code key={i} className="rounded bg-slate-100 px-1 font-mono text-[0.9em]">
+        {part}
+      </code>
+    ) : (
+      part
+    ),
+  );
+}
+
+function SchemaView({ schema, t, depth = 0 }: { schema: Schema; t: T; depth?: number }) {
   if (schema.$ref) {
     return (
       <a className="font-mono text-sky-700 underline" href={`#schema-${refName(schema.$ref)}`}>
@@ -93,7 +112,7 @@ function SchemaView({ schema, depth = 0 }: { schema: Schema; depth?: number }) {
     if (nonNull.length === 1) {
       return (
         <span>
-          <SchemaView schema={nonNull[0]!} depth={depth + 1} />
+          <SchemaView schema={nonNull[0]!} t={t} depth={depth + 1} />
           <span className="font-mono text-slate-500">{nullable}</span>
         </span>
       );
@@ -102,8 +121,8 @@ function SchemaView({ schema, depth = 0 }: { schema: Schema; depth?: number }) {
   if (schema.type === "array" && schema.items && depth < 6) {
     return (
       <span>
-        <span className="font-mono text-slate-500">array of </span>
-        <SchemaView schema={schema.items} depth={depth + 1} />
+        <span className="text-slate-500">{t("arrayOf")} </span>
+        <SchemaView schema={schema.items} t={t} depth={depth + 1} />
       </span>
     );
   }
@@ -116,12 +135,16 @@ function SchemaView({ schema, depth = 0 }: { schema: Schema; depth?: number }) {
             <span className="font-mono text-slate-900">{name}</span>
             {required.has(name) ? null : <span className="text-slate-400">?</span>}{" "}
             {prop.properties || prop.$ref || (prop.type === "array" && prop.items) || prop.anyOf ? (
-              <SchemaView schema={prop} depth={depth + 1} />
+              <SchemaView schema={prop} t={t} depth={depth + 1} />
             ) : (
               <span className="font-mono text-slate-500">{typeLabel(prop)}</span>
             )}
-            {constraints(prop) ? <span className="ml-2 text-xs text-slate-400">{constraints(prop)}</span> : null}
-            {prop.description ? <span className="ml-2 text-slate-600">— {prop.description}</span> : null}
+            {constraints(prop, t) ? <span className="ml-2 text-xs text-slate-500">{constraints(prop, t)}</span> : null}
+            {prop.description ? (
+              <span className="ml-2 text-slate-600">
+                — <Prose text={prop.description} />
+              </span>
+            ) : null}
           </li>
         ))}
       </ul>
@@ -130,26 +153,31 @@ function SchemaView({ schema, depth = 0 }: { schema: Schema; depth?: number }) {
   return <span className="font-mono text-slate-500">{typeLabel(schema)}</span>;
 }
 
-function OperationView({ method, path, op }: { method: string; path: string; op: Operation }) {
+function OperationView({ method, path, op, t }: { method: string; path: string; op: Operation; t: T }) {
   return (
-    <section id={op.operationId} className="rounded border border-slate-200 bg-white p-4 shadow-sm">
+    <section id={op.operationId} className="rounded-lg border border-slate-200 bg-white p-4 shadow-sm">
       <h3 className="flex flex-wrap items-center gap-2 text-base">
         <span className={`rounded px-2 py-0.5 font-mono text-xs font-bold uppercase ${METHOD_STYLE[method] ?? ""}`}>{method}</span>
-        <span className="font-mono font-semibold">{path}</span>
+        <span className="break-all font-mono font-semibold">{path}</span>
         <span className="text-slate-600">{op.summary}</span>
         <span className="ml-auto rounded bg-slate-100 px-2 py-0.5 text-xs text-slate-600">
-          {op["x-required-scope"] === "public" ? "public" : `scope: ${op["x-required-scope"]}`}
+          {op["x-required-scope"] === "public" ? t("public") : t("scope", { scope: op["x-required-scope"] ?? "" })}
         </span>
       </h3>
-      {op.description ? <p className="mt-2 text-sm text-slate-700">{op.description}</p> : null}
+      {op.description ? (
+        <p className="mt-2 text-sm text-slate-700">
+          <Prose text={op.description} />
+        </p>
+      ) : null}
       {op.parameters?.length ? (
-        <table className="mt-3 w-full text-left text-sm">
+        <div className="mt-3 overflow-x-auto">
+        <table className="w-full min-w-[560px] text-left text-sm">
           <thead className="text-xs text-slate-500">
             <tr>
-              <th className="py-1 pr-3">Parameter</th>
-              <th className="py-1 pr-3">In</th>
-              <th className="py-1 pr-3">Type</th>
-              <th className="py-1">Description</th>
+              <th className="py-1 pr-3">{t("parameter")}</th>
+              <th className="py-1 pr-3">{t("in")}</th>
+              <th className="py-1 pr-3">{t("type")}</th>
+              <th className="py-1">{t("description")}</th>
             </tr>
           </thead>
           <tbody>
@@ -162,32 +190,37 @@ function OperationView({ method, path, op }: { method: string; path: string; op:
                 <td className="py-1 pr-3 text-slate-500">{p.in}</td>
                 <td className="py-1 pr-3 font-mono text-slate-600">
                   {p.schema ? typeLabel(p.schema) : ""}
-                  {p.schema && constraints(p.schema) ? <div className="text-xs text-slate-400">{constraints(p.schema)}</div> : null}
+                  {p.schema && constraints(p.schema, t) ? <div className="text-xs text-slate-500">{constraints(p.schema, t)}</div> : null}
                 </td>
-                <td className="py-1 text-slate-700">{p.description ?? p.schema?.description ?? ""}</td>
+                <td className="py-1 text-slate-700">
+                  <Prose text={p.description ?? p.schema?.description ?? ""} />
+                </td>
               </tr>
             ))}
           </tbody>
         </table>
+        </div>
       ) : null}
       {op.requestBody ? (
         <div className="mt-3 text-sm">
-          <h4 className="font-semibold text-slate-700">Body (application/json)</h4>
-          {op.requestBody.content["application/json"]?.schema ? <SchemaView schema={op.requestBody.content["application/json"].schema} /> : null}
+          <h4 className="font-semibold text-slate-700">{t("body")}</h4>
+          {op.requestBody.content["application/json"]?.schema ? <SchemaView schema={op.requestBody.content["application/json"].schema} t={t} /> : null}
         </div>
       ) : null}
       <div className="mt-3 text-sm">
-        <h4 className="font-semibold text-slate-700">Responses</h4>
+        <h4 className="font-semibold text-slate-700">{t("responses")}</h4>
         <ul>
           {Object.entries(op.responses).map(([status, r]) => (
             <li key={status} className="py-0.5">
               <span className={`font-mono font-semibold ${status.startsWith("2") ? "text-emerald-700" : "text-rose-700"}`}>{status}</span>{" "}
-              <span className="text-slate-700">{r.description}</span>
+              <span className="text-slate-700">
+                <Prose text={r.description} />
+              </span>
               {r.content ? <span className="ml-2 text-xs text-slate-400">{Object.keys(r.content).join(", ")}</span> : null}
               {status.startsWith("2") && r.content?.["application/json"]?.schema ? (
                 <details className="mt-1">
-                  <summary className="cursor-pointer text-slate-500">Body</summary>
-                  <SchemaView schema={r.content["application/json"].schema} />
+                  <summary className="cursor-pointer text-slate-500">{t("responseBody")}</summary>
+                  <SchemaView schema={r.content["application/json"].schema} t={t} />
                 </details>
               ) : null}
             </li>
@@ -200,6 +233,7 @@ function OperationView({ method, path, op }: { method: string; path: string; op:
 
 export default async function ApiDocsPage() {
   await requireAdminSession();
+  const t = await getTranslations("apiDocs");
   const doc = getOpenApiDocument() as unknown as {
     info: { title: string; version: string; description?: string };
     paths: Record<string, Record<string, Operation>>;
@@ -210,21 +244,29 @@ export default async function ApiDocsPage() {
   );
   const tags = [...new Set(ops.map((o) => o.op.tags?.[0] ?? "Other"))];
   return (
-    <main className="mx-auto max-w-6xl space-y-6 p-6">
+    <div className="space-y-6">
       <header>
-        <h1 className="text-2xl font-semibold">{doc.info.title}</h1>
+        <h1 className="text-2xl font-semibold">{t("title")}</h1>
         <p className="text-sm text-slate-500">
-          Version {doc.info.version} · machine-readable: <a className="text-sky-700 underline" href="/admin/openapi.json">/admin/openapi.json</a>
+          {doc.info.title} · {t("version", { version: doc.info.version })} · {t("machineReadable")}{" "}
+          <a className="text-sky-700 underline" href="/admin/openapi.json">
+            /admin/openapi.json
+          </a>
         </p>
-        {doc.info.description ? <p className="mt-2 max-w-3xl text-sm text-slate-700">{doc.info.description}</p> : null}
-        <nav className="mt-3 flex flex-wrap gap-x-4 gap-y-1 text-sm">
+        <p className="mt-2 max-w-3xl text-sm text-slate-700">{t("intro")}</p>
+        {doc.info.description ? (
+          <p className="mt-2 max-w-3xl text-sm text-slate-700">
+            <Prose text={doc.info.description} />
+          </p>
+        ) : null}
+        <nav aria-label={t("contents")} className="mt-3 flex flex-wrap gap-x-4 gap-y-1 text-sm">
           {tags.map((t) => (
             <a key={t} href={`#tag-${t}`} className="text-sky-700 underline">
               {t}
             </a>
           ))}
           <a href="#schemas" className="text-sky-700 underline">
-            Schemas
+            {t("schemas")}
           </a>
         </nav>
       </header>
@@ -234,20 +276,24 @@ export default async function ApiDocsPage() {
           {ops
             .filter((o) => (o.op.tags?.[0] ?? "Other") === tag)
             .map((o) => (
-              <OperationView key={`${o.method} ${o.path}`} {...o} />
+              <OperationView key={`${o.method} ${o.path}`} {...o} t={t} />
             ))}
         </section>
       ))}
       <section id="schemas" className="space-y-3">
-        <h2 className="text-xl font-semibold">Schemas</h2>
+        <h2 className="text-xl font-semibold">{t("schemas")}</h2>
         {Object.entries(doc.components?.schemas ?? {}).map(([name, schema]) => (
-          <div key={name} id={`schema-${name}`} className="rounded border border-slate-200 bg-white p-4 text-sm shadow-sm">
+          <div key={name} id={`schema-${name}`} className="rounded-lg border border-slate-200 bg-white p-4 text-sm shadow-sm">
             <h3 className="font-mono font-semibold">{name}</h3>
-            {schema.description ? <p className="text-slate-600">{schema.description}</p> : null}
-            <SchemaView schema={schema} />
+            {schema.description ? (
+              <p className="text-slate-600">
+                <Prose text={schema.description} />
+              </p>
+            ) : null}
+            <SchemaView schema={schema} t={t} />
           </div>
         ))}
       </section>
-    </main>
+    </div>
   );
 }

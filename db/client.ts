@@ -35,6 +35,8 @@ export interface DbOptions {
   statementTimeoutMs: number;
   /** Retries of the first connection, with exponential backoff, before giving up. */
   connectRetries?: number;
+  /** No first connection at all (a read replica that may be down at start-up: used when it answers). */
+  lazy?: boolean;
 }
 
 const INT8 = 20;
@@ -89,10 +91,12 @@ async function createPostgres(url: string, opts: DbOptions): Promise<DbHandle> {
   // A client that is checked out (or was just dropped from the idle list) when the server goes
   // away emits 'error' with no pool listener: without one of its own that is an uncaught exception.
   pool.on("connect", (client) => client.on("error", (err) => console.error(`[db] client error: ${err.message}`)));
-  await retry(async () => {
-    const c = await pool.connect();
-    c.release();
-  }, opts.connectRetries ?? 5);
+  if (!opts.lazy) {
+    await retry(async () => {
+      const c = await pool.connect();
+      c.release();
+    }, opts.connectRetries ?? 5);
+  }
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   return {
     db,

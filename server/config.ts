@@ -66,6 +66,7 @@ export function isValidTimeZone(tz: string): boolean {
 const envSchema = z.object({
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
   DATABASE_URL: optionalUrl("DATABASE_URL", ["postgres:", "postgresql:"]),
+  DATABASE_READ_URL: optionalUrl("DATABASE_READ_URL", ["postgres:", "postgresql:"]),
   POSTGRES_ENABLED: bool("POSTGRES_ENABLED", true),
   PGLITE_DIR: z.string().min(1).default(".data/pglite"),
   REDIS_URL: optionalUrl("REDIS_URL", ["redis:", "rediss:"]),
@@ -137,6 +138,8 @@ const envSchema = z.object({
     nodeEnv: e.NODE_ENV,
     /** undefined: the embedded PGlite database in `pgliteDir`. */
     databaseUrl: e.DATABASE_URL,
+    /** A streaming replica for the read path (stats, CSV); writes and the drainer stay on databaseUrl. */
+    databaseReadUrl: e.DATABASE_READ_URL,
     postgresEnabled: e.POSTGRES_ENABLED,
     pgliteDir: e.PGLITE_DIR,
     redisUrl: e.REDIS_URL,

@@ -15,6 +15,8 @@ export interface Runtime {
   config: AppConfig;
   /** undefined when POSTGRES_ENABLED=false. */
   db: DbHandle | undefined;
+  /** DATABASE_READ_URL: a read replica for stats and CSV (store-choice.ts falls back to db). */
+  readDb?: DbHandle;
   /** undefined when REDIS_URL is not set. */
   redis: Redis | undefined;
   /** Epoch ms for the runtime's own timers (how long a store counts as down); tests move it by hand. */
@@ -74,6 +76,14 @@ export async function createRuntime(config: AppConfig, opts: CreateRuntimeOption
   } else {
     logger.warn("[startup] DEGRADED MODE: POSTGRES_ENABLED=false — usage lives only in Redis counters; history, custom ranges and reports are unavailable.");
   }
+  let readDb: DbHandle | undefined;
+  if (db && config.databaseReadUrl) {
+    if (db.kind !== "postgres") logger.warn("[startup] DATABASE_READ_URL is ignored: it needs DATABASE_URL (PostgreSQL) too");
+    else {
+      readDb = await createDatabase({ databaseUrl: config.databaseReadUrl, pgliteDir: "", poolMax: config.dbPoolMax, statementTimeoutMs: config.dbStatementTimeoutMs, lazy: true });
+      logger.info("[startup] reads (stats, CSV) go to the replica of DATABASE_READ_URL, writes to DATABASE_URL");
+    }
+  }
   let redis: Redis | undefined;
   if (config.redisUrl) {
     redis = createRedis(config.redisUrl, { name: "usage-breakdown" });
@@ -86,12 +96,14 @@ export async function createRuntime(config: AppConfig, opts: CreateRuntimeOption
   const runtime: Runtime = {
     config,
     db,
+    readDb,
     redis,
     clock: opts.clock ?? systemClock,
     events: new EventEmitter<RuntimeEvents>(),
     async close() {
       for (const c of closers.reverse()) await c().catch(() => {});
       redis?.disconnect();
+      if (readDb) await readDb.close().catch(() => {});
       if (db) await db.close().catch(() => {});
     },
   };

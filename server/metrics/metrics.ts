@@ -31,7 +31,7 @@ function build() {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 30],
       ...r,
     }),
-    reads: new Counter({ name: "ub_stats_reads_total", help: "Usage reads answered, by the store that answered (postgres, or redis as the fallback)", labelNames: ["source"] as const, ...r }),
+    reads: new Counter({ name: "ub_stats_reads_total", help: "Usage reads answered, by the store that answered: postgres (the primary), replica (DATABASE_READ_URL) or redis (the fallback)", labelNames: ["source"] as const, ...r }),
     redisBypassed: new Counter({ name: "ub_redis_bypassed_total", help: "Times Redis was bypassed while recording (its counters are then rebuilt from PostgreSQL)", ...r }),
     storeUp: new Gauge({ name: "ub_store_up", help: "1 when the store answers, 0 when it does not (configured stores only)", labelNames: ["store"] as const, ...r }),
     healthStatus: new Gauge({ name: "ub_health_status", help: "0 ok, 1 degraded, 2 down (as /admin/health)", ...r }),

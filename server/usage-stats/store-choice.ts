@@ -8,7 +8,7 @@ import { isRedisReady } from "../redis";
 import type { Runtime } from "../runtime";
 import type { Window } from "../usage/hot-keys";
 import { metrics } from "../metrics/metrics";
-import { isStatementTimeout } from "../usage/usage.repository";
+import { isDatabaseUnavailable, isStatementTimeout } from "../usage/usage.repository";
 import { answerZone, type ResolvedRange } from "./range";
 import { canonicalTimeZone, firstDayOf, localDate, monthOf } from "./time";
 
@@ -31,6 +31,22 @@ export async function answer<T>(
   fromRedis: (redis: Redis, why: string) => Promise<T>,
 ): Promise<{ value: T; source: Source }> {
   const handle = runtime.db;
+  const replica = runtime.readDb;
+  if (handle && replica && (pgDownUntil.get(replica) ?? 0) <= runtime.clock.now()) {
+    try {
+      const value = await fromPostgres(replica.db);
+      metrics().reads.inc({ source: "replica" });
+      return { value, source: "postgres" };
+    } catch (err) {
+      if (err instanceof AppError) throw err;
+      if (isStatementTimeout(err)) throw tooSlow();
+      // Down, or a query cancelled by the replay of the primary's WAL (40001): ask the primary.
+      if (!(await ping(replica.db))) {
+        pgDownUntil.set(replica, runtime.clock.now() + PG_RETRY_AFTER_MS);
+        logger.warn(`[usage-stats] read replica unreachable (${(err as Error).message}); reading from the primary`);
+      } else if (!isDatabaseUnavailable(err) && (err as { code?: unknown }).code !== "40001") throw err;
+    }
+  }
   if (handle && (pgDownUntil.get(handle) ?? 0) <= runtime.clock.now()) {
     try {
       const value = await fromPostgres(handle.db);
@@ -38,11 +54,7 @@ export async function answer<T>(
       return { value, source: "postgres" };
     } catch (err) {
       if (err instanceof AppError) throw err;
-      if (isStatementTimeout(err)) {
-        throw new AppError("UNAVAILABLE", "The query took longer than the database statement timeout; try again or ask for a shorter range", {
-          retryAfterSeconds: 5,
-        });
-      }
+      if (isStatementTimeout(err)) throw tooSlow();
       // A failing query on a database that still answers is a bug, not an outage: let it surface.
       if (await ping(handle.db)) throw err;
       pgDownUntil.set(handle, runtime.clock.now() + PG_RETRY_AFTER_MS);
@@ -62,6 +74,10 @@ export async function answer<T>(
     logger.warn(`[usage-stats] Redis read failed: ${(err as Error).message}`);
     throw new AppError("UNAVAILABLE", `${why} and reading the Redis counters failed`, { retryAfterSeconds: 5 });
   }
+}
+
+function tooSlow(): AppError {
+  return new AppError("UNAVAILABLE", "The query took longer than the database statement timeout; try again or ask for a shorter range", { retryAfterSeconds: 5 });
 }
 
 export function unavailable(why: string, what: string): AppError {

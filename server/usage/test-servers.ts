@@ -65,6 +65,45 @@ export async function startOwnPostgres(): Promise<OwnPostgres> {
   };
 }
 
+function ownDir(prefix: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  if (isRoot) {
+    const uid = Number(execFileSync("id", ["-u", "postgres"], { encoding: "utf8" }).trim());
+    const gid = Number(execFileSync("id", ["-g", "postgres"], { encoding: "utf8" }).trim());
+    fs.chownSync(dir, uid, gid);
+  }
+  return dir;
+}
+
+/**
+ * A streaming replica of `primary` (pg_basebackup -R: a hot standby following it), in a temp
+ * folder on a free port. The primary's initdb allows replication from 127.0.0.1 (trust).
+ */
+export async function startOwnReplica(primary: OwnPostgres): Promise<OwnPostgres> {
+  const dir = ownDir("ub-pg-replica-");
+  const data = path.join(dir, "data");
+  const port = await freePort();
+  asPostgres(pgBin("pg_basebackup"), ["-h", "127.0.0.1", "-p", String(primary.port), "-U", "postgres", "-D", data, "-R", "-X", "stream", "--no-sync"]);
+  const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c hot_standby=on`;
+  const start = () => asPostgres(pgBin("pg_ctl"), ["-D", data, "-o", opts, "-l", path.join(dir, "log"), "-w", "-t", "30", "start"]);
+  const stop = () => asPostgres(pgBin("pg_ctl"), ["-D", data, "-m", "fast", "-w", "-t", "30", "stop"]);
+  start();
+  return {
+    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    port,
+    start,
+    stop,
+    destroy() {
+      try {
+        stop();
+      } catch {
+        // already stopped
+      }
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
 /** startOwnPostgres with every migration applied to its `postgres` database. */
 export async function startOwnMigratedPostgres(): Promise<OwnPostgres> {
   const pg = await startOwnPostgres();

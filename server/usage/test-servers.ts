@@ -35,36 +35,6 @@ export interface OwnPostgres {
   destroy(): void;
 }
 
-export async function startOwnPostgres(): Promise<OwnPostgres> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ub-pg-"));
-  if (isRoot) {
-    const uid = Number(execFileSync("id", ["-u", "postgres"], { encoding: "utf8" }).trim());
-    const gid = Number(execFileSync("id", ["-g", "postgres"], { encoding: "utf8" }).trim());
-    fs.chownSync(dir, uid, gid);
-  }
-  const data = path.join(dir, "data");
-  const port = await freePort();
-  asPostgres(pgBin("initdb"), ["-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"]);
-  const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off`;
-  const start = () => asPostgres(pgBin("pg_ctl"), ["-D", data, "-o", opts, "-l", path.join(dir, "log"), "-w", "-t", "30", "start"]);
-  const stop = () => asPostgres(pgBin("pg_ctl"), ["-D", data, "-m", "fast", "-w", "-t", "30", "stop"]);
-  start();
-  return {
-    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
-    port,
-    start,
-    stop,
-    destroy() {
-      try {
-        stop();
-      } catch {
-        // already stopped
-      }
-      fs.rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
-
 function ownDir(prefix: string): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
   if (isRoot) {
@@ -75,16 +45,10 @@ function ownDir(prefix: string): string {
   return dir;
 }
 
-/**
- * A streaming replica of `primary` (pg_basebackup -R: a hot standby following it), in a temp
- * folder on a free port. The primary's initdb allows replication from 127.0.0.1 (trust).
- */
-export async function startOwnReplica(primary: OwnPostgres): Promise<OwnPostgres> {
-  const dir = ownDir("ub-pg-replica-");
+/** pg_ctl start/stop of the data folder in `dir` on `port`, started once here. */
+function pgServer(dir: string, port: number, settings: string): OwnPostgres {
   const data = path.join(dir, "data");
-  const port = await freePort();
-  asPostgres(pgBin("pg_basebackup"), ["-h", "127.0.0.1", "-p", String(primary.port), "-U", "postgres", "-D", data, "-R", "-X", "stream", "--no-sync"]);
-  const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c hot_standby=on`;
+  const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 ${settings}`;
   const start = () => asPostgres(pgBin("pg_ctl"), ["-D", data, "-o", opts, "-l", path.join(dir, "log"), "-w", "-t", "30", "start"]);
   const stop = () => asPostgres(pgBin("pg_ctl"), ["-D", data, "-m", "fast", "-w", "-t", "30", "stop"]);
   start();
@@ -102,6 +66,24 @@ export async function startOwnReplica(primary: OwnPostgres): Promise<OwnPostgres
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+export async function startOwnPostgres(): Promise<OwnPostgres> {
+  const dir = ownDir("ub-pg-");
+  const port = await freePort();
+  asPostgres(pgBin("initdb"), ["-D", path.join(dir, "data"), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"]);
+  return pgServer(dir, port, "-c fsync=off -c synchronous_commit=off -c full_page_writes=off");
+}
+
+/**
+ * A streaming replica of `primary` (pg_basebackup -R: a hot standby following it), in a temp
+ * folder on a free port. The primary's initdb allows replication from 127.0.0.1 (trust).
+ */
+export async function startOwnReplica(primary: OwnPostgres): Promise<OwnPostgres> {
+  const dir = ownDir("ub-pg-replica-");
+  const port = await freePort();
+  asPostgres(pgBin("pg_basebackup"), ["-h", "127.0.0.1", "-p", String(primary.port), "-U", "postgres", "-D", path.join(dir, "data"), "-R", "-X", "stream", "--no-sync"]);
+  return pgServer(dir, port, "-c fsync=off -c hot_standby=on");
 }
 
 /** startOwnPostgres with every migration applied to its `postgres` database. */

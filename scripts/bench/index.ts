@@ -97,7 +97,7 @@ async function main() {
   if (opts.report) {
     const jsonPath = path.join(opts.out, "results.json");
     const all = JSON.parse(fs.readFileSync(jsonPath, "utf8")) as { runs: Record<string, BenchRun> };
-    fs.writeFileSync(path.join(opts.out, "RESULTS.md"), renderResults(all.runs));
+    writeResults(path.join(opts.out, "RESULTS.md"), renderResults(all.runs));
     console.log(`rendered ${path.join(opts.out, "RESULTS.md")} from ${jsonPath}`);
     return 0;
   }
@@ -216,7 +216,7 @@ async function main() {
     const all = fs.existsSync(jsonPath) ? (JSON.parse(fs.readFileSync(jsonPath, "utf8")) as { runs: Record<string, BenchRun> }) : { runs: {} };
     all.runs[String(opts.records)] = run;
     fs.writeFileSync(jsonPath, JSON.stringify(all, null, 2) + "\n");
-    fs.writeFileSync(path.join(opts.out, "RESULTS.md"), renderResults(all.runs));
+    writeResults(path.join(opts.out, "RESULTS.md"), renderResults(all.runs));
     log(`wrote ${jsonPath} and ${path.join(opts.out, "RESULTS.md")} (${run.durationS} s)`);
     // Three checks: rollups = raw sums after loading, again after ingest and COPY, every figure produced.
     const failedChecks = [check.mismatches.length, checkAfter.mismatches.length, missingFigures(run).length].filter((n) => n > 0).length;
@@ -238,6 +238,13 @@ async function main() {
       await dropRedisPrefix(prefix).catch((e) => console.error(e));
     }
   }
+}
+
+/** Writes RESULTS.md, keeping the section `npm run bench:crs` maintains between its markers. */
+function writeResults(file: string, text: string): void {
+  const old = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "";
+  const crs = /<!-- crs:begin[\s\S]*<!-- crs:end -->/.exec(old)?.[0];
+  fs.writeFileSync(file, crs ? `${text.trimEnd()}\n\n${crs}\n` : text);
 }
 
 /** Every figure the report shows must be a finite number. */

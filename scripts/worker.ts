@@ -8,7 +8,7 @@ import { getConfig } from "../server/config";
 import { createRuntime } from "../server/runtime";
 import { startUsageBackground } from "../server/usage/background";
 import { outboxStats } from "../server/usage/hot-outbox";
-import { createRedis, isRedisReady } from "../server/redis";
+import { createSingleRedis, isRedisReady } from "../server/redis";
 import { startCrsFollower } from "../server/crs/follower";
 
 async function main() {
@@ -18,7 +18,7 @@ async function main() {
   }
   const runtime = await createRuntime(config, { ownDatabase: true, prepare: true });
   const background = startUsageBackground(runtime);
-  const follower = await startCrsFollower(runtime, (url) => createRedis(url, { name: "usage-breakdown-crs-follower" }));
+  const follower = await startCrsFollower(runtime, (url) => createSingleRedis(url, { name: "usage-breakdown-crs-follower" }));
   console.log(`[worker] draining ${config.redisKeyPrefix}outbox into PostgreSQL (Ctrl-C to stop)`);
   if (config.crsRedisUrl) console.log("[worker] following claude-relay-service at CRS_REDIS_URL (one follower at a time holds the lease)");
   const report = setInterval(() => {

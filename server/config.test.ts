@@ -22,6 +22,8 @@ describe("configuration", () => {
     ["POSTGRES_ENABLED", "maybe", /POSTGRES_ENABLED: POSTGRES_ENABLED must be true or false, got "maybe"/],
     ["DATABASE_URL", "mysql://x@y/z", /DATABASE_URL: DATABASE_URL must use postgres: or postgresql:/],
     ["REDIS_URL", "not a url", /REDIS_URL: REDIS_URL must be a URL/],
+    ["REDIS_CLUSTER_NODES", "10.0.0.1,10.0.0.2:6379", /REDIS_CLUSTER_NODES: expected host:port of one or more cluster nodes/],
+    ["DATABASE_READ_URL", "redis://x", /DATABASE_READ_URL: DATABASE_READ_URL must use postgres: or postgresql:/],
   ])("a bad %s names the variable", (variable, value, message) => {
     let err: unknown;
     try {
@@ -32,6 +34,11 @@ describe("configuration", () => {
     expect(err).toBeInstanceOf(ConfigError);
     expect((err as ConfigError).problems.map((p) => p.variable)).toEqual([variable]);
     expect((err as Error).message).toMatch(message);
+  });
+
+  it("REDIS_CLUSTER_NODES selects a cluster (REDIS_URL, when set, wins)", () => {
+    expect(parseConfig({ REDIS_CLUSTER_NODES: " 10.0.0.1:7000, 10.0.0.2:7001 " }).redisUrl).toBe("redis-cluster://10.0.0.1:7000,10.0.0.2:7001");
+    expect(parseConfig({ REDIS_URL: "redis://r:6379", REDIS_CLUSTER_NODES: "10.0.0.1:7000" }).redisUrl).toBe("redis://r:6379");
   });
 
   it("a CLI started with a bad value stops with a message naming it", async () => {

@@ -70,6 +70,13 @@ const envSchema = z.object({
   POSTGRES_ENABLED: bool("POSTGRES_ENABLED", true),
   PGLITE_DIR: z.string().min(1).default(".data/pglite"),
   REDIS_URL: optionalUrl("REDIS_URL", ["redis:", "rediss:"]),
+  REDIS_CLUSTER_NODES: z
+    .string()
+    .optional()
+    .transform((v) => (v?.trim() ? v.trim() : undefined))
+    .refine((v) => v === undefined || v.split(",").every((n) => /^[A-Za-z0-9.\-\[\]:]+:\d{1,5}$/.test(n.trim())), {
+      message: "REDIS_CLUSTER_NODES: expected host:port of one or more cluster nodes, comma-separated (e.g. 10.0.0.1:6379,10.0.0.2:6379)",
+    }),
   REDIS_KEY_PREFIX: z
     .string()
     .regex(/^[A-Za-z0-9:_-]{1,32}$/, "REDIS_KEY_PREFIX must be 1-32 characters of letters, digits, ':', '_' or '-'")
@@ -142,7 +149,8 @@ const envSchema = z.object({
     databaseReadUrl: e.DATABASE_READ_URL,
     postgresEnabled: e.POSTGRES_ENABLED,
     pgliteDir: e.PGLITE_DIR,
-    redisUrl: e.REDIS_URL,
+    /** REDIS_CLUSTER_NODES (when REDIS_URL is unset) becomes `redis-cluster://host:port,…`: server/redis.ts connects a Cluster. */
+    redisUrl: e.REDIS_URL ?? (e.REDIS_CLUSTER_NODES ? `redis-cluster://${e.REDIS_CLUSTER_NODES.split(",").map((n) => n.trim()).join(",")}` : undefined),
     redisKeyPrefix: e.REDIS_KEY_PREFIX,
     usageTimezone: e.USAGE_TIMEZONE,
     port: e.PORT,

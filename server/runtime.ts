@@ -1,10 +1,9 @@
 import { EventEmitter } from "node:events";
 import { metrics } from "./metrics/metrics";
-import type { Redis } from "ioredis";
 import { getDbHandle, prepareDatabase, ensureUpcomingPartitions, type DbHandle } from "../db";
 import { createDatabase } from "../db/client";
 import { getConfig, type AppConfig } from "./config";
-import { createRedis } from "./redis";
+import { createRedis, type RedisClient } from "./redis";
 import { logger } from "./logger";
 
 /**
@@ -18,7 +17,7 @@ export interface Runtime {
   /** DATABASE_READ_URL: a read replica for stats and CSV (store-choice.ts falls back to db). */
   readDb?: DbHandle;
   /** undefined when REDIS_URL is not set. */
-  redis: Redis | undefined;
+  redis: RedisClient | undefined;
   /** Epoch ms for the runtime's own timers (how long a store counts as down); tests move it by hand. */
   clock: Clock;
   /** What the request path tells background work (server/usage/background.ts listens). */
@@ -84,7 +83,7 @@ export async function createRuntime(config: AppConfig, opts: CreateRuntimeOption
       logger.info("[startup] reads (stats, CSV) go to the replica of DATABASE_READ_URL, writes to DATABASE_URL");
     }
   }
-  let redis: Redis | undefined;
+  let redis: RedisClient | undefined;
   if (config.redisUrl) {
     redis = createRedis(config.redisUrl, { name: "usage-breakdown" });
     // A Redis that is down at start-up is not fatal: ingest goes straight to PostgreSQL.

@@ -22,8 +22,8 @@ export async function startServer(): Promise<void> {
     // With CRS_REDIS_URL the app follows claude-relay-service too (unless CRS_FOLLOW_IN_APP=false;
     // `npm run worker` always does). Several processes share it through one lease.
     if (config.crsRedisUrl && config.crsFollowInApp) {
-      const [{ startCrsFollower }, { createRedis }] = await Promise.all([import("./crs/follower"), import("./redis")]);
-      g.__crsFollower ??= startCrsFollower(runtime, (url) => createRedis(url, { name: "usage-breakdown-crs-follower" }));
+      const [{ startCrsFollower }, { createSingleRedis }] = await Promise.all([import("./crs/follower"), import("./redis")]);
+      g.__crsFollower ??= startCrsFollower(runtime, (url) => createSingleRedis(url, { name: "usage-breakdown-crs-follower" }));
     }
     // Creates the admin user on first start (printing a generated password once if none is set).
     // If a store is down now, the first sign-in retries it.

@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../../server/redis";
 import type pg from "pg";
 
 /** Bytes of every key under the prefix (MEMORY USAGE), except request-id dedupe keys, which are counted and sampled. */
@@ -7,7 +7,7 @@ export interface RedisSnapshot {
   dedupeKeys: string[];
 }
 
-export async function redisSnapshot(redis: Redis, prefix: string): Promise<RedisSnapshot> {
+export async function redisSnapshot(redis: RedisClient, prefix: string): Promise<RedisSnapshot> {
   const names: string[] = [];
   const dedupeKeys: string[] = [];
   let cursor = "0";
@@ -43,7 +43,7 @@ export interface RedisFigures {
   outboxBytesAfterDrain: number;
 }
 
-export async function redisFigures(redis: Redis, prefix: string, before: RedisSnapshot, after: RedisSnapshot, activeApiKeys: number, events: number, today: string): Promise<RedisFigures> {
+export async function redisFigures(redis: RedisClient, prefix: string, before: RedisSnapshot, after: RedisSnapshot, activeApiKeys: number, events: number, today: string): Promise<RedisFigures> {
   let dayBytes = 0;
   let keysToday = 0;
   const daySuffix = `:d:${today}`;

@@ -1,10 +1,9 @@
-import type { Redis } from "ioredis";
 import pg from "pg";
 import { sql } from "kysely";
 import { migrate } from "../../db/migrator";
 import { createApiToken } from "../../server/auth/token.service";
 import { parseConfig } from "../../server/config";
-import { createRedis } from "../../server/redis";
+import { createRedis, type RedisClient } from "../../server/redis";
 import { createRuntime, type Runtime } from "../../server/runtime";
 import { parseCsvRecords } from "../../server/testing/csv";
 import { outboxStats } from "../../server/usage/hot-outbox";
@@ -90,7 +89,7 @@ export class World {
   writeToken!: string;
   readToken!: string;
   adminToken!: string;
-  redisClient!: Redis;
+  redisClient!: RedisClient;
   private appSeq = 0;
   accounts: string[] = [];
   keysOf = new Map<string, string[]>();

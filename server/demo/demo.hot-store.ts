@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import { pipelineBySlot, scanKeys, type RedisClient } from "../redis";
 import { hotKeys } from "../usage/hot-keys";
 
 /** Redis side of the demo cleanup: the counters under demo accounts' hash tags and index entries. */
@@ -15,17 +15,16 @@ export interface DemoHotDeleted {
  * rankings, dedupe markers) and the demo entries of the account / API key indexes. SCAN-based:
  * meant for the demo tool, not for a request path.
  */
-export async function deleteDemoHotData(redis: Redis, keyPrefix: string, idPrefix: string): Promise<DemoHotDeleted> {
+export async function deleteDemoHotData(redis: RedisClient, keyPrefix: string, idPrefix: string): Promise<DemoHotDeleted> {
   const k = hotKeys(keyPrefix);
   // hotKeys tags an account as `${keyPrefix}{a:${encodeURIComponent(id)}}`.
   const pattern = `${globEscape(keyPrefix)}{a:${globEscape(encodeURIComponent(idPrefix))}*`;
   let keys = 0;
-  let cursor = "0";
-  do {
-    const [next, found] = await redis.scan(cursor, "MATCH", pattern, "COUNT", 1000);
-    cursor = next;
-    if (found.length) keys += await redis.unlink(...found);
-  } while (cursor !== "0");
+  // Per master on a cluster; one UNLINK per key, grouped per slot (a multi-key UNLINK must not span slots).
+  for await (const found of scanKeys(redis, pattern)) {
+    const replies = await pipelineBySlot(redis, found.map((key) => ({ key, add: (p) => void p.unlink(key) })));
+    keys += replies.reduce((n, [err, v]) => n + (err ? 0 : Number(v)), 0);
+  }
 
   let indexEntries = 0;
   for (const hash of [k.accountIndex(), k.apiKeyIndex()]) {

@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import { pipelineBySlot, type RedisClient } from "../redis";
 import { ACCOUNT_FIELD, hotKeys, unpackCounters, type Window } from "../usage/hot-keys";
 import type { Fig } from "./figures";
 
@@ -34,12 +34,13 @@ export function parseCounters(value: string | null | undefined): HotFigures {
 }
 
 /** One field of each [hash, field], pipelined in chunks. */
-async function hgetMany(redis: Redis, pairs: [string, string][]): Promise<(string | null)[]> {
+async function hgetMany(redis: RedisClient, pairs: [string, string][]): Promise<(string | null)[]> {
   const out: (string | null)[] = [];
   for (let i = 0; i < pairs.length; i += PIPELINE_CHUNK) {
-    const p = redis.pipeline();
-    for (const [key, field] of pairs.slice(i, i + PIPELINE_CHUNK)) p.hget(key, field);
-    const results = (await p.exec()) ?? [];
+    const results = await pipelineBySlot(
+      redis,
+      pairs.slice(i, i + PIPELINE_CHUNK).map(([key, field]) => ({ key, add: (p) => void p.hget(key, field) })),
+    );
     for (const [err, value] of results) {
       if (err) throw err;
       out.push((value as string | null) ?? null);
@@ -49,14 +50,14 @@ async function hgetMany(redis: Redis, pairs: [string, string][]): Promise<(strin
 }
 
 /** The account counters of each id for each window: result[i][j] is ids[i] in windows[j]. */
-export async function readAccountCounters(redis: Redis, prefix: string, ids: string[], windows: Window[]): Promise<HotFigures[][]> {
+export async function readAccountCounters(redis: RedisClient, prefix: string, ids: string[], windows: Window[]): Promise<HotFigures[][]> {
   const k = hotKeys(prefix);
   const values = await hgetMany(redis, ids.flatMap((id) => windows.map((w): [string, string] => [k.counters(id, w), ACCOUNT_FIELD])));
   return ids.map((_, i) => windows.map((_, j) => parseCounters(values[i * windows.length + j])));
 }
 
 /** The account's models in a day or month window (by name), each with its counters. */
-export async function readModelCounters(redis: Redis, prefix: string, accountId: string, w: Window): Promise<{ model: string; figures: HotFigures }[]> {
+export async function readModelCounters(redis: RedisClient, prefix: string, accountId: string, w: Window): Promise<{ model: string; figures: HotFigures }[]> {
   const all = await redis.hgetall(hotKeys(prefix).counters(accountId, w));
   return Object.entries(all)
     .filter(([field]) => field.startsWith(MODEL_PREFIX))
@@ -65,7 +66,7 @@ export async function readModelCounters(redis: Redis, prefix: string, accountId:
 }
 
 /** Every API key of the account with usage in a window, by all tokens (then id) descending. */
-export async function readKeyCounters(redis: Redis, prefix: string, accountId: string, w: Window): Promise<{ apiKeyId: string; figures: HotFigures }[]> {
+export async function readKeyCounters(redis: RedisClient, prefix: string, accountId: string, w: Window): Promise<{ apiKeyId: string; figures: HotFigures }[]> {
   const all = await redis.hgetall(hotKeys(prefix).keyCounters(accountId, w));
   const keys = Object.entries(all).map(([apiKeyId, value]) => ({ apiKeyId, value: unpackCounters(value), figures: parseCounters(value) }));
   keys.sort((a, b) => {

@@ -1,10 +1,9 @@
-import type { Redis } from "ioredis";
 import type { Kysely } from "kysely";
 import { ping } from "../../db/client";
 import type { Database } from "../../db/types";
 import { AppError } from "../errors";
 import { logger } from "../logger";
-import { isRedisReady } from "../redis";
+import { isRedisReady, type RedisClient } from "../redis";
 import type { Runtime } from "../runtime";
 import type { Window } from "../usage/hot-keys";
 import { metrics } from "../metrics/metrics";
@@ -28,7 +27,7 @@ const pgDownUntil = new WeakMap<object, number>();
 export async function answer<T>(
   runtime: Runtime,
   fromPostgres: (db: Db) => Promise<T>,
-  fromRedis: (redis: Redis, why: string) => Promise<T>,
+  fromRedis: (redis: RedisClient, why: string) => Promise<T>,
 ): Promise<{ value: T; source: Source }> {
   const handle = runtime.db;
   const replica = runtime.readDb;

@@ -1,10 +1,9 @@
 import { randomBytes } from "node:crypto";
 import os from "node:os";
-import type { Redis } from "ioredis";
 import type { DbHandle } from "../../db/client";
 import type { AppConfig } from "../config";
 import { logger } from "../logger";
-import { createRedis } from "../redis";
+import { createRedis, type RedisClient } from "../redis";
 import {
   ackOutbox,
   claimOutbox,
@@ -78,7 +77,7 @@ export class Drainer {
   readonly consumer: string;
   private readonly opts: Required<Omit<DrainerOptions, "afterCommit" | "consumer">> & Pick<DrainerOptions, "afterCommit">;
   private readonly prefix: string;
-  private redis: Redis | undefined;
+  private redis: RedisClient | undefined;
   private running = false;
   private loop: Promise<void> | undefined;
   private endPause: (() => void) | undefined;
@@ -118,7 +117,7 @@ export class Drainer {
   }
 
   /** Its own connection: a blocking read must not hold up the request path's pipelines. */
-  private async client(): Promise<Redis> {
+  private async client(): Promise<RedisClient> {
     if (!this.redis) {
       this.redis = createRedis(this.config.redisUrl!, { name: `usage-drainer:${this.consumer}` });
     }
@@ -134,7 +133,7 @@ export class Drainer {
     return Math.max(1, Math.min(this.opts.readCount, Math.ceil(this.writeLimit / this.eventsPerEntry)));
   }
 
-  private async read(redis: Redis, opts: { pending?: boolean; blockMs?: number }): Promise<OutboxEntry[]> {
+  private async read(redis: RedisClient, opts: { pending?: boolean; blockMs?: number }): Promise<OutboxEntry[]> {
     const count = this.readCount();
     const entries = await readOutbox(redis, this.prefix, this.consumer, { count, ...opts });
     this.readWasFull = entries.length >= count;
@@ -194,7 +193,7 @@ export class Drainer {
     }
   }
 
-  private async write(redis: Redis, entries: OutboxEntry[]): Promise<DrainResult> {
+  private async write(redis: RedisClient, entries: OutboxEntry[]): Promise<DrainResult> {
     const result: DrainResult = { entries: entries.length, events: 0, inserted: 0 };
     const counted = entries.filter((e) => e.rowsJson !== null);
     if (counted.length) {
@@ -224,7 +223,7 @@ export class Drainer {
     return result;
   }
 
-  private async writeChunk(redis: Redis, chunk: OutboxEntry[]): Promise<number> {
+  private async writeChunk(redis: RedisClient, chunk: OutboxEntry[]): Promise<number> {
     let inserted: number;
     const m = metrics();
     try {
@@ -259,7 +258,7 @@ export class Drainer {
    * entry, and event by event within a refused entry, so one bad row cannot block the outbox;
    * what is still refused goes to the dead-letter stream with the reason.
    */
-  private async writePoisoned(redis: Redis, chunk: OutboxEntry[], cause: Error): Promise<number> {
+  private async writePoisoned(redis: RedisClient, chunk: OutboxEntry[], cause: Error): Promise<number> {
     logger.error(`[drainer] PostgreSQL refused outbox data (${cause.message}); retrying entry by entry`);
     let inserted = 0;
     for (const entry of chunk) {

@@ -1,4 +1,4 @@
-import type { ChainableCommander, Redis } from "ioredis";
+import type { RedisClient, SlotOp } from "../redis";
 import { hotKeys } from "./hot-keys";
 
 /**
@@ -48,51 +48,56 @@ export function parseApiKeyEntry(id: string, json: string | null | undefined): A
   return { name: str(v.name, id), accountId: typeof v.accountId === "string" ? v.accountId : null, status: str(v.status, "active") };
 }
 
-export async function setAccountIndex(redis: Redis, prefix: string, id: string, entry: AccountIndexEntry): Promise<void> {
+export async function setAccountIndex(redis: RedisClient, prefix: string, id: string, entry: AccountIndexEntry): Promise<void> {
   await redis.hset(hotKeys(prefix).accountIndex(), id, JSON.stringify(entry));
 }
-export async function setApiKeyIndex(redis: Redis, prefix: string, id: string, entry: ApiKeyIndexEntry): Promise<void> {
+export async function setApiKeyIndex(redis: RedisClient, prefix: string, id: string, entry: ApiKeyIndexEntry): Promise<void> {
   await redis.hset(hotKeys(prefix).apiKeyIndex(), id, JSON.stringify(entry));
 }
-export async function deleteAccountIndex(redis: Redis, prefix: string, id: string): Promise<void> {
+export async function deleteAccountIndex(redis: RedisClient, prefix: string, id: string): Promise<void> {
   await redis.hdel(hotKeys(prefix).accountIndex(), id);
 }
-export async function deleteApiKeyIndex(redis: Redis, prefix: string, id: string): Promise<void> {
+export async function deleteApiKeyIndex(redis: RedisClient, prefix: string, id: string): Promise<void> {
   await redis.hdel(hotKeys(prefix).apiKeyIndex(), id);
 }
 
 /** Queues placeholders (HSETNX) for accounts and keys of recorded events the index does not know. */
-export function registerPlaceholders(pipe: ChainableCommander, prefix: string, events: { accountId: string; apiKeyId: string }[]): void {
+/** The HSETNX commands that register unknown accounts and keys as placeholders (for pipelineBySlot). */
+export function placeholderOps(prefix: string, events: { accountId: string; apiKeyId: string }[]): SlotOp[] {
   const k = hotKeys(prefix);
   const keys = new Map<string, string>();
   for (const e of events) keys.set(e.apiKeyId, e.accountId);
+  const ops: SlotOp[] = [];
   for (const accountId of new Set(events.map((e) => e.accountId))) {
-    pipe.hsetnx(k.accountIndex(), accountId, JSON.stringify({ name: accountId, platform: "unknown", type: "shared", status: "unknown", priority: 50 } satisfies AccountIndexEntry));
+    const entry = JSON.stringify({ name: accountId, platform: "unknown", type: "shared", status: "unknown", priority: 50 } satisfies AccountIndexEntry);
+    ops.push({ key: k.accountIndex(), add: (p) => void p.hsetnx(k.accountIndex(), accountId, entry) });
   }
   for (const [apiKeyId, accountId] of keys) {
-    pipe.hsetnx(k.apiKeyIndex(), apiKeyId, JSON.stringify({ name: apiKeyId, accountId, status: "unknown" } satisfies ApiKeyIndexEntry));
+    const entry = JSON.stringify({ name: apiKeyId, accountId, status: "unknown" } satisfies ApiKeyIndexEntry);
+    ops.push({ key: k.apiKeyIndex(), add: (p) => void p.hsetnx(k.apiKeyIndex(), apiKeyId, entry) });
   }
+  return ops;
 }
 
-export async function findAccountIndex(redis: Redis, prefix: string, id: string): Promise<AccountIndexEntry | undefined> {
+export async function findAccountIndex(redis: RedisClient, prefix: string, id: string): Promise<AccountIndexEntry | undefined> {
   const v = await redis.hget(hotKeys(prefix).accountIndex(), id);
   return v === null ? undefined : parseAccountEntry(id, v);
 }
-export async function findApiKeyIndex(redis: Redis, prefix: string, id: string): Promise<ApiKeyIndexEntry | undefined> {
+export async function findApiKeyIndex(redis: RedisClient, prefix: string, id: string): Promise<ApiKeyIndexEntry | undefined> {
   const v = await redis.hget(hotKeys(prefix).apiKeyIndex(), id);
   return v === null ? undefined : parseApiKeyEntry(id, v);
 }
-export async function allAccountIndex(redis: Redis, prefix: string): Promise<Map<string, AccountIndexEntry>> {
+export async function allAccountIndex(redis: RedisClient, prefix: string): Promise<Map<string, AccountIndexEntry>> {
   const all = await redis.hgetall(hotKeys(prefix).accountIndex());
   return new Map(Object.entries(all).map(([id, v]) => [id, parseAccountEntry(id, v)]));
 }
-export async function allApiKeyIndex(redis: Redis, prefix: string): Promise<Map<string, ApiKeyIndexEntry>> {
+export async function allApiKeyIndex(redis: RedisClient, prefix: string): Promise<Map<string, ApiKeyIndexEntry>> {
   const all = await redis.hgetall(hotKeys(prefix).apiKeyIndex());
   return new Map(Object.entries(all).map(([id, v]) => [id, parseApiKeyEntry(id, v)]));
 }
 
 /** The index entries of some API keys; ids it does not know are missing from the map. */
-export async function findApiKeyIndexes(redis: Redis, prefix: string, ids: string[]): Promise<Map<string, ApiKeyIndexEntry>> {
+export async function findApiKeyIndexes(redis: RedisClient, prefix: string, ids: string[]): Promise<Map<string, ApiKeyIndexEntry>> {
   const out = new Map<string, ApiKeyIndexEntry>();
   if (ids.length === 0) return out;
   const values = await redis.hmget(hotKeys(prefix).apiKeyIndex(), ...ids);

@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import { pipelineBySlot, type RedisClient } from "../redis";
 import { hotKeys, OUTBOX_GROUP } from "./hot-keys";
 
 /**
@@ -17,7 +17,7 @@ export interface OutboxEntry {
 }
 
 /** Appends one batch to the outbox stream; returns the entry id. */
-export async function appendOutbox(redis: Redis, prefix: string, entry: Omit<OutboxEntry, "id">): Promise<string> {
+export async function appendOutbox(redis: RedisClient, prefix: string, entry: Omit<OutboxEntry, "id">): Promise<string> {
   const id = await redis.xadd(hotKeys(prefix).outbox(), "*", "n", String(entry.count), "pm", entry.months.join(","), "rows", entry.rowsJson ?? "[]");
   if (!id) throw new Error("XADD returned no id");
   return id;
@@ -32,7 +32,7 @@ function parseEntry(id: string, fields: string[] | null): OutboxEntry {
 }
 
 /** Creates the drainers' consumer group (and the stream) if missing. */
-export async function ensureOutboxGroup(redis: Redis, prefix: string): Promise<void> {
+export async function ensureOutboxGroup(redis: RedisClient, prefix: string): Promise<void> {
   try {
     await redis.xgroup("CREATE", hotKeys(prefix).outbox(), OUTBOX_GROUP, "0", "MKSTREAM");
   } catch (err) {
@@ -45,7 +45,7 @@ export async function ensureOutboxGroup(redis: Redis, prefix: string): Promise<v
  * it and not acknowledged (after a failed write).
  */
 export async function readOutbox(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   consumer: string,
   opts: { count: number; blockMs?: number; pending?: boolean },
@@ -60,7 +60,7 @@ export async function readOutbox(
 
 /** Takes over entries idle for minIdleMs in other consumers' pending lists (dead consumers). */
 export async function claimOutbox(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   consumer: string,
   opts: { minIdleMs: number; count: number },
@@ -80,7 +80,7 @@ export async function claimOutbox(
 }
 
 /** Acknowledges and deletes entries in one MULTI, so the stream length is the backlog. */
-export async function ackOutbox(redis: Redis, prefix: string, ids: string[]): Promise<void> {
+export async function ackOutbox(redis: RedisClient, prefix: string, ids: string[]): Promise<void> {
   if (!ids.length) return;
   const key = hotKeys(prefix).outbox();
   const res = await redis.multi().xack(key, OUTBOX_GROUP, ...ids).xdel(key, ...ids).exec();
@@ -89,14 +89,14 @@ export async function ackOutbox(redis: Redis, prefix: string, ids: string[]): Pr
 }
 
 /** Moves an entry PostgreSQL refuses for good to the dead-letter stream, then acknowledges it. */
-export async function deadLetterOutbox(redis: Redis, prefix: string, entry: OutboxEntry, reason: string): Promise<void> {
+export async function deadLetterOutbox(redis: RedisClient, prefix: string, entry: OutboxEntry, reason: string): Promise<void> {
   const k = hotKeys(prefix);
   await redis.xadd(k.outboxDead(), "*", "source", entry.id, "n", String(entry.count), "pm", entry.months.join(","), "rows", entry.rowsJson ?? "[]", "error", reason.slice(0, 2000));
   await ackOutbox(redis, prefix, [entry.id]);
 }
 
 /** Removes consumers that hold nothing and have been idle for a while (restarted processes). */
-export async function pruneOutboxConsumers(redis: Redis, prefix: string, idleMs: number): Promise<number> {
+export async function pruneOutboxConsumers(redis: RedisClient, prefix: string, idleMs: number): Promise<number> {
   const key = hotKeys(prefix).outbox();
   const rows = (await redis.call("XINFO", "CONSUMERS", key, OUTBOX_GROUP)) as (string | number)[][];
   let removed = 0;
@@ -112,7 +112,7 @@ export async function pruneOutboxConsumers(redis: Redis, prefix: string, idleMs:
 }
 
 /** Removes a consumer from the group if it holds no unacknowledged entries. */
-export async function forgetOutboxConsumer(redis: Redis, prefix: string, consumer: string): Promise<void> {
+export async function forgetOutboxConsumer(redis: RedisClient, prefix: string, consumer: string): Promise<void> {
   const key = hotKeys(prefix).outbox();
   const pending = (await redis.xpending(key, OUTBOX_GROUP, "-", "+", 1, consumer)) as unknown[];
   if (!pending.length) await redis.xgroup("DELCONSUMER", key, OUTBOX_GROUP, consumer);
@@ -133,16 +133,16 @@ export interface OutboxStats {
 
 const idTime = (id: string) => Number(id.split("-")[0]);
 
-export async function outboxStats(redis: Redis, prefix: string, opts: { countEvents?: boolean } = {}): Promise<OutboxStats> {
+export async function outboxStats(redis: RedisClient, prefix: string, opts: { countEvents?: boolean } = {}): Promise<OutboxStats> {
   const k = hotKeys(prefix);
-  const res = await redis
-    .pipeline()
-    .xlen(k.outbox())
-    .xrange(k.outbox(), "-", "+", "COUNT", 1)
-    .xrevrange(k.outbox(), "+", "-", "COUNT", 1)
-    .call("XINFO", "GROUPS", k.outbox())
-    .xlen(k.outboxDead())
-    .exec();
+  const outbox = k.outbox();
+  const res = await pipelineBySlot(redis, [
+    { key: outbox, add: (p) => void p.xlen(outbox) },
+    { key: outbox, add: (p) => void p.xrange(outbox, "-", "+", "COUNT", 1) },
+    { key: outbox, add: (p) => void p.xrevrange(outbox, "+", "-", "COUNT", 1) },
+    { key: outbox, add: (p) => void p.call("XINFO", "GROUPS", outbox) },
+    { key: k.outboxDead(), add: (p) => void p.xlen(k.outboxDead()) },
+  ]);
   const val = (i: number) => {
     const [err, v] = res?.[i] ?? [new Error("no reply")];
     if (err && !String(err.message).includes("no such key")) throw err;
@@ -178,13 +178,13 @@ export async function outboxStats(redis: Redis, prefix: string, opts: { countEve
 }
 
 /** Id of the newest outbox entry, if any. */
-export async function outboxLastId(redis: Redis, prefix: string): Promise<string | undefined> {
+export async function outboxLastId(redis: RedisClient, prefix: string): Promise<string | undefined> {
   const last = await redis.xrevrange(hotKeys(prefix).outbox(), "+", "-", "COUNT", 1);
   return last[0]?.[0];
 }
 
 /** True while the outbox holds an entry with an id ≤ upToId (not yet in PostgreSQL). */
-export async function outboxHoldsUpTo(redis: Redis, prefix: string, upToId: string): Promise<boolean> {
+export async function outboxHoldsUpTo(redis: RedisClient, prefix: string, upToId: string): Promise<boolean> {
   const first = await redis.xrange(hotKeys(prefix).outbox(), "-", upToId, "COUNT", 1);
   return first.length > 0;
 }

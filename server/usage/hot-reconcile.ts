@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import { pipelineBySlot, type RedisClient } from "../redis";
 import { ACCOUNT_FIELD, DEDUPE_TTL_SECONDS, hotKeys, modelField, packCounters, type CounterField, type Window } from "./hot-keys";
 import { dayExpireAt, monthExpireAt } from "./local-time";
 import { RedisScript } from "./redis-script";
@@ -12,15 +12,16 @@ const replaceScript = new RedisScript("replace-counters.lua");
 const unlockScript = new RedisScript("unlock.lua");
 
 /** Takes the reconcile lock of each account that is free; returns the ones taken. */
-export async function lockAccounts(redis: Redis, prefix: string, accountIds: string[], token: string, ttlMs: number): Promise<string[]> {
+export async function lockAccounts(redis: RedisClient, prefix: string, accountIds: string[], token: string, ttlMs: number): Promise<string[]> {
   const k = hotKeys(prefix);
-  const pipe = redis.pipeline();
-  for (const id of accountIds) pipe.set(k.reconcileLock(id), token, "PX", ttlMs, "NX");
-  const res = (await pipe.exec()) ?? [];
+  const res = await pipelineBySlot(
+    redis,
+    accountIds.map((id) => ({ key: k.reconcileLock(id), add: (p) => void p.set(k.reconcileLock(id), token, "PX", ttlMs, "NX") })),
+  );
   return accountIds.filter((_, i) => res[i]?.[1] === "OK");
 }
 
-export async function unlockAccounts(redis: Redis, prefix: string, accountIds: string[], token: string): Promise<void> {
+export async function unlockAccounts(redis: RedisClient, prefix: string, accountIds: string[], token: string): Promise<void> {
   const k = hotKeys(prefix);
   await Promise.all(accountIds.map((id) => unlockScript.run(redis, [k.reconcileLock(id), k.reconcileHeld(id)], [token])));
 }
@@ -36,16 +37,16 @@ export interface AccountCounters {
 }
 
 /** When the counters were last rebuilt from PostgreSQL (undefined: never, or Redis was flushed). */
-export async function findCountersRebuiltAt(redis: Redis, prefix: string): Promise<string | undefined> {
+export async function findCountersRebuiltAt(redis: RedisClient, prefix: string): Promise<string | undefined> {
   return (await redis.get(hotKeys(prefix).countersRebuilt())) ?? undefined;
 }
 
-export async function setCountersRebuiltAt(redis: Redis, prefix: string, at: Date): Promise<void> {
+export async function setCountersRebuiltAt(redis: RedisClient, prefix: string, at: Date): Promise<void> {
   await redis.set(hotKeys(prefix).countersRebuilt(), at.toISOString());
 }
 
 /** Request ids that arrived while the account was locked (see lua/record-usage.lua). */
-export async function heldRequestIds(redis: Redis, prefix: string, accountId: string): Promise<string[]> {
+export async function heldRequestIds(redis: RedisClient, prefix: string, accountId: string): Promise<string[]> {
   return redis.smembers(hotKeys(prefix).reconcileHeld(accountId));
 }
 
@@ -57,7 +58,7 @@ export async function heldRequestIds(redis: Redis, prefix: string, accountId: st
  * examine them and call again).
  */
 export async function replaceAccountCounters(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   accountId: string,
   token: string,

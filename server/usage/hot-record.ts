@@ -1,6 +1,6 @@
-import type { Redis } from "ioredis";
+import { pipelineBySlot, type RedisClient, type SlotOp } from "../redis";
 import { ALL_TIME, COUNTER_FIELDS, DEDUPE_TTL_SECONDS, hotKeys, windowSuffix, type CounterField, type Window } from "./hot-keys";
-import { registerPlaceholders } from "./hot-index";
+import { placeholderOps } from "./hot-index";
 import { dayExpireAt, monthExpireAt } from "./local-time";
 import type { NormalizedEvent } from "./normalize";
 import { isNoScript, RedisScript } from "./redis-script";
@@ -99,7 +99,7 @@ const EVENTS_PER_SCRIPT = 500;
  * pipeline. Also registers unknown accounts / keys in the metadata index as placeholders.
  * Throws if Redis fails; statuses of groups that did run are then unknown to the caller.
  */
-export async function countHotEvents(redis: Redis, prefix: string, events: NormalizedEvent[], nowMs = Date.now()): Promise<HotStatus[]> {
+export async function countHotEvents(redis: RedisClient, prefix: string, events: NormalizedEvent[], nowMs = Date.now()): Promise<HotStatus[]> {
   const byAccount = new Map<string, number[]>();
   events.forEach((e, i) => {
     const list = byAccount.get(e.accountId);
@@ -114,10 +114,9 @@ export async function countHotEvents(redis: Redis, prefix: string, events: Norma
       groups.push({ indexes: slice, call: recordScriptCall(recordLayout(prefix, slice.map((i) => events[i]!), nowSeconds)) });
     }
   }
-  const pipe = redis.pipeline();
-  for (const g of groups) recordScript.queue(pipe, g.call.keys, g.call.argv);
-  registerPlaceholders(pipe, prefix, events);
-  const results = (await pipe.exec()) ?? [];
+  // One pipeline (one slot per account group on a cluster: every key of a call carries the account's tag).
+  const ops: SlotOp[] = groups.map((g) => ({ key: g.call.keys[0]!, add: (p) => recordScript.queue(p, g.call.keys, g.call.argv) }));
+  const results = await pipelineBySlot(redis, [...ops, ...placeholderOps(prefix, events)]);
   const statuses: HotStatus[] = new Array(events.length).fill(-1);
   for (const [g, group] of groups.entries()) {
     let [err, reply] = results[g] ?? [new Error("no reply")];

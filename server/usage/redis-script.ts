@@ -1,7 +1,8 @@
+import type { RedisClient } from "../redis";
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import type { ChainableCommander, Redis } from "ioredis";
+import type { ChainableCommander } from "ioredis";
 
 /**
  * A Lua script of server/usage/lua/, read once per process (like db/migrations, from the project
@@ -20,19 +21,16 @@ export class RedisScript {
     this.sha = crypto.createHash("sha1").update(this.source).digest("hex");
   }
 
-  async load(redis: Redis): Promise<void> {
-    const sha = await redis.script("LOAD", this.source);
-    if (sha !== this.sha) throw new Error(`SCRIPT LOAD of ${this.file} returned ${String(sha)}, expected ${this.sha}`);
-  }
-
-  /** EVALSHA; on NOSCRIPT loads the script and runs it again (it did not run the first time). */
-  async run(redis: Redis, keys: string[], argv: (string | number)[]): Promise<unknown> {
+  /**
+   * EVALSHA; on NOSCRIPT (it did not run) EVAL with the source, which runs it and caches it on the
+   * node that serves the keys — on a cluster SCRIPT LOAD would reach one arbitrary node.
+   */
+  async run(redis: RedisClient, keys: string[], argv: (string | number)[]): Promise<unknown> {
     try {
       return await redis.evalsha(this.sha, keys.length, ...keys, ...argv);
     } catch (err) {
       if (!isNoScript(err)) throw err;
-      await this.load(redis);
-      return redis.evalsha(this.sha, keys.length, ...keys, ...argv);
+      return redis.eval(this.source, keys.length, ...keys, ...argv);
     }
   }
 

@@ -1,8 +1,7 @@
-import type { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { AppError } from "../errors";
 import { health } from "../health/health.service";
-import { createRedis, isRedisReady } from "../redis";
+import { createRedis, isRedisReady, type RedisClient } from "../redis";
 import { createRuntime, type Runtime } from "../runtime";
 import { createTestDatabase, dropRedisPrefix, testConfig, type TestDatabase } from "../testing/stores";
 import { startUsageBackground } from "./background";
@@ -22,7 +21,7 @@ afterEach(async () => {
 });
 
 /** A client of its own: the runtime's may be the one a test takes down. */
-async function withRedis<T>(runtime: Runtime, fn: (client: Redis) => Promise<T>): Promise<T> {
+async function withRedis<T>(runtime: Runtime, fn: (client: RedisClient) => Promise<T>): Promise<T> {
   const client = createRedis(runtime.config.redisUrl!);
   await client.connect();
   try {

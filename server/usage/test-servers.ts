@@ -151,3 +151,44 @@ export async function waitFor<T>(fn: () => Promise<T> | T, what: string, timeout
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+export interface OwnCluster {
+  /** host:port of each master, comma-separated: the REDIS_CLUSTER_NODES form. */
+  nodes: string;
+  ports: number[];
+  destroy(): void;
+}
+
+/**
+ * A real Redis Cluster of three masters (no replicas) on free loopback ports, in a temp folder:
+ * redis-server --cluster-enabled yes × 3, then redis-cli --cluster create; ready when every node
+ * reports cluster_state:ok.
+ */
+export async function startOwnCluster(): Promise<OwnCluster> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ub-cluster-"));
+  const ports = [await freePort(), await freePort(), await freePort()];
+  const cli = (port: number, ...args: string[]) => spawnSync("redis-cli", ["-p", String(port), ...args], { encoding: "utf8" }).stdout.trim();
+  for (const port of ports) {
+    const d = path.join(dir, String(port));
+    fs.mkdirSync(d);
+    execFileSync("redis-server", [
+      "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "yes",
+      "--cluster-enabled", "yes", "--cluster-config-file", path.join(d, "nodes.conf"), "--cluster-node-timeout", "2000",
+      "--dir", d, "--pidfile", path.join(d, "redis.pid"), "--logfile", path.join(d, "redis.log"),
+    ]);
+  }
+  const destroy = () => {
+    for (const port of ports) cli(port, "shutdown", "nosave");
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await waitFor(() => ports.every((p) => cli(p, "ping") === "PONG"), "the cluster's redis-servers", 10_000);
+    const created = spawnSync("redis-cli", ["--cluster", "create", ...ports.map((p) => `127.0.0.1:${p}`), "--cluster-replicas", "0", "--cluster-yes"], { encoding: "utf8" });
+    if (created.status !== 0) throw new Error(`redis-cli --cluster create failed: ${created.stderr || created.stdout}`);
+    await waitFor(() => ports.every((p) => cli(p, "cluster", "info").includes("cluster_state:ok")), "cluster_state:ok on every node", 20_000);
+  } catch (err) {
+    destroy();
+    throw err;
+  }
+  return { nodes: ports.map((p) => `127.0.0.1:${p}`).join(","), ports, destroy };
+}

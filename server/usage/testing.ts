@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../redis";
 import type { Kysely } from "kysely";
 import { expect } from "vitest";
 import type { Database } from "../../db/types";
@@ -17,7 +17,7 @@ export async function expectPgFigures(db: Kysely<Database>, expected: Expected):
 }
 
 /** Redis keeps no all-time figures per model, and its hashes must have the documented layout. */
-export async function expectRedisFigures(redis: Redis, prefix: string, expected: Expected): Promise<void> {
+export async function expectRedisFigures(redis: RedisClient, prefix: string, expected: Expected): Promise<void> {
   const hot = await redisFigures(redis, prefix, expected);
   expect(plain(hot.figures.account)).toEqual(plain(expected.account));
   expect(plain(hot.figures.key)).toEqual(plain(expected.key));

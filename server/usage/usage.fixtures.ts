@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../redis";
 import { sql, type Kysely } from "kysely";
 import type { Database, RollupMeasures } from "../../db/types";
 import { ACCOUNT_FIELD, hotKeys, modelField, unpackCounters, type Window } from "./hot-keys";
@@ -230,7 +230,7 @@ function parseWindow(w: string): Window {
  * window's hashes hold exactly the records expected there (the account, its models, its API
  * keys), nothing more. Model totals do not exist in Redis and are skipped.
  */
-export async function redisFigures(redis: Redis, prefix: string, like: Expected): Promise<{ figures: Expected; layoutMismatches: string[] }> {
+export async function redisFigures(redis: RedisClient, prefix: string, like: Expected): Promise<{ figures: Expected; layoutMismatches: string[] }> {
   const k = hotKeys(prefix);
   const out: Expected = { account: new Map(), key: new Map(), model: new Map(), keyCostNanos: new Map(), rows: 0, costNanos: 0n, ratedCostNanos: 0n };
   // Hash → the fields it should hold.

@@ -1,9 +1,8 @@
-import type { Redis } from "ioredis";
 import type { ZodError } from "zod";
 import type { DbHandle } from "../../db/client";
 import { AppError } from "../errors";
 import { logger } from "../logger";
-import { isRedisReady } from "../redis";
+import { isRedisReady, type RedisClient } from "../redis";
 import type { Runtime } from "../runtime";
 import { appendOutbox } from "./hot-outbox";
 import { countHotEvents, type HotStatus } from "./hot-record";
@@ -99,7 +98,7 @@ async function writeEvents(runtime: Runtime, events: NormalizedEvent[]): Promise
   }
 }
 
-async function writeHot(runtime: Runtime, redis: Redis, events: NormalizedEvent[]): Promise<Written> {
+async function writeHot(runtime: Runtime, redis: RedisClient, events: NormalizedEvent[]): Promise<Written> {
   const prefix = runtime.config.redisKeyPrefix;
   let outboxed = false;
   try {
@@ -142,7 +141,7 @@ async function writeHot(runtime: Runtime, redis: Redis, events: NormalizedEvent[
   }
 }
 
-async function countWaitingForReconcile(runtime: Runtime, redis: Redis, events: NormalizedEvent[]): Promise<HotStatus[]> {
+async function countWaitingForReconcile(runtime: Runtime, redis: RedisClient, events: NormalizedEvent[]): Promise<HotStatus[]> {
   const prefix = runtime.config.redisKeyPrefix;
   const statuses = await countHotEvents(redis, prefix, events);
   const deadline = Date.now() + RECONCILE_WAIT_MS;

@@ -23,6 +23,7 @@ describe("configuration", () => {
     ["DATABASE_URL", "mysql://x@y/z", /DATABASE_URL: DATABASE_URL must use postgres: or postgresql:/],
     ["REDIS_URL", "not a url", /REDIS_URL: REDIS_URL must be a URL/],
     ["REDIS_CLUSTER_NODES", "10.0.0.1,10.0.0.2:6379", /REDIS_CLUSTER_NODES: expected host:port of one or more cluster nodes/],
+    ["REDIS_URL", "redis-cluster://10.0.0.1,10.0.0.2:6379", /REDIS_URL: REDIS_URL must be redis-cluster:\/\/host:port,host:port .*got "redis-cluster:\/\/10.0.0.1,10.0.0.2:6379"/],
     ["DATABASE_READ_URL", "redis://x", /DATABASE_READ_URL: DATABASE_READ_URL must use postgres: or postgresql:/],
   ])("a bad %s names the variable", (variable, value, message) => {
     let err: unknown;
@@ -39,6 +40,8 @@ describe("configuration", () => {
   it("REDIS_CLUSTER_NODES selects a cluster (REDIS_URL, when set, wins)", () => {
     expect(parseConfig({ REDIS_CLUSTER_NODES: " 10.0.0.1:7000, 10.0.0.2:7001 " }).redisUrl).toBe("redis-cluster://10.0.0.1:7000,10.0.0.2:7001");
     expect(parseConfig({ REDIS_URL: "redis://r:6379", REDIS_CLUSTER_NODES: "10.0.0.1:7000" }).redisUrl).toBe("redis://r:6379");
+    // The URL form README documents is the same thing.
+    expect(parseConfig({ REDIS_URL: "redis-cluster://10.0.0.1:7000,10.0.0.2:7001" }).redisUrl).toBe("redis-cluster://10.0.0.1:7000,10.0.0.2:7001");
   });
 
   it("a CLI started with a bad value stops with a message naming it", async () => {

@@ -34,25 +34,31 @@ const int = (name: string, dflt: number, min: number, max: number) =>
       return n;
     });
 
+function checkUrl(name: string, protocols: string[], v: string | undefined, ctx: z.RefinementCtx): string | undefined {
+  if (v === undefined || v.trim() === "") return undefined;
+  let url: URL;
+  try {
+    url = new URL(v);
+  } catch {
+    ctx.addIssue({ code: "custom", message: `${name} must be a URL like ${protocols[0]}//host:port/…` });
+    return z.NEVER;
+  }
+  if (!protocols.includes(url.protocol)) {
+    ctx.addIssue({ code: "custom", message: `${name} must use ${protocols.join(" or ")}, got "${url.protocol}"` });
+    return z.NEVER;
+  }
+  return v;
+}
+
 const optionalUrl = (name: string, protocols: string[]) =>
   z
     .string()
     .optional()
-    .transform((v, ctx) => {
-      if (v === undefined || v.trim() === "") return undefined;
-      let url: URL;
-      try {
-        url = new URL(v);
-      } catch {
-        ctx.addIssue({ code: "custom", message: `${name} must be a URL like ${protocols[0]}//host:port/…` });
-        return z.NEVER;
-      }
-      if (!protocols.includes(url.protocol)) {
-        ctx.addIssue({ code: "custom", message: `${name} must use ${protocols.join(" or ")}, got "${url.protocol}"` });
-        return z.NEVER;
-      }
-      return v;
-    });
+    .transform((v, ctx) => checkUrl(name, protocols, v, ctx));
+
+/** The URL form of a cluster (server/redis.ts's CLUSTER_SCHEME; config stays free of ioredis). */
+const CLUSTER_URL_SCHEME = "redis-cluster://";
+const isNodeList = (v: string) => v.split(",").every((n) => /^[A-Za-z0-9.\-\[\]:]+:\d{1,5}$/.test(n.trim()));
 
 export function isValidTimeZone(tz: string): boolean {
   try {
@@ -69,12 +75,21 @@ const envSchema = z.object({
   DATABASE_READ_URL: optionalUrl("DATABASE_READ_URL", ["postgres:", "postgresql:"]),
   POSTGRES_ENABLED: bool("POSTGRES_ENABLED", true),
   PGLITE_DIR: z.string().min(1).default(".data/pglite"),
-  REDIS_URL: optionalUrl("REDIS_URL", ["redis:", "rediss:"]),
+  // redis://… or rediss://… (one server), or redis-cluster://host:port,host:port (a cluster).
+  REDIS_URL: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (!v?.trim().startsWith(CLUSTER_URL_SCHEME)) return checkUrl("REDIS_URL", ["redis:", "rediss:"], v, ctx);
+      if (isNodeList(v.trim().slice(CLUSTER_URL_SCHEME.length))) return v.trim();
+      ctx.addIssue({ code: "custom", message: `REDIS_URL must be ${CLUSTER_URL_SCHEME}host:port,host:port (one or more cluster nodes), got "${v}"` });
+      return z.NEVER;
+    }),
   REDIS_CLUSTER_NODES: z
     .string()
     .optional()
     .transform((v) => (v?.trim() ? v.trim() : undefined))
-    .refine((v) => v === undefined || v.split(",").every((n) => /^[A-Za-z0-9.\-\[\]:]+:\d{1,5}$/.test(n.trim())), {
+    .refine((v) => v === undefined || isNodeList(v), {
       message: "REDIS_CLUSTER_NODES: expected host:port of one or more cluster nodes, comma-separated (e.g. 10.0.0.1:6379,10.0.0.2:6379)",
     }),
   REDIS_KEY_PREFIX: z

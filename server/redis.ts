@@ -52,6 +52,50 @@ export function createSingleRedis(url: string, opts: { name?: string } = {}): Re
   return client;
 }
 
+/** How long a connect() may take before it is given up (server/redis.ts connectWithin). */
+export const CONNECT_DEADLINE_MS = 10_000;
+
+/**
+ * connect(), bounded in time. A Cluster whose first connect meets CLUSTERDOWN (a master down)
+ * waits for ever, even after the cluster has recovered (seen with ioredis 5 on a real cluster):
+ * past the deadline the attempt is dropped (disconnect) and this rejects, so that the caller tries
+ * again, with this client (keepConnecting) or a new one.
+ */
+export async function connectWithin(client: RedisClient, ms = CONNECT_DEADLINE_MS): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`Redis did not become ready within ${ms} ms`)), ms);
+  });
+  try {
+    await Promise.race([client.connect(), deadline]);
+  } catch (err) {
+    // A single Redis that refused keeps reconnecting on its own (retryStrategy); an attempt that
+    // timed out is dropped.
+    if ((err as Error).message.startsWith("Redis did not become ready")) client.disconnect();
+    throw err;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * For a long-lived client that could not connect (start-up while Redis is down): tries again
+ * every `everyMs` while it has given up (status "end" / "wait"). Returns a stop function.
+ */
+export function keepConnecting(client: RedisClient, everyMs = 5_000, onReady?: () => void): () => void {
+  let busy = false;
+  const timer = setInterval(() => {
+    if (busy || (client.status !== "end" && client.status !== "wait")) return;
+    busy = true;
+    connectWithin(client)
+      .then(() => onReady?.())
+      .catch(() => {})
+      .finally(() => (busy = false));
+  }, everyMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
 export function isRedisReady(client: RedisClient | undefined): client is RedisClient {
   return client?.status === "ready";
 }

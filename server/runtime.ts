@@ -3,7 +3,7 @@ import { metrics } from "./metrics/metrics";
 import { getDbHandle, prepareDatabase, ensureUpcomingPartitions, type DbHandle } from "../db";
 import { createDatabase } from "../db/client";
 import { getConfig, type AppConfig } from "./config";
-import { createRedis, type RedisClient } from "./redis";
+import { connectWithin, createRedis, keepConnecting, type RedisClient } from "./redis";
 import { logger } from "./logger";
 
 /**
@@ -84,10 +84,13 @@ export async function createRuntime(config: AppConfig, opts: CreateRuntimeOption
     }
   }
   let redis: RedisClient | undefined;
+  let stopConnecting = () => {};
   if (config.redisUrl) {
     redis = createRedis(config.redisUrl, { name: "usage-breakdown" });
-    // A Redis that is down at start-up is not fatal: ingest goes straight to PostgreSQL.
-    await redis.connect().catch((err: Error) => logger.warn(`[startup] Redis unavailable (${err.message}); continuing without it`));
+    // A Redis that is down at start-up is not fatal: ingest goes straight to PostgreSQL, and the
+    // client keeps trying (a single Redis by itself, a Cluster through keepConnecting).
+    await connectWithin(redis).catch((err: Error) => logger.warn(`[startup] Redis unavailable (${err.message}); continuing without it`));
+    stopConnecting = keepConnecting(redis);
   } else {
     logger.info("[startup] REDIS_URL is not set: usage is written straight to PostgreSQL, no live counters.");
   }
@@ -101,6 +104,7 @@ export async function createRuntime(config: AppConfig, opts: CreateRuntimeOption
     events: new EventEmitter<RuntimeEvents>(),
     async close() {
       for (const c of closers.reverse()) await c().catch(() => {});
+      stopConnecting();
       redis?.disconnect();
       if (readDb) await readDb.close().catch(() => {});
       if (db) await db.close().catch(() => {});

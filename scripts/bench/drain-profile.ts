@@ -130,6 +130,7 @@ async function main() {
   }
   const config = testConfig({ DATABASE_URL: tdb.url, USAGE_TIMEZONE: TZ });
   const pool = new pg.Pool({ connectionString: tdb.url, max: 1 });
+  pool.on("error", () => {}); // the database is dropped with FORCE after pool.end(), whose sockets may still be closing
   try {
     // The bench's accounts and keys exist (no placeholders), and usage_request_ids is not empty.
     await pool.query(`INSERT INTO accounts (id, name) SELECT 'acc-' || lpad(a::text, 3, '0'), 'A' || a FROM generate_series(0, $1::int - 1) a`, [dataset.accounts]);

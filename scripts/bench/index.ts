@@ -125,6 +125,9 @@ async function main() {
 
   await adminQuery(`CREATE DATABASE ${dbName}`);
   const pool = new pg.Pool({ connectionString: dbUrl, max: 4 });
+  // pool.end() resolves before its clients' sockets have closed; the DROP … WITH (FORCE) below then
+  // terminates them, and an 'error' event without a listener would crash the finished bench.
+  pool.on("error", () => {});
   const handle = await createDatabase({ databaseUrl: dbUrl, pgliteDir: "", statementTimeoutMs: 3_600_000, poolMax: 4 });
   let server: BenchServer | undefined;
   let runtime: Awaited<ReturnType<typeof createRuntime>> | undefined;

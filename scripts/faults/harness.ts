@@ -1,6 +1,6 @@
 import pg from "pg";
 import { sql } from "kysely";
-import { migrate } from "../../db/migrator";
+import { loadMigrations, migrate } from "../../db/migrator";
 import { createApiToken } from "../../server/auth/token.service";
 import { parseConfig } from "../../server/config";
 import { createRedis, type RedisClient } from "../../server/redis";
@@ -9,8 +9,8 @@ import { parseCsvRecords } from "../../server/testing/csv";
 import { outboxStats } from "../../server/usage/hot-outbox";
 import { expectedFigures, localDate, nanosOf, pgFigures, redisFigures, rng, withoutModelTotals, type Expected, type Sums } from "../../server/usage/usage.fixtures";
 import type { UsageEvent } from "../../server/usage/schemas";
-import { startApp, type AppProcess, type PersistentRedis } from "./infra";
-import type { OwnPostgres } from "../../server/usage/test-servers";
+import { startApp, startWorker, type AppEnv, type AppProcess, type PersistentRedis } from "./infra";
+import type { OwnCluster, OwnPostgres } from "../../server/usage/test-servers";
 
 /**
  * One scenario's world: its own database on the suite's cluster, its own Redis key prefix, the app
@@ -26,7 +26,23 @@ export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export interface Servers {
   pg: OwnPostgres;
   redis: PersistentRedis;
+  /** A 3-master Redis Cluster with AOF (fsync always), started for the scenarios that use it. */
+  cluster?: () => Promise<OwnCluster>;
   logDir: string;
+}
+
+export interface WorldOptions {
+  accounts?: number;
+  keysPerAccount?: number;
+  /** Another Redis than the suite's redis-server (e.g. `redis-cluster://…`). */
+  redisUrl?: string;
+  /**
+   * App processes started together on the empty database (they race the migrations), each taking
+   * a share of the ingest. Default 1 (migrated by the suite first).
+   */
+  nodes?: number;
+  /** Also a separate `npm run worker` process (the drainer without HTTP), started with the nodes. */
+  worker?: boolean;
 }
 
 export class Latencies {
@@ -84,7 +100,14 @@ export class World {
   };
   readonly notes: string[] = [];
   readonly failures: string[] = [];
+  /** The app the reads and the audit go to. */
   app!: AppProcess;
+  /** The apps taking the ingest, in turn (a killed one is taken out by the scenario). */
+  apps: AppProcess[] = [];
+  worker?: AppProcess;
+  /** Every process started, to report any that died on its own. */
+  private readonly processes: AppProcess[] = [];
+  private turn = 0;
   runtime!: Runtime;
   writeToken!: string;
   readToken!: string;
@@ -99,9 +122,10 @@ export class World {
     readonly name: string,
     readonly databaseUrl: string,
     readonly prefix: string,
+    readonly redisUrl: string = servers.redis.url,
   ) {}
 
-  static async create(servers: Servers, name: string, opts: { accounts?: number; keysPerAccount?: number } = {}): Promise<World> {
+  static async create(servers: Servers, name: string, opts: WorldOptions = {}): Promise<World> {
     const db = `faults_${name.replace(/[^a-z0-9]/g, "")}_${++dbSeq}`;
     const admin = new pg.Client({ connectionString: servers.pg.url });
     await admin.connect();
@@ -109,11 +133,11 @@ export class World {
     await admin.end();
     const url = new URL(servers.pg.url);
     url.pathname = `/${db}`;
-    const w = new World(servers, name, url.toString(), `flt${dbSeq}${name.replace(/[^a-z0-9]/g, "").slice(0, 12)}:`);
+    const w = new World(servers, name, url.toString(), `flt${dbSeq}${name.replace(/[^a-z0-9]/g, "").slice(0, 12)}:`, opts.redisUrl);
     const config = parseConfig({
       NODE_ENV: "test",
       DATABASE_URL: w.databaseUrl,
-      REDIS_URL: servers.redis.url,
+      REDIS_URL: w.redisUrl,
       REDIS_KEY_PREFIX: w.prefix,
       ADMIN_PASSWORD,
       USAGE_TIMEZONE: TZ,
@@ -121,11 +145,25 @@ export class World {
       DB_POOL_MAX: "3",
     });
     w.runtime = await createRuntime(config, { ownDatabase: true });
-    await migrate(w.runtime.db!);
+    const nodes = opts.nodes ?? 1;
+    const several = nodes > 1 || opts.worker;
+    // One node: migrated here first. Several: the processes start at once on the empty database
+    // and race the migrations (the migrator's advisory lock lets one apply them, the others wait).
+    let starting: Promise<AppProcess>[] = [];
+    if (several) {
+      starting = Array.from({ length: nodes }, (_, i) => startApp(w.appEnv(), servers.logDir, `${name}-node-${i + 1}`));
+      if (opts.worker) starting.push(startWorker(w.appEnv(), servers.logDir, `${name}-worker`));
+      const started = await Promise.all(starting);
+      w.processes.push(...started);
+      w.apps = started.slice(0, nodes);
+      w.app = w.apps[0]!;
+      if (opts.worker) w.worker = started[nodes];
+      await w.waitMigrated();
+    } else await migrate(w.runtime.db!);
     w.writeToken = (await createApiToken(w.runtime, { name: "faults writer", scope: "usage:write" })).token;
     w.readToken = (await createApiToken(w.runtime, { name: "faults reader", scope: "usage:read" })).token;
     w.adminToken = (await createApiToken(w.runtime, { name: "faults admin", scope: "admin" })).token;
-    w.redisClient = createRedis(servers.redis.url, { name: "faults-audit" });
+    w.redisClient = createRedis(w.redisUrl, { name: "faults-audit" });
     await w.redisClient.connect();
     const nAcc = opts.accounts ?? 5;
     const nKeys = opts.keysPerAccount ?? 3;
@@ -134,7 +172,10 @@ export class World {
       w.accounts.push(acc);
       w.keysOf.set(acc, Array.from({ length: nKeys }, (_, k) => `${name}-key-${a}-${k + 1}`));
     }
-    await w.startApp();
+    if (several) {
+      await Promise.all(w.apps.map((app) => w.waitHealthy(app)));
+      if (w.worker) await w.waitWorker(w.worker);
+    } else await w.startApp();
     // Metadata through the REST routes, as the relay syncs it (PostgreSQL and the Redis index).
     for (const acc of w.accounts) {
       await w.must("PUT", `/admin/accounts/${acc}`, { name: `Account ${acc}`, platform: "claude", type: "oauth", status: "active", priority: 50 });
@@ -143,29 +184,69 @@ export class World {
     return w;
   }
 
+  appEnv(): AppEnv {
+    return { databaseUrl: this.databaseUrl, redisUrl: this.redisUrl, prefix: this.prefix, adminPassword: ADMIN_PASSWORD };
+  }
+
+  /** (Re)starts the one app of a single-node world and waits until it is healthy. */
   async startApp(): Promise<void> {
-    this.app = await startApp(
-      { databaseUrl: this.databaseUrl, redisUrl: this.servers.redis.url, prefix: this.prefix, adminPassword: ADMIN_PASSWORD },
-      this.servers.logDir,
-      `${this.name}-${++this.appSeq}`,
-    );
+    this.app = await startApp(this.appEnv(), this.servers.logDir, `${this.name}-${++this.appSeq}`);
+    this.apps = [this.app];
+    this.processes.push(this.app);
+    await this.waitHealthy(this.app);
+  }
+
+  async waitHealthy(app: AppProcess): Promise<void> {
     const deadline = Date.now() + 60_000;
     for (;;) {
-      const crashed = this.app.crashed();
-      if (crashed) throw new Error(`the app exited during start-up (${crashed}):\n${this.app.logTail()}`);
+      const crashed = app.crashed();
+      if (crashed) throw new Error(`the app exited during start-up (${crashed}):\n${app.logTail()}`);
       try {
-        const res = await fetch(`${this.app.baseUrl}/admin/health`, { headers: { authorization: `Bearer ${this.readToken}` } });
+        const res = await fetch(`${app.baseUrl}/admin/health`, { headers: { authorization: `Bearer ${this.readToken}` } });
         if (res.status === 200) return;
       } catch {
         // not listening yet
       }
-      if (Date.now() > deadline) throw new Error(`the app did not become healthy:\n${this.app.logTail()}`);
+      if (Date.now() > deadline) throw new Error(`the app did not become healthy:\n${app.logTail()}`);
       await sleep(200);
     }
   }
 
+  /** The worker says it drains once its runtime is up (scripts/worker.ts). */
+  async waitWorker(worker: AppProcess): Promise<void> {
+    const deadline = Date.now() + 60_000;
+    while (!worker.logTail(200).includes("[worker] draining")) {
+      const crashed = worker.crashed();
+      if (crashed) throw new Error(`the worker exited during start-up (${crashed}):\n${worker.logTail()}`);
+      if (Date.now() > deadline) throw new Error(`the worker did not start:\n${worker.logTail()}`);
+      await sleep(200);
+    }
+  }
+
+  /** Every migration applied once (by whichever process won the lock), or a process died trying. */
+  async waitMigrated(): Promise<void> {
+    const want = loadMigrations().length;
+    const deadline = Date.now() + 90_000;
+    for (;;) {
+      const dead = this.processes.find((p) => p.crashed());
+      if (dead) throw new Error(`a process exited during start-up (${dead.crashed()}):\n${dead.logTail()}`);
+      const n = await sql<{ n: number }>`select count(*)::int as n from schema_migrations`
+        .execute(this.runtime.db!.db)
+        .then((r) => r.rows[0]!.n)
+        .catch(() => 0); // not created yet
+      if (n >= want) return;
+      if (Date.now() > deadline) throw new Error(`migrations not applied within 90 s (${n} of ${want})`);
+      await sleep(200);
+    }
+  }
+
+  /** The ingest target of the next attempt: the apps in turn. */
+  private nextApp(): AppProcess {
+    return this.apps[this.turn++ % this.apps.length] ?? this.app;
+  }
+
   async close(): Promise<void> {
-    await this.app?.kill().catch(() => {});
+    for (const p of this.processes) await p.kill().catch(() => {});
     this.redisClient?.disconnect();
     await this.runtime?.close().catch(() => {});
   }
@@ -231,7 +312,7 @@ export class World {
     for (;;) {
       const started = performance.now();
       try {
-        const res = await fetch(`${this.app.baseUrl}/admin/usage`, {
+        const res = await fetch(`${this.nextApp().baseUrl}/admin/usage`, {
           method: "POST",
           headers: { authorization: `Bearer ${this.writeToken}`, "content-type": "application/json" },
           body,
@@ -370,8 +451,10 @@ export class World {
     problems.push(...redisProblems);
 
     problems.push(...(await this.auditReads(expected)));
-    const crashed = this.app.crashed();
-    if (crashed) problems.push(`the app process died on its own: ${crashed}`);
+    for (const p of this.processes) {
+      const crashed = p.crashed();
+      if (crashed) problems.push(`a process (${p === this.worker ? "the worker" : `the app on :${p.port}`}) died on its own: ${crashed}`);
+    }
     return { stored, duplicates, lost, problems };
   }
 

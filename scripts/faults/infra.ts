@@ -3,7 +3,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { freePort } from "../../server/testing/ports";
-import { startOwnPostgres, type OwnPostgres } from "../../server/usage/test-servers";
+import { startOwnCluster, startOwnPostgres, type OwnCluster, type OwnPostgres } from "../../server/usage/test-servers";
 import { ensureBuild as sharedEnsureBuild } from "../ensure-build";
 
 /**
@@ -31,6 +31,16 @@ export async function startPostgres(): Promise<OwnPostgres> {
   const destroy = () => pg.destroy();
   cleanups.add(destroy);
   return { ...pg, destroy: () => { cleanups.delete(destroy); pg.destroy(); } };
+}
+
+/** The suite's Redis Cluster (3 masters, AOF with fsync always), started on first use. */
+export function lazyCluster(): () => Promise<OwnCluster> {
+  let started: Promise<OwnCluster> | undefined;
+  return () =>
+    (started ??= startOwnCluster({ persistent: true }).then((c) => {
+      cleanups.add(() => c.destroy());
+      return c;
+    }));
 }
 
 export interface PersistentRedis {
@@ -105,9 +115,13 @@ export interface AppProcess {
   baseUrl: string;
   /** Exit code/signal once the process ended unexpectedly (a crash), else undefined. */
   crashed(): string | undefined;
+  /** Every pid of the process group (the drainer's consumer name carries its process's pid). */
+  pids(): number[];
   /** Resident memory of the whole `next start` process group, in MiB (from ps). */
   rssMiB(): number;
   kill(signal?: NodeJS.Signals): Promise<void>;
+  /** SIGSTOP / SIGCONT to the whole group: freeze it (it holds what it holds) or let it go on. */
+  freeze(on: boolean): void;
   logTail(lines?: number): string;
 }
 
@@ -116,6 +130,7 @@ export interface AppEnv {
   redisUrl: string;
   prefix: string;
   adminPassword: string;
+  logLevel?: string;
 }
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
@@ -127,9 +142,19 @@ export function ensureBuild(): void {
 /** `next start` as its own process group (so a SIGKILL takes every process of it). */
 export async function startApp(env: AppEnv, logDir: string, name: string): Promise<AppProcess> {
   const port = await freePort();
+  return spawnGroup(path.join(ROOT, "node_modules/.bin/next"), ["start", "-p", String(port), "-H", "127.0.0.1"], { ...env, port }, logDir, name);
+}
+
+/** `npm run worker` (scripts/worker.ts: the drainer and reconcile without HTTP) as its own process group. */
+export async function startWorker(env: AppEnv, logDir: string, name: string): Promise<AppProcess> {
+  return spawnGroup(path.join(ROOT, "node_modules/.bin/tsx"), ["scripts/worker.ts"], { ...env, port: 0 }, logDir, name);
+}
+
+function spawnGroup(command: string, args: string[], env: AppEnv & { port: number }, logDir: string, name: string): AppProcess {
+  const { port } = env;
   const logPath = path.join(logDir, `${name}.log`);
   const fd = fs.openSync(logPath, "a");
-  const child: ChildProcess = spawn(path.join(ROOT, "node_modules/.bin/next"), ["start", "-p", String(port), "-H", "127.0.0.1"], {
+  const child: ChildProcess = spawn(command, args, {
     cwd: ROOT,
     detached: true,
     stdio: ["ignore", fd, fd],
@@ -144,8 +169,8 @@ export async function startApp(env: AppEnv, logDir: string, name: string): Promi
       ADMIN_PASSWORD: env.adminPassword,
       USAGE_TIMEZONE: "Asia/Shanghai",
       DB_STATEMENT_TIMEOUT_MS: "10000",
-      LOG_LEVEL: "warn",
-      PORT: String(port),
+      LOG_LEVEL: env.logLevel ?? process.env.FAULTS_LOG_LEVEL ?? "warn",
+      ...(port ? { PORT: String(port) } : {}),
     },
   });
   fs.closeSync(fd);
@@ -169,6 +194,13 @@ export async function startApp(env: AppEnv, logDir: string, name: string): Promi
   const app: AppProcess = {
     port,
     baseUrl: `http://127.0.0.1:${port}`,
+    pids: () => {
+      try {
+        return execFileSync("ps", ["-o", "pid=", "-g", String(child.pid)], { encoding: "utf8" }).split(/\s+/).filter(Boolean).map(Number);
+      } catch {
+        return [];
+      }
+    },
     rssMiB: () => {
       try {
         const out = execFileSync("ps", ["-o", "rss=", "-g", String(child.pid)], { encoding: "utf8" });
@@ -178,6 +210,7 @@ export async function startApp(env: AppEnv, logDir: string, name: string): Promi
       }
     },
     crashed: () => exitInfo,
+    freeze: (on) => groupKill(on ? "SIGSTOP" : "SIGCONT"),
     async kill(signal = "SIGTERM") {
       expectedExit = true;
       groupKill(signal);

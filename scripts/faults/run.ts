@@ -1,8 +1,9 @@
 /**
  * npm run test:faults — reliability under faults, load and hostile input (issue 8).
  *
- * Starts its own PostgreSQL cluster, its own redis-server (AOF, fsync always) and the app
- * (`next start` from .next) against them, runs each scenario with a fresh database and Redis key
+ * Starts its own PostgreSQL cluster, its own redis-server (AOF, fsync always), for scenarios 8–9
+ * a 3-master Redis Cluster (AOF) and the app (`next start` from .next; two of them and a worker
+ * in 8–9) against them, runs each scenario with a fresh database and Redis key
  * prefix, audits every store and read endpoint against what was acknowledged, writes
  * bench/RELIABILITY.md and exits non-zero on any failure. Everything it started is removed on
  * exit, also on failure or a signal.
@@ -13,14 +14,17 @@
  *                       correctness only; `npm run bench:load` sets 5000)
  *   FAULTS_HOSTILE_RUNS generated hostile requests (default 10000)
  *   FAULTS_SEED         fast-check seed of scenario 6
+ *   FAULTS_LOG_DIR      keep the app and worker logs in this folder (default: a temp folder, removed)
+ *   FAULTS_LOG_LEVEL    LOG_LEVEL of the app and worker processes (default warn)
  */
 process.env.LOG_LEVEL ??= "error";
 
 import fs from "node:fs";
 import path from "node:path";
-import { cleanupAll, ensureBuild, startPostgres, startRedis, tempDir } from "./infra";
+import { cleanupAll, ensureBuild, lazyCluster, startPostgres, startRedis, tempDir } from "./infra";
 import type { Servers } from "./harness";
 import { hostile } from "./hostile";
+import { clusterNodeRestarted, nodeKilled } from "./nodes";
 import { writeReport } from "./report";
 import { appKilled, bothDown, load, pgOutage, redisOutage, retries, type ScenarioReport } from "./scenarios";
 
@@ -65,10 +69,12 @@ async function main(): Promise<number> {
   const hostileRuns = Number(process.env.FAULTS_HOSTILE_RUNS ?? 10_000);
   const started = Date.now();
   ensureBuild();
-  const logDir = tempDir("ub-faults-logs-");
+  // The app and worker logs: removed at the end unless FAULTS_LOG_DIR names a folder to keep them in.
+  const logDir = process.env.FAULTS_LOG_DIR ?? tempDir("ub-faults-logs-");
+  fs.mkdirSync(logDir, { recursive: true });
   const pg = await startPostgres();
   const redis = await startRedis();
-  const servers: Servers = { pg, redis, logDir };
+  const servers: Servers = { pg, redis, cluster: lazyCluster(), logDir };
   console.log(`[faults] own PostgreSQL on :${pg.port}, own redis-server on :${redis.port} (appendonly, fsync always)`);
 
   const scenarios: [number, string, () => Promise<ScenarioReport>][] = [
@@ -79,6 +85,8 @@ async function main(): Promise<number> {
     [5, "both stores down", () => bothDown(servers)],
     [6, "hostile input", () => hostile(servers, hostileRuns)],
     [7, "load", () => load(servers, loadSeconds)],
+    [8, "two app nodes and a worker, one node killed", () => nodeKilled(servers)],
+    [9, "Redis Cluster master restarted", () => clusterNodeRestarted(servers)],
   ];
   const reports: ScenarioReport[] = [];
   for (const [id, name, run] of scenarios) {

@@ -102,7 +102,7 @@ export function steadyStream(w: World, opts: { eventsPerSecond: number; batchSiz
 }
 
 /** Polls a read endpoint while a store is down; every answer must be 2xx. */
-function pollReads(w: World, paths: string[], everyMs: number) {
+export function pollReads(w: World, paths: string[], everyMs: number) {
   let running = true;
   const loop = (async () => {
     let i = 0;

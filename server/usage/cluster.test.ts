@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { findSession, insertSession, revokeUserSessions } from "../auth/hot-store";
 import { health } from "../health/health.service";
-import { createRedis, isCluster, pipelineBySlot, scanKeys, type RedisClient } from "../redis";
+import { connectWithin, createRedis, isCluster, pipelineBySlot, scanKeys, type RedisClient } from "../redis";
 import { createRuntime, type Runtime } from "../runtime";
 import { createTestDatabase, testConfig, type TestDatabase } from "../testing/stores";
 import { listAccountUsage } from "../usage-stats/stats.service";
@@ -19,7 +19,8 @@ vi.mock("server-only", () => ({}));
 /**
  * The hot path on a real Redis Cluster of three masters (REDIS_CLUSTER_NODES): recording several
  * accounts at once (their keys on different nodes), the outbox and the drainer, the Redis-only
- * fallback reads, reconcile, and the session store — every figure exact in both stores.
+ * fallback reads, reconcile, the session store, and a master killed and restarted mid-ingest —
+ * every figure exact in both stores.
  */
 
 const TZ = "Asia/Shanghai";
@@ -32,7 +33,8 @@ let redis: RedisClient;
 let prefix: string;
 
 beforeAll(async () => {
-  cluster = await startOwnCluster();
+  // With AOF (fsync always), so that the master killed by the last test restarts with its data.
+  cluster = await startOwnCluster({ persistent: true });
   db = await createTestDatabase({ migrated: true });
   const config = testConfig({ DATABASE_URL: db.url, REDIS_URL: undefined, REDIS_CLUSTER_NODES: cluster.nodes, USAGE_TIMEZONE: TZ });
   prefix = config.redisKeyPrefix;
@@ -124,4 +126,37 @@ describe("on a 3-master Redis Cluster", () => {
     expect(await revokeUserSessions(redis, prefix, "boss")).toBe(2);
     expect(await findSession(redis, prefix, "h2")).toBeUndefined();
   });
+
+  // Last: it takes a master down.
+  it("a master SIGKILLed mid-ingest and restarted: nothing lost or doubled, a connect meanwhile gives up in time, reconcile restores the counters", async () => {
+    const more = makeEvents({ count: 600, seed: 23, idPrefix: "restart", accounts: ACCOUNTS });
+    expect(await recordUsage(runtime, { events: more.slice(0, 200) })).toMatchObject({ accepted: 200, duplicates: 0 });
+    cluster.killNode(0);
+    await waitFor(() => cluster.clusterState(1) === "fail", "the others to mark the cluster failed", 20_000);
+    // Recording goes on: Redis refuses (CLUSTERDOWN), the batch goes straight to PostgreSQL.
+    expect(await recordUsage(runtime, { events: more.slice(200, 400) })).toMatchObject({ accepted: 200, duplicates: 0 });
+    // A client connecting now must not wait for ever (a drainer's or reconcile's fresh connection).
+    const late = createRedis(runtime.config.redisUrl!, { name: "late" });
+    const outcome = await connectWithin(late, 3_000).then(
+      () => "ready",
+      (e: Error) => e.message,
+    );
+    expect(["ready", "Redis did not become ready within 3000 ms"]).toContain(outcome);
+    await cluster.startNode(0);
+    // The same client connects once the cluster is back, whatever happened before.
+    if (late.status !== "ready") await connectWithin(late);
+    expect(await late.set(`${prefix}{late}probe`, "1")).toBe("OK");
+    late.disconnect();
+    await waitFor(async () => (await recordUsage(runtime, { events: more.slice(400) })).rejected.length === 0, "recording after the restart");
+    // Resent after the restart: what went through Redis is a duplicate there. The 200 that went
+    // straight to PostgreSQL left no dedupe key in Redis, so Redis counts them again (and answers
+    // accepted) until the next rebuild; PostgreSQL keeps each once (README "Redis outages").
+    expect(await recordUsage(runtime, { events: more })).toMatchObject({ accepted: 200, duplicates: 400 });
+    await drain();
+    const all = expectedFigures([...events, ...more], TZ);
+    await expectPgFigures(runtime.db!.db, all);
+    const r = await reconcileHotCounters(runtime);
+    expect(r.skipped).toEqual([]);
+    await expectRedisFigures(redis, prefix, all);
+  }, 120_000);
 });

@@ -3,7 +3,7 @@ import os from "node:os";
 import type { DbHandle } from "../../db/client";
 import type { AppConfig } from "../config";
 import { logger } from "../logger";
-import { createRedis, type RedisClient } from "../redis";
+import { connectWithin, createRedis, type RedisClient } from "../redis";
 import {
   ackOutbox,
   claimOutbox,
@@ -122,7 +122,14 @@ export class Drainer {
       this.redis = createRedis(this.config.redisUrl!, { name: `usage-drainer:${this.consumer}` });
     }
     if (this.redis.status === "wait" || this.redis.status === "end") {
-      await this.redis.connect();
+      try {
+        await connectWithin(this.redis);
+      } catch (err) {
+        // A fresh client next time (a Cluster that failed its first connect may never recover).
+        this.redis.disconnect();
+        this.redis = undefined;
+        throw err;
+      }
       await ensureOutboxGroup(this.redis, this.prefix);
     }
     if (this.redis.status !== "ready") throw new Error(`Redis is ${this.redis.status}`);
@@ -345,7 +352,7 @@ export class Drainer {
     if (opts.forget && redis) {
       const cleaner = createRedis(this.config.redisUrl!, { name: "usage-drainer-cleanup" });
       try {
-        await cleaner.connect();
+        await connectWithin(cleaner);
         await forgetOutboxConsumer(cleaner, this.prefix, this.consumer);
       } catch {
         // Best effort: an idle consumer left behind is pruned later.

@@ -156,27 +156,36 @@ export interface OwnCluster {
   /** host:port of each master, comma-separated: the REDIS_CLUSTER_NODES form. */
   nodes: string;
   ports: number[];
+  /** SIGKILL of one master (a crash); with `persistent` its AOF keeps every acknowledged write. */
+  killNode(i: number): void;
+  /** Starts a killed master again on its port and folder; resolves once every node says cluster_state:ok. */
+  startNode(i: number): Promise<void>;
+  /** cluster_state of node i as it sees it ("ok", "fail"), or "" when it does not answer. */
+  clusterState(i: number): string;
   destroy(): void;
 }
 
 /**
  * A real Redis Cluster of three masters (no replicas) on free loopback ports, in a temp folder:
  * redis-server --cluster-enabled yes × 3, then redis-cli --cluster create; ready when every node
- * reports cluster_state:ok.
+ * reports cluster_state:ok. `persistent`: AOF with fsync always, so a killed node restarts with its data.
  */
-export async function startOwnCluster(): Promise<OwnCluster> {
+export async function startOwnCluster(opts: { persistent?: boolean } = {}): Promise<OwnCluster> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ub-cluster-"));
   const ports = [await freePort(), await freePort(), await freePort()];
   const cli = (port: number, ...args: string[]) => spawnSync("redis-cli", ["-p", String(port), ...args], { encoding: "utf8" }).stdout.trim();
-  for (const port of ports) {
+  const persistence = opts.persistent ? ["--appendonly", "yes", "--appendfsync", "always"] : ["--appendonly", "no"];
+  const startServer = (port: number) => {
     const d = path.join(dir, String(port));
-    fs.mkdirSync(d);
+    fs.mkdirSync(d, { recursive: true });
     execFileSync("redis-server", [
-      "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "yes",
+      "--port", String(port), "--bind", "127.0.0.1", "--save", "", ...persistence, "--daemonize", "yes",
       "--cluster-enabled", "yes", "--cluster-config-file", path.join(d, "nodes.conf"), "--cluster-node-timeout", "2000",
       "--dir", d, "--pidfile", path.join(d, "redis.pid"), "--logfile", path.join(d, "redis.log"),
     ]);
-  }
+  };
+  const allOk = () => ports.every((p) => cli(p, "cluster", "info").includes("cluster_state:ok"));
+  for (const port of ports) startServer(port);
   const destroy = () => {
     for (const port of ports) cli(port, "shutdown", "nosave");
     fs.rmSync(dir, { recursive: true, force: true });
@@ -185,10 +194,29 @@ export async function startOwnCluster(): Promise<OwnCluster> {
     await waitFor(() => ports.every((p) => cli(p, "ping") === "PONG"), "the cluster's redis-servers", 10_000);
     const created = spawnSync("redis-cli", ["--cluster", "create", ...ports.map((p) => `127.0.0.1:${p}`), "--cluster-replicas", "0", "--cluster-yes"], { encoding: "utf8" });
     if (created.status !== 0) throw new Error(`redis-cli --cluster create failed: ${created.stderr || created.stdout}`);
-    await waitFor(() => ports.every((p) => cli(p, "cluster", "info").includes("cluster_state:ok")), "cluster_state:ok on every node", 20_000);
+    await waitFor(allOk, "cluster_state:ok on every node", 20_000);
   } catch (err) {
     destroy();
     throw err;
   }
-  return { nodes: ports.map((p) => `127.0.0.1:${p}`).join(","), ports, destroy };
+  return {
+    nodes: ports.map((p) => `127.0.0.1:${p}`).join(","),
+    ports,
+    killNode(i) {
+      const port = ports[i]!;
+      const pidFile = path.join(dir, String(port), "redis.pid");
+      const pid = Number(fs.readFileSync(pidFile, "utf8").trim());
+      process.kill(pid, "SIGKILL");
+      for (let n = 0; n < 100 && cli(port, "ping") === "PONG"; n++) spawnSync("sleep", ["0.05"]);
+      fs.rmSync(pidFile, { force: true });
+    },
+    clusterState: (i) => /cluster_state:(\w+)/.exec(cli(ports[i]!, "cluster", "info"))?.[1] ?? "",
+    async startNode(i) {
+      startServer(ports[i]!);
+      // PONG only once the AOF is loaded; then the others see it again.
+      await waitFor(() => cli(ports[i]!, "ping") === "PONG", `the restarted node :${ports[i]}`, 20_000);
+      await waitFor(allOk, "cluster_state:ok on every node after the restart", 30_000);
+    },
+    destroy,
+  };
 }

@@ -127,14 +127,19 @@ async function writeHot(runtime: Runtime, redis: RedisClient, events: Normalized
       throw unavailable(`Usage cannot be recorded: Redis failed (${(err as Error).message}) and PostgreSQL is disabled. Retry later.`);
     }
     logger.warn(`[usage] Redis write failed (${(err as Error).message}); writing the batch straight to PostgreSQL`);
+    // Already in the outbox, the batch is durable whatever happens next: a drainer may even have
+    // committed it before the direct write below, so what that write skips is not known to be a
+    // duplicate. Such a batch is answered as accepted in full (only its repeats within the batch
+    // are duplicates); the ledger's idempotency keeps every event once either way.
+    const durable = (): Written => {
+      const distinct = new Set(events.map((e) => e.requestId)).size;
+      return { accepted: distinct, duplicates: events.length - distinct };
+    };
     try {
-      return await writeDirect(runtime, runtime.db, events);
+      const direct = await writeDirect(runtime, runtime.db, events);
+      return outboxed ? durable() : direct;
     } catch (pgErr) {
-      if (outboxed) {
-        // Durable in the stream: the drainer will commit it once PostgreSQL is back.
-        const distinct = new Set(events.map((e) => e.requestId)).size;
-        return { accepted: distinct, duplicates: events.length - distinct };
-      }
+      if (outboxed) return durable();
       if (isDatabaseUnavailable(pgErr)) throw unavailable("Usage cannot be recorded: PostgreSQL and Redis are both unavailable. Retry later.");
       throw pgErr;
     }

@@ -309,8 +309,13 @@ test("the language switch is in the top bar of every page, and the choice is rem
     await expect(page.getByRole("heading", { level: 1 })).toHaveText(p.zh);
     await expectGlossary(page, "zh-CN");
   }
-  // /api-docs: no literal backticks, no regex walls.
+  // /api-docs: the routes' own texts in Chinese (field descriptions stay English), no literal
+  // backticks, no regex walls.
   await page.goto("/api-docs");
+  await expect(page.getByRole("heading", { level: 2, name: "用量统计" })).toBeVisible();
+  await expect(page.locator("#postUsage h3")).toContainText("上报用量事件（按 requestId 幂等）");
+  await expect(page.locator("#postUsage")).toContainText("所有接受的事件都已持久化后才返回 202");
+  await expect(page.locator("#postUsage")).not.toContainText("Record usage events");
   const docs = await page.locator("main").innerText();
   expect(docs).not.toContain("`");
   expect(docs.split(/\s+/).every((w) => w.length <= 120)).toBe(true);

@@ -1,7 +1,8 @@
 import type { Metadata } from "next";
-import { getTranslations } from "next-intl/server";
+import { getLocale, getTranslations } from "next-intl/server";
 import { requireAdminSession } from "@/server/auth/server-session";
 import { getOpenApiDocument } from "@/server/openapi/document";
+import { ZH_ERRORS, ZH_INFO, ZH_OPERATIONS, ZH_TAGS } from "./zh-CN";
 
 export const metadata: Metadata = { title: "API 文档 API docs · 账号用量" };
 
@@ -231,6 +232,16 @@ function OperationView({ method, path, op, t }: { method: string; path: string; 
   );
 }
 
+/** The operation's own texts in Chinese (zh-CN.ts); the schemas' field descriptions stay English. */
+function inChinese(op: Operation): Operation {
+  const zh = ZH_OPERATIONS[op.operationId];
+  if (!zh) return op;
+  const responses = Object.fromEntries(
+    Object.entries(op.responses).map(([status, r]) => [status, { ...r, description: status.startsWith("2") ? zh.summary : (ZH_ERRORS[status] ?? r.description) }]),
+  );
+  return { ...op, summary: zh.summary, description: zh.description ?? op.description, responses };
+}
+
 export default async function ApiDocsPage() {
   await requireAdminSession();
   const t = await getTranslations("apiDocs");
@@ -239,9 +250,12 @@ export default async function ApiDocsPage() {
     paths: Record<string, Record<string, Operation>>;
     components?: { schemas?: Record<string, Schema> };
   };
+  const zh = (await getLocale()) === "zh-CN";
   const ops = Object.entries(doc.paths).flatMap(([path, item]) =>
-    METHODS.filter((m) => item[m]).map((method) => ({ method, path, op: item[method]! })),
+    METHODS.filter((m) => item[m]).map((method) => ({ method, path, op: zh ? inChinese(item[method]!) : item[method]! })),
   );
+  const tagLabel = (tag: string) => (zh ? (ZH_TAGS[tag] ?? tag) : tag);
+  const infoText = zh ? ZH_INFO : doc.info.description;
   const tags = [...new Set(ops.map((o) => o.op.tags?.[0] ?? "Other"))];
   return (
     <div className="space-y-6">
@@ -254,15 +268,15 @@ export default async function ApiDocsPage() {
           </a>
         </p>
         <p className="mt-2 max-w-3xl text-sm text-slate-700">{t("intro")}</p>
-        {doc.info.description ? (
+        {infoText ? (
           <p className="mt-2 max-w-3xl text-sm text-slate-700">
-            <Prose text={doc.info.description} />
+            <Prose text={infoText} />
           </p>
         ) : null}
         <nav aria-label={t("contents")} className="mt-3 flex flex-wrap gap-x-4 gap-y-1 text-sm">
           {tags.map((t) => (
             <a key={t} href={`#tag-${t}`} className="text-sky-700 underline">
-              {t}
+              {tagLabel(t)}
             </a>
           ))}
           <a href="#schemas" className="text-sky-700 underline">
@@ -272,7 +286,7 @@ export default async function ApiDocsPage() {
       </header>
       {tags.map((tag) => (
         <section key={tag} id={`tag-${tag}`} className="space-y-3">
-          <h2 className="text-xl font-semibold">{tag}</h2>
+          <h2 className="text-xl font-semibold">{tagLabel(tag)}</h2>
           {ops
             .filter((o) => (o.op.tags?.[0] ?? "Other") === tag)
             .map((o) => (

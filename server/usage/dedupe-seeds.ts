@@ -47,7 +47,11 @@ export class DedupeSeeds {
 
   private async writeAll(redis: RedisClient, prefix: string): Promise<void> {
     const k = hotKeys(prefix);
-    const batch = [...this.pending.entries()].slice(0, 10_000);
+    const batch: [string, { accountId: string; requestId: string }][] = [];
+    for (const entry of this.pending) {
+      batch.push(entry);
+      if (batch.length >= 10_000) break;
+    }
     const replies = await pipelineBySlot(
       redis,
       batch.map(([, e]) => {

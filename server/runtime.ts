@@ -4,6 +4,7 @@ import { getDbHandle, prepareDatabase, ensureUpcomingPartitions, type DbHandle }
 import { createDatabase } from "../db/client";
 import { getConfig, type AppConfig } from "./config";
 import { connectWithin, createRedis, keepConnecting, type RedisClient } from "./redis";
+import { DedupeSeeds } from "./usage/dedupe-seeds";
 import { logger } from "./logger";
 
 /**
@@ -22,6 +23,8 @@ export interface Runtime {
   clock: Clock;
   /** What the request path tells background work (server/usage/background.ts listens). */
   events: EventEmitter<RuntimeEvents>;
+  /** Request ids written straight to PostgreSQL while Redis was bypassed, to dedupe in Redis later. */
+  bypassedIds: DedupeSeeds;
   /** Closes connections (background work has its own stop(), see startUsageBackground). */
   close(): Promise<void>;
 }
@@ -102,6 +105,7 @@ export async function createRuntime(config: AppConfig, opts: CreateRuntimeOption
     redis,
     clock: opts.clock ?? systemClock,
     events: new EventEmitter<RuntimeEvents>(),
+    bypassedIds: new DedupeSeeds(),
     async close() {
       for (const c of closers.reverse()) await c().catch(() => {});
       stopConnecting();

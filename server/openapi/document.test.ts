@@ -8,6 +8,7 @@ import { setRuntime, systemClock } from "../runtime";
 import { testConfig } from "../testing/stores";
 import { NUMBER_COST_RULE } from "../usage/schemas";
 import { createOpenApiDocument } from "./document";
+import { DedupeSeeds } from "../usage/dedupe-seeds";
 
 /** The document is valid OpenAPI 3.1 in structure and lists exactly the route handlers on disk. */
 
@@ -123,7 +124,7 @@ describe("GET /admin/openapi.json", () => {
   afterAll(() => setRuntime(undefined));
 
   it("needs credentials", async () => {
-    setRuntime({ config: testConfig({ POSTGRES_ENABLED: "false" }), db: undefined, redis: undefined, clock: systemClock, events: new EventEmitter(), close: async () => {} });
+    setRuntime({ config: testConfig({ POSTGRES_ENABLED: "false" }), db: undefined, redis: undefined, clock: systemClock, events: new EventEmitter(), bypassedIds: new DedupeSeeds(), close: async () => {} });
     const res = await GET(new NextRequest("http://localhost/admin/openapi.json"), { params: Promise.resolve({}) });
     expect(res.status).toBe(401);
     expect(await res.json()).toMatchObject({ success: false, error: { code: "UNAUTHORIZED" } });

@@ -45,6 +45,8 @@ export function startUsageBackground(runtime: Runtime): UsageBackground {
           return;
         }
         try {
+          // First the dedupe keys of what this process wrote past Redis (also without traffic here).
+          await runtime.bypassedIds.flush(redis, config.redisKeyPrefix);
           const r = await reconcileHotCounters(runtime);
           logger.info(`[reconcile] Redis counters rebuilt from PostgreSQL: ${r.accounts} account(s), days ${r.dates.join(", ")}, ${r.durationMs} ms`);
           retryDelay = 5_000;

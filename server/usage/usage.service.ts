@@ -90,7 +90,7 @@ async function writeEvents(runtime: Runtime, events: NormalizedEvent[]): Promise
   if (redis) runtime.events.emit("redisBypassed");
   if (!db) throw unavailable("Usage cannot be recorded: Redis is unavailable and PostgreSQL is disabled. Retry later.");
   try {
-    return await writeDirect(runtime, db, events);
+    return await writeBypassing(runtime, db, events);
   } catch (err) {
     if (!isDatabaseUnavailable(err)) throw err;
     logger.warn(`[usage] PostgreSQL unavailable and Redis ${redis ? "down" : "not configured"}: refusing the batch (${(err as Error).message})`);
@@ -102,6 +102,9 @@ async function writeHot(runtime: Runtime, redis: RedisClient, events: Normalized
   const prefix = runtime.config.redisKeyPrefix;
   let outboxed = false;
   try {
+    // Ids that went straight to PostgreSQL while Redis was bypassed get their dedupe keys before
+    // anything is counted in Redis again, so that a resend of them is a duplicate here too.
+    if (runtime.bypassedIds.size) await runtime.bypassedIds.flush(redis, prefix);
     // Outbox first: an event may be in the outbox and not counted (PostgreSQL dedupes and a
     // reconcile recounts), but never counted and missing from the outbox.
     if (runtime.db) {
@@ -136,7 +139,7 @@ async function writeHot(runtime: Runtime, redis: RedisClient, events: Normalized
       return { accepted: distinct, duplicates: events.length - distinct };
     };
     try {
-      const direct = await writeDirect(runtime, runtime.db, events);
+      const direct = await writeBypassing(runtime, runtime.db, events);
       return outboxed ? durable() : direct;
     } catch (pgErr) {
       if (outboxed) return durable();
@@ -159,6 +162,13 @@ async function countWaitingForReconcile(runtime: Runtime, redis: RedisClient, ev
     again.forEach((i, j) => (statuses[i] = retried[j]!));
   }
   return statuses;
+}
+
+/** writeDirect while Redis is bypassed: the ids are remembered to get their dedupe keys later. */
+async function writeBypassing(runtime: Runtime, handle: DbHandle, events: NormalizedEvent[]): Promise<Written> {
+  const written = await writeDirect(runtime, handle, events);
+  if (runtime.redis) runtime.bypassedIds.add(events);
+  return written;
 }
 
 /** One idempotent statement: rows, rollups, key totals and placeholders, or nothing. */

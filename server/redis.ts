@@ -82,13 +82,12 @@ export async function connectWithin(client: RedisClient, ms = CONNECT_DEADLINE_M
  * For a long-lived client that could not connect (start-up while Redis is down): tries again
  * every `everyMs` while it has given up (status "end" / "wait"). Returns a stop function.
  */
-export function keepConnecting(client: RedisClient, everyMs = 5_000, onReady?: () => void): () => void {
+export function keepConnecting(client: RedisClient, everyMs = 5_000): () => void {
   let busy = false;
   const timer = setInterval(() => {
     if (busy || (client.status !== "end" && client.status !== "wait")) return;
     busy = true;
     connectWithin(client)
-      .then(() => onReady?.())
       .catch(() => {})
       .finally(() => (busy = false));
   }, everyMs);

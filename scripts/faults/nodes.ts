@@ -3,7 +3,7 @@ import { sql } from "kysely";
 import { loadMigrations } from "../../db/migrator";
 import { CLUSTER_SCHEME, isCluster } from "../../server/redis";
 import { hotKeys, OUTBOX_GROUP } from "../../server/usage/hot-keys";
-import type { OwnCluster } from "../../server/usage/test-servers";
+import { waitFor, type OwnCluster } from "../../server/usage/test-servers";
 import { sleep, World, type Servers } from "./harness";
 import type { AppProcess } from "./infra";
 import { pollReads, reportOf, steadyStream, type ScenarioReport } from "./scenarios";
@@ -20,6 +20,12 @@ async function clusterWorld(servers: Servers, name: string): Promise<{ w: World;
   const cluster = await servers.cluster();
   const w = await World.create(servers, name, { redisUrl: `${CLUSTER_SCHEME}${cluster.nodes}`, nodes: 2, worker: true });
   return { w, cluster };
+}
+
+/** Until the writers have posted `n` events (bounded: a writer that gave up fails the wait). */
+async function sentAtLeast(w: World, n: number): Promise<void> {
+  await waitFor(() => w.counts.sent >= n || w.failures.length > 0, `${n} events sent`, 120_000);
+  if (w.counts.sent < n) throw new Error(`the writers stopped at ${w.counts.sent} events: ${w.failures[0]}`);
 }
 
 /** Checks that three processes racing the migrations on an empty database applied each once. */
@@ -56,7 +62,7 @@ export async function nodeKilled(servers: Servers): Promise<ScenarioReport> {
     extra.push(...(await migrationsRaced(w)));
     const [a, b] = w.apps as [AppProcess, AppProcess];
     const stream = steadyStream(w, { eventsPerSecond: 2000, batchSize: 250, writers: 4 });
-    while (w.counts.sent < 6_000) await sleep(100);
+    await sentAtLeast(w, 6_000);
     // Kill node A while its drainer holds outbox entries it read and has not acknowledged: seen
     // in XPENDING, then A frozen (SIGSTOP) and XPENDING read again, so the kill lands for sure
     // before the acknowledgement.
@@ -81,7 +87,7 @@ export async function nodeKilled(servers: Servers): Promise<ScenarioReport> {
     }
     w.apps = [b];
     w.app = b;
-    while (w.counts.sent < 20_000) await sleep(100);
+    await sentAtLeast(w, 20_000);
     await stream.stop();
     // The dead consumer's entries wait claimIdleMs (30 s) before node B or the worker takes them.
     await w.waitDrained(150_000);
@@ -113,20 +119,24 @@ export async function clusterNodeRestarted(servers: Servers): Promise<ScenarioRe
     const victim = cluster.ports.findIndex((p) => owner === `127.0.0.1:${p}`);
     if (victim < 0) throw new Error(`no master of the cluster serves the outbox slot (${owner})`);
     const stream = steadyStream(w, { eventsPerSecond: 1000, batchSize: 200, writers: 2 });
-    while (w.counts.sent < 5_000) await sleep(100);
+    await sentAtLeast(w, 5_000);
     cluster.killNode(victim);
     down = victim;
     const killedAt = Date.now();
     const acc = w.accounts[0]!;
     const stopPolling = pollReads(w, ["/admin/accounts/usage-stats", `/admin/accounts/${acc}/usage-breakdown?range=total`], 300);
-    await sleep(10_000);
+    // Down until the others have declared the cluster failed and ingest has gone on without it
+    // (2,000 more events acknowledged, straight into PostgreSQL), however long that takes here.
+    await waitFor(() => cluster.ports.some((_, i) => i !== victim && cluster.clusterState(i) === "fail"), "cluster_state:fail on a surviving master", 30_000);
+    const ackedAtFail = w.acked.size;
+    await waitFor(() => w.acked.size >= ackedAtFail + 2_000 || w.failures.length > 0, "2,000 events acknowledged during the outage", 120_000);
     await stopPolling();
     await cluster.startNode(victim);
     down = undefined;
     w.notes.push(
-      `the master serving the outbox (:${cluster.ports[victim]}) SIGKILLed mid-ingest for ${Math.round((Date.now() - killedAt) / 1000)} s (cluster_state:fail after the 2 s node timeout), then restarted from its AOF; ingest went straight to PostgreSQL meanwhile and every read answered 200`,
+      `the master serving the outbox (:${cluster.ports[victim]}) SIGKILLed mid-ingest for ${Math.round((Date.now() - killedAt) / 1000)} s (until cluster_state:fail and ${w.acked.size - ackedAtFail} events acknowledged without it, straight into PostgreSQL), then restarted from its AOF; every read answered 200 meanwhile`,
     );
-    while (w.counts.sent < 15_000) await sleep(100);
+    await sentAtLeast(w, 15_000);
     await stream.stop();
     await w.waitDrained(120_000);
     const audit = await w.audit({ redisTimeoutMs: 60_000 });

@@ -63,9 +63,13 @@ export async function nodeKilled(servers: Servers): Promise<ScenarioReport> {
     const [a, b] = w.apps as [AppProcess, AppProcess];
     const stream = steadyStream(w, { eventsPerSecond: 2000, batchSize: 250, writers: 4 });
     await sentAtLeast(w, 6_000);
-    // Kill node A while its drainer holds outbox entries it read and has not acknowledged: seen
-    // in XPENDING, then A frozen (SIGSTOP) and XPENDING read again, so the kill lands for sure
-    // before the acknowledgement.
+    // Kill node A while its drainer holds outbox entries it read and has not acknowledged. Node B
+    // and the worker are frozen (SIGSTOP) meanwhile, so that only A's drainer takes new entries
+    // (ingest goes to A alone); once XPENDING shows A holding some, A is frozen too and XPENDING
+    // read again, so the kill lands for sure before the acknowledgement.
+    const others = [b, w.worker!];
+    w.apps = [a];
+    for (const p of others) p.freeze(true);
     const deadline = Date.now() + 60_000;
     let held: [string, number] | undefined;
     while (!held && Date.now() < deadline) {
@@ -80,13 +84,14 @@ export async function nodeKilled(servers: Servers): Promise<ScenarioReport> {
       else a.freeze(false);
     }
     await a.kill("SIGKILL");
+    w.apps = [b];
+    w.app = b;
+    for (const p of others) p.freeze(false);
     if (!held) {
       extra.push("node A's drainer never held an unacknowledged outbox entry: the kill did not land mid-drain");
     } else {
       w.notes.push(`node A SIGKILLed while its drainer (${held[0]}) held ${held[1]} outbox entr${held[1] === 1 ? "y" : "ies"} delivered and unacknowledged; ingest went on through node B alone`);
     }
-    w.apps = [b];
-    w.app = b;
     await sentAtLeast(w, 20_000);
     await stream.stop();
     // The dead consumer's entries wait claimIdleMs (30 s) before node B or the worker takes them.

@@ -144,6 +144,11 @@ export interface CrsFollowerStatusTable {
   errors: Generated<number>;
   last_error: string | null;
   last_error_at: Timestamp | null;
+  rejected: Generated<number>;
+  rejections: ColumnType<Record<string, number>, string | undefined, string>;
+  last_rejection: string | null;
+  last_rejection_at: Timestamp | null;
+  consecutive_errors: Generated<number>;
 }
 
 export interface Database {

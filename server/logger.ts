@@ -16,6 +16,21 @@ export function redact(value: unknown, depth = 0): unknown {
   return out;
 }
 
+/**
+ * A connection URL fit for a log: the password of `user:pass@` and every query parameter that
+ * looks like a secret (`?password=…`, which ioredis honours) masked.
+ */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = "***";
+    for (const k of [...u.searchParams.keys()]) if (SECRET_KEY.test(k) || /^(pass|pwd|auth)$/i.test(k)) u.searchParams.set(k, "***");
+    return u.toString().replace(/%2A%2A%2A/g, "***");
+  } catch {
+    return url.replace(/\/\/[^@/]*@/, "//***@").replace(/([?&][^=&]*(pass|pwd|auth|secret|token)[^=&]*=)[^&#]*/gi, "$1***");
+  }
+}
+
 function threshold(): number {
   try {
     return LEVELS[getConfig().logLevel];

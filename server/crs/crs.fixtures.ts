@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import type { Redis } from "ioredis";
@@ -75,12 +76,29 @@ export interface FixtureRequest {
   eventRequestId: string;
 }
 
+/** Which CRS writes: v1.1.314 (the shared fixture's), or the later refactored stores (cost first, atomic last-used index). */
+export type CrsLayoutVersion = "v1.1.314" | "newer";
+
+export interface WriteOptions {
+  offsetHours?: number;
+  layout?: CrsLayoutVersion;
+  /** CRS's API key index service keeps `apikey:idx:lastUsedAt` (v1.1.314 when it runs; always in the newer stores). */
+  lastUsedIndex?: boolean;
+}
+
 /**
- * Records one request as CRS does, in its order and with its separate round trips: counters
- * (key, key × model, global, hourly/daily/monthly, indexes), cost strings, the key hash, account
- * counters, then the record (LPUSH + LTRIM 200). Only what the importer and follower read.
+ * Records one request as CRS does, in its order and with its separate round trips. v1.1.314:
+ * counters (key, key × model, global, hourly/daily/monthly, indexes), cost strings, the key hash
+ * (and, when the index service runs, a separate ZADD of the last-used index), account counters,
+ * then the record (LPUSH + LTRIM 200). The newer stores: the cost first — a dedupe marker and the
+ * all-time costs in one atomic step, then the day/month/hour costs —, then the counters, the key
+ * hash and its last-used index in one MULTI, account counters, the record. Only what the importer
+ * and follower read.
  */
-export async function writeLikeCrs(redis: Redis, r: FixtureRequest, offsetHours = 8): Promise<void> {
+export async function writeLikeCrs(redis: Redis, r: FixtureRequest, options: number | WriteOptions = 8): Promise<void> {
+  const opts = typeof options === "number" ? { offsetHours: options } : options;
+  const offsetHours = opts.offsetHours ?? 8;
+  const newer = opts.layout === "newer";
   const cal = crsCalendar(offsetHours);
   const day = cal.day(r.occurredAtMs);
   const month = cal.month(r.occurredAtMs);
@@ -91,6 +109,23 @@ export async function writeLikeCrs(redis: Redis, r: FixtureRequest, offsetHours 
   const all = core + r.cacheCreateTokens + r.cacheReadTokens;
   const realMicro = Math.round(r.realCost * 1e6);
   const ratedMicro = Math.round(r.ratedCost * 1e6);
+  const costs = async () => {
+    if (!(r.realCost > 0)) return;
+    if (newer) {
+      await redis.multi().set(`usage:cost:dedup:${randomUUID()}`, "1", "EX", 600).incrbyfloat(`usage:cost:total:${k}`, r.ratedCost).incrbyfloat(`usage:cost:real:total:${k}`, r.realCost).exec();
+    }
+    const c = redis.pipeline();
+    c.incrbyfloat(`usage:cost:daily:${k}:${day}`, r.ratedCost);
+    c.incrbyfloat(`usage:cost:real:daily:${k}:${day}`, r.realCost);
+    c.incrbyfloat(`usage:cost:monthly:${k}:${month}`, r.ratedCost);
+    c.incrbyfloat(`usage:cost:hourly:${k}:${hour}`, r.ratedCost);
+    if (!newer) {
+      c.incrbyfloat(`usage:cost:total:${k}`, r.ratedCost);
+      c.incrbyfloat(`usage:cost:real:total:${k}`, r.realCost);
+    }
+    await c.exec();
+  };
+  if (newer) await costs();
   const p = redis.pipeline();
   const tokenFields = (h: string, prefix = "") => {
     const f = (n: string) => (prefix ? `${prefix}${n[0]!.toUpperCase()}${n.slice(1)}` : n);
@@ -126,16 +161,12 @@ export async function writeLikeCrs(redis: Redis, r: FixtureRequest, offsetHours 
   p.sadd("usage:model:monthly:months", month);
   p.sadd(`usage:model:monthly:index:${month}`, model);
   await p.exec();
-  if (r.realCost > 0) {
-    const c = redis.pipeline();
-    c.incrbyfloat(`usage:cost:daily:${k}:${day}`, r.ratedCost);
-    c.incrbyfloat(`usage:cost:real:daily:${k}:${day}`, r.realCost);
-    c.incrbyfloat(`usage:cost:monthly:${k}:${month}`, r.ratedCost);
-    c.incrbyfloat(`usage:cost:total:${k}`, r.ratedCost);
-    c.incrbyfloat(`usage:cost:real:total:${k}`, r.realCost);
-    await c.exec();
+  if (!newer) await costs();
+  if (newer) await redis.multi().hset(`apikey:${k}`, "lastUsedAt", r.occurredAt).zadd("apikey:idx:lastUsedAt", r.occurredAtMs, k).exec();
+  else {
+    await redis.hset(`apikey:${k}`, "lastUsedAt", r.occurredAt);
+    if (opts.lastUsedIndex) await redis.zadd("apikey:idx:lastUsedAt", r.occurredAtMs, k);
   }
-  await redis.hset(`apikey:${k}`, "lastUsedAt", r.occurredAt);
-  await redis.hincrby(`account_usage:${r.accountId}`, "totalRequests", 1);
+  if (r.accountId) await redis.hincrby(`account_usage:${r.accountId}`, "totalRequests", 1);
   await redis.multi().lpush(`usage:records:${k}`, r.crsRecordJson).ltrim(`usage:records:${k}`, 0, 199).exec();
 }

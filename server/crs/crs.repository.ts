@@ -108,6 +108,11 @@ export interface StatusUpdate {
   gapsFilled?: number;
   gapRequests?: number;
   error?: string;
+  /** What this poll skipped: reason → count, and the last one named. */
+  rejections?: Record<string, number>;
+  lastRejection?: string;
+  /** The poll succeeded: the run of failures ends. */
+  succeeded?: boolean;
 }
 
 export async function updateStatus(db: Kysely<Database>, source: string, u: StatusUpdate): Promise<void> {
@@ -121,7 +126,17 @@ export async function updateStatus(db: Kysely<Database>, source: string, u: Stat
       gap_requests = gap_requests + ${u.gapRequests ?? 0},
       errors = errors + ${u.error ? 1 : 0},
       last_error = coalesce(${u.error ?? null}, last_error),
-      last_error_at = case when ${u.error ?? null}::text is null then last_error_at else now() end
+      last_error_at = case when ${u.error ?? null}::text is null then last_error_at else now() end,
+      consecutive_errors = case when ${u.error ?? null}::text is not null then consecutive_errors + 1
+                                when ${u.succeeded ?? false} then 0 else consecutive_errors end,
+      rejected = rejected + ${Object.values(u.rejections ?? {}).reduce((a, b) => a + b, 0)},
+      rejections = (select coalesce(jsonb_object_agg(k, v), '{}'::jsonb) from (
+                      select k, sum(v)::bigint as v from (
+                        select key as k, value::bigint as v from jsonb_each_text(rejections)
+                        union all select key, value::bigint from jsonb_each_text(${JSON.stringify(u.rejections ?? {})}::jsonb)) x
+                      group by k order by k limit 100) y),
+      last_rejection = coalesce(${u.lastRejection ?? null}, last_rejection),
+      last_rejection_at = case when ${u.lastRejection ?? null}::text is null then last_rejection_at else now() end
      where source = ${source}`.execute(db);
 }
 
@@ -129,4 +144,23 @@ export type FollowerStatusRow = Awaited<ReturnType<typeof findStatuses>>[number]
 
 export async function findStatuses(db: Kysely<Database>) {
   return db.selectFrom("crs_follower_status").selectAll().orderBy("source").execute();
+}
+
+/* ------------------------------------------------------------ account origins */
+
+/** Where an account of the ledger came from: a CRS import or follower, elsewhere, or nowhere yet (a bare placeholder). */
+export type AccountOrigin = "crs" | "other" | "placeholder";
+
+/**
+ * The origin of each of these accounts the ledger holds: `metadata.source = 'crs'`, a bare
+ * placeholder (created by an event naming it: name = id, status 'unknown', no metadata), or other.
+ */
+export async function accountOrigins(db: Kysely<Database>, ids: readonly string[]): Promise<Map<string, AccountOrigin>> {
+  if (!ids.length) return new Map();
+  const r = await sql<{ id: string; origin: AccountOrigin }>`
+    select id, case when metadata->>'source' = 'crs' then 'crs'
+                    when status = 'unknown' and name = id and metadata = '{}'::jsonb then 'placeholder'
+                    else 'other' end as origin
+      from accounts where id = any(${[...ids]}::text[])`.execute(db);
+  return new Map(r.rows.map((x) => [x.id, x.origin]));
 }

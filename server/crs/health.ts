@@ -17,13 +17,22 @@ export interface CrsFollowerHealth {
     gapRequests: number;
     gapsPending: number;
     errors: number;
+    /** Polls in a row that failed: 3 or more and the source is failing (health degraded). */
+    consecutiveErrors: number;
     lastError: string | null;
     lastErrorAt: string | null;
+    /** Records and keys skipped (the run went on), per reason, and the last one with its Redis key. */
+    rejected: number;
+    rejectionsByReason: Record<string, number>;
+    lastRejection: string | null;
+    lastRejectionAt: string | null;
   }[];
 }
 
 /** A follower that has not read CRS for this long is not keeping up (or not running). */
 const STALE_READ_SECONDS = 60;
+/** Polls failing in a row before the source counts as failing (one error can be a blip). */
+export const FAILING_AFTER_ERRORS = 3;
 
 const iso = (d: Date | string | null) => (d === null ? null : new Date(d).toISOString());
 
@@ -46,13 +55,20 @@ export async function crsFollowerHealth(runtime: Runtime, postgresOk: boolean, n
         gapRequests: Number(s.gap_requests),
         gapsPending: (await keysWithGaps(runtime.db.db, s.source)).length,
         errors: Number(s.errors),
+        consecutiveErrors: Number(s.consecutive_errors),
         lastError: s.last_error,
         lastErrorAt: iso(s.last_error_at),
+        rejected: Number(s.rejected),
+        rejectionsByReason: Object.fromEntries(Object.entries(s.rejections ?? {}).map(([k, v]) => [k, Number(v)])),
+        lastRejection: s.last_rejection,
+        lastRejectionAt: iso(s.last_rejection_at),
       });
     }
   } catch {
     return out;
   }
-  if (configured) out.ok = out.sources.some((s) => s.leader !== null && (s.lagSeconds ?? Infinity) <= STALE_READ_SECONDS);
+  if (configured) out.ok = out.sources.some((s) => s.leader !== null && (s.lagSeconds ?? Infinity) <= STALE_READ_SECONDS && s.consecutiveErrors < FAILING_AFTER_ERRORS);
+  // Any source that keeps failing degrades health, even beside one that works.
+  if (out.sources.some((s) => s.consecutiveErrors >= FAILING_AFTER_ERRORS)) out.ok = false;
   return out;
 }

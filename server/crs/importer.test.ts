@@ -53,7 +53,7 @@ describe("crs:import of the aged fixture", () => {
     expect(first.aggregates.requests).toBe(35);
     expect(first.aggregates.inserted).toBe(first.aggregates.events);
     expect(first.unattributed.requests).toBe(0);
-    expect(first.rejected).toEqual([]);
+    expect(first.rejections).toEqual({ total: 0, byReason: {}, named: [] });
     // Aggregates are read only for keys whose records do not hold all their requests (K01 here),
     // so CRS's inflated output tokens on key K10's counters never enter the ledger.
     expect(first.notReconstructed).toEqual([]);

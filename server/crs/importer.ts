@@ -1,13 +1,12 @@
 import type { Redis } from "ioredis";
-import { deleteApiKey, upsertAccount, upsertApiKey } from "../accounts/accounts.service";
-import { upsertAccountInput, upsertApiKeyInput } from "../accounts/schemas";
+import type { UpsertAccountInput } from "../accounts/schemas";
 import type { Runtime } from "../runtime";
 import { addDays, localCalendar } from "../usage/local-time";
 import { costTextToNanos } from "../usage/normalize";
 import { ledgerCoverage, recordedIds } from "./crs.repository";
-import { crsCalendar, parseServiceRates, type CrsCalendar } from "./layout";
+import { CrsAccountDirectory } from "./attribution";
+import { crsCalendar, crsKeys, parseServiceRates, type CrsCalendar } from "./layout";
 import {
-  UNATTRIBUTED_ACCOUNT,
   UNATTRIBUTED_ACCOUNT_ID,
   coveredOf,
   isUnmapped,
@@ -21,7 +20,8 @@ import {
   type ResidualResult,
 } from "./mapping";
 import { CrsReader, type CrsHash } from "./reader";
-import { writeCrsEvents } from "./sink";
+import { RejectionLog, visible, type RejectionSummary } from "./rejections";
+import { ensureUnattributed, writeAccounts, writeApiKeys, writeCrsEvents } from "./sink";
 
 /**
  * History from a CRS Redis (`npm run crs:import`): accounts, keys, every retained per-request
@@ -70,16 +70,21 @@ export interface ImportReport {
   until: string | null;
   crsOffsetHours: number;
   accounts: number;
+  /** Accounts per platform (every family, and those known only from records). */
+  accountsByPlatform: Record<string, number>;
+  /** Accounts of families this product does not know, taken from the records that name them. */
+  accountsFromRecords: { id: string; platform: string; crsAccountType: string | null }[];
   apiKeys: number;
   apiKeysDeleted: number;
   /** Events from per-request records: mapped, and written (the rest were there already). */
   records: Figures & { inserted: number; duplicates: number; afterUntil: number };
   /** Aggregate events (day / month / all-time residuals) and how many were written. */
   aggregates: Figures & { inserted: number; duplicates: number; byKind: Record<string, number> };
-  /** Part of the aggregates put on the "unattributed" account. */
+  /** Part of the events put on the "unattributed" account (aggregates of shared keys, records naming no account of this CRS). */
   unattributed: Figures & { keys: string[] };
   notReconstructed: { keyId: string; bucket: string; model: string; reason: string; counts: Record<string, number> }[];
-  rejected: { requestId: string; message: string }[];
+  /** Everything not taken, by reason, the first ones named with their Redis key: keys of the wrong type, bad records, refused events. */
+  rejections: RejectionSummary;
   durationMs: number;
   eventsPerSecond: number;
 }
@@ -94,6 +99,22 @@ async function crsOffset(reader: CrsReader, samples: { keyId: string; ms: number
     `cannot tell CRS's time-zone offset from its data (candidates ${candidates.join(", ")} h); set CRS_TIMEZONE_OFFSET to CRS's TIMEZONE_OFFSET`,
   );
 }
+
+/** A few keys' newest records' times (for the offset): whatever is not a record with a timestamp is passed over. */
+async function sampleTimes(reader: CrsReader): Promise<{ keyId: string; ms: number }[]> {
+  const ignore = new RejectionLog();
+  const samples: { keyId: string; ms: number }[] = [];
+  for await (const ids of reader.apiKeyIds()) {
+    const heads = await reader.records(ids.slice(0, 50), ignore, 1);
+    for (const [keyId, list] of heads) {
+      const r = mapRecord(keyId, list[0] ?? "", crsCalendar(0), NO_RATES);
+      if (!isUnmapped(r)) samples.push({ keyId, ms: Date.parse(r.event.occurredAt) });
+    }
+    if (samples.length >= 8) break;
+  }
+  return samples;
+}
+const NO_RATES: RateContext = { globalRates: {}, keyRates: () => ({}) };
 
 /** Refuses when USAGE_TIMEZONE's day boundaries differ from CRS's fixed offset anywhere in [from, to]. */
 export function checkTimeZone(cal: CrsCalendar, timeZone: string, fromMs: number, toMs: number): void {
@@ -118,14 +139,18 @@ export interface KeyBatchContext {
   models: string[];
   nowMs: number;
   dryRun: boolean;
+  directory: CrsAccountDirectory;
+  log: RejectionLog;
 }
 
 /**
  * The residual aggregate events of one key: CRS's aggregates minus what the ledger holds and
- * what retained records (written or not) will hold. The ledger is read in one snapshot.
+ * what retained records (written or not) will hold. The ledger is read in one snapshot. The
+ * residual goes to the key's one account when that is an account of this CRS, else to the
+ * unattributed account.
  */
-export async function keyResiduals(ctx: KeyBatchContext, keyId: string, retained: CrsEvent[], boundAccounts: string[], horizonMs: number): Promise<ResidualResult> {
-  const aggregates = await ctx.reader.aggregates(keyId, ctx.models, ctx.cal, ctx.nowMs);
+export async function keyResiduals(ctx: KeyBatchContext, keyId: string, retained: CrsEvent[], boundAccounts: string[], horizonMs: number): Promise<ResidualResult & { newAccounts: UpsertAccountInput[] }> {
+  const aggregates = await ctx.reader.aggregates(keyId, ctx.models, ctx.cal, ctx.nowMs, ctx.log);
   const covered = ctx.runtime.db
     ? await ctx.runtime.db.db.transaction().setIsolationLevel("repeatable read").execute(async (trx) => {
         const inLedger = await recordedIds(trx, retained.map((e) => e.event.requestId));
@@ -134,9 +159,18 @@ export async function keyResiduals(ctx: KeyBatchContext, keyId: string, retained
     : coveredOf(retained);
   const accounts = new Set([...retained.map((e) => e.event.accountId), ...boundAccounts]);
   accounts.delete(UNATTRIBUTED_ACCOUNT_ID);
-  const accountId = accounts.size === 1 ? [...accounts][0]! : UNATTRIBUTED_ACCOUNT_ID;
-  return residualEvents({ keyId, cal: ctx.cal, aggregates, covered, horizonMs, accountId });
+  let accountId = accounts.size === 1 ? [...accounts][0]! : UNATTRIBUTED_ACCOUNT_ID;
+  let newAccounts: UpsertAccountInput[] = [];
+  if (accountId !== UNATTRIBUTED_ACCOUNT_ID) {
+    const verdict = await ctx.directory.permitted([accountId]);
+    newAccounts = verdict.newAccounts;
+    if (!verdict.ok.has(accountId)) accountId = UNATTRIBUTED_ACCOUNT_ID;
+  }
+  return { ...residualEvents({ keyId, cal: ctx.cal, aggregates, covered, horizonMs, accountId }), newAccounts };
 }
+
+/** API keys per step of an import: bounds what one step holds (records: ≤ 100 × 200). */
+const KEYS_PER_STEP = 100;
 
 export async function importCrs(runtime: Runtime, crs: Redis, opts: ImportOptions): Promise<ImportReport> {
   const started = performance.now();
@@ -145,120 +179,127 @@ export async function importCrs(runtime: Runtime, crs: Redis, opts: ImportOption
   const untilMs = opts.until ? opts.until.getTime() : Number.POSITIVE_INFINITY;
   const dryRun = !!opts.dryRun;
   const reader = new CrsReader(crs);
+  const log = new RejectionLog();
+  const directory = new CrsAccountDirectory(runtime, reader);
   const report: ImportReport = {
     dryRun,
     until: opts.until ? opts.until.toISOString() : null,
     crsOffsetHours: opts.offsetHours,
     accounts: 0,
+    accountsByPlatform: {},
+    accountsFromRecords: [],
     apiKeys: 0,
     apiKeysDeleted: 0,
     records: { ...zeroFigures(), inserted: 0, duplicates: 0, afterUntil: 0 },
     aggregates: { ...zeroFigures(), inserted: 0, duplicates: 0, byKind: {} },
     unattributed: { ...zeroFigures(), keys: [] },
     notReconstructed: [],
-    rejected: [],
+    rejections: log.summary(),
     durationMs: 0,
     eventsPerSecond: 0,
   };
 
   // Time zone first: nothing is written when the calendars disagree.
-  const firstIds: string[] = [];
-  for await (const ids of reader.apiKeyIds()) {
-    firstIds.push(...ids);
-    if (firstIds.length >= 8) break;
-  }
-  const heads = await reader.records(firstIds, 1);
-  const samples = [...heads].flatMap(([keyId, list]) => {
-    const ms = list[0] ? Date.parse((JSON.parse(list[0]) as { timestamp?: string }).timestamp ?? "") : NaN;
-    return Number.isFinite(ms) ? [{ keyId, ms }] : [];
-  });
-  const offset = await crsOffset(reader, samples, opts.offsetHours);
+  const offset = await crsOffset(reader, await sampleTimes(reader), opts.offsetHours);
   report.crsOffsetHours = offset;
   const cal = crsCalendar(offset);
   checkTimeZone(cal, runtime.config.usageTimezone, nowMs - 400 * 86_400_000, nowMs + 86_400_000);
 
-  const accounts = await reader.accounts();
-  for (const a of accounts) {
-    if (!dryRun) await upsertAccount(runtime, upsertAccountInput.parse(mapAccount(a.family, a.id, a.hash)));
+  const countAccount = (platform: string) => {
     report.accounts++;
+    report.accountsByPlatform[platform] = (report.accountsByPlatform[platform] ?? 0) + 1;
+  };
+  for await (const rows of reader.accounts(log, nowMs)) {
+    const mapped = rows.map((a) => ({ input: mapAccount(a.family, a.id, a.fields), key: `${a.family.prefix}${a.id}` }));
+    const admitted = await directory.admitFamilyAccounts(mapped.map((m) => ({ ...m, id: m.input.id, platform: m.input.platform })), log, (m) => m.key);
+    if (!dryRun) await writeAccounts(runtime, admitted, log);
+    for (const a of admitted) countAccount(a.input.platform ?? "");
   }
-  let unattributedCreated = false;
+  const writeNewAccounts = async (accounts: UpsertAccountInput[]) => {
+    for (const a of accounts) {
+      countAccount(a.platform ?? "");
+      report.accountsFromRecords.push({ id: a.id, platform: a.platform ?? "", crsAccountType: (a.metadata?.crsAccountType as string | undefined) ?? null });
+    }
+    if (!dryRun) await writeAccounts(runtime, accounts.map((input) => ({ input, key: `account_usage:${input.id}` })), log);
+  };
 
   const rates: RateContext = { globalRates: parseServiceRates(await reader.serviceRatesJson()), keyRates: () => ({}) };
-  const ctx: KeyBatchContext = { runtime, reader, cal, rates, models: await reader.knownModels(cal, nowMs), nowMs, dryRun };
+  const ctx: KeyBatchContext = { runtime, reader, cal, rates, models: await reader.knownModels(cal, nowMs, log), nowMs, dryRun, directory, log };
   const estimate = Number(await crs.hlen("apikey:hash_map").catch(() => 0)) || 0;
   let done = 0;
 
-  for await (const ids of reader.apiKeyIds()) {
-    const hashes = await reader.hashes(ids.map((id) => `apikey:${id}`));
-    const keyHash = new Map<string, CrsHash>(ids.map((id, i) => [id, hashes[i]!]));
-    rates.keyRates = (keyId) => keyServiceRates(keyHash.get(keyId));
-    const mappedKeys = ids.map((id) => mapApiKey(id, keyHash.get(id)!));
-    if (!dryRun) {
-      for (const k of mappedKeys) {
-        await upsertApiKey(runtime, upsertApiKeyInput.parse(k.input));
-        if (k.deleted) await deleteApiKey(runtime, { id: k.input.id });
-      }
-    }
-    report.apiKeys += mappedKeys.length;
-    report.apiKeysDeleted += mappedKeys.filter((k) => k.deleted).length;
+  const write = async (events: CrsEvent[], into: { inserted: number; duplicates: number }) => {
+    if (dryRun || !events.length) return;
+    await ensureUnattributed(runtime, events);
+    const r = await writeCrsEvents(runtime, events);
+    into.inserted += r.inserted;
+    into.duplicates += r.duplicates;
+    for (const x of r.rejected) log.add("an event the ledger refused", `usage:records:${events[x.index]?.event.apiKeyId ?? "?"}`, x.message.slice(0, 160));
+  };
 
-    const states = await reader.keyStates(ids);
-    const lists = await reader.records(ids);
-    const toWrite: CrsEvent[] = [];
-    const retainedOf = new Map<string, CrsEvent[]>();
-    for (const id of ids) {
-      const retained: CrsEvent[] = [];
-      for (const json of lists.get(id) ?? []) {
-        const m = mapRecord(id, json, cal, rates);
-        if (isUnmapped(m)) {
-          report.notReconstructed.push({ keyId: id, bucket: "record", model: "", reason: m.reason, counts: { requests: 1 } });
-          continue;
-        }
-        retained.push(m);
-        if (Date.parse(m.event.occurredAt) >= untilMs) report.records.afterUntil++;
-        else toWrite.push(m);
-      }
-      retainedOf.set(id, retained);
-    }
-    add(report.records, toWrite);
-    if (!dryRun && toWrite.length) {
-      const r = await writeCrsEvents(runtime, toWrite);
-      report.records.inserted += r.inserted;
-      report.records.duplicates += r.duplicates;
-      report.rejected.push(...r.rejected.map((x) => ({ requestId: x.requestId, message: x.message })));
-    }
+  for await (const scanned of reader.apiKeyIds()) {
+    for (let step = 0; step < scanned.length; step += KEYS_PER_STEP) {
+      const batch = scanned.slice(step, step + KEYS_PER_STEP);
+      const hashes = await reader.hashes(batch.map((id) => crsKeys.apiKey(id)), log);
+      const keyHash = new Map<string, CrsHash>();
+      batch.forEach((id, i) => hashes[i] && keyHash.set(id, hashes[i]!));
+      const ids = batch.filter((id) => keyHash.has(id));
+      rates.keyRates = (keyId) => keyServiceRates(keyHash.get(keyId));
+      const mappedKeys = new Map(ids.map((id) => [id, mapApiKey(id, keyHash.get(id)!)]));
+      if (!dryRun) await writeApiKeys(runtime, [...mappedKeys.values()], log);
+      report.apiKeys += mappedKeys.size;
+      report.apiKeysDeleted += [...mappedKeys.values()].filter((k) => k.deleted).length;
 
-    // Aggregates only for keys whose records do not hold all their requests.
-    for (const id of ids) {
-      const state = states.get(id)!;
-      const retained = retainedOf.get(id)!;
-      if (state.totalRequests <= retained.length) continue;
-      const oldest = retained.reduce((m, e) => Math.min(m, Date.parse(e.event.occurredAt)), nowMs);
-      const res = await keyResiduals(ctx, id, retained, mappedKeys.find((k) => k.input.id === id)!.boundAccounts, Math.min(oldest, untilMs));
-      report.notReconstructed.push(...res.notReconstructed.map((n) => ({ keyId: id, ...n, counts: n.counts as Record<string, number> })));
-      if (!res.events.length) continue;
-      add(report.aggregates, res.events);
-      for (const e of res.events) report.aggregates.byKind[e.kind] = (report.aggregates.byKind[e.kind] ?? 0) + 1;
-      const unattributed = res.events.filter((e) => e.event.accountId === UNATTRIBUTED_ACCOUNT_ID);
-      if (unattributed.length) {
-        add(report.unattributed, unattributed);
-        report.unattributed.keys.push(id);
-        if (!dryRun && !unattributedCreated) {
-          await upsertAccount(runtime, UNATTRIBUTED_ACCOUNT);
-          unattributedCreated = true;
+      const states = await reader.keyStates(ids, log);
+      const lists = await reader.records(ids, log);
+      const toWrite: CrsEvent[] = [];
+      const retainedOf = new Map<string, CrsEvent[]>();
+      for (const id of ids) {
+        const retained: CrsEvent[] = [];
+        (lists.get(id) ?? []).forEach((json, j) => {
+          if (!json) return; // too big: counted by the reader
+          const m = mapRecord(id, json, cal, rates);
+          if (isUnmapped(m)) {
+            log.add(m.reason, `${crsKeys.records(id)}[${j}]`, m.detail);
+            return;
+          }
+          retained.push(m);
+          if (Date.parse(m.event.occurredAt) >= untilMs) report.records.afterUntil++;
+          else toWrite.push(m);
+        });
+        retainedOf.set(id, retained);
+      }
+      const attributed = await directory.attribute([...retainedOf.values()].flat(), log);
+      await writeNewAccounts(attributed.newAccounts);
+      add(report.records, toWrite);
+      const unattributedRecords = toWrite.filter((e) => e.event.accountId === UNATTRIBUTED_ACCOUNT_ID);
+      add(report.unattributed, unattributedRecords);
+      await write(toWrite, report.records);
+
+      // Aggregates only for keys whose records do not hold all their requests.
+      for (const id of ids) {
+        const state = states.get(id)!;
+        const retained = retainedOf.get(id)!;
+        if (state.totalRequests <= retained.length) continue;
+        const oldest = retained.reduce((m, e) => Math.min(m, Date.parse(e.event.occurredAt)), nowMs);
+        const res = await keyResiduals(ctx, id, retained, mappedKeys.get(id)!.boundAccounts, Math.min(oldest, untilMs));
+        await writeNewAccounts(res.newAccounts);
+        report.notReconstructed.push(...res.notReconstructed.map((n) => ({ keyId: id, ...n, counts: n.counts as Record<string, number> })));
+        if (!res.events.length) continue;
+        add(report.aggregates, res.events);
+        for (const e of res.events) report.aggregates.byKind[e.kind] = (report.aggregates.byKind[e.kind] ?? 0) + 1;
+        const unattributed = res.events.filter((e) => e.event.accountId === UNATTRIBUTED_ACCOUNT_ID);
+        if (unattributed.length) {
+          add(report.unattributed, unattributed);
+          report.unattributed.keys.push(id);
         }
+        await write(res.events, report.aggregates);
       }
-      if (!dryRun) {
-        const r = await writeCrsEvents(runtime, res.events);
-        report.aggregates.inserted += r.inserted;
-        report.aggregates.duplicates += r.duplicates;
-        report.rejected.push(...r.rejected.map((x) => ({ requestId: x.requestId, message: x.message })));
-      }
+      done += batch.length;
+      opts.onProgress?.(done, Math.max(estimate, done));
     }
-    done += ids.length;
-    opts.onProgress?.(done, Math.max(estimate, done));
   }
+  report.rejections = log.summary();
   report.durationMs = Math.round(performance.now() - started);
   report.eventsPerSecond = Math.round(((report.records.events + report.aggregates.events) * 1000) / Math.max(1, report.durationMs));
   return report;
@@ -270,7 +311,10 @@ const usd = (nanos: number) => (nanos / 1e9).toFixed(8).replace(/\.?0+$/, "") ||
 export function formatReport(r: ImportReport): string {
   const lines = [
     `${r.dryRun ? "DRY RUN — nothing written. " : ""}CRS import${r.until ? ` of records before ${r.until}` : ""} (CRS time UTC${r.crsOffsetHours >= 0 ? "+" : ""}${r.crsOffsetHours})`,
-    `  accounts:          ${r.accounts}`,
+    `  accounts:          ${r.accounts} (${Object.entries(r.accountsByPlatform).map(([p, n]) => `${n} ${p}`).join(", ") || "none"})`,
+    ...(r.accountsFromRecords.length
+      ? [`    known only from records (a family this version does not know): ${r.accountsFromRecords.map((a) => `${visible(a.id, 60)} (${a.crsAccountType ?? "no accountType"} → ${a.platform})`).join(", ")}`]
+      : []),
     `  API keys:          ${r.apiKeys} (${r.apiKeysDeleted} deleted in CRS, deleted here)`,
     `  events from records: ${r.records.events} (${r.records.requests} requests, $${usd(r.records.costNanos)} real, $${usd(r.records.ratedCostNanos)} rated)` +
       (r.dryRun ? "" : `: ${r.records.inserted} new, ${r.records.duplicates} duplicates skipped`) +
@@ -278,13 +322,15 @@ export function formatReport(r: ImportReport): string {
     `  aggregate events:  ${r.aggregates.events} (${Object.entries(r.aggregates.byKind).map(([k, n]) => `${n} ${k}`).join(", ") || "none"}; ${r.aggregates.requests} requests, $${usd(r.aggregates.costNanos)})` +
       (r.dryRun ? "" : `: ${r.aggregates.inserted} new, ${r.aggregates.duplicates} duplicates skipped`),
     `  unattributed:      ${r.unattributed.requests} requests, $${usd(r.unattributed.costNanos)} on account "${UNATTRIBUTED_ACCOUNT_ID}"` +
-      (r.unattributed.keys.length ? ` (keys served by several accounts: ${r.unattributed.keys.join(", ")})` : ""),
+      (r.unattributed.keys.length ? ` (aggregates of keys served by several accounts: ${r.unattributed.keys.map((k) => visible(k, 60)).join(", ")})` : ""),
     `  not reconstructed: ${r.notReconstructed.length ? "" : "nothing"}`,
-    ...r.notReconstructed.map((n) => `    - key ${n.keyId}, ${n.model || "-"} ${n.bucket}: ${n.reason} (${Object.entries(n.counts).map(([k, v]) => `${k} ${v}`).join(", ")})`),
+    ...r.notReconstructed.map((n) => `    - key ${visible(n.keyId, 60)}, ${visible(n.model, 60) || "-"} ${n.bucket}: ${n.reason} (${Object.entries(n.counts).map(([k, v]) => `${k} ${v}`).join(", ")})`),
     `    (always: exact time of aggregate events — a day's or a month's residual is dated at its bucket's start and marked ` +
       `metadata.crsAggregate; costs of residual buckets older than CRS's 30-day cost strings are its micro-dollar counters, ` +
       `the key's all-time cost stays exact; history older than a year exists only as each key × model's all-time residual)`,
-    ...(r.rejected.length ? [`  rejected:          ${r.rejected.length}`, ...r.rejected.slice(0, 10).map((x) => `    - ${x.requestId}: ${x.message}`)] : []),
+    `  not taken:         ${r.rejections.total ? `${r.rejections.total} (skipped and counted; the run went on)` : "nothing"}`,
+    ...Object.entries(r.rejections.byReason).map(([reason, n]) => `    - ${n} × ${reason}`),
+    ...(r.rejections.named.length ? [`    the first ${r.rejections.named.length}:`, ...r.rejections.named.slice(0, 20).map((x) => `      ${x.key}: ${x.reason}${x.detail ? ` (${visible(x.detail, 160)})` : ""}`)] : []),
     `  ${r.durationMs} ms, ${r.eventsPerSecond} events/s`,
   ];
   return lines.join("\n");

@@ -3,31 +3,47 @@
  * Names only, no commands: the reads live in reader.ts. See ../shared/fixtures/crs/README.md.
  */
 
-/** Account hash families: key prefix → our platform slug. Each has a `<prefix>index` set. */
-export const ACCOUNT_FAMILIES: readonly { prefix: string; platform: string }[] = [
-  { prefix: "claude:account:", platform: "claude" },
-  { prefix: "claude_console_account:", platform: "claude-console" },
-  { prefix: "gemini_account:", platform: "gemini" },
-  { prefix: "gemini_api_account:", platform: "gemini-api" },
-  { prefix: "openai:account:", platform: "openai" },
-  { prefix: "openai_responses_account:", platform: "openai-responses" },
-  { prefix: "bedrock_account:", platform: "bedrock" },
-  { prefix: "azure_openai_account:", platform: "azure-openai" },
-  { prefix: "droid:account:", platform: "droid" },
-  { prefix: "ccr_account:", platform: "ccr" },
+/**
+ * One family of CRS accounts: where CRS keeps them, how, and how keys and records name them.
+ * From CRS's account services (`src/services/account/*`, v1.1.314 and later); see README
+ * "Connect an existing claude-relay-service" for what each version writes.
+ */
+export interface AccountFamily {
+  /** `${prefix}${id}` is the account. */
+  prefix: string;
+  /** The set of the family's ids (CRS's `addToIndex`). */
+  index: string;
+  /** Our platform slug. */
+  platform: string;
+  /** A hash, or a string holding JSON (Bedrock; booleans and numbers as JSON types). */
+  storage: "hash" | "json";
+  /** The `apikey:{id}` field that binds a key to an account of this family, and its value's prefix. */
+  binding?: { field: string; valuePrefix?: string };
+  /** `accountType` in CRS's usage records. */
+  recordType: string;
+}
+
+export const ACCOUNT_FAMILIES: readonly AccountFamily[] = [
+  { prefix: "claude:account:", index: "claude:account:index", platform: "claude", storage: "hash", binding: { field: "claudeAccountId" }, recordType: "claude-official" },
+  { prefix: "claude_console_account:", index: "claude_console_account:index", platform: "claude-console", storage: "hash", binding: { field: "claudeConsoleAccountId" }, recordType: "claude-console" },
+  { prefix: "gemini_account:", index: "gemini_account:index", platform: "gemini", storage: "hash", binding: { field: "geminiAccountId" }, recordType: "gemini" },
+  { prefix: "gemini_api_account:", index: "gemini_api_account:index", platform: "gemini-api", storage: "hash", binding: { field: "geminiAccountId", valuePrefix: "api:" }, recordType: "gemini" },
+  { prefix: "openai:account:", index: "openai:account:index", platform: "openai", storage: "hash", binding: { field: "openaiAccountId" }, recordType: "openai" },
+  { prefix: "openai_responses_account:", index: "openai_responses_account:index", platform: "openai-responses", storage: "hash", binding: { field: "openaiAccountId", valuePrefix: "responses:" }, recordType: "openai-responses" },
+  { prefix: "azure_openai:account:", index: "azure_openai:account:index", platform: "azure-openai", storage: "hash", binding: { field: "azureOpenaiAccountId" }, recordType: "azure-openai" },
+  { prefix: "bedrock_account:", index: "bedrock_account:index", platform: "bedrock", storage: "json", binding: { field: "bedrockAccountId" }, recordType: "bedrock" },
+  // CRS never binds keys to CCR accounts: they are reached through a model prefix.
+  { prefix: "ccr_account:", index: "ccr_account:index", platform: "ccr", storage: "hash", recordType: "ccr" },
+  { prefix: "droid:account:", index: "droid:account:index", platform: "droid", storage: "hash", binding: { field: "droidAccountId" }, recordType: "droid" },
+  { prefix: "grok:account:", index: "grok:account:index", platform: "grok", storage: "hash", binding: { field: "grokAccountId" }, recordType: "grok" },
 ];
 
-/** Fields of `apikey:{id}` that bind a key to an account, per platform. */
-export const KEY_BINDING_FIELDS = [
-  "claudeAccountId",
-  "claudeConsoleAccountId",
-  "geminiAccountId",
-  "openaiAccountId",
-  "azureOpenaiAccountId",
-  "bedrockAccountId",
-  "droidAccountId",
-  "ccrAccountId",
-] as const;
+/** Fields of `apikey:{id}` that bind a key to an account (several families share one). */
+export const KEY_BINDING_FIELDS = [...new Set(ACCOUNT_FAMILIES.flatMap((f) => (f.binding ? [f.binding.field] : [])))];
+
+/** CRS's value prefixes of a binding to another family of one account (`api:`, `responses:`), and to a pool. */
+export const BINDING_VALUE_PREFIXES = [...new Set(ACCOUNT_FAMILIES.flatMap((f) => (f.binding?.valuePrefix ? [f.binding.valuePrefix] : [])))];
+export const GROUP_BINDING_PREFIX = "group:";
 
 export const crsKeys = {
   apiKey: (keyId: string) => `apikey:${keyId}`,
@@ -44,7 +60,28 @@ export const crsKeys = {
   ratedCostDaily: (keyId: string, day: string) => `usage:cost:daily:${keyId}:${day}`,
   globalTotal: "usage:global:total",
   serviceRates: "system:service_rates",
+  /** Any account's counters: CRS writes them for whatever account served a request, of any family. */
+  accountUsage: (accountId: string) => `account_usage:${accountId}`,
+  /** CRS's "no account of this family" marker (1 h), set when its index and a SCAN found none. */
+  emptyIndexMarker: (index: string) => `${index}:empty`,
+  /** Key ids by last use (ms), kept by CRS's API key index service (from late 2025 on): the follower's cheap "what changed". */
+  lastUsedIndex: "apikey:idx:lastUsedAt",
+  /** The version of CRS's API key indexes; the last-used index is complete from 2 on. */
+  apiKeyIndexVersion: "apikey:index:version",
+  hourlyKeyIndex: (hour: string) => `usage:hourly:index:${hour}`,
+  modelMonths: "usage:model:monthly:months",
+  modelMonthlyIndex: (month: string) => `usage:model:monthly:index:${month}`,
+  modelDailyIndex: (day: string) => `usage:model:daily:index:${day}`,
 } as const;
+
+/**
+ * Names under `apikey:` that are not API keys: the hash map, and CRS's sub-keys (indexes, tags,
+ * change history, drift markers), which all carry a second ':'. A key id never does in CRS (uuid).
+ */
+export function apiKeyIdOf(redisKey: string): string | undefined {
+  const id = redisKey.slice("apikey:".length);
+  return id && id !== "hash_map" && !id.includes(":") ? id : undefined;
+}
 
 /** CRS's model normalisation for aggregates (redis.js `_normalizeModelName`); records keep the raw name. */
 export function normalizeCrsModel(model: string): string {
@@ -69,6 +106,7 @@ export function crsService(accountType: string | null | undefined, model: string
     azure: "azure",
     "azure-openai": "azure",
     droid: "droid",
+    grok: "grok",
   };
   const t = accountType ? byType[accountType] : undefined;
   if (t) return t;
@@ -84,14 +122,15 @@ export function crsService(accountType: string | null | undefined, model: string
 }
 
 /** CRS's default service rates (serviceRatesService.getDefaultRates), merged under the stored ones. */
-export const DEFAULT_SERVICE_RATES: Readonly<Record<string, number>> = { claude: 1, codex: 1, gemini: 1, droid: 1, bedrock: 1, azure: 1, ccr: 1 };
+export const DEFAULT_SERVICE_RATES: Readonly<Record<string, number>> = { claude: 1, codex: 1, gemini: 1, droid: 1, bedrock: 1, azure: 1, ccr: 1, grok: 1 };
 
 /** Parses `system:service_rates` the way CRS does (defaults merged under it; any error → defaults). */
 export function parseServiceRates(json: string | null | undefined): Record<string, number> {
   if (!json) return { ...DEFAULT_SERVICE_RATES };
   try {
-    const parsed = JSON.parse(json) as { rates?: Record<string, number> };
-    return { ...DEFAULT_SERVICE_RATES, ...(parsed.rates ?? {}) };
+    const parsed = JSON.parse(json) as { rates?: unknown };
+    const rates = parsed && typeof parsed.rates === "object" && parsed.rates ? Object.entries(parsed.rates) : [];
+    return { ...DEFAULT_SERVICE_RATES, ...Object.fromEntries(rates.filter(([, v]) => typeof v === "number" && Number.isFinite(v) && v >= 0)) };
   } catch {
     return { ...DEFAULT_SERVICE_RATES };
   }

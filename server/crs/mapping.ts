@@ -1,8 +1,9 @@
 import { createHash } from "node:crypto";
 import type { UpsertAccountInput, UpsertApiKeyInput } from "../accounts/schemas";
 import { costTextToNanos } from "../usage/normalize";
-import { MIN_OCCURRED_AT, parseCostUsd, roundHalfUp8, type UsageEvent } from "../usage/schemas";
-import { KEY_BINDING_FIELDS, crsService, normalizeCrsModel, type CrsCalendar } from "./layout";
+import { MAX_TOKENS_PER_FIELD, MIN_OCCURRED_AT, isStorableText, parseCostUsd, roundHalfUp8, type UsageEvent } from "../usage/schemas";
+import { ACCOUNT_FAMILIES, BINDING_VALUE_PREFIXES, GROUP_BINDING_PREFIX, KEY_BINDING_FIELDS, crsService, normalizeCrsModel, type CrsCalendar } from "./layout";
+import { quote } from "./rejections";
 
 /**
  * CRS data → our inputs, as pure functions (no Redis, no SQL): account and key upserts, one event
@@ -33,12 +34,12 @@ export function recordRequestId(keyId: string, recordJson: string): string {
   return `crs1-${sha40(`${keyId}\n${recordJson}`)}`;
 }
 
-const num = (v: unknown): number => {
-  const n = typeof v === "number" ? v : typeof v === "string" ? Number(v) : 0;
-  return Number.isFinite(n) && n > 0 ? Math.floor(n) : 0;
-};
+/** CRS's records are under 2 KB; anything far bigger is not one of them. */
+export const MAX_RECORD_BYTES = 64 * 1024;
+
+/** A field of an object parsed from CRS's JSON: own properties only (a record may carry "constructor"). */
+const own = (o: object, k: string): unknown => (Object.hasOwn(o, k) ? (o as Record<string, unknown>)[k] : undefined);
 const bool = (v: string | undefined) => v === "true";
-const cents = (v: number) => (parseCostUsd(v).ok ? (parseCostUsd(v) as { text: string }).text : "0");
 
 /** Rates that turn a real cost into CRS's rated one (apiKeyService.calculateRatedCost). */
 export interface RateContext {
@@ -51,9 +52,9 @@ export interface RateContext {
 export function ratedCostOf(real: number, accountType: string | null | undefined, model: string, keyId: string, rates: RateContext): number {
   if (!(real > 0)) return real;
   const service = crsService(accountType, model);
-  const globalRate = rates.globalRates[service] || 1.0;
-  const keyRate = rates.keyRates(keyId)[service] ?? 1.0;
-  return real * globalRate * keyRate;
+  const globalRate = Number(rates.globalRates[service]) || 1.0;
+  const keyRate = Number(rates.keyRates(keyId)[service] ?? 1.0);
+  return real * globalRate * (Number.isFinite(keyRate) ? keyRate : 1.0);
 }
 
 /** One of our events (both costs as 8-decimal USD strings) and where it came from in CRS. */
@@ -62,81 +63,142 @@ export interface CrsEvent {
   /** CRS day (UTC+offset) of the request or bucket. */
   crsDay: string;
   kind: "record" | "day" | "month" | "alltime";
+  /** The record's `accountType`, when it names one. */
+  crsAccountType?: string;
 }
 
-interface CrsRecord {
-  timestamp?: string;
-  model?: string;
-  accountId?: string | null;
-  accountType?: string | null;
-  requestId?: string | null;
-  inputTokens?: number;
-  outputTokens?: number;
-  cacheCreateTokens?: number;
-  cacheReadTokens?: number;
-  ephemeral5mTokens?: number;
-  ephemeral1hTokens?: number;
-  cost?: number;
-  realCost?: number;
-  costBreakdown?: { total?: number } | null;
-  realCostBreakdown?: { total?: number } | null;
-}
-
-/** A record that cannot become an event, and why. */
+/** A record that cannot become an event, and why (a RejectionLog reason, and the value at fault). */
 export interface Unmapped {
   keyId: string;
   reason: string;
+  detail?: string;
 }
 
-/** The full-precision real cost CRS computed: costBreakdown.total, else the 6-decimal fields. */
-function realCostOf(r: CrsRecord): number {
-  const full = r.realCostBreakdown?.total ?? r.costBreakdown?.total;
-  if (typeof full === "number" && Number.isFinite(full)) return full;
-  if (typeof r.realCost === "number") return r.realCost;
-  return typeof r.cost === "number" ? r.cost : 0;
+export const isUnmapped = (x: CrsEvent | Unmapped): x is Unmapped => "reason" in x;
+
+const TOKEN_FIELDS = ["inputTokens", "outputTokens", "cacheCreateTokens", "cacheReadTokens", "ephemeral5mTokens", "ephemeral1hTokens"] as const;
+
+/** A token count as CRS writes it: a JSON integer ≥ 0 (absent or null: 0); anything else is refused, never rounded or clamped. */
+function tokenCount(r: object, field: (typeof TOKEN_FIELDS)[number]): number | Omit<Unmapped, "keyId"> {
+  const v = own(r, field);
+  if (v === undefined || v === null) return 0;
+  if (typeof v !== "number" || !Number.isInteger(v) || v < 0) return { reason: "a token count that is not a non-negative integer", detail: `${field} ${quote(v)}` };
+  if (v > MAX_TOKENS_PER_FIELD) return { reason: "a token count beyond the ledger's bound", detail: `${field} ${quote(v)} > ${MAX_TOKENS_PER_FIELD}` };
+  return v;
 }
 
-export function mapRecord(keyId: string, recordJson: string, cal: CrsCalendar, rates: RateContext): CrsEvent | Unmapped {
-  let r: CrsRecord;
-  try {
-    r = JSON.parse(recordJson) as CrsRecord;
-  } catch {
-    return { keyId, reason: "a usage record that is not JSON" };
+/** A cost as CRS writes it, a JSON number ≥ 0 within the ledger's bound, as 8-decimal text. */
+function costText(v: unknown, field: string): string | Omit<Unmapped, "keyId"> {
+  if (typeof v !== "number" || !Number.isFinite(v) || v < 0) return { reason: "a cost that is not a non-negative number", detail: `${field} ${quote(v)}` };
+  const r = parseCostUsd(v);
+  return r.ok ? r.text : { reason: "a cost beyond the ledger's bound per request", detail: `${field} ${quote(v)}: ${r.message}` };
+}
+
+/** The full-precision real cost CRS computed: realCostBreakdown.total / costBreakdown.total, else the 6-decimal fields. */
+function realCostOf(r: object): { value: unknown; field: string } {
+  for (const b of ["realCostBreakdown", "costBreakdown"]) {
+    const breakdown = own(r, b);
+    const total = breakdown && typeof breakdown === "object" ? own(breakdown, "total") : undefined;
+    if (total !== undefined && total !== null) return { value: total, field: `${b}.total` };
   }
-  const ms = typeof r.timestamp === "string" ? Date.parse(r.timestamp) : NaN;
-  if (!Number.isFinite(ms)) return { keyId, reason: "a usage record without a valid timestamp" };
-  const rawModel = typeof r.model === "string" && r.model ? r.model : "unknown";
-  const model = normalizeCrsModel(rawModel);
-  const real = realCostOf(r);
-  const rated = ratedCostOf(real, r.accountType, rawModel, keyId, rates);
+  for (const f of ["realCost", "cost"]) {
+    const v = own(r, f);
+    if (v !== undefined && v !== null) return { value: v, field: f };
+  }
+  return { value: 0, field: "cost" };
+}
+
+/**
+ * The rated cost CRS charged: its recorded `cost` (6 decimals) unless our recomputation from
+ * the full-precision real cost rounds to exactly that, which gives the same charge with all its
+ * decimals. A record whose rate CRS computed otherwise (per-model rates, a key rate changed since)
+ * keeps CRS's figure: the product never recomputes a charge it cannot reproduce.
+ */
+function ratedCostText(r: object, real: number, recomputed: number, hasRecorded: boolean): string | Omit<Unmapped, "keyId"> {
+  const recorded = own(r, "cost");
+  const full = own(r, "ratedCostFull") ?? own(own(r, "ratedCostBreakdown") ?? {}, "total");
+  if (typeof full === "number") return costText(full, "ratedCostBreakdown.total");
+  if (!hasRecorded || recorded === undefined || recorded === null) return costText(recomputed, "cost (rated)");
+  if (typeof recorded === "number" && Number.isFinite(recorded) && Number(recomputed.toFixed(6)) === recorded) return costText(recomputed, "cost (rated)");
+  if (typeof recorded === "number" && real === 0 && recorded === 0) return "0";
+  return costText(recorded, "cost (rated)");
+}
+
+/** The account CRS names in a record, without the family prefix a key binding carries (`responses:`, `api:`). */
+function recordAccountId(v: unknown, accountType: string | undefined): string | null | Omit<Unmapped, "keyId"> {
+  if (v === undefined || v === null || v === "") return null;
+  if (typeof v !== "string") return { reason: "an account id that is not text", detail: quote(v) };
+  const id = accountType === "openai-responses" ? v.replace(/^responses:/, "") : accountType === "gemini-api" || accountType === "gemini" ? v.replace(/^api:/, "") : v;
+  if (!id || id.length > 128 || !isStorableText(id)) return { reason: "an account id that cannot be one here", detail: quote(v, 40) };
+  return id;
+}
+
+/**
+ * One record of `usage:records:{key}` → one event, taken exactly or refused with the reason: a
+ * record is JSON written by another program and can hold anything.
+ */
+export function mapRecord(keyId: string, recordJson: string, cal: CrsCalendar, rates: RateContext): CrsEvent | Unmapped {
+  if (recordJson.length > MAX_RECORD_BYTES) return { keyId, reason: "a usage record too big to be CRS's", detail: `${recordJson.length} bytes` };
+  let r: unknown;
+  try {
+    r = JSON.parse(recordJson);
+  } catch {
+    return { keyId, reason: "a usage record that is not JSON", detail: quote(recordJson, 40) };
+  }
+  if (!r || typeof r !== "object" || Array.isArray(r)) return { keyId, reason: "a usage record that is not a JSON object", detail: quote(recordJson, 40) };
+  const ts = own(r, "timestamp");
+  const ms = typeof ts === "string" && ts.length <= 40 ? Date.parse(ts) : NaN;
+  if (!Number.isFinite(ms)) return { keyId, reason: "a usage record without a valid timestamp", detail: quote(ts) };
+  if (ms < Date.parse(MIN_OCCURRED_AT)) return { keyId, reason: "a usage record dated before what the ledger takes", detail: `${quote(ts)} < ${MIN_OCCURRED_AT}` };
+  const m = own(r, "model");
+  if (m !== undefined && m !== null && typeof m !== "string") return { keyId, reason: "a model name that is not text", detail: quote(m) };
+  const rawModel = typeof m === "string" && m ? m : "unknown";
+  if (rawModel.length > 128 || !isStorableText(rawModel)) return { keyId, reason: "a model name that cannot be one here", detail: quote(rawModel, 40) };
+  const model = normalizeCrsModel(rawModel) || rawModel;
+  const tokens: Record<string, number> = {};
+  for (const f of TOKEN_FIELDS) {
+    const t = tokenCount(r, f);
+    if (typeof t !== "number") return { keyId, ...t };
+    tokens[f] = t;
+  }
+  const at = own(r, "accountType");
+  const accountType = typeof at === "string" && at && at.length <= 64 && isStorableText(at) ? at : undefined;
+  const account = recordAccountId(own(r, "accountId"), accountType);
+  if (account !== null && typeof account !== "string") return { keyId, ...account };
+  const realSource = realCostOf(r);
+  const real = costText(realSource.value, realSource.field);
+  if (typeof real !== "string") return { keyId, ...real };
+  const realNumber = realSource.value as number;
+  const rated = ratedCostText(r, realNumber, ratedCostOf(realNumber, accountType, rawModel, keyId, rates), own(r, "realCost") !== undefined);
+  if (typeof rated !== "string") return { keyId, ...rated };
   const metadata: Record<string, unknown> = { source: "crs" };
-  if (r.requestId) metadata.crsRequestId = String(r.requestId).slice(0, 128);
-  if (rawModel !== model) metadata.crsModel = rawModel.slice(0, 200);
-  if (r.accountType) metadata.crsAccountType = String(r.accountType).slice(0, 64);
+  const reqId = own(r, "requestId");
+  if (typeof reqId === "string" && reqId && isStorableText(reqId)) metadata.crsRequestId = reqId.slice(0, 128);
+  if (rawModel !== model) metadata.crsModel = rawModel;
+  if (accountType) metadata.crsAccountType = accountType;
   return {
     event: {
       requestId: recordRequestId(keyId, recordJson),
       occurredAt: new Date(ms).toISOString(),
-      accountId: typeof r.accountId === "string" && r.accountId ? r.accountId : UNATTRIBUTED_ACCOUNT_ID,
+      accountId: account ?? UNATTRIBUTED_ACCOUNT_ID,
       apiKeyId: keyId,
-      model: model.slice(0, 128),
-      inputTokens: num(r.inputTokens),
-      outputTokens: num(r.outputTokens),
-      cacheCreateTokens: num(r.cacheCreateTokens),
-      cacheReadTokens: num(r.cacheReadTokens),
-      ephemeral5mTokens: num(r.ephemeral5mTokens),
-      ephemeral1hTokens: num(r.ephemeral1hTokens),
+      model,
+      inputTokens: tokens.inputTokens!,
+      outputTokens: tokens.outputTokens!,
+      cacheCreateTokens: tokens.cacheCreateTokens!,
+      cacheReadTokens: tokens.cacheReadTokens!,
+      ephemeral5mTokens: tokens.ephemeral5mTokens!,
+      ephemeral1hTokens: tokens.ephemeral1hTokens!,
       requests: 1,
-      cost: cents(real),
-      ratedCost: cents(rated),
+      cost: real,
+      ratedCost: rated,
       metadata,
     },
     crsDay: cal.day(ms),
     kind: "record",
+    ...(accountType ? { crsAccountType: accountType } : {}),
   };
 }
-
-export const isUnmapped = (x: CrsEvent | Unmapped): x is Unmapped => "reason" in x;
 
 /* ------------------------------------------------------------ metadata */
 
@@ -144,40 +206,76 @@ const slugOf = (v: string | undefined, fallback: string) => {
   const s = (v ?? "").toLowerCase().replace(/[^a-z0-9._-]+/g, "-").replace(/^[^a-z0-9]+/, "").slice(0, 32);
   return s || fallback;
 };
-const text = (v: string | undefined, max: number) => (v ? v.slice(0, max) : undefined);
+/** Names and descriptions: text CRS shows, taken as written up to our column's size (NUL and lone surrogates dropped). */
+const text = (v: string | undefined, max: number) => {
+  const t = v ? v.replace(/\u0000/g, "").replace(/\p{Cs}/gu, "\uFFFD").slice(0, max) : "";
+  return t || undefined;
+};
+const field = (h: Record<string, string>, k: string): string | undefined => (Object.hasOwn(h, k) ? h[k] : undefined);
 
-/** An account hash of one platform family → our upsert. */
+/** The platform of an account known only from records: its `accountType`, as a slug. */
+export function platformOfRecordType(accountType: string | undefined): string {
+  const family = ACCOUNT_FAMILIES.find((f) => f.recordType === accountType);
+  return family ? family.platform : slugOf(accountType, "crs-unknown");
+}
+
+/** An account of one family (its fields as text) → our upsert. */
 export function mapAccount(family: { prefix: string; platform: string }, id: string, h: Record<string, string>): UpsertAccountInput {
-  const priority = Number.parseInt(h.priority ?? "", 10);
-  const metadata: Record<string, unknown> = { source: "crs", crsRedisKey: `${family.prefix}${id}` };
-  if (h.isActive !== undefined) metadata.isActive = bool(h.isActive);
-  if (h.schedulable !== undefined) metadata.schedulable = bool(h.schedulable);
-  if (h.createdAt) metadata.createdAt = h.createdAt;
-  if (h.description) metadata.description = h.description.slice(0, 500);
+  const priority = Number.parseInt(field(h, "priority") ?? "", 10);
+  const metadata: Record<string, unknown> = { source: "crs", crsRedisKey: `${family.prefix}${id}`.slice(0, 300) };
+  if (field(h, "isActive") !== undefined) metadata.isActive = bool(field(h, "isActive"));
+  if (field(h, "schedulable") !== undefined) metadata.schedulable = bool(field(h, "schedulable"));
+  const createdAt = text(field(h, "createdAt"), 40);
+  if (createdAt) metadata.createdAt = createdAt;
+  const description = text(field(h, "description"), 500);
+  if (description) metadata.description = description;
+  // Bedrock keeps no status: an inactive account is "inactive", an active one "active".
+  const status = field(h, "status") ?? (field(h, "isActive") === "false" ? "inactive" : undefined);
   return {
     id,
-    name: text(h.name, 200) ?? id,
+    name: text(field(h, "name"), 200) ?? id,
     platform: family.platform,
-    type: slugOf(h.accountType, "shared"),
-    status: slugOf(h.status, "active"),
+    type: slugOf(field(h, "accountType"), "shared"),
+    status: slugOf(status, "active"),
     priority: Number.isFinite(priority) && priority >= 0 ? Math.min(priority, 1_000_000) : 50,
     metadata,
   };
 }
 
-/** CRS binds keys to `group:<id>` (a pool) or `responses:<id>`/`api:<id>` (another family of one account). */
-function bindingAccount(value: string): string | undefined {
-  if (value.startsWith("group:")) return undefined;
-  return value.replace(/^(responses|api):/, "");
+/** An account CRS names in records and keeps counters for, of a family this product does not know. */
+export function accountFromRecords(id: string, accountType: string | undefined): UpsertAccountInput {
+  return {
+    id,
+    name: id,
+    platform: platformOfRecordType(accountType),
+    type: "shared",
+    status: "active",
+    metadata: { source: "crs", knownFrom: "records", ...(accountType ? { crsAccountType: accountType } : {}) },
+  };
 }
 
-const jsonOr = (v: string | undefined, fallback: unknown): unknown => {
+/** CRS binds keys to `group:<id>` (a pool) or `responses:<id>`/`api:<id>` (another family of one account). */
+function bindingAccount(value: string): string | undefined {
+  if (value.startsWith(GROUP_BINDING_PREFIX)) return undefined;
+  const prefix = BINDING_VALUE_PREFIXES.find((p) => value.startsWith(p));
+  return prefix ? value.slice(prefix.length) : value;
+}
+
+/** A JSON field of a key hash, as stored JSON when it is small and safe (no __proto__ / constructor keys), else dropped. */
+const jsonField = (v: string | undefined, fallback: unknown, dropped: string[], name: string): unknown => {
   if (v === undefined || v === "") return fallback;
+  let parsed: unknown = v;
   try {
-    return JSON.parse(v);
+    parsed = JSON.parse(v);
   } catch {
-    return v;
+    // CRS's older keys hold some of these as plain text ("all", "claude,gemini").
   }
+  const json = JSON.stringify(parsed) ?? "";
+  if (json.length > 1024 || /"(__proto__|constructor|prototype)"\s*:/.test(json) || !isStorableText(json)) {
+    dropped.push(name);
+    return fallback;
+  }
+  return parsed;
 };
 const limit = (v: string | undefined): string | null => {
   const n = Number(v);
@@ -191,52 +289,64 @@ export interface MappedApiKey {
   deleted: boolean;
   /** Accounts it is bound to (any number); the upsert carries one only when there is exactly one. */
   boundAccounts: string[];
+  /** Metadata fields left out because CRS held something unsafe or too big there. */
+  dropped: string[];
 }
 
 /** An `apikey:{id}` hash → our upsert (and whether CRS soft-deleted it). */
 export function mapApiKey(id: string, h: Record<string, string>): MappedApiKey {
   const bindings: Record<string, string> = {};
   const accounts = new Set<string>();
+  const dropped: string[] = [];
   for (const f of KEY_BINDING_FIELDS) {
-    const v = h[f];
+    const v = field(h, f);
     if (!v) continue;
+    if (v.length > 140 || !isStorableText(v)) {
+      dropped.push(f);
+      continue;
+    }
     bindings[f] = v;
     const a = bindingAccount(v);
     if (a) accounts.add(a);
     else accounts.add(`?${v}`); // a group: several accounts
   }
-  const deleted = bool(h.isDeleted);
-  const bound = [...accounts].filter((a) => !a.startsWith("?"));
-  const hashed = h.apiKey && /^[0-9a-fA-F]{32,128}$/.test(h.apiKey) ? h.apiKey : null;
+  const deleted = bool(field(h, "isDeleted"));
+  const bound = [...accounts].filter((a) => !a.startsWith("?") && a.length <= 128);
+  const apiKey = field(h, "apiKey");
+  const hashed = apiKey && /^[0-9a-fA-F]{32,128}$/.test(apiKey) ? apiKey : null;
+  const createdAt = text(field(h, "createdAt"), 40) ?? null;
+  const deletedAt = text(field(h, "deletedAt"), 40) ?? null;
   return {
     input: {
       id,
-      name: text(h.name, 200) ?? id,
+      name: text(field(h, "name"), 200) ?? id,
       accountId: accounts.size === 1 && bound.length === 1 ? bound[0]! : null,
-      status: deleted ? "deleted" : h.isActive === "false" ? "disabled" : "active",
+      status: deleted ? "deleted" : field(h, "isActive") === "false" ? "disabled" : "active",
       hashedKey: hashed,
-      dailyCostLimit: limit(h.dailyCostLimit),
-      totalCostLimit: limit(h.totalCostLimit),
+      dailyCostLimit: limit(field(h, "dailyCostLimit")),
+      totalCostLimit: limit(field(h, "totalCostLimit")),
       metadata: {
         source: "crs",
         bindings,
-        permissions: jsonOr(h.permissions, []),
-        serviceRates: jsonOr(h.serviceRates, {}),
-        tags: jsonOr(h.tags, []),
-        createdAt: h.createdAt || null,
-        deletedAt: h.deletedAt || null,
+        permissions: jsonField(field(h, "permissions"), [], dropped, "permissions"),
+        serviceRates: jsonField(field(h, "serviceRates"), {}, dropped, "serviceRates"),
+        tags: jsonField(field(h, "tags"), [], dropped, "tags"),
+        createdAt,
+        deletedAt,
       },
     },
     deleted,
     boundAccounts: bound,
+    dropped,
   };
 }
 
-/** The key's rates from its hash, as CRS reads them (bad JSON → none). */
+/** The key's rates from its hash, as CRS reads them (bad JSON, or anything but numbers → none). */
 export function keyServiceRates(h: Record<string, string> | undefined): Record<string, number> {
   try {
-    const v = JSON.parse(h?.serviceRates || "{}") as unknown;
-    return v && typeof v === "object" ? (v as Record<string, number>) : {};
+    const v = JSON.parse((h && field(h, "serviceRates")) || "{}") as unknown;
+    if (!v || typeof v !== "object" || Array.isArray(v)) return {};
+    return Object.fromEntries(Object.entries(v).filter(([, x]) => typeof x === "number" && Number.isFinite(x) && x >= 0));
   } catch {
     return {};
   }
@@ -254,9 +364,15 @@ export interface CrsCounters extends Counts {
   ratedCostMicro: number;
 }
 
-export function parseCounters(h: Record<string, string>): CrsCounters {
-  const out = { realCostMicro: num(h.realCostMicro), ratedCostMicro: num(h.ratedCostMicro) } as CrsCounters;
-  for (const m of MEASURES) out[m] = num(h[m]);
+/** An aggregate hash's counters, or what is wrong with them: CRS writes integers ≥ 0 and nothing else. */
+export function parseCounters(h: Record<string, string>): CrsCounters | { bad: string } {
+  const out = {} as CrsCounters;
+  for (const m of [...MEASURES, "realCostMicro", "ratedCostMicro"] as const) {
+    const v = field(h, m);
+    if (v === undefined || v === "") out[m] = 0;
+    else if (/^\d{1,15}$/.test(v)) out[m] = Number(v);
+    else return { bad: `${m} ${quote(v)}` };
+  }
   return out;
 }
 

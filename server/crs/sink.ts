@@ -1,3 +1,5 @@
+import { deleteApiKey, upsertAccount, upsertApiKey } from "../accounts/accounts.service";
+import { upsertAccountInput, upsertApiKeyInput, type UpsertAccountInput } from "../accounts/schemas";
 import { logger } from "../logger";
 import { isRedisReady } from "../redis";
 import type { Runtime } from "../runtime";
@@ -7,7 +9,8 @@ import type { RejectedEvent } from "../usage/schemas";
 import { insertWithPartitions } from "../usage/usage.repository";
 import { recordUsage, validateEvents } from "../usage/usage.service";
 import { insertReturningIds } from "./crs.repository";
-import type { CrsEvent } from "./mapping";
+import { UNATTRIBUTED_ACCOUNT, UNATTRIBUTED_ACCOUNT_ID, type CrsEvent, type MappedApiKey } from "./mapping";
+import type { RejectionLog } from "./rejections";
 
 /**
  * Writes CRS events into our stores. With PostgreSQL: straight into the ledger (one idempotent
@@ -76,4 +79,47 @@ async function countHot(runtime: Runtime, events: NormalizedEvent[], inserted: S
     logger.warn(`[crs] counting in Redis failed (${(err as Error).message}); the counters will be rebuilt from PostgreSQL`);
     runtime.events.emit("redisBypassed");
   }
+}
+
+/**
+ * Accounts and keys from CRS into the ledger, each on its own: one the schema refuses (an id too
+ * long, a name it cannot store) is counted in `log` with its Redis key, never the end of a run.
+ */
+export async function writeAccounts(runtime: Runtime, accounts: { input: UpsertAccountInput; key: string }[], log: RejectionLog): Promise<number> {
+  let n = 0;
+  for (const a of accounts) {
+    const parsed = upsertAccountInput.safeParse(a.input);
+    if (!parsed.success) {
+      log.add("an account the ledger cannot take", a.key, parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ").slice(0, 200));
+      continue;
+    }
+    await upsertAccount(runtime, parsed.data);
+    n++;
+  }
+  return n;
+}
+
+export async function writeApiKeys(runtime: Runtime, keys: MappedApiKey[], log: RejectionLog): Promise<number> {
+  let n = 0;
+  for (const k of keys) {
+    const key = `apikey:${k.input.id}`;
+    if (k.dropped.length) log.add("API key fields left out (unsafe or too big)", key, k.dropped.join(", "));
+    const parsed = upsertApiKeyInput.safeParse(k.input);
+    if (!parsed.success) {
+      log.add("an API key the ledger cannot take", key, parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ").slice(0, 200));
+      continue;
+    }
+    await upsertApiKey(runtime, parsed.data);
+    if (k.deleted) await deleteApiKey(runtime, { id: k.input.id });
+    n++;
+  }
+  return n;
+}
+
+/** The unattributed account exists before anything is written to it (once per process is enough). */
+const unattributedWritten = new WeakSet<Runtime>();
+export async function ensureUnattributed(runtime: Runtime, events: CrsEvent[]): Promise<void> {
+  if (unattributedWritten.has(runtime) || !events.some((e) => e.event.accountId === UNATTRIBUTED_ACCOUNT_ID)) return;
+  await upsertAccount(runtime, UNATTRIBUTED_ACCOUNT);
+  unattributedWritten.add(runtime);
 }

@@ -42,6 +42,8 @@ function build() {
     crsLag: new Gauge({ name: "ub_crs_follower_lag_seconds", help: "Seconds since the CRS follower last read the relay's Redis", labelNames: ["source"] as const, ...r }),
     crsEvents: new Gauge({ name: "ub_crs_follower_events_recorded", help: "Events the CRS follower recorded since it first started (persisted)", labelNames: ["source"] as const, ...r }),
     crsGaps: new Gauge({ name: "ub_crs_follower_gaps_filled", help: "Bursts of more than 200 requests filled from CRS's aggregates", labelNames: ["source"] as const, ...r }),
+    crsRejected: new Gauge({ name: "ub_crs_follower_rejected", help: "Records and keys the CRS follower skipped, by reason (persisted)", labelNames: ["source", "reason"] as const, ...r }),
+    crsFailing: new Gauge({ name: "ub_crs_follower_consecutive_errors", help: "Polls of the CRS follower that failed in a row", labelNames: ["source"] as const, ...r }),
   };
 }
 

@@ -20,10 +20,14 @@ export async function scrapeMetrics(runtime: Runtime): Promise<{ body: string; c
   m.crsLag.reset();
   m.crsEvents.reset();
   m.crsGaps.reset();
+  m.crsRejected.reset();
+  m.crsFailing.reset();
   for (const s of h.crsFollower.sources) {
     if (s.lagSeconds !== null) m.crsLag.set({ source: s.source }, s.lagSeconds);
     m.crsEvents.set({ source: s.source }, s.eventsRecorded);
     m.crsGaps.set({ source: s.source }, s.gapsFilled);
+    m.crsFailing.set({ source: s.source }, s.consecutiveErrors);
+    for (const [reason, n] of Object.entries(s.rejectionsByReason)) m.crsRejected.set({ source: s.source, reason }, n);
   }
   return { body: await m.registry.metrics(), contentType: m.registry.contentType };
 }

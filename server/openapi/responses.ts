@@ -45,8 +45,13 @@ const crsFollowerHealth = z.object({
       gapRequests: z.number().int(),
       gapsPending: z.number().int(),
       errors: z.number().int(),
+      consecutiveErrors: z.number().int().meta({ description: "Polls that failed in a row; from 3 on the source is failing and status is degraded" }),
       lastError: z.string().nullable(),
       lastErrorAt: z.string().nullable(),
+      rejected: z.number().int().meta({ description: "Records and keys of CRS's Redis skipped (the follower went on past them)" }),
+      rejectionsByReason: z.record(z.string(), z.number().int()),
+      lastRejection: z.string().nullable().meta({ description: "The last one skipped: its Redis key, the reason and the value at fault" }),
+      lastRejectionAt: z.string().nullable(),
     }),
   ),
 });

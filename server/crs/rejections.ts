@@ -1,0 +1,68 @@
+/**
+ * What could not be taken from CRS's Redis, and why: a key of the wrong type, a record that is
+ * not JSON, a negative token count, an account that is not CRS's own. Counted per reason, the
+ * first few named with their Redis key, so that an import's report and /admin/health say what
+ * was left and where — and one bad key or record never ends a run.
+ */
+
+/** How many named examples a log keeps (per log, not per reason). */
+export const MAX_NAMED = 50;
+
+export interface Rejection {
+  reason: string;
+  /** The Redis key (with `[i]` for the i-th record of a list) it came from. */
+  key: string;
+  /** What exactly was wrong there (a value, a type), already shortened. */
+  detail?: string;
+}
+
+export interface RejectionSummary {
+  total: number;
+  byReason: Record<string, number>;
+  named: Rejection[];
+}
+
+/** Text taken from CRS, fit for a message or a log line: control characters escaped, bounded. */
+export function visible(s: string, max = 300): string {
+  const t = JSON.stringify(s).slice(1, -1);
+  return t.length > max ? `${t.slice(0, max)}…` : t;
+}
+
+/** A value taken from CRS, as JSON, shortened: what a rejection's detail shows. */
+export function quote(v: unknown, max = 80): string {
+  let s: string;
+  try {
+    s = typeof v === "string" ? JSON.stringify(v) : (JSON.stringify(v) ?? String(v));
+  } catch {
+    s = String(v);
+  }
+  return s.length > max ? `${s.slice(0, max)}…` : s;
+}
+
+export class RejectionLog {
+  private readonly counts = new Map<string, number>();
+  readonly named: Rejection[] = [];
+  total = 0;
+
+  add(reason: string, key: string, detail?: string, count = 1): void {
+    this.total += count;
+    this.counts.set(reason, (this.counts.get(reason) ?? 0) + count);
+    if (this.named.length < MAX_NAMED) this.named.push({ reason, key: visible(key), ...(detail ? { detail } : {}) });
+  }
+
+  merge(other: RejectionLog): void {
+    for (const [reason, n] of other.counts) {
+      this.counts.set(reason, (this.counts.get(reason) ?? 0) + n);
+      this.total += n;
+    }
+    for (const r of other.named) if (this.named.length < MAX_NAMED) this.named.push(r);
+  }
+
+  get byReason(): Record<string, number> {
+    return Object.fromEntries([...this.counts].sort((a, b) => b[1] - a[1]));
+  }
+
+  summary(): RejectionSummary {
+    return { total: this.total, byReason: this.byReason, named: [...this.named] };
+  }
+}

@@ -17,7 +17,7 @@ import { checkTimeZone, keyResiduals, type KeyBatchContext } from "./importer";
 import { crsCalendar, crsKeys, parseServiceRates, type CrsCalendar } from "./layout";
 import { isUnmapped, keyServiceRates, mapAccount, mapApiKey, mapRecord, recordRequestId, type CrsEvent, type RateContext } from "./mapping";
 import { CrsReader, MAX_RECORDS_PER_KEY, type CrsHash } from "./reader";
-import { RejectionLog, visible } from "./rejections";
+import { RejectionLog, visible, type Rejection } from "./rejections";
 import { ensureUnattributed, writeAccounts, writeApiKeys, writeCrsEvents } from "./sink";
 
 /**
@@ -47,6 +47,9 @@ import { ensureUnattributed, writeAccounts, writeApiKeys, writeCrsEvents } from 
  */
 
 export const DEFAULT_SOURCE = "default";
+
+/** A rejection as health shows it: key (escaped already), reason, the value at fault (as JSON). */
+const describe = (r: Rejection) => `${r.key}: ${r.reason}${r.detail ? ` (${r.detail})` : ""}`.slice(0, 500);
 const LEASE_MS = 15_000;
 const GAP_MAX_WAIT_MS = 30_000;
 const METADATA_SYNC_MS = 5 * 60_000;
@@ -206,7 +209,7 @@ export class CrsFollower {
         readAt: new Date(nowMs),
         succeeded: true,
         rejections: log.byReason,
-        ...(log.named.length ? { lastRejection: visible(`${log.named.at(-1)!.key}: ${log.named.at(-1)!.reason}${log.named.at(-1)!.detail ? ` (${log.named.at(-1)!.detail})` : ""}`, 500) } : {}),
+        ...(log.named.length ? { lastRejection: describe(log.named.at(-1)!) } : {}),
         ...extra,
       });
     if (quiet) {

@@ -2,7 +2,7 @@ import type { ChainableCommander, Redis } from "ioredis";
 import { addDays } from "../usage/local-time";
 import { ACCOUNT_FAMILIES, apiKeyIdOf, crsKeys, type AccountFamily, type CrsCalendar } from "./layout";
 import { parseCounters, type KeyAggregates } from "./mapping";
-import { quote, type RejectionLog } from "./rejections";
+import { RejectionLog, quote } from "./rejections";
 
 /**
  * Every command sent to a CRS Redis: reads only (no write, no KEYS, no blocking command). Scans
@@ -338,7 +338,10 @@ export class CrsReader {
     const sets = [...months.map((m) => crsKeys.modelMonthlyIndex(m)), ...Array.from({ length: 33 }, (_, i) => crsKeys.modelDailyIndex(addDays(today, -i)))];
     const models = new Set<string>();
     for (const set of sets) {
-      for (const m of await this.indexMembers(set, skips)) {
+      // Read no more of a set than could still matter (the names taken, and room for more): a
+      // set of 200,000 names costs a few thousand of them.
+      const members = await this.indexMembers(set, new RejectionLog(), MAX_MODELS + models.size + 1);
+      for (const m of members) {
         if (models.has(m)) continue;
         if (!m || m.length > 128 || m.includes("\u0000")) {
           skips.add("a model name that cannot be one here", set, quote(m, 40));

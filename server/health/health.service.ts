@@ -39,7 +39,8 @@ export interface Health {
 /** A backlog older than this means the drainer is not keeping up (or not running). */
 const STALE_BACKLOG_SECONDS = 300;
 
-export async function health(runtime: Runtime): Promise<Health> {
+/** `nowMs`: the instant lags are measured at (tests inject the follower's clock). */
+export async function health(runtime: Runtime, nowMs = Date.now()): Promise<Health> {
   const postgres: StoreHealth = runtime.db
     ? { configured: true, kind: runtime.db.kind, ok: await ping(runtime.db.db) }
     : { configured: false, ok: false };
@@ -66,7 +67,7 @@ export async function health(runtime: Runtime): Promise<Health> {
     }
   }
 
-  const crsFollower = await crsFollowerHealth(runtime, postgres.ok);
+  const crsFollower = await crsFollowerHealth(runtime, postgres.ok, nowMs);
   const up = [postgres, redis].filter((s) => s.configured && s.ok).length;
   const configured = [postgres, redis].filter((s) => s.configured).length;
   const stale = (outbox.oldestAgeSeconds ?? 0) > STALE_BACKLOG_SECONDS || (outbox.deadLetters ?? 0) > 0 || (crsFollower.configured && !crsFollower.ok);

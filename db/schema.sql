@@ -455,8 +455,19 @@ CREATE TABLE public.crs_follower_status (
     gap_requests bigint DEFAULT 0 NOT NULL,
     errors integer DEFAULT 0 NOT NULL,
     last_error text,
-    last_error_at timestamp with time zone
+    last_error_at timestamp with time zone,
+    rejected bigint DEFAULT 0 NOT NULL,
+    rejections jsonb DEFAULT '{}'::jsonb NOT NULL,
+    last_rejection text,
+    last_rejection_at timestamp with time zone,
+    consecutive_errors integer DEFAULT 0 NOT NULL
 );
+
+--
+-- Name: COLUMN crs_follower_status.rejections; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.crs_follower_status.rejections IS 'reason -> count of what the follower skipped (see server/crs/rejections.ts)';
 
 --
 -- Name: schema_migrations; Type: TABLE; Schema: public; Owner: -

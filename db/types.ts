@@ -145,7 +145,7 @@ export interface CrsFollowerStatusTable {
   last_error: string | null;
   last_error_at: Timestamp | null;
   rejected: Generated<number>;
-  rejections: ColumnType<Record<string, number>, string | undefined, string>;
+  rejections: ColumnType<Record<string, unknown>, string | undefined, string>;
   last_rejection: string | null;
   last_rejection_at: Timestamp | null;
   consecutive_errors: Generated<number>;

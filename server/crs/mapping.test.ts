@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { fixture, type Dump, type FixtureRequest } from "./crs.fixtures";
 import { ACCOUNT_FAMILIES, crsCalendar, parseServiceRates } from "./layout";
-import { isUnmapped, keyServiceRates, mapAccount, mapApiKey, mapRecord, type RateContext } from "./mapping";
+import { UNATTRIBUTED_ACCOUNT_ID, isUnmapped, keyServiceRates, mapAccount, mapApiKey, mapRecord, parseCounters, platformOfRecordType, type RateContext } from "./mapping";
+import { fieldsOfJson } from "./reader";
 
 /** The mapping of CRS data against the fixture's ground truth, request by request. */
 
@@ -48,5 +49,56 @@ describe("accounts and keys", () => {
       const m = mapApiKey(id, hash(`apikey:${id}`)!);
       expect([id, m.input, m.deleted]).toEqual([id, { id, ...u.body }, u.thenDelete]);
     }
+  });
+});
+
+describe("the charge CRS made, and the account a record names", () => {
+  const cal = crsCalendar(8);
+  const none: RateContext = { globalRates: { claude: 1.2, codex: 1, gemini: 1 }, keyRates: () => ({}) };
+  const rec = (over: Record<string, unknown>) =>
+    JSON.stringify({ timestamp: "2026-11-20T01:00:00.000Z", model: "claude-sonnet-4", accountId: "a1", accountType: "claude-official", inputTokens: 1, outputTokens: 1, realCost: 0.0123457, costBreakdown: { total: 0.01234567 }, ...over });
+  const mapped = (json: string) => {
+    const m = mapRecord("k1", json, cal, none);
+    if (isUnmapped(m)) throw new Error(m.reason);
+    return m;
+  };
+
+  it("recomputes the rated cost with all its decimals when that is what CRS recorded, else takes CRS's figure", () => {
+    // 0.01234567 × 1.2 = 0.014814804, recorded by CRS as 0.014815
+    expect(mapped(rec({ cost: 0.014815 })).event.ratedCost).toBe("0.0148148");
+    // CRS charged otherwise (a per-model rate of 1.5 on top): its 6-decimal charge is taken
+    expect(mapped(rec({ cost: 0.022222 })).event.ratedCost).toBe("0.022222");
+    // A record of a CRS before rated costs (no realCost): the real cost under today's rates
+    expect(mapped(rec({ realCost: undefined, cost: 0.0123457 })).event.ratedCost).toBe("0.0148148");
+  });
+
+  it("strips the family prefix a binding carries from the record's account id, and keeps it otherwise", () => {
+    expect(mapped(rec({ accountId: "responses:r1", accountType: "openai-responses" })).event.accountId).toBe("r1");
+    expect(mapped(rec({ accountId: "api:g1", accountType: "gemini" })).event.accountId).toBe("g1");
+    expect(mapped(rec({ accountId: "responses:r1", accountType: "openai" })).event.accountId).toBe("responses:r1");
+    expect(mapped(rec({ accountId: null })).event.accountId).toBe(UNATTRIBUTED_ACCOUNT_ID);
+  });
+
+  it("names the platform of an account known only from records after its accountType", () => {
+    expect(platformOfRecordType("bedrock")).toBe("bedrock");
+    expect(platformOfRecordType("claude-official")).toBe("claude");
+    expect(platformOfRecordType("Vertex AI")).toBe("vertex-ai");
+    expect(platformOfRecordType(undefined)).toBe("crs-unknown");
+  });
+
+  it("reads a JSON account's fields as text, a field named __proto__ staying a field", () => {
+    const f = fieldsOfJson('{"name":"B","isActive":false,"priority":7,"subscriptionExpiresAt":null,"__proto__":{"polluted":1}}')!;
+    expect(Object.entries(f)).toEqual([["name", "B"], ["isActive", "false"], ["priority", "7"], ["__proto__", '{"polluted":1}']]);
+    expect(Object.getPrototypeOf(f)).toBe(Object.prototype);
+    expect(fieldsOfJson("[1,2]")).toBeUndefined();
+    expect(fieldsOfJson("null")).toBeUndefined();
+    expect(mapAccount({ prefix: "bedrock_account:", platform: "bedrock" }, "b1", f)).toMatchObject({ name: "B", status: "inactive", priority: 7 });
+  });
+
+  it("refuses counters that are not non-negative integers instead of reading them as 0", () => {
+    expect(parseCounters({ requests: "3", inputTokens: "10" })).toMatchObject({ requests: 3, inputTokens: 10, outputTokens: 0 });
+    expect(parseCounters({ requests: "-1" })).toEqual({ bad: 'requests "-1"' });
+    expect(parseCounters({ inputTokens: "1.5" })).toEqual({ bad: 'inputTokens "1.5"' });
+    expect(parseCounters({ outputTokens: "1".repeat(30) })).toHaveProperty("bad");
   });
 });

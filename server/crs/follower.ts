@@ -401,6 +401,8 @@ export class CrsFollower {
     let cursor: number | undefined;
     if (this.lastUsedIndex) {
       cursor = (await this.reader.newestLastUse()) ?? nowMs;
+      // Keys used just before the cursor are in the hourly index read now: seen, not read again next poll.
+      for (const h of await this.reader.keysUsedSince(cursor - LAST_USED_OVERLAP_MS, MAX_CHANGED_PER_POLL)) this.lastUsedOf.set(h.id, h.ms);
     }
     const from = (this.lastReadMs ?? 0) - 3_600_000;
     const hours = Math.ceil((nowMs - from) / 3_600_000) + 1;

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { NextRequest } from "next/server";
 import type { z } from "zod";
 import { authenticateRequest } from "../auth/authenticate";
+import { deadlineAfter, pastDeadline, type Deadline } from "../deadline";
 import type { Principal, Scope } from "../auth/scopes";
 import { metrics, routeLabel } from "../metrics/metrics";
 import { AppError, HTTP_STATUS, badRequestFromZod, toAppError } from "../errors";
@@ -31,6 +32,8 @@ export interface RouteContext<Q, B> {
   runtime: Runtime;
   principal: Principal;
   requestId: string;
+  /** REQUEST_TIMEOUT_MS after the request arrived: for work that outlives the handler (a CSV stream). */
+  deadline: Deadline;
 }
 
 type Schema = z.ZodType;
@@ -53,6 +56,7 @@ export function route<QS extends Schema | undefined = undefined, BS extends Sche
   const fn = async (req: NextRequest, ctx: { params: Promise<Record<string, string | string[]>> }): Promise<Response> => {
     const requestId = req.headers.get("x-request-id")?.slice(0, 64) || randomUUID();
     const started = performance.now();
+    const arrived = Date.now();
     let status = 500;
     try {
       const runtime = await getRuntime().catch((err: unknown) => {
@@ -65,6 +69,7 @@ export function route<QS extends Schema | undefined = undefined, BS extends Sche
       for (const [k, v] of Object.entries(rawParams)) params[k] = Array.isArray(v) ? v.join("/") : v;
       const query = opts.query ? parseQuery(req, opts.query) : undefined;
       const body = opts.body ? parseBody(await readJson(req, opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES), opts.body) : undefined;
+      const deadline = deadlineAfter(runtime.config.requestTimeoutMs, arrived);
       const result = await withDeadline(
         handler({
           req,
@@ -74,7 +79,9 @@ export function route<QS extends Schema | undefined = undefined, BS extends Sche
           runtime,
           principal,
           requestId,
+          deadline,
         }),
+        Math.max(1, deadline.at - Date.now()),
         runtime.config.requestTimeoutMs,
       );
       const res =
@@ -229,16 +236,14 @@ export function noStore(headers: Headers): void {
 
 /**
  * Every request has a deadline: past it the client gets 503 and this handler stops waiting (the
- * database's own statement timeout ends the query). A synchronous loop cannot be preempted in
- * Node.js: those are prevented by bounding every iteration (server/usage-stats/time.ts).
+ * database's own statement timeout ends the query; a CSV export's cursor is given the time left,
+ * see db/cursor.ts). A synchronous loop cannot be preempted in Node.js: those are prevented by
+ * bounding every iteration (server/usage-stats/time.ts). `totalMs` is what the message names.
  */
-export async function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
+export async function withDeadline<T>(work: Promise<T>, ms: number, totalMs = ms): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new AppError("UNAVAILABLE", `The request did not finish within ${ms} ms and was stopped; try a smaller range`, { retryAfterSeconds: 5 })),
-      ms,
-    );
+    timer = setTimeout(() => reject(pastDeadline(totalMs)), ms);
     timer.unref?.();
   });
   try {

@@ -37,6 +37,12 @@ describe("configuration", () => {
     expect((err as Error).message).toMatch(message);
   });
 
+  it("bounds request headers, bodies and bodies at once", () => {
+    expect(parseConfig({})).toMatchObject({ httpHeadersTimeoutMs: 10000, httpBodyTimeoutMs: 10000, httpMaxConcurrentBodies: 32 });
+    expect(() => parseConfig({ HTTP_BODY_TIMEOUT_MS: "10" })).toThrow(/HTTP_BODY_TIMEOUT_MS must be an integer from 500 to 600000/);
+    expect(() => parseConfig({ HTTP_MAX_CONCURRENT_BODIES: "0" })).toThrow(/HTTP_MAX_CONCURRENT_BODIES/);
+  });
+
   it("bounds CSV exports per process below the pool, and per token", () => {
     expect(parseConfig({})).toMatchObject({ csvMaxConcurrentExports: 4, csvMaxConcurrentExportsPerToken: 2 });
     // Each export holds a pool connection while it streams: reads always keep one.

@@ -8,6 +8,7 @@ import { metrics, routeLabel } from "../metrics/metrics";
 import { AppError, HTTP_STATUS, badRequestFromZod, toAppError } from "../errors";
 import { logger } from "../logger";
 import { getRuntime, type Runtime } from "../runtime";
+import { DEFAULT_MAX_BODY_BYTES } from "./limits";
 
 /**
  * The one wrapper for every REST route handler under /admin: authentication and scope, query and
@@ -15,7 +16,7 @@ import { getRuntime, type Runtime } from "../runtime";
  * A route handler file exports only what `route()` returns (a test enforces it).
  */
 
-export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+export { DEFAULT_MAX_BODY_BYTES };
 
 export interface ApiResult {
   data: unknown;

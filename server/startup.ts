@@ -26,6 +26,7 @@ export async function startServer(): Promise<void> {
       headersTimeoutMs: config.httpHeadersTimeoutMs,
       bodyTimeoutMs: config.httpBodyTimeoutMs,
       maxConcurrentBodies: config.httpMaxConcurrentBodies,
+      development: config.nodeEnv === "development",
     });
     const runtime = await getRuntime();
     // Once per process, also when the development server evaluates this module again.

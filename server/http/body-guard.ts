@@ -28,6 +28,8 @@ export interface BodyGuardLimits {
   headersTimeoutMs: number;
   bodyTimeoutMs: number;
   maxConcurrentBodies: number;
+  /** `next dev`: its own tools (the error overlay's /__nextjs_* endpoints) post without our cookie. */
+  development?: boolean;
 }
 
 /** The bodies anyone may send without credentials: signing in and out. */
@@ -77,8 +79,9 @@ export function declaredLength(headers: Headers): number {
 export function judgeBody(req: Pick<http.IncomingMessage, "url" | "headers">, limits: BodyGuardLimits, bodiesInFlight: number): Refusal | undefined {
   const length = declaredLength(req.headers);
   if (length === 0) return undefined;
-  const credentials = hasCredentials(req.headers);
-  if (!credentials && !PUBLIC_BODY_PATHS.has(pathOf(req.url))) {
+  const path = pathOf(req.url);
+  const credentials = hasCredentials(req.headers) || (limits.development === true && path.startsWith("/__nextjs_"));
+  if (!credentials && !PUBLIC_BODY_PATHS.has(path)) {
     return { status: 401, code: "UNAUTHORIZED", message: "Authentication required: send a session cookie or an Authorization: Bearer token (the body was not read)" };
   }
   if (Number.isNaN(length)) {

@@ -52,7 +52,10 @@ export async function readInBatches<R>(db: Kysely<Database>, kind: DbKind, query
   const step = <T,>(run: () => Promise<T>): Promise<T> => {
     const result = queue.then(async () => {
       const left = Math.floor(o.deadlineAt - Date.now());
-      if (!open || o.signal.aborted || left <= 0) throw o.expired();
+      if (!open || o.signal.aborted || left <= 0) {
+        await end();
+        throw o.expired();
+      }
       try {
         await sql`SELECT set_config('statement_timeout', ${String(Math.min(left, o.maxStatementMs))}, true)`.execute(trx);
         return await run();

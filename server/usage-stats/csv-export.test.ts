@@ -155,7 +155,8 @@ describe("the breakdown CSV", () => {
     expect(res.status).toBe(200);
     const rows = parseCsv((await decode(res)).slice(1));
     const seconds = (performance.now() - started) / 1000;
-    // Measured on a 2-core machine: ~65 s before issue 19 (500 pages × ~0.13 s), ~2 s after.
+    // Measured on a busy 2-core machine: 132 s before issue 19 (500 pages, each aggregating every
+    // key again; 65 s in the review), 1.5-2.5 s after. The bound leaves room for a loaded CI.
     console.info(`[csv-export] ${BIG_KEYS} keys, three years: ${seconds.toFixed(2)} s`);
     expect(seconds).toBeLessThan(20);
     expect(rows).toHaveLength(BIG_KEYS + 1);
@@ -262,8 +263,11 @@ describe("concurrent exports", () => {
     expect(await exports).toEqual([BIG_KEYS + 1, BIG_KEYS + 1, BIG_KEYS + 1, BIG_KEYS + 1]);
     const worst = Math.max(...listMs);
     console.info(`[csv-export] accounts list during 4 exports of ${BIG_KEYS} keys: ${listMs.length} reads, median ${median(listMs).toFixed(0)} ms, worst ${worst.toFixed(0)} ms`);
+    // Twelve unbounded paged exports made the same read take 1.5 s (median) and up to 2.9 s here;
+    // bounded, ~0.1-0.15 s with a worst of 0.3-0.8 s on a busy 2-core machine.
     expect(listMs.length).toBeGreaterThan(3);
-    expect(worst).toBeLessThan(1000);
+    expect(median(listMs)).toBeLessThan(500);
+    expect(worst).toBeLessThan(2000);
 
     // Every slot came back: finished, and cancelled by the client.
     const again = await exportOf("acc-mid", c, "range=total");

@@ -393,7 +393,10 @@ export async function streamKeyBreakdown(
     throw err;
   }
   const head = first?.[0];
-  if (!head) throw new Error("aggregate query returned no row");
+  if (!head) {
+    await cursor.close();
+    throw new Error("aggregate query returned no row");
+  }
   let pending: KeyRow[] | undefined = keyRows(first!);
   return {
     totals: { keys: head.keys, ...prefixedFigures(head, "all") },

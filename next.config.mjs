@@ -43,6 +43,13 @@ export default function nextConfig(phase) {
     // Native, WASM or connection-holding packages stay plain Node modules, loaded once per process.
     serverExternalPackages: ["@electric-sql/pglite", "pg", "ioredis", "proper-lockfile", "cli-progress", "@node-rs/argon2"],
     typescript: { ignoreBuildErrors: false },
+    experimental: {
+      // proxy.ts makes Next.js buffer every request body before any route runs, up to this many
+      // bytes (10 MB by default): the API's own limit, DEFAULT_MAX_BODY_BYTES in
+      // server/http/limits.ts (server/http/body-guard.test.ts holds them equal). Bodies without
+      // credentials, too long or too slow never get here: see server/http/body-guard.ts.
+      proxyClientMaxBodySize: 1024 * 1024,
+    },
     async headers() {
       return [{ source: "/(.*)", headers: securityHeaders(phase === PHASE_DEVELOPMENT_SERVER) }];
     },

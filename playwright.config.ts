@@ -52,7 +52,7 @@ export default defineConfig({
     },
   ],
   webServer: {
-    command: `npm run build && node_modules/.bin/tsx scripts/e2e-server.ts`,
+    command: `node_modules/.bin/tsx scripts/e2e-server.ts`,
     url: `http://127.0.0.1:${port}/login`,
     timeout: 300_000,
     reuseExistingServer: false,

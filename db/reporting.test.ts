@@ -6,8 +6,11 @@ import { grantReporting, reportingRoleSql, ReportingRoleError } from "./reportin
 
 /**
  * The BI role on a real PostgreSQL: it reads every view of the `reporting` schema, with the
- * product's figures, and cannot read or change anything else.
+ * product's figures, and cannot read or change anything else — not even after turning off its
+ * own read-only default (issue 19).
  */
+
+const CONNECTION_LIMIT = 3;
 
 let tdb: TestDatabase;
 let role: string;
@@ -32,7 +35,7 @@ beforeAll(async () => {
   await sql`select ensure_usage_partitions('2026-11-01', '2026-12-01')`.execute(db);
   await sql`select count(*) from insert_usage_batch(${JSON.stringify(rows)}::json, 'Asia/Shanghai')`.execute(db);
   role = uniqueName("rep").replace(/[^a-z0-9_]/g, "_").slice(0, 40);
-  const r = await grantReporting(tdb.url, { role, password: "reporting-password-0123", statementTimeout: "15s" });
+  const r = await grantReporting(tdb.url, { role, password: "reporting-password-0123", statementTimeout: "15s", connectionLimit: CONNECTION_LIMIT, tempFileLimit: "64MB" });
   expect(r.views.length).toBe(12);
   client = new pg.Client({ connectionString: asRole(tdb.url, role) });
   await client.connect();
@@ -44,9 +47,9 @@ afterAll(async () => {
   if (role) await adminQuery(`DROP ROLE IF EXISTS ${pg.escapeIdentifier(role)}`);
 });
 
-async function errorCode(text: string): Promise<string | undefined> {
+async function errorCode(text: string, on: pg.Client = client): Promise<string | undefined> {
   try {
-    await client.query(text);
+    await on.query(text);
     return undefined;
   } catch (err) {
     return (err as { code?: string }).code;
@@ -93,10 +96,68 @@ describe("npm run db:grant-reporting", () => {
     expect(Number(n.n)).toBe(1);
   });
 
+  it("cannot write after lifting its read-only default: no temporary table, table, schema, function or large object", async () => {
+    const session = new pg.Client({ connectionString: asRole(tdb.url, role) });
+    await session.connect();
+    try {
+      // Any role may change its own defaults; read-only must hold without them.
+      await session.query("SET default_transaction_read_only = off");
+      expect((await session.query("SHOW transaction_read_only")).rows[0].transaction_read_only).toBe("off");
+      const attempts: [string, string][] = [
+        ["a temporary table", "CREATE TEMP TABLE scratch (x int)"],
+        ["a temporary table (other spelling)", "CREATE TEMPORARY TABLE pg_temp.scratch AS SELECT 1 AS x"],
+        ["a table in public", "CREATE TABLE public.scratch (x int)"],
+        ["a table in reporting", "CREATE TABLE reporting.scratch (x int)"],
+        ["a schema", "CREATE SCHEMA scratch"],
+        ["a function", "CREATE FUNCTION public.scratch() RETURNS int LANGUAGE sql AS 'SELECT 1'"],
+        ["a row through a view", "INSERT INTO reporting.accounts (account_id, name, platform) VALUES ('x', 'x', 'x')"],
+        ["a row in a product table", "INSERT INTO public.accounts (id, name, platform) VALUES ('x', 'x', 'x')"],
+        ["the ledger through our function", `SET search_path = public; SELECT count(*) FROM public.insert_usage_batch('[{"request_id":"x","occurred_at":"2026-12-01T00:00:00Z","account_id":"acc-r","api_key_id":"key-r","model":"m"}]'::json, 'UTC')`],
+        ["a large object", "SELECT lo_create(0)"],
+        ["a large object (lo_creat)", "SELECT lo_creat(-1)"],
+        ["a large object from bytes", "SELECT lo_from_bytea(0, '\\x00'::bytea)"],
+        ["a higher temp_file_limit", "SET temp_file_limit = -1"],
+        ["a higher connection limit", `ALTER ROLE ${pg.escapeIdentifier(role)} CONNECTION LIMIT -1`],
+      ];
+      for (const [what, text] of attempts) expect([what, await errorCode(text, session)]).toEqual([what, "42501"]);
+      expect((await session.query("SHOW temp_file_limit")).rows[0].temp_file_limit).toBe("64MB");
+    } finally {
+      await session.end();
+    }
+    const n = await tdb.handle.db.selectFrom("accounts").select((eb) => eb.fn.countAll<number>().as("n")).executeTakeFirstOrThrow();
+    expect(Number(n.n)).toBe(1);
+  });
+
+  it("holds at most its connection limit", async () => {
+    const extra: pg.Client[] = [];
+    try {
+      // `client` is one; the rest up to the limit connect, the next is refused.
+      for (let i = 1; i < CONNECTION_LIMIT; i++) {
+        const c = new pg.Client({ connectionString: asRole(tdb.url, role) });
+        extra.push(c);
+        await c.connect();
+      }
+      const over = new pg.Client({ connectionString: asRole(tdb.url, role) });
+      over.on("error", () => {});
+      await expect(over.connect()).rejects.toMatchObject({ code: "53300" });
+      await over.end().catch(() => {});
+    } finally {
+      for (const c of extra) await c.end().catch(() => {});
+    }
+  });
+
+  it("leaves no privilege that writes, through PUBLIC included", async () => {
+    const db = tdb.handle.db;
+    const rows = await sql<{ temp: boolean; lo: boolean; public_temp: boolean }>`SELECT has_database_privilege(${role}, current_database(), 'TEMP') AS temp,
+        has_function_privilege(${role}, 'lo_create(oid)', 'EXECUTE') AS lo,
+        has_database_privilege('public', current_database(), 'TEMP') AS public_temp`.execute(db);
+    expect(rows.rows).toEqual([{ temp: false, lo: false, public_temp: false }]);
+  });
+
   it("runs with its statement timeout, read-only, and can be updated in place", async () => {
     expect((await client.query("SHOW statement_timeout")).rows[0].statement_timeout).toBe("15s");
     expect((await client.query("SHOW default_transaction_read_only")).rows[0].default_transaction_read_only).toBe("on");
-    await grantReporting(tdb.url, { role, statementTimeout: "45s" });
+    await grantReporting(tdb.url, { role, statementTimeout: "45s", connectionLimit: CONNECTION_LIMIT });
     const again = new pg.Client({ connectionString: asRole(tdb.url, role) });
     await again.connect();
     try {
@@ -111,6 +172,8 @@ describe("npm run db:grant-reporting", () => {
     expect(() => reportingRoleSql("db", { role: "postgres" })).toThrow(/reserved/);
     expect(() => reportingRoleSql("db", { role: "bi", password: "short" })).toThrow(/at least 12/);
     expect(() => reportingRoleSql("db", { role: "bi", statementTimeout: "1; DROP" })).toThrow(/statement-timeout/);
+    expect(() => reportingRoleSql("db", { role: "bi", connectionLimit: 0 })).toThrow(/connection-limit/);
+    expect(() => reportingRoleSql("db", { role: "bi", tempFileLimit: "-1" })).toThrow(/temp-file-limit/);
     expect(reportingRoleSql("db", { role: "bi" }).join("\n")).not.toMatch(/PASSWORD/);
   });
 });

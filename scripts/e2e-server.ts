@@ -1,14 +1,17 @@
 /**
- * Playwright's web server: creates the run's own database, migrates and seeds it, runs
- * `next start`, and drops the database and Redis prefix when stopped.
+ * Playwright's web server: builds if needed, creates the run's own database, migrates and seeds
+ * it, runs `next start`, and drops the database and Redis prefix when stopped.
  */
 import { spawn } from "node:child_process";
 import { getConfig } from "../server/config";
 import { createDatabase } from "../db/client";
 import { migrate, seed } from "../db/migrator";
 import { adminQuery, dropRedisPrefix } from "../server/testing/stores";
+import { ensureBuild } from "./ensure-build";
 
 async function main() {
+  // Reuses the build an earlier step of `npm test` made, unless a source changed since.
+  ensureBuild(process.cwd(), (s) => console.log(`[e2e-server] ${s}`));
   const config = getConfig();
   if (!config.databaseUrl) throw new Error("e2e-server needs DATABASE_URL");
   const name = new URL(config.databaseUrl).pathname.slice(1);

@@ -37,6 +37,20 @@ describe("configuration", () => {
     expect((err as Error).message).toMatch(message);
   });
 
+  it("bounds request headers, bodies and bodies at once", () => {
+    expect(parseConfig({})).toMatchObject({ httpHeadersTimeoutMs: 10000, httpBodyTimeoutMs: 10000, httpMaxConcurrentBodies: 32 });
+    expect(() => parseConfig({ HTTP_BODY_TIMEOUT_MS: "10" })).toThrow(/HTTP_BODY_TIMEOUT_MS must be an integer from 500 to 600000/);
+    expect(() => parseConfig({ HTTP_MAX_CONCURRENT_BODIES: "0" })).toThrow(/HTTP_MAX_CONCURRENT_BODIES/);
+  });
+
+  it("bounds CSV exports per process below the pool, and per token", () => {
+    expect(parseConfig({})).toMatchObject({ csvMaxConcurrentExports: 4, csvMaxConcurrentExportsPerToken: 2 });
+    // Each export holds a pool connection while it streams: reads always keep one.
+    expect(parseConfig({ DB_POOL_MAX: "3", CSV_MAX_CONCURRENT_EXPORTS: "8" }).csvMaxConcurrentExports).toBe(2);
+    expect(parseConfig({ DB_POOL_MAX: "1" }).csvMaxConcurrentExports).toBe(1);
+    expect(() => parseConfig({ CSV_MAX_CONCURRENT_EXPORTS_PER_TOKEN: "0" })).toThrow(/CSV_MAX_CONCURRENT_EXPORTS_PER_TOKEN must be an integer from 1 to 64/);
+  });
+
   it("REDIS_CLUSTER_NODES selects a cluster (REDIS_URL, when set, wins)", () => {
     expect(parseConfig({ REDIS_CLUSTER_NODES: " 10.0.0.1:7000, 10.0.0.2:7001 " }).redisUrl).toBe("redis-cluster://10.0.0.1:7000,10.0.0.2:7001");
     expect(parseConfig({ REDIS_URL: "redis://r:6379", REDIS_CLUSTER_NODES: "10.0.0.1:7000" }).redisUrl).toBe("redis://r:6379");

@@ -150,6 +150,11 @@ const envSchema = z.object({
       return z.NEVER;
     }),
   REQUEST_TIMEOUT_MS: int("REQUEST_TIMEOUT_MS", 30000, 1000, 600000),
+  HTTP_HEADERS_TIMEOUT_MS: int("HTTP_HEADERS_TIMEOUT_MS", 10000, 1000, 600000),
+  HTTP_BODY_TIMEOUT_MS: int("HTTP_BODY_TIMEOUT_MS", 10000, 500, 600000),
+  HTTP_MAX_CONCURRENT_BODIES: int("HTTP_MAX_CONCURRENT_BODIES", 32, 1, 10000),
+  CSV_MAX_CONCURRENT_EXPORTS: int("CSV_MAX_CONCURRENT_EXPORTS", 4, 1, 64),
+  CSV_MAX_CONCURRENT_EXPORTS_PER_TOKEN: int("CSV_MAX_CONCURRENT_EXPORTS_PER_TOKEN", 2, 1, 64),
   CRS_REDIS_URL: optionalUrl("CRS_REDIS_URL", ["redis:", "rediss:"]),
   CRS_TIMEZONE_OFFSET: int("CRS_TIMEZONE_OFFSET", 8, -12, 14),
   CRS_FOLLOW_IN_APP: bool("CRS_FOLLOW_IN_APP", true),
@@ -190,6 +195,19 @@ const envSchema = z.object({
     cookieSecure: e.COOKIE_SECURE,
     /** Deadline of every API request; past it the client gets 503 and the work is abandoned. */
     requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
+    /** How long a client may take to send a request's headers (Node's headersTimeout). */
+    httpHeadersTimeoutMs: e.HTTP_HEADERS_TIMEOUT_MS,
+    /** … and its body, from the end of the headers; then 408 and the connection is closed. */
+    httpBodyTimeoutMs: e.HTTP_BODY_TIMEOUT_MS,
+    /** Request bodies being received at once in this process; more get 429 before they are read. */
+    httpMaxConcurrentBodies: e.HTTP_MAX_CONCURRENT_BODIES,
+    /**
+     * CSV exports running at once in this process; each holds a pool connection while it streams,
+     * so never more than DB_POOL_MAX − 1 (reads keep one).
+     */
+    csvMaxConcurrentExports: Math.min(e.CSV_MAX_CONCURRENT_EXPORTS, Math.max(1, e.DB_POOL_MAX - 1)),
+    /** … and per API token (or session). */
+    csvMaxConcurrentExportsPerToken: e.CSV_MAX_CONCURRENT_EXPORTS_PER_TOKEN,
     /** claude-relay-service's Redis to follow (server/crs/follower.ts); undefined: no follower. */
     crsRedisUrl: e.CRS_REDIS_URL,
     /** CRS's TIMEZONE_OFFSET, used when its data cannot tell (CRS reads 0 as 8). */

@@ -13,9 +13,21 @@ const g = globalThis as unknown as { __usageBackground?: UsageBackground; __crsF
 export async function startServer(): Promise<void> {
   try {
     const config = getConfig();
-    // First, before any request is served: X-Forwarded-* from peers that are not TRUSTED_PROXIES.
-    const { installForwardedHeaderGuard } = await import("./http/forwarded");
+    // First, before any request is served: X-Forwarded-* from peers that are not TRUSTED_PROXIES,
+    // and request bodies decided on their headers (credentials, length, how many, how slow).
+    const [{ installForwardedHeaderGuard }, { installBodyGuard }, { DEFAULT_MAX_BODY_BYTES }] = await Promise.all([
+      import("./http/forwarded"),
+      import("./http/body-guard"),
+      import("./http/limits"),
+    ]);
     installForwardedHeaderGuard(config.trustedProxies);
+    installBodyGuard({
+      maxBodyBytes: DEFAULT_MAX_BODY_BYTES,
+      headersTimeoutMs: config.httpHeadersTimeoutMs,
+      bodyTimeoutMs: config.httpBodyTimeoutMs,
+      maxConcurrentBodies: config.httpMaxConcurrentBodies,
+      development: config.nodeEnv === "development",
+    });
     const runtime = await getRuntime();
     // Once per process, also when the development server evaluates this module again.
     g.__usageBackground ??= startUsageBackground(runtime);

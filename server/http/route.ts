@@ -2,11 +2,13 @@ import { randomUUID } from "node:crypto";
 import type { NextRequest } from "next/server";
 import type { z } from "zod";
 import { authenticateRequest } from "../auth/authenticate";
+import { deadlineAfter, pastDeadline, type Deadline } from "../deadline";
 import type { Principal, Scope } from "../auth/scopes";
 import { metrics, routeLabel } from "../metrics/metrics";
 import { AppError, HTTP_STATUS, badRequestFromZod, toAppError } from "../errors";
 import { logger } from "../logger";
 import { getRuntime, type Runtime } from "../runtime";
+import { DEFAULT_MAX_BODY_BYTES } from "./limits";
 
 /**
  * The one wrapper for every REST route handler under /admin: authentication and scope, query and
@@ -14,7 +16,7 @@ import { getRuntime, type Runtime } from "../runtime";
  * A route handler file exports only what `route()` returns (a test enforces it).
  */
 
-export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+export { DEFAULT_MAX_BODY_BYTES };
 
 export interface ApiResult {
   data: unknown;
@@ -31,6 +33,8 @@ export interface RouteContext<Q, B> {
   runtime: Runtime;
   principal: Principal;
   requestId: string;
+  /** REQUEST_TIMEOUT_MS after the request arrived: for work that outlives the handler (a CSV stream). */
+  deadline: Deadline;
 }
 
 type Schema = z.ZodType;
@@ -53,6 +57,7 @@ export function route<QS extends Schema | undefined = undefined, BS extends Sche
   const fn = async (req: NextRequest, ctx: { params: Promise<Record<string, string | string[]>> }): Promise<Response> => {
     const requestId = req.headers.get("x-request-id")?.slice(0, 64) || randomUUID();
     const started = performance.now();
+    const arrived = Date.now();
     let status = 500;
     try {
       const runtime = await getRuntime().catch((err: unknown) => {
@@ -65,6 +70,7 @@ export function route<QS extends Schema | undefined = undefined, BS extends Sche
       for (const [k, v] of Object.entries(rawParams)) params[k] = Array.isArray(v) ? v.join("/") : v;
       const query = opts.query ? parseQuery(req, opts.query) : undefined;
       const body = opts.body ? parseBody(await readJson(req, opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES), opts.body) : undefined;
+      const deadline = deadlineAfter(runtime.config.requestTimeoutMs, arrived);
       const result = await withDeadline(
         handler({
           req,
@@ -74,7 +80,9 @@ export function route<QS extends Schema | undefined = undefined, BS extends Sche
           runtime,
           principal,
           requestId,
+          deadline,
         }),
+        Math.max(1, deadline.at - Date.now()),
         runtime.config.requestTimeoutMs,
       );
       const res =
@@ -229,16 +237,14 @@ export function noStore(headers: Headers): void {
 
 /**
  * Every request has a deadline: past it the client gets 503 and this handler stops waiting (the
- * database's own statement timeout ends the query). A synchronous loop cannot be preempted in
- * Node.js: those are prevented by bounding every iteration (server/usage-stats/time.ts).
+ * database's own statement timeout ends the query; a CSV export's cursor is given the time left,
+ * see db/cursor.ts). A synchronous loop cannot be preempted in Node.js: those are prevented by
+ * bounding every iteration (server/usage-stats/time.ts). `totalMs` is what the message names.
  */
-export async function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
+export async function withDeadline<T>(work: Promise<T>, ms: number, totalMs = ms): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new AppError("UNAVAILABLE", `The request did not finish within ${ms} ms and was stopped; try a smaller range`, { retryAfterSeconds: 5 })),
-      ms,
-    );
+    timer = setTimeout(() => reject(pastDeadline(totalMs)), ms);
     timer.unref?.();
   });
   try {

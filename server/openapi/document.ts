@@ -141,6 +141,7 @@ export const ROUTES: RouteDoc[] = [
     query: accountUsageListInput,
     response: usageEnvelope(accountUsageListResult),
     csv: true,
+    errors: ["TOO_MANY_REQUESTS"],
   },
   {
     method: "get",
@@ -163,7 +164,7 @@ export const ROUTES: RouteDoc[] = [
     query: accountBreakdownQuery,
     response: usageEnvelope(accountBreakdownResult),
     csv: true,
-    errors: ["NOT_FOUND"],
+    errors: ["NOT_FOUND", "TOO_MANY_REQUESTS"],
   },
   {
     method: "get",
@@ -283,7 +284,7 @@ const ERROR_TEXT: Record<ErrorCode, string> = {
   CONFLICT: "Conflict",
   PAYLOAD_TOO_LARGE: "The body is too large",
   UNSUPPORTED_MEDIA_TYPE: "The body is not application/json",
-  TOO_MANY_REQUESTS: "Too many attempts; see Retry-After",
+  TOO_MANY_REQUESTS: "Too many attempts, or too many CSV exports at once; see Retry-After",
   UNAVAILABLE: "The stores cannot answer this now (or, in fallback, cannot answer it exactly); see Retry-After",
   INTERNAL: "Unexpected error; the message carries a request id",
 };

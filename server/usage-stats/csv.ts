@@ -1,13 +1,17 @@
+import { deadlineAfter, pastDeadline, type Deadline } from "../deadline";
+import { AppError } from "../errors";
 import { logger } from "../logger";
 import type { Runtime } from "../runtime";
-import { FIGURES, type AccountBreakdownInput, type AccountUsageListInput, type ResolvedRangeOut, type UsageTotals } from "./schemas";
-import { getAccountBreakdown, listAccountUsage } from "./stats.service";
+import { takeExportSlot } from "./export-slots";
+import { FIGURES, type AccountBreakdownInput, type AccountUsageListInput, type AccountUsageListResult, type ResolvedRangeOut, type UsageTotals } from "./schemas";
+import { exportAccountBreakdown, listAccountUsage } from "./stats.service";
 import { localDate } from "./time";
 
 /**
- * CSV exports of the account list and of one account's breakdown: every row (the service paged
- * through as the client reads), RFC 4180 quoting, a UTF-8 BOM so Excel shows Chinese names, plain
- * numbers, and text cells that cannot start a formula.
+ * CSV exports of the account list and of one account's breakdown: every row, read from the
+ * service as the client reads, within the request's deadline and the process's export slots;
+ * RFC 4180 quoting, a UTF-8 BOM so Excel shows Chinese names, plain numbers, and text cells that
+ * cannot start a formula.
  */
 
 export type Cell = string | number | null;
@@ -17,6 +21,8 @@ export interface CsvExport {
   header: string[];
   /** Batches of rows; the first is already fetched, so bad input fails before streaming starts. */
   rows: AsyncIterable<Cell[][]>;
+  /** Gives the export's slot and connection back (the client went away); safe to call twice. */
+  close(): Promise<void>;
   source: string;
   timezone: string;
 }
@@ -59,66 +65,116 @@ export function rangeLabel(r: ResolvedRangeOut): string {
   return "total";
 }
 
-async function* pages<T>(first: T, next: (previous: T) => Promise<T | undefined>, rows: (page: T) => Cell[][]): AsyncGenerator<Cell[][]> {
-  let page: T | undefined = first;
-  while (page !== undefined) {
-    yield rows(page);
-    page = await next(page);
-  }
+export interface ExportOptions {
+  now?: Date;
+  /** Default: REQUEST_TIMEOUT_MS from now (the REST wrapper passes the request's own). */
+  deadline?: Deadline;
+  /** Whose export slot it takes: the principal (token or session); default "internal". */
+  caller?: string;
 }
 
-export async function exportAccountUsage(runtime: Runtime, input: AccountUsageListInput, now = new Date()): Promise<CsvExport> {
+interface OpenedExport<H> {
+  head: H;
+  next(): Promise<Cell[][] | undefined>;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens an export holding one of the process's export slots (export-slots.ts): its rows are read
+ * as the client reads them, and the slot and the source go back when the rows end, fail or are
+ * cancelled — or when the deadline passes, read or not.
+ */
+async function withExportSlot<H>(
+  runtime: Runtime,
+  o: ExportOptions,
+  open: (deadline: Deadline) => Promise<OpenedExport<H>>,
+): Promise<{ head: H; rows: AsyncIterable<Cell[][]>; close(): Promise<void> }> {
+  const deadline = o.deadline ?? deadlineAfter(runtime.config.requestTimeoutMs);
+  const release = takeExportSlot(o.caller ?? "internal", { perProcess: runtime.config.csvMaxConcurrentExports, perCaller: runtime.config.csvMaxConcurrentExportsPerToken });
+  let opened: OpenedExport<H>;
+  try {
+    opened = await open(deadline);
+  } catch (err) {
+    release();
+    throw err;
+  }
+  let finished = false;
+  const finish = async () => {
+    if (finished) return;
+    finished = true;
+    deadline.signal.removeEventListener("abort", onAbort);
+    release();
+    await opened.close().catch(() => {});
+  };
+  function onAbort() {
+    void finish();
+  }
+  if (deadline.signal.aborted) {
+    await finish();
+    throw pastDeadline(deadline.ms);
+  }
+  deadline.signal.addEventListener("abort", onAbort, { once: true });
+  async function* rows(): AsyncGenerator<Cell[][]> {
+    try {
+      for (let batch = await opened.next(); batch; batch = await opened.next()) yield batch;
+    } finally {
+      await finish();
+    }
+  }
+  return { head: opened.head, rows: rows(), close: finish };
+}
+
+export async function exportAccountUsage(runtime: Runtime, input: AccountUsageListInput, o: ExportOptions = {}): Promise<CsvExport> {
+  const now = o.now ?? new Date();
   const limit = 500;
-  const fetch = (offset: number) => listAccountUsage(runtime, { ...input, format: "json", limit, offset }, now);
-  const first = await fetch(0);
   const windows = ["daily", "monthly", "total"] as const;
+  const cells = (page: AccountUsageListResult) =>
+    page.data.map((a): Cell[] => [a.id, a.name, a.platform, a.type, a.status, a.priority, a.lastUsedAt, ...windows.flatMap((w) => figureCells(a.usage[w]))]);
+  const { head, rows, close } = await withExportSlot(runtime, o, async (deadline) => {
+    const fetch = (offset: number) => {
+      if (deadline.signal.aborted) throw pastDeadline(deadline.ms);
+      return listAccountUsage(runtime, { ...input, format: "json", limit, offset }, now);
+    };
+    const first = await fetch(0);
+    let page: AccountUsageListResult | undefined = first;
+    let served = false;
+    return {
+      head: first,
+      async next() {
+        if (page && served) page = page.pagination.hasMore ? await fetch(page.pagination.offset + page.data.length) : undefined;
+        served = true;
+        return page && cells(page);
+      },
+      close: async () => {},
+    };
+  });
   return {
-    filename: `accounts-usage-${localDate(now, first.timezone)}.csv`,
-    header: [
-      "id",
-      "name",
-      "platform",
-      "type",
-      "status",
-      "priority",
-      "lastUsedAt",
-      ...windows.flatMap((w) => FIGURE_HEADERS.map((f) => `${w}.${f}`)),
-    ],
-    rows: pages(
-      first,
-      async (prev) => (prev.pagination.hasMore ? fetch(prev.pagination.offset + prev.data.length) : undefined),
-      (page) =>
-        page.data.map((a) => [
-          a.id,
-          a.name,
-          a.platform,
-          a.type,
-          a.status,
-          a.priority,
-          a.lastUsedAt,
-          ...windows.flatMap((w) => figureCells(a.usage[w])),
-        ]),
-    ),
-    source: first.source,
-    timezone: first.timezone,
+    filename: `accounts-usage-${localDate(now, head.timezone)}.csv`,
+    header: ["id", "name", "platform", "type", "status", "priority", "lastUsedAt", ...windows.flatMap((w) => FIGURE_HEADERS.map((f) => `${w}.${f}`))],
+    rows,
+    close,
+    source: head.source,
+    timezone: head.timezone,
   };
 }
 
-export async function exportBreakdown(runtime: Runtime, input: AccountBreakdownInput, now = new Date()): Promise<CsvExport> {
-  const limit = 100;
-  const fetch = (offset: number) => getAccountBreakdown(runtime, { ...input, format: "json", limit, offset }, now);
-  const first = await fetch(0);
+/** Every key of one account's breakdown, aggregated once and streamed (stats.service.ts). */
+export async function exportBreakdown(runtime: Runtime, input: AccountBreakdownInput, o: ExportOptions = {}): Promise<CsvExport> {
+  const { head, rows, close } = await withExportSlot(runtime, o, async (deadline) => {
+    const keys = await exportAccountBreakdown(runtime, input, { now: o.now ?? new Date(), deadline });
+    return {
+      head: keys,
+      next: async () => (await keys.next())?.map((k): Cell[] => [k.apiKeyId, k.apiKeyName, ...figureCells(k), k.share.tokens, k.share.cost, k.lastModel, k.lastUsedAt]),
+      close: () => keys.close(),
+    };
+  });
   return {
-    filename: `breakdown-${safeFilePart(input.id)}-${rangeLabel(first.range)}.csv`,
+    filename: `breakdown-${safeFilePart(input.id)}-${rangeLabel(head.range)}.csv`,
     header: ["apiKeyId", "apiKeyName", ...FIGURE_HEADERS, "share.tokens", "share.cost", "lastModel", "lastUsedAt"],
-    rows: pages(
-      first,
-      async (prev) => (prev.data.nextOffset !== null ? fetch(prev.data.nextOffset) : undefined),
-      (page) =>
-        page.data.items.map((k) => [k.apiKeyId, k.apiKeyName, ...figureCells(k), k.share.tokens, k.share.cost, k.lastModel, k.lastUsedAt]),
-    ),
-    source: first.source,
-    timezone: first.timezone,
+    rows,
+    close,
+    source: head.source,
+    timezone: head.timezone,
   };
 }
 
@@ -135,12 +191,15 @@ export function csvResponse(exp: CsvExport): Response {
         if (done) controller.close();
         else controller.enqueue(encoder.encode(value.map(csvLine).join("")));
       } catch (err) {
-        logger.error(`[usage-stats] CSV export ${exp.filename} failed mid-stream: ${(err as Error).message}`);
+        // The headers are out: all that is left is to end the body early, which the client sees.
+        if (err instanceof AppError) logger.warn(`[usage-stats] CSV export ${exp.filename} stopped mid-stream: ${err.message}`);
+        else logger.error(`[usage-stats] CSV export ${exp.filename} failed mid-stream: ${(err as Error).message}`);
         controller.error(err);
       }
     },
     async cancel() {
-      await iterator.return?.(undefined);
+      // A generator that never started does not run its `finally` on return(): close explicitly.
+      await Promise.all([iterator.return?.(undefined), exp.close()]);
     },
   });
   return new Response(body, {

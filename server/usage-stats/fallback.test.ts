@@ -3,6 +3,7 @@ import { createRuntime, type Clock, type Runtime } from "../runtime";
 import { adminQuery, createTestDatabase, dropRedisPrefix, testConfig, type TestDatabase } from "../testing/stores";
 import { setAccountIndex, setApiKeyIndex } from "../usage/hot-index";
 import { recordUsage } from "../usage/usage.service";
+import { csvResponse, exportBreakdown } from "./csv";
 import type { AccountBreakdownInput, AccountSummaryInput, AccountUsageListInput } from "./schemas";
 import { TEST_TZ, shDate, shInstant, spreadEvents, type TestEvent } from "./stats.fixtures";
 import { getAccountBreakdown, getAccountSummary, listAccountUsage } from "./stats.service";
@@ -140,6 +141,20 @@ describe("Redis fallback with PostgreSQL disabled", () => {
     }
     const day = await getAccountBreakdown(hot, { id: "acc-a", range: "daily", sort: "allTokens", order: "desc", format: "json" }, now);
     expect(day.data.items.some((i) => i.apiKeyId === "ka-02" && i.lastModel === "claude-opus-4")).toBe(true);
+  });
+
+  it("exports the same breakdown CSV from the counters as from PostgreSQL", async () => {
+    for (const range of ["daily", "monthly", "total"] as const) {
+      for (const [sort, order] of [["allTokens", "desc"], ["lastUsedAt", "asc"]] as const) {
+        const input = { id: "acc-a", range, sort, order, format: "csv" } as AccountBreakdownInput;
+        const fromPg = await exportBreakdown(pg, input, { now });
+        const fromRedis = await exportBreakdown(hot, input, { now });
+        expect([fromPg.source, fromRedis.source]).toEqual(["postgres", "redis"]);
+        const text = await csvResponse(fromRedis).text();
+        expect(text.split("\r\n").length, `${range} ${sort}`).toBeGreaterThan(2);
+        expect(text, `${range} ${sort}`).toBe(await csvResponse(fromPg).text());
+      }
+    }
   });
 
   it("refuses with 503 what the counters cannot answer exactly, and still 400s and 404s", async () => {

@@ -1,4 +1,6 @@
 import { sql, type Kysely, type RawBuilder } from "kysely";
+import type { DbKind } from "../../db/client";
+import { readInBatches, type CursorOptions, type RowBatches } from "../../db/cursor";
 import type { Database } from "../../db/types";
 import type { RangePlan } from "./range";
 import type { AccountSort, BreakdownSort, Figure, WindowName } from "./schemas";
@@ -325,12 +327,15 @@ type KeyBreakdownRow = (KeyRow | { [K in keyof KeyRow]: null }) & { keys: number
 const TOTAL_COLUMNS = sql.raw(MEASURE_COLUMNS.map((c) => `t.${c} AS all_${c}`).join(", "));
 const PAGE_COLUMNS = sql.raw(MEASURE_COLUMNS.map((c) => `p.${c}`).join(", "));
 
+/** A page of keys; `limit: null` is every key (the CSV export). */
+export type KeyPage = Omit<Page<BreakdownSort>, "limit"> & { limit: number | null };
+
 /**
  * A page of keys and the totals over all keys of the range in one statement, so that the range's
  * rollup rows are read and grouped once. The totals come from a one-row CTE left-joined to the
  * page, so an offset past the end still returns them.
  */
-export function keyBreakdownSql(accountId: string, plan: RangePlan, page: Page<BreakdownSort>): RawBuilder<KeyBreakdownRow> {
+export function keyBreakdownSql(accountId: string, plan: RangePlan, page: KeyPage): RawBuilder<KeyBreakdownRow> {
   const dir = page.order === "asc" ? "ASC" : "DESC";
   const orderBy = (alias: string) => sql.raw(`${alias}.${KEY_SORT[page.sort]} ${dir} NULLS LAST, ${alias}.api_key_id COLLATE "C" ASC`);
   // A key's last model is that of its most recently used rollup row (on a tie, the least model).
@@ -353,13 +358,58 @@ export interface KeyBreakdown {
   totals: KeyTotalsRow;
 }
 
+const keyRows = (rows: KeyBreakdownRow[]): KeyRow[] => rows.filter((r): r is KeyRow & KeyBreakdownRow => r.api_key_id !== null);
+
 export async function findKeyBreakdown(db: Db, accountId: string, plan: RangePlan, page: Page<BreakdownSort>): Promise<KeyBreakdown> {
   const rows = (await keyBreakdownSql(accountId, plan, page).execute(db)).rows;
   const first = rows[0];
   if (!first) throw new Error("aggregate query returned no row");
+  return { rows: keyRows(rows), totals: { keys: first.keys, ...prefixedFigures(first, "all") } };
+}
+
+export interface KeyBreakdownStream {
+  totals: KeyTotalsRow;
+  rows: RowBatches<KeyRow>;
+}
+
+/**
+ * Every key of the range, in the order of `keyBreakdownSql` (so the same rows as its pages), from
+ * one statement read through a cursor (db/cursor.ts); the first batch is read here, for the totals.
+ */
+export async function streamKeyBreakdown(
+  db: Db,
+  kind: DbKind,
+  accountId: string,
+  plan: RangePlan,
+  order: Pick<KeyPage, "sort" | "order">,
+  o: CursorOptions,
+): Promise<KeyBreakdownStream> {
+  const cursor = await readInBatches(db, kind, keyBreakdownSql(accountId, plan, { ...order, limit: null, offset: 0 }), o);
+  let first: KeyBreakdownRow[] | undefined;
+  try {
+    first = await cursor.next();
+  } catch (err) {
+    await cursor.close();
+    throw err;
+  }
+  const head = first?.[0];
+  if (!head) {
+    await cursor.close();
+    throw new Error("aggregate query returned no row");
+  }
+  let pending: KeyRow[] | undefined = keyRows(first!);
   return {
-    rows: rows.filter((r): r is KeyRow & KeyBreakdownRow => r.api_key_id !== null),
-    totals: { keys: first.keys, ...prefixedFigures(first, "all") },
+    totals: { keys: head.keys, ...prefixedFigures(head, "all") },
+    rows: {
+      async next() {
+        const held = pending;
+        pending = undefined;
+        if (held?.length) return held;
+        const batch = await cursor.next();
+        return batch && keyRows(batch);
+      },
+      close: () => cursor.close(),
+    },
   };
 }
 

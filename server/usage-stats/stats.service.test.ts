@@ -560,7 +560,7 @@ const textOut = (s: string) => (/^[=+\-@]/.test(s) ? `'${s}` : s);
 
 describe("CSV exports", () => {
   it("exports every account with the JSON figures, BOM, safe text and a dated filename", async () => {
-    const res = csvResponse(await exportAccountUsage(runtime, listInput({ sort: "total.cost" }), now));
+    const res = csvResponse(await exportAccountUsage(runtime, listInput({ sort: "total.cost" }), { now }));
     expect(res.headers.get("content-type")).toBe("text/csv; charset=utf-8");
     expect(res.headers.get("content-disposition")).toContain(`filename="accounts-usage-${today}.csv"`);
     const { text, rows } = await readCsv(res);
@@ -578,7 +578,7 @@ describe("CSV exports", () => {
 
   it("exports a whole breakdown across pages (more keys than one page)", async () => {
     const input = { id: "acc-1", range: "total", sort: "cost", order: "desc", format: "csv" } as const;
-    const res = csvResponse(await exportBreakdown(runtime, input, now));
+    const res = csvResponse(await exportBreakdown(runtime, input, { now }));
     expect(res.headers.get("content-disposition")).toContain('filename="breakdown-acc-1-total.csv"');
     const { rows } = await readCsv(res);
     expect(rows[0]).toEqual(["apiKeyId", "apiKeyName", "requests", "inputTokens", "outputTokens", "cacheCreateTokens", "cacheReadTokens", "allTokens", "cost", "ratedCost", "share.tokens", "share.cost", "lastModel", "lastUsedAt"]);
@@ -587,11 +587,11 @@ describe("CSV exports", () => {
     expect(rows.slice(1)).toEqual(
       json.data.items.map((k) => [k.apiKeyId, textOut(k.apiKeyName), ...figureCols(k), k.share.tokens, k.share.cost, k.lastModel ?? "", k.lastUsedAt ?? ""].map(String)),
     );
-    const daily = csvResponse(await exportBreakdown(runtime, { ...input, range: "daily", date: "2026-03-31" } as AccountBreakdownInput, now));
+    const daily = csvResponse(await exportBreakdown(runtime, { ...input, range: "daily", date: "2026-03-31" } as AccountBreakdownInput, { now }));
     expect(daily.headers.get("content-disposition")).toContain('filename="breakdown-acc-1-daily-2026-03-31.csv"');
   });
 
   it("refuses bad input before streaming starts", async () => {
-    await expect(exportBreakdown(runtime, { id: "nope", range: "total", sort: "cost", order: "desc", format: "csv" }, now)).rejects.toMatchObject({ code: "NOT_FOUND" });
+    await expect(exportBreakdown(runtime, { id: "nope", range: "total", sort: "cost", order: "desc", format: "csv" }, { now })).rejects.toMatchObject({ code: "NOT_FOUND" });
   });
 });

@@ -1,5 +1,5 @@
 import type { Kysely } from "kysely";
-import { ping } from "../../db/client";
+import { ping, type DbKind } from "../../db/client";
 import type { Database } from "../../db/types";
 import { AppError } from "../errors";
 import { logger } from "../logger";
@@ -26,14 +26,14 @@ const pgDownUntil = new WeakMap<object, number>();
 
 export async function answer<T>(
   runtime: Runtime,
-  fromPostgres: (db: Db) => Promise<T>,
+  fromPostgres: (db: Db, kind: DbKind) => Promise<T>,
   fromRedis: (redis: RedisClient, why: string) => Promise<T>,
 ): Promise<{ value: T; source: Source }> {
   const handle = runtime.db;
   const replica = runtime.readDb;
   if (handle && replica && (pgDownUntil.get(replica) ?? 0) <= runtime.clock.now()) {
     try {
-      const value = await fromPostgres(replica.db);
+      const value = await fromPostgres(replica.db, replica.kind);
       metrics().reads.inc({ source: "replica" });
       return { value, source: "postgres" };
     } catch (err) {
@@ -48,7 +48,7 @@ export async function answer<T>(
   }
   if (handle && (pgDownUntil.get(handle) ?? 0) <= runtime.clock.now()) {
     try {
-      const value = await fromPostgres(handle.db);
+      const value = await fromPostgres(handle.db, handle.kind);
       metrics().reads.inc({ source: "postgres" });
       return { value, source: "postgres" };
     } catch (err) {

@@ -60,7 +60,7 @@ export const ZH_ERRORS: Record<string, string> = {
   "409": "冲突",
   "413": "请求体过大",
   "415": "请求体不是 application/json",
-  "429": "尝试次数过多；见 Retry-After",
+  "429": "尝试次数过多，或同时进行的 CSV 导出过多；见 Retry-After",
   "503": "存储暂时无法回答（或在降级模式下无法精确回答）；见 Retry-After",
   "500": "意外错误；消息中带有请求 ID",
 };

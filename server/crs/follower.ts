@@ -110,6 +110,8 @@ export class CrsFollower {
   private pollsSinceHourly = 0;
   /** Keys to look at even when the global counter did not move: lagging records, pending gaps. */
   private readonly pending = new Set<string>();
+  /** Bad keys already counted (accounts, key hashes, counters): re-read each sync or poll, counted once. */
+  private readonly seenBadKeys = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<unknown> | undefined;
   private stopped = false;
@@ -201,7 +203,9 @@ export class CrsFollower {
     const quiet = global === this.lastGlobal && !this.pending.size;
     if (nowMs - this.lastMetadataSyncMs > METADATA_SYNC_MS) {
       const before = this.reader.commands;
-      await this.syncMetadata(nowMs, log);
+      const metadataLog = new RejectionLog(this.seenBadKeys);
+      await this.syncMetadata(nowMs, metadataLog);
+      log.merge(metadataLog);
       result.metadataCommands = this.reader.commands - before;
     }
     const done = (extra: Parameters<typeof updateStatus>[2] = {}) =>
@@ -223,7 +227,8 @@ export class CrsFollower {
     const candidates = new Set([...active.ids, ...this.pending]);
     const ids = [...candidates];
     result.candidates = ids.length;
-    const states = await this.reader.keyStates(ids, log);
+    const keysLog = new RejectionLog(this.seenBadKeys);
+    const states = await this.reader.keyStates(ids, keysLog);
     const marks = await findWatermarks(db, this.source, ids);
     const changed = ids.filter((id) => {
       const t = states.get(id)!.totalRequests;
@@ -234,15 +239,19 @@ export class CrsFollower {
     const newKeys = changed.filter((id) => !marks.has(id));
     const keyHash = new Map<string, CrsHash>();
     if (changed.length) {
-      const hashes = await this.reader.hashes(changed.map((id) => crsKeys.apiKey(id)), log);
+      const hashes = await this.reader.hashes(changed.map((id) => crsKeys.apiKey(id)), keysLog);
       changed.forEach((id, i) => keyHash.set(id, hashes[i] ?? {}));
     }
+    log.merge(keysLog);
     await writeApiKeys(this.runtime, newKeys.filter((id) => Object.keys(keyHash.get(id)!).length).map((id) => mapApiKey(id, keyHash.get(id)!)), log);
     const rates: RateContext = { globalRates: parseServiceRates(await this.reader.serviceRatesJson()), keyRates: (k) => keyServiceRates(keyHash.get(k)) };
 
     const wantCount = (id: string) => Math.min(MAX_RECORDS_PER_KEY, states.get(id)!.totalRequests - (marks.get(id)?.totalRequests ?? 0) + 1);
     const heads = new Map<string, string[]>();
-    for (const id of changed) heads.set(id, (await this.reader.records([id], log, Math.max(1, wantCount(id)))).get(id)!);
+    const unreadable = new Set<string>();
+    const listsLog = new RejectionLog(this.seenBadKeys);
+    for (const id of changed) heads.set(id, (await this.reader.records([id], listsLog, Math.max(1, wantCount(id)), unreadable)).get(id)!);
+    log.merge(listsLog);
 
     const updates = new Map<string, KeyWatermark>();
     const events: CrsEvent[] = [];
@@ -269,6 +278,12 @@ export class CrsFollower {
       }
       const fresh = anchor >= 0 ? list.slice(0, anchor) : list;
       const due = total - mark.totalRequests;
+      if (unreadable.has(id)) {
+        // Its record list is not a list (counted once): nothing to take, nothing to wait for.
+        updates.set(id, { ...mark, totalRequests: total });
+        this.pending.delete(id);
+        continue;
+      }
       // A record that cannot be taken is counted and passed, like any other record read.
       events.push(...mapAll(id, fresh, log));
       let next: KeyWatermark;

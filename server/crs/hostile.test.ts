@@ -245,6 +245,26 @@ describe("the follower and a poison record", () => {
       // Nothing is pending behind it: the next poll is the single command of a quiet CRS.
       expect((await follower.pollOnce()).commands).toBe(1);
 
+      // A key whose record list is a string: counted once, its requests passed, the CRS quiet again.
+      const bump = async (ms: number) => {
+        await c.hincrby("usage:k-list-string", "totalRequests", 1);
+        await c.hincrby("usage:global:total", "requests", 1);
+        await c.zadd("apikey:idx:lastUsedAt", ms, "k-list-string");
+        clock.ms = ms + 1;
+      };
+      await c.hset("apikey:k-list-string", { id: "k-list-string", name: "records as a string", isActive: "true" });
+      await c.set("usage:records:k-list-string", "not a list");
+      await bump(next.occurredAtMs + 5000);
+      expect(await follower.pollOnce()).toMatchObject({ keysChanged: 1, rejected: 1, events: 0 });
+      expect((await follower.pollOnce()).commands).toBe(1);
+      await bump(next.occurredAtMs + 9000);
+      expect(await follower.pollOnce()).toMatchObject({ keysChanged: 1, rejected: 0, events: 0 });
+      expect((await follower.pollOnce()).commands).toBe(1);
+      expect((await health(other.runtime, clock.ms)).crsFollower.sources[0]!.rejectionsByReason).toEqual({
+        "a usage record that is not a JSON object": 1,
+        "a key of the wrong type": 1,
+      });
+
       // CRS's Redis goes away: each poll fails; from the third in a row the source is failing.
       own.stop();
       for (let i = 1; i <= 3; i++) {

@@ -272,9 +272,9 @@ export class CrsReader {
 
   /**
    * The newest `count` records of each key (at most CRS's 200), newest first. A key that is not
-   * a list reads as no records, counted.
+   * a list reads as no records, counted (and its id put in `unreadable`).
    */
-  async records(ids: readonly string[], skips: RejectionLog, count = MAX_RECORDS_PER_KEY): Promise<Map<string, string[]>> {
+  async records(ids: readonly string[], skips: RejectionLog, count = MAX_RECORDS_PER_KEY, unreadable?: Set<string>): Promise<Map<string, string[]>> {
     const stop = Math.min(Math.max(1, count), MAX_RECORDS_PER_KEY) - 1;
     const lists = await this.settled<string[]>(ids, (p, id) => p.lrange(crsKeys.records(id), 0, stop), RECORD_KEYS_PER_PIPELINE);
     return new Map(
@@ -282,6 +282,7 @@ export class CrsReader {
         const r = lists[i]!;
         if (r.ok) return [id, r.value];
         skips.add("a key of the wrong type", crsKeys.records(id), `expected a list: ${r.error.message.slice(0, 80)}`);
+        unreadable?.add(id);
         return [id, []];
       }),
     );

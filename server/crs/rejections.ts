@@ -39,12 +39,27 @@ export function quote(v: unknown, max = 80): string {
   return s.length > max ? `${s.slice(0, max)}…` : s;
 }
 
+/** Bound of a `seen` set: past it, it starts again (a repeat is then counted once more). */
+const MAX_SEEN = 100_000;
+
 export class RejectionLog {
   private readonly counts = new Map<string, number>();
   readonly named: Rejection[] = [];
   total = 0;
 
+  /**
+   * `seen`: reason + key already counted by an earlier log (the follower's metadata, re-read every
+   * few minutes, and the counters of keys it looks at again); those are not counted twice.
+   */
+  constructor(private readonly seen?: Set<string>) {}
+
   add(reason: string, key: string, detail?: string, count = 1): void {
+    if (this.seen) {
+      const id = `${reason}\n${key}`;
+      if (this.seen.has(id)) return;
+      if (this.seen.size >= MAX_SEEN) this.seen.clear();
+      this.seen.add(id);
+    }
     this.total += count;
     this.counts.set(reason, (this.counts.get(reason) ?? 0) + count);
     if (this.named.length < MAX_NAMED) this.named.push({ reason, key: visible(key), ...(detail ? { detail } : {}) });

@@ -1,4 +1,3 @@
-import { spawn } from "node:child_process";
 import { expect, test } from "@playwright/test";
 import { Redis } from "ioredis";
 import { writeLikeCrs, type FixtureRequest } from "../server/crs/crs.fixtures";
@@ -6,7 +5,7 @@ import { crsCalendar } from "../server/crs/layout";
 import { parseCsv } from "../server/testing/csv";
 import { startOwnRedis, type OwnRedis } from "../server/usage/test-servers";
 import { login, waitForHydration } from "./fixtures";
-import { cleanDemo, e2eStoresEnv } from "./demo";
+import { cleanDemo, runScript } from "./demo";
 
 /**
  * A claude-relay-service whose names and models carry markup, control characters and spreadsheet
@@ -38,19 +37,6 @@ function request(keyId: string, accountId: string, accountType: string, model: s
   return { seq, occurredAt, occurredAtMs: ms, crsDate: cal.day(ms), crsMonth: cal.month(ms), apiKeyId: keyId, accountId, crsAccountType: accountType, model, ...t, realCost: 0.0045, ratedCost: 0.0045, realCostUsd8: "0.0045", ratedCostUsd8: "0.0045", crsRecordJson: json, eventRequestId: "" };
 }
 
-async function runImport(url: string): Promise<string> {
-  const child = spawn("node_modules/.bin/tsx", ["scripts/crs-import.ts", "--redis", url], { env: { ...process.env, ...e2eStoresEnv(), LOG_LEVEL: "warn" }, stdio: ["ignore", "pipe", "pipe"] });
-  let output = "";
-  child.stdout.on("data", (d: Buffer) => (output += d.toString()));
-  child.stderr.on("data", (d: Buffer) => (output += d.toString()));
-  const code = await new Promise<number | null>((resolve, reject) => {
-    child.once("error", reject);
-    child.once("exit", resolve);
-  });
-  if (code !== 0) throw new Error(`crs:import exited with ${code}:\n${output}`);
-  return output;
-}
-
 test.beforeAll(async ({}, testInfo) => {
   testInfo.setTimeout(120_000);
   crs = await startOwnRedis();
@@ -69,7 +55,7 @@ test.beforeAll(async ({}, testInfo) => {
   } finally {
     r.disconnect();
   }
-  const report = await runImport(crs.url);
+  const report = await runScript("scripts/crs-import.ts", ["--redis", crs.url]);
   expect(report).toContain("accounts:          2 (1 claude, 1 bedrock)");
   expect(report).toContain("not taken:         nothing");
 });

@@ -33,7 +33,12 @@ export async function cleanDemo(): Promise<void> {
 }
 
 async function runGenerator(args: string[]): Promise<string> {
-  const child = spawn("node_modules/.bin/tsx", ["scripts/generate-breakdown-demo.ts", ...args], {
+  return runScript("scripts/generate-breakdown-demo.ts", args);
+}
+
+/** Runs one of our CLIs (`scripts/*.ts`) against the e2e server's stores; its output, or an error with it. */
+export async function runScript(script: string, args: string[]): Promise<string> {
+  const child = spawn("node_modules/.bin/tsx", [script, ...args], {
     env: { ...process.env, ...e2eStoresEnv(), LOG_LEVEL: "warn" },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -44,7 +49,7 @@ async function runGenerator(args: string[]): Promise<string> {
     child.once("error", reject);
     child.once("exit", resolve);
   });
-  if (code !== 0) throw new Error(`demo generator exited with ${code}:\n${output}`);
+  if (code !== 0) throw new Error(`${script} exited with ${code}:\n${output}`);
   return output;
 }
 

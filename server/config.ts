@@ -249,6 +249,14 @@ export function getConfig(): AppConfig {
  * Where tests find the shared PostgreSQL and Redis; every run makes its own database and key
  * prefix there. Read here so that tests, too, take their environment from this one module.
  */
+/**
+ * What a child server a test starts inherits from this process and nothing more (its own settings
+ * are given explicitly): where its executables and home are.
+ */
+export function childProcessBaseEnv(env: Record<string, string | undefined> = process.env): Record<string, string> {
+  return { PATH: env.PATH ?? "", HOME: env.HOME ?? "" };
+}
+
 export function getTestStores(env: Record<string, string | undefined> = process.env) {
   return {
     databaseUrl: env.TEST_DATABASE_URL || "postgres://postgres@127.0.0.1:5432/postgres",

@@ -175,7 +175,7 @@ async function main() {
       `| ${f(x.keys)} | hourly index (no last-used index) | ${x.noIndex.idleCommands} | ${f(x.noIndex.oneRequest.commands)} | ${f(x.noIndex.hundredRequests.commands)} | ${x.noIndex.hundredRequests.ms} ms | ${f(x.noIndex.firstStartCommands)} | — |`,
     ]),
     "",
-    "With the index the commands after a request follow the keys that changed (3 + 4 per changed key: the global counter, the index and the service rates; each key's counter, hash size and fields, and its new records), whatever the number of keys CRS holds; through the hourly index they follow the keys active in the last hour. Every 150 polls (~5 minutes) the follower reads the hourly index once anyway, as a safety net.",
+    "With the index the commands after a request follow the keys that changed (3 + 2 per changed key: the global counter, the index and the service rates; each key's counter and its new records — a key's rates and bindings come from the metadata sync, which reads every key's hash anyway), whatever the number of keys CRS holds; through the hourly index they follow the keys active in the last hour. Every 150 polls (~5 minutes) the follower reads the hourly index once anyway, as a safety net.",
     "",
     "<!-- crs:end -->",
   ].join("\n");

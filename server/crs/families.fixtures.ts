@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import type { Redis } from "ioredis";
+import { ZERO_FIG, type Fig } from "../usage-stats/figures";
 import { rng } from "../usage/usage.fixtures";
 import type { CrsLayoutVersion, FixtureRequest } from "./crs.fixtures";
 import { writeLikeCrs } from "./crs.fixtures";
@@ -92,15 +93,8 @@ export interface FamilyFixture {
   };
 }
 
-export interface Truth {
-  requests: number;
-  inputTokens: number;
-  outputTokens: number;
-  cacheCreateTokens: number;
-  cacheReadTokens: number;
-  costNanos: bigint;
-  ratedCostNanos: bigint;
-}
+/** The figures the ledger's rollups hold, summed here from the requests alone. */
+export type Truth = Fig;
 
 const nanosOf8 = (x: number) => BigInt(Math.round(Number(x.toFixed(8)) * 1e8)) * 10n;
 
@@ -215,7 +209,7 @@ export function familyFixture(layout: CrsLayoutVersion, opts: { anchorMs?: numbe
       const outputTokens = Math.floor(rand() * 3000);
       const cacheCreateTokens = rand() < 0.3 ? Math.floor(rand() * 8000) : 0;
       const cacheReadTokens = rand() < 0.5 ? Math.floor(rand() * 40000) : 0;
-      const ephemeral5mTokens = cacheCreateTokens;
+      const tokens = { inputTokens, outputTokens, cacheCreateTokens, cacheReadTokens, ephemeral5mTokens: cacheCreateTokens, ephemeral1hTokens: 0 };
       // Whole 1e-7 USD, so that CRS's float sums of them stay exact at 8 decimals.
       const realCost = Math.round((inputTokens * 3 + outputTokens * 15 + cacheCreateTokens * 3.75 + cacheReadTokens * 0.3) / 10) / 1e7;
       const service = SERVICE[a.recordType] ?? "claude";
@@ -236,12 +230,7 @@ export function familyFixture(layout: CrsLayoutVersion, opts: { anchorMs?: numbe
         statusCode: 200,
         stream: true,
         durationMs: 1000 + n,
-        inputTokens,
-        outputTokens,
-        cacheCreateTokens,
-        cacheReadTokens,
-        ephemeral5mTokens,
-        ephemeral1hTokens: 0,
+        ...tokens,
         totalTokens: inputTokens + outputTokens + cacheCreateTokens + cacheReadTokens,
         cost: recordedRated,
         realCost: Number(realCost.toFixed(6)),
@@ -260,12 +249,7 @@ export function familyFixture(layout: CrsLayoutVersion, opts: { anchorMs?: numbe
         accountId,
         crsAccountType: a.recordType,
         model: a.model,
-        inputTokens,
-        outputTokens,
-        cacheCreateTokens,
-        cacheReadTokens,
-        ephemeral5mTokens,
-        ephemeral1hTokens: 0,
+        ...tokens,
         realCost,
         ratedCost,
         realCostUsd8: realCost.toFixed(8),
@@ -278,7 +262,7 @@ export function familyFixture(layout: CrsLayoutVersion, opts: { anchorMs?: numbe
   requests.sort((x, y) => x.occurredAtMs - y.occurredAtMs || x.apiKeyId.localeCompare(y.apiKeyId));
   requests.forEach((r, i) => (r.seq = i));
 
-  const zero = (): Truth => ({ requests: 0, inputTokens: 0, outputTokens: 0, cacheCreateTokens: 0, cacheReadTokens: 0, costNanos: 0n, ratedCostNanos: 0n });
+  const zero = (): Truth => ({ ...ZERO_FIG });
   const truth = { accounts: new Map<string, Truth>(), keys: new Map<string, Truth>(), global: zero() };
   const addTo = (map: Map<string, Truth> | null, id: string, r: FixtureRequest) => {
     let t = map ? map.get(id) : truth.global;

@@ -1,13 +1,13 @@
 import { Redis } from "ioredis";
 import { sql, type Kysely } from "kysely";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { Database } from "../../db/types";
 import { createTestRuntime } from "../testing/runtime";
-import { startOwnRedis, type OwnRedis } from "../usage/test-servers";
 import type { CrsLayoutVersion } from "./crs.fixtures";
 import { FAMILY_ANCHOR, familyFixture, writeFamilyMetadata, writeFamilyRequests, type FamilyFixture, type Truth } from "./families.fixtures";
 import { CrsFollower, type PollResult } from "./follower";
 import { importCrs } from "./importer";
+import { ownCrsRedis } from "./testing";
 import { UNATTRIBUTED_ACCOUNT_ID } from "./mapping";
 
 /**
@@ -18,15 +18,8 @@ import { UNATTRIBUTED_ACCOUNT_ID } from "./mapping";
  */
 
 const TZ = "Asia/Shanghai";
-let crs: OwnRedis;
-const cleanups: (() => Promise<void>)[] = [];
-beforeAll(async () => {
-  crs = await startOwnRedis();
-});
-afterAll(() => crs?.destroy());
-afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()!();
-});
+const crs = ownCrsRedis();
+const { cleanups } = crs;
 
 const figures = (t: Truth) => ({
   requests: t.requests,
@@ -73,7 +66,7 @@ async function expectExact(db: Kysely<Database>, fx: FamilyFixture) {
 
 async function setup(layout: CrsLayoutVersion) {
   const fx = familyFixture(layout);
-  const client = new Redis(crs.url);
+  const client = new Redis(crs.url());
   await client.flushall();
   await writeFamilyMetadata(client, fx);
   const ledger = await createTestRuntime({ USAGE_TIMEZONE: TZ });
@@ -108,7 +101,7 @@ describe.each(["v1.1.314", "newer"] as const)("a CRS with every account family (
   it("is followed exactly, finding changed keys through CRS's last-used index", async () => {
     const { fx, client, runtime } = await setup(layout);
     const clock = { ms: fx.requests[0]!.occurredAtMs - 60_000 };
-    const c = new Redis(crs.url);
+    const c = new Redis(crs.url());
     cleanups.push(async () => c.disconnect());
     const follower = new CrsFollower(runtime, c, { owner: "node-a", now: () => clock.ms, offsetHours: 8 });
     await follower.pollOnce(); // first start: watermarks at CRS's present (no usage yet)

@@ -110,6 +110,8 @@ export class CrsFollower {
   private pollsSinceHourly = 0;
   /** Keys to look at even when the global counter did not move: lagging records, pending gaps. */
   private readonly pending = new Set<string>();
+  /** Per key, what its hash says that a poll needs: its rates and bound accounts (from the metadata sync, or read once). */
+  private readonly keyFacts = new Map<string, { rates: Record<string, number>; bound: string[] }>();
   /** Bad keys already counted (accounts, key hashes, counters): re-read each sync or poll, counted once. */
   private readonly seenBadKeys = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
@@ -236,15 +238,18 @@ export class CrsFollower {
       return t > (m?.totalRequests ?? 0) || m?.gapSince;
     });
     result.keysChanged = changed.length;
-    const newKeys = changed.filter((id) => !marks.has(id));
-    const keyHash = new Map<string, CrsHash>();
-    if (changed.length) {
-      const hashes = await this.reader.hashes(changed.map((id) => crsKeys.apiKey(id)), keysLog);
-      changed.forEach((id, i) => keyHash.set(id, hashes[i] ?? {}));
+    // A key's hash is read when it is new here or its facts are not known yet; the rest come from
+    // the metadata sync, which reads every key's hash anyway (rates change rarely, and a charge
+    // CRS made otherwise is taken as CRS recorded it).
+    const unknown = changed.filter((id) => !marks.has(id) || !this.keyFacts.has(id));
+    if (unknown.length) {
+      const hashes = await this.reader.hashes(unknown.map((id) => crsKeys.apiKey(id)), keysLog);
+      const found = unknown.flatMap((id, i) => (hashes[i] && Object.keys(hashes[i]!).length ? [mapApiKey(id, hashes[i]!)] : []));
+      unknown.forEach((id, i) => this.learnKey(id, hashes[i]));
+      await writeApiKeys(this.runtime, found.filter((k) => !marks.has(k.input.id)), log);
     }
     log.merge(keysLog);
-    await writeApiKeys(this.runtime, newKeys.filter((id) => Object.keys(keyHash.get(id)!).length).map((id) => mapApiKey(id, keyHash.get(id)!)), log);
-    const rates: RateContext = { globalRates: parseServiceRates(await this.reader.serviceRatesJson()), keyRates: (k) => keyServiceRates(keyHash.get(k)) };
+    const rates: RateContext = { globalRates: parseServiceRates(await this.reader.serviceRatesJson()), keyRates: (k) => this.keyFacts.get(k)?.rates ?? {} };
 
     const wantCount = (id: string) => Math.min(MAX_RECORDS_PER_KEY, states.get(id)!.totalRequests - (marks.get(id)?.totalRequests ?? 0) + 1);
     const heads = new Map<string, string[]>();
@@ -325,7 +330,7 @@ export class CrsFollower {
         log,
       };
       const oldest = g.retained.reduce((m, e) => Math.min(m, Date.parse(e.event.occurredAt)), nowMs);
-      const bound = mapApiKey(g.id, keyHash.get(g.id) ?? {}).boundAccounts;
+      const bound = this.keyFacts.get(g.id)?.bound ?? [];
       await this.directory.attribute(g.retained, new RejectionLog());
       const res = await keyResiduals(ctx, g.id, g.retained, bound, oldest);
       await writeAccounts(this.runtime, res.newAccounts.map((input) => ({ input, key: crsKeys.accountUsage(input.id) })), log);
@@ -435,6 +440,10 @@ export class CrsFollower {
     return { ids: [...new Set(sets.flat())], hours: names.length, via: "hourlyIndex", cursor };
   }
 
+  private learnKey(id: string, hash: CrsHash | undefined): void {
+    this.keyFacts.set(id, { rates: keyServiceRates(hash), bound: hash ? mapApiKey(id, hash).boundAccounts : [] });
+  }
+
   /** Accounts and keys as CRS has them now (names, platforms, bindings, deletions); every few minutes. */
   private async syncMetadata(nowMs: number, log: RejectionLog): Promise<void> {
     this.lastMetadataSyncMs = nowMs;
@@ -447,6 +456,7 @@ export class CrsFollower {
     }
     for await (const ids of this.reader.apiKeyIds()) {
       const hashes = await this.reader.hashes(ids.map((id) => crsKeys.apiKey(id)), log);
+      ids.forEach((id, i) => this.learnKey(id, hashes[i]));
       await writeApiKeys(this.runtime, ids.flatMap((id, i) => (hashes[i] && Object.keys(hashes[i]!).length ? [mapApiKey(id, hashes[i]!)] : [])), log);
     }
   }

@@ -123,33 +123,15 @@ export class CrsReader {
 
   /** Hashes that must be hashes (API keys): a key of another type, or too big, is skipped and counts. */
   async hashes(keys: readonly string[], skips: RejectionLog): Promise<(CrsHash | undefined)[]> {
-    const sizes = await this.settled<number>(keys, (p, k) => p.hlen(k));
-    const readable = keys.filter((k, i) => {
-      const s = sizes[i]!;
-      if (!s.ok) skips.add("a key of the wrong type", k, `expected a hash: ${s.error.message.slice(0, 80)}`);
-      else if (s.value > MAX_HASH_FIELDS) skips.add("a hash too big to be CRS's", k, `${s.value} fields`);
-      else return true;
-      return false;
-    });
-    const values = await this.settled<CrsHash>(readable, (p, k) => p.hgetall(k));
-    const byKey = new Map(readable.map((k, i) => [k, values[i]!]));
-    return keys.map((k) => {
-      const v = byKey.get(k);
-      if (!v) return undefined;
-      if (!v.ok) {
-        skips.add("a key of the wrong type", k, v.error.message.slice(0, 80));
-        return undefined;
-      }
-      return v.value;
-    });
+    return this.entities(keys, skips, ["hash"]);
   }
 
   /**
-   * Entities stored as a hash or as a string holding a JSON object (CRS has both): TYPE first,
-   * then HGETALL or GET; anything else, too big, or not a JSON object is skipped and counts.
-   * Missing keys are undefined without a rejection.
+   * Entities stored as a hash or as a string holding a JSON object (CRS has both; `allowed` says
+   * which this kind may be): TYPE first, then HGETALL or GET; anything else, too big, or not a
+   * JSON object is skipped and counts. Missing keys are undefined without a rejection.
    */
-  async entities(keys: readonly string[], skips: RejectionLog): Promise<(CrsHash | undefined)[]> {
+  async entities(keys: readonly string[], skips: RejectionLog, allowed: readonly ("hash" | "string")[] = ["hash", "string"]): Promise<(CrsHash | undefined)[]> {
     const types = await this.settled<string>(keys, (p, k) => p.type(k));
     const sizes = await this.settled<number>(keys, (p, k, i) => {
       const t = types[i]!;
@@ -164,8 +146,8 @@ export class CrsReader {
         return "skip";
       }
       if (t.value === "none") return "skip";
-      if (t.value !== "hash" && t.value !== "string") {
-        skips.add("a key of the wrong type", k, `a ${typeName(t.value)}, expected a hash or a JSON string`);
+      if (!(allowed as readonly string[]).includes(t.value)) {
+        skips.add("a key of the wrong type", k, `a ${typeName(t.value)}, expected ${allowed.map((x) => (x === "hash" ? "a hash" : "a JSON string")).join(" or ")}`);
         return "skip";
       }
       if (t.value === "string" && s.value > MAX_STRING_BYTES) {

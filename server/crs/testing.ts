@@ -1,4 +1,6 @@
 import { sql, type Kysely } from "kysely";
+import { afterAll, afterEach, beforeAll } from "vitest";
+import { startOwnRedis, type OwnRedis } from "../usage/test-servers";
 import type { Database } from "../../db/types";
 import type { Sums } from "../usage/usage.fixtures";
 import { fixture } from "./crs.fixtures";
@@ -41,4 +43,21 @@ export async function rollupFigures(
       (sum(cost_nanos) / 1e9)::numeric(20,8)::text as cost, (sum(rated_cost_nanos) / 1e9)::numeric(20,8)::text as "ratedCost"
       from ${sql.table(table)} group by 1, 2`.execute(db);
   return new Map(r.rows.map(({ id, bucket: b, cost, ratedCost, ...rest }) => [`${id}|${b}`, { ...rest, cost: String(Number(cost)), ratedCost: String(Number(ratedCost)) }]));
+}
+
+/**
+ * For a test file: a redis-server of its own standing for CRS's Redis (started before the first
+ * test, destroyed after the last), and cleanups each test registers, run after it.
+ */
+export function ownCrsRedis(): { url(): string; cleanups: (() => Promise<void>)[] } {
+  let crs: OwnRedis | undefined;
+  const cleanups: (() => Promise<void>)[] = [];
+  beforeAll(async () => {
+    crs = await startOwnRedis();
+  });
+  afterAll(() => crs?.destroy());
+  afterEach(async () => {
+    while (cleanups.length) await cleanups.pop()!();
+  });
+  return { url: () => crs!.url, cleanups };
 }

@@ -3,6 +3,8 @@ import fs from "node:fs";
 import http from "node:http";
 import path from "node:path";
 import { ensureBuild } from "../../scripts/ensure-build";
+import { childProcessBaseEnv } from "../config";
+import { waitFor } from "../usage/test-servers";
 import { freePort } from "./ports";
 
 /**
@@ -69,7 +71,7 @@ export async function startNextServer(env: Record<string, string>): Promise<Next
     cwd: ROOT,
     detached: true,
     stdio: ["ignore", "pipe", "pipe"],
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", NODE_ENV: "production", NEXT_TELEMETRY_DISABLED: "1", PORT: String(port), ...env },
+    env: { ...childProcessBaseEnv(), NODE_ENV: "production", NEXT_TELEMETRY_DISABLED: "1", PORT: String(port), ...env },
   });
   const lines: string[] = [];
   const keep = (b: Buffer) => {
@@ -87,14 +89,18 @@ export async function startNextServer(env: Record<string, string>): Promise<Next
     }
   };
   const baseUrl = `http://127.0.0.1:${port}`;
-  const until = Date.now() + 120_000;
-  while (!(await answers(`${baseUrl}/login`))) {
-    if (child.exitCode !== null) throw new Error(`next start exited with ${child.exitCode}:\n${lines.join("")}`);
-    if (Date.now() > until) {
-      signal("SIGKILL");
-      throw new Error(`next start did not answer within 120 s:\n${lines.join("")}`);
-    }
-    await new Promise((r) => setTimeout(r, 200));
+  try {
+    await waitFor(
+      async () => {
+        if (child.exitCode !== null) throw new Error(`next start exited with ${child.exitCode}`);
+        return answers(`${baseUrl}/login`);
+      },
+      "next start to answer",
+      120_000,
+    );
+  } catch (err) {
+    signal("SIGKILL");
+    throw new Error(`${(err as Error).message}:\n${lines.join("")}`);
   }
   return {
     baseUrl,

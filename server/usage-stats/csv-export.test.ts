@@ -7,6 +7,7 @@ import { GET as listRoute } from "@/app/admin/accounts/usage-stats/route";
 import { createApiToken } from "../auth/token.service";
 import { createRuntime, setRuntime, type Runtime } from "../runtime";
 import { createTestDatabase, testConfig, type TestDatabase } from "../testing/stores";
+import { waitFor } from "../usage/test-servers";
 import { csvLine, csvResponse, exportBreakdown, type Cell } from "./csv";
 import { BREAKDOWN_SORTS, FIGURES, type AccountBreakdownInput } from "./schemas";
 import { TEST_TZ, insertEvents, parseCsv, shInstant, spreadEvents } from "./stats.fixtures";
@@ -178,15 +179,6 @@ async function busyStatements(): Promise<{ state: string; query: string }[]> {
   return r.rows;
 }
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, boundMs = 15_000): Promise<T> {
-  const until = Date.now() + boundMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > until) throw new Error(`timed out after ${boundMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe("the request deadline", () => {
   it("answers 503 at REQUEST_TIMEOUT_MS and cancels the statement (pg_stat_activity shows it gone)", async () => {
@@ -202,7 +194,7 @@ describe("the request deadline", () => {
       expect(await res.json()).toMatchObject({ error: { code: "UNAVAILABLE", message: expect.stringMatching(/within 1000 ms/) } });
       // Gone while the lock is still held: cancelled at the deadline, long before its statement
       // timeout (60 s) would have ended it.
-      await waitFor("the export's statement to be gone", async () => ((await busyStatements()).some((s) => /usage_key_/.test(s.query)) ? undefined : true), 5_000);
+      await waitFor(async () => !(await busyStatements()).some((s) => /usage_key_/.test(s.query)), "the export's statement to be gone", 5_000);
     } finally {
       await locker.query("ROLLBACK").catch(() => {});
       await locker.end();
@@ -219,9 +211,9 @@ describe("the request deadline", () => {
       const reader = res.body!.getReader();
       expect((await reader.read()).done).toBe(false);
       // The cursor's transaction is open while the reader dawdles …
-      await waitFor("the export's cursor to be open", async () => ((await busyStatements()).some((s) => s.state.startsWith("idle in transaction")) ? true : undefined));
+      await waitFor(async () => (await busyStatements()).some((s) => s.state.startsWith("idle in transaction")), "the export's cursor to be open", 15_000);
       // … and closed once the deadline passes, whether or not anyone reads.
-      await waitFor("the cursor's transaction to end", async () => ((await busyStatements()).length === 0 ? true : undefined));
+      await waitFor(async () => (await busyStatements()).length === 0, "the cursor's transaction to end", 15_000);
       const rest = (async () => {
         for (;;) if ((await reader.read()).done) return "complete";
       })();

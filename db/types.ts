@@ -1,4 +1,5 @@
 import type { ColumnType, Generated, Insertable, Selectable, Updateable } from "kysely";
+import type { MEASURES } from "./measures";
 
 /** Money columns (NUMERIC) come back as exact decimal strings; see db/client.ts. */
 type Numeric = ColumnType<string, string | number, string | number>;
@@ -34,19 +35,20 @@ export interface ApiKeysTable {
   deleted_at: Timestamp | null;
 }
 
-/** The token counts of a request, summed as they are in every rollup. */
-export interface TokenMeasures {
-  requests: number;
-  input_tokens: number;
-  output_tokens: number;
-  cache_create_tokens: number;
-  cache_read_tokens: number;
-  ephemeral_5m_tokens: number;
-  ephemeral_1h_tokens: number;
-  total_tokens: number;
-}
+type Spec = (typeof MEASURES)[number];
 
-export interface UsageRecordsTable extends TokenMeasures {
+/** The count measures of a request (db/measures.ts), summed as they are in every rollup. */
+export type TokenMeasures = { [K in Extract<Spec, { kind: "count" }> as K["recordColumn"]]: number };
+
+/**
+ * The money measures of usage_records: exact NUMERIC USD; one that defaults to another measure
+ * (the rated cost) is null when equal to it (0006_rated_cost.sql).
+ */
+type RecordMoney = {
+  [K in Extract<Spec, { kind: "money" }> as K["recordColumn"]]: K extends { input: { defaultsTo: string } } ? Numeric | null : Numeric;
+};
+
+export interface UsageRecordsTable extends TokenMeasures, RecordMoney {
   request_id: string;
   occurred_at: Timestamp;
   /** The local date in USAGE_TIMEZONE, as YYYY-MM-DD. */
@@ -55,21 +57,12 @@ export interface UsageRecordsTable extends TokenMeasures {
   account_id: string;
   api_key_id: string;
   model: string;
-  total_cost: Numeric;
-  /** What the key holder is charged; null when it equals total_cost (0006_rated_cost.sql). */
-  rated_cost: Numeric | null;
   cost_breakdown: Json | null;
   metadata: Json | null;
 }
 
-/** The measures every rollup carries. Sums of them come back as numbers (int8) or strings (numeric). */
-export interface RollupMeasures extends TokenMeasures {
-  /** Integer nano-USD (1e-9 USD). */
-  cost_nanos: number;
-  /** The rated cost (what the key holder is charged), integer nano-USD. */
-  rated_cost_nanos: number;
-  last_used_at: Date | null;
-}
+/** The measures every rollup carries: integers, money in nano-USD. Sums come back as numbers (int8) or strings (numeric). */
+export type RollupMeasures = { [K in Spec as K["column"]]: number } & { last_used_at: Date | null };
 
 export interface AccountDailyTable extends RollupMeasures { account_id: string; usage_date: string }
 export interface AccountMonthlyTable extends RollupMeasures { account_id: string; usage_month: string }

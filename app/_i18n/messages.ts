@@ -8,7 +8,15 @@
  *   Tokens 占比 Token share · 费用占比 Cost share (never a bare 占比)
  *   实际成本 Real cost (what the upstream account cost) · 计费成本 Rated cost (what the key holder is charged)
  */
+import { MEASURES } from "@/db/measures";
+
 export const LOCALES = ["zh-CN", "en"] as const;
+
+/** The names of the sortable measures, from their declaration (db/measures.ts). */
+function measureLabels(locale: "zh-CN" | "en"): Record<AccountSortFigure, string> {
+  return Object.fromEntries(MEASURES.filter((m) => "accountSort" in m).map((m) => [m.name, m.label[locale]])) as Record<AccountSortFigure, string>;
+}
+type AccountSortFigure = Extract<(typeof MEASURES)[number], { accountSort: true }>["name"];
 export type Locale = (typeof LOCALES)[number];
 export const DEFAULT_LOCALE: Locale = "zh-CN";
 export const LOCALE_COOKIE = "lang";
@@ -72,15 +80,7 @@ const zhCN = {
     priority: "优先级",
     lastUsedAt: "最近使用",
     window: { daily: "今日", monthly: "本月", total: "总用量" },
-    figure: {
-      requests: "请求数",
-      inputTokens: "输入 tokens",
-      outputTokens: "输出 tokens",
-      cacheCreateTokens: "缓存创建 tokens",
-      cacheReadTokens: "缓存读取 tokens",
-      allTokens: "总 tokens",
-      cost: "费用",
-    },
+    figure: measureLabels("zh-CN"),
   },
 
   status: { active: "正常", paused: "暂停", error: "异常", disabled: "停用", unknown: "未知" },
@@ -333,15 +333,7 @@ const en: Messages = {
     priority: "Priority",
     lastUsedAt: "Last used",
     window: { daily: "Today", monthly: "This month", total: "Total usage" },
-    figure: {
-      requests: "requests",
-      inputTokens: "input tokens",
-      outputTokens: "output tokens",
-      cacheCreateTokens: "cache create tokens",
-      cacheReadTokens: "cache read tokens",
-      allTokens: "all tokens",
-      cost: "cost",
-    },
+    figure: measureLabels("en"),
   },
 
   status: { active: "Active", paused: "Paused", error: "Error", disabled: "Disabled", unknown: "Unknown" },

@@ -1,4 +1,5 @@
 import type pg from "pg";
+import { counterField, MEASURES, recordValueSql } from "../../db/measures";
 import type { Fig } from "../../server/usage-stats/figures";
 
 /**
@@ -9,25 +10,20 @@ import type { Fig } from "../../server/usage-stats/figures";
 /** The baseline's figures, in the read service's shape (compared one to one). */
 export type BaseFig = Fig;
 
+/** Each answered measure (db/measures.ts) summed over usage_records: counts as int8, money as nano-USD text. */
+const ANSWERED = MEASURES.filter((m) => m.read);
 const measures = (filter: string) =>
-  ["requests", "input_tokens", "output_tokens", "cache_create_tokens", "cache_read_tokens"]
-    .map((c) => `coalesce(sum(r.${c}) ${filter}, 0)::int8`)
-    .concat(`coalesce(sum(round(r.total_cost * 1000000000)) ${filter}, 0)::text`)
-    .concat(`coalesce(sum(round(coalesce(r.rated_cost, r.total_cost) * 1000000000)) ${filter}, 0)::text`);
+  ANSWERED.map((m) =>
+    m.kind === "money"
+      ? `coalesce(sum(round(${recordValueSql(m)} * 1000000000)) ${filter}, 0)::text`
+      : `coalesce(sum(${recordValueSql(m)}) ${filter}, 0)::int8`,
+  );
 
-/** Columns of one fig in a row: five counters and two costs. */
-const FIG_COLUMNS = 7;
+/** Columns of one fig in a row: one per answered measure. */
+const FIG_COLUMNS = ANSWERED.length;
 
 function fig(row: unknown[], at: number): BaseFig {
-  return {
-    requests: Number(row[at]),
-    inputTokens: Number(row[at + 1]),
-    outputTokens: Number(row[at + 2]),
-    cacheCreateTokens: Number(row[at + 3]),
-    cacheReadTokens: Number(row[at + 4]),
-    costNanos: BigInt(String(row[at + 5])),
-    ratedCostNanos: BigInt(String(row[at + 6])),
-  };
+  return Object.fromEntries(ANSWERED.map((m, i) => [counterField(m), m.kind === "money" ? BigInt(String(row[at + i])) : Number(row[at + i])])) as BaseFig;
 }
 
 export const ACCOUNT_LIST_SQL = `

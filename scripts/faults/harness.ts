@@ -1,3 +1,4 @@
+import { FIGURES } from "../../server/usage-stats/schemas";
 import pg from "pg";
 import { sql } from "kysely";
 import { loadMigrations, migrate } from "../../db/migrator";
@@ -593,7 +594,8 @@ export class World {
   }
 }
 
-const CSV_FIGURES = ["requests", "inputTokens", "outputTokens", "cacheCreateTokens", "cacheReadTokens", "allTokens", "cost", "ratedCost"] as const;
+/** Every figure the API answers (db/measures.ts). */
+const CSV_FIGURES = FIGURES;
 
 function figuresOf(s: Sums | undefined): Record<string, number> {
   const w = s ?? zeroSums();

@@ -1,6 +1,10 @@
 import { sql, type Kysely } from "kysely";
 import type { Database } from "../../db/types";
+import { MEASURES as LEDGER_MEASURES } from "../../db/measures";
 import { MEASURES, type Covered } from "./mapping";
+
+/** The usage_records column of each count CRS gives (db/measures.ts). */
+const COLUMN_OF = new Map<string, string>(LEDGER_MEASURES.map((m) => [m.name, m.recordColumn]));
 
 /** SQL of the CRS capability: what the ledger holds per key, and the follower's state. */
 
@@ -9,11 +13,10 @@ import { MEASURES, type Covered } from "./mapping";
  * residual aggregates are computed against.
  */
 export async function ledgerCoverage(db: Kysely<Database>, apiKeyId: string): Promise<Covered[]> {
+  const counts = sql.raw(MEASURES.map((m) => `sum(${COLUMN_OF.get(m)})::bigint as "${m}"`).join(", "));
   const r = await sql<Record<string, string | number>>`
     select model, to_char(usage_date, 'YYYY-MM-DD') as day, coalesce(metadata->>'crsAggregate', 'event') as kind,
-           sum(requests)::bigint as requests, sum(input_tokens)::bigint as "inputTokens", sum(output_tokens)::bigint as "outputTokens",
-           sum(cache_create_tokens)::bigint as "cacheCreateTokens", sum(cache_read_tokens)::bigint as "cacheReadTokens",
-           sum(ephemeral_5m_tokens)::bigint as "ephemeral5mTokens", sum(ephemeral_1h_tokens)::bigint as "ephemeral1hTokens",
+           ${counts},
            (sum(total_cost) * 1000000000)::bigint as nanos,
            (sum(coalesce(rated_cost, total_cost)) * 1000000000)::bigint as rated_nanos
       from usage_records where api_key_id = ${apiKeyId}

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { MEASURES as LEDGER_MEASURES } from "../../db/measures";
 import type { UpsertAccountInput, UpsertApiKeyInput } from "../accounts/schemas";
 import { costTextToNanos } from "../usage/normalize";
 import { MAX_TOKENS_PER_FIELD, MIN_OCCURRED_AT, isStorableText, parseCostUsd, roundHalfUp8, type UsageEvent } from "../usage/schemas";
@@ -76,10 +77,15 @@ export interface Unmapped {
 
 export const isUnmapped = (x: CrsEvent | Unmapped): x is Unmapped => "reason" in x;
 
-const TOKEN_FIELDS = ["inputTokens", "outputTokens", "cacheCreateTokens", "cacheReadTokens", "ephemeral5mTokens", "ephemeral1hTokens"] as const;
+/** The ledger's count measures an event gives (db/measures.ts): a CRS record carries each under the same name, an aggregate hash too. */
+type CountInput = Extract<(typeof LEDGER_MEASURES)[number], { kind: "count"; input: object }>["name"];
+export const MEASURES = LEDGER_MEASURES.filter((m) => m.kind === "count" && "input" in m).map((m) => m.name as CountInput);
+const COUNT_DEFAULTS = Object.fromEntries(LEDGER_MEASURES.map((m) => [m.name, "input" in m && "default" in m.input ? m.input.default : 0])) as Record<CountInput, number>;
+/** A record stands for one request: every count but requests is read from it. */
+const TOKEN_FIELDS = MEASURES.filter((m) => m !== "requests");
 
 /** A token count as CRS writes it: a JSON integer ≥ 0 (absent or null: 0); anything else is refused, never rounded or clamped. */
-function tokenCount(r: object, field: (typeof TOKEN_FIELDS)[number]): number | Omit<Unmapped, "keyId"> {
+function tokenCount(r: object, field: CountInput): number | Omit<Unmapped, "keyId"> {
   const v = own(r, field);
   if (v === undefined || v === null) return 0;
   if (typeof v !== "number" || !Number.isInteger(v) || v < 0) return { reason: "a token count that is not a non-negative integer", detail: `${field} ${quote(v)}` };
@@ -183,12 +189,7 @@ export function mapRecord(keyId: string, recordJson: string, cal: CrsCalendar, r
       accountId: account ?? UNATTRIBUTED_ACCOUNT_ID,
       apiKeyId: keyId,
       model,
-      inputTokens: tokens.inputTokens!,
-      outputTokens: tokens.outputTokens!,
-      cacheCreateTokens: tokens.cacheCreateTokens!,
-      cacheReadTokens: tokens.cacheReadTokens!,
-      ephemeral5mTokens: tokens.ephemeral5mTokens!,
-      ephemeral1hTokens: tokens.ephemeral1hTokens!,
+      ...(tokens as Omit<Counts, "requests">),
       requests: 1,
       cost: real,
       ratedCost: rated,
@@ -354,8 +355,7 @@ export function keyServiceRates(h: Record<string, string> | undefined): Record<s
 
 /* ------------------------------------------------------------ aggregates */
 
-export const MEASURES = ["requests", "inputTokens", "outputTokens", "cacheCreateTokens", "cacheReadTokens", "ephemeral5mTokens", "ephemeral1hTokens"] as const;
-export type Measure = (typeof MEASURES)[number];
+export type Measure = CountInput;
 export type Counts = Record<Measure, number>;
 
 /** Counters of one aggregate hash, with CRS's micro-USD costs. */
@@ -417,7 +417,7 @@ export interface ResidualResult {
   notReconstructed: { bucket: string; model: string; reason: string; counts: Partial<Counts> }[];
 }
 
-const zeroCounts = (): Counts => ({ requests: 0, inputTokens: 0, outputTokens: 0, cacheCreateTokens: 0, cacheReadTokens: 0, ephemeral5mTokens: 0, ephemeral1hTokens: 0 });
+const zeroCounts = (): Counts => Object.fromEntries(MEASURES.map((m) => [m, 0])) as Counts;
 const nanosOfText = (t: string | null | undefined) => (t ? costTextToNanos(roundHalfUp8(t.includes("e") ? Number(t).toFixed(12) : t)) : null);
 const usd = (nanos: number) => {
   const n = Math.max(0, Math.round(nanos / 10)) * 10; // 8 decimals
@@ -543,18 +543,12 @@ export function residualEvents(p: ResidualPlan): ResidualResult {
 
 /** Sums of events as Covered rows (records retained in CRS, or events being written). */
 export function coveredOf(events: CrsEvent[]): Covered[] {
-  return events.map((e) => ({
-    model: e.event.model,
-    day: e.crsDay,
-    kind: e.kind === "record" ? ("event" as const) : e.kind,
-    requests: e.event.requests ?? 1,
-    inputTokens: e.event.inputTokens,
-    outputTokens: e.event.outputTokens,
-    cacheCreateTokens: e.event.cacheCreateTokens,
-    cacheReadTokens: e.event.cacheReadTokens,
-    ephemeral5mTokens: e.event.ephemeral5mTokens ?? 0,
-    ephemeral1hTokens: e.event.ephemeral1hTokens ?? 0,
-    realNanos: costTextToNanos(e.event.cost),
-    ratedNanos: costTextToNanos(e.event.ratedCost),
-  }));
+  return events.map((e) => {
+    const given = e.event as unknown as Record<string, number | undefined>;
+    const c = { model: e.event.model, day: e.crsDay, kind: e.kind === "record" ? ("event" as const) : e.kind } as Covered;
+    for (const m of MEASURES) c[m] = given[m] ?? COUNT_DEFAULTS[m];
+    c.realNanos = costTextToNanos(e.event.cost);
+    c.ratedNanos = costTextToNanos(e.event.ratedCost);
+    return c;
+  });
 }

@@ -1,59 +1,52 @@
-import type { HotFigures } from "./hot-reader";
-import type { Figure, UsageTotals } from "./schemas";
+import { counterField, MEASURES, type CounterField, type Figure } from "../../db/measures";
+import type { UsageTotals } from "./schemas";
 import type { FigureRow } from "./stats.repository";
 
 /**
- * The measures every usage figure is made of: integer token counts and the real and rated costs in
- * nano-USD, added
- * exactly and rounded once for output (UsageTotals). Shared by the read service, the Redis
- * fallback reader and the bench's baseline check.
+ * The figures every usage answer is made of: the measures the read API answers (db/measures.ts,
+ * `read: true`), counts as integers and money as integer nano-USD, added exactly and rounded once
+ * for output (UsageTotals). Shared by the read service, the Redis fallback reader and the bench's
+ * baseline check.
  */
-export interface Fig {
-  requests: number;
-  inputTokens: number;
-  outputTokens: number;
-  cacheCreateTokens: number;
-  cacheReadTokens: number;
-  costNanos: bigint;
-  /** What the key holders are charged (the real cost × the relay's rates). */
-  ratedCostNanos: bigint;
-}
 
-export const ZERO_FIG: Fig = { requests: 0, inputTokens: 0, outputTokens: 0, cacheCreateTokens: 0, cacheReadTokens: 0, costNanos: 0n, ratedCostNanos: 0n };
+type Spec = Extract<(typeof MEASURES)[number], { read: true }>;
+type FieldOf<K extends Spec> = K["kind"] extends "money" ? `${K["name"]}Nanos` : K["name"];
+
+/** One figure per answered measure, under its counter name (money: `<name>Nanos`, nano-USD). */
+export type Fig = { [K in Spec as FieldOf<K>]: K["kind"] extends "money" ? bigint : number };
+
+/** The answered measures: API name, counter field, rollup column, kind. */
+export const FIGURE_MEASURES: readonly { name: Figure; field: CounterField & keyof Fig; column: string; kind: "count" | "money" }[] = MEASURES.filter(
+  (m) => m.read,
+).map((m) => ({ name: m.name as Figure, field: counterField(m) as CounterField & keyof Fig, column: m.column, kind: m.kind }));
+
+type Loose = Record<string, number | bigint>;
+
+export const ZERO_FIG: Fig = Object.fromEntries(FIGURE_MEASURES.map((m) => [m.field, m.kind === "money" ? 0n : 0])) as Fig;
 
 export function addFig(a: Fig, b: Fig): Fig {
-  return {
-    requests: a.requests + b.requests,
-    inputTokens: a.inputTokens + b.inputTokens,
-    outputTokens: a.outputTokens + b.outputTokens,
-    cacheCreateTokens: a.cacheCreateTokens + b.cacheCreateTokens,
-    cacheReadTokens: a.cacheReadTokens + b.cacheReadTokens,
-    costNanos: a.costNanos + b.costNanos,
-    ratedCostNanos: a.ratedCostNanos + b.ratedCostNanos,
-  };
+  const x = a as unknown as Loose;
+  const y = b as unknown as Loose;
+  const out: Loose = {};
+  for (const m of FIGURE_MEASURES) out[m.field] = m.kind === "money" ? (x[m.field] as bigint) + (y[m.field] as bigint) : (x[m.field] as number) + (y[m.field] as number);
+  return out as Fig;
 }
 
 // ---- the figures of each source, and as answered
 
+/** A rollup row's sums: counts are int8 (numbers), money sums numeric (exact decimal strings). */
 export function figFromRow(r: FigureRow): Fig {
-  return {
-    requests: r.requests,
-    inputTokens: r.input_tokens,
-    outputTokens: r.output_tokens,
-    cacheCreateTokens: r.cache_create_tokens,
-    cacheReadTokens: r.cache_read_tokens,
-    costNanos: BigInt(String(r.cost_nanos)),
-    ratedCostNanos: BigInt(String(r.rated_cost_nanos)),
-  };
+  const row = r as unknown as Record<string, unknown>;
+  const out: Loose = {};
+  for (const m of FIGURE_MEASURES) out[m.field] = m.kind === "money" ? BigInt(String(row[m.column])) : Number(row[m.column]);
+  return out as Fig;
 }
 
-export function figFromHot(h: HotFigures): Fig {
-  const { lastUsedAt: _lastUsedAt, lastModel: _lastModel, ...fig } = h;
-  return fig;
-}
-
-export function allTokens(f: Fig): number {
-  return f.inputTokens + f.outputTokens + f.cacheCreateTokens + f.cacheReadTokens;
+/** A Redis counter record's sums (bigint, exact) as figures. */
+export function figFromCounters(r: Record<CounterField, bigint>): Fig {
+  const out: Loose = {};
+  for (const m of FIGURE_MEASURES) out[m.field] = m.kind === "money" ? r[m.field] : Number(r[m.field]);
+  return out as Fig;
 }
 
 /** nano-USD → USD rounded half-up to 6 decimals (micro-USD), in exact integer arithmetic. */
@@ -62,20 +55,16 @@ export function nanosToUsd(nanos: bigint): number {
 }
 
 export function totals(f: Fig): UsageTotals {
-  return {
-    requests: f.requests,
-    inputTokens: f.inputTokens,
-    outputTokens: f.outputTokens,
-    cacheCreateTokens: f.cacheCreateTokens,
-    cacheReadTokens: f.cacheReadTokens,
-    allTokens: allTokens(f),
-    cost: nanosToUsd(f.costNanos),
-    ratedCost: nanosToUsd(f.ratedCostNanos),
-  };
+  const fig = f as unknown as Loose;
+  const out: Record<string, number> = {};
+  for (const m of FIGURE_MEASURES) out[m.name] = m.kind === "money" ? nanosToUsd(fig[m.field] as bigint) : (fig[m.field] as number);
+  return out as UsageTotals;
 }
 
+const FIELD_OF = new Map(FIGURE_MEASURES.map((m) => [m.name, m.field]));
+
 export function figValue(f: Fig, figure: Figure): number | bigint {
-  return figure === "cost" ? f.costNanos : figure === "ratedCost" ? f.ratedCostNanos : figure === "allTokens" ? allTokens(f) : f[figure];
+  return (f as unknown as Loose)[FIELD_OF.get(figure)!]!;
 }
 
 export function fraction(part: number | bigint, whole: number | bigint): number {

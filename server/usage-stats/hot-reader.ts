@@ -1,6 +1,6 @@
 import { pipelineBySlot, type RedisClient } from "../redis";
 import { ACCOUNT_FIELD, hotKeys, unpackCounters, type Window } from "../usage/hot-keys";
-import type { Fig } from "./figures";
+import { figFromCounters, type Fig } from "./figures";
 
 /**
  * Reads of the live counters (layout in server/usage/hot-keys.ts) for the fallback used while
@@ -8,11 +8,11 @@ import type { Fig } from "./figures";
  * metadata index is read through server/usage/hot-index.ts.
  */
 
-export interface HotFigures extends Fig {
+export type HotFigures = Fig & {
   /** Epoch ms. */
   lastUsedAt: number | null;
   lastModel: string | null;
-}
+};
 
 const PIPELINE_CHUNK = 1000;
 const MODEL_PREFIX = "m:";
@@ -20,17 +20,13 @@ const MODEL_PREFIX = "m:";
 /** A stored counter record (hot-keys.ts) as figures; absent reads as zeros. */
 export function parseCounters(value: string | null | undefined): HotFigures {
   const r = unpackCounters(value);
-  return {
-    requests: Number(r.requests),
-    inputTokens: Number(r.inputTokens),
-    outputTokens: Number(r.outputTokens),
-    cacheCreateTokens: Number(r.cacheCreateTokens),
-    cacheReadTokens: Number(r.cacheReadTokens),
-    costNanos: r.costNanos,
-    ratedCostNanos: r.ratedCostNanos,
-    lastUsedAt: r.lastUsedAt,
-    lastModel: r.lastModel,
-  };
+  return { ...figFromCounters(r), lastUsedAt: r.lastUsedAt, lastModel: r.lastModel };
+}
+
+/** The figures of a record, without when and on what it was last used. */
+export function figFromHot(h: HotFigures): Fig {
+  const { lastUsedAt: _lastUsedAt, lastModel: _lastModel, ...fig } = h;
+  return fig as Fig;
 }
 
 /** One field of each [hash, field], pipelined in chunks. */

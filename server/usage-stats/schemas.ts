@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { MEASURES, type Figure } from "../../db/measures";
 import { isValidTimeZone } from "../config";
 import { isStorableText } from "../usage/schemas";
 import { addYears, isCalendarDate, MAX_LOCAL_DATE, MAX_LOCAL_MONTH, MIN_LOCAL_DATE, MIN_LOCAL_MONTH } from "./time";
@@ -91,13 +92,15 @@ function checkRange(v: RangeFieldValues, ctx: z.RefinementCtx) {
   }
 }
 
-export const FIGURES = ["requests", "inputTokens", "outputTokens", "cacheCreateTokens", "cacheReadTokens", "allTokens", "cost", "ratedCost"] as const;
-export type Figure = (typeof FIGURES)[number];
+/** The measures the read API answers (db/measures.ts), in their order: figures, CSV columns, sort keys. */
+export const FIGURES: readonly Figure[] = MEASURES.filter((m) => m.read).map((m) => m.name as Figure);
+export type { Figure };
 export const WINDOWS = ["daily", "monthly", "total"] as const;
 export type WindowName = (typeof WINDOWS)[number];
 
 type WindowSort = `${WindowName}.${Figure}`;
-const windowSorts = WINDOWS.flatMap((w) => FIGURES.map((f) => `${w}.${f}` as WindowSort));
+const ACCOUNT_SORT_FIGURES = MEASURES.filter((m) => "accountSort" in m).map((m) => m.name as Figure);
+const windowSorts = WINDOWS.flatMap((w) => ACCOUNT_SORT_FIGURES.map((f) => `${w}.${f}` as WindowSort));
 export const ACCOUNT_SORTS = ["name", "priority", "lastUsedAt", ...windowSorts] as [
   "name",
   "priority",
@@ -141,8 +144,9 @@ export const accountSummaryInput = z
   .superRefine(checkRange);
 export type AccountSummaryInput = z.infer<typeof accountSummaryInput>;
 
-export const BREAKDOWN_SORTS = ["allTokens", "cost", "ratedCost", "requests", "lastUsedAt"] as const;
-export type BreakdownSort = (typeof BREAKDOWN_SORTS)[number];
+type BreakdownFigure = Extract<(typeof MEASURES)[number], { breakdownSort: true }>["name"];
+export type BreakdownSort = BreakdownFigure | "lastUsedAt";
+export const BREAKDOWN_SORTS = [...MEASURES.filter((m) => "breakdownSort" in m).map((m) => m.name as BreakdownFigure), "lastUsedAt"] as unknown as [BreakdownSort, ...BreakdownSort[]];
 
 const breakdownFields = {
   ...rangeFields,
@@ -188,20 +192,16 @@ export const accountIdParams = z.object({ id: accountId });
 
 // ---- outputs
 
+/** One number per answered measure: counts as integers, money as USD rounded to 6 decimals. */
 export const usageTotals = z
-  .object({
-    requests: z.number().int(),
-    inputTokens: z.number().int(),
-    outputTokens: z.number().int(),
-    cacheCreateTokens: z.number().int(),
-    cacheReadTokens: z.number().int(),
-    allTokens: z.number().int().meta({ description: "input + output + cache create + cache read" }),
-    cost: z.number().meta({ description: "Real cost: what the upstream accounts cost, USD, rounded to 6 decimals" }),
-    ratedCost: z.number().meta({
-      description:
-        "Rated cost: what the API keys' holders are charged (the relay's rates applied to the real cost; equal to cost for events without ratedCost), USD, rounded to 6 decimals",
-    }),
-  })
+  .object(
+    Object.fromEntries(
+      MEASURES.filter((m) => m.read).map((m) => {
+        const n = m.kind === "money" ? z.number() : z.number().int();
+        return [m.name, "description" in m ? n.meta({ description: m.description }) : n];
+      }),
+    ) as Record<Figure, z.ZodNumber>,
+  )
   .meta({ id: "UsageTotals" });
 export type UsageTotals = z.infer<typeof usageTotals>;
 

@@ -1,6 +1,7 @@
 import { sql, type Kysely, type RawBuilder } from "kysely";
 import type { DbKind } from "../../db/client";
 import { readInBatches, type CursorOptions, type RowBatches } from "../../db/cursor";
+import { MEASURES } from "../../db/measures";
 import type { Database } from "../../db/types";
 import type { RangePlan } from "./range";
 import type { AccountSort, BreakdownSort, Figure, WindowName } from "./schemas";
@@ -14,60 +15,22 @@ import { firstDayOf } from "./time";
 
 type Db = Kysely<Database>;
 
-/** Sums of one rollup's measures. The costs are sums of bigints: numeric, exact decimal strings. */
-export interface FigureRow {
-  requests: number;
-  input_tokens: number;
-  output_tokens: number;
-  cache_create_tokens: number;
-  cache_read_tokens: number;
-  total_tokens: number;
-  cost_nanos: string;
-  rated_cost_nanos: string;
-  last_used_at: Date | null;
-}
+type Answered = Extract<(typeof MEASURES)[number], { read: true }>;
 
-const MEASURE_COLUMNS = [
-  "requests",
-  "input_tokens",
-  "output_tokens",
-  "cache_create_tokens",
-  "cache_read_tokens",
-  "total_tokens",
-  "cost_nanos",
-  "rated_cost_nanos",
-  "last_used_at",
-] as const;
+/** Sums of one rollup's answered measures (db/measures.ts): counts int8, money numeric (exact decimal strings). */
+export type FigureRow = { [K in Answered as K["column"]]: K["kind"] extends "money" ? string : number } & { last_used_at: Date | null };
 
-const MEASURES = sql.raw(MEASURE_COLUMNS.join(", "));
+const ANSWERED = MEASURES.filter((m) => m.read);
+const MEASURE_COLUMNS = [...ANSWERED.map((m) => m.column), "last_used_at"];
 
-const SUMS = sql.raw(
-  [
-    "coalesce(sum(requests), 0)::int8 AS requests",
-    "coalesce(sum(input_tokens), 0)::int8 AS input_tokens",
-    "coalesce(sum(output_tokens), 0)::int8 AS output_tokens",
-    "coalesce(sum(cache_create_tokens), 0)::int8 AS cache_create_tokens",
-    "coalesce(sum(cache_read_tokens), 0)::int8 AS cache_read_tokens",
-    "coalesce(sum(total_tokens), 0)::int8 AS total_tokens",
-    "coalesce(sum(cost_nanos), 0) AS cost_nanos",
-    "coalesce(sum(rated_cost_nanos), 0) AS rated_cost_nanos",
-    "max(last_used_at) AS last_used_at",
-  ].join(", "),
-);
-
-const FIGURE_COLUMN: Record<Figure, string> = {
-  requests: "requests",
-  inputTokens: "input_tokens",
-  outputTokens: "output_tokens",
-  cacheCreateTokens: "cache_create_tokens",
-  cacheReadTokens: "cache_read_tokens",
-  allTokens: "total_tokens",
-  cost: "cost_nanos",
-  ratedCost: "rated_cost_nanos",
-};
+const MEASURES_SQL = sql.raw(MEASURE_COLUMNS.join(", "));
 
 /** Money columns sum to numeric (exact past 2^63); the counters stay int8. */
-const isMoney = (col: string) => col === "cost_nanos" || col === "rated_cost_nanos";
+const sumOf = (m: (typeof ANSWERED)[number], expr: string) => (m.kind === "money" ? `coalesce(sum(${expr}), 0)` : `coalesce(sum(${expr}), 0)::int8`);
+
+const SUMS = sql.raw([...ANSWERED.map((m) => `${sumOf(m, m.column)} AS ${m.column}`), "max(last_used_at) AS last_used_at"].join(", "));
+
+const FIGURE_COLUMN = Object.fromEntries(ANSWERED.map((m) => [m.name, m.column])) as Record<Figure, string>;
 
 type Level = "account" | "key" | "model";
 const TABLES: Record<Level, { daily: string; monthly: string; totals: string }> = {
@@ -84,11 +47,11 @@ function rangeRows(level: Level, accountId: string, plan: RangePlan, extra = "")
   const t = TABLES[level];
   const cols = sql.raw(extra ? `${extra}, ` : "");
   if (plan.kind === "total") {
-    return sql`SELECT ${cols}${MEASURES}, NULL::date AS bucket FROM ${sql.table(t.totals)} WHERE account_id = ${accountId}`;
+    return sql`SELECT ${cols}${MEASURES_SQL}, NULL::date AS bucket FROM ${sql.table(t.totals)} WHERE account_id = ${accountId}`;
   }
   const parts: RawBuilder<unknown>[] = [];
   if (plan.months) {
-    parts.push(sql`SELECT ${cols}${MEASURES}, usage_month AS bucket FROM ${sql.table(t.monthly)}
+    parts.push(sql`SELECT ${cols}${MEASURES_SQL}, usage_month AS bucket FROM ${sql.table(t.monthly)}
       WHERE account_id = ${accountId} AND usage_month BETWEEN ${firstDayOf(plan.months.from)} AND ${firstDayOf(plan.months.to)}`);
   }
   if (plan.days.length > 0) {
@@ -96,11 +59,11 @@ function rangeRows(level: Level, accountId: string, plan: RangePlan, extra = "")
       plan.days.map((d) => sql`usage_date BETWEEN ${d.from} AND ${d.to}`),
       sql` OR `,
     );
-    parts.push(sql`SELECT ${cols}${MEASURES}, date_trunc('month', usage_date)::date AS bucket FROM ${sql.table(t.daily)}
+    parts.push(sql`SELECT ${cols}${MEASURES_SQL}, date_trunc('month', usage_date)::date AS bucket FROM ${sql.table(t.daily)}
       WHERE account_id = ${accountId} AND (${days})`);
   }
   // An empty plan cannot come from resolveRange; answer zero rows rather than build invalid SQL.
-  if (parts.length === 0) return sql`SELECT ${cols}${MEASURES}, NULL::date AS bucket FROM ${sql.table(t.totals)} WHERE false`;
+  if (parts.length === 0) return sql`SELECT ${cols}${MEASURES_SQL}, NULL::date AS bucket FROM ${sql.table(t.totals)} WHERE false`;
   return sql.join(parts, sql` UNION ALL `);
 }
 
@@ -132,10 +95,7 @@ const WINDOW_ALIAS: Record<WindowName, string> = { daily: "d", monthly: "m", tot
 function windowColumns(): RawBuilder<unknown> {
   const cols: string[] = [];
   for (const alias of Object.values(WINDOW_ALIAS)) {
-    for (const col of Object.values(FIGURE_COLUMN)) {
-      const cast = isMoney(col) ? "numeric" : "int8";
-      cols.push(`coalesce(${alias}.${col}, 0)::${cast} AS ${alias}_${col}`);
-    }
+    for (const m of ANSWERED) cols.push(`coalesce(${alias}.${m.column}, 0)::${m.kind === "money" ? "numeric" : "int8"} AS ${alias}_${m.column}`);
   }
   return sql.raw(cols.join(", "));
 }
@@ -143,10 +103,7 @@ function windowColumns(): RawBuilder<unknown> {
 function windowSums(): RawBuilder<unknown> {
   const cols: string[] = [];
   for (const alias of Object.values(WINDOW_ALIAS)) {
-    for (const col of Object.values(FIGURE_COLUMN)) {
-      const cast = isMoney(col) ? "" : "::int8";
-      cols.push(`coalesce(sum(${alias}.${col}), 0)${cast} AS ${alias}_${col}`);
-    }
+    for (const m of ANSWERED) cols.push(`${sumOf(m, `${alias}.${m.column}`)} AS ${alias}_${m.column}`);
   }
   return sql.raw(cols.join(", "));
 }
@@ -309,13 +266,10 @@ export interface KeyRow extends FigureRow {
   last_model: string | null;
 }
 
-const KEY_SORT: Record<BreakdownSort, string> = {
-  allTokens: "total_tokens",
-  cost: "cost_nanos",
-  ratedCost: "rated_cost_nanos",
-  requests: "requests",
-  lastUsedAt: "last_used_at",
-};
+const KEY_SORT = Object.fromEntries([...MEASURES.filter((m) => "breakdownSort" in m).map((m) => [m.name, m.column]), ["lastUsedAt", "last_used_at"]]) as Record<
+  BreakdownSort,
+  string
+>;
 
 export interface KeyTotalsRow extends FigureRow {
   keys: number;
@@ -414,17 +368,9 @@ export async function streamKeyBreakdown(
 }
 
 function prefixedFigures(row: Record<string, unknown>, prefix: string): FigureRow {
-  return {
-    requests: row[`${prefix}_requests`] as number,
-    input_tokens: row[`${prefix}_input_tokens`] as number,
-    output_tokens: row[`${prefix}_output_tokens`] as number,
-    cache_create_tokens: row[`${prefix}_cache_create_tokens`] as number,
-    cache_read_tokens: row[`${prefix}_cache_read_tokens`] as number,
-    total_tokens: row[`${prefix}_total_tokens`] as number,
-    cost_nanos: String(row[`${prefix}_cost_nanos`]),
-    rated_cost_nanos: String(row[`${prefix}_rated_cost_nanos`]),
-    last_used_at: (row[`${prefix}_last_used_at`] as Date | null | undefined) ?? null,
-  };
+  const out: Record<string, unknown> = { last_used_at: (row[`${prefix}_last_used_at`] as Date | null | undefined) ?? null };
+  for (const m of ANSWERED) out[m.column] = m.kind === "money" ? String(row[`${prefix}_${m.column}`]) : row[`${prefix}_${m.column}`];
+  return out as FigureRow;
 }
 
 /** Reads the prefixed window columns of an account list row (d_requests …) as a FigureRow. */

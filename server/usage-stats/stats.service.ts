@@ -3,8 +3,8 @@ import type { RedisClient } from "../redis";
 import type { Runtime } from "../runtime";
 import type { Window } from "../usage/hot-keys";
 import { allAccountIndex, findAccountIndex, findApiKeyIndexes } from "../usage/hot-index";
-import { addFig, figFromHot, figFromRow, figValue, fraction, totals, ZERO_FIG, allTokens, type Fig } from "./figures";
-import { readAccountCounters, readKeyCounters, readModelCounters, type HotFigures } from "./hot-reader";
+import { addFig, figFromRow, figValue, fraction, totals, ZERO_FIG, type Fig } from "./figures";
+import { figFromHot, readAccountCounters, readKeyCounters, readModelCounters, type HotFigures } from "./hot-reader";
 import { assertExactZone, boundaries, monthBoundaries, resolveRange, type ResolvedRange } from "./range";
 import { defaultAccountOrder } from "./order";
 import { answer, assertConfiguredZone, clock, hotWindow, notFound, type Clock } from "./store-choice";
@@ -297,7 +297,7 @@ function breakdownItem(k: KeyFigures, whole: Fig): BreakdownItem {
     apiKeyId: k.apiKeyId,
     apiKeyName: k.apiKeyName,
     ...t,
-    share: { tokens: fraction(t.allTokens, allTokens(whole)), cost: fraction(k.fig.costNanos, whole.costNanos) },
+    share: { tokens: fraction(t.allTokens, whole.allTokens), cost: fraction(k.fig.costNanos, whole.costNanos) },
     lastModel: k.lastModel,
     lastUsedAt: k.lastUsedAt,
   };

@@ -1,3 +1,6 @@
+import crypto from "node:crypto";
+import { counterField, MEASURES, type CounterField } from "../../db/measures";
+
 /**
  * Redis key layout of the hot path, shared by the writers (hot-record.ts, hot-outbox.ts, hot-index.ts,
  * hot-reconcile.ts) and the read fallback (usage-stats/hot-reader.ts).
@@ -10,23 +13,19 @@
  *   counters(account, w)     field "_"          the account's record
  *                            field "m:<model>"  a model's record (day and month windows only)
  *   keyCounters(account, w)  field "<apiKeyId>" an API key's record, with its last model
- * A record is one string, `packCounters` below: the COUNTER_FIELDS as integers (costs in nano-USD,
+ * A record is one string, `packCounters` below: the COUNTER_FIELDS (one per measure of
+ * db/measures.ts, in its order) as integers (costs in nano-USD,
  * 1e-9 USD) and lastUsedAt (epoch ms), comma-separated, then on API key records the last model.
  * Decimal strings, so sums stay exact past 2^53.
  */
-export const COUNTER_FIELDS = [
-  "requests",
-  "inputTokens",
-  "outputTokens",
-  "cacheCreateTokens",
-  "cacheReadTokens",
-  "ephemeral5mTokens",
-  "ephemeral1hTokens",
-  "allTokens",
-  "costNanos",
-  "ratedCostNanos",
-] as const;
-export type CounterField = (typeof COUNTER_FIELDS)[number];
+export const COUNTER_FIELDS: readonly CounterField[] = MEASURES.map(counterField);
+export type { CounterField };
+
+/**
+ * The layout version of a counter record: its fields. A new list starts without the "rebuilt"
+ * mark below, so the counters are rebuilt from PostgreSQL once in the new layout.
+ */
+const LAYOUT = crypto.createHash("sha1").update(COUNTER_FIELDS.join(",")).digest("hex").slice(0, 8);
 
 /** d:YYYY-MM-DD (a local day), m:YYYY-MM (a local month) or t (all time). */
 export type Window = { kind: "d"; date: string } | { kind: "m"; month: string } | { kind: "t" };
@@ -63,10 +62,9 @@ export function hotKeys(prefix: string) {
     reconcileLock: (accountId: string) => `${tag(accountId)}:lock`,
     /**
      * String: when the counters were last rebuilt from PostgreSQL (absent after a flush). The
-     * version names the counter layout: a new layout starts without it, so it is rebuilt (v3: the
-     * rated cost joined the counters).
+     * key names the counter layout (LAYOUT): a new layout starts without it, so it is rebuilt.
      */
-    countersRebuilt: () => `${prefix}counters:rebuilt:v3`,
+    countersRebuilt: () => `${prefix}counters:rebuilt:${LAYOUT}`,
     /** Set: request ids that arrived while the account was locked and were not counted yet. */
     reconcileHeld: (accountId: string) => `${tag(accountId)}:held`,
   };

@@ -1,4 +1,4 @@
-import type { CounterField } from "./hot-keys";
+import { counterField, MEASURES, type CounterField, type MeasureInput } from "../../db/measures";
 import { localCalendar, utcMonthStart } from "./local-time";
 import { parseCostUsd, type UsageEvent } from "./schemas";
 import type { UsageBatchRow } from "./usage.repository";
@@ -26,19 +26,52 @@ export function costTextToNanos(text: string): number {
   return Number(int) * 1e9 + Number(frac.padEnd(9, "0"));
 }
 
+/** The measures an event gives, with how each is read (db/measures.ts); allTokens is derived. */
+const INPUTS = MEASURES.map((m) => ({
+  name: m.name,
+  kind: m.kind,
+  field: counterField(m),
+  recordColumn: m.recordColumn,
+  input: "input" in m ? (m.input as MeasureInput) : undefined,
+  inAllTokens: "inAllTokens" in m,
+}));
+const ALL_TOKENS = INPUTS.filter((m) => m.inAllTokens);
+
 export function normalizeEvent(e: UsageEvent, timeZone: string): NormalizedEvent {
-  const cost = parseCostUsd(e.cost);
-  if (!cost.ok) throw new Error(`unvalidated cost: ${cost.message}`);
-  const rated = e.ratedCost === undefined ? cost : parseCostUsd(e.ratedCost);
-  if (!rated.ok) throw new Error(`unvalidated ratedCost: ${rated.message}`);
+  const given = e as unknown as Record<string, string | number | undefined>;
   const occurredAtMs = Date.parse(e.occurredAt);
   // One canonical instant (UTC, milliseconds) for both stores, so they agree on the day.
   const occurredAt = new Date(occurredAtMs).toISOString();
   const { date, month } = localCalendar(timeZone).at(occurredAtMs);
-  const requests = e.requests ?? 1;
-  const ephemeral5mTokens = e.ephemeral5mTokens ?? 0;
-  const ephemeral1hTokens = e.ephemeral1hTokens ?? 0;
-  const allTokens = e.inputTokens + e.outputTokens + e.cacheCreateTokens + e.cacheReadTokens;
+  const counters = {} as Record<CounterField, number>;
+  const row: Record<string, unknown> = {
+    request_id: e.requestId,
+    occurred_at: occurredAt,
+    account_id: e.accountId,
+    api_key_id: e.apiKeyId,
+    model: e.model,
+  };
+  const money = new Map<string, string>();
+  for (const m of INPUTS) {
+    if (!m.input) continue;
+    const value = given[m.name];
+    if (m.kind === "money") {
+      const fallback = m.input.defaultsTo;
+      const parsed = value === undefined && fallback !== undefined ? { ok: true as const, text: money.get(fallback)! } : parseCostUsd(value ?? 0);
+      if (!parsed.ok) throw new Error(`unvalidated ${m.name}: ${parsed.message}`);
+      money.set(m.name, parsed.text);
+      counters[m.field] = costTextToNanos(parsed.text);
+      // null: the same as the measure it defaults to (0006_rated_cost.sql), which keeps the ledger's rows small.
+      row[m.recordColumn] = fallback !== undefined && parsed.text === money.get(fallback) ? null : parsed.text;
+    } else {
+      const n = (value as number | undefined) ?? m.input.default ?? 0;
+      counters[m.field] = n;
+      row[m.recordColumn] = n;
+    }
+  }
+  for (const m of INPUTS) if (!m.input) counters[m.field] = ALL_TOKENS.reduce((sum, t) => sum + counters[t.field], 0);
+  row.cost_breakdown = e.costBreakdown ?? null;
+  row.metadata = e.metadata ?? null;
   return {
     requestId: e.requestId,
     accountId: e.accountId,
@@ -48,36 +81,7 @@ export function normalizeEvent(e: UsageEvent, timeZone: string): NormalizedEvent
     date,
     month,
     partitionMonth: utcMonthStart(occurredAtMs),
-    counters: {
-      requests,
-      inputTokens: e.inputTokens,
-      outputTokens: e.outputTokens,
-      cacheCreateTokens: e.cacheCreateTokens,
-      cacheReadTokens: e.cacheReadTokens,
-      ephemeral5mTokens,
-      ephemeral1hTokens,
-      allTokens,
-      costNanos: costTextToNanos(cost.text),
-      ratedCostNanos: costTextToNanos(rated.text),
-    },
-    row: {
-      request_id: e.requestId,
-      occurred_at: occurredAt,
-      account_id: e.accountId,
-      api_key_id: e.apiKeyId,
-      model: e.model,
-      requests,
-      input_tokens: e.inputTokens,
-      output_tokens: e.outputTokens,
-      cache_create_tokens: e.cacheCreateTokens,
-      cache_read_tokens: e.cacheReadTokens,
-      ephemeral_5m_tokens: ephemeral5mTokens,
-      ephemeral_1h_tokens: ephemeral1hTokens,
-      total_cost: cost.text,
-      // null: the same as total_cost (0006_rated_cost.sql), which keeps the ledger's rows small.
-      rated_cost: e.ratedCost === undefined || rated.text === cost.text ? null : rated.text,
-      cost_breakdown: e.costBreakdown ?? null,
-      metadata: e.metadata ?? null,
-    },
+    counters,
+    row: row as unknown as UsageBatchRow,
   };
 }

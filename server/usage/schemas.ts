@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { MAX_REQUESTS_PER_EVENT, MAX_TOKENS_PER_FIELD, MEASURES, type MeasureSpec } from "../../db/measures";
 
 /**
  * Input of usage recording, shared by REST (POST /admin/usage), tRPC (usage.record) and the
@@ -8,9 +9,7 @@ import { z } from "zod";
  */
 
 export const MAX_EVENTS_PER_BATCH = 1000;
-/** Per-event bounds keep every sum exact in Lua doubles (< 2^52) and in PostgreSQL bigint. */
-export const MAX_TOKENS_PER_FIELD = 1_000_000_000_000;
-export const MAX_REQUESTS_PER_EVENT = 1_000_000;
+export { MAX_REQUESTS_PER_EVENT, MAX_TOKENS_PER_FIELD };
 export const MAX_COST_USD = 1_000_000;
 export const MAX_JSON_OBJECT_BYTES = 4096;
 export const MAX_FUTURE_SKEW_MS = 5 * 60_000;
@@ -29,9 +28,8 @@ export const storableText = (max: number) =>
     .max(max, { error: `must be at most ${max} characters` })
     .refine(isStorableText, { error: "must not contain NUL bytes or unpaired surrogates" });
 
-const tokenCount = z.int({ error: "must be a non-negative integer" }).min(0, { error: "must be a non-negative integer" }).max(MAX_TOKENS_PER_FIELD, {
-  error: `must be at most ${MAX_TOKENS_PER_FIELD}`,
-});
+const count = (max: number) =>
+  z.int({ error: "must be a non-negative integer" }).min(0, { error: "must be a non-negative integer" }).max(max, { error: `must be at most ${max}` });
 
 /** Keys that reach an object's prototype in JavaScript: refused at any depth of stored JSON. */
 export const RESERVED_JSON_KEYS = new Set(["__proto__", "constructor", "prototype"]);
@@ -132,6 +130,26 @@ const occurredAt = z
     else if (ms < Date.parse(MIN_OCCURRED_AT)) ctx.addIssue({ code: "custom", message: `must not be before ${MIN_OCCURRED_AT}` });
   });
 
+/** The measures an event gives (db/measures.ts), each required or optional. */
+const INPUT_MEASURES = MEASURES.filter((m): m is typeof m & { input: NonNullable<MeasureSpec["input"]> } => "input" in m);
+
+function measureField(m: (typeof INPUT_MEASURES)[number]) {
+  const input: MeasureSpec["input"] = m.input;
+  const base =
+    m.kind === "money"
+      ? input.description
+        ? costUsd.meta({ description: `${input.description} ${NUMBER_COST_RULE}` })
+        : costUsd
+      : count(input.max ?? MAX_TOKENS_PER_FIELD);
+  return input.required ? base : base.optional();
+}
+
+type InputMeasure = (typeof INPUT_MEASURES)[number];
+type FieldOf<K extends InputMeasure, T extends z.ZodType> = K["input"] extends { required: true } ? T : z.ZodOptional<T>;
+const measureFields = Object.fromEntries(INPUT_MEASURES.map((m) => [m.name, measureField(m)])) as {
+  [K in InputMeasure as K["name"]]: FieldOf<K, K["kind"] extends "money" ? typeof costUsd : ReturnType<typeof count>>;
+};
+
 /** One request served by the relay. `requestId` is the idempotency key. */
 export const usageEventSchema = z
   .object({
@@ -140,22 +158,7 @@ export const usageEventSchema = z
     accountId: storableText(128),
     apiKeyId: storableText(128),
     model: storableText(128),
-    inputTokens: tokenCount,
-    outputTokens: tokenCount,
-    cacheCreateTokens: tokenCount,
-    cacheReadTokens: tokenCount,
-    ephemeral5mTokens: tokenCount.optional(),
-    ephemeral1hTokens: tokenCount.optional(),
-    requests: z
-      .int({ error: "must be a non-negative integer" })
-      .min(0, { error: "must be a non-negative integer" })
-      .max(MAX_REQUESTS_PER_EVENT, { error: `must be at most ${MAX_REQUESTS_PER_EVENT}` })
-      .optional(),
-    cost: costUsd,
-    ratedCost: costUsd.optional().meta({
-      description:
-        "USD charged to the key holder (the real cost × the relay's rates); absent: equal to cost. " + NUMBER_COST_RULE,
-    }),
+    ...measureFields,
     costBreakdown: smallJsonObject,
     metadata: smallJsonObject,
   })
@@ -163,9 +166,9 @@ export const usageEventSchema = z
 export type UsageEvent = z.infer<typeof usageEventSchema>;
 
 const EVENT_KEYS = new Set(Object.keys(usageEventSchema.shape));
-const REQUIRED_TOKENS = ["inputTokens", "outputTokens", "cacheCreateTokens", "cacheReadTokens"] as const;
 const PLAIN_ID = /^[\x20-\x7e]{1,128}$/;
-const isToken = (v: unknown) => typeof v === "number" && Number.isSafeInteger(v) && v >= 0 && v <= MAX_TOKENS_PER_FIELD;
+const isCount = (v: unknown, max: number) => typeof v === "number" && Number.isSafeInteger(v) && v >= 0 && v <= max;
+const isCost = (v: unknown) => (typeof v === "string" || typeof v === "number") && parseCostUsd(v).ok;
 
 /**
  * A fast check of the common case, for throughput: true only for events usageEventSchema
@@ -181,13 +184,13 @@ export function isPlainValidEvent(v: unknown): v is UsageEvent {
   if (!(typeof e.accountId === "string" && PLAIN_ID.test(e.accountId))) return false;
   if (!(typeof e.apiKeyId === "string" && PLAIN_ID.test(e.apiKeyId))) return false;
   if (!(typeof e.model === "string" && PLAIN_ID.test(e.model))) return false;
-  for (const k of REQUIRED_TOKENS) if (!isToken(e[k])) return false;
-  if (e.ephemeral5mTokens !== undefined && !isToken(e.ephemeral5mTokens)) return false;
-  if (e.ephemeral1hTokens !== undefined && !isToken(e.ephemeral1hTokens)) return false;
-  if (e.requests !== undefined && !(typeof e.requests === "number" && Number.isSafeInteger(e.requests) && e.requests >= 0 && e.requests <= MAX_REQUESTS_PER_EVENT)) return false;
+  for (const m of INPUT_MEASURES) {
+    const value = e[m.name];
+    const input: MeasureSpec["input"] = m.input;
+    if (value === undefined && !input.required) continue;
+    if (!(m.kind === "money" ? isCost(value) : isCount(value, input.max ?? MAX_TOKENS_PER_FIELD))) return false;
+  }
   if (e.costBreakdown != null || e.metadata != null) return false;
-  if (!((typeof e.cost === "string" || typeof e.cost === "number") && parseCostUsd(e.cost).ok)) return false;
-  if (e.ratedCost !== undefined && !((typeof e.ratedCost === "string" || typeof e.ratedCost === "number") && parseCostUsd(e.ratedCost).ok)) return false;
   return occurredAt.safeParse(e.occurredAt).success;
 }
 

@@ -1,25 +1,25 @@
 import { sql, type Kysely } from "kysely";
-import type { Database, RollupMeasures, TokenMeasures } from "../../db/types";
+import { counterField, MEASURES } from "../../db/measures";
+import type { Database } from "../../db/types";
 import { COUNTER_FIELDS, type CounterField } from "./hot-keys";
 
 /**
- * One element of the JSON array insert_usage_batch takes (its current definition is in
- * db/schema.sql): the token measures but total_tokens, which the function computes.
+ * One element of the JSON array insert_usage_batch takes (generated from usage_measures, see
+ * db/schema.sql): the measures an event gives (db/measures.ts) under their usage_records columns,
+ * money as exact decimal USD text (null for one equal to the measure it defaults to).
  */
-export interface UsageBatchRow extends Omit<TokenMeasures, "total_tokens"> {
+export type UsageBatchRow = {
   request_id: string;
   /** ISO-8601 UTC with milliseconds. */
   occurred_at: string;
   account_id: string;
   api_key_id: string;
   model: string;
-  /** Exact decimal USD. */
-  total_cost: string;
-  /** Exact decimal USD; null when equal to total_cost. */
-  rated_cost: string | null;
   cost_breakdown: Record<string, unknown> | null;
   metadata: Record<string, unknown> | null;
-}
+} & {
+  [K in Extract<(typeof MEASURES)[number], { input: object }> as K["recordColumn"]]: K["kind"] extends "money" ? string | null : number;
+};
 
 /**
  * Inserts a JSON array of UsageBatchRow in one statement (one transaction): request ids already
@@ -103,25 +103,8 @@ export interface HotSnapshot {
   models: SnapshotRow[];
 }
 
-/** Rollup column of each Redis counter. */
-const MEASURE_COLUMNS = {
-  requests: "requests",
-  inputTokens: "input_tokens",
-  outputTokens: "output_tokens",
-  cacheCreateTokens: "cache_create_tokens",
-  cacheReadTokens: "cache_read_tokens",
-  ephemeral5mTokens: "ephemeral_5m_tokens",
-  ephemeral1hTokens: "ephemeral_1h_tokens",
-  allTokens: "total_tokens",
-  costNanos: "cost_nanos",
-  ratedCostNanos: "rated_cost_nanos",
-} as const satisfies Record<CounterField, keyof RollupMeasures>;
-
-/** Each measure as exact decimal text (aliased by its counter name), and last_used_at. */
-const measureColumns = [
-  ...COUNTER_FIELDS.map((f) => sql<string>`${sql.ref(MEASURE_COLUMNS[f])}::text`.as(f)),
-  "last_used_at",
-] as const;
+/** Each measure as exact decimal text, aliased by its Redis counter name (db/measures.ts), and last_used_at. */
+const measureColumns = [...MEASURES.map((m) => sql<string>`${sql.ref(m.column)}::text`.as(counterField(m))), "last_used_at"] as const;
 
 function measures(r: Record<string, unknown> & { last_used_at: Date | null }): SnapshotMeasures {
   const m = { lastUsedAtMs: r.last_used_at ? r.last_used_at.getTime() : null } as SnapshotMeasures;

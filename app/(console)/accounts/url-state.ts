@@ -8,8 +8,9 @@ import {
   parseAsStringLiteral,
   type inferParserType,
 } from "nuqs/server";
+import { MEASURES } from "@/db/measures";
 import { defaultAccountOrder } from "@/server/usage-stats/order";
-import type { AccountSort, Figure, RangeName, WindowName } from "@/server/usage-stats/schemas";
+import type { AccountSort, BreakdownSort, RangeName, WindowName } from "@/server/usage-stats/schemas";
 
 /**
  * The page's state lives in the URL (shareable, survives a reload), read and written with nuqs.
@@ -19,15 +20,8 @@ import type { AccountSort, Figure, RangeName, WindowName } from "@/server/usage-
  */
 
 export const WINDOW_NAMES = ["daily", "monthly", "total"] as const satisfies readonly WindowName[];
-export const FIGURE_NAMES = [
-  "cost",
-  "allTokens",
-  "requests",
-  "inputTokens",
-  "outputTokens",
-  "cacheCreateTokens",
-  "cacheReadTokens",
-] as const satisfies readonly Figure[];
+/** The figures the list sorts by (db/measures.ts, accountSort). */
+export const FIGURE_NAMES = MEASURES.filter((m) => "accountSort" in m).map((m) => m.name) as readonly Extract<(typeof MEASURES)[number], { accountSort: true }>["name"][];
 export const SORTS: readonly AccountSort[] = [
   "name",
   "priority",
@@ -158,7 +152,7 @@ export function summaryInput(id: string, state: Pick<AccountsUrlState, "range" |
   return { id, ...rangeInput(state) };
 }
 
-export type BreakdownSortName = "allTokens" | "cost" | "ratedCost" | "requests" | "lastUsedAt";
+export type BreakdownSortName = BreakdownSort;
 
 export function breakdownInput(
   id: string,

@@ -2,8 +2,9 @@ import crypto from "node:crypto";
 import { counterField, MEASURES, type CounterField } from "../../db/measures";
 
 /**
- * Redis key layout of the hot path, shared by the writers (hot-record.ts, hot-outbox.ts, hot-index.ts,
- * hot-reconcile.ts) and the read fallback (usage-stats/hot-reader.ts).
+ * Redis key layout of the hot path: every key name the product writes in Redis is built here, for
+ * the writers (hot-record.ts, hot-outbox.ts, hot-index.ts, hot-reconcile.ts, dedupe-seeds.ts,
+ * reconcile.ts), the readers (usage-stats/hot-reader.ts, store-choice.ts) and the demo's cleanup.
  * Every per-account key carries the hash tag {a:<account>} so that one event's keys live in one
  * Redis Cluster slot and a Lua script may touch them together. Ids in key names are URI-encoded
  * so that ':', '{' or '}' in an id can never break the layout or the tag.

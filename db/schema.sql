@@ -92,9 +92,16 @@ BEGIN
       SELECT x.*
         FROM json_to_recordset(p_events) AS x(
           request_id text, occurred_at timestamptz, account_id text, api_key_id text, model text,
-          requests integer, input_tokens bigint, output_tokens bigint, cache_create_tokens bigint,
-          cache_read_tokens bigint, ephemeral_5m_tokens bigint, ephemeral_1h_tokens bigint,
-          total_cost numeric, rated_cost numeric, cost_breakdown jsonb, metadata jsonb)
+          requests integer,
+          input_tokens bigint,
+          output_tokens bigint,
+          cache_create_tokens bigint,
+          cache_read_tokens bigint,
+          ephemeral_5m_tokens bigint,
+          ephemeral_1h_tokens bigint,
+          total_cost numeric,
+          rated_cost numeric,
+          cost_breakdown jsonb, metadata jsonb)
        ORDER BY x.account_id COLLATE "C", x.request_id COLLATE "C"
     ), ids AS (
       INSERT INTO usage_request_ids (account_id, request_id, occurred_at)
@@ -102,15 +109,31 @@ BEGIN
       RETURNING 1
     ), rows AS (
       INSERT INTO usage_records (request_id, occurred_at, usage_date, usage_hour, account_id, api_key_id, model,
-        requests, input_tokens, output_tokens, cache_create_tokens, cache_read_tokens, ephemeral_5m_tokens,
-        ephemeral_1h_tokens, total_tokens, total_cost, rated_cost, cost_breakdown, metadata)
+        requests,
+        input_tokens,
+        output_tokens,
+        cache_create_tokens,
+        cache_read_tokens,
+        ephemeral_5m_tokens,
+        ephemeral_1h_tokens,
+        total_tokens,
+        total_cost,
+        rated_cost,
+        cost_breakdown, metadata)
       SELECT i.request_id, i.occurred_at, (i.occurred_at AT TIME ZONE p_tz)::date,
              extract(hour FROM i.occurred_at AT TIME ZONE p_tz)::smallint,
-             i.account_id, i.api_key_id, i.model, coalesce(i.requests, 1),
-             coalesce(i.input_tokens, 0), coalesce(i.output_tokens, 0), coalesce(i.cache_create_tokens, 0),
-             coalesce(i.cache_read_tokens, 0), coalesce(i.ephemeral_5m_tokens, 0), coalesce(i.ephemeral_1h_tokens, 0),
+             i.account_id, i.api_key_id, i.model,
+             coalesce(i.requests, 1),
+             coalesce(i.input_tokens, 0),
+             coalesce(i.output_tokens, 0),
+             coalesce(i.cache_create_tokens, 0),
+             coalesce(i.cache_read_tokens, 0),
+             coalesce(i.ephemeral_5m_tokens, 0),
+             coalesce(i.ephemeral_1h_tokens, 0),
              coalesce(i.input_tokens, 0) + coalesce(i.output_tokens, 0) + coalesce(i.cache_create_tokens, 0) + coalesce(i.cache_read_tokens, 0),
-             coalesce(i.total_cost, 0), i.rated_cost, i.cost_breakdown, i.metadata
+             coalesce(i.total_cost, 0),
+             i.rated_cost,
+             i.cost_breakdown, i.metadata
         FROM fresh i
       RETURNING usage_records.request_id
     )
@@ -120,9 +143,16 @@ BEGIN
       SELECT DISTINCT ON (x.account_id COLLATE "C", x.request_id COLLATE "C") x.*
         FROM json_to_recordset(p_events) AS x(
           request_id text, occurred_at timestamptz, account_id text, api_key_id text, model text,
-          requests integer, input_tokens bigint, output_tokens bigint, cache_create_tokens bigint,
-          cache_read_tokens bigint, ephemeral_5m_tokens bigint, ephemeral_1h_tokens bigint,
-          total_cost numeric, rated_cost numeric, cost_breakdown jsonb, metadata jsonb)
+          requests integer,
+          input_tokens bigint,
+          output_tokens bigint,
+          cache_create_tokens bigint,
+          cache_read_tokens bigint,
+          ephemeral_5m_tokens bigint,
+          ephemeral_1h_tokens bigint,
+          total_cost numeric,
+          rated_cost numeric,
+          cost_breakdown jsonb, metadata jsonb)
        ORDER BY x.account_id COLLATE "C", x.request_id COLLATE "C"
     ), fresh AS (
       INSERT INTO usage_request_ids (account_id, request_id, occurred_at)
@@ -131,15 +161,31 @@ BEGIN
       RETURNING usage_request_ids.account_id, usage_request_ids.request_id
     ), rows AS (
       INSERT INTO usage_records (request_id, occurred_at, usage_date, usage_hour, account_id, api_key_id, model,
-        requests, input_tokens, output_tokens, cache_create_tokens, cache_read_tokens, ephemeral_5m_tokens,
-        ephemeral_1h_tokens, total_tokens, total_cost, rated_cost, cost_breakdown, metadata)
+        requests,
+        input_tokens,
+        output_tokens,
+        cache_create_tokens,
+        cache_read_tokens,
+        ephemeral_5m_tokens,
+        ephemeral_1h_tokens,
+        total_tokens,
+        total_cost,
+        rated_cost,
+        cost_breakdown, metadata)
       SELECT i.request_id, i.occurred_at, (i.occurred_at AT TIME ZONE p_tz)::date,
              extract(hour FROM i.occurred_at AT TIME ZONE p_tz)::smallint,
-             i.account_id, i.api_key_id, i.model, coalesce(i.requests, 1),
-             coalesce(i.input_tokens, 0), coalesce(i.output_tokens, 0), coalesce(i.cache_create_tokens, 0),
-             coalesce(i.cache_read_tokens, 0), coalesce(i.ephemeral_5m_tokens, 0), coalesce(i.ephemeral_1h_tokens, 0),
+             i.account_id, i.api_key_id, i.model,
+             coalesce(i.requests, 1),
+             coalesce(i.input_tokens, 0),
+             coalesce(i.output_tokens, 0),
+             coalesce(i.cache_create_tokens, 0),
+             coalesce(i.cache_read_tokens, 0),
+             coalesce(i.ephemeral_5m_tokens, 0),
+             coalesce(i.ephemeral_1h_tokens, 0),
              coalesce(i.input_tokens, 0) + coalesce(i.output_tokens, 0) + coalesce(i.cache_create_tokens, 0) + coalesce(i.cache_read_tokens, 0),
-             coalesce(i.total_cost, 0), i.rated_cost, i.cost_breakdown, i.metadata
+             coalesce(i.total_cost, 0),
+             i.rated_cost,
+             i.cost_breakdown, i.metadata
         FROM input i JOIN fresh f ON f.account_id = i.account_id AND f.request_id = i.request_id
       RETURNING usage_records.request_id
     )
@@ -157,6 +203,138 @@ CREATE FUNCTION public.insert_usage_batch(p_events jsonb, p_tz text) RETURNS TAB
     AS $$
   SELECT * FROM insert_usage_batch(p_events::json, p_tz)
 $$;
+
+--
+-- Name: usage_add_measure(text, text, text, text, text, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usage_add_measure(p_name text, p_kind text, p_record_column text, p_rollup_column text DEFAULT NULL::text, p_insert_expr text DEFAULT NULL::text, p_input_type text DEFAULT NULL::text) RETURNS void
+    LANGUAGE plpgsql
+    AS $_$
+DECLARE
+  rollup_col text;
+  field_type text := p_input_type;
+  tbl text;
+BEGIN
+  IF p_kind IS NULL OR p_kind NOT IN ('count', 'money') THEN
+    RAISE EXCEPTION 'usage_add_measure: kind must be ''count'' or ''money'', not %', coalesce(quote_literal(p_kind), 'NULL');
+  END IF;
+  IF p_record_column IS NULL OR p_record_column !~ '^[a-z][a-z0-9_]*$' OR length(p_record_column) > 50 THEN
+    RAISE EXCEPTION 'usage_add_measure: the record column must be a lower-case SQL name (at most 50 characters), not %', coalesce(quote_literal(p_record_column), 'NULL');
+  END IF;
+  rollup_col := coalesce(p_rollup_column, CASE p_kind WHEN 'count' THEN p_record_column ELSE p_record_column || '_nanos' END);
+  IF p_insert_expr IS NULL AND field_type IS NULL THEN
+    field_type := CASE p_kind WHEN 'count' THEN 'bigint' ELSE 'numeric' END;
+  END IF;
+
+  -- usage_records first, then the rollups: the order an insert takes them in.
+  EXECUTE format('ALTER TABLE usage_records ADD COLUMN %1$I %2$s NOT NULL DEFAULT 0, ADD CONSTRAINT %3$I CHECK (%1$I >= 0) NOT VALID',
+                 p_record_column, CASE p_kind WHEN 'count' THEN 'bigint' ELSE 'numeric(20, 8)' END,
+                 format('usage_records_%s_check', p_record_column));
+  FOREACH tbl IN ARRAY ARRAY['usage_account_daily', 'usage_account_monthly', 'usage_account_totals',
+                             'usage_key_daily', 'usage_key_monthly', 'usage_key_totals',
+                             'usage_model_daily', 'usage_model_monthly', 'usage_model_totals'] LOOP
+    EXECUTE format('ALTER TABLE %I ADD COLUMN %I bigint NOT NULL DEFAULT 0', tbl, rollup_col);
+  END LOOP;
+
+  INSERT INTO usage_measures (position, name, kind, record_column, rollup_column, record_sum, input_type, insert_expr)
+  SELECT coalesce(max(position), 0) + 1, p_name, p_kind, p_record_column, rollup_col, quote_ident(p_record_column),
+         field_type, coalesce(p_insert_expr, format('coalesce(i.%I, 0)', p_record_column))
+    FROM usage_measures;
+
+  PERFORM usage_define_insert_batch();
+  -- The rollup statement resolves with the new columns (over no rows: it changes nothing).
+  EXECUTE usage_rollup_sql('(SELECT * FROM usage_records LIMIT 0) AS s');
+END $_$;
+
+--
+-- Name: usage_define_insert_batch(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usage_define_insert_batch() RETURNS void
+    LANGUAGE plpgsql
+    AS $_$
+DECLARE
+  fields text;
+  cols text;
+  vals text;
+  body text;
+BEGIN
+  -- One per line, so the generated text reads well in db/schema.sql.
+  SELECT string_agg(format('%I %s', record_column, input_type::regtype::text), E',\n          ' ORDER BY position) FILTER (WHERE input_type IS NOT NULL),
+         string_agg(quote_ident(record_column), E',\n        ' ORDER BY position),
+         string_agg(insert_expr, E',\n             ' ORDER BY position)
+    INTO fields, cols, vals
+    FROM usage_measures;
+  -- Every expression resolves and fits its column (EXPLAIN plans the insert, runs nothing).
+  EXECUTE format('EXPLAIN INSERT INTO usage_records (%s) SELECT %s FROM json_to_recordset(%L::json) AS i(%s)',
+                 cols, vals, '[]', concat_ws(', ', 'request_id text', fields));
+
+  body := format($body$
+#variable_conflict use_column
+DECLARE
+  claimed bigint;
+  inserted text[];
+BEGIN
+  BEGIN
+    WITH fresh AS MATERIALIZED (
+      SELECT x.*
+        FROM json_to_recordset(p_events) AS x(
+          request_id text, occurred_at timestamptz, account_id text, api_key_id text, model text,
+          %1$s,
+          cost_breakdown jsonb, metadata jsonb)
+       ORDER BY x.account_id COLLATE "C", x.request_id COLLATE "C"
+    ), ids AS (
+      INSERT INTO usage_request_ids (account_id, request_id, occurred_at)
+      SELECT f.account_id, f.request_id, f.occurred_at FROM fresh f
+      RETURNING 1
+    ), rows AS (
+      INSERT INTO usage_records (request_id, occurred_at, usage_date, usage_hour, account_id, api_key_id, model,
+        %2$s,
+        cost_breakdown, metadata)
+      SELECT i.request_id, i.occurred_at, (i.occurred_at AT TIME ZONE p_tz)::date,
+             extract(hour FROM i.occurred_at AT TIME ZONE p_tz)::smallint,
+             i.account_id, i.api_key_id, i.model,
+             %3$s,
+             i.cost_breakdown, i.metadata
+        FROM fresh i
+      RETURNING usage_records.request_id
+    )
+    SELECT (SELECT count(*) FROM ids), (SELECT array_agg(r.request_id) FROM rows r) INTO claimed, inserted;
+  EXCEPTION WHEN unique_violation THEN
+    WITH input AS (
+      SELECT DISTINCT ON (x.account_id COLLATE "C", x.request_id COLLATE "C") x.*
+        FROM json_to_recordset(p_events) AS x(
+          request_id text, occurred_at timestamptz, account_id text, api_key_id text, model text,
+          %1$s,
+          cost_breakdown jsonb, metadata jsonb)
+       ORDER BY x.account_id COLLATE "C", x.request_id COLLATE "C"
+    ), fresh AS (
+      INSERT INTO usage_request_ids (account_id, request_id, occurred_at)
+      SELECT i.account_id, i.request_id, i.occurred_at FROM input i ORDER BY i.account_id COLLATE "C", i.request_id COLLATE "C"
+      ON CONFLICT DO NOTHING
+      RETURNING usage_request_ids.account_id, usage_request_ids.request_id
+    ), rows AS (
+      INSERT INTO usage_records (request_id, occurred_at, usage_date, usage_hour, account_id, api_key_id, model,
+        %2$s,
+        cost_breakdown, metadata)
+      SELECT i.request_id, i.occurred_at, (i.occurred_at AT TIME ZONE p_tz)::date,
+             extract(hour FROM i.occurred_at AT TIME ZONE p_tz)::smallint,
+             i.account_id, i.api_key_id, i.model,
+             %3$s,
+             i.cost_breakdown, i.metadata
+        FROM input i JOIN fresh f ON f.account_id = i.account_id AND f.request_id = i.request_id
+      RETURNING usage_records.request_id
+    )
+    SELECT array_agg(r.request_id) INTO inserted FROM rows r;
+  END;
+  RETURN QUERY SELECT unnest(inserted);
+END $body$, fields, cols, vals);
+
+  EXECUTE format($q$CREATE OR REPLACE FUNCTION insert_usage_batch(p_events json, p_tz text)
+RETURNS TABLE (request_id text)
+LANGUAGE plpgsql SET work_mem = '32MB' AS %L$q$, body);
+END $_$;
 
 --
 -- Name: usage_records_apply_rollups(); Type: FUNCTION; Schema: public; Owner: -
@@ -194,18 +372,19 @@ END $$;
 --
 
 CREATE FUNCTION public.usage_rollup_sql(p_source text) RETURNS text
-    LANGUAGE plpgsql IMMUTABLE
+    LANGUAGE plpgsql STABLE
     AS $_$
 DECLARE
-  -- Integer sums: the same column in usage_records, every level below and every rollup.
-  counters text[] := ARRAY['requests', 'input_tokens', 'output_tokens', 'cache_create_tokens', 'cache_read_tokens',
-                           'ephemeral_5m_tokens', 'ephemeral_1h_tokens', 'total_tokens'];
+  -- Integer sums (kind 'count'): the same column in usage_records, every level below and every
+  -- rollup (usage_measures' CHECK holds rollup_column = record_column for them).
+  counters text[];
+  counter_expr text[];
   -- Money: NUMERIC USD in usage_records (and summed as such, exactly), integer nano-USD in rollups.
   -- The expression sums a level's column; rated_cost is NULL in usage_records when it equals the
   -- real cost, and never NULL in the levels above (the coalesce is a no-op there).
-  money text[] := ARRAY['total_cost', 'rated_cost'];
-  money_expr text[] := ARRAY['total_cost', 'coalesce(rated_cost, total_cost)'];
-  money_rollup text[] := ARRAY['cost_nanos', 'rated_cost_nanos'];
+  money text[];
+  money_expr text[];
+  money_rollup text[];
   sums text;
   mcols text;
   cols text;
@@ -215,8 +394,18 @@ DECLARE
   upserts text := '';
   t record;
 BEGIN
-  SELECT string_agg(format('sum(%I)::int8 AS %I', c, c), ', ') INTO sums FROM unnest(counters) c;
-  SELECT sums || ', ' || string_agg(format('sum(%s) AS %I', x, m), ', ') INTO sums FROM unnest(money, money_expr) AS u(m, x);
+  SELECT array_agg(record_column ORDER BY position) FILTER (WHERE kind = 'count'),
+         array_agg(record_sum ORDER BY position) FILTER (WHERE kind = 'count'),
+         array_agg(record_column ORDER BY position) FILTER (WHERE kind = 'money'),
+         array_agg(record_sum ORDER BY position) FILTER (WHERE kind = 'money'),
+         array_agg(rollup_column ORDER BY position) FILTER (WHERE kind = 'money')
+    INTO counters, counter_expr, money, money_expr, money_rollup
+    FROM usage_measures;
+
+  SELECT string_agg(format('sum(%s)::int8 AS %I', x, c), ', ' ORDER BY n) INTO sums
+    FROM unnest(counters, counter_expr) WITH ORDINALITY AS u(c, x, n);
+  SELECT sums || ', ' || string_agg(format('sum(%s) AS %I', x, m), ', ' ORDER BY n) INTO sums
+    FROM unnest(money, money_expr) WITH ORDINALITY AS u(m, x, n);
 
   -- The measure columns of a level, for the rows the levels below add (undated residuals).
   SELECT string_agg(quote_ident(c), ', ') INTO mcols FROM unnest(counters || money) c;
@@ -608,6 +797,32 @@ CREATE TABLE public.usage_key_totals (
     rated_cost_nanos bigint DEFAULT 0 NOT NULL
 )
 WITH (fillfactor='50');
+
+--
+-- Name: usage_measures; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.usage_measures (
+    "position" integer NOT NULL,
+    name text NOT NULL,
+    kind text NOT NULL,
+    record_column text NOT NULL,
+    rollup_column text NOT NULL,
+    record_sum text NOT NULL,
+    input_type text,
+    insert_expr text NOT NULL,
+    CONSTRAINT usage_measures_check CHECK (((kind = 'money'::text) OR (rollup_column = record_column))),
+    CONSTRAINT usage_measures_kind_check CHECK ((kind = ANY (ARRAY['count'::text, 'money'::text]))),
+    CONSTRAINT usage_measures_name_check CHECK ((name ~ '^[a-z][A-Za-z0-9]*$'::text)),
+    CONSTRAINT usage_measures_record_column_check CHECK ((record_column ~ '^[a-z][a-z0-9_]*$'::text)),
+    CONSTRAINT usage_measures_rollup_column_check CHECK ((rollup_column ~ '^[a-z][a-z0-9_]*$'::text))
+);
+
+--
+-- Name: TABLE usage_measures; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.usage_measures IS 'The usage measures: what usage_rollup_sql and insert_usage_batch are generated from. Add one with usage_add_measure (0011_measures_registry.sql), never by hand.';
 
 --
 -- Name: usage_model_daily; Type: TABLE; Schema: public; Owner: -
@@ -1107,6 +1322,34 @@ ALTER TABLE ONLY public.usage_key_monthly
 
 ALTER TABLE ONLY public.usage_key_totals
     ADD CONSTRAINT usage_key_totals_pkey PRIMARY KEY (account_id, api_key_id);
+
+--
+-- Name: usage_measures usage_measures_name_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.usage_measures
+    ADD CONSTRAINT usage_measures_name_key UNIQUE (name);
+
+--
+-- Name: usage_measures usage_measures_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.usage_measures
+    ADD CONSTRAINT usage_measures_pkey PRIMARY KEY ("position");
+
+--
+-- Name: usage_measures usage_measures_record_column_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.usage_measures
+    ADD CONSTRAINT usage_measures_record_column_key UNIQUE (record_column);
+
+--
+-- Name: usage_measures usage_measures_rollup_column_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.usage_measures
+    ADD CONSTRAINT usage_measures_rollup_column_key UNIQUE (rollup_column);
 
 --
 -- Name: usage_model_daily usage_model_daily_pkey; Type: CONSTRAINT; Schema: public; Owner: -

@@ -74,6 +74,22 @@ export interface ModelDailyTable extends RollupMeasures { account_id: string; us
 export interface ModelMonthlyTable extends RollupMeasures { account_id: string; usage_month: string; model: string }
 export interface ModelTotalsTable extends RollupMeasures { account_id: string; model: string }
 
+/**
+ * The SQL side of the measure registry (0011_measures_registry.sql): insert_usage_batch and the
+ * rollup statement are generated from these rows; usage_add_measure() adds one.
+ */
+export interface UsageMeasuresTable {
+  position: number;
+  /** The API name (camelCase), as in db/measures.ts. */
+  name: string;
+  kind: "count" | "money";
+  record_column: string;
+  rollup_column: string;
+  record_sum: string;
+  input_type: string | null;
+  insert_expr: string;
+}
+
 export interface SchemaMigrationsTable {
   name: string;
   checksum: string;
@@ -162,6 +178,7 @@ export interface Database {
   usage_model_totals: ModelTotalsTable;
   schema_migrations: SchemaMigrationsTable;
   usage_settings: UsageSettingsTable;
+  usage_measures: UsageMeasuresTable;
   admin_users: AdminUsersTable;
   admin_sessions: AdminSessionsTable;
   api_tokens: ApiTokensTable;

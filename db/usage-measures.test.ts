@@ -2,6 +2,7 @@ import crypto from "node:crypto";
 import { sql, type Kysely } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../server/testing/stores";
+import { MEASURES, recordValueSql } from "./measures";
 import { loadMigrations, migrate, type MigrationFile } from "./migrator";
 import { ROLLUP_TABLES, type Database } from "./types";
 
@@ -199,6 +200,20 @@ describe("usage_measures (0011)", () => {
 
   it("lists today's measures, in order", async () => {
     expect(await measures(after.handle.db)).toEqual(EXPECTED_MEASURES);
+  });
+
+  it("lists what db/measures.ts declares: the same names, kinds, columns and order, money defaulting to another summed as it", async () => {
+    const rows = await measures(after.handle.db);
+    expect(rows.map((r) => ({ name: r.name, kind: r.kind, column: r.rollup_column, recordColumn: r.record_column, computed: r.input_type === null, sum: r.record_sum }))).toEqual(
+      MEASURES.map((m) => ({
+        name: m.name,
+        kind: m.kind,
+        column: m.column,
+        recordColumn: m.recordColumn,
+        computed: !("input" in m),
+        sum: recordValueSql(m, "").replace(/(^|[ (])\./g, "$1"),
+      })),
+    );
   });
 
   it("generates 0006's rollup statement character for character, and its insert_usage_batch but for line breaks", async () => {

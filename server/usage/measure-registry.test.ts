@@ -150,7 +150,7 @@ describe("a measure added to db/measures.ts and by one migration line", () => {
     await listCsv.close();
 
     // The OpenAPI schema of every figure answer (UsageTotals) documents it.
-    const doc = z.toJSONSchema(usageTotals) as { properties: Record<string, { type: string }>; required: string[] };
+    const doc = (z.toJSONSchema(usageTotals) as { $defs: Record<string, { properties: Record<string, { type: string }>; required: string[] }> }).$defs.UsageTotals!;
     expect(doc.properties.fakeUnits).toMatchObject({ type: "integer" });
     expect(doc.required).toContain("fakeUnits");
 

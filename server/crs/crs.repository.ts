@@ -29,19 +29,6 @@ export async function ledgerCoverage(db: Kysely<Database>, apiKeyId: string): Pr
   });
 }
 
-/** Which of these request ids the ledger holds (any account: CRS ids embed the key). */
-export async function recordedIds(db: Kysely<Database>, requestIds: string[]): Promise<Set<string>> {
-  if (!requestIds.length) return new Set();
-  const r = await sql<{ request_id: string }>`select request_id from usage_request_ids where request_id = any(${requestIds}::text[])`.execute(db);
-  return new Set(r.rows.map((x) => x.request_id));
-}
-
-/** Inserts rows (insert_usage_batch JSON) and returns the request ids actually inserted. */
-export async function insertReturningIds(db: Kysely<Database>, rowsJson: string, timeZone: string): Promise<string[]> {
-  const r = await sql<{ request_id: string }>`select request_id from insert_usage_batch(${rowsJson}::json, ${timeZone})`.execute(db);
-  return r.rows.map((x) => x.request_id);
-}
-
 /* ------------------------------------------------------------ follower state */
 
 export interface KeyWatermark {

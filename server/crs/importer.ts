@@ -3,7 +3,8 @@ import type { UpsertAccountInput } from "../accounts/schemas";
 import type { Runtime } from "../runtime";
 import { addDays, localCalendar } from "../usage/local-time";
 import { costTextToNanos } from "../usage/normalize";
-import { ledgerCoverage, recordedIds } from "./crs.repository";
+import { findRecordedRequestIds } from "../usage/usage.repository";
+import { ledgerCoverage } from "./crs.repository";
 import { CrsAccountDirectory } from "./attribution";
 import { crsCalendar, crsKeys, parseServiceRates, type CrsCalendar } from "./layout";
 import {
@@ -153,7 +154,8 @@ export async function keyResiduals(ctx: KeyBatchContext, keyId: string, retained
   const aggregates = await ctx.reader.aggregates(keyId, ctx.models, ctx.cal, ctx.nowMs, ctx.log);
   const covered = ctx.runtime.db
     ? await ctx.runtime.db.db.transaction().setIsolationLevel("repeatable read").execute(async (trx) => {
-        const inLedger = await recordedIds(trx, retained.map((e) => e.event.requestId));
+        // Any account: CRS ids embed the key, so an id names one event.
+        const inLedger = new Set(await findRecordedRequestIds(trx, retained.map((e) => e.event.requestId)));
         return [...(await ledgerCoverage(trx, keyId)), ...coveredOf(retained.filter((e) => !inLedger.has(e.event.requestId)))];
       })
     : coveredOf(retained);

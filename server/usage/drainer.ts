@@ -16,7 +16,7 @@ import {
   type OutboxEntry,
 } from "./hot-outbox";
 import { metrics } from "../metrics/metrics";
-import { insertUsageRows, insertWithPartitions, isDataError, isStatementTimeout } from "./usage.repository";
+import { insertUsageRows, isDataError, isStatementTimeout } from "./usage.repository";
 
 /**
  * Moves the outbox stream into PostgreSQL. Several drainers (one per app node or worker) share
@@ -256,8 +256,7 @@ export class Drainer {
   private async insert(chunk: OutboxEntry[]): Promise<number> {
     const months = chunk.flatMap((e) => e.months);
     const rows = chunk.map((e) => e.rowsJson!.slice(1, -1)).filter((s) => s.trim().length > 0);
-    const json = `[${rows.join(",")}]`;
-    return insertWithPartitions(this.db.db, months, () => insertUsageRows(this.db.db, json, this.config.usageTimezone));
+    return insertUsageRows(this.db.db, { rowsJson: `[${rows.join(",")}]`, months }, this.config.usageTimezone);
   }
 
   /**

@@ -95,7 +95,7 @@ export async function reconcileHotCounters(runtime: Runtime, opts: ReconcileOpti
               let outcome: "done" | "lost" | "changed" = "changed";
               for (let attempt = 0; attempt < 50 && outcome === "changed"; attempt++) {
                 const held = await heldRequestIds(redis, prefix, accountId);
-                const inSnapshot = await findRecordedRequestIds(trx, accountId, held);
+                const inSnapshot = await findRecordedRequestIds(trx, held, accountId);
                 outcome = await replaceAccountCounters(redis, prefix, accountId, token, counters, { seen: held.length, inSnapshot });
               }
               if (outcome === "done") result.accounts++;

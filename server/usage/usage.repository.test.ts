@@ -7,6 +7,12 @@ import { insertUsageRows, type UsageBatchRow } from "./usage.repository";
 
 const TZ = "Asia/Shanghai";
 
+/** The insertUsageRows batch of some rows: their JSON and UTC months. */
+const batchOf = (rows: Partial<UsageBatchRow>[]) => ({
+  rowsJson: JSON.stringify(rows),
+  months: [...new Set(rows.map((r) => `${new Date(r.occurred_at!).toISOString().slice(0, 7)}-01`))],
+});
+
 /**
  * Batches that exercise every rule of insert_usage_batch and the rollup trigger: local days and a
  * month boundary within one batch, last_model ties (same instant, several models), batches out of
@@ -123,7 +129,7 @@ describe("insert_usage_batch", () => {
       input_tokens: 1, output_tokens: 0, cache_create_tokens: 0, cache_read_tokens: 0, total_cost: cost, ...(rated ? { rated_cost: rated } : {}),
     });
     const rows = [row("rc-1", "acc-rated", "0.1", "0.15"), row("rc-2", "acc-rated", "0.2"), row("rc-3", "acc-rated", "0.00000001", "0.00000003")];
-    expect(await insertUsageRows(after.handle.db, JSON.stringify(rows), TZ)).toBe(3);
+    expect(await insertUsageRows(after.handle.db, batchOf(rows), TZ)).toBe(3);
     const stored = await sql<{ request_id: string; rated_cost: string | null }>`
       select request_id, rated_cost from usage_records where account_id = 'acc-rated' order by request_id`.execute(after.handle.db);
     expect(stored.rows).toEqual([{ request_id: "rc-1", rated_cost: "0.15000000" }, { request_id: "rc-2", rated_cost: null }, { request_id: "rc-3", rated_cost: "0.00000003" }]);
@@ -142,7 +148,7 @@ describe("insert_usage_batch", () => {
     });
     await sql`select ensure_usage_partitions('2026-08-01', '2026-10-01')`.execute(after.handle.db);
     const rows = [row("u-1", "2026-10-01", 1), row("u-2", "2026-10-01", 2, "day"), row("u-3", "2026-10-01", 4, "month"), row("u-4", "2026-09-01", 8, "month"), row("u-5", "2026-08-31", 16, "alltime")];
-    expect(await insertUsageRows(after.handle.db, JSON.stringify(rows), TZ)).toBe(5);
+    expect(await insertUsageRows(after.handle.db, batchOf(rows), TZ)).toBe(5);
     const q = async (table: string, bucket: string) =>
       (await sql<{ b: string; requests: number; cost_nanos: number }>`
         select ${sql.raw(bucket)}::text as b, requests, cost_nanos from ${sql.table(table)} where account_id = 'acc-undated' order by 1`.execute(after.handle.db)).rows;
@@ -162,8 +168,8 @@ describe("insert_usage_batch", () => {
       request_id: "shared-id", occurred_at: "2026-11-01T04:00:00.000Z", account_id: accountId, api_key_id: `key-${accountId}`, model: "m",
       input_tokens: 1, output_tokens: 0, cache_create_tokens: 0, cache_read_tokens: 0, total_cost: cost,
     });
-    expect(await insertUsageRows(after.handle.db, JSON.stringify([row("acc-x", "0.1"), row("acc-y", "0.2"), row("acc-x", "0.3")]), TZ)).toBe(2);
-    expect(await insertUsageRows(after.handle.db, JSON.stringify([row("acc-y", "0.4")]), TZ)).toBe(0);
+    expect(await insertUsageRows(after.handle.db, batchOf([row("acc-x", "0.1"), row("acc-y", "0.2"), row("acc-x", "0.3")]), TZ)).toBe(2);
+    expect(await insertUsageRows(after.handle.db, batchOf([row("acc-y", "0.4")]), TZ)).toBe(0);
     const totals = await sql<{ account_id: string; requests: number }>`
       select account_id, requests from usage_account_totals where account_id in ('acc-x', 'acc-y') order by account_id`.execute(after.handle.db);
     expect(totals.rows).toEqual([{ account_id: "acc-x", requests: 1 }, { account_id: "acc-y", requests: 1 }]);
@@ -180,8 +186,8 @@ describe("insert_usage_batch", () => {
     for (let round = 0; round < 5; round++) {
       const lo = round * 1000;
       const [a, b] = await Promise.all([
-        insertUsageRows(after.handle.db, JSON.stringify(range(lo, lo + 600)), TZ),
-        insertUsageRows(after.handle.db, JSON.stringify(range(lo + 300, lo + 1000)), TZ),
+        insertUsageRows(after.handle.db, batchOf(range(lo, lo + 600)), TZ),
+        insertUsageRows(after.handle.db, batchOf(range(lo + 300, lo + 1000)), TZ),
       ]);
       inserted += a + b;
     }

@@ -21,15 +21,43 @@ export type UsageBatchRow = {
   [K in Extract<(typeof MEASURES)[number], { input: object }> as K["recordColumn"]]: K["kind"] extends "money" ? string | null : number;
 };
 
+/** A batch for insert_usage_batch: a JSON array of UsageBatchRow and the UTC months ('YYYY-MM-01') of its rows. */
+export interface UsageBatch {
+  rowsJson: string;
+  months: string[];
+}
+
 /**
- * Inserts a JSON array of UsageBatchRow in one statement (one transaction): request ids already
- * recorded are skipped, and the trigger updates the rollups, api_keys totals and placeholders
- * for the inserted rows only. Returns how many rows were inserted. Passed as json, not jsonb:
- * json_to_recordset reads the text once, where jsonb would first build a binary copy of it.
+ * The one way rows enter the ledger (the API's direct write, the drainer, ledger-first writes
+ * such as the CRS import and follower): the batch in one statement (one transaction), after making
+ * sure the partitions of its months exist. Request ids already recorded are skipped, and the
+ * trigger updates the rollups, api_keys totals and placeholders for the inserted rows only.
+ * Returns how many rows were inserted, or with "ids" their request ids (a writer that counts
+ * exactly those in Redis); the drainer asks for the count, which transfers nothing per row.
+ * Passed as json, not jsonb: json_to_recordset reads the text once, where jsonb would first build
+ * a binary copy of it.
  */
-export async function insertUsageRows(db: Kysely<Database>, rowsJson: string, timeZone: string): Promise<number> {
-  const r = await sql<{ n: number }>`select count(*)::int as n from insert_usage_batch(${rowsJson}::json, ${timeZone})`.execute(db);
-  return r.rows[0]?.n ?? 0;
+export async function insertUsageRows(db: Kysely<Database>, batch: UsageBatch, timeZone: string, returning?: "count"): Promise<number>;
+export async function insertUsageRows(db: Kysely<Database>, batch: UsageBatch, timeZone: string, returning: "ids"): Promise<string[]>;
+export async function insertUsageRows(db: Kysely<Database>, batch: UsageBatch, timeZone: string, returning: "count" | "ids" = "count"): Promise<number | string[]> {
+  const insert = async () => {
+    if (returning === "ids") {
+      const r = await sql<{ request_id: string }>`select request_id from insert_usage_batch(${batch.rowsJson}::json, ${timeZone})`.execute(db);
+      return r.rows.map((x) => x.request_id);
+    }
+    const r = await sql<{ n: number }>`select count(*)::int as n from insert_usage_batch(${batch.rowsJson}::json, ${timeZone})`.execute(db);
+    return r.rows[0]?.n ?? 0;
+  };
+  await ensureUsagePartitions(db, batch.months);
+  try {
+    return await insert();
+  } catch (err) {
+    // The partition cache was stale (a partition dropped by retention meanwhile): check again, once.
+    if (!isMissingPartition(err)) throw err;
+    forgetUsagePartitions(db);
+    await ensureUsagePartitions(db, batch.months);
+    return insert();
+  }
 }
 
 const knownPartitions = new WeakMap<Kysely<Database>, Set<string>>();
@@ -52,24 +80,6 @@ export async function ensureUsagePartitions(db: Kysely<Database>, months: Iterab
 /** Forgets the partitions this process believes exist (after "no partition" errors). */
 export function forgetUsagePartitions(db: Kysely<Database>): void {
   knownPartitions.delete(db);
-}
-
-/**
- * Runs an insert into usage_records after making sure the partitions of `months` exist; when the
- * partition cache was stale (a partition dropped by retention meanwhile), once more after
- * checking them again. The one way rows enter the ledger: the API's direct write, the drainer,
- * the CRS import and follower.
- */
-export async function insertWithPartitions<T>(db: Kysely<Database>, months: string[], insert: () => Promise<T>): Promise<T> {
-  await ensureUsagePartitions(db, months);
-  try {
-    return await insert();
-  } catch (err) {
-    if (!isMissingPartition(err)) throw err;
-    forgetUsagePartitions(db);
-    await ensureUsagePartitions(db, months);
-    return insert();
-  }
 }
 
 /** Accounts that have any recorded usage. */
@@ -180,16 +190,16 @@ export async function hotSnapshot(
   return out;
 }
 
-/** Which of these request ids of one account are recorded in PostgreSQL (the key is account + id, 0005). */
-export async function findRecordedRequestIds(db: Kysely<Database>, accountId: string, requestIds: string[]): Promise<string[]> {
+/**
+ * Which of these request ids are recorded in PostgreSQL: of one account (the key is account + id,
+ * 0005), or of any account when none is given (CRS ids embed the key, so they name one event).
+ */
+export async function findRecordedRequestIds(db: Kysely<Database>, requestIds: string[], accountId?: string): Promise<string[]> {
   if (!requestIds.length) return [];
   // = any($1) rather than IN (…): one parameter however many ids.
-  const rows = await db
-    .selectFrom("usage_request_ids")
-    .select("request_id")
-    .where("account_id", "=", accountId)
-    .where(sql<boolean>`request_id = any(${requestIds}::text[])`)
-    .execute();
+  let q = db.selectFrom("usage_request_ids").select("request_id").where(sql<boolean>`request_id = any(${requestIds}::text[])`);
+  if (accountId !== undefined) q = q.where("account_id", "=", accountId);
+  const rows = await q.execute();
   return rows.map((r) => r.request_id);
 }
 

@@ -9,27 +9,42 @@ import { countHotEvents, type HotStatus } from "./hot-record";
 import { normalizeEvent, type NormalizedEvent } from "./normalize";
 import { isPlainValidEvent, usageEventSchema, type RecordUsageInput, type RecordUsageResult, type RejectedEvent } from "./schemas";
 import { metrics } from "../metrics/metrics";
-import { insertUsageRows, insertWithPartitions, isDatabaseUnavailable } from "./usage.repository";
+import { insertUsageRows, isDatabaseUnavailable } from "./usage.repository";
 
 /**
- * Recording usage: the one entry point for every transport (REST, tRPC, scripts, tests).
+ * Recording usage: the one entry point for every writer — REST, tRPC, the demo generator, the CRS
+ * importer and follower (crs/sink.ts), scripts, tests. One validation, one insert into the ledger
+ * (insertUsageRows), one way of counting in Redis (bypassed ids first, then the dedupe + counters
+ * script, waiting out a reconcile), in one of two orders:
  *
- * With Redis: the batch is appended to the outbox stream first, then counted (dedupe + live
- * counters) by one atomic script per account; the drainer moves the outbox into PostgreSQL.
- * Without Redis (unset, down, or failing mid-request): straight into PostgreSQL in one
- * idempotent statement. A 2xx therefore means the events are in the stream or committed.
+ * - "hot-first" (the default): the batch is appended to the outbox stream first, then counted by
+ *   one atomic script per account; the drainer moves the outbox into PostgreSQL.
+ * - "ledger-first" (bulk imports): into PostgreSQL in one idempotent statement, then Redis counts
+ *   exactly the rows PostgreSQL inserted, so a re-import after Redis's 72-hour dedupe window
+ *   cannot count anything twice, and the ledger is current at once for a caller that compares
+ *   against it. If the process dies between the two steps, Redis is short until the next rebuild
+ *   (`npm run usage:reconcile`) — never over. Without PostgreSQL it is the hot-first path.
+ *
+ * Without Redis (unset, down, or failing mid-request): straight into PostgreSQL in one idempotent
+ * statement, the ids remembered (runtime.bypassedIds) to get their dedupe keys once Redis is back.
+ * A 2xx therefore means the events are in the stream or committed.
  */
 
 const RETRY_AFTER_SECONDS = 5;
 /** How long a write waits for an account whose counters are being rebuilt. */
 const RECONCILE_WAIT_MS = 15_000;
 
-export async function recordUsage(runtime: Runtime, input: RecordUsageInput): Promise<RecordUsageResult> {
+export interface RecordOptions {
+  /** See the header: "hot-first" (the default) or "ledger-first". */
+  order?: "hot-first" | "ledger-first";
+}
+
+export async function recordUsage(runtime: Runtime, input: RecordUsageInput, options: RecordOptions = {}): Promise<RecordUsageResult> {
   const { events, rejected } = validateEvents(input.events, runtime.config.usageTimezone);
   const m = metrics().events;
   if (rejected.length) m.inc({ result: "rejected" }, rejected.length);
   if (!events.length) return { accepted: 0, duplicates: 0, rejected };
-  const written = await writeEvents(runtime, events);
+  const written = options.order === "ledger-first" && runtime.db ? await writeLedgerFirst(runtime, runtime.db, events) : await writeEvents(runtime, events);
   if (written.accepted) m.inc({ result: "accepted" }, written.accepted);
   if (written.duplicates) m.inc({ result: "duplicate" }, written.duplicates);
   return { ...written, rejected };
@@ -99,27 +114,20 @@ async function writeEvents(runtime: Runtime, events: NormalizedEvent[]): Promise
 }
 
 async function writeHot(runtime: Runtime, redis: RedisClient, events: NormalizedEvent[]): Promise<Written> {
-  const prefix = runtime.config.redisKeyPrefix;
   let outboxed = false;
   try {
-    // Ids that went straight to PostgreSQL while Redis was bypassed get their dedupe keys before
-    // anything is counted in Redis again, so that a resend of them is a duplicate here too.
-    if (runtime.bypassedIds.size) await runtime.bypassedIds.flush(redis, prefix);
+    await seedBypassedIds(runtime, redis);
     // Outbox first: an event may be in the outbox and not counted (PostgreSQL dedupes and a
     // reconcile recounts), but never counted and missing from the outbox.
     if (runtime.db) {
-      await appendOutbox(redis, prefix, {
+      await appendOutbox(redis, runtime.config.redisKeyPrefix, {
         count: events.length,
-        months: [...new Set(events.map((e) => e.partitionMonth))],
-        rowsJson: JSON.stringify(events.map((e) => e.row)),
+        months: monthsOf(events),
+        rowsJson: rowsJsonOf(events),
       });
       outboxed = true;
     }
-    const statuses = await countWaitingForReconcile(runtime, redis, events);
-    if (statuses.includes(-1)) {
-      logger.warn("[usage] counters of some accounts stayed locked by a reconcile; their events are in the outbox and will be recounted");
-      runtime.events.emit("redisBypassed");
-    }
+    const statuses = await countInRedis(runtime, redis, events);
     return {
       accepted: statuses.filter((s) => s !== 0).length,
       duplicates: statuses.filter((s) => s === 0).length,
@@ -149,6 +157,78 @@ async function writeHot(runtime: Runtime, redis: RedisClient, events: Normalized
   }
 }
 
+/**
+ * Ledger first: one idempotent statement into PostgreSQL, then Redis counts exactly the rows it
+ * inserted, the way the hot path counts (countInRedis). When Redis is not ready or fails, the
+ * inserted ids are remembered like any write that bypassed Redis, and the counters are rebuilt.
+ */
+async function writeLedgerFirst(runtime: Runtime, handle: DbHandle, events: NormalizedEvent[]): Promise<Written> {
+  let insertedIds: string[];
+  try {
+    insertedIds = await insertUsageRows(handle.db, { rowsJson: rowsJsonOf(events), months: monthsOf(events) }, runtime.config.usageTimezone, "ids");
+  } catch (err) {
+    if (!isDatabaseUnavailable(err)) throw err;
+    throw unavailable(`Usage cannot be recorded: PostgreSQL is unavailable (${(err as Error).message}). Retry later.`);
+  }
+  const inserted = insertedEvents(events, insertedIds);
+  const written = { accepted: inserted.length, duplicates: events.length - inserted.length };
+  const { redis } = runtime;
+  if (!redis || !inserted.length) return written;
+  if (!isRedisReady(redis)) {
+    runtime.bypassedIds.add(inserted);
+    runtime.events.emit("redisBypassed");
+    return written;
+  }
+  try {
+    await seedBypassedIds(runtime, redis);
+    await countInRedis(runtime, redis, inserted);
+  } catch (err) {
+    logger.warn(`[usage] counting in Redis failed (${(err as Error).message}); the counters will be rebuilt from PostgreSQL`);
+    // Some groups may have been counted: setting their dedupe keys again (SET NX) changes nothing.
+    runtime.bypassedIds.add(inserted);
+    runtime.events.emit("redisBypassed");
+  }
+  return written;
+}
+
+/**
+ * The events whose rows insert_usage_batch inserted. It returns request ids only; when one id
+ * comes twice in a batch (a repeat, or two accounts), each returned copy claims the first event
+ * with that id not claimed yet.
+ */
+function insertedEvents(events: NormalizedEvent[], insertedIds: string[]): NormalizedEvent[] {
+  const left = new Map<string, number>();
+  for (const id of insertedIds) left.set(id, (left.get(id) ?? 0) + 1);
+  return events.filter((e) => {
+    const n = left.get(e.requestId);
+    if (!n) return false;
+    left.set(e.requestId, n - 1);
+    return true;
+  });
+}
+
+/**
+ * Ids that went straight to PostgreSQL while Redis was bypassed get their dedupe keys before
+ * anything is counted in Redis again, so that a resend of them is a duplicate here too.
+ */
+async function seedBypassedIds(runtime: Runtime, redis: RedisClient): Promise<void> {
+  if (runtime.bypassedIds.size) await runtime.bypassedIds.flush(redis, runtime.config.redisKeyPrefix);
+}
+
+/**
+ * Counts in Redis the way every writer does (dedupe + counters, waiting out a reconcile of the
+ * accounts). Events still held when the wait ends are left to the rebuild that this triggers.
+ */
+async function countInRedis(runtime: Runtime, redis: RedisClient, events: NormalizedEvent[]): Promise<HotStatus[]> {
+  const statuses = await countWaitingForReconcile(runtime, redis, events);
+  if (statuses.includes(-1)) {
+    logger.warn("[usage] counters of some accounts stayed locked by a reconcile; their events will be recounted from PostgreSQL");
+    runtime.events.emit("redisBypassed");
+  }
+  return statuses;
+}
+
+/** Counts, and while an account is being reconciled (-1) retries its events with a bounded backoff. */
 async function countWaitingForReconcile(runtime: Runtime, redis: RedisClient, events: NormalizedEvent[]): Promise<HotStatus[]> {
   const prefix = runtime.config.redisKeyPrefix;
   const statuses = await countHotEvents(redis, prefix, events);
@@ -173,7 +253,9 @@ async function writeBypassing(runtime: Runtime, handle: DbHandle, events: Normal
 
 /** One idempotent statement: rows, rollups, key totals and placeholders, or nothing. */
 async function writeDirect(runtime: Runtime, handle: DbHandle, events: NormalizedEvent[]): Promise<Written> {
-  const rowsJson = JSON.stringify(events.map((e) => e.row));
-  const inserted = await insertWithPartitions(handle.db, events.map((e) => e.partitionMonth), () => insertUsageRows(handle.db, rowsJson, runtime.config.usageTimezone));
+  const inserted = await insertUsageRows(handle.db, { rowsJson: rowsJsonOf(events), months: monthsOf(events) }, runtime.config.usageTimezone);
   return { accepted: inserted, duplicates: events.length - inserted };
 }
+
+const rowsJsonOf = (events: NormalizedEvent[]) => JSON.stringify(events.map((e) => e.row));
+const monthsOf = (events: NormalizedEvent[]) => [...new Set(events.map((e) => e.partitionMonth))];

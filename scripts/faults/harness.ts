@@ -10,7 +10,7 @@ import { outboxStats } from "../../server/usage/hot-outbox";
 import { expectedFigures, localDate, nanosOf, pgFigures, redisFigures, rng, withoutModelTotals, type Expected, type Sums } from "../../server/usage/usage.fixtures";
 import type { UsageEvent } from "../../server/usage/schemas";
 import { startApp, startWorker, type AppEnv, type AppProcess, type PersistentRedis } from "./infra";
-import type { OwnCluster, OwnPostgres } from "../../server/usage/test-servers";
+import type { OwnCluster, OwnPostgres } from "../../server/testing/servers";
 
 /**
  * One scenario's world: its own database on the suite's cluster, its own Redis key prefix, the app

@@ -3,8 +3,8 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { freePort } from "../../server/testing/ports";
-import { startOwnCluster, startOwnPostgres, type OwnCluster, type OwnPostgres } from "../../server/usage/test-servers";
-import { ensureBuild as sharedEnsureBuild } from "../ensure-build";
+import { startOwnCluster, startOwnPostgres, type OwnCluster, type OwnPostgres } from "../../server/testing/servers";
+import { ensureBuild as sharedEnsureBuild } from "../../server/testing/ensure-build";
 
 /**
  * The fault suite's own servers: a throw-away PostgreSQL cluster, a redis-server with the

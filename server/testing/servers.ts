@@ -4,7 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { createDatabase } from "../../db/client";
 import { migrate } from "../../db/migrator";
-import { freePort } from "../testing/ports";
+import { freePort } from "./ports";
 
 /**
  * Throw-away PostgreSQL and Redis servers for the failure tests, which stop and start a store:

@@ -1,13 +1,12 @@
-import type { Kysely } from "kysely";
 import { ping, type DbKind } from "../../db/client";
-import type { Database } from "../../db/types";
+import type { Db } from "../../db/types";
 import { AppError } from "../errors";
 import { logger } from "../logger";
 import { isRedisReady, type RedisClient } from "../redis";
 import type { Runtime } from "../runtime";
 import type { Window } from "../usage/hot-keys";
 import { metrics } from "../metrics/metrics";
-import { isDatabaseUnavailable, isStatementTimeout } from "../usage/usage.repository";
+import { isDatabaseUnavailable, isStatementTimeout } from "../../db/errors";
 import { answerZone, type ResolvedRange } from "./range";
 import { canonicalTimeZone, firstDayOf, localDate, monthOf } from "./time";
 
@@ -18,7 +17,6 @@ import { canonicalTimeZone, firstDayOf, localDate, monthOf } from "./time";
  * again, after a pause of PG_RETRY_AFTER_MS once it was found down, so recovery needs no restart.
  */
 
-export type Db = Kysely<Database>;
 export type Source = "postgres" | "redis";
 
 export const PG_RETRY_AFTER_MS = 2_000;

@@ -4,7 +4,7 @@ import { readInBatches, type CursorOptions, type RowBatches } from "../../db/cur
 import type { Database } from "../../db/types";
 import type { RangePlan } from "./range";
 import type { AccountSort, BreakdownSort, Figure, WindowName } from "./schemas";
-import { firstDayOf } from "./time";
+import { firstDayOf } from "../calendar";
 
 /**
  * Every statement of the read path. They read the rollups only (usage_account_*, usage_key_*,

@@ -39,7 +39,7 @@ import {
   type SeriesPoint,
   type WindowName,
 } from "./schemas";
-import { eachDay, eachMonth, firstDayOf, lastDayOf, monthOf } from "./time";
+import { eachDay, eachMonth, firstDayOf, lastDayOf, monthOf } from "../calendar";
 
 /**
  * The one service behind every usage question (REST and tRPC alike): the account list, one

@@ -8,7 +8,7 @@ import type { Window } from "../usage/hot-keys";
 import { metrics } from "../metrics/metrics";
 import { isDatabaseUnavailable, isStatementTimeout } from "../../db/errors";
 import { answerZone, type ResolvedRange } from "./range";
-import { canonicalTimeZone, firstDayOf, localDate, monthOf } from "./time";
+import { canonicalTimeZone, firstDayOf, localDate, monthOf } from "../calendar";
 
 /**
  * Which store answers a usage question (stats.service.ts asks): PostgreSQL's rollups; when it is

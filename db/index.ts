@@ -1,35 +1,6 @@
 import { sql } from "kysely";
-import type { AppConfig } from "../server/config";
-import { createDatabase, type DbHandle } from "./client";
+import type { DbHandle } from "./client";
 import { migrate, seed } from "./migrator";
-
-export type { DbHandle } from "./client";
-export type { Database } from "./types";
-
-/**
- * The process-wide database handle, created on first use. Kept on globalThis because Next.js
- * may evaluate this module more than once in a process (instrumentation and route bundles),
- * and the embedded database must be opened exactly once.
- */
-const g = globalThis as unknown as { __usageDb?: Promise<DbHandle> };
-
-export function getDbHandle(config: AppConfig): Promise<DbHandle> {
-  g.__usageDb ??= createDatabase({
-    databaseUrl: config.databaseUrl,
-    pgliteDir: config.pgliteDir,
-    poolMax: config.dbPoolMax,
-    statementTimeoutMs: config.dbStatementTimeoutMs,
-  }).then((handle) => {
-    const shutdown = () => void handle.close().catch(() => {});
-    process.once("SIGTERM", shutdown);
-    process.once("SIGINT", shutdown);
-    return handle;
-  });
-  g.__usageDb.catch(() => {
-    g.__usageDb = undefined;
-  });
-  return g.__usageDb;
-}
 
 /**
  * Brings the schema up to date at start-up. On an empty embedded database it also seeds the demo
@@ -38,7 +9,7 @@ export function getDbHandle(config: AppConfig): Promise<DbHandle> {
  */
 export async function prepareDatabase(
   handle: DbHandle,
-  config: AppConfig,
+  settings: { usageTimezone: string },
   log: (line: string) => void = console.log,
 ): Promise<{ applied: string[]; seeded: boolean }> {
   const applied = await migrate(handle, { log: (l) => log(`[db] ${l}`) });
@@ -47,17 +18,17 @@ export async function prepareDatabase(
     const row = await handle.db.selectFrom("accounts").select(sql<number>`count(*)::int`.as("n")).executeTakeFirstOrThrow();
     if (row.n === 0) {
       log("[db] empty embedded database: loading the demo seed");
-      await seed(handle, config.usageTimezone);
+      await seed(handle, settings.usageTimezone);
       seeded = true;
     }
   }
   await ensureUpcomingPartitions(handle);
   const tz = await handle.db.selectFrom("usage_settings").select("value").where("key", "=", "timezone").executeTakeFirst();
   if (!tz) {
-    await handle.db.insertInto("usage_settings").values({ key: "timezone", value: config.usageTimezone }).onConflict((oc) => oc.doNothing()).execute();
-  } else if (tz.value !== config.usageTimezone) {
+    await handle.db.insertInto("usage_settings").values({ key: "timezone", value: settings.usageTimezone }).onConflict((oc) => oc.doNothing()).execute();
+  } else if (tz.value !== settings.usageTimezone) {
     log(
-      `[db] WARNING: usage rollups were built in ${tz.value} but USAGE_TIMEZONE is ${config.usageTimezone}; ` +
+      `[db] WARNING: usage rollups were built in ${tz.value} but USAGE_TIMEZONE is ${settings.usageTimezone}; ` +
         "run `npm run db:rebuild-rollups` to recompute days and months in the new zone.",
     );
   }

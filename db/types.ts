@@ -1,4 +1,4 @@
-import type { ColumnType, Generated, Insertable, Selectable, Updateable } from "kysely";
+import type { ColumnType, Generated, Kysely, Selectable } from "kysely";
 import type { MEASURES } from "./measures";
 
 /** Money columns (NUMERIC) come back as exact decimal strings; see db/client.ts. */
@@ -184,12 +184,11 @@ export interface Database {
   api_tokens: ApiTokensTable;
 }
 
+/** What repositories take first: the database, or a transaction on it. */
+export type Db = Kysely<Database>;
+
 export type Account = Selectable<AccountsTable>;
-export type NewAccount = Insertable<AccountsTable>;
-export type AccountUpdate = Updateable<AccountsTable>;
 export type ApiKey = Selectable<ApiKeysTable>;
-export type NewApiKey = Insertable<ApiKeysTable>;
-export type UsageRecord = Selectable<UsageRecordsTable>;
 
 /** Every rollup table (see 0001_init.sql); rebuilt together from usage_records. */
 export const ROLLUP_TABLES = [

@@ -3,7 +3,7 @@ import { Redis } from "ioredis";
 import { writeLikeCrs, type FixtureRequest } from "../server/crs/crs.fixtures";
 import { crsCalendar } from "../server/crs/layout";
 import { parseCsv } from "../server/testing/csv";
-import { startOwnRedis, type OwnRedis } from "../server/usage/test-servers";
+import { startOwnRedis, type OwnRedis } from "../server/testing/servers";
 import { login, waitForHydration } from "./fixtures";
 import { cleanDemo, runScript } from "./demo";
 

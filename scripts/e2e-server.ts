@@ -7,7 +7,7 @@ import { getConfig } from "../server/config";
 import { createDatabase } from "../db/client";
 import { migrate, seed } from "../db/migrator";
 import { adminQuery, dropRedisPrefix } from "../server/testing/stores";
-import { ensureBuild } from "./ensure-build";
+import { ensureBuild } from "../server/testing/ensure-build";
 
 async function main() {
   // Reuses the build an earlier step of `npm test` made, unless a source changed since.

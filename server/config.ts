@@ -1,10 +1,12 @@
 import { z } from "zod";
-import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from "./auth/schemas";
-import { parseTrustedProxies, type TrustedProxies } from "./http/forwarded";
+import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from "./password-policy";
+import { parseTrustedProxies, type TrustedProxies } from "./trusted-proxies";
 
 /**
  * The one place that reads process.env. Everything else imports `getConfig()`.
  * A bad value throws ConfigError naming the variable and what was expected, so start-up stops.
+ * The bottom layer of server/: it imports only two leaf modules (password-policy.ts,
+ * trusted-proxies.ts), so every other module may import it.
  */
 
 const bool = (name: string, dflt: boolean) =>
@@ -246,10 +248,6 @@ export function getConfig(): AppConfig {
 }
 
 /**
- * Where tests find the shared PostgreSQL and Redis; every run makes its own database and key
- * prefix there. Read here so that tests, too, take their environment from this one module.
- */
-/**
  * What a child server a test starts inherits from this process and nothing more (its own settings
  * are given explicitly): where its executables and home are.
  */
@@ -257,6 +255,10 @@ export function childProcessBaseEnv(env: Record<string, string | undefined> = pr
   return { PATH: env.PATH ?? "", HOME: env.HOME ?? "" };
 }
 
+/**
+ * Where tests find the shared PostgreSQL and Redis; every run makes its own database and key
+ * prefix there. Read here so that tests, too, take their environment from this one module.
+ */
 export function getTestStores(env: Record<string, string | undefined> = process.env) {
   return {
     databaseUrl: env.TEST_DATABASE_URL || "postgres://postgres@127.0.0.1:5432/postgres",

@@ -1,7 +1,7 @@
 import { EventEmitter } from "node:events";
 import { metrics } from "./metrics/metrics";
-import { getDbHandle, prepareDatabase, ensureUpcomingPartitions, type DbHandle } from "../db";
-import { createDatabase } from "../db/client";
+import { prepareDatabase, ensureUpcomingPartitions } from "../db";
+import { createDatabase, type DbHandle, type DbOptions } from "../db/client";
 import { getConfig, type AppConfig } from "./config";
 import { connectWithin, createRedis, keepConnecting, type RedisClient } from "./redis";
 import { DedupeSeeds } from "./usage/dedupe-seeds";
@@ -66,14 +66,7 @@ export async function createRuntime(config: AppConfig, opts: CreateRuntimeOption
   }
   let db: DbHandle | undefined;
   if (config.postgresEnabled) {
-    db = opts.ownDatabase
-      ? await createDatabase({
-          databaseUrl: config.databaseUrl,
-          pgliteDir: config.pgliteDir,
-          poolMax: config.dbPoolMax,
-          statementTimeoutMs: config.dbStatementTimeoutMs,
-        })
-      : await getDbHandle(config);
+    db = opts.ownDatabase ? await createDatabase(dbOptions(config)) : await processDbHandle(config);
     if (opts.prepare) await prepareDatabase(db, config, (l) => logger.info(l));
   } else {
     logger.warn("[startup] DEGRADED MODE: POSTGRES_ENABLED=false — usage lives only in Redis counters; history, custom ranges and reports are unavailable.");
@@ -82,7 +75,7 @@ export async function createRuntime(config: AppConfig, opts: CreateRuntimeOption
   if (db && config.databaseReadUrl) {
     if (db.kind !== "postgres") logger.warn("[startup] DATABASE_READ_URL is ignored: it needs DATABASE_URL (PostgreSQL) too");
     else {
-      readDb = await createDatabase({ databaseUrl: config.databaseReadUrl, pgliteDir: "", poolMax: config.dbPoolMax, statementTimeoutMs: config.dbStatementTimeoutMs, lazy: true });
+      readDb = await createDatabase({ ...dbOptions(config), databaseUrl: config.databaseReadUrl, lazy: true });
       logger.info("[startup] reads (stats, CSV) go to the replica of DATABASE_READ_URL, writes to DATABASE_URL");
     }
   }
@@ -123,7 +116,34 @@ export async function createRuntime(config: AppConfig, opts: CreateRuntimeOption
   return runtime;
 }
 
-const g = globalThis as unknown as { __usageRuntime?: Promise<Runtime> };
+function dbOptions(config: AppConfig): DbOptions {
+  return {
+    databaseUrl: config.databaseUrl,
+    pgliteDir: config.pgliteDir,
+    poolMax: config.dbPoolMax,
+    statementTimeoutMs: config.dbStatementTimeoutMs,
+  };
+}
+
+/**
+ * Process-wide singletons on globalThis, because Next.js may evaluate this module more than once
+ * in a process (instrumentation and route bundles), and the embedded database must be opened
+ * exactly once.
+ */
+const g = globalThis as unknown as { __usageRuntime?: Promise<Runtime>; __usageDb?: Promise<DbHandle> };
+
+function processDbHandle(config: AppConfig): Promise<DbHandle> {
+  g.__usageDb ??= createDatabase(dbOptions(config)).then((handle) => {
+    const shutdown = () => void handle.close().catch(() => {});
+    process.once("SIGTERM", shutdown);
+    process.once("SIGINT", shutdown);
+    return handle;
+  });
+  g.__usageDb.catch(() => {
+    g.__usageDb = undefined;
+  });
+  return g.__usageDb;
+}
 
 /**
  * The process-wide runtime, opened once (migrations applied). Its background work is started by

@@ -8,7 +8,7 @@ import { makeQueryClient } from "@/server/trpc/query-client";
 import type { AppRouter } from "@/server/trpc/routers/_app";
 import { MAX_BATCH_SIZE } from "@/server/trpc/limits";
 
-export const { TRPCProvider, useTRPC, useTRPCClient } = createTRPCContext<AppRouter>();
+export const { TRPCProvider, useTRPC } = createTRPCContext<AppRouter>();
 
 /**
  * Procedures that may take a while (a per-key breakdown over a long range, a summary with a daily

@@ -1,5 +1,5 @@
 import { route } from "@/server/http/route";
-import { scrapeMetrics } from "@/server/metrics/scrape";
+import { scrapeMetrics } from "@/server/health/scrape";
 
 /** GET /metrics: Prometheus text format, for a token with the `metrics` scope (or admin). */
 export const GET = route({ scope: "metrics" }, async ({ runtime }) => {

@@ -8,7 +8,7 @@ import { fixture, type Dump } from "../../server/crs/crs.fixtures";
 import { importCrs } from "../../server/crs/importer";
 import { createRuntime, type Runtime } from "../../server/runtime";
 import { createTestDatabase, dropRedisPrefix, testConfig, type TestDatabase } from "../../server/testing/stores";
-import { startOwnRedis, type OwnRedis } from "../../server/usage/test-servers";
+import { startOwnRedis, type OwnRedis } from "../../server/testing/servers";
 
 /** The fixture's anchor: the instant its aged dump describes. */
 export const CRS_ANCHOR = Date.parse("2026-12-02T04:32:39.000Z");

@@ -23,7 +23,7 @@ import { crsCalendar } from "../../server/crs/layout";
 import { recordRequestId } from "../../server/crs/mapping";
 import { createRuntime } from "../../server/runtime";
 import { createTestDatabase, dropRedisPrefix, testConfig } from "../../server/testing/stores";
-import { startOwnRedis } from "../../server/usage/test-servers";
+import { startOwnRedis } from "../../server/testing/servers";
 import { importScaledCrs, type CrsImportFigures } from "./crs-scaled";
 
 const { values } = parseArgs({ options: { keys: { type: "string", default: "5000,50000" }, "import-keys": { type: "string", default: "5000" } } });

@@ -1,6 +1,7 @@
 import type pg from "pg";
 import type { Runtime } from "../../server/runtime";
-import { addDays, localCalendar } from "../../server/usage/local-time";
+import { addDays } from "../../server/calendar";
+import { localCalendar } from "../../server/usage/local-time";
 import { addFig, ZERO_FIG } from "../../server/usage-stats/figures";
 import { accountBreakdownInput, accountSummaryInput, accountUsageListInput, type UsageTotals } from "../../server/usage-stats/schemas";
 import { nanosToUsd } from "../../server/usage-stats/figures";

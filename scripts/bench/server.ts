@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { ensureBuild as sharedEnsureBuild } from "../ensure-build";
+import { ensureBuild as sharedEnsureBuild } from "../../server/testing/ensure-build";
 import { request } from "./measure";
 
 /** `next start` from the shared production build, on the bench's own database and key prefix. */

@@ -10,8 +10,8 @@ import { parseCsvRecords } from "../../server/testing/csv";
 import { outboxStats } from "../../server/usage/hot-outbox";
 import { expectedFigures, localDate, nanosOf, pgFigures, redisFigures, rng, withoutModelTotals, type Expected, type Sums } from "../../server/usage/usage.fixtures";
 import type { UsageEvent } from "../../server/usage/schemas";
-import { startApp, startWorker, type AppEnv, type AppProcess, type PersistentRedis } from "./infra";
-import type { OwnCluster, OwnPostgres } from "../../server/usage/test-servers";
+import { startApp, startWorker, type AppEnv, type AppProcess } from "./infra";
+import type { OwnCluster, OwnPostgres, OwnRedis } from "../../server/testing/servers";
 
 /**
  * One scenario's world: its own database on the suite's cluster, its own Redis key prefix, the app
@@ -26,7 +26,7 @@ export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export interface Servers {
   pg: OwnPostgres;
-  redis: PersistentRedis;
+  redis: OwnRedis;
   /** A 3-master Redis Cluster with AOF (fsync always), started for the scenarios that use it. */
   cluster?: () => Promise<OwnCluster>;
   logDir: string;

@@ -1,15 +1,16 @@
-import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { freePort } from "../../server/testing/ports";
-import { startOwnCluster, startOwnPostgres, type OwnCluster, type OwnPostgres } from "../../server/usage/test-servers";
-import { ensureBuild as sharedEnsureBuild } from "../ensure-build";
+import { startOwnCluster, startOwnPostgres, startOwnRedis, type OwnCluster, type OwnPostgres, type OwnRedis } from "../../server/testing/servers";
+import { ensureBuild as sharedEnsureBuild } from "../../server/testing/ensure-build";
 
 /**
  * The fault suite's own servers: a throw-away PostgreSQL cluster, a redis-server with the
- * recommended persistence (AOF, fsync always) so a stop keeps the outbox stream, and the app as a
- * `next start` process group. Never the machine's shared services.
+ * recommended persistence (AOF, fsync always) so a stop keeps the outbox stream (both from
+ * server/testing/servers.ts, here registered for cleanup), and the app as a `next start` process
+ * group. Never the machine's shared services.
  */
 
 const cleanups = new Set<() => void>();
@@ -43,71 +44,11 @@ export function lazyCluster(): () => Promise<OwnCluster> {
     }));
 }
 
-export interface PersistentRedis {
-  url: string;
-  port: number;
-  start(): void;
-  /** SIGKILL: a crash. With appendfsync always every acknowledged write survives it. */
-  kill(): void;
-  running(): boolean;
-  destroy(): void;
-}
-
-const sleepSync = (s: number) => spawnSync("sleep", [String(s)]);
-
-export async function startRedis(): Promise<PersistentRedis> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ub-faults-redis-"));
-  const port = await freePort();
-  const pidFile = path.join(dir, "redis.pid");
-  const ping = () => spawnSync("redis-cli", ["-p", String(port), "ping"], { encoding: "utf8" }).stdout?.trim() === "PONG";
-  const pid = () => {
-    try {
-      return Number(fs.readFileSync(pidFile, "utf8").trim()) || undefined;
-    } catch {
-      return undefined;
-    }
-  };
-  const start = () => {
-    execFileSync("redis-server", [
-      "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes", "--appendfsync", "always",
-      "--daemonize", "yes", "--dir", dir, "--pidfile", pidFile, "--logfile", path.join(dir, "redis.log"),
-    ]);
-    for (let i = 0; i < 200; i++) {
-      // PONG only once the AOF is loaded (LOADING errors before that).
-      if (ping()) return;
-      sleepSync(0.05);
-    }
-    throw new Error("own redis-server did not start");
-  };
-  const kill = () => {
-    const p = pid();
-    if (p) {
-      try {
-        process.kill(p, "SIGKILL");
-      } catch {
-        // already gone
-      }
-    }
-    for (let i = 0; i < 100 && ping(); i++) sleepSync(0.05);
-    fs.rmSync(pidFile, { force: true });
-  };
-  start();
-  const destroy = () => {
-    kill();
-    fs.rmSync(dir, { recursive: true, force: true });
-  };
+export async function startRedis(): Promise<OwnRedis> {
+  const redis = await startOwnRedis({ persistent: true });
+  const destroy = () => redis.destroy();
   cleanups.add(destroy);
-  return {
-    url: `redis://127.0.0.1:${port}`,
-    port,
-    start,
-    kill,
-    running: ping,
-    destroy: () => {
-      cleanups.delete(destroy);
-      destroy();
-    },
-  };
+  return { ...redis, destroy: () => { cleanups.delete(destroy); redis.destroy(); } };
 }
 
 export interface AppProcess {

@@ -3,7 +3,7 @@ import { sql } from "kysely";
 import { loadMigrations } from "../../db/migrator";
 import { CLUSTER_SCHEME, isCluster } from "../../server/redis";
 import { hotKeys, OUTBOX_GROUP } from "../../server/usage/hot-keys";
-import { waitFor, type OwnCluster } from "../../server/usage/test-servers";
+import { waitFor, type OwnCluster } from "../../server/testing/servers";
 import { sleep, World, type Servers } from "./harness";
 import type { AppProcess } from "./infra";
 import { pollReads, reportOf, steadyStream, type ScenarioReport } from "./scenarios";

@@ -13,7 +13,7 @@ import {
   type AccountIndexEntry,
   type ApiKeyIndexEntry,
 } from "../usage/hot-index";
-import { isDatabaseUnavailable } from "../usage/usage.repository";
+import { isDatabaseUnavailable } from "../../db/errors";
 import * as repo from "./accounts.repository";
 import type {
   AccountView,

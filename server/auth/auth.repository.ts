@@ -1,11 +1,8 @@
-import type { Kysely, Selectable } from "kysely";
-import type { Database } from "../../db/types";
-import type { AdminSessionsTable, AdminUsersTable, ApiTokensTable } from "../../db/types";
+import type { Selectable } from "kysely";
+import type { AdminSessionsTable, AdminUsersTable, ApiTokensTable, Db } from "../../db/types";
 import type { AdminUser, ApiTokenRecord, PasswordSource, SessionRecord } from "./types";
 
 /** PostgreSQL side of authentication: the admin user, API tokens, and sessions when Redis is down. */
-
-type Db = Kysely<Database>;
 
 const toAdmin = (r: Selectable<AdminUsersTable>): AdminUser => ({
   username: r.username,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { AppError } from "../errors";
-import { parseTrustedProxies, type TrustedProxies } from "../http/forwarded";
+import { parseTrustedProxies, type TrustedProxies } from "../trusted-proxies";
 import {
   assertNotCrossSite,
   assertSameOrigin,

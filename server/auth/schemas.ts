@@ -1,10 +1,8 @@
 import { z } from "zod";
+import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from "../password-policy";
 import { SCOPES } from "./scopes";
 
 /** One schema per input, shared by the REST routes, the tRPC router and the CLIs. */
-
-export const PASSWORD_MIN_LENGTH = 12;
-export const PASSWORD_MAX_LENGTH = 256;
 
 export const newPassword = z
   .string()

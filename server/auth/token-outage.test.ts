@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AppError } from "../errors";
 import { createRuntime, type Runtime } from "../runtime";
 import { testConfig } from "../testing/stores";
-import { startOwnMigratedPostgres, type OwnPostgres } from "../usage/test-servers";
+import { startOwnMigratedPostgres, type OwnPostgres } from "../testing/servers";
 import { createApiToken, revokeApiToken, verifyApiToken } from "./token.service";
 
 // Found by the fault suite (scripts/faults, scenario 1): with PostgreSQL stopped every Bearer

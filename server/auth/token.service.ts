@@ -6,7 +6,7 @@ import { credentialStore } from "./credential-store";
 import type { CreateTokenInput } from "./schemas";
 import { digestsEqual, looksLikeApiToken, newApiToken, sha256Hex } from "./secrets";
 import type { ApiTokenInfo, ApiTokenRecord } from "./types";
-import { isDatabaseUnavailable } from "../usage/usage.repository";
+import { isDatabaseUnavailable } from "../../db/errors";
 
 /**
  * API tokens for scripts and the relay: "ubk_" + 256 random bits, shown once at creation and

@@ -6,7 +6,7 @@ import { health } from "../health/health.service";
 import { redactUrl } from "../logger";
 import type { Runtime } from "../runtime";
 import { createTestRuntime, type TestRuntime } from "../testing/runtime";
-import { startOwnRedis, waitFor, type OwnRedis } from "../usage/test-servers";
+import { startOwnRedis, waitFor, type OwnRedis } from "../testing/servers";
 import { writeLikeCrs, type FixtureRequest } from "./crs.fixtures";
 import { FAMILY_ANCHOR, familyFixture, writeFamilyMetadata, writeFamilyRequests, type FamilyFixture } from "./families.fixtures";
 import { CrsFollower } from "./follower";

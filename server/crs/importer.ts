@@ -1,7 +1,8 @@
 import type { Redis } from "ioredis";
 import type { UpsertAccountInput } from "../accounts/schemas";
 import type { Runtime } from "../runtime";
-import { addDays, localCalendar } from "../usage/local-time";
+import { addDays } from "../calendar";
+import { localCalendar } from "../usage/local-time";
 import { costTextToNanos } from "../usage/normalize";
 import { findRecordedRequestIds } from "../usage/usage.repository";
 import { ledgerCoverage } from "./crs.repository";

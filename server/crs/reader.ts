@@ -1,5 +1,5 @@
 import type { ChainableCommander, Redis } from "ioredis";
-import { addDays } from "../usage/local-time";
+import { addDays } from "../calendar";
 import { ACCOUNT_FAMILIES, apiKeyIdOf, crsKeys, type AccountFamily, type CrsCalendar } from "./layout";
 import { parseCounters, type KeyAggregates } from "./mapping";
 import { RejectionLog, quote } from "./rejections";

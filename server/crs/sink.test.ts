@@ -8,7 +8,7 @@ import { Drainer } from "../usage/drainer";
 import { heldRequestIds, lockAccounts, unlockAccounts } from "../usage/hot-reconcile";
 import { reconcileHotCounters } from "../usage/reconcile";
 import type { UsageEvent } from "../usage/schemas";
-import { startOwnRedis, waitFor, type OwnRedis } from "../usage/test-servers";
+import { startOwnRedis, waitFor, type OwnRedis } from "../testing/servers";
 import { expectPgFigures, expectRedisFigures } from "../usage/testing";
 import { expectedFigures, makeEvents, type Expected } from "../usage/usage.fixtures";
 import { recordUsage } from "../usage/usage.service";

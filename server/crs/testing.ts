@@ -1,6 +1,6 @@
 import { sql, type Kysely } from "kysely";
 import { afterAll, afterEach, beforeAll } from "vitest";
-import { startOwnRedis, type OwnRedis } from "../usage/test-servers";
+import { startOwnRedis, type OwnRedis } from "../testing/servers";
 import type { Database } from "../../db/types";
 import type { Sums } from "../usage/usage.fixtures";
 import { fixture } from "./crs.fixtures";

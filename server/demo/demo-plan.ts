@@ -1,5 +1,5 @@
 import type { AccountView, ApiKeyView } from "../accounts/schemas";
-import { localMidnight } from "../usage-stats/time";
+import { localMidnight } from "../calendar";
 import { localCalendar } from "../usage/local-time";
 import type { UsageEvent } from "../usage/schemas";
 

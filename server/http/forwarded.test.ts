@@ -1,7 +1,8 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { clientAddress, installForwardedHeaderGuard, parseTrustedProxies, stripUntrustedForwarding, type TrustedProxies } from "./forwarded";
+import { clientAddress, parseTrustedProxies, type TrustedProxies } from "../trusted-proxies";
+import { installForwardedHeaderGuard, stripUntrustedForwarding } from "./forwarded";
 
 const trust = (spec: string) => parseTrustedProxies(spec) as TrustedProxies;
 

@@ -6,7 +6,7 @@ import { POST as trpcPost, GET as trpcGet } from "@/app/api/trpc/[trpc]/route";
 import { authTestStores, bearerHeader, type AuthTestStores } from "../auth/testing";
 import { setRuntime } from "../runtime";
 import { csvCell } from "../usage-stats/csv";
-import { eachDay, eachMonth } from "../usage-stats/time";
+import { eachDay, eachMonth } from "../calendar";
 import { costUsd, smallJsonObject } from "../usage/schemas";
 import { withDeadline } from "./route";
 

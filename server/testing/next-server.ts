@@ -2,9 +2,9 @@ import { spawn } from "node:child_process";
 import fs from "node:fs";
 import http from "node:http";
 import path from "node:path";
-import { ensureBuild } from "../../scripts/ensure-build";
+import { ensureBuild } from "./ensure-build";
 import { childProcessBaseEnv } from "../config";
-import { waitFor } from "../usage/test-servers";
+import { waitFor } from "./servers";
 import { freePort } from "./ports";
 
 /**

@@ -3,7 +3,7 @@ import { dehydrate, HydrationBoundary } from "@tanstack/react-query";
 import { createTRPCOptionsProxy } from "@trpc/tanstack-react-query";
 import { headers } from "next/headers";
 import { cache } from "react";
-import { createCallerFactory, createTrpcContext } from "./init";
+import { createTrpcContext } from "./init";
 import { makeQueryClient } from "./query-client";
 import { appRouter } from "./routers/_app";
 
@@ -32,8 +32,3 @@ export function HydrateClient({ children }: { children: React.ReactNode }) {
   const queryClient = getQueryClient();
   return <HydrationBoundary state={dehydrate(queryClient)}>{children}</HydrationBoundary>;
 }
-
-const createCaller = createCallerFactory(appRouter);
-
-/** Calls procedures directly (no HTTP) as the current request's user. */
-export const getCaller = cache(async () => createCaller(await createContext()));

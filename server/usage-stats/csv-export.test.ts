@@ -7,7 +7,7 @@ import { GET as listRoute } from "@/app/admin/accounts/usage-stats/route";
 import { createApiToken } from "../auth/token.service";
 import { createRuntime, setRuntime, type Runtime } from "../runtime";
 import { createTestDatabase, testConfig, type TestDatabase } from "../testing/stores";
-import { waitFor } from "../usage/test-servers";
+import { waitFor } from "../testing/servers";
 import { csvLine, csvResponse, exportBreakdown, type Cell } from "./csv";
 import { BREAKDOWN_SORTS, FIGURES, type AccountBreakdownInput } from "./schemas";
 import { TEST_TZ, insertEvents, parseCsv, shInstant, spreadEvents } from "./stats.fixtures";

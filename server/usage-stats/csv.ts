@@ -5,7 +5,7 @@ import type { Runtime } from "../runtime";
 import { takeExportSlot } from "./export-slots";
 import { FIGURES, type AccountBreakdownInput, type AccountUsageListInput, type AccountUsageListResult, type ResolvedRangeOut, type UsageTotals } from "./schemas";
 import { exportAccountBreakdown, listAccountUsage } from "./stats.service";
-import { localDate } from "./time";
+import { localDate } from "../calendar";
 
 /**
  * CSV exports of the account list and of one account's breakdown: every row, read from the

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { AppError } from "../errors";
 import { assertExactZone, boundaries, decompose, monthBoundaries, resolveRange } from "./range";
-import { addYears, localDate, localMidnight, utcOffsetMinutes } from "./time";
+import { addYears, localDate, localMidnight, utcOffsetMinutes } from "../calendar";
 
 describe("decompose", () => {
   it("reads whole months from the monthly rollups and only the leftover days from the daily ones", () => {

@@ -13,7 +13,7 @@ import {
   localMidnight,
   monthOf,
   utcOffsetMinutes,
-} from "./time";
+} from "../calendar";
 
 /** Ranges up to this many days get a daily series; longer ones a monthly one. */
 export const MAX_DAILY_SERIES_DAYS = 92;

@@ -2,7 +2,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createRuntime, type Runtime } from "../runtime";
 import { testConfig } from "../testing/stores";
-import { startOwnMigratedPostgres, startOwnReplica, waitFor, type OwnPostgres } from "../usage/test-servers";
+import { startOwnMigratedPostgres, startOwnReplica, waitFor, type OwnPostgres } from "../testing/servers";
 import { metrics } from "../metrics/metrics";
 import { TEST_TZ, expectedTotals, insertEvents, shInstant, spreadEvents } from "./stats.fixtures";
 import { getAccountBreakdown, listAccountUsage } from "./stats.service";

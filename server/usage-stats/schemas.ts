@@ -2,7 +2,7 @@ import { z } from "zod";
 import { MEASURES, type Figure } from "../../db/measures";
 import { isValidTimeZone } from "../config";
 import { isStorableText } from "../usage/schemas";
-import { addYears, isCalendarDate, MAX_LOCAL_DATE, MAX_LOCAL_MONTH, MIN_LOCAL_DATE, MIN_LOCAL_MONTH } from "./time";
+import { addYears, isCalendarDate, MAX_LOCAL_DATE, MAX_LOCAL_MONTH, MIN_LOCAL_DATE, MIN_LOCAL_MONTH } from "../calendar";
 
 /**
  * Inputs and outputs of the usage read path. Each input schema is shared by the tRPC procedure and

@@ -5,7 +5,7 @@ import { MEASURES } from "../../db/measures";
 import type { Database } from "../../db/types";
 import type { RangePlan } from "./range";
 import type { AccountSort, BreakdownSort, Figure, WindowName } from "./schemas";
-import { firstDayOf } from "./time";
+import { firstDayOf } from "../calendar";
 
 /**
  * Every statement of the read path. They read the rollups only (usage_account_*, usage_key_*,

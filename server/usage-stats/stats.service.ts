@@ -7,7 +7,7 @@ import { addFig, figFromRow, figValue, fraction, totals, ZERO_FIG, type Fig } fr
 import { figFromHot, readAccountCounters, readKeyCounters, readModelCounters, type HotFigures } from "./hot-reader";
 import { assertExactZone, boundaries, monthBoundaries, resolveRange, type ResolvedRange } from "./range";
 import { defaultAccountOrder } from "./order";
-import { answer, assertConfiguredZone, clock, hotWindow, notFound, type Clock } from "./store-choice";
+import { answer, assertConfiguredZone, hotWindow, notFound, zonedToday, type ZonedToday } from "./store-choice";
 import {
   findAccount,
   findAccountListPage,
@@ -39,7 +39,7 @@ import {
   type SeriesPoint,
   type WindowName,
 } from "./schemas";
-import { eachDay, eachMonth, firstDayOf, lastDayOf, monthOf } from "./time";
+import { eachDay, eachMonth, firstDayOf, lastDayOf, monthOf } from "../calendar";
 
 /**
  * The one service behind every usage question (REST and tRPC alike): the account list, one
@@ -95,7 +95,7 @@ function usageRow(a: AccountWindows): AccountUsageRow {
 }
 
 export async function listAccountUsage(runtime: Runtime, input: AccountUsageListInput, now = new Date()): Promise<AccountUsageListResult> {
-  const c = clock(runtime, input.tz, now);
+  const c = zonedToday(runtime, input.tz, now);
   if (input.tz !== undefined) assertExactZone(runtime.config.usageTimezone, c.timezone, boundaries(firstDayOf(c.month), lastDayOf(c.month)));
   const order = input.order ?? defaultAccountOrder(input.sort);
   const limit = input.limit ?? DEFAULT_LIMITS.accounts;
@@ -179,7 +179,7 @@ function rangeOut(r: ResolvedRange) {
   return { name: r.name, start: r.start, end: r.end, timezone: r.timezone };
 }
 
-function thisMonthDays(c: Clock): Iterable<string> {
+function thisMonthDays(c: ZonedToday): Iterable<string> {
   return boundaries(firstDayOf(c.month), lastDayOf(c.month));
 }
 
@@ -200,7 +200,7 @@ interface SummaryParts {
 
 export async function getAccountSummary(runtime: Runtime, input: AccountSummaryInput, now = new Date()): Promise<AccountSummaryResult> {
   const configTz = runtime.config.usageTimezone;
-  const c = clock(runtime, input.tz, now);
+  const c = zonedToday(runtime, input.tz, now);
   const range = resolveRange(input, c.today, c.timezone);
   if (input.tz !== undefined) {
     assertExactZone(configTz, c.timezone, thisMonthDays(c));
@@ -303,9 +303,9 @@ function breakdownItem(k: KeyFigures, whole: Fig): BreakdownItem {
   };
 }
 
-/** The clock and range of a breakdown; an answer in another zone only where it is exact. */
+/** Today in the answering zone and the range of a breakdown; an answer in another zone only where it is exact. */
 function breakdownRange(runtime: Runtime, input: AccountBreakdownInput, now: Date) {
-  const c = clock(runtime, input.tz, now);
+  const c = zonedToday(runtime, input.tz, now);
   const range = resolveRange(input, c.today, c.timezone);
   // All-time figures do not depend on where days are cut, so any valid zone answers them exactly.
   if (input.tz !== undefined && range.start && range.end) {
@@ -323,7 +323,7 @@ const keyFigures = (r: KeyRow): KeyFigures => ({
 });
 
 /** Every key of the range from the live counters, in the requested order, and their sum. */
-async function keysFromRedis(runtime: Runtime, redis: RedisClient, input: AccountBreakdownInput, c: Clock, range: ResolvedRange, why: string) {
+async function keysFromRedis(runtime: Runtime, redis: RedisClient, input: AccountBreakdownInput, c: ZonedToday, range: ResolvedRange, why: string) {
   if (range.name !== "total") assertConfiguredZone(runtime, c, why);
   const w = hotWindow(range, c, why);
   const prefix = runtime.config.redisKeyPrefix;

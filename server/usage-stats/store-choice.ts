@@ -1,15 +1,14 @@
-import type { Kysely } from "kysely";
 import { ping, type DbKind } from "../../db/client";
-import type { Database } from "../../db/types";
+import type { Db } from "../../db/types";
 import { AppError } from "../errors";
 import { logger } from "../logger";
 import { isRedisReady, type RedisClient } from "../redis";
 import type { Runtime } from "../runtime";
 import type { Window } from "../usage/hot-keys";
 import { metrics } from "../metrics/metrics";
-import { isDatabaseUnavailable, isStatementTimeout } from "../usage/usage.repository";
+import { isDatabaseUnavailable, isStatementTimeout } from "../../db/errors";
 import { answerZone, type ResolvedRange } from "./range";
-import { canonicalTimeZone, firstDayOf, localDate, monthOf } from "./time";
+import { canonicalTimeZone, firstDayOf, localDate, monthOf } from "../calendar";
 
 /**
  * Which store answers a usage question (stats.service.ts asks): PostgreSQL's rollups; when it is
@@ -18,7 +17,6 @@ import { canonicalTimeZone, firstDayOf, localDate, monthOf } from "./time";
  * again, after a pause of PG_RETRY_AFTER_MS once it was found down, so recovery needs no restart.
  */
 
-export type Db = Kysely<Database>;
 export type Source = "postgres" | "redis";
 
 export const PG_RETRY_AFTER_MS = 2_000;
@@ -85,26 +83,27 @@ export function unavailable(why: string, what: string): AppError {
   });
 }
 
-export interface Clock {
+/** Today and this month in the zone a request is answered in. */
+export interface ZonedToday {
   timezone: string;
   today: string;
   month: string;
 }
 
-export function clock(runtime: Runtime, tz: string | undefined, now: Date): Clock {
+export function zonedToday(runtime: Runtime, tz: string | undefined, now: Date): ZonedToday {
   const timezone = answerZone(runtime.config.usageTimezone, tz);
   const today = localDate(now, timezone);
   return { timezone, today, month: monthOf(today) };
 }
 
 /** The counters are keyed by days of USAGE_TIMEZONE; another zone, even an equal one, needs PostgreSQL. */
-export function assertConfiguredZone(runtime: Runtime, c: Clock, why: string) {
+export function assertConfiguredZone(runtime: Runtime, c: ZonedToday, why: string) {
   const configured = canonicalTimeZone(runtime.config.usageTimezone);
   if (c.timezone !== configured) throw unavailable(why, `tz=${c.timezone} (the counters are kept in ${configured})`);
 }
 
 /** The counter window that holds a range, or 503 when no window holds exactly that range. */
-export function hotWindow(range: ResolvedRange, c: Clock, why: string): Window {
+export function hotWindow(range: ResolvedRange, c: ZonedToday, why: string): Window {
   if (range.name === "total") return { kind: "t" };
   if (range.name === "daily" && range.start === c.today) return { kind: "d", date: c.today };
   if (range.name === "monthly" && range.start === firstDayOf(c.month)) return { kind: "m", month: c.month };

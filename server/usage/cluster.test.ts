@@ -9,7 +9,7 @@ import { Drainer } from "./drainer";
 import { hotKeys } from "./hot-keys";
 import { outboxStats } from "./hot-outbox";
 import { reconcileHotCounters } from "./reconcile";
-import { startOwnCluster, waitFor, type OwnCluster } from "./test-servers";
+import { startOwnCluster, waitFor, type OwnCluster } from "../testing/servers";
 import { expectPgFigures, expectRedisFigures } from "./testing";
 import { expectedFigures, makeEvents } from "./usage.fixtures";
 import { recordUsage } from "./usage.service";

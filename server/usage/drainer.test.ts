@@ -3,7 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createRuntime, type Runtime } from "../runtime";
 import { createTestDatabase, dropRedisPrefix, testConfig, type TestDatabase } from "../testing/stores";
 import { Drainer } from "./drainer";
-import { waitFor } from "./test-servers";
+import { waitFor } from "../testing/servers";
 import { expectedFigures, makeEvents, pgFigures } from "./usage.fixtures";
 import { recordUsage } from "./usage.service";
 

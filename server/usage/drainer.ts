@@ -16,7 +16,8 @@ import {
   type OutboxEntry,
 } from "./hot-outbox";
 import { metrics } from "../metrics/metrics";
-import { insertUsageRows, isDataError, isStatementTimeout } from "./usage.repository";
+import { isDataError, isStatementTimeout } from "../../db/errors";
+import { insertUsageRows } from "./usage.repository";
 
 /**
  * Moves the outbox stream into PostgreSQL. Several drainers (one per app node or worker) share

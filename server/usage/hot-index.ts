@@ -54,14 +54,7 @@ export async function setAccountIndex(redis: RedisClient, prefix: string, id: st
 export async function setApiKeyIndex(redis: RedisClient, prefix: string, id: string, entry: ApiKeyIndexEntry): Promise<void> {
   await redis.hset(hotKeys(prefix).apiKeyIndex(), id, JSON.stringify(entry));
 }
-export async function deleteAccountIndex(redis: RedisClient, prefix: string, id: string): Promise<void> {
-  await redis.hdel(hotKeys(prefix).accountIndex(), id);
-}
-export async function deleteApiKeyIndex(redis: RedisClient, prefix: string, id: string): Promise<void> {
-  await redis.hdel(hotKeys(prefix).apiKeyIndex(), id);
-}
 
-/** Queues placeholders (HSETNX) for accounts and keys of recorded events the index does not know. */
 /** The HSETNX commands that register unknown accounts and keys as placeholders (for pipelineBySlot). */
 export function placeholderOps(prefix: string, events: { accountId: string; apiKeyId: string }[]): SlotOp[] {
   const k = hotKeys(prefix);

@@ -7,7 +7,7 @@ import { countHotEvents, recordLayout, recordScriptCall } from "./hot-record";
 import { unlockAccounts } from "./hot-reconcile";
 import { dayExpireAt, monthExpireAt } from "./local-time";
 import { normalizeEvent, type NormalizedEvent } from "./normalize";
-import { startOwnRedis, type OwnRedis } from "./test-servers";
+import { startOwnRedis, type OwnRedis } from "../testing/servers";
 
 /**
  * The KEYS/ARGV layout recordScriptCall() builds is the one lua/record-usage.lua reads: run on a

@@ -1,8 +1,5 @@
 import { DAY_TTL_SECONDS, MONTH_TTL_SECONDS } from "./hot-keys";
 
-// Calendar arithmetic has one definition, in usage-stats/time.ts; usage and crs import it from here.
-export { addDays } from "../usage-stats/time";
-
 /**
  * Local day and month of an instant in USAGE_TIMEZONE. The same rule as PostgreSQL's
  * `(occurred_at AT TIME ZONE tz)::date`, so Redis and the rollups put an event on the same day.
@@ -39,7 +36,6 @@ export function localCalendar(timeZone: string): LocalCalendar {
   calendars.set(timeZone, cal);
   return cal;
 }
-
 
 /**
  * When a day or month key should expire (unix seconds): ~35 days after the local day ends,

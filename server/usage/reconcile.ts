@@ -15,7 +15,8 @@ import {
   type AccountCounters,
   type CounterValues,
 } from "./hot-reconcile";
-import { addDays, localCalendar } from "./local-time";
+import { addDays } from "../calendar";
+import { localCalendar } from "./local-time";
 import { findAccountIdsWithUsage, findRecordedRequestIds, hotSnapshot, type SnapshotRow } from "./usage.repository";
 
 /**

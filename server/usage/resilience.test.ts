@@ -9,7 +9,7 @@ import { Drainer } from "./drainer";
 import { outboxStats } from "./hot-outbox";
 import { heldRequestIds } from "./hot-reconcile";
 import { reconcileHotCounters } from "./reconcile";
-import { startOwnMigratedPostgres, startOwnRedis, waitFor, type OwnPostgres, type OwnRedis } from "./test-servers";
+import { startOwnMigratedPostgres, startOwnRedis, waitFor, type OwnPostgres, type OwnRedis } from "../testing/servers";
 import { expectPgFigures, expectRedisFigures } from "./testing";
 import { expectedFigures, makeEvents, pgFigures, plain, redisFigures, withoutModelTotals, type Expected } from "./usage.fixtures";
 import { recordUsage } from "./usage.service";

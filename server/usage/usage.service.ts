@@ -9,7 +9,8 @@ import { countHotEvents, type HotStatus } from "./hot-record";
 import { normalizeEvent, type NormalizedEvent } from "./normalize";
 import { isPlainValidEvent, usageEventSchema, type RecordUsageInput, type RecordUsageResult, type RejectedEvent } from "./schemas";
 import { metrics } from "../metrics/metrics";
-import { insertUsageRows, isDatabaseUnavailable } from "./usage.repository";
+import { isDatabaseUnavailable } from "../../db/errors";
+import { insertUsageRows } from "./usage.repository";
 
 /**
  * Recording usage: the one entry point for every writer — REST, tRPC, the demo generator, the CRS

@@ -1,5 +1,5 @@
 import type { Metadata } from "next";
-import { PASSWORD_MIN_LENGTH } from "@/server/auth/schemas";
+import { PASSWORD_MIN_LENGTH } from "@/server/password-policy";
 import { requireAdminSession } from "@/server/auth/server-session";
 import { PasswordForm } from "./password-form";
 

@@ -1,6 +1,6 @@
-import { health } from "../health/health.service";
+import { health } from "./health.service";
 import type { Runtime } from "../runtime";
-import { metrics } from "./metrics";
+import { metrics } from "../metrics/metrics";
 
 const STATUS = { ok: 0, degraded: 1, down: 2 } as const;
 

@@ -4,7 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { createDatabase } from "../../db/client";
 import { migrate } from "../../db/migrator";
-import { freePort } from "../testing/ports";
+import { freePort } from "./ports";
 
 /**
  * Throw-away PostgreSQL and Redis servers for the failure tests, which stop and start a store:
@@ -104,29 +104,57 @@ export interface OwnRedis {
   start(): void;
   /** SHUTDOWN NOSAVE: like a crash of a Redis without persistence (its data is gone). */
   stop(): void;
+  /** SIGKILL: a crash. With `persistent` (appendfsync always) every acknowledged write survives it. */
+  kill(): void;
+  running(): boolean;
   destroy(): void;
 }
 
-export async function startOwnRedis(): Promise<OwnRedis> {
+/**
+ * A redis-server of its own on a free port, in a temp folder. `persistent`: AOF with fsync always
+ * (the recommended setting for the outbox), so a killed server restarts with its data.
+ */
+export async function startOwnRedis(opts: { persistent?: boolean } = {}): Promise<OwnRedis> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ub-redis-"));
   const port = await freePort();
-  const start = () => {
-    execFileSync("redis-server", [
-      "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "yes",
-      "--dir", dir, "--pidfile", path.join(dir, "redis.pid"), "--logfile", path.join(dir, "redis.log"),
-    ]);
-    for (let i = 0; i < 100; i++) {
-      if (spawnSync("redis-cli", ["-p", String(port), "ping"], { encoding: "utf8" }).stdout.trim() === "PONG") return;
+  const pidFile = path.join(dir, "redis.pid");
+  const persistence = opts.persistent ? ["--appendonly", "yes", "--appendfsync", "always"] : ["--appendonly", "no"];
+  const running = () => spawnSync("redis-cli", ["-p", String(port), "ping"], { encoding: "utf8" }).stdout?.trim() === "PONG";
+  const waitUntil = (up: boolean) => {
+    for (let i = 0; i < 200; i++) {
+      if (running() === up) return true;
       spawnSync("sleep", ["0.05"]);
     }
-    throw new Error("own redis-server did not start");
+    return false;
+  };
+  const start = () => {
+    execFileSync("redis-server", [
+      "--port", String(port), "--bind", "127.0.0.1", "--save", "", ...persistence, "--daemonize", "yes",
+      "--dir", dir, "--pidfile", pidFile, "--logfile", path.join(dir, "redis.log"),
+    ]);
+    // PONG only once the AOF is loaded (LOADING errors before that).
+    if (!waitUntil(true)) throw new Error("own redis-server did not start");
   };
   const stop = () => {
     spawnSync("redis-cli", ["-p", String(port), "shutdown", "nosave"]);
-    for (let i = 0; i < 100; i++) {
-      if (spawnSync("redis-cli", ["-p", String(port), "ping"], { encoding: "utf8" }).stdout.trim() !== "PONG") return;
-      spawnSync("sleep", ["0.05"]);
+    waitUntil(false);
+  };
+  const kill = () => {
+    let pid: number | undefined;
+    try {
+      pid = Number(fs.readFileSync(pidFile, "utf8").trim()) || undefined;
+    } catch {
+      // not running
     }
+    if (pid) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+    waitUntil(false);
+    fs.rmSync(pidFile, { force: true });
   };
   start();
   return {
@@ -134,8 +162,11 @@ export async function startOwnRedis(): Promise<OwnRedis> {
     port,
     start,
     stop,
+    kill,
+    running,
     destroy() {
-      stop();
+      if (opts.persistent) kill();
+      else stop();
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };

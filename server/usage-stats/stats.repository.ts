@@ -1,8 +1,8 @@
-import { sql, type Kysely, type RawBuilder } from "kysely";
+import { sql, type RawBuilder } from "kysely";
 import type { DbKind } from "../../db/client";
 import { readInBatches, type CursorOptions, type RowBatches } from "../../db/cursor";
 import { MEASURES } from "../../db/measures";
-import type { Database } from "../../db/types";
+import type { Db } from "../../db/types";
 import type { RangePlan } from "./range";
 import type { AccountSort, BreakdownSort, Figure, WindowName } from "./schemas";
 import { firstDayOf } from "../calendar";
@@ -13,7 +13,6 @@ import { firstDayOf } from "../calendar";
  * built by *Sql functions (so the test can EXPLAIN them) and run by the functions that follow.
  */
 
-type Db = Kysely<Database>;
 
 type Answered = Extract<(typeof MEASURES)[number], { read: true }>;
 

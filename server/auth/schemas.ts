@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { tokenId } from "../ids";
 import { SCOPES } from "./scopes";
 
 /** One schema per input, shared by the REST routes, the tRPC router and the CLIs. */
@@ -38,6 +39,6 @@ export const createTokenInput = z.strictObject({
 export type CreateTokenInput = z.infer<typeof createTokenInput>;
 
 export const tokenIdInput = z.strictObject({
-  id: z.uuid("must be a token id (a UUID)"),
+  id: tokenId,
 });
 export type TokenIdInput = z.infer<typeof tokenIdInput>;

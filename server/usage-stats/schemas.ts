@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { isValidTimeZone } from "../config";
+import { accountId } from "../ids";
 import { isStorableText } from "../usage/schemas";
 import { addYears, isCalendarDate, MAX_LOCAL_DATE, MAX_LOCAL_MONTH, MIN_LOCAL_DATE, MIN_LOCAL_MONTH } from "./time";
 
@@ -110,7 +111,6 @@ const order = z.enum(["asc", "desc"]);
 const format = z.enum(["json", "csv"]).default("json").meta({
   description: "csv: every row (no paging), streamed as text/csv with a UTF-8 BOM (REST only)",
 });
-const accountId = z.string().min(1).max(200).refine(isStorableText, storable).meta({ description: "Account id" });
 
 /** GET /admin/accounts/usage-stats, accounts.usageStats */
 export const accountUsageListInput = z.strictObject(

@@ -184,8 +184,6 @@ export const accountBreakdownPageInput = z
   .superRefine((v, ctx) => checkCsvPaging({ ...v, offset: v.cursor ?? undefined }, ctx))
   .transform(({ cursor, direction: _direction, ...rest }): AccountBreakdownInput => ({ ...rest, offset: cursor ?? 0 }));
 
-export const accountIdParams = z.object({ id: accountId });
-
 // ---- outputs
 
 export const usageTotals = z

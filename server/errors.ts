@@ -2,7 +2,7 @@ import { TRPCError, type TRPC_ERROR_CODE_KEY } from "@trpc/server";
 import { ZodError } from "zod";
 
 /**
- * The one domain error. Services throw it; the REST wrapper (server/http/route.ts) and the tRPC
+ * The one domain error. Services throw it; the REST wrapper (server/rest/route.ts) and the tRPC
  * error formatter (server/trpc/init.ts) map it to a status in one place each.
  */
 export type ErrorCode =

@@ -1,22 +1,27 @@
 "use client";
 
+import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { useRouter } from "next/navigation";
-import { useState } from "react";
+import { useTRPC } from "./trpc-provider";
 
 export function SignOutButton({ label }: { label: string }) {
   const router = useRouter();
-  const [pending, setPending] = useState(false);
-  async function signOut() {
-    setPending(true);
-    // Whatever the answer (an already expired session gives 401), the way out is the login page.
-    await fetch("/admin/auth/logout", { method: "POST", credentials: "same-origin" }).catch(() => {});
-    router.replace("/login");
-  }
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  const signOut = useMutation(
+    trpc.auth.logout.mutationOptions({
+      // Whatever the answer, the way out is the login page, with nothing of the session cached.
+      onSettled: () => {
+        queryClient.clear();
+        router.replace("/login");
+      },
+    }),
+  );
   return (
     <button
       type="button"
-      onClick={signOut}
-      disabled={pending}
+      onClick={() => signOut.mutate()}
+      disabled={!signOut.isIdle}
       className="rounded-md border border-slate-300 px-2.5 py-1 text-slate-700 hover:bg-slate-100 focus-visible:outline-2 focus-visible:outline-brand-500 disabled:opacity-60"
     >
       {label}

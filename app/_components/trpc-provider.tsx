@@ -13,8 +13,10 @@ export const { TRPCProvider, useTRPC } = createTRPCContext<AppRouter>();
 /**
  * Procedures that may take a while (a per-key breakdown over a long range, a summary with a daily
  * series) get a request of their own: in a batch, the slowest procedure holds every answer.
+ * Signing in and out do too: the body guard lets a body without credentials through only to
+ * /api/trpc/auth.login and /api/trpc/auth.logout themselves (server/http/body-guard.ts).
  */
-const UNBATCHED = new Set(["accounts.breakdown", "accounts.summary"]);
+const UNBATCHED = new Set(["accounts.breakdown", "accounts.summary", "auth.login", "auth.logout"]);
 
 let browserQueryClient: QueryClient | undefined;
 

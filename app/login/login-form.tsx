@@ -1,43 +1,41 @@
 "use client";
 
+import { useMutation } from "@tanstack/react-query";
+import { TRPCClientError } from "@trpc/client";
 import { useTranslations } from "next-intl";
 import { useState } from "react";
+import { useTRPC } from "@/app/_components/trpc-provider";
 
 /**
- * Posts the credentials as JSON to /admin/auth/login, which sets the session cookie; then a full
- * navigation to `next` (already checked on the server to be a path of this site), so that the
- * console layout verifies the new session. Without JavaScript the browser posts the form itself
- * (never GET: the password must not end up in a URL) and the route answers with a 303 to `next`,
- * or back here with the reason.
+ * Signs in through tRPC's auth.login, which sets the session cookie; then a full navigation to
+ * `next` (already checked on the server to be a path of this site), so that the console layout
+ * verifies the new session. Without JavaScript the browser posts the form itself to the REST
+ * route (never GET: the password must not end up in a URL), which answers with a 303 to `next`,
+ * or back here with the reason: tRPC cannot answer a plain form post with a redirect.
  */
 export function LoginForm({ next, initialError = null }: { next: string; initialError?: string | null }) {
   const t = useTranslations("login");
-  const [pending, setPending] = useState(false);
+  const trpc = useTRPC();
   const [error, setError] = useState<string | null>(initialError);
+  const login = useMutation(
+    trpc.auth.login.mutationOptions({
+      onSuccess: () => window.location.assign(next),
+      onError: (err) => {
+        const status = err instanceof TRPCClientError ? err.data?.httpStatus : undefined;
+        if (status === 401) setError(t("invalid"));
+        else if (status === 429) setError(t("tooMany", { seconds: String(err.data?.retryAfterSeconds ?? 60) }));
+        else setError(t("failed"));
+      },
+    }),
+  );
+  // Still pending while the browser navigates away after success.
+  const pending = login.isPending || login.isSuccess;
 
-  async function onSubmit(e: React.FormEvent<HTMLFormElement>) {
+  function onSubmit(e: React.FormEvent<HTMLFormElement>) {
     e.preventDefault();
     const form = new FormData(e.currentTarget);
-    setPending(true);
     setError(null);
-    try {
-      const res = await fetch("/admin/auth/login", {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        credentials: "same-origin",
-        body: JSON.stringify({ username: String(form.get("username") ?? ""), password: String(form.get("password") ?? "") }),
-      });
-      if (res.ok) {
-        window.location.assign(next);
-        return;
-      }
-      if (res.status === 401) setError(t("invalid"));
-      else if (res.status === 429) setError(t("tooMany", { seconds: res.headers.get("retry-after") ?? "60" }));
-      else setError(t("failed"));
-    } catch {
-      setError(t("failed"));
-    }
-    setPending(false);
+    login.mutate({ username: String(form.get("username") ?? ""), password: String(form.get("password") ?? "") });
   }
 
   return (

@@ -1,4 +1,4 @@
-import { route } from "@/server/http/route";
+import { route } from "@/server/rest/route";
 import { scrapeMetrics } from "@/server/health/scrape";
 
 /** GET /metrics: Prometheus text format, for a token with the `metrics` scope (or admin). */

@@ -1,12 +1,11 @@
 import { z } from "zod";
+import { accountId, apiKeyId, relayId } from "../ids";
 import { parseCostUsd, smallJsonObject, storableText } from "../usage/schemas";
 
 /**
  * Account and API key metadata sent by the relay (upserts, soft deletes) and the paged lists.
  * Shared by REST (/admin/accounts, /admin/api-keys), tRPC (accounts.*, apiKeys.*) and OpenAPI.
  */
-
-export const entityId = storableText(128);
 
 const slug = (what: string) =>
   z
@@ -37,7 +36,7 @@ export const accountFields = z
   })
   .strict();
 
-export const upsertAccountInput = accountFields.extend({ id: entityId }).strict();
+export const upsertAccountInput = accountFields.extend({ id: accountId }).strict();
 export type UpsertAccountInput = z.infer<typeof upsertAccountInput>;
 
 /** A hash of the key, never the key: a hex digest or a PHC / crypt string ("$argon2id$…"). */
@@ -50,7 +49,7 @@ const hashedKey = z
 export const apiKeyFields = z
   .object({
     name: storableText(200).optional(),
-    accountId: entityId.nullable().optional(),
+    accountId: accountId.nullable().optional(),
     status: slug("status").optional(),
     hashedKey: hashedKey.nullable().optional(),
     dailyCostLimit: costLimit.optional(),
@@ -59,10 +58,10 @@ export const apiKeyFields = z
   })
   .strict();
 
-export const upsertApiKeyInput = apiKeyFields.extend({ id: entityId }).strict();
+export const upsertApiKeyInput = apiKeyFields.extend({ id: apiKeyId }).strict();
 export type UpsertApiKeyInput = z.infer<typeof upsertApiKeyInput>;
 
-export const deleteByIdInput = z.object({ id: entityId }).strict();
+export const deleteByIdInput = z.object({ id: relayId }).strict();
 export type DeleteByIdInput = z.infer<typeof deleteByIdInput>;
 
 /** Query strings arrive as text, tRPC sends JSON: accept both. */
@@ -90,7 +89,7 @@ export type ListAccountsInput = z.infer<typeof listAccountsInput>;
 export const listApiKeysInput = z
   .object({
     search,
-    accountId: entityId.optional(),
+    accountId: accountId.optional(),
     status: slug("status").optional(),
     includeDeleted: queryBool.default(false),
     sort: z.enum(["name", "createdAt", "updatedAt", "lastUsedAt", "totalCost"]).default("name"),

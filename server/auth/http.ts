@@ -1,13 +1,14 @@
 import type { AppConfig } from "../config";
 import { AppError } from "../errors";
 import { clientAddress } from "../http/forwarded";
+import { SESSION_COOKIE } from "../http/session-cookie";
 
 /**
  * Request-level helpers shared by the REST wrapper, tRPC, server components and proxy.ts. Pure:
  * no stores, so proxy.ts can import this without pulling the runtime in.
  */
 
-export const SESSION_COOKIE = "ub_session";
+export { SESSION_COOKIE };
 /** Request header proxy.ts sets to the page path, so a layout can send the visitor back after login. */
 export const PATH_HEADER = "x-ub-path";
 

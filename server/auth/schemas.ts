@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { tokenId } from "../ids";
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from "../password-policy";
 import { SCOPES } from "./scopes";
 
@@ -36,6 +37,6 @@ export const createTokenInput = z.strictObject({
 export type CreateTokenInput = z.infer<typeof createTokenInput>;
 
 export const tokenIdInput = z.strictObject({
-  id: z.uuid("must be a token id (a UUID)"),
+  id: tokenId,
 });
 export type TokenIdInput = z.infer<typeof tokenIdInput>;

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import http from "node:http";
-import { SESSION_COOKIE } from "../auth/http";
+import { SESSION_COOKIE } from "./session-cookie";
 
 /**
  * Request bodies, decided on the headers before Next.js reads a byte. Next.js's proxy layer

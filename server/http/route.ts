@@ -1,116 +1,21 @@
-import { randomUUID } from "node:crypto";
 import type { NextRequest } from "next/server";
 import type { z } from "zod";
-import { authenticateRequest } from "../auth/authenticate";
-import { deadlineAfter, pastDeadline, type Deadline } from "../deadline";
-import type { Principal, Scope } from "../auth/scopes";
-import { metrics, routeLabel } from "../metrics/metrics";
-import { AppError, HTTP_STATUS, badRequestFromZod, toAppError } from "../errors";
-import { logger } from "../logger";
-import { getRuntime, type Runtime } from "../runtime";
+import { pastDeadline } from "../deadline";
+import { AppError, HTTP_STATUS, badRequestFromZod } from "../errors";
 import { DEFAULT_MAX_BODY_BYTES } from "./limits";
 
 /**
- * The one wrapper for every REST route handler under /admin: authentication and scope, query and
- * body parsing with the shared zod schemas, the JSON envelope, and error → status mapping.
- * A route handler file exports only what `route()` returns (a test enforces it).
+ * The HTTP plumbing of the REST wrapper (server/rest/route.ts) and the tRPC endpoint: reading and
+ * parsing bodies, query strings and path parameters, the error envelope, no-store, deadlines.
+ * Pure: no stores and no authentication, so every layer above may use it.
  */
 
 export { DEFAULT_MAX_BODY_BYTES };
 
-export interface ApiResult {
-  data: unknown;
-  status?: number;
-  /** Extra top-level fields of the envelope (source, timezone, summary, pagination …). */
-  meta?: Record<string, unknown>;
-}
-
-export interface RouteContext<Q, B> {
-  req: NextRequest;
-  params: Record<string, string>;
-  query: Q;
-  body: B;
-  runtime: Runtime;
-  principal: Principal;
-  requestId: string;
-  /** REQUEST_TIMEOUT_MS after the request arrived: for work that outlives the handler (a CSV stream). */
-  deadline: Deadline;
-}
-
-type Schema = z.ZodType;
-type Out<S> = S extends z.ZodType ? z.output<S> : undefined;
-
-export interface RouteOptions<QS, BS> {
-  /** Required scope; "public" only for the login endpoint. */
-  scope: Scope | "public";
-  query?: QS;
-  body?: BS;
-  maxBodyBytes?: number;
-}
-
+/** Marks a handler built with route() (server/rest/route.ts); its value is the required scope. */
 export const ROUTE_MARK = Symbol.for("usage-breakdown.route");
 
-export function route<QS extends Schema | undefined = undefined, BS extends Schema | undefined = undefined>(
-  opts: RouteOptions<QS, BS>,
-  handler: (ctx: RouteContext<Out<QS>, Out<BS>>) => Promise<ApiResult | Response>,
-) {
-  const fn = async (req: NextRequest, ctx: { params: Promise<Record<string, string | string[]>> }): Promise<Response> => {
-    const requestId = req.headers.get("x-request-id")?.slice(0, 64) || randomUUID();
-    const started = performance.now();
-    const arrived = Date.now();
-    let status = 500;
-    try {
-      const runtime = await getRuntime().catch((err: unknown) => {
-        logger.error(`[http] runtime failed to start: ${(err as Error).message}`);
-        throw new AppError("UNAVAILABLE", "The service is starting or its stores are unavailable", { retryAfterSeconds: 5 });
-      });
-      const principal = await authenticateRequest(req, opts.scope, runtime);
-      const rawParams = (await ctx.params) ?? {};
-      const params: Record<string, string> = {};
-      for (const [k, v] of Object.entries(rawParams)) params[k] = Array.isArray(v) ? v.join("/") : v;
-      const query = opts.query ? parseQuery(req, opts.query) : undefined;
-      const body = opts.body ? parseBody(await readJson(req, opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES), opts.body) : undefined;
-      const deadline = deadlineAfter(runtime.config.requestTimeoutMs, arrived);
-      const result = await withDeadline(
-        handler({
-          req,
-          params,
-          query: query as Out<QS>,
-          body: body as Out<BS>,
-          runtime,
-          principal,
-          requestId,
-          deadline,
-        }),
-        Math.max(1, deadline.at - Date.now()),
-        runtime.config.requestTimeoutMs,
-      );
-      const res =
-        result instanceof Response
-          ? result
-          : Response.json({ success: true, data: result.data, ...result.meta }, { status: result.status ?? 200 });
-      res.headers.set("x-request-id", requestId);
-      noStore(res.headers);
-      status = res.status;
-      return res;
-    } catch (err) {
-      const appErr = toAppError(err);
-      status = HTTP_STATUS[appErr.code];
-      if (isClientAbort(err, req)) {
-        logger.info(`[http] ${req.method} ${req.nextUrl.pathname}: the client went away before the request was read`, { requestId });
-      } else if (appErr.code === "INTERNAL") {
-        logger.error(`[http] ${req.method} ${req.nextUrl.pathname} failed`, { requestId, error: String((err as Error)?.stack ?? err) });
-      }
-      return errorResponse(appErr, requestId);
-    } finally {
-      const ms = performance.now() - started;
-      metrics().httpDuration.observe({ route: routeLabel(req.nextUrl.pathname), method: req.method, status: String(status) }, ms / 1000);
-      logger.debug(`[http] ${req.method} ${req.nextUrl.pathname} ${status} ${ms.toFixed(1)}ms`, { requestId });
-    }
-  };
-  Object.defineProperty(fn, ROUTE_MARK, { value: opts.scope });
-  return fn;
-}
+type Schema = z.ZodType;
 
 export function errorResponse(err: AppError, requestId: string): Response {
   const message = err.code === "INTERNAL" ? `Internal server error (request id ${requestId})` : err.message;
@@ -137,9 +42,18 @@ export function parseQuery<S extends Schema>(req: NextRequest, schema: S): z.out
   return parsed.data;
 }
 
-function parseBody<S extends Schema>(value: unknown, schema: S): z.output<S> {
+export function parseBody<S extends Schema>(value: unknown, schema: S): z.output<S> {
   const parsed = schema.safeParse(value);
   if (!parsed.success) throw badRequestFromZod(parsed.error, "request body");
+  return parsed.data;
+}
+
+/** Next.js's dynamic segments → the declared path parameters; a catch-all's parts are joined with "/". */
+export function parseParams<S extends Schema>(raw: Record<string, string | string[]>, schema: S): z.output<S> {
+  const values: Record<string, string> = {};
+  for (const [k, v] of Object.entries(raw)) values[k] = Array.isArray(v) ? v.join("/") : v;
+  const parsed = schema.safeParse(values);
+  if (!parsed.success) throw badRequestFromZod(parsed.error, "path");
   return parsed.data;
 }
 

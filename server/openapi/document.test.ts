@@ -1,36 +1,53 @@
 import { EventEmitter } from "node:events";
 import fs from "node:fs";
 import path from "node:path";
+import { pathToFileURL } from "node:url";
 import { NextRequest } from "next/server";
 import { afterAll, describe, expect, it } from "vitest";
+import type { z } from "zod";
+import { createSchema } from "zod-openapi";
 import { GET } from "@/app/admin/openapi.json/route";
+import { ROUTE_OPTIONS } from "../rest/route";
+import { ROUTES, routeEntries, type RouteKey } from "../rest/routes";
 import { setRuntime, systemClock } from "../runtime";
 import { testConfig } from "../testing/stores";
 import { NUMBER_COST_RULE } from "../usage/schemas";
 import { createOpenApiDocument } from "./document";
 import { DedupeSeeds } from "../usage/dedupe-seeds";
 
-/** The document is valid OpenAPI 3.1 in structure and lists exactly the route handlers on disk. */
+/**
+ * The document is valid OpenAPI 3.1 in structure, lists exactly the route handlers on disk, and
+ * says of each what its declaration (server/rest/routes.ts) makes route() do: the scope, and the
+ * schemas of the path, query, body and answer.
+ */
 
 const METHODS = ["get", "post", "put", "delete", "patch"] as const;
 const appDir = path.resolve(import.meta.dirname, "../../app");
 
-/** Every (METHOD, /admin/… path) a route.ts under app/admin exports. */
-function routesOnDisk(): string[] {
-  const out: string[] = [];
+/** Every route.ts under app/admin, with its URL path in OpenAPI form (/admin/accounts/{id}). */
+function routeFiles(): { file: string; urlPath: string }[] {
+  const out: { file: string; urlPath: string }[] = [];
   const walk = (dir: string) => {
     for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
       const full = path.join(dir, entry.name);
       if (entry.isDirectory()) walk(full);
       else if (entry.name === "route.ts") {
-        const urlPath = "/" + path.relative(appDir, dir).split(path.sep).map((seg) => seg.replace(/^\[(\w+)\]$/, "{$1}")).join("/");
-        const text = fs.readFileSync(full, "utf8");
-        for (const m of text.matchAll(/export\s+(?:const|async\s+function|function)\s+(GET|POST|PUT|DELETE|PATCH)\b/g)) out.push(`${m[1]} ${urlPath}`);
-        for (const m of text.matchAll(/\bas\s+(GET|POST|PUT|DELETE|PATCH)\b/g)) out.push(`${m[1]} ${urlPath}`);
+        out.push({ file: full, urlPath: "/" + path.relative(appDir, dir).split(path.sep).map((seg) => seg.replace(/^\[(\w+)\]$/, "{$1}")).join("/") });
       }
     }
   };
   walk(path.join(appDir, "admin"));
+  return out;
+}
+
+/** Every (METHOD, /admin/… path) a route.ts under app/admin exports. */
+function routesOnDisk(): string[] {
+  const out: string[] = [];
+  for (const { file, urlPath } of routeFiles()) {
+    const text = fs.readFileSync(file, "utf8");
+    for (const m of text.matchAll(/export\s+(?:const|async\s+function|function)\s+(GET|POST|PUT|DELETE|PATCH)\b/g)) out.push(`${m[1]} ${urlPath}`);
+    for (const m of text.matchAll(/\bas\s+(GET|POST|PUT|DELETE|PATCH)\b/g)) out.push(`${m[1]} ${urlPath}`);
+  }
   return out.sort();
 }
 
@@ -42,6 +59,25 @@ function resolveRef(doc: Json, ref: string): unknown {
     .slice(2)
     .split("/")
     .reduce<unknown>((node, key) => (node as Json | undefined)?.[key.replace(/~1/g, "/").replace(/~0/g, "~")], doc);
+}
+
+/** A schema with every $ref replaced by what it points to, so that two can be compared whole. */
+function inline(node: unknown, components: Record<string, unknown>): unknown {
+  if (Array.isArray(node)) return node.map((x) => inline(x, components));
+  if (!node || typeof node !== "object") return node;
+  const ref = (node as Json).$ref;
+  if (typeof ref === "string") {
+    const name = ref.replace(/^#\/components\/schemas\//, "");
+    expect(components[name], ref).toBeDefined();
+    return inline(components[name], components);
+  }
+  return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, inline(v, components)]));
+}
+
+/** The JSON schema zod-openapi derives from a zod schema on its own, outside any document. */
+function derived(schema: z.ZodType, io: "input" | "output"): unknown {
+  const { schema: json, components } = createSchema(schema, { io });
+  return inline(json, components);
 }
 
 function collectRefs(node: unknown, out: string[] = []): string[] {
@@ -117,6 +153,81 @@ describe("OpenAPI document", () => {
       .flatMap(([p, item]) => Object.keys(item).filter((m) => (METHODS as readonly string[]).includes(m)).map((m) => `${m.toUpperCase()} ${p}`))
       .sort();
     expect(documented).toEqual(routesOnDisk());
+  });
+});
+
+describe("the document is the route declarations", () => {
+  type Param = { name: string; in: string; required?: boolean; schema: unknown };
+  type Operation = Json & { parameters?: Param[]; security: unknown; requestBody?: { content: Record<string, { schema: unknown }> }; responses: Record<string, Json> };
+  const doc = createOpenApiDocument() as unknown as Json & { paths: Record<string, Record<string, Operation>>; components: { schemas: Record<string, unknown> } };
+  const fromDoc = (schema: unknown) => inline(schema, doc.components.schemas);
+  const shapeOf = (schema: unknown) => (schema as z.ZodObject).shape as Record<string, z.ZodType>;
+
+  it("every route file's handlers are built with the declaration of their method and path", async () => {
+    const built: string[] = [];
+    for (const { file, urlPath } of routeFiles()) {
+      const mod = (await import(pathToFileURL(file).href)) as Record<string, { [ROUTE_OPTIONS]?: unknown }>;
+      for (const [method, handler] of Object.entries(mod)) {
+        const key = `${method} ${urlPath}` as RouteKey;
+        expect(handler[ROUTE_OPTIONS], `${key} is not built from ROUTES["${key}"]`).toBe(ROUTES[key as keyof typeof ROUTES]);
+        built.push(key);
+      }
+    }
+    expect(built.sort()).toEqual(Object.keys(ROUTES).sort());
+  });
+
+  it("states each route's scope, and asks public routes for no credentials", () => {
+    for (const [method, p, decl] of routeEntries()) {
+      const op = doc.paths[p]![method.toLowerCase()]!;
+      expect(op["x-required-scope"], `${method} ${p}`).toBe(decl.scope);
+      expect(op.security, `${method} ${p}`).toEqual(decl.scope === "public" ? [] : [{ bearerToken: [] }, { sessionCookie: [] }]);
+      expect(Object.keys(op.responses).includes("401"), `${method} ${p}`).toBe(decl.scope !== "public");
+      expect(Object.keys(op.responses).includes("403"), `${method} ${p}`).toBe(decl.scope !== "public");
+    }
+  });
+
+  it("documents each route's path parameters, query, body and answer with the schemas route() parses and the handler answers with", () => {
+    for (const [method, p, decl] of routeEntries()) {
+      const what = `${method} ${p}`;
+      const op = doc.paths[p]![method.toLowerCase()]!;
+      const params = op.parameters ?? [];
+
+      // Path parameters: exactly the path's {segments}, required, each the declared schema.
+      const segments = [...p.matchAll(/\{(\w+)\}/g)].map((m) => m[1]!).sort();
+      const pathShape = decl.params ? shapeOf(decl.params) : {};
+      expect(Object.keys(pathShape).sort(), what).toEqual(segments);
+      for (const [name, field] of Object.entries(pathShape)) {
+        const param = params.find((x) => x.in === "path" && x.name === name);
+        expect(param?.required, `${what} {${name}}`).toBe(true);
+        expect(fromDoc(param?.schema), `${what} {${name}}`).toEqual(derived(field, "input"));
+      }
+
+      // Query parameters: one per field of the declared query schema, required unless it may be left out.
+      const queryShape = decl.query ? shapeOf(decl.query) : {};
+      expect(params.filter((x) => x.in === "query").map((x) => x.name).sort(), what).toEqual(Object.keys(queryShape).sort());
+      for (const [name, field] of Object.entries(queryShape)) {
+        const param = params.find((x) => x.in === "query" && x.name === name)!;
+        expect(param.required ?? false, `${what} ?${name}`).toBe(!field.safeParse(undefined).success);
+        expect(fromDoc(param.schema), `${what} ?${name}`).toEqual(derived(field, "input"));
+      }
+      expect(params.every((x) => x.in === "path" || x.in === "query"), what).toBe(true);
+
+      const body = decl.bodyDoc ?? decl.body;
+      expect(op.requestBody !== undefined, what).toBe(body !== undefined);
+      if (body) expect(fromDoc(op.requestBody!.content["application/json"]!.schema), what).toEqual(derived(body, "input"));
+
+      const success = op.responses[String(decl.status ?? 200)] as { content: Record<string, { schema: unknown }>; headers?: Record<string, unknown> } | undefined;
+      expect(success, what).toBeDefined();
+      expect(fromDoc(success!.content["application/json"]!.schema), what).toEqual(derived(decl.response, "output"));
+      expect(Object.keys(success!.headers ?? {}), what).toEqual(Object.keys(decl.responseHeaders?.shape ?? {}));
+    }
+  });
+
+  it("bounds the ids in paths as the routes do", () => {
+    const accountParam = doc.paths["/admin/accounts/{id}/usage-stats"]!.get!.parameters!.find((x) => x.in === "path")!;
+    expect(accountParam.schema).toMatchObject({ type: "string", minLength: 1, maxLength: 128 });
+    const tokenParam = doc.paths["/admin/tokens/{id}"]!.delete!.parameters!.find((x) => x.in === "path")!;
+    expect(tokenParam.schema).toMatchObject({ type: "string", format: "uuid" });
   });
 });
 

@@ -49,6 +49,8 @@ const t = initTRPC.context<TrpcContext>().meta<ProcedureMeta>().create({
         appCode: appErr?.code ?? null,
         httpStatus: appErr ? HTTP_STATUS[appErr.code] : shape.data.httpStatus,
         issues: appErr?.extra.issues ?? null,
+        // What a 429 says in Retry-After, for the console's own message (the login form).
+        retryAfterSeconds: appErr?.extra.retryAfterSeconds ?? null,
       },
     };
   },

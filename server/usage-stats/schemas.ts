@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { MEASURES, type Figure } from "../../db/measures";
 import { isValidTimeZone } from "../config";
+import { accountId } from "../ids";
 import { isStorableText } from "../usage/schemas";
 import { addYears, isCalendarDate, MAX_LOCAL_DATE, MAX_LOCAL_MONTH, MIN_LOCAL_DATE, MIN_LOCAL_MONTH } from "../calendar";
 
@@ -113,7 +114,6 @@ const order = z.enum(["asc", "desc"]);
 const format = z.enum(["json", "csv"]).default("json").meta({
   description: "csv: every row (no paging), streamed as text/csv with a UTF-8 BOM (REST only)",
 });
-const accountId = z.string().min(1).max(200).refine(isStorableText, storable).meta({ description: "Account id" });
 
 /** GET /admin/accounts/usage-stats, accounts.usageStats */
 export const accountUsageListInput = z.strictObject(
@@ -187,8 +187,6 @@ export const accountBreakdownPageInput = z
   .superRefine(checkRange)
   .superRefine((v, ctx) => checkCsvPaging({ ...v, offset: v.cursor ?? undefined }, ctx))
   .transform(({ cursor, direction: _direction, ...rest }): AccountBreakdownInput => ({ ...rest, offset: cursor ?? 0 }));
-
-export const accountIdParams = z.object({ id: accountId });
 
 // ---- outputs
 

@@ -1,8 +1,8 @@
 import { listAccounts } from "@/server/accounts/accounts.service";
-import { listAccountsInput } from "@/server/accounts/schemas";
-import { route } from "@/server/http/route";
+import { route } from "@/server/rest/route";
+import { ROUTES } from "@/server/rest/routes";
 
-export const GET = route({ scope: "usage:read", query: listAccountsInput }, async ({ runtime, query }) => {
+export const GET = route(ROUTES["GET /admin/accounts"], async ({ runtime, query }) => {
   const { items, pagination } = await listAccounts(runtime, query);
   return { data: items, meta: { pagination } };
 });

@@ -1,9 +1,9 @@
-import { route } from "@/server/http/route";
-import { recordUsageInput } from "@/server/usage/schemas";
+import { route } from "@/server/rest/route";
+import { ROUTES } from "@/server/rest/routes";
 import { recordUsage } from "@/server/usage/usage.service";
 
 /** 202: every accepted event is in the Redis outbox or committed to PostgreSQL. */
-export const POST = route({ scope: "usage:write", body: recordUsageInput }, async ({ runtime, body }) => ({
+export const POST = route(ROUTES["POST /admin/usage"], async ({ runtime, body }) => ({
   data: await recordUsage(runtime, body),
   status: 202,
 }));

@@ -1,41 +1,37 @@
 "use client";
 
+import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { useRouter } from "next/navigation";
 import { useTranslations } from "next-intl";
 import { useState } from "react";
+import { useTRPC } from "@/app/_components/trpc-provider";
 
 /** Changes the password; every session ends with it, so success leads to the login page. */
 export function PasswordForm({ minLength }: { minLength: number }) {
   const t = useTranslations("password");
   const router = useRouter();
-  const [pending, setPending] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  const [mismatch, setMismatch] = useState(false);
+  const change = useMutation(
+    trpc.auth.changePassword.mutationOptions({
+      onSuccess: () => {
+        queryClient.clear();
+        router.replace("/login");
+      },
+    }),
+  );
+  const pending = change.isPending || change.isSuccess;
+  const error = mismatch ? t("mismatch") : change.error ? t("failed", { message: change.error.message }) : null;
 
-  async function onSubmit(e: React.FormEvent<HTMLFormElement>) {
+  function onSubmit(e: React.FormEvent<HTMLFormElement>) {
     e.preventDefault();
     const form = new FormData(e.currentTarget);
-    const currentPassword = String(form.get("currentPassword") ?? "");
     const newPassword = String(form.get("newPassword") ?? "");
-    if (newPassword !== String(form.get("confirmPassword") ?? "")) return setError(t("mismatch"));
-    setPending(true);
-    setError(null);
-    try {
-      const res = await fetch("/admin/auth/password", {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        credentials: "same-origin",
-        body: JSON.stringify({ currentPassword, newPassword }),
-      });
-      if (res.ok) {
-        router.replace("/login");
-        return;
-      }
-      const body = (await res.json().catch(() => null)) as { error?: { message?: string } } | null;
-      setError(t("failed", { message: body?.error?.message ?? `HTTP ${res.status}` }));
-    } catch (err) {
-      setError(t("failed", { message: (err as Error).message }));
-    }
-    setPending(false);
+    const isMismatch = newPassword !== String(form.get("confirmPassword") ?? "");
+    setMismatch(isMismatch);
+    if (isMismatch) return change.reset();
+    change.mutate({ currentPassword: String(form.get("currentPassword") ?? ""), newPassword });
   }
 
   const field = "w-full rounded-md border border-slate-300 px-3 py-2 focus-visible:outline-2 focus-visible:outline-brand-500";

@@ -1,73 +1,60 @@
 "use client";
 
-import { useRouter } from "next/navigation";
+import { useMutation, useQueryClient, useSuspenseQuery } from "@tanstack/react-query";
 import { useTranslations } from "next-intl";
-import { useState, useTransition } from "react";
+import { useState } from "react";
+import { useTRPC } from "@/app/_components/trpc-provider";
+import { formatDateTime } from "@/app/_i18n/format";
 import { SCOPES, type Scope } from "@/server/auth/scopes";
 
-export interface TokenRow {
-  id: string;
-  name: string;
-  scope: Scope;
-  tokenPrefix: string;
-  /** Already formatted on the server, in the usage time zone. */
-  createdAt: string;
-  lastUsedAt: string | null;
-}
-
-async function call(url: string, init: RequestInit): Promise<{ ok: true; data: unknown } | { ok: false; message: string }> {
-  try {
-    const res = await fetch(url, { credentials: "same-origin", ...init });
-    const body = (await res.json().catch(() => null)) as { data?: unknown; error?: { message?: string } } | null;
-    return res.ok ? { ok: true, data: body?.data } : { ok: false, message: body?.error?.message ?? `HTTP ${res.status}` };
-  } catch (err) {
-    return { ok: false, message: (err as Error).message };
-  }
-}
-
-/** Create (the token is shown once, here) and revoke; the list re-renders from the server. */
-export function TokensView({ tokens }: { tokens: TokenRow[] }) {
+/** Create (the token is shown once, here) and revoke, through tRPC's auth.tokens.*; each refetches the list. */
+export function TokensView({ timeZone }: { timeZone: string }) {
   const t = useTranslations("tokens");
-  const router = useRouter();
-  const [refreshing, startTransition] = useTransition();
-  const [busy, setBusy] = useState(false);
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  const list = useSuspenseQuery(trpc.auth.tokens.list.queryOptions());
+  const tokens = list.data.map((tk) => ({
+    ...tk,
+    createdAt: formatDateTime(tk.createdAt, timeZone) ?? "",
+    lastUsedAt: formatDateTime(tk.lastUsedAt, timeZone) ?? null,
+  }));
   const [error, setError] = useState<string | null>(null);
   const [created, setCreated] = useState<string | null>(null);
   const [copied, setCopied] = useState(false);
 
-  async function create(e: React.FormEvent<HTMLFormElement>) {
+  const changed = {
+    onMutate: () => setError(null),
+    onError: (err: { message: string }) => setError(t("failed", { message: err.message })),
+    onSettled: () => queryClient.invalidateQueries({ queryKey: trpc.auth.tokens.list.queryKey() }),
+  };
+  const createToken = useMutation(trpc.auth.tokens.create.mutationOptions(changed));
+  const revokeToken = useMutation(trpc.auth.tokens.revoke.mutationOptions(changed));
+  const revokeAllTokens = useMutation(trpc.auth.tokens.revokeAll.mutationOptions(changed));
+
+  function create(e: React.FormEvent<HTMLFormElement>) {
     e.preventDefault();
     const formEl = e.currentTarget;
     const form = new FormData(formEl);
-    setBusy(true);
-    setError(null);
-    const r = await call("/admin/tokens", {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ name: String(form.get("name") ?? ""), scope: String(form.get("scope") ?? "") }),
-    });
-    setBusy(false);
-    if (!r.ok) return setError(t("failed", { message: r.message }));
-    setCreated((r.data as { token: string }).token);
-    setCopied(false);
-    formEl.reset();
-    startTransition(() => router.refresh());
+    createToken.mutate(
+      { name: String(form.get("name") ?? ""), scope: String(form.get("scope") ?? "") as Scope },
+      {
+        onSuccess: (data) => {
+          setCreated(data.token);
+          setCopied(false);
+          formEl.reset();
+        },
+      },
+    );
   }
 
-  async function revoke(tk: TokenRow) {
+  function revoke(tk: { id: string; name: string }) {
     if (!window.confirm(t("revokeConfirm", { name: tk.name }))) return;
-    setError(null);
-    const r = await call(`/admin/tokens/${encodeURIComponent(tk.id)}`, { method: "DELETE" });
-    if (!r.ok) return setError(t("failed", { message: r.message }));
-    startTransition(() => router.refresh());
+    revokeToken.mutate({ id: tk.id });
   }
 
-  async function revokeAll() {
+  function revokeAll() {
     if (!window.confirm(t("revokeAllConfirm", { count: String(tokens.length) }))) return;
-    setError(null);
-    const r = await call("/admin/tokens", { method: "DELETE" });
-    if (!r.ok) return setError(t("failed", { message: r.message }));
-    startTransition(() => router.refresh());
+    revokeAllTokens.mutate();
   }
 
   async function copy() {
@@ -103,8 +90,8 @@ export function TokensView({ tokens }: { tokens: TokenRow[] }) {
             ))}
           </select>
         </div>
-        <button type="submit" disabled={busy} className="h-9 rounded-md bg-brand-600 px-4 text-sm font-medium text-white hover:bg-brand-700 focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-brand-500 disabled:opacity-60">
-          {busy ? t("creating") : t("create")}
+        <button type="submit" disabled={createToken.isPending} className="h-9 rounded-md bg-brand-600 px-4 text-sm font-medium text-white hover:bg-brand-700 focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-brand-500 disabled:opacity-60">
+          {createToken.isPending ? t("creating") : t("create")}
         </button>
       </form>
 
@@ -128,7 +115,7 @@ export function TokensView({ tokens }: { tokens: TokenRow[] }) {
       )}
 
       <div className="overflow-x-auto rounded-lg border border-slate-200 bg-white shadow-sm">
-        <table className="w-full min-w-[640px] border-collapse text-sm" data-testid="tokens-table" aria-busy={refreshing}>
+        <table className="w-full min-w-[640px] border-collapse text-sm" data-testid="tokens-table" aria-busy={list.isFetching}>
           <thead className="border-b border-slate-200 bg-slate-50">
             <tr className="text-left text-xs font-semibold text-slate-500">
               <th className="px-3 py-2">{t("name")}</th>

@@ -1,5 +1,6 @@
-import { route } from "@/server/http/route";
+import { route } from "@/server/rest/route";
+import { ROUTES } from "@/server/rest/routes";
 
-export const GET = route({ scope: "usage:read" }, async ({ principal }) => ({
+export const GET = route(ROUTES["GET /admin/auth/me"], async ({ principal }) => ({
   data: { kind: principal.kind, name: principal.name, scopes: principal.scopes },
 }));

@@ -1,8 +1,8 @@
-import { route } from "@/server/http/route";
-import { changePasswordInput } from "@/server/auth/schemas";
 import { changeOwnPassword } from "@/server/auth/web";
+import { route } from "@/server/rest/route";
+import { ROUTES } from "@/server/rest/routes";
 
-export const POST = route({ scope: "admin", body: changePasswordInput, maxBodyBytes: 4096 }, async ({ runtime, req, body, principal, requestId }) => {
+export const POST = route(ROUTES["POST /admin/auth/password"], async ({ runtime, req, body, principal, requestId }) => {
   const { setCookie, data } = await changeOwnPassword(runtime, req, principal, body, requestId);
-  return Response.json({ success: true, data }, { headers: { "set-cookie": setCookie } });
+  return { data, headers: { "set-cookie": setCookie } };
 });

@@ -1,11 +1,8 @@
-import { badRequestFromZod } from "@/server/errors";
-import { route } from "@/server/http/route";
-import { accountIdParams, accountSummaryQuery } from "@/server/usage-stats/schemas";
+import { route } from "@/server/rest/route";
+import { ROUTES } from "@/server/rest/routes";
 import { getAccountSummary } from "@/server/usage-stats/stats.service";
 
-export const GET = route({ scope: "usage:read", query: accountSummaryQuery }, async ({ query, params, runtime }) => {
-  const path = accountIdParams.safeParse({ id: params.id });
-  if (!path.success) throw badRequestFromZod(path.error, "path");
-  const { data, ...meta } = await getAccountSummary(runtime, { ...query, id: path.data.id });
+export const GET = route(ROUTES["GET /admin/accounts/{id}/usage-stats"], async ({ query, params, runtime }) => {
+  const { data, ...meta } = await getAccountSummary(runtime, { ...query, id: params.id });
   return { data, meta };
 });

@@ -11,6 +11,16 @@ import { SCOPES } from "../auth/scopes";
 
 const isoInstant = z.string().meta({ format: "date-time" });
 
+/** { success: true, data, ...meta }, the body route() sends. */
+export function envelope(data: z.ZodType, meta: z.ZodRawShape = {}) {
+  return z.object({ success: z.literal(true), data, ...meta });
+}
+
+/** The usage-stats results already carry data and the envelope's meta fields. */
+export function usageEnvelope<S extends z.ZodObject>(result: S) {
+  return result.extend({ success: z.literal(true) });
+}
+
 /** The routes' own schemas (accounts/schemas.ts), named for the document. */
 export const accountViewDoc = accountView.meta({ id: "Account" });
 export const apiKeyViewDoc = apiKeyView.meta({ id: "ApiKey" });
@@ -76,6 +86,8 @@ export const meDoc = z.object({ kind: z.enum(["session", "token"]), name: z.stri
 export const loginDoc = z.object({ username: z.string(), expiresAt: isoInstant });
 export const signedOutDoc = z.object({ signedOut: z.literal(true) });
 export const passwordChangedDoc = z.object({ changed: z.literal(true), signedOut: z.literal(true) });
+export const revokedAllDoc = z.object({ revoked: z.int().meta({ description: "How many tokens were revoked" }) });
+export const openApiDoc = z.record(z.string(), z.unknown()).meta({ description: "An OpenAPI 3.1 document" });
 
 // Drift guards (type-level only): each interface must fit its documented shape exactly.
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;

@@ -20,7 +20,7 @@ const LAYERS: { name: string; match: RegExp }[] = [
   { name: "db", match: /^db\// },
   {
     name: "server foundation",
-    match: /^server\/((config|password-policy|trusted-proxies|calendar|errors|deadline|logger|redis)\.ts|metrics\/)/,
+    match: /^server\/((config|password-policy|trusted-proxies|calendar|errors|deadline|logger|redis|text|ids)\.ts|metrics\/)/,
   },
   { name: "runtime", match: /^server\/runtime\.ts$/ },
   { name: "http, auth", match: /^server\/(http|auth)\// },
@@ -29,7 +29,7 @@ const LAYERS: { name: string; match: RegExp }[] = [
   { name: "accounts", match: /^server\/accounts\// },
   { name: "crs, demo", match: /^server\/(crs|demo)\// },
   { name: "health", match: /^server\/health\// },
-  { name: "trpc, openapi, startup", match: /^server\/((trpc|openapi)\/|startup\.ts$)/ },
+  { name: "trpc, rest, openapi, startup", match: /^server\/((trpc|rest|openapi)\/|startup\.ts$)/ },
   { name: "app", match: /^app\// },
   { name: "scripts", match: /^scripts\// },
 ];

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { storableText } from "./usage/schemas";
+import { storableText } from "./text";
 
 /**
  * The ids every transport takes, defined once: in paths (/admin/accounts/{id}), bodies, queries

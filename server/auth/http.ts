@@ -1,6 +1,6 @@
 import type { AppConfig } from "../config";
 import { AppError } from "../errors";
-import { clientAddress } from "../http/forwarded";
+import { clientAddress } from "../trusted-proxies";
 import { SESSION_COOKIE } from "../http/session-cookie";
 
 /**

@@ -1,9 +1,6 @@
 import http from "node:http";
 import { isTrusted, type TrustedProxies } from "../trusted-proxies";
 
-// auth/http.ts still imports clientAddress from here, which closes an auth ↔ http circle; once it
-// imports it from ../trusted-proxies (issue #21), this line goes.
-export { clientAddress } from "../trusted-proxies";
 
 /**
  * Which peers may speak for a client. `next start` fills X-Forwarded-For/-Host/-Proto only when a

@@ -153,7 +153,7 @@ export function noStore(headers: Headers): void {
  * Every request has a deadline: past it the client gets 503 and this handler stops waiting (the
  * database's own statement timeout ends the query; a CSV export's cursor is given the time left,
  * see db/cursor.ts). A synchronous loop cannot be preempted in Node.js: those are prevented by
- * bounding every iteration (server/usage-stats/time.ts). `totalMs` is what the message names.
+ * bounding every iteration (server/calendar.ts). `totalMs` is what the message names.
  */
 export async function withDeadline<T>(work: Promise<T>, ms: number, totalMs = ms): Promise<T> {
   let timer: NodeJS.Timeout | undefined;

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { isStorableText, storableText } from "../text";
 import { MAX_REQUESTS_PER_EVENT, MAX_TOKENS_PER_FIELD, MEASURES, type MeasureSpec } from "../../db/measures";
 
 /**
@@ -16,17 +17,7 @@ export const MAX_FUTURE_SKEW_MS = 5 * 60_000;
 /** Nothing older: keeps a typo like year 0202 from creating partitions for ancient months. */
 export const MIN_OCCURRED_AT = "2000-01-01T00:00:00Z";
 
-/** False for NUL bytes and unpaired surrogates, which PostgreSQL text and jsonb refuse. */
-export function isStorableText(s: string): boolean {
-  return !s.includes("\u0000") && !/\p{Cs}/u.test(s);
-}
-
-export const storableText = (max: number) =>
-  z
-    .string()
-    .min(1, { error: "must not be empty" })
-    .max(max, { error: `must be at most ${max} characters` })
-    .refine(isStorableText, { error: "must not contain NUL bytes or unpaired surrogates" });
+export { isStorableText, storableText };
 
 const count = (max: number) =>
   z.int({ error: "must be a non-negative integer" }).min(0, { error: "must be a non-negative integer" }).max(max, { error: `must be at most ${max}` });

@@ -324,7 +324,7 @@ export async function bothDown(servers: Servers): Promise<ScenarioReport> {
       extra.push(`with both stores down POST /admin/usage → ${probe.status}, retry-after ${probe.headers.get("retry-after")}, body ${JSON.stringify(body)}`);
     } else w.notes.push(`both down: POST /admin/usage → 503, Retry-After: ${probe.headers.get("retry-after")}, error code UNAVAILABLE`);
     const refusedAtProbe = w.counts.refused503;
-    await w.until("10 more batches refused with 503 (the client retrying)", () => w.counts.refused503 >= refusedAtProbe + 10, 60_000);
+    await w.until("20 more batches refused with 503 (the client retrying)", () => w.counts.refused503 >= refusedAtProbe + 20, 60_000);
     w.notes[downNote] = `PostgreSQL stopped; once 3,000 events had gone into the outbox, redis-server killed: both down for ${seconds(bothDownAt)} s (${w.counts.refused503} batches refused meanwhile)`;
     servers.redis.start();
     await w.acknowledgedMore(1_000, "with Redis back and PostgreSQL still stopped");

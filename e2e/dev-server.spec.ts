@@ -4,6 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { expect, test } from "@playwright/test";
 import { freePort } from "../server/testing/ports";
+import { waitFor } from "../server/testing/servers";
 import { ADMIN, waitForHydration } from "./fixtures";
 
 /**
@@ -14,6 +15,9 @@ import { ADMIN, waitForHydration } from "./fixtures";
  */
 
 test.describe.configure({ mode: "serial" });
+
+/** The first compile of /login on a busy 2-core machine; the hook itself has 300 s. */
+const READY_WITHIN_MS = 240_000;
 
 let dev: ChildProcess | undefined;
 let port = 0;
@@ -35,15 +39,17 @@ test.beforeAll(async () => {
   fs.closeSync(log);
   let exited: string | undefined;
   child.once("exit", (code, signal) => (exited = `exit code ${code}, signal ${signal}`));
-  // Ready once /login answers (the first request compiles it).
-  for (;;) {
+  // Ready once /login answers (the first request compiles it), within the hook's time.
+  const deadline = Date.now() + READY_WITHIN_MS;
+  const loginAnswers = async () => {
     if (exited) throw new Error(`next dev exited (${exited}):\n${logOf()}`);
-    const ok = await fetch(`http://127.0.0.1:${port}/login`, { signal: AbortSignal.timeout(120_000) })
+    return fetch(`http://127.0.0.1:${port}/login`, { signal: AbortSignal.timeout(Math.max(1_000, deadline - Date.now())) })
       .then((r) => r.status === 200)
       .catch(() => false);
-    if (ok) break;
-    await new Promise((r) => setTimeout(r, 500));
-  }
+  };
+  await waitFor(loginAnswers, `next dev to answer GET /login with 200 within ${READY_WITHIN_MS / 1000} s`, READY_WITHIN_MS).catch((err: Error) => {
+    throw err.message.startsWith("next dev exited") ? err : new Error(`${err.message}:\n${logOf()}`);
+  });
 });
 
 test.afterAll(async () => {

@@ -11,7 +11,7 @@ import { outboxStats } from "../../server/usage/hot-outbox";
 import { expectedFigures, localDate, nanosOf, pgFigures, redisFigures, rng, withoutModelTotals, type Expected, type Sums } from "../../server/usage/usage.fixtures";
 import type { UsageEvent } from "../../server/usage/schemas";
 import { startApp, startWorker, type AppEnv, type AppProcess } from "./infra";
-import type { OwnCluster, OwnPostgres, OwnRedis } from "../../server/testing/servers";
+import { waitFor, type OwnCluster, type OwnPostgres, type OwnRedis } from "../../server/testing/servers";
 
 /**
  * One scenario's world: its own database on the suite's cluster, its own Redis key prefix, the app
@@ -101,6 +101,8 @@ export class World {
   };
   readonly notes: string[] = [];
   readonly failures: string[] = [];
+  /** Why a writer of a steady stream gave up, if one did: no wait on its events can succeed then. */
+  writerStopped?: string;
   /** The app the reads and the audit go to. */
   app!: AppProcess;
   /** The apps taking the ingest, in turn (a killed one is taken out by the scenario). */
@@ -364,6 +366,51 @@ export class World {
   }
 
   // ---------------------------------------------------------------- waiting
+
+  /**
+   * Waits until `done` holds (a phase's purpose: events acknowledged, a store seen down …), for at
+   * most `timeoutMs`; fails at once when a writer gave up.
+   */
+  async until(what: string, done: () => boolean | Promise<boolean>, timeoutMs = 120_000): Promise<void> {
+    const started = Date.now();
+    const ended = await waitFor(async () => (await done()) || this.writerStopped !== undefined, what, timeoutMs).catch(() => false);
+    const state = `${((Date.now() - started) / 1000).toFixed(1)} s, ${this.counts.sent} events sent, ${this.acked.size} acknowledged`;
+    if (this.writerStopped !== undefined) throw new Error(`a writer gave up while waiting for ${what} (${state}): ${this.writerStopped}`);
+    if (!ended) throw new Error(`not reached within ${timeoutMs / 1000} s: ${what} (${state})`);
+  }
+
+  /** Waits until `n` more events than now are acknowledged. */
+  async acknowledgedMore(n: number, what: string, timeoutMs?: number): Promise<void> {
+    const target = this.acked.size + n;
+    await this.until(`${n.toLocaleString("en")} events acknowledged ${what}`, () => this.acked.size >= target, timeoutMs);
+  }
+
+  /** The store health as the app reports it (GET /admin/health), undefined while it does not answer. */
+  async health(): Promise<{ postgres: { ok: boolean }; redis: { ok: boolean } } | undefined> {
+    try {
+      const res = await fetch(`${this.app.baseUrl}/admin/health`, { headers: { authorization: `Bearer ${this.readToken}` }, signal: AbortSignal.timeout(10_000) });
+      const json = (await res.json()) as { data?: { postgres: { ok: boolean }; redis: { ok: boolean } } };
+      return json.data;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The request ids posted so far (to tell later ones apart). */
+  posted(): Set<string> {
+    return new Set(this.events.keys());
+  }
+
+  /** Ids first posted after `before` was taken, and acknowledged. */
+  acknowledgedSince(before: Set<string>): string[] {
+    return [...this.acked].filter((id) => !before.has(id));
+  }
+
+  /** How many of these request ids have a row in usage_records. */
+  async storedCount(requestIds: string[]): Promise<number> {
+    const r = await sql<{ n: number }>`select count(*)::int as n from usage_records where request_id = any(${requestIds}::text[])`.execute(this.runtime.db!.db);
+    return r.rows[0]!.n;
+  }
 
   async waitDrained(timeoutMs = 90_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;

@@ -1,6 +1,7 @@
 import os from "node:os";
 import { outboxStats } from "../../server/usage/hot-outbox";
 import type { UsageEvent } from "../../server/usage/schemas";
+import { waitFor } from "../../server/testing/servers";
 import { Latencies, sleep, World, type AuditResult, type Servers } from "./harness";
 
 /** What a scenario reports (one row of RELIABILITY.md). */
@@ -72,6 +73,7 @@ export function steadyStream(w: World, opts: { eventsPerSecond: number; batchSiz
         await w.ingest(w.makeBatch(opts.batchSize), { allow503: opts.allow503, maxWaitMs: 90_000 });
       } catch (err) {
         w.fail(`writer ${i}: ${(err as Error).message}`);
+        w.writerStopped ??= `writer ${i}: ${(err as Error).message}`;
         return;
       } finally {
         busy--;
@@ -93,7 +95,7 @@ export function steadyStream(w: World, opts: { eventsPerSecond: number; batchSiz
     /** Holds new batches and waits for the ones in flight. */
     async pause() {
       paused = true;
-      while (busy > 0) await sleep(20);
+      await waitFor(() => busy === 0, "the batches in flight to be acknowledged", 120_000);
     },
     resume() {
       paused = false;
@@ -101,8 +103,8 @@ export function steadyStream(w: World, opts: { eventsPerSecond: number; batchSiz
   };
 }
 
-/** Polls a read endpoint while a store is down; every answer must be 2xx. */
-export function pollReads(w: World, paths: string[], everyMs: number) {
+/** Polls a read endpoint while a store is down; every answer must be 200 from the store that is up. */
+export function pollReads(w: World, paths: string[], everyMs: number, source: "postgres" | "redis") {
   let running = true;
   const loop = (async () => {
     let i = 0;
@@ -113,6 +115,7 @@ export function pollReads(w: World, paths: string[], everyMs: number) {
         return undefined;
       });
       if (r && r.status !== 200) w.fail(`GET ${path} → ${r.status} during the outage: ${JSON.stringify(r.json).slice(0, 200)}`);
+      else if (r && r.json?.source !== source) w.fail(`GET ${path} answered with source ${String(r.json?.source)} during the outage, expected ${source}`);
       await sleep(everyMs);
     }
   })();
@@ -122,6 +125,9 @@ export function pollReads(w: World, paths: string[], everyMs: number) {
   };
 }
 
+const thousands = (n: number) => n.toLocaleString("en");
+const seconds = (sinceMs: number) => ((Date.now() - sinceMs) / 1000).toFixed(1);
+
 // ---------------------------------------------------------------------------------- 1
 
 export async function pgOutage(servers: Servers): Promise<ScenarioReport> {
@@ -129,35 +135,38 @@ export async function pgOutage(servers: Servers): Promise<ScenarioReport> {
   const w = await World.create(servers, "pgdown");
   try {
     const stream = steadyStream(w, { eventsPerSecond: 1500, batchSize: 250, writers: 3 });
-    await sleep(6_000);
+    await w.acknowledgedMore(9_000, "before the outage");
     servers.pg.stop();
     const outageStart = Date.now();
-    w.notes.push("PostgreSQL stopped (pg_ctl -m fast) for 20 s while 1,500 events/s were arriving");
-    await sleep(1_500);
+    const ackedAtStop = w.acked.size;
+    const outageNote = w.notes.push("") - 1;
+    await w.acknowledgedMore(1_500, "with PostgreSQL stopped, before the reads start");
     const acc = w.accounts[0]!;
-    const stopPolling = pollReads(w, ["/admin/accounts/usage-stats", `/admin/accounts/${acc}/usage-breakdown?range=total`, `/admin/accounts/${acc}/usage-stats?range=daily`], 200);
-    await sleep(Math.max(0, outageStart + 15_000 - Date.now()));
+    const stopPolling = pollReads(w, ["/admin/accounts/usage-stats", `/admin/accounts/${acc}/usage-breakdown?range=total`, `/admin/accounts/${acc}/usage-stats?range=daily`], 200, "redis");
+    await w.acknowledgedMore(20_000, "into the outbox while PostgreSQL is down");
     // Mid-outage: hold the writers and compare the Redis-sourced answers with what was acknowledged.
     await stream.pause();
     const midProblems = await w.auditReads(w.expected(), "redis");
     if (midProblems.length) w.fail(`reads during the PostgreSQL outage (source redis) differ from the acknowledged totals: ${midProblems.slice(0, 5).join("; ")}`);
     else w.notes.push(`during the outage every read answered 200 with source "redis" and the exact acknowledged totals (${w.acked.size} events)`);
     stream.resume();
-    await sleep(Math.max(0, outageStart + 20_000 - Date.now()));
+    await w.acknowledgedMore(7_500, "after the mid-outage audit, PostgreSQL still down");
     await stopPolling();
     servers.pg.start();
+    const whileDown = w.acked.size - ackedAtStop;
+    w.notes[outageNote] = `PostgreSQL stopped (pg_ctl -m fast) for ${seconds(outageStart)} s, until ${thousands(whileDown)} events were acknowledged without it, while 1,500 events/s were offered`;
     w.notes.push("PostgreSQL started again; the stream continued");
-    await sleep(8_000);
+    await w.acknowledgedMore(12_000, "after PostgreSQL came back");
     await stream.stop();
     if (w.counts.sent < 50_000) {
       // Top up so the stream carries at least 50,000 events even on a slow machine.
       const top = steadyStream(w, { eventsPerSecond: 3000, batchSize: 500, writers: 2 });
-      while (w.counts.sent < 50_000) await sleep(200);
+      await w.until("50,000 events sent in all", () => w.counts.sent >= 50_000);
       await top.stop();
     }
     await w.waitDrained();
     const audit = await w.audit();
-    return reportOf(1, "PostgreSQL stopped for 20 s mid-stream", w, audit, started);
+    return reportOf(1, `PostgreSQL stopped mid-stream while ${thousands(whileDown)} events were acknowledged`, w, audit, started);
   } finally {
     await w.close();
   }
@@ -170,16 +179,29 @@ export async function redisOutage(servers: Servers): Promise<ScenarioReport> {
   const w = await World.create(servers, "redisdown");
   try {
     const stream = steadyStream(w, { eventsPerSecond: 1000, batchSize: 200, writers: 2 });
-    await sleep(5_000);
+    await w.acknowledgedMore(5_000, "before the outage");
+    const postedBefore = w.posted();
     servers.redis.kill();
-    w.notes.push("redis-server killed (SIGKILL) for 10 s mid-stream; ingest went straight to PostgreSQL");
+    const killedAt = Date.now();
     const acc = w.accounts[1]!;
-    const stopPolling = pollReads(w, ["/admin/accounts/usage-stats", `/admin/accounts/${acc}/usage-breakdown?range=total`], 300);
-    await sleep(10_000);
+    const stopPolling = pollReads(w, ["/admin/accounts/usage-stats", `/admin/accounts/${acc}/usage-breakdown?range=total`], 300, "postgres");
+    await w.until("8,000 events posted after the kill acknowledged while Redis is down", () => w.acknowledgedSince(postedBefore).length >= 8_000);
     await stopPolling();
+    // The outbox is in Redis: what was acknowledged while it was down can only be in PostgreSQL if
+    // it was written there directly. Checked before Redis comes back, when nothing else could write it.
+    const direct = w.acknowledgedSince(postedBefore);
+    const inPg = await w.storedCount(direct);
+    const down = seconds(killedAt);
+    if (inPg === direct.length) {
+      w.notes.push(
+        `redis-server killed (SIGKILL) mid-stream for ${down} s; ingest went straight to PostgreSQL: all ${thousands(direct.length)} events posted and acknowledged meanwhile were in usage_records before Redis came back`,
+      );
+    } else {
+      w.fail(`${direct.length - inPg} of ${direct.length} events acknowledged while Redis was down (${down} s) were not in usage_records before it came back`);
+    }
     servers.redis.start();
     w.notes.push("redis-server restarted from its AOF; counters rebuilt by the app's reconcile");
-    await sleep(6_000);
+    await w.acknowledgedMore(5_000, "after Redis came back");
     await stream.stop();
     await w.waitDrained();
     const audit = await w.audit({ redisTimeoutMs: 60_000 });
@@ -198,7 +220,7 @@ export async function appKilled(servers: Servers): Promise<ScenarioReport> {
     // A backlog to drain: PostgreSQL paused while 20,000 events go into the outbox.
     servers.pg.stop();
     const stream = steadyStream(w, { eventsPerSecond: 4000, batchSize: 500, writers: 2 });
-    while (w.counts.sent < 20_000) await sleep(100);
+    await w.until("20,000 events sent while PostgreSQL is stopped", () => w.counts.sent >= 20_000);
     await stream.pause();
     servers.pg.start();
     // Kill while the drainer holds entries it read and has not acknowledged (a write in progress),
@@ -216,10 +238,11 @@ export async function appKilled(servers: Servers): Promise<ScenarioReport> {
     w.notes.push(
       `app SIGKILLed while draining: ${before} of ${w.acked.size} acknowledged events committed, ${backlog.length} outbox entries left of which ${backlog.pending} delivered to the drainer and unacknowledged; batches were in flight`,
     );
-    await sleep(1_000);
+    const refusedConnections = w.counts.connectionErrors;
+    await w.until("a writer to find the killed app gone (a connection error)", () => w.counts.connectionErrors > refusedConnections, 30_000);
     await w.startApp();
     w.notes.push("app restarted; the dead consumer's pending outbox entries are claimed after 30 s idle");
-    await sleep(3_000);
+    await w.acknowledgedMore(4_000, "by the restarted app");
     await stream.stop();
     // The killed drainer's entries wait claimIdleMs (30 s) before another consumer takes them.
     await w.waitDrained(120_000);
@@ -258,9 +281,13 @@ export async function retries(servers: Servers): Promise<ScenarioReport> {
     await phase("with Redis");
     w.notes.push("with Redis: 10 rounds of (a 200-event batch sent twice, a 300-event batch from 4 clients at once, 2 overlapping batches at once)");
     servers.redis.kill();
-    await sleep(1_500);
+    await w.until("the app to report Redis down (GET /admin/health)", async () => (await w.health())?.redis.ok === false, 30_000);
+    const postedBefore = w.posted();
     await phase("Redis down (straight to PostgreSQL)");
-    w.notes.push("the same with Redis down (the direct PostgreSQL path)");
+    const direct = w.acknowledgedSince(postedBefore);
+    const inPg = await w.storedCount(direct);
+    if (inPg === direct.length) w.notes.push(`the same with Redis down: all ${thousands(direct.length)} events accepted were in usage_records before Redis came back (the direct PostgreSQL path)`);
+    else extra.push(`Redis down: ${direct.length - inPg} of ${direct.length} acknowledged events were not in usage_records before Redis came back`);
     servers.redis.start();
     await w.waitDrained();
     const audit = await w.audit({ redisTimeoutMs: 60_000 });
@@ -278,13 +305,15 @@ export async function bothDown(servers: Servers): Promise<ScenarioReport> {
   const extra: string[] = [];
   try {
     const stream = steadyStream(w, { eventsPerSecond: 1000, batchSize: 200, writers: 2, allow503: true });
-    await sleep(4_000);
+    await w.acknowledgedMore(4_000, "before the outage");
     servers.pg.stop();
-    await sleep(3_000); // acknowledged events pile up in the outbox
+    await w.acknowledgedMore(3_000, "into the outbox with PostgreSQL stopped");
     servers.redis.kill();
-    w.notes.push("PostgreSQL stopped, 3 s later redis-server killed: both down for 8 s");
-    // A direct probe: 503 with Retry-After and a JSON error.
-    await sleep(1_000);
+    const bothDownAt = Date.now();
+    const downNote = w.notes.push("") - 1;
+    // A direct probe once the app refuses: 503 with Retry-After and a JSON error.
+    const refusedBefore = w.counts.refused503;
+    await w.until("a batch refused with 503 while both stores are down", () => w.counts.refused503 > refusedBefore, 30_000);
     const probe = await fetch(`${w.app.baseUrl}/admin/usage`, {
       method: "POST",
       headers: { authorization: `Bearer ${w.writeToken}`, "content-type": "application/json" },
@@ -294,12 +323,14 @@ export async function bothDown(servers: Servers): Promise<ScenarioReport> {
     if (probe.status !== 503 || !probe.headers.get("retry-after") || body?.error?.code !== "UNAVAILABLE") {
       extra.push(`with both stores down POST /admin/usage → ${probe.status}, retry-after ${probe.headers.get("retry-after")}, body ${JSON.stringify(body)}`);
     } else w.notes.push(`both down: POST /admin/usage → 503, Retry-After: ${probe.headers.get("retry-after")}, error code UNAVAILABLE`);
-    await sleep(7_000);
+    const refusedAtProbe = w.counts.refused503;
+    await w.until("20 more batches refused with 503 (the client retrying)", () => w.counts.refused503 >= refusedAtProbe + 20, 60_000);
+    w.notes[downNote] = `PostgreSQL stopped; once 3,000 events had gone into the outbox, redis-server killed: both down for ${seconds(bothDownAt)} s (${w.counts.refused503} batches refused meanwhile)`;
     servers.redis.start();
-    await sleep(2_000);
+    await w.acknowledgedMore(1_000, "with Redis back and PostgreSQL still stopped");
     servers.pg.start();
     w.notes.push("redis-server restarted from its AOF, then PostgreSQL; refused batches were retried by the client");
-    await sleep(5_000);
+    await w.acknowledgedMore(4_000, "with both stores back");
     await stream.stop();
     if (!w.counts.refused503) extra.push("no batch was refused with 503 while both stores were down");
     await w.waitDrained();
@@ -314,7 +345,7 @@ export async function bothDown(servers: Servers): Promise<ScenarioReport> {
 
 const OFFERED_EVENTS_PER_SECOND = 5_500;
 
-export async function load(servers: Servers, seconds: number): Promise<ScenarioReport> {
+export async function load(servers: Servers, loadSeconds: number): Promise<ScenarioReport> {
   const started = Date.now();
   const w = await World.create(servers, "load", { accounts: 20, keysPerAccount: 5 });
   const extra: string[] = [];
@@ -346,14 +377,19 @@ export async function load(servers: Servers, seconds: number): Promise<ScenarioR
         }
       }
     });
-    await sleep(seconds * 1000);
+    // The load is a number of events (what FAULTS_LOAD_SECONDS takes at the offered rate), not a
+    // time: a slower machine takes longer over the same work. Bounded at three times that long.
+    const events = loadSeconds * OFFERED_EVENTS_PER_SECOND;
+    await w.until(`${thousands(events)} events sent under load`, () => w.counts.sent >= events, Math.max(3 * loadSeconds * 1000, 120_000));
     running = false;
     const ackedInWindow = w.acked.size;
     const elapsed = (Date.now() - t0) / 1000;
     await stream.stop();
     await Promise.all(readers);
     const rate = Math.round(ackedInWindow / elapsed);
-    w.notes.push(`${seconds} s of ingest offered at ${OFFERED_EVENTS_PER_SECOND.toLocaleString("en")} events/s (10 writers × 1,000-event batches): ${ackedInWindow} events acknowledged in the window, ${rate} events/s achieved`);
+    w.notes.push(
+      `${thousands(events)} events offered at ${thousands(OFFERED_EVENTS_PER_SECOND)} events/s (10 writers × 1,000-event batches): ${ackedInWindow} acknowledged in ${elapsed.toFixed(1)} s, ${rate} events/s achieved`,
+    );
     w.notes.push(`${readers.length} concurrent readers (accounts list, breakdown total and daily): ${w.counts.reads} reads, ${readErrors} errors`);
     // The verdict is correctness under load (nothing lost or doubled, no 5xx, no read error): how
     // fast a busy 2-core CI machine goes is not a property of the code. A rate target applies only
@@ -364,7 +400,7 @@ export async function load(servers: Servers, seconds: number): Promise<ScenarioR
     await w.waitDrained(120_000);
     const audit = await w.audit();
     const target = minRate === undefined ? `${OFFERED_EVENTS_PER_SECOND.toLocaleString("en")} events/s offered` : `≥ ${minRate.toLocaleString("en")} events/s`;
-    return reportOf(7, `Load: 100 readers while ingesting ${target} for ${seconds} s`, w, audit, started, extra);
+    return reportOf(7, `Load: 100 readers while ingesting ${thousands(events)} events, ${target}`, w, audit, started, extra);
   } finally {
     await w.close();
   }

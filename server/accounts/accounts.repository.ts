@@ -1,5 +1,6 @@
 import { sql, type Kysely } from "kysely";
 import type { Account, ApiKey, Database } from "../../db/types";
+import { ACCOUNT_LIST_SORTS, API_KEY_LIST_SORTS, type ListSort } from "./list-order";
 import type { ListAccountsInput, ListApiKeysInput, UpsertAccountInput, UpsertApiKeyInput } from "./schemas";
 
 /** An api_keys row without hashed_key: that column is never read back by this module. */
@@ -106,6 +107,12 @@ export async function softDeleteApiKey(db: Kysely<Database>, id: string): Promis
     .executeTakeFirst();
 }
 
+/** A sort of list-order.ts as SQL: the same order as its in-memory twin. */
+function orderBy(s: Pick<ListSort<string, never>, "column" | "text">) {
+  return s.text ? sql`lower(${sql.ref(s.column)}) COLLATE "C"` : sql.ref(s.column);
+}
+const byId = sql`id COLLATE "C"`;
+
 /** ILIKE pattern matching `text` literally anywhere. */
 function containsPattern(text: string): string {
   return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
@@ -120,13 +127,12 @@ export async function findAccountsPage(db: Kysely<Database>, f: ListAccountsInpu
     const p = containsPattern(f.search);
     q = q.where((eb) => eb.or([eb("id", "ilike", p), eb("name", "ilike", p)]));
   }
-  const sortColumn = ({ name: "name", priority: "priority", createdAt: "created_at", updatedAt: "updated_at" } as const)[f.sort];
   const [count, rows] = await Promise.all([
     q.select((eb) => eb.fn.countAll<number>().as("n")).executeTakeFirstOrThrow(),
     q
       .selectAll()
-      .orderBy(sortColumn, f.order)
-      .orderBy("id")
+      .orderBy(orderBy(ACCOUNT_LIST_SORTS[f.sort]), (ob) => (f.order === "asc" ? ob.asc().nullsLast() : ob.desc().nullsLast()))
+      .orderBy(byId)
       .limit(f.pageSize)
       .offset((f.page - 1) * f.pageSize)
       .execute(),
@@ -143,15 +149,12 @@ export async function findApiKeysPage(db: Kysely<Database>, f: ListApiKeysInput)
     const p = containsPattern(f.search);
     q = q.where((eb) => eb.or([eb("id", "ilike", p), eb("name", "ilike", p)]));
   }
-  const sortColumn = (
-    { name: "name", createdAt: "created_at", updatedAt: "updated_at", lastUsedAt: "last_used_at", totalCost: "total_cost_accumulated" } as const
-  )[f.sort];
   const [count, rows] = await Promise.all([
     q.select((eb) => eb.fn.countAll<number>().as("n")).executeTakeFirstOrThrow(),
     q
       .select(apiKeyColumns)
-      .orderBy(sortColumn, (ob) => (f.order === "asc" ? ob.asc().nullsLast() : ob.desc().nullsLast()))
-      .orderBy("id")
+      .orderBy(orderBy(API_KEY_LIST_SORTS[f.sort]), (ob) => (f.order === "asc" ? ob.asc().nullsLast() : ob.desc().nullsLast()))
+      .orderBy(byId)
       .limit(f.pageSize)
       .offset((f.page - 1) * f.pageSize)
       .execute(),

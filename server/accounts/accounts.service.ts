@@ -15,6 +15,7 @@ import {
 } from "../usage/hot-index";
 import { isDatabaseUnavailable } from "../../db/errors";
 import * as repo from "./accounts.repository";
+import { ACCOUNT_LIST_SORTS, API_KEY_LIST_SORTS, indexOrder } from "./list-order";
 import type {
   AccountView,
   ApiKeyView,
@@ -201,15 +202,13 @@ export async function listAccounts(runtime: Runtime, f: ListAccountsInput): Prom
     const { rows, total } = await inDatabase(() => repo.findAccountsPage(runtime.db!.db, f));
     return { items: rows.map(accountView), pagination: pagination(f.page, f.pageSize, total) };
   }
+  const order = indexOrder("accounts", ACCOUNT_LIST_SORTS, f.sort, f.order);
   const index = await allAccountIndex(requireRedisIndex(runtime), runtime.config.redisKeyPrefix);
   const all = [...index]
     .map(([id, e]) => ({ id, ...e }))
     .filter((a) => (f.includeDeleted || a.status !== "deleted") && (!f.platform || a.platform === f.platform) && (!f.status || a.status === f.status))
     .filter((a) => contains(a.id, f.search) || contains(a.name, f.search))
-    .sort((a, b) => {
-      const d = f.sort === "priority" ? a.priority - b.priority : a.name.localeCompare(b.name);
-      return (f.order === "asc" ? d : -d) || a.id.localeCompare(b.id);
-    })
+    .sort(order)
     .map(({ id, ...e }) => accountViewOfIndex(id, e, ""));
   return pageOf(all, f.page, f.pageSize);
 }
@@ -219,12 +218,13 @@ export async function listApiKeys(runtime: Runtime, f: ListApiKeysInput): Promis
     const { rows, total } = await inDatabase(() => repo.findApiKeysPage(runtime.db!.db, f));
     return { items: rows.map(apiKeyView), pagination: pagination(f.page, f.pageSize, total) };
   }
+  const order = indexOrder("API keys", API_KEY_LIST_SORTS, f.sort, f.order);
   const index = await allApiKeyIndex(requireRedisIndex(runtime), runtime.config.redisKeyPrefix);
   const all = [...index]
     .map(([id, e]) => ({ id, ...e }))
     .filter((k) => (f.includeDeleted || k.status !== "deleted") && (!f.accountId || k.accountId === f.accountId) && (!f.status || k.status === f.status))
     .filter((k) => contains(k.id, f.search) || contains(k.name, f.search))
-    .sort((a, b) => (f.order === "asc" ? 1 : -1) * a.name.localeCompare(b.name) || a.id.localeCompare(b.id))
+    .sort(order)
     .map(({ id, ...e }) => apiKeyViewOfIndex(id, e, ""));
   return pageOf(all, f.page, f.pageSize);
 }

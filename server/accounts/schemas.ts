@@ -78,7 +78,9 @@ export const listAccountsInput = z
     platform: slug("platform name").optional(),
     status: slug("status").optional(),
     includeDeleted: queryBool.default(false),
-    sort: z.enum(["name", "priority", "createdAt", "updatedAt"]).default("name"),
+    sort: z.enum(["name", "priority", "createdAt", "updatedAt"]).default("name").meta({
+      description: "Names sort case-insensitively by code point. With POSTGRES_ENABLED=false only name and priority (400 otherwise)",
+    }),
     order: z.enum(["asc", "desc"]).default("asc"),
     page,
     pageSize,
@@ -92,7 +94,9 @@ export const listApiKeysInput = z
     accountId: accountId.optional(),
     status: slug("status").optional(),
     includeDeleted: queryBool.default(false),
-    sort: z.enum(["name", "createdAt", "updatedAt", "lastUsedAt", "totalCost"]).default("name"),
+    sort: z.enum(["name", "createdAt", "updatedAt", "lastUsedAt", "totalCost"]).default("name").meta({
+      description: "Names sort case-insensitively by code point. With POSTGRES_ENABLED=false only name (400 otherwise)",
+    }),
     order: z.enum(["asc", "desc"]).default("asc"),
     page,
     pageSize,

@@ -1,8 +1,9 @@
 import { pastDeadline, type Deadline } from "../deadline";
 import type { RedisClient } from "../redis";
 import type { Runtime } from "../runtime";
+import { compareBy, compareText } from "../sort-order";
 import type { Window } from "../usage/hot-keys";
-import { allAccountIndex, findAccountIndex, findApiKeyIndexes } from "../usage/hot-index";
+import { allAccountIndex, findAccountIndex, findApiKeyIndexes, type AccountIndexEntry } from "../usage/hot-index";
 import { addFig, figFromRow, figValue, fraction, totals, ZERO_FIG, type Fig } from "./figures";
 import { figFromHot, readAccountCounters, readKeyCounters, readModelCounters, type HotFigures } from "./hot-reader";
 import { assertExactZone, boundaries, monthBoundaries, resolveRange, type ResolvedRange } from "./range";
@@ -52,31 +53,15 @@ const iso = (d: Date | number | null | undefined) => (d === null || d === undefi
 
 // ---- accounts.usageStats
 
+/** PostgreSQL answers for accounts not soft-deleted; the index marks a deleted one by its status. */
+const isLive = (m: AccountIndexEntry | undefined): m is AccountIndexEntry => m !== undefined && m.status !== "deleted";
+
 interface AccountWindows {
   info: AccountInfo;
   windows: Record<WindowName, Fig>;
 }
 
-
-const byId = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
-
-/** The in-memory twin of the SQL ORDER BY: key in the given order, nulls last, ties by id ascending. */
-function compareBy<T>(key: (x: T) => string | number | bigint | null, id: (x: T) => string, order: "asc" | "desc") {
-  const dir = order === "asc" ? 1 : -1;
-  return (a: T, b: T) => {
-    const ka = key(a);
-    const kb = key(b);
-    if (ka !== kb) {
-      if (ka === null) return 1;
-      if (kb === null) return -1;
-      if (ka < kb) return -dir;
-      if (ka > kb) return dir;
-    }
-    return byId(id(a), id(b));
-  };
-}
-
-/** Names compare lower-cased by code unit, like lower(name) COLLATE "C" in SQL. */
+/** Names compare lower-cased by code point, like lower(name) COLLATE "C" in SQL. */
 function accountKey(sort: AccountSort) {
   return (a: AccountWindows): string | number | bigint | null => {
     if (sort === "name") return a.info.name.toLowerCase();
@@ -131,6 +116,7 @@ export async function listAccountUsage(runtime: Runtime, input: AccountUsageList
       const search = input.search?.toLowerCase();
       const metas = [...(await allAccountIndex(redis, prefix))].filter(
         ([id, m]) =>
+          isLive(m) &&
           (input.platform === undefined || m.platform === input.platform) &&
           (input.status === undefined || m.status === input.status) &&
           (search === undefined || m.name.toLowerCase().includes(search) || id.toLowerCase().includes(search)),
@@ -245,7 +231,7 @@ export async function getAccountSummary(runtime: Runtime, input: AccountSummaryI
       const w = hotWindow(range, c, why);
       const prefix = runtime.config.redisKeyPrefix;
       const meta = await findAccountIndex(redis, prefix, input.id);
-      if (!meta) throw notFound(input.id);
+      if (!isLive(meta)) throw notFound(input.id);
       const [[d, m, t]] = (await readAccountCounters(redis, prefix, [input.id], [{ kind: "d", date: c.today }, { kind: "m", month: c.month }, { kind: "t" }])) as [HotFigures[]];
       const windows = { daily: figFromHot(d!), monthly: figFromHot(m!), total: figFromHot(t!) };
       const models = w.kind === "t" ? null : await readModelCounters(redis, prefix, input.id, w);
@@ -258,7 +244,7 @@ export async function getAccountSummary(runtime: Runtime, input: AccountSummaryI
         byModel: models
           ? models
               .map(({ model, figures }): ModelUsage => ({ model, ...totals(figFromHot(figures)) }))
-              .sort((a, b) => b.allTokens - a.allTokens || byId(a.model, b.model))
+              .sort((a, b) => b.allTokens - a.allTokens || compareText(a.model, b.model))
           : null,
         series: null,
         unavailable: unavailableParts,
@@ -327,7 +313,7 @@ async function keysFromRedis(runtime: Runtime, redis: RedisClient, input: Accoun
   if (range.name !== "total") assertConfiguredZone(runtime, c, why);
   const w = hotWindow(range, c, why);
   const prefix = runtime.config.redisKeyPrefix;
-  if (!(await findAccountIndex(redis, prefix, input.id))) throw notFound(input.id);
+  if (!isLive(await findAccountIndex(redis, prefix, input.id))) throw notFound(input.id);
   const keys = await readKeyCounters(redis, prefix, input.id, w);
   const index = await findApiKeyIndexes(redis, prefix, keys.map((k) => k.apiKeyId));
   const all = keys.map(

@@ -20,7 +20,7 @@ const LAYERS: { name: string; match: RegExp }[] = [
   { name: "db", match: /^db\// },
   {
     name: "server foundation",
-    match: /^server\/((config|password-policy|trusted-proxies|calendar|errors|deadline|logger|redis|text|ids)\.ts|metrics\/)/,
+    match: /^server\/((config|password-policy|trusted-proxies|calendar|errors|deadline|logger|redis|text|ids|sort-order)\.ts|metrics\/)/,
   },
   { name: "runtime", match: /^server\/runtime\.ts$/ },
   { name: "http, auth", match: /^server\/(http|auth)\// },

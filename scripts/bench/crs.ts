@@ -23,7 +23,7 @@ import { crsCalendar } from "../../server/crs/layout";
 import { recordRequestId } from "../../server/crs/mapping";
 import { createRuntime } from "../../server/runtime";
 import { createTestDatabase, dropRedisPrefix, testConfig } from "../../server/testing/stores";
-import { startOwnRedis } from "../../server/testing/servers";
+import { startOwnRedis, waitFor } from "../../server/testing/servers";
 import { importScaledCrs, type CrsImportFigures } from "./crs-scaled";
 
 const { values } = parseArgs({ options: { keys: { type: "string", default: "5000,50000" }, "import-keys": { type: "string", default: "5000" } } });
@@ -31,6 +31,8 @@ const sizes = values.keys.split(",").map(Number);
 const importKeys = Number(values["import-keys"]);
 const ACCOUNT = "bench-claude-account";
 const HOUR = 3_600_000;
+/** bench:crs lag: one request this often (not a divisor of the follower's 2 s timer). */
+const ARRIVAL_INTERVAL_MS = 700;
 const cal = crsCalendar(8);
 
 const keyId = (i: number) => {
@@ -108,7 +110,7 @@ async function measureFollower(n: number, withIndex: boolean): Promise<{ figures
     const hundred = await timed();
     const figures: FollowerFigures = { via: hundred.via, firstStartCommands: first.commands, idleCommands: idle.commands, oneRequest: one, hundredRequests: hundred };
     if (!withIndex) return { figures };
-    // Lag: the follower on its timer (2 s), a request every ~0.7 s; how long until each is in PostgreSQL.
+    // Lag: the follower on its timer (2 s), a request every ARRIVAL_INTERVAL_MS; how long until each is in PostgreSQL.
     follower.start();
     const lags: number[] = [];
     for (let s = 0; s < 15; s++) {
@@ -116,14 +118,13 @@ async function measureFollower(n: number, withIndex: boolean): Promise<{ figures
       const written = Date.now();
       await writeLikeCrs(client, r, { lastUsedIndex: true });
       const id = recordRequestId(r.apiKeyId, r.crsRecordJson);
-      for (;;) {
-        const row = await runtime.db!.db.selectFrom("usage_request_ids").select("request_id").where("request_id", "=", id).executeTakeFirst();
-        if (row) break;
-        if (Date.now() - written > 30_000) throw new Error(`request ${id} not followed within 30 s`);
-        await new Promise((res) => setTimeout(res, 20));
-      }
+      // Polled every 20 ms: the lag is measured to that resolution.
+      const followed = () => runtime.db!.db.selectFrom("usage_request_ids").select("request_id").where("request_id", "=", id).executeTakeFirst();
+      await waitFor(followed, `request ${id} followed`, 30_000, 20);
       lags.push(Date.now() - written);
-      await new Promise((res) => setTimeout(res, 700));
+      // The workload's arrival schedule, not a wait for anything: one request per ~0.7 s lands at
+      // every phase of the follower's 2 s timer, so the lags sample its whole range.
+      await new Promise((res) => setTimeout(res, ARRIVAL_INTERVAL_MS));
     }
     await follower.stop();
     lags.sort((a, b) => a - b);

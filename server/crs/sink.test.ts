@@ -1,9 +1,9 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { createRedis, isRedisReady, type RedisClient } from "../redis";
+import { isRedisReady } from "../redis";
 import { createRuntime, type Runtime } from "../runtime";
 import { createTestRuntime, type TestRuntime } from "../testing/runtime";
-import { createTestDatabase, testConfig } from "../testing/stores";
+import { createTestDatabase, testConfig, withRedis } from "../testing/stores";
 import { Drainer } from "../usage/drainer";
 import { heldRequestIds, lockAccounts, unlockAccounts } from "../usage/hot-reconcile";
 import { reconcileHotCounters } from "../usage/reconcile";
@@ -56,16 +56,6 @@ async function drain(runtime: Runtime): Promise<number> {
     return (await drainer.drainAll()).inserted;
   } finally {
     await drainer.stop({ forget: true });
-  }
-}
-
-async function withRedis<T>(runtime: Runtime, fn: (client: RedisClient) => Promise<T>): Promise<T> {
-  const client = createRedis(runtime.config.redisUrl!);
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    client.disconnect();
   }
 }
 

@@ -1,7 +1,10 @@
 import type { AccountView, ApiKeyView } from "../accounts/schemas";
 import { localMidnight } from "../calendar";
 import { localCalendar } from "../usage/local-time";
+import { normalizeEvent, type NormalizedEvent } from "../usage/normalize";
 import type { UsageEvent } from "../usage/schemas";
+import { FIGURE_MEASURES } from "../usage-stats/figures";
+import { FIGURES, type UsageTotals } from "../usage-stats/schemas";
 
 /**
  * The demo data set as a pure function of its options, a seed and "now": accounts, API keys,
@@ -33,20 +36,12 @@ export type DemoAccount = Pick<AccountView, "id" | "name" | "platform" | "type" 
 /** Every demo key belongs to a demo account. */
 export type DemoKey = Pick<ApiKeyView, "id" | "name"> & { accountId: string };
 
-export interface DemoTotals {
-  requests: number;
-  inputTokens: number;
-  outputTokens: number;
-  cacheCreateTokens: number;
-  cacheReadTokens: number;
-  allTokens: number;
-  /** USD with 6 decimals (exact: every event costs a whole number of micro-USD). */
-  cost: number;
-  costMicros: number;
-  /** The rated cost (what the key holders are charged): each demo key has a rate, see KEY_RATES. */
-  ratedCost: number;
-  ratedCostMicros: number;
-}
+/**
+ * What the demo generated in a window, in the read API's figures (db/measures.ts) — cost and
+ * ratedCost in USD with 6 decimals, exact since every demo event costs a whole number of micro-USD —
+ * plus both costs in micro-USD. The rated cost is what the key holders are charged (KEY_RATES).
+ */
+export type DemoTotals = UsageTotals & { costMicros: number; ratedCostMicros: number };
 
 export interface DemoWindows {
   daily: DemoTotals;
@@ -146,7 +141,7 @@ const TEAMS = ["生产", "测试", "CI", "移动端", "数据组", "客服", "�
 const pad2 = (n: number) => String(n).padStart(2, "0");
 
 function zero(): DemoTotals {
-  return { requests: 0, inputTokens: 0, outputTokens: 0, cacheCreateTokens: 0, cacheReadTokens: 0, allTokens: 0, cost: 0, costMicros: 0, ratedCost: 0, ratedCostMicros: 0 };
+  return { ...(Object.fromEntries(FIGURES.map((f) => [f, 0])) as UsageTotals), costMicros: 0, ratedCostMicros: 0 };
 }
 
 function zeroWindows(): DemoWindows {
@@ -159,13 +154,11 @@ function zeroWindows(): DemoWindows {
  */
 const KEY_RATES = [1, 1.2, 1, 0.8, 1.5];
 
-function add(t: DemoTotals, e: UsageEvent, costMicros: number, ratedMicros: number) {
-  t.requests += e.requests ?? 1;
-  t.inputTokens += e.inputTokens;
-  t.outputTokens += e.outputTokens;
-  t.cacheCreateTokens += e.cacheCreateTokens;
-  t.cacheReadTokens += e.cacheReadTokens;
-  t.allTokens += e.inputTokens + e.outputTokens + e.cacheCreateTokens + e.cacheReadTokens;
+/** The count figures an event adds (as the ledger counts them: normalize.ts), and both costs. */
+const COUNT_FIGURES = FIGURE_MEASURES.filter((m) => m.kind === "count");
+
+function add(t: DemoTotals, counters: NormalizedEvent["counters"], costMicros: number, ratedMicros: number) {
+  for (const m of COUNT_FIGURES) t[m.name] += counters[m.field];
   t.costMicros += costMicros;
   t.cost = t.costMicros / 1e6;
   t.ratedCostMicros += ratedMicros;
@@ -277,18 +270,19 @@ export function buildDemoPlan(options: DemoOptions, timezone: string, now = new 
     events.push(event);
 
     const at = cal.at(p.ms);
+    const counters = normalizeEvent(event, timezone).counters;
     const windows: ("daily" | "monthly" | "total")[] = ["total"];
     if (at.month === month) windows.push("monthly");
     if (at.date === today) windows.push("daily");
     for (const w of windows) {
-      add(accountWin[p.account]![w], event, costMicros, ratedMicros);
-      add(totals[w], event, costMicros, ratedMicros);
+      add(accountWin[p.account]![w], counters, costMicros, ratedMicros);
+      add(totals[w], counters, costMicros, ratedMicros);
     }
     accountLast[p.account] = Math.max(accountLast[p.account]!, p.ms);
     if (p.account === 0) {
       const fk = firstKeys[p.key]!;
       for (const w of windows) {
-        add(fk.usage[w], event, costMicros, ratedMicros);
+        add(fk.usage[w], counters, costMicros, ratedMicros);
         if (p.ms > fk.last[w][0]) fk.last[w] = [p.ms, m.model];
       }
     }

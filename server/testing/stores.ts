@@ -3,7 +3,7 @@ import pg from "pg";
 import { createDatabase, type DbHandle } from "../../db/client";
 import { migrate } from "../../db/migrator";
 import { getTestStores, parseConfig, type AppConfig } from "../config";
-import { createRedis } from "../redis";
+import { createRedis, type RedisClient } from "../redis";
 
 /**
  * Test isolation: a database of its own on the shared PostgreSQL (dropped afterwards) and a Redis
@@ -78,5 +78,16 @@ export async function dropRedisPrefix(prefix: string): Promise<void> {
     } while (cursor !== "0");
   } finally {
     redis.disconnect();
+  }
+}
+
+/** Runs `fn` with a Redis client of its own on the runtime's Redis (the runtime's may be the one a test takes down). */
+export async function withRedis<T>(runtime: { config: AppConfig }, fn: (client: RedisClient) => Promise<T>): Promise<T> {
+  const client = createRedis(runtime.config.redisUrl!);
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    client.disconnect();
   }
 }

@@ -1,9 +1,9 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { AppError } from "../errors";
 import { health } from "../health/health.service";
-import { createRedis, isRedisReady, type RedisClient } from "../redis";
+import { isRedisReady } from "../redis";
 import { createRuntime, type Runtime } from "../runtime";
-import { createTestDatabase, dropRedisPrefix, testConfig, type TestDatabase } from "../testing/stores";
+import { createTestDatabase, dropRedisPrefix, testConfig, withRedis, type TestDatabase } from "../testing/stores";
 import { startUsageBackground } from "./background";
 import { Drainer } from "./drainer";
 import { outboxStats } from "./hot-outbox";
@@ -19,17 +19,6 @@ const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!();
 });
-
-/** A client of its own: the runtime's may be the one a test takes down. */
-async function withRedis<T>(runtime: Runtime, fn: (client: RedisClient) => Promise<T>): Promise<T> {
-  const client = createRedis(runtime.config.redisUrl!);
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    client.disconnect();
-  }
-}
 
 async function redisMatches(runtime: Runtime, expected: Expected): Promise<boolean> {
   const { figures, layoutMismatches } = await withRedis(runtime, (client) => redisFigures(client, runtime.config.redisKeyPrefix, expected));

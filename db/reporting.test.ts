@@ -78,7 +78,7 @@ describe("npm run db:grant-reporting", () => {
     const cols = (await client.query<{ c: string }>("SELECT column_name AS c FROM information_schema.columns WHERE table_schema = 'reporting'")).rows.map((x) => x.c);
     expect(cols).not.toContain("hashed_key");
     expect(cols.some((c) => /password|token_hash|secret/.test(c))).toBe(false);
-    for (const t of ["api_keys", "accounts", "admin_users", "admin_sessions", "api_tokens", "usage_records", "usage_key_totals", "usage_request_ids", "schema_migrations", "crs_follower_status"]) {
+    for (const t of ["api_keys", "accounts", "admin_users", "admin_sessions", "api_tokens", "usage_records", "usage_key_totals", "usage_request_ids", "schema_migrations", "source_status"]) {
       expect([t, await errorCode(`SELECT * FROM public.${t} LIMIT 1`)]).toEqual([t, "42501"]);
     }
   });

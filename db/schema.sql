@@ -548,7 +548,8 @@ CREATE TABLE public.accounts (
     metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    deleted_at timestamp with time zone
+    deleted_at timestamp with time zone,
+    sources text[] DEFAULT '{}'::text[] NOT NULL
 );
 
 --
@@ -594,7 +595,8 @@ CREATE TABLE public.api_keys (
     metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    deleted_at timestamp with time zone
+    deleted_at timestamp with time zone,
+    source text
 )
 WITH (fillfactor='50');
 
@@ -628,10 +630,20 @@ CREATE TABLE public.crs_follower_keys (
 );
 
 --
--- Name: crs_follower_status; Type: TABLE; Schema: public; Owner: -
+-- Name: schema_migrations; Type: TABLE; Schema: public; Owner: -
 --
 
-CREATE TABLE public.crs_follower_status (
+CREATE TABLE public.schema_migrations (
+    name text NOT NULL,
+    checksum text NOT NULL,
+    applied_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+--
+-- Name: source_status; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.source_status (
     source text NOT NULL,
     lease_owner text,
     lease_until timestamp with time zone,
@@ -649,24 +661,30 @@ CREATE TABLE public.crs_follower_status (
     rejections jsonb DEFAULT '{}'::jsonb NOT NULL,
     last_rejection text,
     last_rejection_at timestamp with time zone,
-    consecutive_errors integer DEFAULT 0 NOT NULL
+    consecutive_errors integer DEFAULT 0 NOT NULL,
+    kind text NOT NULL,
+    cursor jsonb DEFAULT '{}'::jsonb NOT NULL,
+    rows_read bigint DEFAULT 0 NOT NULL,
+    CONSTRAINT source_status_kind_check CHECK ((kind ~ '^[a-z][a-z0-9-]{0,31}$'::text))
 );
 
 --
--- Name: COLUMN crs_follower_status.rejections; Type: COMMENT; Schema: public; Owner: -
+-- Name: TABLE source_status; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.crs_follower_status.rejections IS 'reason -> count of what the follower skipped (see server/crs/rejections.ts)';
+COMMENT ON TABLE public.source_status IS 'One row per source the ledger reads (a CRS Redis, a sub2api database …): its lease, cursor and counters (server/sources/)';
 
 --
--- Name: schema_migrations; Type: TABLE; Schema: public; Owner: -
+-- Name: COLUMN source_status.rejections; Type: COMMENT; Schema: public; Owner: -
 --
 
-CREATE TABLE public.schema_migrations (
-    name text NOT NULL,
-    checksum text NOT NULL,
-    applied_at timestamp with time zone DEFAULT now() NOT NULL
-);
+COMMENT ON COLUMN public.source_status.rejections IS 'reason -> count of what the source skipped (see server/sources/shared/rejections.ts)';
+
+--
+-- Name: COLUMN source_status.cursor; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.source_status.cursor IS 'where the source reads on from (CRS keeps per-key watermarks in crs_follower_keys instead)';
 
 --
 -- Name: usage_account_daily; Type: TABLE; Schema: public; Owner: -
@@ -1268,18 +1286,18 @@ ALTER TABLE ONLY public.crs_follower_keys
     ADD CONSTRAINT crs_follower_keys_pkey PRIMARY KEY (source, key_id);
 
 --
--- Name: crs_follower_status crs_follower_status_pkey; Type: CONSTRAINT; Schema: public; Owner: -
---
-
-ALTER TABLE ONLY public.crs_follower_status
-    ADD CONSTRAINT crs_follower_status_pkey PRIMARY KEY (source);
-
---
 -- Name: schema_migrations schema_migrations_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
 ALTER TABLE ONLY public.schema_migrations
     ADD CONSTRAINT schema_migrations_pkey PRIMARY KEY (name);
+
+--
+-- Name: source_status source_status_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.source_status
+    ADD CONSTRAINT source_status_pkey PRIMARY KEY (source);
 
 --
 -- Name: usage_account_daily usage_account_daily_pkey; Type: CONSTRAINT; Schema: public; Owner: -
@@ -1397,6 +1415,12 @@ CREATE INDEX accounts_name_idx ON public.accounts USING btree (lower(name));
 --
 
 CREATE INDEX accounts_platform_idx ON public.accounts USING btree (platform) WHERE (deleted_at IS NULL);
+
+--
+-- Name: accounts_sources_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX accounts_sources_idx ON public.accounts USING gin (sources);
 
 --
 -- Name: admin_sessions_expires_idx; Type: INDEX; Schema: public; Owner: -

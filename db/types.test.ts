@@ -22,6 +22,8 @@ const SELECT_TYPES: Record<string, RegExp> = {
   "timestamp with time zone": /^Date$/,
   jsonb: /^Record<string, unknown>$/,
   boolean: /^boolean$/,
+  // The only array column is text[] (accounts.sources).
+  ARRAY: /^string\[\]$/,
 };
 
 interface TsColumn {

@@ -14,6 +14,8 @@ export interface AccountsTable {
   status: Generated<string>;
   priority: Generated<number>;
   metadata: ColumnType<Record<string, unknown>, string | undefined, string>;
+  /** The relays that fed this account ('crs', 'sub2api' …); empty: the REST API alone. */
+  sources: ColumnType<string[], string[] | undefined, string[]>;
   created_at: Generated<Date>;
   updated_at: Generated<Date>;
   deleted_at: Timestamp | null;
@@ -30,6 +32,8 @@ export interface ApiKeysTable {
   total_cost_accumulated: ColumnType<string, string | number | undefined, string | number>;
   last_used_at: Timestamp | null;
   metadata: ColumnType<Record<string, unknown>, string | undefined, string>;
+  /** The relay this key came from ('crs', 'sub2api' …); null: the REST API. */
+  source: string | null;
   created_at: Generated<Date>;
   updated_at: Generated<Date>;
   deleted_at: Timestamp | null;
@@ -139,8 +143,11 @@ export interface CrsFollowerKeysTable {
   updated_at: Generated<Date>;
 }
 
-export interface CrsFollowerStatusTable {
+export interface SourceStatusTable {
   source: string;
+  kind: string;
+  cursor: ColumnType<Record<string, unknown>, string | undefined, string>;
+  rows_read: Generated<number>;
   lease_owner: string | null;
   lease_until: Timestamp | null;
   started_at: Generated<Date>;
@@ -166,7 +173,7 @@ export interface Database {
   usage_records: UsageRecordsTable;
   usage_request_ids: { account_id: string; request_id: string; occurred_at: Timestamp };
   crs_follower_keys: CrsFollowerKeysTable;
-  crs_follower_status: CrsFollowerStatusTable;
+  source_status: SourceStatusTable;
   usage_account_daily: AccountDailyTable;
   usage_account_monthly: AccountMonthlyTable;
   usage_account_totals: AccountTotalsTable;

@@ -53,8 +53,9 @@ async function snapshot(db: Kysely<Database>): Promise<Record<string, string[]>>
     ...ROLLUP_TABLES.map((t): [string, string] => [t, `select to_jsonb(t) as j from ${t} t`]),
     ["usage_records", `select to_jsonb(t) || jsonb_build_object('partition', tableoid::regclass::text) as j from usage_records t`],
     ["usage_request_ids", `select to_jsonb(t) as j from usage_request_ids t`],
-    ["api_keys", `select to_jsonb(t) - 'created_at' - 'updated_at' as j from api_keys t`],
-    ["accounts", `select to_jsonb(t) - 'created_at' - 'updated_at' as j from accounts t`],
+    // Without the columns later migrations added (0012: sources), which the old functions never wrote.
+    ["api_keys", `select to_jsonb(t) - 'created_at' - 'updated_at' - 'source' as j from api_keys t`],
+    ["accounts", `select to_jsonb(t) - 'created_at' - 'updated_at' - 'sources' as j from accounts t`],
   ];
   for (const [name, text] of tables) {
     const r = await sql<{ j: string }>`select j::text as j from (${sql.raw(text)}) s`.execute(db);

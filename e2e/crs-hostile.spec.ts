@@ -1,7 +1,7 @@
 import { expect, test } from "@playwright/test";
 import { Redis } from "ioredis";
-import { writeLikeCrs, type FixtureRequest } from "../server/crs/crs.fixtures";
-import { crsCalendar } from "../server/crs/layout";
+import { writeLikeCrs, type FixtureRequest } from "../server/sources/crs/crs.fixtures";
+import { crsCalendar } from "../server/sources/crs/layout";
 import { parseCsv } from "../server/testing/csv";
 import { startOwnRedis, type OwnRedis } from "../server/testing/servers";
 import { login, waitForHydration } from "./fixtures";

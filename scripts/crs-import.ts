@@ -8,7 +8,7 @@ import { parseArgs } from "node:util";
 import cliProgress from "cli-progress";
 import { Redis } from "ioredis";
 import { getConfig } from "../server/config";
-import { CrsImportError, formatReport, importCrs } from "../server/crs/importer";
+import { CrsImportError, formatReport, importCrs } from "../server/sources/crs/importer";
 import { openCliRuntime } from "./cli-runtime";
 
 async function main() {

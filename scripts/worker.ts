@@ -1,15 +1,17 @@
 /**
  * npm run worker — drains the Redis outbox into PostgreSQL and rebuilds the Redis counters when
  * Redis comes back, like the background work inside the app; with CRS_REDIS_URL it also follows
- * claude-relay-service (server/crs/follower.ts). Run as many as you like (on any host): they
- * share the outbox through one consumer group and the CRS follower through one lease.
+ * claude-relay-service (server/sources/crs/follower.ts), with SUB2API_DATABASE_URL sub2api
+ * (server/sources/sub2api/follower.ts). Run as many as you like (on any host): they share the
+ * outbox through one consumer group and each source through one lease.
  */
 import { getConfig } from "../server/config";
 import { createRuntime } from "../server/runtime";
 import { startUsageBackground } from "../server/usage/background";
 import { outboxStats } from "../server/usage/hot-outbox";
 import { createSingleRedis, isRedisReady } from "../server/redis";
-import { startCrsFollower } from "../server/crs/follower";
+import { startCrsFollower } from "../server/sources/crs/follower";
+import { startSub2apiFollower } from "../server/sources/sub2api/follower";
 
 async function main() {
   const config = getConfig();
@@ -19,8 +21,10 @@ async function main() {
   const runtime = await createRuntime(config, { ownDatabase: true, prepare: true });
   const background = startUsageBackground(runtime);
   const follower = await startCrsFollower(runtime, (url) => createSingleRedis(url, { name: "usage-breakdown-crs-follower" }));
+  const sub2api = await startSub2apiFollower(runtime);
   console.log(`[worker] draining ${config.redisKeyPrefix}outbox into PostgreSQL (Ctrl-C to stop)`);
   if (config.crsRedisUrl) console.log("[worker] following claude-relay-service at CRS_REDIS_URL (one follower at a time holds the lease)");
+  if (config.sub2apiDatabaseUrl) console.log(`[worker] following sub2api at SUB2API_DATABASE_URL as source "${config.sub2apiSource}" (one follower at a time holds the lease)`);
   const report = setInterval(() => {
     if (!isRedisReady(runtime.redis)) return;
     outboxStats(runtime.redis, config.redisKeyPrefix)
@@ -39,6 +43,7 @@ async function main() {
     clearInterval(report);
     console.log("[worker] stopping; unacknowledged batches stay in the outbox for the next drainer");
     await follower?.stop();
+    await sub2api?.stop();
     await background.stop();
     await runtime.close();
     process.exit(0);

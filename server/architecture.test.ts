@@ -27,7 +27,7 @@ const LAYERS: { name: string; match: RegExp }[] = [
   { name: "usage, maintenance", match: /^server\/(usage|maintenance)\// },
   { name: "usage-stats", match: /^server\/usage-stats\// },
   { name: "accounts", match: /^server\/accounts\// },
-  { name: "crs, demo", match: /^server\/(crs|demo)\// },
+  { name: "sources, demo", match: /^server\/(sources|demo)\// },
   { name: "health", match: /^server\/health\// },
   { name: "trpc, rest, openapi, startup", match: /^server\/((trpc|rest|openapi)\/|startup\.ts$)/ },
   { name: "app", match: /^app\// },

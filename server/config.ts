@@ -161,6 +161,13 @@ const envSchema = z.object({
   CRS_TIMEZONE_OFFSET: int("CRS_TIMEZONE_OFFSET", 8, -12, 14),
   CRS_FOLLOW_IN_APP: bool("CRS_FOLLOW_IN_APP", true),
   CRS_POLL_INTERVAL_MS: int("CRS_POLL_INTERVAL_MS", 2000, 100, 600000),
+  SUB2API_DATABASE_URL: optionalUrl("SUB2API_DATABASE_URL", ["postgres:", "postgresql:"]),
+  SUB2API_SOURCE: z
+    .string()
+    .regex(/^[a-z][a-z0-9-]{0,31}$/, { error: "SUB2API_SOURCE must be a lower-case name (letters, digits, '-'; at most 32)" })
+    .default("sub2api"),
+  SUB2API_FOLLOW_IN_APP: bool("SUB2API_FOLLOW_IN_APP", true),
+  SUB2API_POLL_INTERVAL_MS: int("SUB2API_POLL_INTERVAL_MS", 2000, 100, 600000),
 })
   // The names the code uses; AppConfig is this output, so no field is declared twice.
   .transform((e) => ({
@@ -210,13 +217,20 @@ const envSchema = z.object({
     csvMaxConcurrentExports: Math.min(e.CSV_MAX_CONCURRENT_EXPORTS, Math.max(1, e.DB_POOL_MAX - 1)),
     /** … and per API token (or session). */
     csvMaxConcurrentExportsPerToken: e.CSV_MAX_CONCURRENT_EXPORTS_PER_TOKEN,
-    /** claude-relay-service's Redis to follow (server/crs/follower.ts); undefined: no follower. */
+    /** claude-relay-service's Redis to follow (server/sources/crs/follower.ts); undefined: no follower. */
     crsRedisUrl: e.CRS_REDIS_URL,
     /** CRS's TIMEZONE_OFFSET, used when its data cannot tell (CRS reads 0 as 8). */
     crsTimezoneOffset: e.CRS_TIMEZONE_OFFSET === 0 ? 8 : e.CRS_TIMEZONE_OFFSET,
     /** With CRS_REDIS_URL: the app process follows too (the worker always does). */
     crsFollowInApp: e.CRS_FOLLOW_IN_APP,
     crsPollIntervalMs: e.CRS_POLL_INTERVAL_MS,
+    /** sub2api's PostgreSQL to follow, read-only (server/sources/sub2api/follower.ts); undefined: no follower. */
+    sub2apiDatabaseUrl: e.SUB2API_DATABASE_URL,
+    /** The source's name in the ledger (source_status, health, metrics, `sources` of accounts and keys). */
+    sub2apiSource: e.SUB2API_SOURCE,
+    /** With SUB2API_DATABASE_URL: the app process follows too (the worker always does). */
+    sub2apiFollowInApp: e.SUB2API_FOLLOW_IN_APP,
+    sub2apiPollIntervalMs: e.SUB2API_POLL_INTERVAL_MS,
   }));
 
 export type AppConfig = z.output<typeof envSchema>;

@@ -2,7 +2,7 @@ import { ConfigError, getConfig } from "./config";
 import { getRuntime, StartupError } from "./runtime";
 import { startUsageBackground, type UsageBackground } from "./usage/background";
 
-const g = globalThis as unknown as { __usageBackground?: UsageBackground; __crsFollower?: Promise<unknown> };
+const g = globalThis as unknown as { __usageBackground?: UsageBackground; __crsFollower?: Promise<unknown>; __sub2apiFollower?: Promise<unknown> };
 
 /**
  * Start-up of a Next.js server process (called from instrumentation.ts): validates the
@@ -34,8 +34,13 @@ export async function startServer(): Promise<void> {
     // With CRS_REDIS_URL the app follows claude-relay-service too (unless CRS_FOLLOW_IN_APP=false;
     // `npm run worker` always does). Several processes share it through one lease.
     if (config.crsRedisUrl && config.crsFollowInApp) {
-      const [{ startCrsFollower }, { createSingleRedis }] = await Promise.all([import("./crs/follower"), import("./redis")]);
+      const [{ startCrsFollower }, { createSingleRedis }] = await Promise.all([import("./sources/crs/follower"), import("./redis")]);
       g.__crsFollower ??= startCrsFollower(runtime, (url) => createSingleRedis(url, { name: "usage-breakdown-crs-follower" }));
+    }
+    // With SUB2API_DATABASE_URL the app follows sub2api too (unless SUB2API_FOLLOW_IN_APP=false).
+    if (config.sub2apiDatabaseUrl && config.sub2apiFollowInApp) {
+      const { startSub2apiFollower } = await import("./sources/sub2api/follower");
+      g.__sub2apiFollower ??= startSub2apiFollower(runtime);
     }
     // Creates the admin user on first start (printing a generated password once if none is set).
     // If a store is down now, the first sign-in retries it.

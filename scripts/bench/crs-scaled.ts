@@ -4,8 +4,8 @@
  * `npm run bench` (its import figure beside COPY).
  */
 import { Redis } from "ioredis";
-import { fixture, type Dump } from "../../server/crs/crs.fixtures";
-import { importCrs } from "../../server/crs/importer";
+import { fixture, type Dump } from "../../server/sources/crs/crs.fixtures";
+import { importCrs } from "../../server/sources/crs/importer";
 import { createRuntime, type Runtime } from "../../server/runtime";
 import { createTestDatabase, dropRedisPrefix, testConfig, type TestDatabase } from "../../server/testing/stores";
 import { startOwnRedis, type OwnRedis } from "../../server/testing/servers";

@@ -14,7 +14,12 @@ const statusOnUpdate = (table: "accounts" | "api_keys") =>
  * Creates the account or updates the fields given (omitted ones keep their value), and brings
  * a soft-deleted account back.
  */
-export async function upsertAccount(db: Kysely<Database>, input: UpsertAccountInput): Promise<Account> {
+/** What a relay source adds to an upsert: its name, kept in `sources` (accounts) or `source` (keys). */
+export interface UpsertOrigin {
+  source?: string;
+}
+
+export async function upsertAccount(db: Kysely<Database>, input: UpsertAccountInput, origin: UpsertOrigin = {}): Promise<Account> {
   return db
     .insertInto("accounts")
     .values({
@@ -25,9 +30,13 @@ export async function upsertAccount(db: Kysely<Database>, input: UpsertAccountIn
       status: input.status ?? "active",
       priority: input.priority ?? 50,
       metadata: JSON.stringify(input.metadata ?? {}),
+      sources: origin.source ? [origin.source] : [],
     })
     .onConflict((oc) =>
       oc.column("id").doUpdateSet((eb) => ({
+        ...(origin.source && {
+          sources: sql<string[]>`(SELECT array_agg(DISTINCT s ORDER BY s) FROM unnest(accounts.sources || excluded.sources) AS s)`,
+        }),
         ...(input.name !== undefined && { name: eb.ref("excluded.name") }),
         ...(input.platform !== undefined && { platform: eb.ref("excluded.platform") }),
         ...(input.type !== undefined && { type: eb.ref("excluded.type") }),
@@ -53,12 +62,13 @@ const apiKeyColumns = [
   "total_cost_accumulated",
   "last_used_at",
   "metadata",
+  "source",
   "created_at",
   "updated_at",
   "deleted_at",
 ] as const;
 
-export async function upsertApiKey(db: Kysely<Database>, input: UpsertApiKeyInput): Promise<ApiKeyRow> {
+export async function upsertApiKey(db: Kysely<Database>, input: UpsertApiKeyInput, origin: UpsertOrigin = {}): Promise<ApiKeyRow> {
   return db
     .insertInto("api_keys")
     .values({
@@ -70,9 +80,11 @@ export async function upsertApiKey(db: Kysely<Database>, input: UpsertApiKeyInpu
       daily_cost_limit: input.dailyCostLimit ?? null,
       total_cost_limit: input.totalCostLimit ?? null,
       metadata: JSON.stringify(input.metadata ?? {}),
+      source: origin.source ?? null,
     })
     .onConflict((oc) =>
       oc.column("id").doUpdateSet((eb) => ({
+        ...(origin.source && { source: eb.ref("excluded.source") }),
         ...(input.name !== undefined && { name: eb.ref("excluded.name") }),
         ...(input.accountId !== undefined && { account_id: eb.ref("excluded.account_id") }),
         ...(input.hashedKey !== undefined && { hashed_key: eb.ref("excluded.hashed_key") }),

@@ -167,7 +167,7 @@ describe("accounts with POSTGRES_ENABLED=false (Redis index only)", () => {
     expect((await listAccounts(runtime, list())).items.map((a) => a.id)).toEqual(["r-1"]);
     // What the index does not hold (limits, hashes, times) reads as empty, in full:
     expect((await listAccounts(runtime, list())).items).toEqual([
-      { id: "r-1", name: "Redis One", platform: "claude", type: "shared", status: "active", priority: 50, metadata: {}, createdAt: "", updatedAt: "", deletedAt: null },
+      { id: "r-1", name: "Redis One", platform: "claude", type: "shared", status: "active", priority: 50, metadata: {}, sources: [], createdAt: "", updatedAt: "", deletedAt: null },
     ]);
     expect((await listApiKeys(runtime, listKeys({ accountId: "r-1" }))).items).toEqual([
       {
@@ -181,6 +181,7 @@ describe("accounts with POSTGRES_ENABLED=false (Redis index only)", () => {
         totalCostAccumulated: "0",
         lastUsedAt: null,
         metadata: {},
+        source: null,
         createdAt: "",
         updatedAt: "",
         deletedAt: null,

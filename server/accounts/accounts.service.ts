@@ -48,6 +48,7 @@ function accountView(a: Account): AccountView {
     status: a.status,
     priority: a.priority,
     metadata: a.metadata,
+    sources: a.sources,
     createdAt: a.created_at.toISOString(),
     updatedAt: a.updated_at.toISOString(),
     deletedAt: a.deleted_at ? new Date(a.deleted_at).toISOString() : null,
@@ -66,6 +67,7 @@ function apiKeyView(k: repo.ApiKeyRow): ApiKeyView {
     totalCostAccumulated: k.total_cost_accumulated,
     lastUsedAt: k.last_used_at ? new Date(k.last_used_at).toISOString() : null,
     metadata: k.metadata,
+    source: k.source,
     createdAt: k.created_at.toISOString(),
     updatedAt: k.updated_at.toISOString(),
     deletedAt: k.deleted_at ? new Date(k.deleted_at).toISOString() : null,
@@ -74,7 +76,7 @@ function apiKeyView(k: repo.ApiKeyRow): ApiKeyView {
 
 // With PostgreSQL disabled the Redis index is all there is: what it does not hold reads as empty.
 function accountViewOfIndex(id: string, e: AccountIndexEntry, at: string): AccountView {
-  return { id, ...e, metadata: {}, createdAt: at, updatedAt: at, deletedAt: null };
+  return { id, ...e, metadata: {}, sources: [], createdAt: at, updatedAt: at, deletedAt: null };
 }
 
 function apiKeyViewOfIndex(id: string, e: ApiKeyIndexEntry, at: string): ApiKeyView {
@@ -87,6 +89,7 @@ function apiKeyViewOfIndex(id: string, e: ApiKeyIndexEntry, at: string): ApiKeyV
     totalCostAccumulated: "0",
     lastUsedAt: null,
     metadata: {},
+    source: null,
     createdAt: at,
     updatedAt: at,
     deletedAt: null,
@@ -121,10 +124,11 @@ function requireRedisIndex(runtime: Runtime): NonNullable<Runtime["redis"]> {
 const indexEntryOfAccount = (a: AccountView): AccountIndexEntry => ({ name: a.name, platform: a.platform, type: a.type, status: a.deletedAt ? "deleted" : a.status, priority: a.priority });
 const indexEntryOfKey = (k: ApiKeyView): ApiKeyIndexEntry => ({ name: k.name, accountId: k.accountId, status: k.deletedAt ? "deleted" : k.status });
 
-export async function upsertAccount(runtime: Runtime, input: UpsertAccountInput): Promise<AccountView> {
+/** `origin.source`: the relay source writing it (server/sources/), recorded in the account's `sources`. */
+export async function upsertAccount(runtime: Runtime, input: UpsertAccountInput, origin: repo.UpsertOrigin = {}): Promise<AccountView> {
   const prefix = runtime.config.redisKeyPrefix;
   if (runtime.db) {
-    const view = accountView(await inDatabase(() => repo.upsertAccount(runtime.db!.db, input)));
+    const view = accountView(await inDatabase(() => repo.upsertAccount(runtime.db!.db, input, origin)));
     await mirror(runtime, `account ${input.id}`, (r) => setAccountIndex(r, prefix, view.id, indexEntryOfAccount(view)));
     return view;
   }
@@ -141,10 +145,11 @@ export async function upsertAccount(runtime: Runtime, input: UpsertAccountInput)
   return accountViewOfIndex(input.id, entry, new Date().toISOString());
 }
 
-export async function upsertApiKey(runtime: Runtime, input: UpsertApiKeyInput): Promise<ApiKeyView> {
+/** `origin.source`: the relay source writing it (server/sources/), recorded as the key's `source`. */
+export async function upsertApiKey(runtime: Runtime, input: UpsertApiKeyInput, origin: repo.UpsertOrigin = {}): Promise<ApiKeyView> {
   const prefix = runtime.config.redisKeyPrefix;
   if (runtime.db) {
-    const view = apiKeyView(await inDatabase(() => repo.upsertApiKey(runtime.db!.db, input)));
+    const view = apiKeyView(await inDatabase(() => repo.upsertApiKey(runtime.db!.db, input, origin)));
     await mirror(runtime, `API key ${input.id}`, (r) => setApiKeyIndex(r, prefix, view.id, indexEntryOfKey(view)));
     return view;
   }

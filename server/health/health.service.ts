@@ -2,7 +2,9 @@ import { ping } from "../../db/client";
 import { isRedisReady } from "../redis";
 import type { Runtime } from "../runtime";
 import { outboxStats } from "../usage/hot-outbox";
-import { crsFollowerHealth, type CrsFollowerHealth } from "../crs/health";
+import { crsFollowerHealth, type CrsFollowerHealth } from "../sources/crs/health";
+import { sourcesHealth } from "../sources/health";
+import type { SourceHealth } from "../sources/shared/health";
 
 export interface StoreHealth {
   configured: boolean;
@@ -32,7 +34,10 @@ export interface Health {
   postgres: StoreHealth;
   redis: StoreHealth;
   outbox: OutboxHealth;
+  /** The CRS follower as before (kept for existing checks); `sources` has it too. */
   crsFollower: CrsFollowerHealth;
+  /** Every relay source the ledger reads (CRS, sub2api …): lease, lag, rows, events, what it skipped. */
+  sources: SourceHealth[];
   timezone: string;
 }
 
@@ -68,15 +73,17 @@ export async function health(runtime: Runtime, nowMs = Date.now()): Promise<Heal
   }
 
   const crsFollower = await crsFollowerHealth(runtime, postgres.ok, nowMs);
+  const sources = await sourcesHealth(runtime, postgres.ok, nowMs);
   const up = [postgres, redis].filter((s) => s.configured && s.ok).length;
   const configured = [postgres, redis].filter((s) => s.configured).length;
-  const stale = (outbox.oldestAgeSeconds ?? 0) > STALE_BACKLOG_SECONDS || (outbox.deadLetters ?? 0) > 0 || (crsFollower.configured && !crsFollower.ok);
+  const stale = (outbox.oldestAgeSeconds ?? 0) > STALE_BACKLOG_SECONDS || (outbox.deadLetters ?? 0) > 0 || (crsFollower.configured && !crsFollower.ok) || sources.some((s) => !s.ok);
   return {
     status: up === 0 ? "down" : up < configured || stale ? "degraded" : "ok",
     postgres,
     redis,
     outbox,
     crsFollower,
+    sources,
     timezone: runtime.config.usageTimezone,
   };
 }

@@ -4,7 +4,7 @@ import { metrics } from "../metrics/metrics";
 
 const STATUS = { ok: 0, degraded: 1, down: 2 } as const;
 
-/** Sets the gauges from the health service (stores, outbox, CRS follower), then renders every metric. */
+/** Sets the gauges from the health service (stores, outbox, CRS follower, every source), then renders every metric. */
 export async function scrapeMetrics(runtime: Runtime): Promise<{ body: string; contentType: string }> {
   const m = metrics();
   const h = await health(runtime);
@@ -28,6 +28,16 @@ export async function scrapeMetrics(runtime: Runtime): Promise<{ body: string; c
     m.crsGaps.set({ source: s.source }, s.gapsFilled);
     m.crsFailing.set({ source: s.source }, s.consecutiveErrors);
     for (const [reason, n] of Object.entries(s.rejectionsByReason)) m.crsRejected.set({ source: s.source, reason }, n);
+  }
+  for (const g of [m.sourceLag, m.sourceRows, m.sourceEvents, m.sourceRejected, m.sourceFailing, m.sourceUp]) g.reset();
+  for (const s of h.sources) {
+    const l = { source: s.source, kind: s.kind };
+    if (s.lagSeconds !== null) m.sourceLag.set(l, s.lagSeconds);
+    m.sourceRows.set(l, s.rowsRead);
+    m.sourceEvents.set(l, s.eventsRecorded);
+    m.sourceFailing.set(l, s.consecutiveErrors);
+    m.sourceUp.set(l, s.ok ? 1 : 0);
+    for (const [reason, n] of Object.entries(s.rejectionsByReason)) m.sourceRejected.set({ ...l, reason }, n);
   }
   return { body: await m.registry.metrics(), contentType: m.registry.contentType };
 }

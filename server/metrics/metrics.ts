@@ -44,6 +44,12 @@ function build() {
     crsGaps: new Gauge({ name: "ub_crs_follower_gaps_filled", help: "Bursts of more than 200 requests filled from CRS's aggregates", labelNames: ["source"] as const, ...r }),
     crsRejected: new Gauge({ name: "ub_crs_follower_rejected", help: "Records and keys the CRS follower skipped, by reason (persisted)", labelNames: ["source", "reason"] as const, ...r }),
     crsFailing: new Gauge({ name: "ub_crs_follower_consecutive_errors", help: "Polls of the CRS follower that failed in a row", labelNames: ["source"] as const, ...r }),
+    sourceLag: new Gauge({ name: "ub_source_lag_seconds", help: "Seconds since a relay source (CRS, sub2api …) was last read", labelNames: ["source", "kind"] as const, ...r }),
+    sourceRows: new Gauge({ name: "ub_source_rows_read", help: "Rows (records) a relay source read since it first started (persisted)", labelNames: ["source", "kind"] as const, ...r }),
+    sourceEvents: new Gauge({ name: "ub_source_events_recorded", help: "Events a relay source recorded since it first started (persisted)", labelNames: ["source", "kind"] as const, ...r }),
+    sourceRejected: new Gauge({ name: "ub_source_rejected", help: "Rows a relay source skipped, by reason (persisted)", labelNames: ["source", "kind", "reason"] as const, ...r }),
+    sourceFailing: new Gauge({ name: "ub_source_consecutive_errors", help: "Polls of a relay source that failed in a row", labelNames: ["source", "kind"] as const, ...r }),
+    sourceUp: new Gauge({ name: "ub_source_up", help: "1 when a relay source is ok (read recently by a leader, not failing)", labelNames: ["source", "kind"] as const, ...r }),
   };
 }
 

@@ -65,8 +65,30 @@ const crsFollowerHealth = z.object({
     }),
   ),
 });
+const sourceHealth = z.object({
+  source: z.string().meta({ description: "The source's name (crs; sub2api or SUB2API_SOURCE)" }),
+  kind: z.string().meta({ description: "crs | sub2api" }),
+  configured: z.boolean().meta({ description: "This process is configured to read it (CRS_REDIS_URL, SUB2API_DATABASE_URL)" }),
+  ok: z.boolean().meta({ description: "Read recently by a leader (when configured here) and not failing" }),
+  leader: z.string().nullable().meta({ description: "The process holding its lease (host:pid), null when none does" }),
+  startedAt: z.string().nullable(),
+  lastReadAt: z.string().nullable(),
+  lagSeconds: count.meta({ description: "Seconds since the last read of the relay" }),
+  lastEventAt: z.string().nullable(),
+  rowsRead: z.number().int().meta({ description: "Rows (records) read from the relay since it first started" }),
+  eventsRecorded: z.number().int(),
+  errors: z.number().int(),
+  consecutiveErrors: z.number().int(),
+  lastError: z.string().nullable(),
+  lastErrorAt: z.string().nullable(),
+  rejected: z.number().int().meta({ description: "Rows skipped (the source went on past them)" }),
+  rejectionsByReason: z.record(z.string(), z.number().int()),
+  lastRejection: z.string().nullable(),
+  lastRejectionAt: z.string().nullable(),
+  cursor: z.record(z.string(), z.unknown()).meta({ description: "Where it reads on from (sub2api: horizon, maxRead, openGaps)" }),
+});
 export const healthDoc = z
-  .object({ status: z.enum(["ok", "degraded", "down"]), postgres: storeHealth, redis: storeHealth, outbox: outboxHealth, crsFollower: crsFollowerHealth, timezone: z.string() })
+  .object({ status: z.enum(["ok", "degraded", "down"]), postgres: storeHealth, redis: storeHealth, outbox: outboxHealth, crsFollower: crsFollowerHealth, sources: z.array(sourceHealth), timezone: z.string() })
   .meta({ id: "Health", description: "503 when status is down" });
 
 export const tokenInfoDoc = z

@@ -1,8 +1,8 @@
 import type { ChainableCommander, Redis } from "ioredis";
-import { addDays } from "../calendar";
+import { addDays } from "../../calendar";
 import { ACCOUNT_FAMILIES, apiKeyIdOf, crsKeys, type AccountFamily, type CrsCalendar } from "./layout";
 import { parseCounters, type KeyAggregates } from "./mapping";
-import { RejectionLog, quote } from "./rejections";
+import { RejectionLog, quote } from "../shared/rejections";
 
 /**
  * Every command sent to a CRS Redis: reads only (no write, no KEYS, no blocking command). Scans

@@ -1,8 +1,8 @@
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Runtime } from "../runtime";
-import { createTestRuntime, type TestRuntime } from "../testing/runtime";
-import { startOwnRedis, type OwnRedis } from "../testing/servers";
+import type { Runtime } from "../../runtime";
+import { createTestRuntime, type TestRuntime } from "../../testing/runtime";
+import { startOwnRedis, type OwnRedis } from "../../testing/servers";
 import { FAMILY_ANCHOR, familyFixture, writeFamilyMetadata, writeFamilyRequests } from "./families.fixtures";
 import { CrsFollower } from "./follower";
 import { importCrs } from "./importer";

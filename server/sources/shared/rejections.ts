@@ -1,8 +1,9 @@
 /**
- * What could not be taken from CRS's Redis, and why: a key of the wrong type, a record that is
+ * What a source could not take, and why: a key of the wrong type, a record that is
  * not JSON, a negative token count, an account that is not CRS's own. Counted per reason, the
  * first few named with their Redis key, so that an import's report and /admin/health say what
- * was left and where — and one bad key or record never ends a run.
+ * was left and where — and one bad key or record never ends a run (CRS names its Redis keys,
+ * sub2api its rows: `usage_logs#42`).
  */
 
 /** How many named examples a log keeps (per log, not per reason). */
@@ -10,7 +11,7 @@ export const MAX_NAMED = 50;
 
 export interface Rejection {
   reason: string;
-  /** The Redis key (with `[i]` for the i-th record of a list) it came from. */
+  /** Where it came from: a Redis key (with `[i]` for the i-th record of a list) or a row (`usage_logs#42`). */
   key: string;
   /** What exactly was wrong there (a value, a type), already shortened. */
   detail?: string;

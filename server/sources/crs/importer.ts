@@ -1,10 +1,10 @@
 import type { Redis } from "ioredis";
-import type { UpsertAccountInput } from "../accounts/schemas";
-import type { Runtime } from "../runtime";
-import { addDays } from "../calendar";
-import { localCalendar } from "../usage/local-time";
-import { costTextToNanos } from "../usage/normalize";
-import { findRecordedRequestIds } from "../usage/usage.repository";
+import type { UpsertAccountInput } from "../../accounts/schemas";
+import type { Runtime } from "../../runtime";
+import { addDays } from "../../calendar";
+import { localCalendar } from "../../usage/local-time";
+import { costTextToNanos } from "../../usage/normalize";
+import { findRecordedRequestIds } from "../../usage/usage.repository";
 import { ledgerCoverage } from "./crs.repository";
 import { CrsAccountDirectory } from "./attribution";
 import { crsCalendar, crsKeys, parseServiceRates, type CrsCalendar } from "./layout";
@@ -22,7 +22,7 @@ import {
   type ResidualResult,
 } from "./mapping";
 import { CrsReader, type CrsHash } from "./reader";
-import { RejectionLog, visible, type RejectionSummary } from "./rejections";
+import { RejectionLog, visible, type RejectionSummary } from "../shared/rejections";
 import { ensureUnattributed, writeAccounts, writeApiKeys, writeCrsEvents } from "./sink";
 
 /**

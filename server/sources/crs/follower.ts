@@ -1,23 +1,15 @@
 import os from "node:os";
 import type { Redis } from "ioredis";
-import { logger, redactUrl } from "../logger";
-import type { Runtime } from "../runtime";
+import { logger, redactUrl } from "../../logger";
+import type { Runtime } from "../../runtime";
 import { CrsAccountDirectory } from "./attribution";
-import {
-  acquireLease,
-  countWatermarks,
-  findWatermarks,
-  keysWithGaps,
-  releaseLease,
-  updateStatus,
-  upsertWatermarks,
-  type KeyWatermark,
-} from "./crs.repository";
+import { countWatermarks, findWatermarks, keysWithGaps, SOURCE_KIND, upsertWatermarks, type KeyWatermark } from "./crs.repository";
+import { acquireLease, findStatus, releaseLease, updateStatus } from "../shared/status.repository";
 import { checkTimeZone, keyResiduals, type KeyBatchContext } from "./importer";
 import { crsCalendar, crsKeys, parseServiceRates, type CrsCalendar } from "./layout";
 import { isUnmapped, keyServiceRates, mapAccount, mapApiKey, mapRecord, recordRequestId, type CrsEvent, type RateContext } from "./mapping";
 import { CrsReader, MAX_RECORDS_PER_KEY, type CrsHash } from "./reader";
-import { RejectionLog, visible, type Rejection } from "./rejections";
+import { RejectionLog, visible, type Rejection } from "../shared/rejections";
 import { ensureUnattributed, writeAccounts, writeApiKeys, writeCrsEvents } from "./sink";
 
 /**
@@ -46,7 +38,7 @@ import { ensureUnattributed, writeAccounts, writeApiKeys, writeCrsEvents } from 
  * and take over when its lease lapses.
  */
 
-export const DEFAULT_SOURCE = "default";
+export const DEFAULT_SOURCE = "crs";
 
 /** A rejection as health shows it: key (escaped already), reason, the value at fault (as JSON). */
 const describe = (r: Rejection) => `${r.key}: ${r.reason}${r.detail ? ` (${r.detail})` : ""}`.slice(0, 500);
@@ -178,7 +170,7 @@ export class CrsFollower {
       gapsFilled: 0,
       gapRequests: 0,
     };
-    if (!(await acquireLease(db, this.source, this.owner, LEASE_MS))) {
+    if (!(await acquireLease(db, this.source, SOURCE_KIND, this.owner, LEASE_MS))) {
       this.initialized = false; // someone else works: re-read the state when we take over
       return result;
     }
@@ -393,7 +385,7 @@ export class CrsFollower {
       logger.info(`[crs] follower ${this.owner} starts at CRS's present (${new Date(nowMs).toISOString()}): import the history with npm run crs:import -- --until <that time>`);
     }
     for (const id of await keysWithGaps(db, this.source)) this.pending.add(id);
-    const status = await db.selectFrom("crs_follower_status").select(["global_requests", "last_read_at"]).where("source", "=", this.source).executeTakeFirst();
+    const status = await findStatus(db, this.source);
     this.lastGlobal = status?.global_requests ? Number(status.global_requests) : undefined;
     this.lastReadMs = status?.last_read_at ? new Date(status.last_read_at).getTime() : undefined;
     this.lastUsedCursor = undefined;

@@ -1,5 +1,8 @@
-import type { Runtime } from "../runtime";
-import { findStatuses, keysWithGaps } from "./crs.repository";
+import type { Runtime } from "../../runtime";
+import { keysWithGaps, SOURCE_KIND } from "./crs.repository";
+import { findStatuses } from "../shared/status.repository";
+import { FAILING_AFTER_ERRORS, STALE_READ_SECONDS } from "../shared/health";
+
 
 /** The CRS follower in /admin/health: per source its leader, lag, last read, gaps and errors. */
 export interface CrsFollowerHealth {
@@ -29,11 +32,6 @@ export interface CrsFollowerHealth {
   }[];
 }
 
-/** A follower that has not read CRS for this long is not keeping up (or not running). */
-const STALE_READ_SECONDS = 60;
-/** Polls failing in a row before the source counts as failing (one error can be a blip). */
-export const FAILING_AFTER_ERRORS = 3;
-
 const iso = (d: Date | string | null) => (d === null ? null : new Date(d).toISOString());
 
 export async function crsFollowerHealth(runtime: Runtime, postgresOk: boolean, nowMs = Date.now()): Promise<CrsFollowerHealth> {
@@ -41,7 +39,7 @@ export async function crsFollowerHealth(runtime: Runtime, postgresOk: boolean, n
   const out: CrsFollowerHealth = { configured, ok: !configured, sources: [] };
   if (!runtime.db || !postgresOk) return out;
   try {
-    for (const s of await findStatuses(runtime.db.db)) {
+    for (const s of await findStatuses(runtime.db.db, SOURCE_KIND)) {
       const leaseValid = s.lease_until !== null && new Date(s.lease_until).getTime() > nowMs;
       out.sources.push({
         source: s.source,

@@ -1,12 +1,12 @@
 import { Redis } from "ioredis";
 import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { upsertAccount } from "../accounts/accounts.service";
-import { health } from "../health/health.service";
-import { redactUrl } from "../logger";
-import type { Runtime } from "../runtime";
-import { createTestRuntime, type TestRuntime } from "../testing/runtime";
-import { startOwnRedis, waitFor, type OwnRedis } from "../testing/servers";
+import { upsertAccount } from "../../accounts/accounts.service";
+import { health } from "../../health/health.service";
+import { redactUrl } from "../../logger";
+import type { Runtime } from "../../runtime";
+import { createTestRuntime, type TestRuntime } from "../../testing/runtime";
+import { startOwnRedis, waitFor, type OwnRedis } from "../../testing/servers";
 import { writeLikeCrs, type FixtureRequest } from "./crs.fixtures";
 import { FAMILY_ANCHOR, familyFixture, writeFamilyMetadata, writeFamilyRequests, type FamilyFixture } from "./families.fixtures";
 import { CrsFollower } from "./follower";

@@ -10,7 +10,7 @@ import { crsCalendar, normalizeCrsModel } from "./layout";
  * request the way CRS v1.1.314 does (the steps and keys of the fixture's README, our own code).
  */
 
-export const FIXTURE_DIR = path.resolve(import.meta.dirname, "../../../shared/fixtures/crs");
+export const FIXTURE_DIR = path.resolve(import.meta.dirname, "../../../../shared/fixtures/crs");
 
 type DumpValue =
   | { type: "string"; value: string }

@@ -1,10 +1,10 @@
 import { createHash } from "node:crypto";
-import { MEASURES as LEDGER_MEASURES } from "../../db/measures";
-import type { UpsertAccountInput, UpsertApiKeyInput } from "../accounts/schemas";
-import { costTextToNanos } from "../usage/normalize";
-import { MAX_TOKENS_PER_FIELD, MIN_OCCURRED_AT, isStorableText, parseCostUsd, roundHalfUp8, type UsageEvent } from "../usage/schemas";
+import { MEASURES as LEDGER_MEASURES } from "../../../db/measures";
+import type { UpsertAccountInput, UpsertApiKeyInput } from "../../accounts/schemas";
+import { costTextToNanos } from "../../usage/normalize";
+import { MAX_TOKENS_PER_FIELD, MIN_OCCURRED_AT, isStorableText, parseCostUsd, roundHalfUp8, type UsageEvent } from "../../usage/schemas";
 import { ACCOUNT_FAMILIES, BINDING_VALUE_PREFIXES, GROUP_BINDING_PREFIX, KEY_BINDING_FIELDS, crsService, normalizeCrsModel, type CrsCalendar } from "./layout";
-import { quote } from "./rejections";
+import { quote } from "../shared/rejections";
 
 /**
  * CRS data → our inputs, as pure functions (no Redis, no SQL): account and key upserts, one event

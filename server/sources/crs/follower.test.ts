@@ -1,10 +1,10 @@
 import { Redis } from "ioredis";
 import { sql, type Kysely } from "kysely";
 import { describe, expect, it } from "vitest";
-import type { Database } from "../../db/types";
-import { createTestRuntime } from "../testing/runtime";
-import { health } from "../health/health.service";
-import { findStatuses } from "./crs.repository";
+import type { Database } from "../../../db/types";
+import { createTestRuntime } from "../../testing/runtime";
+import { health } from "../../health/health.service";
+import { findStatuses } from "../shared/status.repository";
 import { fixture, loadDump, writeLikeCrs, type Dump, type FixtureRequest } from "./crs.fixtures";
 import { CrsFollower, type PollResult } from "./follower";
 import { importCrs } from "./importer";
@@ -140,10 +140,10 @@ describe("the CRS follower", () => {
     expect(takeover.reduce((s, r) => s + r.events, 0)).toBe(0);
     await expectEveryFigure(env.runtime.db!.db);
     const [status] = await findStatuses(env.runtime.db!.db);
-    expect(status).toMatchObject({ source: "default", gaps_filled: 1, gap_requests: 6, errors: 0, lease_owner: "node-b" });
+    expect(status).toMatchObject({ source: "crs", gaps_filled: 1, gap_requests: 6, errors: 0, lease_owner: "node-b" });
     const h = await health(env.runtime);
     expect(h.crsFollower.sources).toEqual([
-      expect.objectContaining({ source: "default", leader: "node-b", gapsFilled: 1, gapRequests: 6, gapsPending: 0, errors: 0, lastError: null }),
+      expect.objectContaining({ source: "crs", leader: "node-b", gapsFilled: 1, gapRequests: 6, gapsPending: 0, errors: 0, lastError: null }),
     ]);
     // 530 records, and the 6 trimmed requests as 3 aggregate events (key × model × day).
     expect(h.crsFollower.sources[0]!.eventsRecorded).toBe(533);

@@ -1,8 +1,8 @@
 import { sql, type Kysely } from "kysely";
 import { afterAll, afterEach, beforeAll } from "vitest";
-import { startOwnRedis, type OwnRedis } from "../testing/servers";
-import type { Database } from "../../db/types";
-import type { Sums } from "../usage/usage.fixtures";
+import { startOwnRedis, type OwnRedis } from "../../testing/servers";
+import type { Database } from "../../../db/types";
+import type { Sums } from "../../usage/usage.fixtures";
 import { fixture } from "./crs.fixtures";
 
 /** What the CRS import and follower tests compare: expected.json's figures and the ledger's rollups. */

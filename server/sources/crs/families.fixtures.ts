@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import type { Redis } from "ioredis";
-import { ZERO_FIG, type Fig } from "../usage-stats/figures";
-import { rng } from "../usage/usage.fixtures";
+import { ZERO_FIG, type Fig } from "../../usage-stats/figures";
+import { rng } from "../../usage/usage.fixtures";
 import type { CrsLayoutVersion, FixtureRequest } from "./crs.fixtures";
 import { writeLikeCrs } from "./crs.fixtures";
 import { crsCalendar } from "./layout";

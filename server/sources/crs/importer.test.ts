@@ -1,9 +1,9 @@
 import { Redis } from "ioredis";
 import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Runtime } from "../runtime";
-import { createTestRuntime, type TestRuntime } from "../testing/runtime";
-import { startOwnRedis, type OwnRedis } from "../testing/servers";
+import type { Runtime } from "../../runtime";
+import { createTestRuntime, type TestRuntime } from "../../testing/runtime";
+import { startOwnRedis, type OwnRedis } from "../../testing/servers";
 import { fixture, loadDump, type Dump } from "./crs.fixtures";
 import { CrsImportError, checkTimeZone, formatReport, importCrs, type ImportReport } from "./importer";
 import { crsCalendar } from "./layout";

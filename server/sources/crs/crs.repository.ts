@@ -1,12 +1,15 @@
 import { sql, type Kysely } from "kysely";
-import type { Database } from "../../db/types";
-import { MEASURES as LEDGER_MEASURES } from "../../db/measures";
+import type { Database } from "../../../db/types";
+import { MEASURES as LEDGER_MEASURES } from "../../../db/measures";
 import { MEASURES, type Covered } from "./mapping";
 
 /** The usage_records column of each count CRS gives (db/measures.ts). */
 const COLUMN_OF = new Map<string, string>(LEDGER_MEASURES.map((m) => [m.name, m.recordColumn]));
 
-/** SQL of the CRS capability: what the ledger holds per key, and the follower's state. */
+/** SQL of the CRS capability: what the ledger holds per key, and the follower's per-key watermarks. */
+
+/** source_status.kind of a claude-relay-service (server/sources/shared/status.repository.ts). */
+export const SOURCE_KIND = "crs";
 
 /**
  * Per key × model × local day (== CRS day) and kind, what the ledger holds: the coverage that
@@ -77,68 +80,13 @@ export async function upsertWatermarks(db: Kysely<Database>, source: string, mar
   }
 }
 
-/** Takes or renews the lease of a source; true when this owner holds it now. */
-export async function acquireLease(db: Kysely<Database>, source: string, owner: string, leaseMs: number): Promise<boolean> {
-  await db.insertInto("crs_follower_status").values({ source }).onConflict((oc) => oc.column("source").doNothing()).execute();
-  const r = await sql`
-    update crs_follower_status set lease_owner = ${owner}, lease_until = now() + ${`${leaseMs} milliseconds`}::interval
-     where source = ${source} and (lease_owner = ${owner} or lease_owner is null or lease_until < now())`.execute(db);
-  return Number(r.numAffectedRows ?? 0) === 1;
-}
-
-export async function releaseLease(db: Kysely<Database>, source: string, owner: string): Promise<void> {
-  await sql`update crs_follower_status set lease_owner = null, lease_until = null where source = ${source} and lease_owner = ${owner}`.execute(db);
-}
-
-export interface StatusUpdate {
-  globalRequests?: number;
-  readAt?: Date;
-  lastEventAt?: Date | null;
-  eventsRecorded?: number;
-  gapsFilled?: number;
-  gapRequests?: number;
-  error?: string;
-  /** What this poll skipped: reason → count, and the last one named. */
-  rejections?: Record<string, number>;
-  lastRejection?: string;
-  /** The poll succeeded: the run of failures ends. */
-  succeeded?: boolean;
-}
-
-export async function updateStatus(db: Kysely<Database>, source: string, u: StatusUpdate): Promise<void> {
-  await sql`
-    update crs_follower_status set
-      global_requests = coalesce(${u.globalRequests ?? null}::bigint, global_requests),
-      last_read_at = coalesce(${u.readAt?.toISOString() ?? null}::timestamptz, last_read_at),
-      last_event_at = greatest(last_event_at, ${u.lastEventAt?.toISOString() ?? null}::timestamptz),
-      events_recorded = events_recorded + ${u.eventsRecorded ?? 0},
-      gaps_filled = gaps_filled + ${u.gapsFilled ?? 0},
-      gap_requests = gap_requests + ${u.gapRequests ?? 0},
-      errors = errors + ${u.error ? 1 : 0},
-      last_error = coalesce(${u.error ?? null}, last_error),
-      last_error_at = case when ${u.error ?? null}::text is null then last_error_at else now() end,
-      consecutive_errors = case when ${u.error ?? null}::text is not null then consecutive_errors + 1
-                                when ${u.succeeded ?? false} then 0 else consecutive_errors end,
-      rejected = rejected + ${Object.values(u.rejections ?? {}).reduce((a, b) => a + b, 0)},
-      rejections = (select coalesce(jsonb_object_agg(k, v), '{}'::jsonb) from (
-                      select k, sum(v)::bigint as v from (
-                        select key as k, value::bigint as v from jsonb_each_text(rejections)
-                        union all select key, value::bigint from jsonb_each_text(${JSON.stringify(u.rejections ?? {})}::jsonb)) x
-                      group by k order by k limit 100) y),
-      last_rejection = coalesce(${u.lastRejection ?? null}, last_rejection),
-      last_rejection_at = case when ${u.lastRejection ?? null}::text is null then last_rejection_at else now() end
-     where source = ${source}`.execute(db);
-}
-
-export type FollowerStatusRow = Awaited<ReturnType<typeof findStatuses>>[number];
-
-export async function findStatuses(db: Kysely<Database>) {
-  return db.selectFrom("crs_follower_status").selectAll().orderBy("source").execute();
-}
-
 /* ------------------------------------------------------------ account origins */
 
-/** Where an account of the ledger came from: a CRS import or follower, elsewhere, or nowhere yet (a bare placeholder). */
+/**
+ * Where an account of the ledger came from: a CRS import or follower — also an account sub2api
+ * synced from CRS (`metadata.crsAccountId` = its id; `sources` then hold both) —, elsewhere, or
+ * nowhere yet (a bare placeholder).
+ */
 export type AccountOrigin = "crs" | "other" | "placeholder";
 
 /**
@@ -148,7 +96,7 @@ export type AccountOrigin = "crs" | "other" | "placeholder";
 export async function accountOrigins(db: Kysely<Database>, ids: readonly string[]): Promise<Map<string, AccountOrigin>> {
   if (!ids.length) return new Map();
   const r = await sql<{ id: string; origin: AccountOrigin }>`
-    select id, case when metadata->>'source' = 'crs' then 'crs'
+    select id, case when metadata->>'source' = 'crs' or 'crs' = any(sources) or metadata->>'crsAccountId' = id then 'crs'
                     when status = 'unknown' and name = id and metadata = '{}'::jsonb then 'placeholder'
                     else 'other' end as origin
       from accounts where id = any(${[...ids]}::text[])`.execute(db);

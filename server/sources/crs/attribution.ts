@@ -1,9 +1,9 @@
-import type { Runtime } from "../runtime";
-import type { UpsertAccountInput } from "../accounts/schemas";
+import type { Runtime } from "../../runtime";
+import type { UpsertAccountInput } from "../../accounts/schemas";
 import { accountOrigins, type AccountOrigin } from "./crs.repository";
 import { UNATTRIBUTED_ACCOUNT_ID, accountFromRecords, type CrsEvent } from "./mapping";
 import type { CrsReader } from "./reader";
-import type { RejectionLog } from "./rejections";
+import type { RejectionLog } from "../shared/rejections";
 
 /**
  * Which account a CRS record may charge. A record names its account itself, and CRS's Redis is

@@ -1,8 +1,8 @@
 import { Redis } from "ioredis";
 import { sql, type Kysely } from "kysely";
 import { describe, expect, it } from "vitest";
-import type { Database } from "../../db/types";
-import { createTestRuntime } from "../testing/runtime";
+import type { Database } from "../../../db/types";
+import { createTestRuntime } from "../../testing/runtime";
 import type { CrsLayoutVersion } from "./crs.fixtures";
 import { FAMILY_ANCHOR, familyFixture, writeFamilyMetadata, writeFamilyRequests, type FamilyFixture, type Truth } from "./families.fixtures";
 import { CrsFollower, type PollResult } from "./follower";

@@ -1,0 +1,253 @@
+import os from "node:os";
+import { logger, redactUrl } from "../../logger";
+import type { Runtime } from "../../runtime";
+import { RejectionLog, visible } from "../shared/rejections";
+import { writeEvents } from "../shared/sink";
+import { acquireLease, findStatus, releaseLease, updateStatus } from "../shared/status.repository";
+import { isUnmapped, mapLog, rowKey } from "./mapping";
+import { Sub2apiReader, type LogRow } from "./reader";
+import { Sub2apiDirectory } from "./sync";
+
+/**
+ * Follows a live sub2api through its PostgreSQL (read-only), with no change to sub2api.
+ *
+ * One poll: the usage_logs rows above the highest id read (`id > $1 ORDER BY id LIMIT n`, the
+ * primary key), written through the one sink, O(new rows). BIGSERIAL ids are handed out when a
+ * row is inserted, not when its transaction commits: a row with a lower id can become visible
+ * after a higher one was read. So every id skipped between two read rows is an open gap, looked
+ * at again each poll (`id BETWEEN lo AND hi`, minus the rows already read there) until its row
+ * appears or GAP_WAIT_MS passed (a rolled-back insert leaves a hole for good). The cursor kept in
+ * PostgreSQL (source_status.cursor) is the horizon — every id at or below it read or given up —,
+ * so a restart re-reads from there: events are keyed by the row id, a re-read is a duplicate.
+ *
+ * Accounts and keys are synced at start and every few minutes. Several followers share one lease.
+ */
+
+export const SOURCE_KIND = "sub2api";
+const LEASE_MS = 15_000;
+const METADATA_SYNC_MS = 5 * 60_000;
+/** How long an id skipped by a later row waits for its transaction to commit. */
+export const GAP_WAIT_MS = 60_000;
+/** Rows per poll; more wait for the next poll (which follows at once while there are more). */
+export const FOLLOW_BATCH = 5_000;
+
+interface Gap {
+  lo: bigint;
+  hi: bigint;
+  since: number;
+  /** Ids in [lo, hi] read already (rows that turned up). */
+  seen: Set<string>;
+}
+
+export interface Sub2apiFollowerOptions {
+  source?: string;
+  owner?: string;
+  now?: () => number;
+  pollIntervalMs?: number;
+  gapWaitMs?: number;
+  batch?: number;
+}
+
+export interface Sub2apiPollResult {
+  leader: boolean;
+  rowsRead: number;
+  events: number;
+  /** Rows that turned up in an open gap (a transaction that committed late). */
+  lateRows: number;
+  openGaps: number;
+  gapsExpired: number;
+  rejected: number;
+  queries: number;
+  horizon: string;
+  /** More rows wait than one poll reads. */
+  more: boolean;
+}
+
+export class Sub2apiFollower {
+  readonly source: string;
+  readonly owner: string;
+  private readonly now: () => number;
+  private readonly directory: Sub2apiDirectory;
+  private readonly gapWaitMs: number;
+  private readonly batch: number;
+  private maxRead = 0n;
+  private gaps: Gap[] = [];
+  private lastMetadataSyncMs = -Infinity;
+  private initialized = false;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<unknown> | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly runtime: Runtime,
+    private readonly reader: Sub2apiReader,
+    private readonly opts: Sub2apiFollowerOptions = {},
+  ) {
+    if (!runtime.db) throw new Error("the sub2api follower keeps its cursor in PostgreSQL: it needs POSTGRES_ENABLED=true");
+    this.source = opts.source ?? runtime.config.sub2apiSource;
+    this.owner = opts.owner ?? `${os.hostname()}:${process.pid}`;
+    this.now = opts.now ?? Date.now;
+    this.gapWaitMs = opts.gapWaitMs ?? GAP_WAIT_MS;
+    this.batch = opts.batch ?? FOLLOW_BATCH;
+    this.directory = new Sub2apiDirectory(runtime, reader, this.source);
+  }
+
+  start(): void {
+    const interval = this.opts.pollIntervalMs ?? this.runtime.config.sub2apiPollIntervalMs;
+    const tick = () => {
+      if (this.stopped) return;
+      let more = false;
+      this.running = this.pollOnce()
+        .then((r) => (more = r.more))
+        .catch((err) => logger.warn(`[sub2api] follower poll failed: ${(err as Error).message}`))
+        .finally(() => {
+          if (!this.stopped) {
+            this.timer = setTimeout(tick, more ? 0 : interval);
+            this.timer.unref();
+          }
+        });
+    };
+    tick();
+  }
+
+  async stop(opts: { release?: boolean } = {}): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.running;
+    if (opts.release !== false) await releaseLease(this.runtime.db!.db, this.source, this.owner).catch(() => {});
+  }
+
+  /** Every id at or below it is read or given up: where a restart reads on from. */
+  get horizon(): bigint {
+    return this.gaps.length ? this.gaps.reduce((m, g) => (g.lo < m ? g.lo : m), this.gaps[0]!.lo) - 1n : this.maxRead;
+  }
+
+  /** One poll; public for tests and the bench. Errors are recorded for /admin/health and rethrown. */
+  async pollOnce(): Promise<Sub2apiPollResult> {
+    const db = this.runtime.db!.db;
+    const result: Sub2apiPollResult = { leader: false, rowsRead: 0, events: 0, lateRows: 0, openGaps: 0, gapsExpired: 0, rejected: 0, queries: 0, horizon: "0", more: false };
+    if (!(await acquireLease(db, this.source, SOURCE_KIND, this.owner, LEASE_MS))) {
+      this.initialized = false; // someone else works: re-read the cursor when we take over
+      return result;
+    }
+    result.leader = true;
+    const before = this.reader.queries;
+    const log = new RejectionLog();
+    try {
+      await this.poll(result, log);
+    } catch (err) {
+      await updateStatus(db, this.source, { error: visible((err as Error).message, 500) }).catch(() => {});
+      throw err;
+    } finally {
+      result.queries = this.reader.queries - before;
+      result.rejected = log.total;
+    }
+    return result;
+  }
+
+  private async poll(result: Sub2apiPollResult, log: RejectionLog): Promise<void> {
+    const db = this.runtime.db!.db;
+    const nowMs = this.now();
+    if (!this.initialized) await this.initialize(nowMs);
+    if (nowMs - this.lastMetadataSyncMs >= METADATA_SYNC_MS) {
+      await this.directory.sync(log);
+      this.lastMetadataSyncMs = nowMs;
+    }
+    // Rows that turned up in open gaps, then the new ones.
+    const late: LogRow[] = [];
+    for (const g of this.gaps) {
+      const rows = await this.reader.logsBetween(g.lo.toString(), g.hi.toString(), [...g.seen]);
+      for (const r of rows) g.seen.add(r.id);
+      late.push(...rows);
+    }
+    const fresh = await this.reader.logsAfter(this.maxRead.toString(), this.batch);
+    result.more = fresh.length === this.batch;
+    let prev = this.maxRead;
+    for (const r of fresh) {
+      const id = BigInt(r.id);
+      if (id > prev + 1n) this.gaps.push({ lo: prev + 1n, hi: id - 1n, since: nowMs, seen: new Set() });
+      prev = id;
+    }
+    this.maxRead = prev;
+    // A gap is closed when every id in it was read, or when it waited long enough.
+    const open: Gap[] = [];
+    for (const g of this.gaps) {
+      if (BigInt(g.seen.size) === g.hi - g.lo + 1n) continue;
+      if (nowMs - g.since > this.gapWaitMs) {
+        result.gapsExpired++;
+        continue;
+      }
+      open.push(g);
+    }
+    this.gaps = open;
+    result.openGaps = open.length;
+    result.lateRows = late.length;
+
+    const rows = [...late, ...fresh];
+    result.rowsRead = rows.length;
+    const events = [];
+    for (const r of rows) {
+      const e = mapLog(this.source, r, this.directory.accountOf);
+      if (isUnmapped(e)) log.add(e.reason, rowKey("usage_logs", r.id), e.detail);
+      else events.push(e);
+    }
+    let newest = 0;
+    if (events.length) {
+      const written = await writeEvents(this.runtime, events);
+      result.events = written.inserted;
+      for (const x of written.rejected) log.add("an event the ledger refused", rowKey("usage_logs", events[x.index]!.requestId.slice(this.source.length + 1)), visible(x.message, 160));
+      newest = events.reduce((m, e) => Math.max(m, Date.parse(e.occurredAt)), 0);
+    }
+    result.horizon = this.horizon.toString();
+    await updateStatus(db, this.source, {
+      readAt: new Date(nowMs),
+      succeeded: true,
+      rowsRead: rows.length,
+      eventsRecorded: result.events,
+      lastEventAt: newest ? new Date(newest) : null,
+      rejections: log.byReason,
+      ...(log.named.length ? { lastRejection: `${log.named.at(-1)!.key}: ${log.named.at(-1)!.reason}`.slice(0, 500) } : {}),
+      cursor: { horizon: result.horizon, maxRead: this.maxRead.toString(), openGaps: open.length },
+    });
+  }
+
+  /** First poll as leader: the stored cursor, or — first start — the present (import the history with npm run sub2api:import). */
+  private async initialize(nowMs: number): Promise<void> {
+    const db = this.runtime.db!.db;
+    await this.reader.schema();
+    const status = await findStatus(db, this.source);
+    const stored = typeof status?.cursor?.horizon === "string" && /^\d{1,19}$/.test(status.cursor.horizon) ? BigInt(status.cursor.horizon) : undefined;
+    if (stored === undefined) {
+      this.maxRead = BigInt(await this.reader.maxId());
+      await updateStatus(db, this.source, { readAt: new Date(nowMs), cursor: { horizon: this.maxRead.toString(), maxRead: this.maxRead.toString(), openGaps: 0 } });
+      logger.info(`[sub2api] follower ${this.owner} starts at sub2api's present (usage_logs id ${this.maxRead}): import the history with npm run sub2api:import`);
+    } else {
+      this.maxRead = stored;
+    }
+    this.gaps = [];
+    this.lastMetadataSyncMs = -Infinity;
+    this.initialized = true;
+  }
+}
+
+/** Starts a follower when SUB2API_DATABASE_URL is set (the worker, and the app unless SUB2API_FOLLOW_IN_APP=false). */
+export async function startSub2apiFollower(runtime: Runtime): Promise<{ stop(): Promise<void> } | undefined> {
+  const url = runtime.config.sub2apiDatabaseUrl;
+  if (!url || !runtime.db) return undefined;
+  const reader = Sub2apiReader.connect(url);
+  try {
+    const follower = new Sub2apiFollower(runtime, reader);
+    follower.start();
+    logger.info(`[sub2api] following sub2api at ${redactUrl(url)} as source "${follower.source}"`);
+    return {
+      async stop() {
+        await follower.stop();
+        await reader.close();
+      },
+    };
+  } catch (err) {
+    await reader.close();
+    logger.error(`[sub2api] not following sub2api: ${(err as Error).message}`);
+    return undefined;
+  }
+}

@@ -1,0 +1,78 @@
+import { sql } from "kysely";
+import { deleteAccount } from "../../accounts/accounts.service";
+import type { UpsertAccountInput } from "../../accounts/schemas";
+import type { Runtime } from "../../runtime";
+import type { RejectionLog } from "../shared/rejections";
+import { writeAccounts, writeApiKeys, type SourceApiKey } from "../shared/sink";
+import { accountIdOf, crsAccountIdOf, mapAccount, mapApiKey, rowKey } from "./mapping";
+import type { Sub2apiReader } from "./reader";
+
+/**
+ * sub2api's accounts and keys into the ledger, and which ledger account each sub2api account's
+ * usage lands on. An account sub2api synced from CRS (`extra.crs_account_id`) lands on that CRS
+ * account — known to the ledger already, or created under CRS's id so that a CRS import made
+ * later joins it — unless the ledger holds that id as an account of its own (entered through the
+ * REST API), which a relay never writes.
+ */
+
+interface LedgerAccount {
+  sources: string[];
+  placeholder: boolean;
+  fromCrs: boolean;
+}
+
+async function ledgerAccounts(runtime: Runtime, ids: string[]): Promise<Map<string, LedgerAccount>> {
+  if (!ids.length || !runtime.db) return new Map();
+  const r = await sql<{ id: string; sources: string[]; placeholder: boolean; from_crs: boolean }>`
+    select id, sources, (status = 'unknown' and name = id and metadata = '{}'::jsonb) as placeholder,
+           (metadata->>'source' = 'crs' or 'crs' = any(sources)) as from_crs
+      from accounts where id = any(${ids}::text[])`.execute(runtime.db.db);
+  return new Map(r.rows.map((x) => [x.id, { sources: x.sources, placeholder: x.placeholder, fromCrs: x.from_crs }]));
+}
+
+export interface SyncResult {
+  accounts: number;
+  /** Accounts synced from CRS whose usage lands on the CRS account. */
+  linked: number;
+  keys: number;
+}
+
+export class Sub2apiDirectory {
+  private readonly ledgerIdOf = new Map<string, string>();
+
+  constructor(
+    private readonly runtime: Runtime,
+    private readonly reader: Sub2apiReader,
+    readonly source: string,
+  ) {}
+
+  /** The ledger account of a sub2api account id (its own id until a sync says otherwise). */
+  readonly accountOf = (sub2apiId: string): string => this.ledgerIdOf.get(sub2apiId) ?? accountIdOf(this.source, sub2apiId);
+
+  /** Reads every account and key (sub2api keeps them all, soft-deleted ones too) and writes them unless `dryRun`. */
+  async sync(log: RejectionLog, opts: { dryRun?: boolean } = {}): Promise<SyncResult> {
+    const rows = await this.reader.accounts();
+    const crsIds = [...new Set(rows.flatMap((a) => crsAccountIdOf(a) ?? []))];
+    const known = await ledgerAccounts(this.runtime, crsIds);
+    const out: SyncResult = { accounts: 0, linked: 0, keys: 0 };
+    const accounts: { input: UpsertAccountInput; key: string }[] = [];
+    const deleted: string[] = [];
+    for (const a of rows) {
+      const crsId = crsAccountIdOf(a);
+      const held = crsId ? known.get(crsId) : undefined;
+      // A relay's account (CRS's, this source's, a placeholder) or none yet: the same account.
+      const linked = crsId !== undefined && (!held || held.placeholder || held.fromCrs || held.sources.includes(this.source));
+      const ledgerId = linked ? crsId! : accountIdOf(this.source, a.id);
+      this.ledgerIdOf.set(a.id, ledgerId);
+      if (linked) out.linked++;
+      accounts.push({ input: mapAccount(this.source, a, ledgerId, { linked, keepPlatform: linked && held !== undefined && !held.placeholder }), key: rowKey("accounts", a.id) });
+      if (a.deleted_at) deleted.push(ledgerId);
+    }
+    const keys: SourceApiKey[] = (await this.reader.apiKeys()).map((k) => mapApiKey(this.source, k));
+    if (opts.dryRun) return { ...out, accounts: accounts.length, keys: keys.length };
+    out.accounts = await writeAccounts(this.runtime, this.source, accounts, log);
+    for (const id of deleted) await deleteAccount(this.runtime, { id }).catch(() => {});
+    out.keys = await writeApiKeys(this.runtime, this.source, keys, log);
+    return out;
+  }
+}

@@ -148,6 +148,7 @@ export interface LogFixture {
   actualCost: string;
   rateMultiplier?: string;
   accountStatsCost?: string | null;
+  accountRateMultiplier?: string | null;
   requestId?: string | null;
   stream?: boolean;
   durationMs?: number | null;
@@ -161,13 +162,13 @@ export async function addLog(db: Queryable, l: LogFixture): Promise<string> {
     `INSERT INTO usage_logs (user_id, api_key_id, account_id, request_id, model, input_tokens, output_tokens,
        cache_creation_tokens, cache_read_tokens, cache_creation_5m_tokens, cache_creation_1h_tokens,
        total_cost, actual_cost, rate_multiplier, account_stats_cost, stream, duration_ms, image_output_tokens,
-       billing_mode, channel_id, created_at)
-     VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21) RETURNING id`,
+       billing_mode, channel_id, created_at, account_rate_multiplier)
+     VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22) RETURNING id`,
     [
       l.userId, l.apiKeyId, l.accountId, l.requestId ?? null, l.model, l.input ?? 0, l.output ?? 0,
       l.cacheCreate ?? 0, l.cacheRead ?? 0, l.cache5m ?? 0, l.cache1h ?? 0,
       l.totalCost, l.actualCost, l.rateMultiplier ?? "1", l.accountStatsCost ?? null, l.stream ?? false, l.durationMs ?? null,
-      l.imageOutputTokens ?? 0, l.billingMode ?? null, l.channelId ?? null, l.createdAt,
+      l.imageOutputTokens ?? 0, l.billingMode ?? null, l.channelId ?? null, l.createdAt, l.accountRateMultiplier ?? null,
     ],
   );
   return r.rows[0]!.id;

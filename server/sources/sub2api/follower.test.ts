@@ -1,0 +1,143 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTestRuntime, type TestRuntime } from "../../testing/runtime";
+import { health } from "../../health/health.service";
+import { Sub2apiFollower } from "./follower";
+import { Sub2apiReader } from "./reader";
+import { addAccount, addKey, addLog, addUser, createSub2apiDatabase, type Sub2apiDatabase } from "./sub2api.fixtures";
+import { figuresBy, generateLogs, ledgerFigures, writeLogs, type GeneratedLog } from "./testing";
+
+/**
+ * The sub2api follower on a live sub2api-shaped database: new rows within a poll, a restart
+ * mid-stream, and the row whose transaction commits after a higher id was read (two writers
+ * holding their transactions open), a rolled-back id given up after its wait — every figure exact.
+ * The clock is injected: the gap's wait passes without waiting.
+ */
+
+let env: TestRuntime;
+let s2a: Sub2apiDatabase;
+const readers: Sub2apiReader[] = [];
+const ids: Record<string, string> = {};
+let clock = Date.now();
+const now = () => clock;
+let accounts: { id: string; ledger: string }[];
+let keys: { id: string; userId: string; ledger: string }[];
+
+beforeAll(async () => {
+  env = await createTestRuntime({ USAGE_TIMEZONE: "UTC" });
+  s2a = await createSub2apiDatabase();
+  ids.u = await addUser(s2a.pool, "carol@example.com");
+  ids.a = await addAccount(s2a.pool, { name: "acct", platform: "anthropic", type: "oauth" });
+  ids.k = await addKey(s2a.pool, { userId: ids.u, name: "carol" });
+  accounts = [{ id: ids.a, ledger: `s2a-live-${ids.a}` }];
+  keys = [{ id: ids.k, userId: ids.u!, ledger: `s2a-live-key-${ids.k}` }];
+}, 60_000);
+
+afterAll(async () => {
+  for (const r of readers) await r.close();
+  await s2a?.drop();
+  await env?.close();
+});
+
+function follower(owner: string): Sub2apiFollower {
+  const reader = Sub2apiReader.connect(s2a.readUrl);
+  readers.push(reader);
+  return new Sub2apiFollower(env.runtime, reader, { owner, now, source: "s2a-live", gapWaitMs: 60_000, batch: 50 });
+}
+
+const rows = (n: number, seed: number) => generateLogs(n, seed, Date.now() - 5_000, 1, accounts, keys);
+
+describe("the sub2api follower", () => {
+  it("records every row exactly: new rows, a restart mid-stream, a late commit and a rolled-back id", async () => {
+    const written: GeneratedLog[] = [];
+    const history = rows(30, 1);
+    await writeLogs(s2a.pool, history);
+    let f = follower("node-a");
+    // First start: sub2api's present; the history is the import's.
+    expect(await f.pollOnce()).toMatchObject({ leader: true, rowsRead: 0, events: 0, horizon: String(30) });
+
+    // New rows, more than one poll's batch (50): the next poll goes on.
+    const burst = rows(70, 2);
+    await writeLogs(s2a.pool, burst);
+    written.push(...burst);
+    expect(await f.pollOnce()).toMatchObject({ rowsRead: 50, events: 50, more: true });
+    // A restart mid-stream (a second instance takes over once the lease is released).
+    await f.stop();
+    f = follower("node-b");
+    expect(await f.pollOnce()).toMatchObject({ leader: true, rowsRead: 20, events: 20, more: false, openGaps: 0 });
+
+    // Two writers: A's row gets the lower id but commits after B's.
+    const a = await s2a.pool.connect();
+    const b = await s2a.pool.connect();
+    const [late, early] = rows(2, 3);
+    await a.query("begin");
+    const lateId = await addLog(a, late!);
+    await b.query("begin");
+    const earlyId = await addLog(b, early!);
+    await b.query("commit");
+    expect(BigInt(earlyId)).toBe(BigInt(lateId) + 1n);
+    written.push(early!);
+    const p1 = await f.pollOnce();
+    expect(p1).toMatchObject({ rowsRead: 1, events: 1, openGaps: 1, horizon: String(BigInt(lateId) - 1n) });
+    // A restart while the gap is open: it reads from the horizon again (a duplicate) and waits on.
+    await f.stop();
+    f = follower("node-c");
+    expect(await f.pollOnce()).toMatchObject({ rowsRead: 1, events: 0, openGaps: 1 });
+    await a.query("commit");
+    written.push(late!);
+    expect(await f.pollOnce()).toMatchObject({ rowsRead: 1, lateRows: 1, events: 1, openGaps: 0, horizon: earlyId });
+
+    // A rolled-back insert leaves a hole for good: given up after the wait (the injected clock).
+    await a.query("begin");
+    await addLog(a, rows(1, 4)[0]!);
+    await a.query("rollback");
+    const after = rows(1, 5);
+    const afterId = (await writeLogs(s2a.pool, after))[0]!;
+    written.push(...after);
+    expect(await f.pollOnce()).toMatchObject({ events: 1, openGaps: 1 });
+    expect(await f.pollOnce()).toMatchObject({ rowsRead: 0, openGaps: 1, gapsExpired: 0 });
+    clock += 61_000;
+    expect(await f.pollOnce()).toMatchObject({ rowsRead: 0, openGaps: 0, gapsExpired: 1, horizon: afterId });
+    a.release();
+    b.release();
+
+    // Every row written since the follower started, exactly once.
+    const db = env.runtime.db!.db;
+    expect(await ledgerFigures(db, "usage_account_totals", "account_id")).toEqual(figuresBy(written, (l) => l.ledgerAccount));
+    expect(await ledgerFigures(db, "usage_key_totals", "api_key_id")).toEqual(figuresBy(written, (l) => l.ledgerKey));
+
+    // /admin/health shows the source with what it read and where it stands.
+    // (Health's clock is the database's, which holds the lease: the injected one ran ahead.)
+    const h = await health(env.runtime, Date.now());
+    expect(h.sources).toEqual([
+      expect.objectContaining({
+        source: "s2a-live",
+        kind: "sub2api",
+        leader: "node-c",
+        rowsRead: 50 + 20 + 1 + 1 + 1 + 1,
+        eventsRecorded: 50 + 20 + 1 + 1 + 1, // the re-read after the restart was a duplicate
+        consecutiveErrors: 0,
+        cursor: { horizon: afterId, maxRead: afterId, openGaps: 0 },
+      }),
+    ]);
+    await f.stop();
+  });
+
+  it("records a failing poll for health and goes on when sub2api answers again", async () => {
+    const reader = Sub2apiReader.connect(s2a.readUrl.replace(/_ro@/, "_nobody@"));
+    readers.push(reader);
+    const f = new Sub2apiFollower(env.runtime, reader, { owner: "node-x", now, source: "s2a-broken" });
+    for (let i = 0; i < 3; i++) await expect(f.pollOnce()).rejects.toThrow();
+    const h = await health(env.runtime, clock);
+    expect(h.sources.find((s) => s.source === "s2a-broken")).toMatchObject({ kind: "sub2api", ok: false, consecutiveErrors: 3, errors: 3 });
+    expect(h.status).toBe("degraded");
+    await f.stop({ release: false });
+    // The login works again (here: another reader under the same owner): the run of failures ends.
+    const good = Sub2apiReader.connect(s2a.readUrl);
+    readers.push(good);
+    const g = new Sub2apiFollower(env.runtime, good, { owner: "node-x", now, source: "s2a-broken" });
+    expect(await g.pollOnce()).toMatchObject({ leader: true });
+    const after = (await health(env.runtime, clock)).sources.find((s) => s.source === "s2a-broken");
+    expect(after).toMatchObject({ ok: true, consecutiveErrors: 0, errors: 3, lastError: expect.stringMatching(/nobody/) });
+    await g.stop();
+  });
+});

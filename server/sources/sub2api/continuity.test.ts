@@ -1,5 +1,6 @@
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { upsertAccount } from "../../accounts/accounts.service";
 import { createTestRuntime, type TestRuntime } from "../../testing/runtime";
 import { startOwnRedis, type OwnRedis } from "../../testing/servers";
 import { accountBreakdownInput, accountSummaryInput } from "../../usage-stats/schemas";
@@ -129,5 +130,18 @@ describe("CRS → sub2api", () => {
     const totals = await ledgerFigures(other.runtime.db!.db, "usage_account_totals", "account_id");
     expect(totals.get(CLAUDE)).toEqual(combined(CLAUDE, logs));
     expect(totals.get(GEMINI)).toEqual(combined(GEMINI, logs));
+  }, 120_000);
+
+  it("never takes over an account the ledger holds from the REST API: a sub2api account synced from that id keeps its own", async () => {
+    const rest = await createTestRuntime({ USAGE_TIMEZONE: TZ });
+    cleanups.push(() => rest.close());
+    await upsertAccount(rest.runtime, { id: CLAUDE, name: "entered by hand", platform: "claude" });
+    const { reader, logs, ids } = await sub2apiWithSyncedAccounts();
+    expect(await importSub2api(rest.runtime, reader, { source: "sub2api" })).toMatchObject({ linkedAccounts: 1, inserted: 120 });
+    const totals = await ledgerFigures(rest.runtime.db!.db, "usage_account_totals", "account_id");
+    expect(totals.has(CLAUDE)).toBe(false);
+    expect(totals.get(`sub2api-${ids.claude}`)).toEqual(figuresBy(logs, (l) => l.ledgerAccount).get(CLAUDE));
+    const hand = await rest.runtime.db!.db.selectFrom("accounts").select(["name", "sources"]).where("id", "=", CLAUDE).executeTakeFirstOrThrow();
+    expect(hand).toEqual({ name: "entered by hand", sources: [] });
   }, 120_000);
 });

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestRuntime, type TestRuntime } from "../../testing/runtime";
 import { health } from "../../health/health.service";
-import { Sub2apiFollower } from "./follower";
+import { waitFor } from "../../testing/servers";
+import { startSub2apiFollower, Sub2apiFollower } from "./follower";
 import { Sub2apiReader } from "./reader";
 import { addAccount, addKey, addLog, addUser, createSub2apiDatabase, type Sub2apiDatabase } from "./sub2api.fixtures";
 import { figuresBy, generateLogs, ledgerFigures, writeLogs, type GeneratedLog } from "./testing";
@@ -140,4 +141,23 @@ describe("the sub2api follower", () => {
     expect(after).toMatchObject({ ok: true, consecutiveErrors: 0, errors: 3, lastError: expect.stringMatching(/nobody/) });
     await g.stop();
   });
+
+  it("a source configured here shows in /admin/health before it reads, and is ok once the started follower reads", async () => {
+    const cfg = await createTestRuntime({ SUB2API_DATABASE_URL: s2a.readUrl, SUB2API_SOURCE: "s2a-cfg", SUB2API_POLL_INTERVAL_MS: "100" });
+    try {
+      const before = await health(cfg.runtime);
+      expect(before.sources).toEqual([expect.objectContaining({ source: "s2a-cfg", kind: "sub2api", configured: true, ok: false, leader: null })]);
+      expect(before.status).toBe("degraded");
+      const started = await startSub2apiFollower(cfg.runtime);
+      try {
+        await waitFor(async () => (await health(cfg.runtime)).status === "ok", "the started follower to read sub2api", 20_000, 50);
+        const after = await health(cfg.runtime);
+        expect(after.sources).toEqual([expect.objectContaining({ source: "s2a-cfg", configured: true, ok: true, leader: expect.any(String) })]);
+      } finally {
+        await started!.stop();
+      }
+    } finally {
+      await cfg.close();
+    }
+  }, 60_000);
 });

@@ -5,11 +5,10 @@
  * hold. Safe to re-run; see README "Connect an existing claude-relay-service".
  */
 import { parseArgs } from "node:util";
-import cliProgress from "cli-progress";
 import { Redis } from "ioredis";
 import { getConfig } from "../server/config";
 import { CrsImportError, formatReport, importCrs } from "../server/sources/crs/importer";
-import { openCliRuntime } from "./cli-runtime";
+import { openCliRuntime, progressBar } from "./cli-runtime";
 
 async function main() {
   const { values } = parseArgs({
@@ -31,27 +30,18 @@ async function main() {
   const crs = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 3, connectionName: "usage-breakdown-crs-import" });
   await crs.connect();
   const runtime = await openCliRuntime();
-  const bar = new cliProgress.SingleBar({ format: "importing CRS [{bar}] {percentage}% | {value}/{total} API keys | {eta_formatted} left", hideCursor: true }, cliProgress.Presets.shades_classic);
-  let started = false;
+  const bar = progressBar("importing CRS [{bar}] {percentage}% | {value}/{total} API keys | {eta_formatted} left");
   try {
     const report = await importCrs(runtime, crs, {
       until,
       dryRun: values["dry-run"],
       offsetHours: runtime.config.crsTimezoneOffset,
-      onProgress: (done, total) => {
-        if (!process.stderr.isTTY) return;
-        if (!started) {
-          bar.start(total, 0);
-          started = true;
-        }
-        bar.setTotal(total);
-        bar.update(done);
-      },
+      onProgress: (done, total) => bar.update(done, total),
     });
-    if (started) bar.stop();
+    bar.stop();
     console.log(values.json ? JSON.stringify(report, null, 2) : formatReport(report));
   } finally {
-    if (started) bar.stop();
+    bar.stop();
     crs.disconnect();
     await runtime.close();
   }

@@ -5,11 +5,10 @@
  * "Connect sub2api".
  */
 import { parseArgs } from "node:util";
-import cliProgress from "cli-progress";
 import { getConfig } from "../server/config";
 import { formatSub2apiReport, importSub2api } from "../server/sources/sub2api/importer";
 import { Sub2apiReader } from "../server/sources/sub2api/reader";
-import { openCliRuntime } from "./cli-runtime";
+import { openCliRuntime, progressBar } from "./cli-runtime";
 
 async function main() {
   const { values } = parseArgs({
@@ -25,26 +24,17 @@ async function main() {
   if (!/^postgres(ql)?:\/\//.test(url)) throw new Error("--database must be a postgres:// URL");
   const reader = Sub2apiReader.connect(url);
   const runtime = await openCliRuntime();
-  const bar = new cliProgress.SingleBar({ format: "importing sub2api [{bar}] {percentage}% | {value}/{total} usage rows | {eta_formatted} left", hideCursor: true }, cliProgress.Presets.shades_classic);
-  let started = false;
+  const bar = progressBar("importing sub2api [{bar}] {percentage}% | {value}/{total} usage rows | {eta_formatted} left");
   try {
     const report = await importSub2api(runtime, reader, {
       source: config.sub2apiSource,
       dryRun: values["dry-run"],
-      onProgress: (done, total) => {
-        if (!process.stderr.isTTY) return;
-        if (!started) {
-          bar.start(total, 0);
-          started = true;
-        }
-        bar.setTotal(total);
-        bar.update(done);
-      },
+      onProgress: (done, total) => bar.update(done, total),
     });
-    if (started) bar.stop();
+    bar.stop();
     console.log(values.json ? JSON.stringify(report, null, 2) : formatSub2apiReport(report));
   } finally {
-    if (started) bar.stop();
+    bar.stop();
     await reader.close();
     await runtime.close();
   }

@@ -4,7 +4,8 @@ import { logger, redactUrl } from "../../logger";
 import type { Runtime } from "../../runtime";
 import { CrsAccountDirectory } from "./attribution";
 import { countWatermarks, findWatermarks, keysWithGaps, SOURCE_KIND, upsertWatermarks, type KeyWatermark } from "./crs.repository";
-import { acquireLease, findStatus, releaseLease, updateStatus } from "../shared/status.repository";
+import { findStatus, updateStatus } from "../shared/status.repository";
+import { pollUnderLease, PollLoop, type Lease } from "../shared/poller";
 import { checkTimeZone, keyResiduals, type KeyBatchContext } from "./importer";
 import { crsCalendar, crsKeys, parseServiceRates, type CrsCalendar } from "./layout";
 import { isUnmapped, keyServiceRates, mapAccount, mapApiKey, mapRecord, recordRequestId, type CrsEvent, type RateContext } from "./mapping";
@@ -42,7 +43,6 @@ export const DEFAULT_SOURCE = "crs";
 
 /** A rejection as health shows it: key (escaped already), reason, the value at fault (as JSON). */
 const describe = (r: Rejection) => `${r.key}: ${r.reason}${r.detail ? ` (${r.detail})` : ""}`.slice(0, 500);
-const LEASE_MS = 15_000;
 const GAP_MAX_WAIT_MS = 30_000;
 const METADATA_SYNC_MS = 5 * 60_000;
 /** The hourly key index lives 7 days in CRS; beyond that (or on first start) keys are listed by SCAN. */
@@ -106,9 +106,8 @@ export class CrsFollower {
   private readonly keyFacts = new Map<string, { rates: Record<string, number>; bound: string[] }>();
   /** Bad keys already counted (accounts, key hashes, counters): re-read each sync or poll, counted once. */
   private readonly seenBadKeys = new Set<string>();
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<unknown> | undefined;
-  private stopped = false;
+  private readonly lease: Lease;
+  private readonly loop: PollLoop;
   private initialized = false;
 
   constructor(
@@ -124,6 +123,8 @@ export class CrsFollower {
     this.directory = new CrsAccountDirectory(runtime, this.reader);
     this.cal = crsCalendar(opts.offsetHours ?? runtime.config.crsTimezoneOffset);
     checkTimeZone(this.cal, runtime.config.usageTimezone, this.now() - 400 * 86_400_000, this.now() + 86_400_000);
+    this.lease = { source: this.source, kind: SOURCE_KIND, owner: this.owner };
+    this.loop = new PollLoop(() => this.pollOnce(), opts.pollIntervalMs ?? runtime.config.crsPollIntervalMs, "crs");
   }
 
   get commands(): number {
@@ -131,31 +132,15 @@ export class CrsFollower {
   }
 
   start(): void {
-    const interval = this.opts.pollIntervalMs ?? this.runtime.config.crsPollIntervalMs;
-    const tick = () => {
-      if (this.stopped) return;
-      this.running = this.pollOnce()
-        .catch((err) => logger.warn(`[crs] follower poll failed: ${(err as Error).message}`))
-        .finally(() => {
-          if (!this.stopped) {
-            this.timer = setTimeout(tick, interval);
-            this.timer.unref();
-          }
-        });
-    };
-    tick();
+    this.loop.start();
   }
 
   async stop(opts: { release?: boolean } = {}): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    await this.running;
-    if (opts.release !== false) await releaseLease(this.runtime.db!.db, this.source, this.owner).catch(() => {});
+    await this.loop.stop(this.runtime.db!.db, this.lease, opts);
   }
 
   /** One poll; public for tests and the bench. Errors are recorded for /admin/health and rethrown. */
   async pollOnce(): Promise<PollResult> {
-    const db = this.runtime.db!.db;
     const result: PollResult = {
       leader: false,
       commands: 0,
@@ -170,22 +155,14 @@ export class CrsFollower {
       gapsFilled: 0,
       gapRequests: 0,
     };
-    if (!(await acquireLease(db, this.source, SOURCE_KIND, this.owner, LEASE_MS))) {
-      this.initialized = false; // someone else works: re-read the state when we take over
-      return result;
-    }
-    result.leader = true;
     const before = this.reader.commands;
-    const log = new RejectionLog();
     try {
-      await this.poll(result, log);
-    } catch (err) {
-      await updateStatus(db, this.source, { error: visible((err as Error).message, 500) }).catch(() => {});
-      throw err;
+      await pollUnderLease(this.runtime.db!.db, this.lease, result, (log) => this.poll(result, log));
     } finally {
       result.commands = this.reader.commands - before;
-      result.rejected = log.total;
     }
+    // Someone else works: re-read the state when we take over.
+    if (!result.leader) this.initialized = false;
     return result;
   }
 

@@ -3,7 +3,8 @@ import { logger, redactUrl } from "../../logger";
 import type { Runtime } from "../../runtime";
 import { RejectionLog, visible } from "../shared/rejections";
 import { writeEvents } from "../shared/sink";
-import { acquireLease, findStatus, releaseLease, updateStatus } from "../shared/status.repository";
+import { findStatus, updateStatus } from "../shared/status.repository";
+import { pollUnderLease, PollLoop, type Lease } from "../shared/poller";
 import { isUnmapped, mapLog, rowKey } from "./mapping";
 import { Sub2apiReader, type LogRow } from "./reader";
 import { Sub2apiDirectory } from "./sync";
@@ -24,7 +25,6 @@ import { Sub2apiDirectory } from "./sync";
  */
 
 export const SOURCE_KIND = "sub2api";
-const LEASE_MS = 15_000;
 const METADATA_SYNC_MS = 5 * 60_000;
 /** How long an id skipped by a later row waits for its transaction to commit. */
 export const GAP_WAIT_MS = 60_000;
@@ -74,9 +74,8 @@ export class Sub2apiFollower {
   private gaps: Gap[] = [];
   private lastMetadataSyncMs = -Infinity;
   private initialized = false;
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<unknown> | undefined;
-  private stopped = false;
+  private readonly lease: Lease;
+  private readonly loop: PollLoop;
 
   constructor(
     private readonly runtime: Runtime,
@@ -90,31 +89,16 @@ export class Sub2apiFollower {
     this.gapWaitMs = opts.gapWaitMs ?? GAP_WAIT_MS;
     this.batch = opts.batch ?? FOLLOW_BATCH;
     this.directory = new Sub2apiDirectory(runtime, reader, this.source);
+    this.lease = { source: this.source, kind: SOURCE_KIND, owner: this.owner };
+    this.loop = new PollLoop(() => this.pollOnce(), opts.pollIntervalMs ?? runtime.config.sub2apiPollIntervalMs, "sub2api");
   }
 
   start(): void {
-    const interval = this.opts.pollIntervalMs ?? this.runtime.config.sub2apiPollIntervalMs;
-    const tick = () => {
-      if (this.stopped) return;
-      let more = false;
-      this.running = this.pollOnce()
-        .then((r) => (more = r.more))
-        .catch((err) => logger.warn(`[sub2api] follower poll failed: ${(err as Error).message}`))
-        .finally(() => {
-          if (!this.stopped) {
-            this.timer = setTimeout(tick, more ? 0 : interval);
-            this.timer.unref();
-          }
-        });
-    };
-    tick();
+    this.loop.start();
   }
 
   async stop(opts: { release?: boolean } = {}): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    await this.running;
-    if (opts.release !== false) await releaseLease(this.runtime.db!.db, this.source, this.owner).catch(() => {});
+    await this.loop.stop(this.runtime.db!.db, this.lease, opts);
   }
 
   /** Every id at or below it is read or given up: where a restart reads on from. */
@@ -124,24 +108,15 @@ export class Sub2apiFollower {
 
   /** One poll; public for tests and the bench. Errors are recorded for /admin/health and rethrown. */
   async pollOnce(): Promise<Sub2apiPollResult> {
-    const db = this.runtime.db!.db;
     const result: Sub2apiPollResult = { leader: false, rowsRead: 0, events: 0, lateRows: 0, openGaps: 0, gapsExpired: 0, rejected: 0, queries: 0, horizon: "0", more: false };
-    if (!(await acquireLease(db, this.source, SOURCE_KIND, this.owner, LEASE_MS))) {
-      this.initialized = false; // someone else works: re-read the cursor when we take over
-      return result;
-    }
-    result.leader = true;
     const before = this.reader.queries;
-    const log = new RejectionLog();
     try {
-      await this.poll(result, log);
-    } catch (err) {
-      await updateStatus(db, this.source, { error: visible((err as Error).message, 500) }).catch(() => {});
-      throw err;
+      await pollUnderLease(this.runtime.db!.db, this.lease, result, (log) => this.poll(result, log));
     } finally {
       result.queries = this.reader.queries - before;
-      result.rejected = log.total;
     }
+    // Someone else works: re-read the cursor when we take over.
+    if (!result.leader) this.initialized = false;
     return result;
   }
 

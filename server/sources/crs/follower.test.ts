@@ -147,6 +147,10 @@ describe("the CRS follower", () => {
     ]);
     // 530 records, and the 6 trimmed requests as 3 aggregate events (key × model × day).
     expect(h.crsFollower.sources[0]!.eventsRecorded).toBe(533);
+    // Every source's view has it too, with the records read (each of the 530 at least once).
+    const crs = h.sources.find((s) => s.source === "crs")!;
+    expect(crs).toMatchObject({ kind: "crs", leader: "node-b", eventsRecorded: 533, consecutiveErrors: 0 });
+    expect(crs.rowsRead).toBeGreaterThanOrEqual(530);
   }, 180_000);
 
   it("costs one command per poll when nothing happened, whatever the number of keys", async () => {

@@ -238,6 +238,7 @@ export class CrsFollower {
         return [];
       });
     let laggingKeys = 0;
+    let recordsRead = 0;
     for (const id of changed) {
       const mark = marks.get(id) ?? { totalRequests: 0, newestRecordId: null, gapSince: null };
       const total = states.get(id)!.totalRequests;
@@ -259,6 +260,7 @@ export class CrsFollower {
         continue;
       }
       // A record that cannot be taken is counted and passed, like any other record read.
+      recordsRead += fresh.length;
       events.push(...mapAll(id, fresh, log));
       let next: KeyWatermark;
       if (anchor < 0 && list.length >= MAX_RECORDS_PER_KEY && (due > MAX_RECORDS_PER_KEY || mark.newestRecordId)) {
@@ -326,6 +328,7 @@ export class CrsFollower {
     await done({
       globalRequests: this.lastGlobal,
       lastEventAt: newest ? new Date(newest) : null,
+      rowsRead: recordsRead,
       eventsRecorded: result.events,
       gapsFilled: result.gapsFilled,
       gapRequests: result.gapRequests,

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestRuntime, type TestRuntime } from "../../testing/runtime";
 import { health } from "../../health/health.service";
+import { scrapeMetrics } from "../../health/scrape";
 import { waitFor } from "../../testing/servers";
 import { startSub2apiFollower, Sub2apiFollower } from "./follower";
 import { Sub2apiReader } from "./reader";
@@ -120,6 +121,11 @@ describe("the sub2api follower", () => {
         cursor: { horizon: afterId, maxRead: afterId, openGaps: 0 },
       }),
     ]);
+    // …and /metrics.
+    const { body } = await scrapeMetrics(env.runtime);
+    expect(body).toContain('ub_source_rows_read{source="s2a-live",kind="sub2api",app="usage-breakdown"} 74');
+    expect(body).toContain('ub_source_events_recorded{source="s2a-live",kind="sub2api",app="usage-breakdown"} 73');
+    expect(body).toContain('ub_source_consecutive_errors{source="s2a-live",kind="sub2api",app="usage-breakdown"} 0');
     await f.stop();
   });
 

@@ -166,4 +166,29 @@ describe("the sub2api follower", () => {
       await cfg.close();
     }
   }, 60_000);
+
+  it("re-reads accounts and the keys sub2api changed every 5 minutes: a renamed key, a deleted one; the rest untouched", async () => {
+    const other = await addKey(s2a.pool, { userId: ids.u!, name: "carol spare" });
+    // Last changed an hour ago (a sync reads again what changed in the minute before the last one).
+    await s2a.pool.query("update api_keys set updated_at = now() - interval '1 hour'");
+    const f = follower("node-d");
+    await f.pollOnce();
+    const db = env.runtime.db!.db;
+    const key = (id: string) => db.selectFrom("api_keys").select(["name", "status", "updated_at"]).where("id", "=", `s2a-live-key-${id}`).executeTakeFirstOrThrow();
+    const spare = await key(other);
+    expect(spare.name).toBe("carol spare");
+    await s2a.pool.query("update api_keys set name = 'carol renamed', updated_at = now() where id = $1", [ids.k]);
+    await f.pollOnce();
+    expect((await key(ids.k!)).name).toBe("carol");
+    clock += 5 * 60_000;
+    await f.pollOnce();
+    expect((await key(ids.k!)).name).toBe("carol renamed");
+    // Unchanged in sub2api: not written again.
+    expect((await key(other)).updated_at).toEqual(spare.updated_at);
+    await s2a.pool.query("update api_keys set deleted_at = now(), updated_at = now() where id = $1", [other]);
+    clock += 5 * 60_000;
+    await f.pollOnce();
+    expect(await key(other)).toMatchObject({ status: "deleted" });
+    await f.stop();
+  });
 });

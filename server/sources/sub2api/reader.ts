@@ -174,9 +174,16 @@ export class Sub2apiReader {
     return r?.id ?? "0";
   }
 
+  /**
+   * About how many rows there are, for a progress bar: PostgreSQL's estimate (no count(*) over a
+   * table of hundreds of millions of rows), or the highest id when the table was never analyzed.
+   */
   async countLogs(): Promise<number> {
-    const [r] = await this.query<{ n: string }>(`select count(*)::text as n from usage_logs`);
-    return Number(r!.n);
+    const [r] = await this.query<{ n: string | null; id: string | null }>(
+      `select (select greatest(reltuples, 0)::bigint::text from pg_class where oid = 'usage_logs'::regclass) as n, (select max(id)::text from usage_logs) as id`,
+    );
+    const n = Number(r?.n ?? 0);
+    return n > 0 ? n : Number(r?.id ?? 0);
   }
 
   async accounts(): Promise<AccountRow[]> {
@@ -191,12 +198,18 @@ export class Sub2apiReader {
     );
   }
 
-  async apiKeys(): Promise<KeyRow[]> {
+  /**
+   * API keys by id, `limit` at a time after `afterId`; with `changedSince`, only those updated
+   * since then (sub2api's `updated_at`, which a soft delete sets too), so that a sync costs what
+   * changed, not how many keys there are.
+   */
+  async apiKeys(afterId: string, limit: number, changedSince?: Date): Promise<KeyRow[]> {
     const s = await this.schema();
     const keys = s.get("api_keys")!;
     const users = s.get("users");
     const groups = s.get("groups");
     const k = (c: string, fallback = "null") => (keys.has(c) ? `k.${c}` : fallback);
+    const since = changedSince && keys.has("updated_at") ? changedSince.toISOString() : null;
     return this.query<KeyRow>(
       `select k.id::text as id, k.name, ${k("status", "'active'")} as status, k.user_id::text as user_id,
               ${k("group_id")}::text as group_id, ${k("created_at")} as created_at, ${k("deleted_at")} as deleted_at,
@@ -206,7 +219,15 @@ export class Sub2apiReader {
          from api_keys k
          ${users ? "left join users u on u.id = k.user_id" : ""}
          ${groups && keys.has("group_id") ? "left join groups g on g.id = k.group_id" : ""}
-        order by k.id`,
+        where k.id > $1::int8 and ($3::timestamptz is null or k.updated_at >= $3::timestamptz)
+        order by k.id limit $2`,
+      [afterId, limit, since],
     );
+  }
+
+  /** The database's clock now (a sync's next `changedSince`, free of this host's clock). */
+  async now(): Promise<Date> {
+    const [r] = await this.query<{ now: Date }>(`select now() as now`);
+    return r!.now;
   }
 }

@@ -37,8 +37,15 @@ export interface SyncResult {
   keys: number;
 }
 
+/** Keys read and written per page of a sync. */
+const KEY_PAGE = 2_000;
+/** A key updated this long before the last sync is read again (transactions still open then). */
+const KEY_OVERLAP_MS = 60_000;
+
 export class Sub2apiDirectory {
   private readonly ledgerIdOf = new Map<string, string>();
+  /** The database's time when the last full or partial key sync began. */
+  private keysSyncedAt: Date | undefined;
 
   constructor(
     private readonly runtime: Runtime,
@@ -49,7 +56,10 @@ export class Sub2apiDirectory {
   /** The ledger account of a sub2api account id (its own id until a sync says otherwise). */
   readonly accountOf = (sub2apiId: string): string => this.ledgerIdOf.get(sub2apiId) ?? accountIdOf(this.source, sub2apiId);
 
-  /** Reads every account and key (sub2api keeps them all, soft-deleted ones too) and writes them unless `dryRun`. */
+  /**
+   * Reads every account (a few hundred) and the keys changed since the last sync (all of them the
+   * first time; sub2api keeps deleted ones, marked) and writes them unless `dryRun`.
+   */
   async sync(log: RejectionLog, opts: { dryRun?: boolean } = {}): Promise<SyncResult> {
     const rows = await this.reader.accounts();
     const crsIds = [...new Set(rows.flatMap((a) => crsAccountIdOf(a) ?? []))];
@@ -68,11 +78,23 @@ export class Sub2apiDirectory {
       accounts.push({ input: mapAccount(this.source, a, ledgerId, { linked, keepPlatform: linked && held !== undefined && !held.placeholder }), key: rowKey("accounts", a.id) });
       if (a.deleted_at) deleted.push(ledgerId);
     }
-    const keys: SourceApiKey[] = (await this.reader.apiKeys()).map((k) => mapApiKey(this.source, k));
-    if (opts.dryRun) return { ...out, accounts: accounts.length, keys: keys.length };
-    out.accounts = await writeAccounts(this.runtime, this.source, accounts, log);
-    for (const id of deleted) await deleteAccount(this.runtime, { id }).catch(() => {});
-    out.keys = await writeApiKeys(this.runtime, this.source, keys, log);
+    if (opts.dryRun) out.accounts = accounts.length;
+    else {
+      out.accounts = await writeAccounts(this.runtime, this.source, accounts, log);
+      for (const id of deleted) await deleteAccount(this.runtime, { id }).catch(() => {});
+    }
+    // Keys: every one the first time, then those sub2api changed since (paged either way).
+    const startedAt = await this.reader.now();
+    const since = this.keysSyncedAt && new Date(this.keysSyncedAt.getTime() - KEY_OVERLAP_MS);
+    for (let after = "0"; ; ) {
+      const page = await this.reader.apiKeys(after, KEY_PAGE, since);
+      if (!page.length) break;
+      after = page.at(-1)!.id;
+      const keys: SourceApiKey[] = page.map((k) => mapApiKey(this.source, k));
+      out.keys += opts.dryRun ? keys.length : await writeApiKeys(this.runtime, this.source, keys, log);
+      if (page.length < KEY_PAGE) break;
+    }
+    if (!opts.dryRun) this.keysSyncedAt = startedAt;
     return out;
   }
 }

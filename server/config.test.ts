@@ -25,6 +25,7 @@ describe("configuration", () => {
     ["REDIS_CLUSTER_NODES", "10.0.0.1,10.0.0.2:6379", /REDIS_CLUSTER_NODES: expected host:port of one or more cluster nodes/],
     ["REDIS_URL", "redis-cluster://10.0.0.1,10.0.0.2:6379", /REDIS_URL: REDIS_URL must be redis-cluster:\/\/host:port,host:port .*got "redis-cluster:\/\/10.0.0.1,10.0.0.2:6379"/],
     ["DATABASE_READ_URL", "redis://x", /DATABASE_READ_URL: DATABASE_READ_URL must use postgres: or postgresql:/],
+    ["SUB2API_SOURCE", "none", /SUB2API_SOURCE: SUB2API_SOURCE cannot be 'none'/],
   ])("a bad %s names the variable", (variable, value, message) => {
     let err: unknown;
     try {

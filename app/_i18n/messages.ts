@@ -7,6 +7,7 @@
  *   费用 Cost (the real cost; where both are shown, 实际成本 / 计费成本 below) · 请求数 Requests · tokens · 最近使用 Last used · 账号用量 Account usage
  *   Tokens 占比 Token share · 费用占比 Cost share (never a bare 占比)
  *   实际成本 Real cost (what the upstream account cost) · 计费成本 Rated cost (what the key holder is charged)
+ *   来源 Source (the relay an account or key came from: CRS, sub2api …; none = the REST API)
  */
 import { MEASURES } from "@/db/measures";
 
@@ -47,6 +48,8 @@ const zhCN = {
     searchPlaceholder: "按名称或 ID 搜索",
     platform: "平台",
     status: "状态",
+    source: "来源",
+    sourceNone: "无来源（REST API）",
     all: "全部",
     sort: "排序",
     order: "顺序",
@@ -63,6 +66,7 @@ const zhCN = {
   col: {
     name: "名称",
     platform: "平台",
+    source: "来源",
     status: "状态",
     priority: "优先级",
     today: "今日",
@@ -84,6 +88,7 @@ const zhCN = {
   },
 
   status: { active: "正常", paused: "暂停", error: "异常", disabled: "停用", unknown: "未知" },
+  source: { none: "—", noneHint: "无中转来源：通过 REST API 录入" },
   accountType: { shared: "共享", dedicated: "专属", group: "分组" },
 
   usage: {
@@ -155,6 +160,7 @@ const zhCN = {
   breakdown: {
     title: "API Key 明细",
     apiKey: "API Key",
+    source: "来源",
     requests: "请求数",
     tokens: "Tokens",
     input: "输入",
@@ -300,6 +306,8 @@ const en: Messages = {
     searchPlaceholder: "Search by name or id",
     platform: "Platform",
     status: "Status",
+    source: "Source",
+    sourceNone: "None (REST API)",
     all: "All",
     sort: "Sort by",
     order: "Order",
@@ -316,6 +324,7 @@ const en: Messages = {
   col: {
     name: "Name",
     platform: "Platform",
+    source: "Source",
     status: "Status",
     priority: "Priority",
     today: "Today",
@@ -337,6 +346,7 @@ const en: Messages = {
   },
 
   status: { active: "Active", paused: "Paused", error: "Error", disabled: "Disabled", unknown: "Unknown" },
+  source: { none: "—", noneHint: "No relay source: entered through the REST API" },
   accountType: { shared: "Shared", dedicated: "Dedicated", group: "Group" },
 
   usage: {
@@ -408,6 +418,7 @@ const en: Messages = {
   breakdown: {
     title: "API key breakdown",
     apiKey: "API key",
+    source: "Source",
     requests: "Requests",
     tokens: "Tokens",
     input: "Input",

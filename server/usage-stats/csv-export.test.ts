@@ -104,7 +104,7 @@ async function seedSmall() {
   }
 }
 
-const HEADER = ["apiKeyId", "apiKeyName", ...FIGURES, "share.tokens", "share.cost", "lastModel", "lastUsedAt"];
+const HEADER = ["apiKeyId", "apiKeyName", ...FIGURES, "share.tokens", "share.cost", "lastModel", "lastUsedAt", "source"];
 
 /** The file as the export wrote it before issue 19: the JSON pages of 100 keys, one after another. */
 async function pagedCsv(input: AccountBreakdownInput): Promise<string> {
@@ -112,7 +112,7 @@ async function pagedCsv(input: AccountBreakdownInput): Promise<string> {
   let offset: number | null = 0;
   while (offset !== null) {
     const page = await getAccountBreakdown(runtime, { ...input, format: "json", limit: 100, offset }, now);
-    text += page.data.items.map((k) => csvLine([k.apiKeyId, k.apiKeyName, ...FIGURES.map((f): Cell => k[f]), k.share.tokens, k.share.cost, k.lastModel, k.lastUsedAt])).join("");
+    text += page.data.items.map((k) => csvLine([k.apiKeyId, k.apiKeyName, ...FIGURES.map((f): Cell => k[f]), k.share.tokens, k.share.cost, k.lastModel, k.lastUsedAt, k.source])).join("");
     offset = page.data.nextOffset;
   }
   return text;
@@ -137,15 +137,16 @@ describe("the breakdown CSV", () => {
     expect(compared).toBeGreaterThan(2000);
   });
 
-  it("keeps the exact bytes of a small file (as written before issue 19)", async () => {
+  // As written before issue 19, plus the key's source (issue 22) last: empty for these REST API keys.
+  it("keeps the exact bytes of a small file", async () => {
     const text = await decode(csvResponse(await exportBreakdown(runtime, { id: "acc-small", range: "daily", date: "2026-03-03", sort: "allTokens", order: "desc", format: "csv" }, { now })));
     expect(text).toBe(
-      "\uFEFFapiKeyId,apiKeyName,requests,inputTokens,outputTokens,cacheCreateTokens,cacheReadTokens,allTokens,cost,ratedCost,share.tokens,share.cost,lastModel,lastUsedAt\r\n" +
-        "ks-142,'@user 142,1,22681,6430,0,82220,111331,0.457484,0.457484,0.669334,0.376638,m-c,2026-03-02T17:13:17.290Z\r\n" +
-        "ks-010,'@user 10,2,31055,362,237,0,31654,0.401519,0.401519,0.190307,0.330563,m-c,2026-03-03T12:07:24.257Z\r\n" +
-        'ks-169,"Beta, ""quoted"" 169",1,17034,6292,0,0,23326,0.335648,0.335648,0.140238,0.276333,m-b,2026-03-03T09:08:49.301Z\r\n' +
-        "ks-tie-a,ks-tie-a,1,5,5,0,0,10,0.01,0.01,0.00006,0.008233,m-a,2026-03-03T02:00:00.000Z\r\n" +
-        "ks-tie-b,ks-tie-b,1,5,5,0,0,10,0.01,0.01,0.00006,0.008233,m-a,2026-03-03T02:00:00.000Z\r\n",
+      "\uFEFFapiKeyId,apiKeyName,requests,inputTokens,outputTokens,cacheCreateTokens,cacheReadTokens,allTokens,cost,ratedCost,share.tokens,share.cost,lastModel,lastUsedAt,source\r\n" +
+        "ks-142,'@user 142,1,22681,6430,0,82220,111331,0.457484,0.457484,0.669334,0.376638,m-c,2026-03-02T17:13:17.290Z,\r\n" +
+        "ks-010,'@user 10,2,31055,362,237,0,31654,0.401519,0.401519,0.190307,0.330563,m-c,2026-03-03T12:07:24.257Z,\r\n" +
+        'ks-169,"Beta, ""quoted"" 169",1,17034,6292,0,0,23326,0.335648,0.335648,0.140238,0.276333,m-b,2026-03-03T09:08:49.301Z,\r\n' +
+        "ks-tie-a,ks-tie-a,1,5,5,0,0,10,0.01,0.01,0.00006,0.008233,m-a,2026-03-03T02:00:00.000Z,\r\n" +
+        "ks-tie-b,ks-tie-b,1,5,5,0,0,10,0.01,0.01,0.00006,0.008233,m-a,2026-03-03T02:00:00.000Z,\r\n",
     );
   });
 

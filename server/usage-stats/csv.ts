@@ -129,7 +129,7 @@ export async function exportAccountUsage(runtime: Runtime, input: AccountUsageLi
   const limit = 500;
   const windows = ["daily", "monthly", "total"] as const;
   const cells = (page: AccountUsageListResult) =>
-    page.data.map((a): Cell[] => [a.id, a.name, a.platform, a.type, a.status, a.priority, a.lastUsedAt, ...windows.flatMap((w) => figureCells(a.usage[w]))]);
+    page.data.map((a): Cell[] => [a.id, a.name, a.platform, a.type, a.status, a.priority, a.lastUsedAt, ...windows.flatMap((w) => figureCells(a.usage[w])), a.sources.join(" ")]);
   const { head, rows, close } = await withExportSlot(runtime, o, async (deadline) => {
     const fetch = (offset: number) => {
       if (deadline.signal.aborted) throw pastDeadline(deadline.ms);
@@ -150,7 +150,8 @@ export async function exportAccountUsage(runtime: Runtime, input: AccountUsageLi
   });
   return {
     filename: `accounts-usage-${localDate(now, head.timezone)}.csv`,
-    header: ["id", "name", "platform", "type", "status", "priority", "lastUsedAt", ...windows.flatMap((w) => FIGURE_HEADERS.map((f) => `${w}.${f}`))],
+    // New columns go last, so that a sheet or script reading columns by position keeps working.
+    header: ["id", "name", "platform", "type", "status", "priority", "lastUsedAt", ...windows.flatMap((w) => FIGURE_HEADERS.map((f) => `${w}.${f}`)), "sources"],
     rows,
     close,
     source: head.source,
@@ -164,13 +165,13 @@ export async function exportBreakdown(runtime: Runtime, input: AccountBreakdownI
     const keys = await exportAccountBreakdown(runtime, input, { now: o.now ?? new Date(), deadline });
     return {
       head: keys,
-      next: async () => (await keys.next())?.map((k): Cell[] => [k.apiKeyId, k.apiKeyName, ...figureCells(k), k.share.tokens, k.share.cost, k.lastModel, k.lastUsedAt]),
+      next: async () => (await keys.next())?.map((k): Cell[] => [k.apiKeyId, k.apiKeyName, ...figureCells(k), k.share.tokens, k.share.cost, k.lastModel, k.lastUsedAt, k.source]),
       close: () => keys.close(),
     };
   });
   return {
     filename: `breakdown-${safeFilePart(input.id)}-${rangeLabel(head.range)}.csv`,
-    header: ["apiKeyId", "apiKeyName", ...FIGURE_HEADERS, "share.tokens", "share.cost", "lastModel", "lastUsedAt"],
+    header: ["apiKeyId", "apiKeyName", ...FIGURE_HEADERS, "share.tokens", "share.cost", "lastModel", "lastUsedAt", "source"],
     rows,
     close,
     source: head.source,

@@ -102,6 +102,9 @@ describe("Redis fallback with PostgreSQL disabled", () => {
     }
     const all = await listAccountUsage(hot, { sort: "name", format: "json" }, now);
     expect(all.summary.totalAccounts).toBe(4);
+    // The Redis index keeps no sources: none are claimed, none offered.
+    expect(all.data.map((a) => a.sources)).toEqual([[], [], [], []]);
+    expect(all.availableSources).toEqual([]);
     expect(all.summary.daily.requests).toBeGreaterThan(0);
   });
 
@@ -115,6 +118,7 @@ describe("Redis fallback with PostgreSQL disabled", () => {
         expect(fromRedis.source).toBe("redis");
         expect(fromRedis.data.series).toBeNull();
         expect(fromRedis.unavailable?.[0]).toMatch(/^series: PostgreSQL is disabled/);
+        expect(fromRedis.unavailable?.at(-1)).toMatch(/^account\.sources: PostgreSQL is disabled.*keeps no sources/);
         expect({ ...fromRedis.data, series: null }).toEqual({ ...fromPg.data, series: null });
       }
       const totalPg = await getAccountSummary(pg, { id, range: "total" }, now);
@@ -166,6 +170,8 @@ describe("Redis fallback with PostgreSQL disabled", () => {
       ["breakdown custom", () => getAccountBreakdown(hot, { id: "acc-a", range: "custom", start: yesterday, end: today, sort: "allTokens", order: "desc", format: "json" }, now)],
       ["breakdown past day", () => getAccountBreakdown(hot, { id: "acc-a", range: "daily", date: yesterday, sort: "allTokens", order: "desc", format: "json" }, now)],
       ["list in other tz", () => listAccountUsage(hot, { sort: "name", format: "json", tz: "Asia/Hong_Kong" }, now)],
+      ["list by source", () => listAccountUsage(hot, { sort: "name", format: "json", source: "crs" }, now)],
+      ["list without a source", () => listAccountUsage(hot, { sort: "name", format: "json", source: "none" }, now)],
     ];
     for (const [label, call] of refused) {
       const err = await call().catch((e: unknown) => e);

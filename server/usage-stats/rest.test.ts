@@ -29,7 +29,7 @@ beforeAll(async () => {
   tdb = await createTestDatabase({ migrated: true });
   runtime = await createRuntime(testConfig({ DATABASE_URL: tdb.url, USAGE_TIMEZONE: TEST_TZ, REDIS_URL: "" }), { ownDatabase: true });
   setRuntime(runtime);
-  await tdb.handle.db.insertInto("accounts").values({ id: "acc-r", name: "REST 账号", platform: "claude", metadata: "{}" }).execute();
+  await tdb.handle.db.insertInto("accounts").values({ id: "acc-r", name: "REST 账号", platform: "claude", metadata: "{}", sources: ["crs"] }).execute();
   await insertEvents(tdb.handle.db, EVENTS);
   token = (await createApiToken(runtime, { name: "rest-test", scope: "usage:read" })).token;
 });
@@ -65,6 +65,9 @@ describe("REST routes", () => {
     expect(listBody.success).toBe(true);
     const { success: _s1, ...listRest } = listBody;
     expect(noStamp(listRest)).toEqual(noStamp(await caller().accounts.usageStats({ sort: "total.cost" })));
+    expect(listRest).toMatchObject({ data: [{ id: "acc-r", sources: ["crs"] }], availableSources: ["crs"] });
+    const none = (await (await call(listRoute, "/admin/accounts/usage-stats?source=none")).json()) as Record<string, unknown>;
+    expect(none).toMatchObject({ data: [], summary: { totalAccounts: 0 }, availableSources: ["crs"] });
 
     const summary = await call(summaryRoute, "/admin/accounts/acc-r/usage-stats?range=custom&start=2026-01-15&end=2026-03-20", { id: "acc-r" });
     const { success: _s2, ...summaryRest } = (await summary.json()) as Record<string, unknown>;
@@ -103,6 +106,8 @@ describe("REST routes", () => {
       [summaryRoute, "/admin/accounts/acc-r/usage-stats?range=daily&date=2026-02-30", "date"],
       [summaryRoute, "/admin/accounts/acc-r/usage-stats?range=daily&tz=UTC", "tz"],
       [listRoute, "/admin/accounts/usage-stats?bogus=1", "bogus"],
+      [listRoute, `/admin/accounts/usage-stats?source=${"s".repeat(40)}`, "source"],
+      [listRoute, "/admin/accounts/usage-stats?source=CRS%20relay", "source"],
     ];
     for (const [handler, url, param] of cases) {
       const res = await call(handler, url, { id: "acc-r" });
@@ -115,6 +120,10 @@ describe("REST routes", () => {
     const missing = await call(summaryRoute, "/admin/accounts/nope/usage-stats", { id: "nope" });
     expect(missing.status).toBe(404);
     expect(await missing.json()).toMatchObject({ success: false, error: { code: "NOT_FOUND" } });
+    const source = await call(listRoute, "/admin/accounts/usage-stats?source=CRS");
+    expect(((await source.json()) as { error: { issues: { path: string; message: string }[] } }).error.issues).toEqual([
+      { path: "source", message: "must be a source name (a lower-case letter, then up to 31 letters, digits or '-') or none" },
+    ]);
     const anonymous = await call(listRoute, "/admin/accounts/usage-stats", {}, false);
     expect(anonymous.status).toBe(401);
   });

@@ -3,6 +3,7 @@ import { MEASURES, type Figure } from "../../db/measures";
 import { isValidTimeZone } from "../config";
 import { accountId } from "../ids";
 import { isStorableText } from "../usage/schemas";
+import { MAX_AVAILABLE_SOURCES, NO_SOURCE, SOURCE_NAME } from "./source-filter";
 import { addYears, isCalendarDate, MAX_LOCAL_DATE, MAX_LOCAL_MONTH, MIN_LOCAL_DATE, MIN_LOCAL_MONTH } from "../calendar";
 
 /**
@@ -121,6 +122,13 @@ export const accountUsageListInput = z.strictObject(
     platform: text(64).optional(),
     status: text(32).optional(),
     search: text(200).optional().meta({ description: "Case-insensitive substring of the name or id" }),
+    source: z
+      .string()
+      .regex(SOURCE_NAME, { error: `must be a source name (a lower-case letter, then up to 31 letters, digits or '-') or ${NO_SOURCE}` })
+      .optional()
+      .meta({
+        description: `Accounts a relay source fed (crs, sub2api …: their \`sources\` contain it); ${NO_SOURCE}: accounts no relay fed (entered through the REST API only). Needs PostgreSQL (503 from the Redis fallback)`,
+      }),
     sort: z.enum(ACCOUNT_SORTS).default("name").meta({
       description: "name, priority, lastUsedAt, or <daily|monthly|total>.<figure>",
     }),
@@ -217,6 +225,9 @@ const accountFields = {
   status: z.string(),
   priority: z.number().int(),
   lastUsedAt: isoInstant.nullable(),
+  sources: z.array(z.string()).meta({
+    description: "The relay sources that fed this account (crs, sub2api …), sorted; empty: the REST API alone. Always empty from the Redis fallback, which does not know them",
+  }),
 };
 
 export const accountInfo = z.object(accountFields).meta({ id: "AccountInfo" });
@@ -242,6 +253,9 @@ export const accountUsageListResult = z.object({
     total: usageTotals,
   }),
   pagination: z.object({ total: z.number().int(), limit: z.number().int(), offset: z.number().int(), hasMore: z.boolean() }),
+  availableSources: z.array(z.string()).meta({
+    description: `Every relay source on a live account, whatever the filters, sorted (at most ${MAX_AVAILABLE_SOURCES}): the values \`source\` takes besides ${NO_SOURCE}. Empty from the Redis fallback`,
+  }),
   ...envelopeMeta,
 });
 export type AccountUsageListResult = z.infer<typeof accountUsageListResult>;
@@ -291,6 +305,9 @@ export const breakdownItem = usageTotals
     }),
     lastModel: z.string().nullable(),
     lastUsedAt: isoInstant.nullable(),
+    source: z.string().nullable().meta({
+      description: "The relay source this key came from (crs, sub2api …); null: the REST API, a key the ledger has no record of, or the Redis fallback",
+    }),
   })
   .meta({ id: "BreakdownItem" });
 export type BreakdownItem = z.infer<typeof breakdownItem>;

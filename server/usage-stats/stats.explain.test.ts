@@ -8,6 +8,7 @@ import {
   accountRangeTotalsSql,
   accountSql,
   accountWindowsSql,
+  availableSourcesSql,
   dailySeriesSql,
   keyBreakdownSql,
   modelBreakdownSql,
@@ -44,6 +45,7 @@ beforeAll(async () => {
     ON CONFLICT DO NOTHING`.execute(db);
   await sql`INSERT INTO usage_account_totals (account_id, requests, input_tokens, output_tokens, total_tokens, cost_nanos, last_used_at)
     SELECT id, 4000, 400000, 80000, 480000, 4938000, now() FROM accounts ON CONFLICT DO NOTHING`.execute(db);
+  await sql`UPDATE accounts SET sources = (CASE abs(hashtext(id)) % 4 WHEN 0 THEN '{crs}' WHEN 1 THEN '{crs,sub2api}' WHEN 2 THEN '{sub2api}' ELSE '{}' END)::text[]`.execute(db);
   await sql`ANALYZE`.execute(db);
 });
 
@@ -76,12 +78,14 @@ const plans: [string, RangePlan][] = [
   ["one month", decompose("2026-03-01", "2026-03-31")],
   ["custom: days + months + days", decompose("2024-01-15", "2026-10-20")],
 ];
-const filter = { platform: "claude", status: "active", search: "acc", today, month };
+const filter = { platform: "claude", status: "active", search: "acc", source: "crs", today, month };
 
 const statements: [string, RawBuilder<unknown>][] = [
   ["account list page by daily.cost", accountListPageSql(filter, { sort: "daily.cost", order: "desc", limit: 100, offset: 0 })],
   ["account list page by name, no filter", accountListPageSql({ today, month }, { sort: "name", order: "asc", limit: 500, offset: 4000 })],
   ["account list summary", accountListSummarySql(filter)],
+  ["account list summary, no relay source", accountListSummarySql({ source: "none", today, month })],
+  ["available sources", availableSourcesSql()],
   ["account", accountSql("acc-00001")],
   ["account windows", accountWindowsSql("acc-00001", today, month)],
   ["daily series", dailySeriesSql("acc-00001", "2026-01-01", "2026-03-31")],

@@ -5,6 +5,7 @@ import { MEASURES } from "../../db/measures";
 import type { Db } from "../../db/types";
 import type { RangePlan } from "./range";
 import type { AccountSort, BreakdownSort, Figure, WindowName } from "./schemas";
+import { MAX_AVAILABLE_SOURCES, NO_SOURCE } from "./source-filter";
 import { firstDayOf } from "../calendar";
 
 /**
@@ -72,6 +73,8 @@ export interface AccountListFilter {
   platform?: string;
   status?: string;
   search?: string;
+  /** A relay source the account's `sources` contain, or NO_SOURCE for none. */
+  source?: string;
   /** The local day and month (YYYY-MM-DD, YYYY-MM) of the daily and monthly windows. */
   today: string;
   month: string;
@@ -85,6 +88,7 @@ export interface AccountListRow {
   status: string;
   priority: number;
   last_used_at: Date | null;
+  sources: string[];
   /** Window figures prefixed d_, m_, t_ (see windowColumns). */
   [column: string]: unknown;
 }
@@ -114,6 +118,9 @@ function accountListFrom(f: AccountListFilter): RawBuilder<unknown> {
   if (f.search !== undefined) {
     conds.push(sql`(strpos(lower(a.name), lower(${f.search})) > 0 OR strpos(lower(a.id), lower(${f.search})) > 0)`);
   }
+  // @> can use the GIN index accounts_sources_idx.
+  if (f.source === NO_SOURCE) conds.push(sql`a.sources = '{}'::text[]`);
+  else if (f.source !== undefined) conds.push(sql`a.sources @> ARRAY[${f.source}]::text[]`);
   return sql`FROM accounts a
     LEFT JOIN usage_account_daily d ON d.account_id = a.id AND d.usage_date = ${f.today}
     LEFT JOIN usage_account_monthly m ON m.account_id = a.id AND m.usage_month = ${firstDayOf(f.month)}
@@ -142,7 +149,7 @@ export interface Page<S> {
 
 export function accountListPageSql(f: AccountListFilter, page: Page<AccountSort>): RawBuilder<AccountListRow> {
   const dir = page.order === "asc" ? "ASC" : "DESC";
-  return sql<AccountListRow>`SELECT a.id, a.name, a.platform, a.type, a.status, a.priority, t.last_used_at, ${windowColumns()}
+  return sql<AccountListRow>`SELECT a.id, a.name, a.platform, a.type, a.status, a.priority, t.last_used_at, a.sources, ${windowColumns()}
     ${accountListFrom(f)}
     ORDER BY ${sql.raw(`${accountSortExpr(page.sort)} ${dir} NULLS LAST, a.id COLLATE "C" ASC`)}
     LIMIT ${page.limit} OFFSET ${page.offset}`;
@@ -158,6 +165,16 @@ export function accountListSummarySql(f: AccountListFilter): RawBuilder<AccountL
   return sql<AccountListSummaryRow>`SELECT count(*)::int8 AS total_accounts,
       count(*) FILTER (WHERE d.requests > 0)::int8 AS active_today, ${windowSums()}
     ${accountListFrom(f)}`;
+}
+
+/** The distinct relay sources of live accounts, the choices of the list's source filter (bounded). */
+export function availableSourcesSql(): RawBuilder<{ source: string }> {
+  return sql<{ source: string }>`SELECT source FROM (SELECT DISTINCT unnest(sources) AS source FROM accounts WHERE deleted_at IS NULL) d
+    ORDER BY source COLLATE "C" LIMIT ${MAX_AVAILABLE_SOURCES}`;
+}
+
+export async function findAvailableSources(db: Db): Promise<string[]> {
+  return (await availableSourcesSql().execute(db)).rows.map((r) => r.source);
 }
 
 export async function findAccountListPage(db: Db, f: AccountListFilter, page: Page<AccountSort>): Promise<AccountListRow[]> {
@@ -180,10 +197,11 @@ export interface AccountRow {
   status: string;
   priority: number;
   last_used_at: Date | null;
+  sources: string[];
 }
 
 export function accountSql(accountId: string): RawBuilder<AccountRow> {
-  return sql<AccountRow>`SELECT a.id, a.name, a.platform, a.type, a.status, a.priority, t.last_used_at
+  return sql<AccountRow>`SELECT a.id, a.name, a.platform, a.type, a.status, a.priority, t.last_used_at, a.sources
     FROM accounts a LEFT JOIN usage_account_totals t ON t.account_id = a.id
     WHERE a.id = ${accountId} AND a.deleted_at IS NULL`;
 }
@@ -262,6 +280,8 @@ export async function findMonthlySeries(db: Db, accountId: string, plan: RangePl
 export interface KeyRow extends FigureRow {
   api_key_id: string;
   api_key_name: string;
+  /** api_keys.source: null for a key from the REST API or one the ledger has no row of. */
+  api_key_source: string | null;
   last_model: string | null;
 }
 
@@ -300,9 +320,9 @@ export function keyBreakdownSql(accountId: string, plan: RangePlan, page: KeyPag
     t AS (SELECT count(*)::int8 AS keys, ${SUMS} FROM k),
     p AS (SELECT * FROM k ORDER BY ${orderBy("k")} LIMIT ${page.limit} OFFSET ${page.offset})
     SELECT t.keys, ${TOTAL_COLUMNS}, p.api_key_id, ${PAGE_COLUMNS},
-      coalesce((SELECT ak.name FROM api_keys ak WHERE ak.id = p.api_key_id), p.api_key_id) AS api_key_name,
+      coalesce(ak.name, p.api_key_id) AS api_key_name, ak.source AS api_key_source,
       (SELECT min(u.model) FROM unnest(p.used) AS u(used_at timestamptz, model text) WHERE u.used_at IS NOT DISTINCT FROM p.last_used_at) AS last_model
-    FROM t LEFT JOIN p ON true
+    FROM t LEFT JOIN p ON true LEFT JOIN api_keys ak ON ak.id = p.api_key_id
     ORDER BY ${orderBy("p")}`;
 }
 

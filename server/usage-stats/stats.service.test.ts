@@ -49,13 +49,14 @@ const today = shDate(now.toISOString());
 const thisMonth = today.slice(0, 7);
 const todayStart = shInstant(`${today}T00:00:00.000`);
 
+// sources: the relays that fed each account (the deleted acc-4's "old-relay" must not be offered).
 const ACCOUNTS = [
-  { id: "acc-1", name: "Claude 主账号", platform: "claude", type: "shared", status: "active", priority: 10 },
-  { id: "acc-2", name: "=cmd|' /C calc'!A0", platform: "openai", type: "group", status: "active", priority: 20 },
-  { id: "acc-3", name: 'Beta, "quoted"', platform: "claude", type: "dedicated", status: "paused", priority: 30 },
-  { id: "acc-4", name: "Deleted one", platform: "claude", type: "shared", status: "active", priority: 5 },
-  { id: "acc-5", name: "alpha", platform: "gemini", type: "shared", status: "active", priority: 10 },
-  { id: "acc-6", name: "Zed", platform: "claude", type: "shared", status: "active", priority: 10 },
+  { id: "acc-1", name: "Claude 主账号", platform: "claude", type: "shared", status: "active", priority: 10, sources: ["crs"] },
+  { id: "acc-2", name: "=cmd|' /C calc'!A0", platform: "openai", type: "group", status: "active", priority: 20, sources: ["crs", "sub2api"] },
+  { id: "acc-3", name: 'Beta, "quoted"', platform: "claude", type: "dedicated", status: "paused", priority: 30, sources: [] },
+  { id: "acc-4", name: "Deleted one", platform: "claude", type: "shared", status: "active", priority: 5, sources: ["old-relay", "sub2api"] },
+  { id: "acc-5", name: "alpha", platform: "gemini", type: "shared", status: "active", priority: 10, sources: ["sub2api"] },
+  { id: "acc-6", name: "Zed", platform: "claude", type: "shared", status: "active", priority: 10, sources: [] },
 ];
 const LIVE = ACCOUNTS.filter((a) => a.id !== "acc-4");
 
@@ -66,6 +67,11 @@ const KEY_NAMES = new Map<string, string>([
   ["k-04", "名字,带逗号 \"引号\""],
   ["k-tie-a", "Tie A"],
   ["k-tie-b", "Tie B"],
+]);
+/** api_keys.source; every other key came through the REST API (null), or has no api_keys row (acc-2's). */
+const KEY_SOURCES = new Map([
+  ["k-01", "crs"],
+  ["k-02", "sub2api"],
 ]);
 const MODELS = ["claude-sonnet-4", "claude-opus-4", "claude-haiku-4", "gpt-5"];
 
@@ -128,7 +134,7 @@ beforeAll(async () => {
   await db.updateTable("accounts").set({ deleted_at: new Date() }).where("id", "=", "acc-4").execute();
   await db
     .insertInto("api_keys")
-    .values([...KEY_NAMES].map(([id, name]) => ({ id, name, account_id: "acc-1", hashed_key: null, metadata: "{}" })))
+    .values([...KEY_NAMES].map(([id, name]) => ({ id, name, account_id: "acc-1", hashed_key: null, metadata: "{}", source: KEY_SOURCES.get(id) ?? null })))
     .execute();
   await insertEvents(db, EVENTS);
 });
@@ -178,7 +184,7 @@ async function checkSummary(input: Omit<AccountSummaryInput, "id" | "range"> & {
     monthly: expectedTotals(acc1.filter((e) => shDate(e.occurredAt).startsWith(thisMonth))),
     total: expectedTotals(acc1),
   });
-  expect(res.data.account).toEqual({ id: "acc-1", name: "Claude 主账号", platform: "claude", type: "shared", status: "active", priority: 10, lastUsedAt: maxIso(acc1) });
+  expect(res.data.account).toEqual({ id: "acc-1", name: "Claude 主账号", platform: "claude", type: "shared", status: "active", priority: 10, lastUsedAt: maxIso(acc1), sources: ["crs"] });
   return res;
 }
 
@@ -283,6 +289,7 @@ function expectedBreakdown(evs: TestEvent[], sort: AccountBreakdownInput["sort"]
         share: { tokens: round6(t.allTokens / whole.allTokens), cost: round6(Number(nanos) / Number(wholeNanos)) },
         lastModel: last.model,
         lastUsedAt: new Date(Date.parse(last.occurredAt)).toISOString(),
+        source: KEY_SOURCES.get(id) ?? null,
       },
     };
   });
@@ -409,6 +416,29 @@ describe("accounts.usageStats", () => {
       total: expectedTotals(live),
     });
     expect(r.pagination).toEqual({ total: 5, limit: 100, offset: 0, hasMore: false });
+    expect(r.availableSources).toEqual(["crs", "sub2api"]);
+  });
+
+  it("filters by source: accounts whose sources contain it, or none for accounts no relay fed", async () => {
+    const cases: [string, string[]][] = [
+      ["crs", ["acc-2", "acc-1"]],
+      ["sub2api", ["acc-2", "acc-5"]],
+      ["none", ["acc-3", "acc-6"]],
+      ["old-relay", []],
+      ["new-api", []],
+    ];
+    for (const [source, ids] of cases) {
+      const r = await listAccountUsage(runtime, listInput({ source, sort: "priority", order: "desc" }), now);
+      expect(r.data.map((x) => x.id), source).toEqual(ids);
+      expect(r.data, source).toEqual(ids.map((id) => expectedRow(ACCOUNTS.find((a) => a.id === id)!)));
+      expect(r.summary.totalAccounts, source).toBe(ids.length);
+      expect(r.summary.total, source).toEqual(expectedTotals(EVENTS.filter((e) => ids.includes(e.accountId))));
+      // The choices do not narrow with the filter.
+      expect(r.availableSources, source).toEqual(["crs", "sub2api"]);
+    }
+    const both = await listAccountUsage(runtime, listInput({ source: "crs", platform: "openai" }), now);
+    expect(both.data.map((x) => x.id)).toEqual(["acc-2"]);
+    expect(both.data[0]!.sources).toEqual(["crs", "sub2api"]);
   });
 
   it("filters by platform, status and a case-insensitive search of name or id", async () => {
@@ -501,6 +531,12 @@ describe("bad parameters", () => {
     ["list", "search=", "search"],
     ["list", "format=csv&offset=10", "offset"],
     ["list", "range=daily", "range"],
+    ["list", "source=", "source"],
+    ["list", "source=CRS", "source"],
+    ["list", "source=crs,sub2api", "source"],
+    ["list", "source=1relay", "source"],
+    ["list", `source=${"a".repeat(33)}`, "source"],
+    ["list", "source=crs&source=sub2api", "source"],
   ];
   it.each(cases)("%s ?%s → 400 naming %s", (schema, qs, param) => {
     const err = queryError(schemas[schema], qs);
@@ -565,15 +601,19 @@ describe("CSV exports", () => {
     expect(res.headers.get("content-disposition")).toContain(`filename="accounts-usage-${today}.csv"`);
     const { text, rows } = await readCsv(res);
     expect(text.startsWith("\uFEFFid,name,platform,type,status,priority,lastUsedAt,daily.requests,")).toBe(true);
+    expect(rows[0]!.at(-1)).toBe("sources");
     expect(text).toContain(",'=cmd|' /C calc'!A0,");
     expect(text).toContain(`"Beta, ""quoted"""`);
     const json = await listAccountUsage(runtime, listInput({ sort: "total.cost" }), now);
     expect(rows.slice(1)).toEqual(
       json.data.map((a) =>
-        [a.id, textOut(a.name), a.platform, a.type, a.status, a.priority, a.lastUsedAt ?? "", ...figureCols(a.usage.daily), ...figureCols(a.usage.monthly), ...figureCols(a.usage.total)].map(String),
+        [a.id, textOut(a.name), a.platform, a.type, a.status, a.priority, a.lastUsedAt ?? "", ...figureCols(a.usage.daily), ...figureCols(a.usage.monthly), ...figureCols(a.usage.total), a.sources.join(" ")].map(String),
       ),
     );
-    for (const row of rows.slice(1)) for (const cell of row.slice(7)) expect(cell).toMatch(/^\d+(\.\d{1,6})?$/);
+    for (const row of rows.slice(1)) for (const cell of row.slice(7, -1)) expect(cell).toMatch(/^\d+(\.\d{1,6})?$/);
+    expect(Object.fromEntries(rows.slice(1).map((r) => [r[0], r.at(-1)]))).toEqual({ "acc-1": "crs", "acc-2": "crs sub2api", "acc-3": "", "acc-5": "sub2api", "acc-6": "" });
+    const none = await readCsv(csvResponse(await exportAccountUsage(runtime, listInput({ source: "none" }), { now })));
+    expect(none.rows.slice(1).map((r) => r[0])).toEqual(["acc-3", "acc-6"]);
   });
 
   it("exports a whole breakdown across pages (more keys than one page)", async () => {
@@ -581,12 +621,13 @@ describe("CSV exports", () => {
     const res = csvResponse(await exportBreakdown(runtime, input, { now }));
     expect(res.headers.get("content-disposition")).toContain('filename="breakdown-acc-1-total.csv"');
     const { rows } = await readCsv(res);
-    expect(rows[0]).toEqual(["apiKeyId", "apiKeyName", "requests", "inputTokens", "outputTokens", "cacheCreateTokens", "cacheReadTokens", "allTokens", "cost", "ratedCost", "share.tokens", "share.cost", "lastModel", "lastUsedAt"]);
+    expect(rows[0]).toEqual(["apiKeyId", "apiKeyName", "requests", "inputTokens", "outputTokens", "cacheCreateTokens", "cacheReadTokens", "allTokens", "cost", "ratedCost", "share.tokens", "share.cost", "lastModel", "lastUsedAt", "source"]);
     const json = await getAccountBreakdown(runtime, { ...input, format: "json", limit: 100 }, now);
     expect(json.data.items.length).toBe(27);
     expect(rows.slice(1)).toEqual(
-      json.data.items.map((k) => [k.apiKeyId, textOut(k.apiKeyName), ...figureCols(k), k.share.tokens, k.share.cost, k.lastModel ?? "", k.lastUsedAt ?? ""].map(String)),
+      json.data.items.map((k) => [k.apiKeyId, textOut(k.apiKeyName), ...figureCols(k), k.share.tokens, k.share.cost, k.lastModel ?? "", k.lastUsedAt ?? "", k.source ?? ""].map(String)),
     );
+    expect(rows.slice(1).filter((r) => r.at(-1) !== "").map((r) => [r[0], r.at(-1)]).sort()).toEqual([["k-01", "crs"], ["k-02", "sub2api"]]);
     const daily = csvResponse(await exportBreakdown(runtime, { ...input, range: "daily", date: "2026-03-31" } as AccountBreakdownInput, { now }));
     expect(daily.headers.get("content-disposition")).toContain('filename="breakdown-acc-1-daily-2026-03-31.csv"');
   });

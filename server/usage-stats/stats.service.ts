@@ -8,19 +8,21 @@ import { addFig, figFromRow, figValue, fraction, totals, ZERO_FIG, type Fig } fr
 import { figFromHot, readAccountCounters, readKeyCounters, readModelCounters, type HotFigures } from "./hot-reader";
 import { assertExactZone, boundaries, monthBoundaries, resolveRange, type ResolvedRange } from "./range";
 import { defaultAccountOrder } from "./order";
-import { answer, assertConfiguredZone, hotWindow, notFound, zonedToday, type ZonedToday } from "./store-choice";
+import { answer, assertConfiguredZone, hotWindow, notFound, unavailable, zonedToday, type ZonedToday } from "./store-choice";
 import {
   findAccount,
   findAccountListPage,
   findAccountListSummary,
   findAccountRangeTotals,
   findAccountWindows,
+  findAvailableSources,
   findDailySeries,
   findKeyBreakdown,
   findModelBreakdown,
   findMonthlySeries,
   streamKeyBreakdown,
   windowFigures,
+  type AccountRow,
   type KeyRow,
 } from "./stats.repository";
 import {
@@ -50,6 +52,21 @@ import { eachDay, eachMonth, firstDayOf, lastDayOf, monthOf } from "../calendar"
  */
 
 const iso = (d: Date | number | null | undefined) => (d === null || d === undefined ? null : new Date(d).toISOString());
+
+/** An account row as the answer's AccountInfo; sources sorted by code point, as the filter's choices are. */
+const accountInfo = (a: AccountRow): AccountInfo => ({
+  id: a.id,
+  name: a.name,
+  platform: a.platform,
+  type: a.type,
+  status: a.status,
+  priority: a.priority,
+  lastUsedAt: iso(a.last_used_at),
+  sources: [...a.sources].sort(compareText),
+});
+
+/** The metadata index in Redis keeps no sources (server/usage/hot-index.ts). */
+const SOURCES_UNKNOWN = "the Redis index keeps no sources of accounts";
 
 // ---- accounts.usageStats
 
@@ -89,15 +106,17 @@ export async function listAccountUsage(runtime: Runtime, input: AccountUsageList
   const { value, source } = await answer(
     runtime,
     async (db) => {
-      const filter = { platform: input.platform, status: input.status, search: input.search, today: c.today, month: c.month };
-      const [rows, sum] = await Promise.all([
+      const filter = { platform: input.platform, status: input.status, search: input.search, source: input.source, today: c.today, month: c.month };
+      const [rows, sum, availableSources] = await Promise.all([
         findAccountListPage(db, filter, { sort: input.sort, order, limit, offset }),
         findAccountListSummary(db, filter),
+        findAvailableSources(db),
       ]);
       return {
+        availableSources,
         page: rows.map((r) =>
           usageRow({
-            info: { id: r.id, name: r.name, platform: r.platform, type: r.type, status: r.status, priority: r.priority, lastUsedAt: iso(r.last_used_at) },
+            info: accountInfo(r),
             windows: { daily: figFromRow(windowFigures(r, "daily")), monthly: figFromRow(windowFigures(r, "monthly")), total: figFromRow(windowFigures(r, "total")) },
           }),
         ),
@@ -112,6 +131,7 @@ export async function listAccountUsage(runtime: Runtime, input: AccountUsageList
     },
     async (redis, why) => {
       assertConfiguredZone(runtime, c, why);
+      if (input.source !== undefined) throw unavailable(why, `source=${input.source} (${SOURCES_UNKNOWN})`);
       const prefix = runtime.config.redisKeyPrefix;
       const search = input.search?.toLowerCase();
       const metas = [...(await allAccountIndex(redis, prefix))].filter(
@@ -126,12 +146,13 @@ export async function listAccountUsage(runtime: Runtime, input: AccountUsageList
       const all: AccountWindows[] = metas.map(([id, m], i) => {
         const [d, mo, t] = counters[i]!;
         return {
-          info: { id, ...m, lastUsedAt: iso(t!.lastUsedAt) },
+          info: { id, ...m, lastUsedAt: iso(t!.lastUsedAt), sources: [] },
           windows: { daily: figFromHot(d!), monthly: figFromHot(mo!), total: figFromHot(t!) },
         };
       });
       all.sort(compareBy(accountKey(input.sort), (a) => a.info.id, order));
       return {
+        availableSources: [],
         page: all.slice(offset, offset + limit).map(usageRow),
         count: all.length,
         activeToday: all.filter((a) => a.windows.daily.requests > 0).length,
@@ -153,6 +174,7 @@ export async function listAccountUsage(runtime: Runtime, input: AccountUsageList
       total: totals(value.sums.total),
     },
     pagination: { total: value.count, limit, offset, hasMore: offset + value.page.length < value.count },
+    availableSources: value.availableSources,
     source,
     timezone: c.timezone,
     timestamp: now.toISOString(),
@@ -219,7 +241,7 @@ export async function getAccountSummary(runtime: Runtime, input: AccountSummaryI
         seriesKeys = first === undefined ? [] : eachMonth(first, last);
       }
       return {
-        account: { id: account.id, name: account.name, platform: account.platform, type: account.type, status: account.status, priority: account.priority, lastUsedAt: iso(account.last_used_at) },
+        account: accountInfo(account),
         usage: figFromRow(usageRow),
         windows,
         byModel: modelRows.map((m): ModelUsage => ({ model: m.model, ...totals(figFromRow(m)) })),
@@ -237,8 +259,9 @@ export async function getAccountSummary(runtime: Runtime, input: AccountSummaryI
       const models = w.kind === "t" ? null : await readModelCounters(redis, prefix, input.id, w);
       const unavailableParts = [`series: ${why}; the live counters keep no history to chart`];
       if (!models) unavailableParts.push(`byModel: ${why}; the live counters keep models per day and month only`);
+      unavailableParts.push(`account.sources: ${why}; ${SOURCES_UNKNOWN}`);
       return {
-        account: { id: input.id, ...meta, lastUsedAt: iso(t!.lastUsedAt) },
+        account: { id: input.id, ...meta, lastUsedAt: iso(t!.lastUsedAt), sources: [] },
         usage: w.kind === "d" ? windows.daily : w.kind === "m" ? windows.monthly : windows.total,
         windows,
         byModel: models
@@ -272,6 +295,7 @@ export async function getAccountSummary(runtime: Runtime, input: AccountSummaryI
 interface KeyFigures {
   apiKeyId: string;
   apiKeyName: string;
+  source: string | null;
   fig: Fig;
   lastModel: string | null;
   lastUsedAt: string | null;
@@ -286,6 +310,7 @@ function breakdownItem(k: KeyFigures, whole: Fig): BreakdownItem {
     share: { tokens: fraction(t.allTokens, whole.allTokens), cost: fraction(k.fig.costNanos, whole.costNanos) },
     lastModel: k.lastModel,
     lastUsedAt: k.lastUsedAt,
+    source: k.source,
   };
 }
 
@@ -303,6 +328,7 @@ function breakdownRange(runtime: Runtime, input: AccountBreakdownInput, now: Dat
 const keyFigures = (r: KeyRow): KeyFigures => ({
   apiKeyId: r.api_key_id,
   apiKeyName: r.api_key_name,
+  source: r.api_key_source,
   fig: figFromRow(r),
   lastModel: r.last_model,
   lastUsedAt: iso(r.last_used_at),
@@ -320,6 +346,8 @@ async function keysFromRedis(runtime: Runtime, redis: RedisClient, input: Accoun
     ({ apiKeyId, figures }): KeyFigures => ({
       apiKeyId,
       apiKeyName: index.get(apiKeyId)?.name ?? apiKeyId,
+      // The Redis index keeps no sources of keys either.
+      source: null,
       fig: figFromHot(figures),
       lastModel: figures.lastModel,
       lastUsedAt: iso(figures.lastUsedAt),

@@ -11,7 +11,7 @@ import { BreakdownTable } from "./breakdown-table";
 import { ModelTable } from "./model-table";
 import { breakdownPaging, type SummaryOutput } from "./queries";
 import { TrendChart } from "./trend-chart";
-import { AccountType, EmptyState, ErrorState, errorCode, FallbackBanner, PlatformBadge, Skeleton, StatusBadge, UsageFigures, useShownError } from "./ui";
+import { AccountType, EmptyState, ErrorState, errorCode, FallbackBanner, PlatformBadge, Skeleton, SourceBadges, StatusBadge, UsageFigures, useShownError } from "./ui";
 import { breakdownCsvHref, breakdownInput, summaryInput, type AccountsUrlState, type BreakdownSortName, type Order } from "./url-state";
 
 type RangeState = Pick<AccountsUrlState, "range" | "from" | "to">;
@@ -183,9 +183,10 @@ function Facts({ summary, timezone }: { summary: SummaryOutput | undefined; time
   );
   return (
     <section aria-label={t("drawer.facts")} data-testid={a ? undefined : "drawer-skeleton"}>
-      <dl className="grid grid-cols-2 gap-x-4 gap-y-3 rounded-lg border border-slate-200 p-3 sm:grid-cols-3 lg:grid-cols-6">
+      <dl className="grid grid-cols-2 gap-x-4 gap-y-3 rounded-lg border border-slate-200 p-3 sm:grid-cols-4 lg:grid-cols-7">
         {item(t("drawer.id"), <span className="font-mono text-xs">{a?.id}</span>, "fact-id")}
         {item(t("col.platform"), a && <PlatformBadge platform={a.platform} />, "fact-platform")}
+        {item(t("col.source"), a && <SourceBadges sources={a.sources} />, "fact-sources")}
         {item(t("drawer.type"), a && <AccountType type={a.type} />, "fact-type")}
         {item(t("col.status"), a && <StatusBadge status={a.status} />, "fact-status")}
         {item(t("col.priority"), a && n.int(a.priority), "fact-priority")}

@@ -4,7 +4,7 @@ import { useTranslations } from "next-intl";
 import type { AccountSort } from "@/server/usage-stats/schemas";
 import { formatDateTime, formatDateTimeLong, useNumbers } from "@/app/_i18n/format";
 import type { AccountRow } from "./queries";
-import { PlatformBadge, Skeleton, StatusBadge, UsageFigures } from "./ui";
+import { PlatformBadge, Skeleton, SourceBadges, StatusBadge, UsageFigures } from "./ui";
 import type { Order } from "./url-state";
 
 type WindowKey = "daily" | "monthly" | "total";
@@ -41,12 +41,12 @@ export function AccountsTable({
     { key: "monthly", label: t("col.month") },
     { key: "total", label: t("col.total") },
   ];
-  // Card layout below md: row 1 name + 详情, row 2 badges, row 3 the three windows, row 4 last used.
+  // Card layout below md: row 1 name + 详情, row 2 badges (platform, sources, status), row 3 the three windows, row 4 last used.
   const cell = "md:table-cell md:px-3 md:py-2.5";
 
   return (
     <div className="rounded-lg border border-slate-200 bg-white shadow-sm md:overflow-x-auto">
-      <table data-testid="accounts-table" aria-busy={busy} className={`block w-full border-collapse text-sm transition-opacity md:table md:min-w-[1040px] ${busy ? "opacity-70" : ""}`}>
+      <table data-testid="accounts-table" aria-busy={busy} className={`block w-full border-collapse text-sm transition-opacity md:table md:min-w-[1120px] ${busy ? "opacity-70" : ""}`}>
         <caption className="sr-only">{t("app.title")}</caption>
         <thead className="hidden border-b border-slate-200 bg-slate-50 md:table-header-group">
           <tr>
@@ -55,6 +55,9 @@ export function AccountsTable({
             </th>
             <th scope="col" className={th} data-testid="col-platform">
               {t("col.platform")}
+            </th>
+            <th scope="col" className={th} data-testid="col-source">
+              {t("col.source")}
             </th>
             <th scope="col" className={th} data-testid="col-status">
               {t("col.status")}
@@ -91,7 +94,7 @@ export function AccountsTable({
           {!rows &&
             Array.from({ length: 6 }, (_, i) => (
               <tr key={i} className="block p-4 md:table-row md:border-b md:border-slate-100 md:p-0" aria-hidden>
-                {Array.from({ length: 9 }, (_, j) => (
+                {Array.from({ length: 10 }, (_, j) => (
                   <td key={j} className={`${j > 0 ? "hidden" : "block"} md:table-cell md:px-3 md:py-3`}>
                     <Skeleton className="h-4 w-full max-w-24" />
                   </td>
@@ -100,7 +103,7 @@ export function AccountsTable({
             ))}
           {rows?.length === 0 && (
             <tr className="block md:table-row">
-              <td colSpan={9} className="block px-3 py-12 text-center md:table-cell" data-testid="accounts-empty">
+              <td colSpan={10} className="block px-3 py-12 text-center md:table-cell" data-testid="accounts-empty">
                 <p className="font-medium text-slate-700">{t("list.empty")}</p>
                 <p className="text-sm text-slate-500">{t("list.emptyHint")}</p>
               </td>
@@ -125,12 +128,20 @@ export function AccountsTable({
                 </td>
                 <td className={`col-span-3 row-start-2 flex flex-wrap items-center gap-2 md:gap-0 ${cell}`}>
                   <PlatformBadge platform={a.platform} />
+                  {a.sources.length > 0 && (
+                    <span className="md:hidden">
+                      <SourceBadges sources={a.sources} testId="sources-compact" />
+                    </span>
+                  )}
                   <span className="md:hidden">
                     <StatusBadge status={a.status} />
                   </span>
                   <span className="text-xs text-slate-500 md:hidden">
                     {t("col.priority")} {n.int(a.priority)}
                   </span>
+                </td>
+                <td className={`hidden ${cell}`}>
+                  <SourceBadges sources={a.sources} />
                 </td>
                 <td className={`hidden ${cell}`}>
                   <StatusBadge status={a.status} />

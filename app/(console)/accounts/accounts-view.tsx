@@ -10,7 +10,8 @@ import { AccountDrawer } from "./account-drawer";
 import { AccountsTable } from "./accounts-table";
 import { Pagination } from "./pagination";
 import type { UsageListOutput } from "./queries";
-import { ErrorState, FallbackBanner, KNOWN_PLATFORMS, KNOWN_STATUSES, platformLabel, Skeleton, UsageFigures } from "./ui";
+import { NO_SOURCE } from "@/server/usage-stats/source-filter";
+import { ErrorState, FallbackBanner, KNOWN_PLATFORMS, KNOWN_STATUSES, platformLabel, Skeleton, sourceLabel, UsageFigures } from "./ui";
 import {
   accountsParsers,
   DEFAULTS,
@@ -51,13 +52,19 @@ export function AccountsView() {
   const openDrawer = useCallback((id: string) => navigate({ account: id, range: DEFAULTS.range, from: undefined, to: undefined }), [navigate]);
   const closeDrawer = useCallback(() => navigate({ account: undefined, range: DEFAULTS.range, from: undefined, to: undefined }), [navigate]);
 
-  const filtered = !!(state.search || state.platform || state.status);
+  const filtered = !!(state.search || state.platform || state.status || state.source);
   const platforms = useMemo(() => {
     const set = new Set<string>(KNOWN_PLATFORMS);
     for (const r of data?.data ?? []) set.add(r.platform);
     if (state.platform) set.add(state.platform);
     return [...set];
   }, [data, state.platform]);
+  // The list answers every source present (availableSources); a source in the URL stays offered.
+  const sources = useMemo(() => {
+    const set = new Set<string>(data?.availableSources ?? []);
+    if (state.source && state.source !== NO_SOURCE) set.add(state.source);
+    return [...set];
+  }, [data, state.source]);
 
   return (
     <>
@@ -102,6 +109,17 @@ export function AccountsView() {
               options={[{ value: "", label: t("filters.all") }, ...KNOWN_STATUSES.map((s) => ({ value: s, label: t(`status.${s}`) }))]}
             />
             <Select
+              label={t("filters.source")}
+              testId="filter-source"
+              value={state.source}
+              onChange={(source) => navigate({ source, page: 1 })}
+              options={[
+                { value: "", label: t("filters.all") },
+                ...sources.map((s) => ({ value: s, label: sourceLabel(s) })),
+                { value: NO_SOURCE, label: t("filters.sourceNone") },
+              ]}
+            />
+            <Select
               label={t("filters.sort")}
               testId="sort-select"
               value={state.sort}
@@ -140,7 +158,7 @@ export function AccountsView() {
                 type="button"
                 onClick={() => {
                   setSearchKey((k) => k + 1);
-                  navigate({ search: "", platform: "", status: "", page: 1 });
+                  navigate({ search: "", platform: "", status: "", source: "", page: 1 });
                 }}
                 className="rounded-md px-3 py-1.5 text-sm text-slate-600 hover:bg-slate-100 focus-visible:outline-2 focus-visible:outline-brand-500"
               >

@@ -4,7 +4,7 @@ import type { InfiniteData, UseInfiniteQueryResult } from "@tanstack/react-query
 import { useTranslations } from "next-intl";
 import { formatDateTime, formatDateTimeLong, useNumbers } from "@/app/_i18n/format";
 import type { BreakdownOutput } from "./queries";
-import { ErrorState, Money, Skeleton } from "./ui";
+import { ErrorState, Money, Skeleton, SourceBadge } from "./ui";
 import type { BreakdownSortName, Order } from "./url-state";
 
 export type BreakdownQuery = UseInfiniteQueryResult<InfiniteData<BreakdownOutput, number | null>, unknown>;
@@ -97,8 +97,16 @@ export function BreakdownTable({
                 className="grid grid-cols-2 gap-x-3 gap-y-2 p-3 align-top md:table-row md:border-b md:border-slate-100 md:p-0"
               >
                 <td className={`col-span-2 min-w-0 md:max-w-56 ${cell}`}>
-                  <div className="truncate font-medium" data-testid="key-name" title={k.apiKeyName}>
-                    {k.apiKeyName}
+                  {/* The key's relay source beside its name (no badge: the REST API), not a column of its own: the drawer has no width to spare. */}
+                  <div className="flex min-w-0 items-center gap-1.5">
+                    <span className="min-w-0 truncate font-medium" data-testid="key-name" title={k.apiKeyName}>
+                      {k.apiKeyName}
+                    </span>
+                    {k.source !== null && (
+                      <span className="shrink-0" data-testid="key-source" data-value={k.source} title={t("source")}>
+                        <SourceBadge source={k.source} />
+                      </span>
+                    )}
                   </div>
                   <div className="truncate font-mono text-xs text-slate-500" title={k.apiKeyId}>
                     {k.apiKeyId}

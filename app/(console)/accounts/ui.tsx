@@ -125,6 +125,45 @@ export function PlatformBadge({ platform }: { platform: string }) {
   );
 }
 
+const SOURCE_LABEL: Record<string, string> = { crs: "CRS", sub2api: "sub2api" };
+const SOURCE_STYLE: Record<string, string> = {
+  crs: "bg-indigo-50 text-indigo-700 ring-indigo-600/20",
+  sub2api: "bg-teal-50 text-teal-800 ring-teal-600/20",
+};
+
+/** crs → CRS; another source (SUB2API_SOURCE may name it) as the server wrote it. */
+export function sourceLabel(source: string): string {
+  return SOURCE_LABEL[source] ?? source;
+}
+
+export function SourceBadge({ source }: { source: string }) {
+  return (
+    <span
+      data-testid="source"
+      data-value={source}
+      className={`inline-flex whitespace-nowrap rounded px-1.5 py-0.5 text-xs font-medium ring-1 ring-inset ${SOURCE_STYLE[source] ?? "bg-slate-50 text-slate-700 ring-slate-500/20"}`}
+    >
+      {sourceLabel(source)}
+    </span>
+  );
+}
+
+/** An account's relay sources as badges, or a muted dash when none fed it (the REST API alone). */
+export function SourceBadges({ sources, testId = "sources" }: { sources: string[]; testId?: string }) {
+  const t = useTranslations("source");
+  return (
+    <span data-testid={testId} data-value={sources.join(" ")} className="inline-flex flex-wrap items-center gap-1">
+      {sources.length > 0 ? (
+        sources.map((s) => <SourceBadge key={s} source={s} />)
+      ) : (
+        <span className="text-xs text-slate-500" title={t("noneHint")}>
+          {t("none")}
+        </span>
+      )}
+    </span>
+  );
+}
+
 /** A money amount by the console's rule (see numberFormats), the exact value in its tooltip. */
 export function Money({ usd, testId, className = "" }: { usd: number; testId?: string; className?: string }) {
   const n = useNumbers();

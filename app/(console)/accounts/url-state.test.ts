@@ -14,14 +14,14 @@ import {
 describe("the accounts page URL", () => {
   it("gives defaults for an empty URL and keeps it empty", () => {
     const s = parseAccountsUrl({});
-    expect(s).toMatchObject({ search: "", platform: "", status: "", sort: DEFAULTS.sort, order: "desc", page: 1, pageSize: DEFAULTS.pageSize, account: undefined, range: "total" });
+    expect(s).toMatchObject({ search: "", platform: "", status: "", source: "", sort: DEFAULTS.sort, order: "desc", page: 1, pageSize: DEFAULTS.pageSize, account: undefined, range: "total" });
     expect(serializeAccountsUrl(s)).toBe("");
   });
 
   it("round-trips every field", () => {
-    const qs = "q=%E6%BC%94%E7%A4%BA&platform=gemini&status=paused&sort=daily.allTokens&order=asc&page=3&size=20&account=demo-acc-01&range=custom&from=2025-01-01&to=2025-01-31";
+    const qs = "q=%E6%BC%94%E7%A4%BA&platform=gemini&status=paused&source=sub2api&sort=daily.allTokens&order=asc&page=3&size=20&account=demo-acc-01&range=custom&from=2025-01-01&to=2025-01-31";
     const s = parseAccountsUrl(new URLSearchParams(qs));
-    expect(s).toMatchObject({ search: "演示", platform: "gemini", status: "paused", sort: "daily.allTokens", order: "asc", page: 3, pageSize: 20, account: "demo-acc-01", range: "custom", from: "2025-01-01", to: "2025-01-31" });
+    expect(s).toMatchObject({ search: "演示", platform: "gemini", status: "paused", source: "sub2api", sort: "daily.allTokens", order: "asc", page: 3, pageSize: 20, account: "demo-acc-01", range: "custom", from: "2025-01-01", to: "2025-01-31" });
     expect(parseAccountsUrl(new URLSearchParams(serializeAccountsUrl(s)))).toEqual(s);
   });
 
@@ -31,6 +31,8 @@ describe("the accounts page URL", () => {
     expect(parseAccountsUrl({ sort: "name" }).order).toBe("asc");
     expect(parseAccountsUrl({ page: ["2", "5"] }).page).toBe(2);
     expect(parseAccountsUrl({ range: "custom", from: "2025-02-30x", to: "2025-03-01" }).range).toBe("total");
+    for (const source of ["CRS", "crs,sub2api", "a".repeat(33), " "]) expect(parseAccountsUrl({ source }).source, source).toBe("");
+    expect(parseAccountsUrl({ source: "none" }).source).toBe("none");
   });
 
   it("keeps the range only while a drawer is open, and the order only when it is not the sort's default", () => {
@@ -42,8 +44,8 @@ describe("the accounts page URL", () => {
   });
 
   it("builds inputs the strict shared schemas accept", () => {
-    const s = parseAccountsUrl({ q: "x", platform: "claude", status: "active", sort: "monthly.cost", page: "2", size: "100", account: "a1", range: "custom", from: "2025-01-01", to: "2025-01-02" });
-    expect(accountUsageListInput.parse(listInput(s))).toMatchObject({ search: "x", limit: 100, offset: 100, sort: "monthly.cost", order: "desc" });
+    const s = parseAccountsUrl({ q: "x", platform: "claude", status: "active", source: "crs", sort: "monthly.cost", page: "2", size: "100", account: "a1", range: "custom", from: "2025-01-01", to: "2025-01-02" });
+    expect(accountUsageListInput.parse(listInput(s))).toMatchObject({ search: "x", source: "crs", limit: 100, offset: 100, sort: "monthly.cost", order: "desc" });
     expect(accountSummaryInput.safeParse(summaryInput("a1", s)).success).toBe(true);
     expect(accountBreakdownPageInput.parse({ ...breakdownInput("a1", s), cursor: 20, direction: "forward" })).toMatchObject({ offset: 20, limit: 20 });
     expect(accountBreakdownPageInput.parse(breakdownInput("a1", s))).toMatchObject({ offset: 0 });
@@ -51,7 +53,7 @@ describe("the accounts page URL", () => {
       expect(accountSummaryInput.safeParse(summaryInput("a1", { range, from: undefined, to: undefined })).success, range).toBe(true);
     }
     const list = new URL(listCsvHref(s), "http://x");
-    expect(accountUsageListInput.safeParse(Object.fromEntries(list.searchParams)).success).toBe(true);
+    expect(accountUsageListInput.parse(Object.fromEntries(list.searchParams))).toMatchObject({ source: "crs" });
     const b = new URL(breakdownCsvHref("a/1", s, { sort: "cost", order: "asc" }), "http://x");
     expect(b.pathname).toBe("/admin/accounts/a%2F1/usage-breakdown");
     expect(accountBreakdownQuery.safeParse(Object.fromEntries(b.searchParams)).success).toBe(true);

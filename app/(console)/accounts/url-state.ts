@@ -10,6 +10,7 @@ import {
 } from "nuqs/server";
 import { MEASURES } from "@/db/measures";
 import { defaultAccountOrder } from "@/server/usage-stats/order";
+import { SOURCE_NAME } from "@/server/usage-stats/source-filter";
 import type { AccountSort, BreakdownSort, RangeName, WindowName } from "@/server/usage-stats/schemas";
 
 /**
@@ -48,6 +49,7 @@ export const accountsParsers = {
   q: parseAsString.withDefault(""),
   platform: parseAsString.withDefault(""),
   status: parseAsString.withDefault(""),
+  source: parseAsString.withDefault(""),
   sort: parseAsStringLiteral(SORTS).withDefault(DEFAULTS.sort),
   order: parseAsStringLiteral(["asc", "desc"] as const),
   page: parseAsInteger.withDefault(1),
@@ -66,6 +68,8 @@ export interface AccountsUrlState {
   search: string;
   platform: string;
   status: string;
+  /** A relay source name, NO_SOURCE ("none"), or "" for every account. */
+  source: string;
   sort: AccountSort;
   order: Order;
   page: number;
@@ -94,6 +98,8 @@ export function resolveAccountsState(raw: RawAccountsParams): AccountsUrlState {
     search: raw.q.trim().slice(0, 200),
     platform: raw.platform.trim().slice(0, 64),
     status: raw.status.trim().slice(0, 32),
+    // A value the API would refuse (400) reads as no filter, like an unknown sort.
+    source: SOURCE_NAME.test(raw.source.trim()) ? raw.source.trim() : "",
     sort: raw.sort,
     order: raw.order ?? defaultOrder(raw.sort),
     page: Math.max(1, Math.min(1_000_000, raw.page)),
@@ -112,6 +118,7 @@ export function toUrlParams(state: AccountsUrlState): RawAccountsParams {
     q: state.search,
     platform: state.platform,
     status: state.status,
+    source: state.source,
     sort: state.sort,
     order: state.order === defaultOrder(state.sort) ? null : state.order,
     page: state.page,
@@ -137,6 +144,7 @@ export function listInput(state: AccountsUrlState) {
     ...(state.search ? { search: state.search } : {}),
     ...(state.platform ? { platform: state.platform } : {}),
     ...(state.status ? { status: state.status } : {}),
+    ...(state.source ? { source: state.source } : {}),
     sort: state.sort,
     order: state.order,
     limit: state.pageSize,
@@ -168,6 +176,7 @@ export function listCsvHref(state: AccountsUrlState): string {
   if (state.search) p.set("search", state.search);
   if (state.platform) p.set("platform", state.platform);
   if (state.status) p.set("status", state.status);
+  if (state.source) p.set("source", state.source);
   p.set("sort", state.sort);
   p.set("order", state.order);
   return `/admin/accounts/usage-stats?${p}`;

@@ -26,6 +26,9 @@ describe("configuration", () => {
     ["REDIS_URL", "redis-cluster://10.0.0.1,10.0.0.2:6379", /REDIS_URL: REDIS_URL must be redis-cluster:\/\/host:port,host:port .*got "redis-cluster:\/\/10.0.0.1,10.0.0.2:6379"/],
     ["DATABASE_READ_URL", "redis://x", /DATABASE_READ_URL: DATABASE_READ_URL must use postgres: or postgresql:/],
     ["SUB2API_SOURCE", "none", /SUB2API_SOURCE: SUB2API_SOURCE cannot be 'none'/],
+    ["SUB2API_SOURCE", "crs", /SUB2API_SOURCE: SUB2API_SOURCE cannot be 'crs'/],
+    ["SUB2API_SOURCE", "Bad Name", /SUB2API_SOURCE must be a lower-case name/],
+    ["SUB2API_DATABASE_URL", "mysql://x", /SUB2API_DATABASE_URL/],
   ])("a bad %s names the variable", (variable, value, message) => {
     let err: unknown;
     try {

@@ -167,6 +167,8 @@ const envSchema = z.object({
     .regex(/^[a-z][a-z0-9-]{0,31}$/, { error: "SUB2API_SOURCE must be a lower-case name (letters, digits, '-'; at most 32)" })
     // The read API's source filter takes `none` for "no relay source" (server/usage-stats/source-filter.ts).
     .refine((s) => s !== "none", { error: "SUB2API_SOURCE cannot be 'none': the usage API's source filter uses it for accounts without a relay source" })
+    // "crs" is claude-relay-service's source (its lease, watermarks and accounts).
+    .refine((s) => s !== "crs", { error: "SUB2API_SOURCE cannot be 'crs': that is claude-relay-service's source" })
     .default("sub2api"),
   SUB2API_FOLLOW_IN_APP: bool("SUB2API_FOLLOW_IN_APP", true),
   SUB2API_POLL_INTERVAL_MS: int("SUB2API_POLL_INTERVAL_MS", 2000, 100, 600000),

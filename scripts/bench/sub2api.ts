@@ -1,5 +1,5 @@
 /**
- * npm run bench:sub2api [-- --rows N]
+ * npm run bench:sub2api [-- --rows N] [--report]
  *
  * The sub2api figures.
  * 1. sub2api:import of a generated sub2api database of N usage_logs rows (default 1,000,000; 24
@@ -8,9 +8,11 @@
  *    in the same run COPY of N rows into usage_records of a fresh ledger database (the reference).
  * 2. The follower on that table and on one 10× smaller: sub2api queries and time per poll with
  *    nothing new, after 1 new row and after 100 new rows (median of 5 polls each).
- * Writes bench/sub2api-results.json and its section of bench/RESULTS.md.
+ * Writes bench/sub2api-results.json and its section of bench/RESULTS.md (`--report` only
+ * re-renders the section from the json).
  */
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import pg from "pg";
@@ -23,11 +25,13 @@ const MIN_ROWS = 10_000;
 const MAX_ROWS = 10_000_000;
 const REPEATS = 5;
 
-function rowsOption(): number {
-  const { values } = parseArgs({ options: { rows: { type: "string", default: "1000000" } }, strict: true, allowPositionals: false });
+const RESULTS_JSON = path.resolve(import.meta.dirname, "../../bench/sub2api-results.json");
+
+function cli(): { rows: number; report: boolean } {
+  const { values } = parseArgs({ options: { rows: { type: "string", default: "1000000" }, report: { type: "boolean", default: false } }, strict: true, allowPositionals: false });
   const n = Number(values.rows.replace(/_/g, ""));
   if (!Number.isInteger(n) || n < MIN_ROWS || n > MAX_ROWS) throw new Error(`--rows must be an integer from ${MIN_ROWS} to ${MAX_ROWS}, got "${values.rows}"`);
-  return n;
+  return { rows: n, report: values.report };
 }
 
 interface PollCost {
@@ -88,7 +92,13 @@ async function measureCopy(rows: number): Promise<CopyFigures> {
 }
 
 async function main() {
-  const rows = rowsOption();
+  const { rows, report } = cli();
+  if (report) {
+    writeSection(JSON.parse(fs.readFileSync(RESULTS_JSON, "utf8")) as Results);
+    console.log(`rendered the sub2api section of bench/RESULTS.md from ${RESULTS_JSON}`);
+    return;
+  }
+  const loadAvgAtStart = os.loadavg().map((l) => Math.round(l * 100) / 100);
   const log = (s: string) => console.log(s);
   const problems: string[] = [];
   const f = (x: number) => x.toLocaleString("en-US");
@@ -126,9 +136,9 @@ async function main() {
   }
 
   const pct = (100 * importFigures.eventsPerSecond) / copy.withRollupsPerSecond;
-  const results = { measuredAt: new Date().toISOString(), import: importFigures, copy, percentOfCopyWithRollups: Math.round(pct * 10) / 10, followers };
+  const results: Results = { measuredAt: new Date().toISOString(), loadAvgAtStart, import: importFigures, copy, percentOfCopyWithRollups: Math.round(pct * 10) / 10, followers };
   if (rows >= 1_000_000) {
-    fs.writeFileSync(path.resolve(import.meta.dirname, "../../bench/sub2api-results.json"), JSON.stringify(results, null, 2) + "\n");
+    fs.writeFileSync(RESULTS_JSON, JSON.stringify(results, null, 2) + "\n");
     writeSection(results);
     log(`wrote bench/sub2api-results.json and its section of bench/RESULTS.md`);
   } else log(`(fewer than 1,000,000 rows: bench/ left as it is)`);
@@ -138,16 +148,25 @@ async function main() {
   }
 }
 
-function writeSection(r: { measuredAt: string; import: Sub2apiImportFigures; copy: CopyFigures; percentOfCopyWithRollups: number; followers: FollowerFigures[] }): void {
+interface Results {
+  measuredAt: string;
+  loadAvgAtStart?: number[];
+  import: Sub2apiImportFigures;
+  copy: CopyFigures;
+  percentOfCopyWithRollups: number;
+  followers: FollowerFigures[];
+}
+
+function writeSection(r: Results): void {
   const f = (x: number) => x.toLocaleString("en-US");
   const i = r.import;
   const met = r.percentOfCopyWithRollups >= 50;
-  const poll = (p: PollCost) => `${p.queries} queries, ${p.ms} ms`;
+  const poll = (p: PollCost) => `${p.queries} ${p.queries === 1 ? "query" : "queries"}, ${p.ms} ms`;
   const section = [
     "<!-- sub2api:begin (npm run bench:sub2api) -->",
     "## sub2api: import and follower",
     "",
-    `\`npm run bench:sub2api\`, ${r.measuredAt.slice(0, 10)}. A generated sub2api database (the test fixture's schema): ${f(i.rows)} usage_logs rows over 90 days, ${i.accounts} accounts (${i.linkedAccounts} synced from CRS), ${f(i.apiKeys)} API keys, costs of 10 decimals (list, actual, on 30 % an account_stats_cost, on 40 % an account rate). Imported through the ledger's one write path (ledger-first: insert_usage_batch, then the Redis counters) into a database of its own; every account's requests, tokens and both costs then equal sub2api's exactly (${f(i.comparisons)} comparisons, ${i.mismatches} mismatches).`,
+    `\`npm run bench:sub2api\`, ${r.measuredAt.slice(0, 10)}${r.loadAvgAtStart ? ` (load average at start ${r.loadAvgAtStart.join(" / ")} on 2 cores: the machine was shared, so COPY too ran slower than in the runs above)` : ""}. A generated sub2api database (the test fixture's schema): ${f(i.rows)} usage_logs rows over 90 days, ${i.accounts} accounts (${i.linkedAccounts} synced from CRS), ${f(i.apiKeys)} API keys, costs of 10 decimals (list, actual, on 30 % an account_stats_cost, on 40 % an account rate). Imported through the ledger's one write path (ledger-first: insert_usage_batch, then the Redis counters) into a database of its own; every account's requests, tokens and both costs then equal sub2api's exactly (${f(i.comparisons)} comparisons, ${i.mismatches} mismatches).`,
     "",
     "| figure | value |",
     "| --- | --- |",
@@ -179,7 +198,7 @@ function missedNote(i: Sub2apiImportFigures, copy: CopyFigures): string {
   return [
     `**Missed, and why.** CPU per event over the rows (after the sync): ${c.node} µs in this process (reading sub2api's rows, mapping, validation and normalization, the batch's JSON, the Redis client), ${c.ledgerPostgres} µs in the ledger's PostgreSQL backends, ${c.sub2apiPostgres} µs in sub2api's, ${c.redis} µs in redis-server (shared with other work: an upper bound) — ${c.total} µs, so even with every stage overlapped at most ${f0(Math.round(2e6 / c.total))} events/s on 2 cores, against ${copyUs} µs of wall time per row for COPY with rollups.`,
     "The ledger's one write path does per event what COPY does not, and each part is its semantics: every event validated and normalized (exact cost, local day and hour), the idempotency key inserted into usage_request_ids (a second unique index per event) by insert_usage_batch, which reads the batch as JSON with the event's metadata (~200 B of jsonb: sub2api's ids, list cost, multipliers), and then the Redis counters and dedupe key of exactly the rows inserted (ledger-first).",
-    "The stages run one after another per batch of 1,000 (sink.ts): overlapping batches would put two insert_usage_batch transactions on the same rollup rows. Done for it: a fast path in isPlainValidEvent for small flat metadata (a relay's row), which skipped zod's path for every sub2api event (~18–26 → ~11–13 µs per event in validation); reads of the next batch overlap the write of this one (importer.ts).",
+    "The stages run one after another per batch of 1,000 (sink.ts): overlapping batches would put two insert_usage_batch transactions on the same rollup rows. Done for it: a fast path in isPlainValidEvent for small flat metadata (a relay's row), where every sub2api event went through zod (~18–26 → ~11–13 µs per event in validation, measured apart); the importer already reads the next batch while it writes this one.",
   ].join(" ");
 }
 const f0 = (x: number) => x.toLocaleString("en-US");

@@ -25,6 +25,22 @@ function allPids(): number[] {
   return fs.readdirSync("/proc").filter((d) => /^\d+$/.test(d)).map(Number);
 }
 
+/** CPU ms (user + system) of each backend connected to `dbName` now. */
+export async function backendsCpu(pool: pg.Pool, dbName: string): Promise<Map<number, number>> {
+  const backends = (await pool.query(`SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`, [dbName])).rows as { pid: number }[];
+  return new Map(backends.flatMap(({ pid }) => {
+    const s = statOf(pid);
+    return s ? [[pid, s.cpuMs] as [number, number]] : [];
+  }));
+}
+
+/** CPU a set of backends used between two samples: a backend gone by the second is left out (its share undercounted). */
+export function backendsDelta(a: Map<number, number>, b: Map<number, number>): number {
+  let ms = 0;
+  for (const [pid, cpu] of b) ms += cpu - (a.get(pid) ?? 0);
+  return ms;
+}
+
 export interface CpuSample {
   serverMs: number;
   redisMs: number;

@@ -28,6 +28,7 @@ import { adminQuery, dropRedisPrefix } from "../../server/testing/stores";
 import { sampleCpu } from "./cpu";
 import { generateDataset, type DatasetOptions } from "./dataset";
 import { importScaledCrs } from "./crs-scaled";
+import { importGeneratedSub2api } from "./sub2api-data";
 import { copyReference, runIngest, singleEventAck } from "./ingest";
 import { closeHttp, requestOk, timeRuns } from "./measure";
 import { calendarNow, checkAgainstBaseline, measureReads } from "./reads";
@@ -187,6 +188,14 @@ async function main() {
     await scaled.close();
     const crsImport = scaled.figures;
 
+    // The sub2api import beside the same run's COPY (issue 22): a generated sub2api database, into a ledger database of its own, checked exactly.
+    const sub2apiRows = Math.min(1_000_000, opts.records >= 1_000_000 ? opts.records : Math.round(opts.records / 10));
+    const sub2apiShape = opts.records >= 1_000_000 ? undefined : { users: 30, keys: 120 };
+    log(`3c. sub2api:import of ${sub2apiRows.toLocaleString("en-US")} generated usage_logs rows`);
+    const sub2api = await importGeneratedSub2api(sub2apiRows, { log, ...(sub2apiShape ? { shape: sub2apiShape } : {}) });
+    await sub2api.close();
+    const sub2apiImport = sub2api.figures;
+
     log(`4. memory and size`);
     const redisF = await redisFigures(redis, prefix, redisBefore, redisAfter, ingest.activeApiKeys, ingest.accepted, calendarNow(timezone).today);
     const pgF = await pgFigures(pool);
@@ -208,12 +217,12 @@ async function main() {
       options: { runs: opts.runs, baselineRuns: opts.baselineRuns, baselineBudgetS: opts.baselineBudgetMs / 1000, seconds: opts.seconds, clients: opts.clients, batch: opts.batch },
       reads,
       page,
-      ingest: { ...ingest, singleEventAck: singleAck, copy, crsImport },
+      ingest: { ...ingest, singleEventAck: singleAck, copy, crsImport, sub2apiImport },
       redis: redisF,
       postgres: pgF,
       check: { before: check, after: checkAfter },
     };
-    const problems = [...check.mismatches, ...checkAfter.mismatches, ...missingFigures(run)];
+    const problems = [...check.mismatches, ...checkAfter.mismatches, ...missingFigures(run), ...sub2api.mismatches];
     fs.mkdirSync(opts.out, { recursive: true });
     const jsonPath = path.join(opts.out, "results.json");
     const all = fs.existsSync(jsonPath) ? (JSON.parse(fs.readFileSync(jsonPath, "utf8")) as { runs: Record<string, BenchRun> }) : { runs: {} };
@@ -221,9 +230,9 @@ async function main() {
     fs.writeFileSync(jsonPath, JSON.stringify(all, null, 2) + "\n");
     writeResults(path.join(opts.out, "RESULTS.md"), renderResults(all.runs));
     log(`wrote ${jsonPath} and ${path.join(opts.out, "RESULTS.md")} (${run.durationS} s)`);
-    // Three checks: rollups = raw sums after loading, again after ingest and COPY, every figure produced.
-    const failedChecks = [check.mismatches.length, checkAfter.mismatches.length, missingFigures(run).length].filter((n) => n > 0).length;
-    log(`bench: ${3 - failedChecks} passed, ${failedChecks} failed`);
+    // Four checks: rollups = raw sums after loading, again after ingest and COPY, every figure produced, the sub2api import exact.
+    const failedChecks = [check.mismatches.length, checkAfter.mismatches.length, missingFigures(run).length, sub2api.mismatches.length].filter((n) => n > 0).length;
+    log(`bench: ${4 - failedChecks} passed, ${failedChecks} failed`);
     if (problems.length) {
       console.error(`FAILED: ${problems.length} problem(s):\n  ${problems.slice(0, 30).join("\n  ")}`);
       process.exitCode = 1;
@@ -243,11 +252,11 @@ async function main() {
   }
 }
 
-/** Writes RESULTS.md, keeping the section `npm run bench:crs` maintains between its markers. */
+/** Writes RESULTS.md, keeping the sections `npm run bench:crs` and `bench:sub2api` maintain between their markers. */
 function writeResults(file: string, text: string): void {
   const old = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "";
-  const crs = /<!-- crs:begin[\s\S]*<!-- crs:end -->/.exec(old)?.[0];
-  fs.writeFileSync(file, crs ? `${text.trimEnd()}\n\n${crs}\n` : text);
+  const kept = ["crs", "sub2api"].flatMap((name) => new RegExp(`<!-- ${name}:begin[\\s\\S]*<!-- ${name}:end -->`).exec(old)?.[0] ?? []);
+  fs.writeFileSync(file, [text.trimEnd(), ...kept].join("\n\n") + "\n");
 }
 
 /** Every figure the report shows must be a finite number. */

@@ -1,5 +1,6 @@
 import type { CheckResult, ReadFigures } from "./reads";
 import type { CrsImportFigures } from "./crs-scaled";
+import type { Sub2apiImportFigures } from "./sub2api-data";
 import type { CopyFigures, IngestFigures } from "./ingest";
 import type { Latency } from "./measure";
 import type { PgFigures, RedisFigures } from "./sizes";
@@ -13,8 +14,8 @@ export interface BenchRun {
   options: { runs: number; baselineRuns: number; baselineBudgetS: number; seconds: number; clients: number; batch: number };
   reads: ReadFigures;
   page: Latency;
-  /** crsImport: absent in runs before issue 13. */
-  ingest: IngestFigures & { singleEventAck: Latency; copy: CopyFigures; crsImport?: CrsImportFigures };
+  /** crsImport: absent in runs before issue 13; sub2apiImport: before issue 22. */
+  ingest: IngestFigures & { singleEventAck: Latency; copy: CopyFigures; crsImport?: CrsImportFigures; sub2apiImport?: Sub2apiImportFigures };
   redis: RedisFigures;
   postgres: PgFigures;
   check: { before: CheckResult; after: CheckResult };
@@ -156,6 +157,11 @@ function runSection(run: BenchRun): string[] {
     ...(i.crsImport
       ? [
           `| crs:import of the fixture's CRS Redis scaled to ${fmt(i.crsImport.keys)} keys (${fmt(i.crsImport.redisKeys)} Redis keys → ${fmt(i.crsImport.events)} events, ${fmt(i.crsImport.aggregateEvents)} of them aggregates; a database of its own) | ${fmt(i.crsImport.eventsPerSecond)} events/s (${i.crsImport.seconds.toFixed(1)} s), ${((100 * i.crsImport.eventsPerSecond) / i.copy.withRollupsPerSecond).toFixed(0)} % of COPY with rollups |`,
+        ]
+      : []),
+    ...(i.sub2apiImport
+      ? [
+          `| sub2api:import of ${fmt(i.sub2apiImport.rows)} generated usage_logs rows (${i.sub2apiImport.accounts} accounts, ${fmt(i.sub2apiImport.apiKeys)} keys; a database of its own; ${i.sub2apiImport.mismatches ? `**${i.sub2apiImport.mismatches} mismatches**` : "exact"} against sub2api) | ${fmt(i.sub2apiImport.eventsPerSecond)} events/s (${i.sub2apiImport.seconds.toFixed(1)} s), ${((100 * i.sub2apiImport.eventsPerSecond) / i.copy.withRollupsPerSecond).toFixed(0)} % of COPY with rollups |`,
         ]
       : []),
     "",

@@ -149,6 +149,21 @@ describe("the fast path of validation", () => {
     fc.constantFrom("", "0.1", "0.123456789", "-1", "1e3", "a\u0000b", "x".repeat(129), "\ud800", "é", "2026-02-30T00:00:00Z", "2024-06-01T00:00:00+08:00", "2024-06-01T00:00:00"),
     fc.constant({ a: 1 }),
     fc.constant([1]),
+    fc.constant(Object.assign(Object.create(null) as object, { a: 1 })),
+    fc.dictionary(
+      fc.oneof(fc.constantFrom("source", "sub2apiId", "a.b-c_d", "", "__proto__", "constructor", "prototype", "é", "k\u0000", "x".repeat(65)), fc.string({ maxLength: 6 })),
+      fc.oneof(
+        fc.constantFrom(null, true, false, 0, -1.5, 1e308, -Number.MAX_VALUE, Number.NaN, Infinity, "", "a\u0000b", "\ud800", "é", '"\\', "y".repeat(513), "z".repeat(512), { a: 1 }, [1]),
+        fc.string({ maxLength: 8 }),
+      ),
+      { maxKeys: 12 },
+    ),
+  );
+  /** Flat metadata of the common kind (a relay's row: short ASCII strings, numbers, booleans). */
+  const plainMetadata = fc.dictionary(
+    fc.stringMatching(/^[A-Za-z0-9_.-]{1,64}$/).filter((k) => !["__proto__", "constructor", "prototype"].includes(k)),
+    fc.oneof(fc.stringMatching(/^[\x20-\x7e]{0,40}$/), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.boolean(), fc.constant(null)),
+    { maxKeys: 12, noNullPrototype: true },
   );
   const valid = fc.record({
     requestId: fc.stringMatching(/^[ -~]{1,130}$/),
@@ -176,5 +191,21 @@ describe("the fast path of validation", () => {
       }),
       { numRuns: 3000 },
     );
+  });
+
+  it("takes small flat metadata, and only what the schema accepts", () => {
+    fc.assert(
+      fc.property(valid, plainMetadata, (event, metadata) => {
+        const e = { ...event, metadata };
+        expect(usageEventSchema.safeParse(e).success).toBe(true);
+        if (event.requestId.length <= 128) expect(isPlainValidEvent(e)).toBe(true);
+      }),
+      { numRuns: 1000 },
+    );
+    // Near the 4096-byte bound: escaped characters count twice, so the fast path declines before the schema would refuse.
+    const big = Object.fromEntries(Array.from({ length: 9 }, (_, i) => [`k${i}`, '"'.repeat(500)]));
+    const e = { requestId: "r", occurredAt: new Date(recent).toISOString(), accountId: "a", apiKeyId: "k", model: "m", inputTokens: 1, outputTokens: 1, cacheCreateTokens: 0, cacheReadTokens: 0, cost: "0.1", metadata: big };
+    expect(isPlainValidEvent(e)).toBe(false);
+    expect(usageEventSchema.safeParse(e).success).toBe(false);
   });
 });

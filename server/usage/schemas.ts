@@ -164,8 +164,8 @@ const isCost = (v: unknown) => (typeof v === "string" || typeof v === "number") 
 /**
  * A fast check of the common case, for throughput: true only for events usageEventSchema
  * certainly accepts (the property test in schemas.test.ts holds it to that). Anything unusual
- * (non-ASCII ids, JSON objects, bad values) returns false and goes through the schema, which
- * also writes the messages.
+ * (non-ASCII ids, a cost breakdown, metadata other than a small flat object, bad values) returns
+ * false and goes through the schema, which also writes the messages.
  */
 export function isPlainValidEvent(v: unknown): v is UsageEvent {
   if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
@@ -181,8 +181,37 @@ export function isPlainValidEvent(v: unknown): v is UsageEvent {
     if (value === undefined && !input.required) continue;
     if (!(m.kind === "money" ? isCost(value) : isCount(value, input.max ?? MAX_TOKENS_PER_FIELD))) return false;
   }
-  if (e.costBreakdown != null || e.metadata != null) return false;
+  if (e.costBreakdown != null) return false;
+  if (e.metadata != null && !isPlainSmallObject(e.metadata)) return false;
   return occurredAt.safeParse(e.occurredAt).success;
+}
+
+const PLAIN_KEY = /^[A-Za-z0-9_.-]{1,64}$/;
+const PLAIN_STRING = /^[\x20-\x7e]{0,512}$/;
+
+/**
+ * The common metadata of a relay's event (a flat object of short ASCII strings, finite numbers,
+ * booleans and nulls), which smallJsonObject certainly accepts: its JSON is at most
+ * MAX_JSON_OBJECT_BYTES even with every character escaped. Anything else goes to the schema.
+ */
+function isPlainSmallObject(v: unknown): boolean {
+  if (typeof v !== "object" || v === null || Object.getPrototypeOf(v) !== Object.prototype) return false;
+  let bytes = 2;
+  for (const k in v) {
+    if (!Object.hasOwn(v, k) || !PLAIN_KEY.test(k) || RESERVED_JSON_KEYS.has(k)) return false;
+    const x = (v as Record<string, unknown>)[k];
+    if (typeof x === "string") {
+      if (!PLAIN_STRING.test(x)) return false;
+      bytes += 2 + 2 * x.length;
+    } else if (typeof x === "number") {
+      if (!Number.isFinite(x)) return false;
+      bytes += 24;
+    } else if (typeof x === "boolean" || x === null) bytes += 5;
+    else return false;
+    bytes += k.length + 4;
+    if (bytes > MAX_JSON_OBJECT_BYTES) return false;
+  }
+  return true;
 }
 
 /** The envelope. Items are checked one by one by the service (see usageEventSchema). */

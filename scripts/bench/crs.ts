@@ -25,6 +25,7 @@ import { createRuntime } from "../../server/runtime";
 import { createTestDatabase, dropRedisPrefix, testConfig } from "../../server/testing/stores";
 import { startOwnRedis, waitFor } from "../../server/testing/servers";
 import { importScaledCrs, type CrsImportFigures } from "./crs-scaled";
+import { writeResultsSection } from "./report";
 
 const { values } = parseArgs({ options: { keys: { type: "string", default: "5000,50000" }, "import-keys": { type: "string", default: "5000" } } });
 const sizes = values.keys.split(",").map(Number);
@@ -180,10 +181,7 @@ async function main() {
     "",
     "<!-- crs:end -->",
   ].join("\n");
-  const md = path.resolve(import.meta.dirname, "../../bench/RESULTS.md");
-  let text = fs.readFileSync(md, "utf8");
-  text = /<!-- crs:begin[\s\S]*<!-- crs:end -->/.test(text) ? text.replace(/<!-- crs:begin[\s\S]*<!-- crs:end -->/, section) : `${text.trimEnd()}\n\n${section}\n`;
-  fs.writeFileSync(md, text);
+  writeResultsSection("crs", section);
 }
 
 main().catch((err) => {

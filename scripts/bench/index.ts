@@ -32,7 +32,7 @@ import { importGeneratedSub2api } from "./sub2api-data";
 import { copyReference, runIngest, singleEventAck } from "./ingest";
 import { closeHttp, requestOk, timeRuns } from "./measure";
 import { calendarNow, checkAgainstBaseline, measureReads } from "./reads";
-import { renderResults, type BenchRun } from "./report";
+import { keptResultsSections, renderResults, type BenchRun } from "./report";
 import { ensureBuild, login, startServer, type BenchServer } from "./server";
 import { pgFigures, redisFigures, redisSnapshot } from "./sizes";
 
@@ -255,7 +255,7 @@ async function main() {
 /** Writes RESULTS.md, keeping the sections `npm run bench:crs` and `bench:sub2api` maintain between their markers. */
 function writeResults(file: string, text: string): void {
   const old = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "";
-  const kept = ["crs", "sub2api"].flatMap((name) => new RegExp(`<!-- ${name}:begin[\\s\\S]*<!-- ${name}:end -->`).exec(old)?.[0] ?? []);
+  const kept = keptResultsSections(old);
   fs.writeFileSync(file, [text.trimEnd(), ...kept].join("\n\n") + "\n");
 }
 

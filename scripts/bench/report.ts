@@ -1,3 +1,5 @@
+import fs from "node:fs";
+import path from "node:path";
 import type { CheckResult, ReadFigures } from "./reads";
 import type { CrsImportFigures } from "./crs-scaled";
 import type { Sub2apiImportFigures } from "./sub2api-data";
@@ -202,4 +204,20 @@ export function renderResults(runs: Record<string, BenchRun>): string {
     ...(NOTES.length ? ["## What limits the figures", "", ...NOTES.map((n) => `- ${n}`), ""] : []),
     ...list.flatMap(runSection),
   ].join("\n");
+}
+
+/** The sections other benches write into bench/RESULTS.md between their own markers (`<!-- crs:begin … <!-- crs:end -->`). */
+export const RESULTS_SECTIONS = ["crs", "sub2api"] as const;
+const sectionPattern = (name: string) => new RegExp(`<!-- ${name}:begin[\\s\\S]*<!-- ${name}:end -->`);
+
+/** Replaces (or appends) one bench's section of bench/RESULTS.md. */
+export function writeResultsSection(name: (typeof RESULTS_SECTIONS)[number], section: string): void {
+  const md = path.resolve(import.meta.dirname, "../../bench/RESULTS.md");
+  const text = fs.readFileSync(md, "utf8");
+  fs.writeFileSync(md, sectionPattern(name).test(text) ? text.replace(sectionPattern(name), () => section) : `${text.trimEnd()}\n\n${section}\n`);
+}
+
+/** The other benches' sections of a RESULTS.md, kept when `npm run bench` renders its own part again. */
+export function keptResultsSections(old: string): string[] {
+  return RESULTS_SECTIONS.flatMap((name) => sectionPattern(name).exec(old)?.[0] ?? []);
 }

@@ -20,6 +20,7 @@ import { Sub2apiFollower } from "../../server/sources/sub2api/follower";
 import { createTestDatabase } from "../../server/testing/stores";
 import { copyReference, type CopyFigures } from "./ingest";
 import { addGeneratedLogs, compareWithSource, importGeneratedSub2api, SUB2API_SOURCE, type ImportedSub2api, type Sub2apiImportFigures } from "./sub2api-data";
+import { writeResultsSection } from "./report";
 
 const MIN_ROWS = 10_000;
 const MAX_ROWS = 10_000_000;
@@ -185,10 +186,7 @@ function writeSection(r: Results): void {
     ...(met ? [] : [missedNote(i, r.copy), ""]),
     "<!-- sub2api:end -->",
   ].join("\n");
-  const md = path.resolve(import.meta.dirname, "../../bench/RESULTS.md");
-  let text = fs.readFileSync(md, "utf8");
-  text = /<!-- sub2api:begin[\s\S]*<!-- sub2api:end -->/.test(text) ? text.replace(/<!-- sub2api:begin[\s\S]*<!-- sub2api:end -->/, section) : `${text.trimEnd()}\n\n${section}\n`;
-  fs.writeFileSync(md, text);
+  writeResultsSection("sub2api", section);
 }
 
 /** Why ≥ 50 % of COPY is out of reach, with this run's CPU figures. */

@@ -2,7 +2,7 @@ import { ping } from "../../db/client";
 import { isRedisReady } from "../redis";
 import type { Runtime } from "../runtime";
 import { outboxStats } from "../usage/hot-outbox";
-import { crsFollowerHealth, type CrsFollowerHealth } from "../sources/crs/health";
+import type { CrsFollowerHealth } from "../sources/crs/health";
 import { sourcesHealth } from "../sources/health";
 import type { SourceHealth } from "../sources/shared/health";
 
@@ -72,8 +72,7 @@ export async function health(runtime: Runtime, nowMs = Date.now()): Promise<Heal
     }
   }
 
-  const crsFollower = await crsFollowerHealth(runtime, postgres.ok, nowMs);
-  const sources = await sourcesHealth(runtime, postgres.ok, nowMs);
+  const { sources, crsFollower } = await sourcesHealth(runtime, postgres.ok, nowMs);
   const up = [postgres, redis].filter((s) => s.configured && s.ok).length;
   const configured = [postgres, redis].filter((s) => s.configured).length;
   const stale = (outbox.oldestAgeSeconds ?? 0) > STALE_BACKLOG_SECONDS || (outbox.deadLetters ?? 0) > 0 || (crsFollower.configured && !crsFollower.ok) || sources.some((s) => !s.ok);

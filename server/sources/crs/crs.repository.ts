@@ -2,6 +2,7 @@ import { sql, type Kysely } from "kysely";
 import type { Database } from "../../../db/types";
 import { MEASURES as LEDGER_MEASURES } from "../../../db/measures";
 import { MEASURES, type Covered } from "./mapping";
+import { findAccountOrigins } from "../shared/origins.repository";
 
 /** The usage_records column of each count CRS gives (db/measures.ts). */
 const COLUMN_OF = new Map<string, string>(LEDGER_MEASURES.map((m) => [m.name, m.recordColumn]));
@@ -82,23 +83,10 @@ export async function upsertWatermarks(db: Kysely<Database>, source: string, mar
 
 /* ------------------------------------------------------------ account origins */
 
-/**
- * Where an account of the ledger came from: a CRS import or follower — also an account sub2api
- * synced from CRS (`metadata.crsAccountId` = its id; `sources` then hold both) —, elsewhere, or
- * nowhere yet (a bare placeholder).
- */
+/** Where an account of the ledger came from, as CRS sees it (../shared/origins.repository.ts). */
 export type AccountOrigin = "crs" | "other" | "placeholder";
 
-/**
- * The origin of each of these accounts the ledger holds: `metadata.source = 'crs'`, a bare
- * placeholder (created by an event naming it: name = id, status 'unknown', no metadata), or other.
- */
 export async function accountOrigins(db: Kysely<Database>, ids: readonly string[]): Promise<Map<string, AccountOrigin>> {
-  if (!ids.length) return new Map();
-  const r = await sql<{ id: string; origin: AccountOrigin }>`
-    select id, case when metadata->>'source' = 'crs' or 'crs' = any(sources) or metadata->>'crsAccountId' = id then 'crs'
-                    when status = 'unknown' and name = id and metadata = '{}'::jsonb then 'placeholder'
-                    else 'other' end as origin
-      from accounts where id = any(${[...ids]}::text[])`.execute(db);
-  return new Map(r.rows.map((x) => [x.id, x.origin]));
+  const found = await findAccountOrigins(db, ids);
+  return new Map([...found].map(([id, o]) => [id, o.fromCrs ? "crs" : o.placeholder ? "placeholder" : "other"]));
 }

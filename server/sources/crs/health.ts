@@ -1,6 +1,6 @@
 import type { Runtime } from "../../runtime";
 import { keysWithGaps, SOURCE_KIND } from "./crs.repository";
-import { findStatuses } from "../shared/status.repository";
+import type { SourceStatusRow } from "../shared/status.repository";
 import { FAILING_AFTER_ERRORS, STALE_READ_SECONDS, sourceHealthOf, type SourceHealth } from "../shared/health";
 
 /**
@@ -18,12 +18,13 @@ export interface CrsFollowerHealth {
   })[];
 }
 
-export async function crsFollowerHealth(runtime: Runtime, postgresOk: boolean, nowMs = Date.now()): Promise<CrsFollowerHealth> {
+/** `rows`: every source's status row (read once for health), undefined while PostgreSQL cannot answer. */
+export async function crsFollowerHealth(runtime: Runtime, rows: SourceStatusRow[] | undefined, nowMs: number): Promise<CrsFollowerHealth> {
   const configured = Boolean(runtime.config.crsRedisUrl);
   const out: CrsFollowerHealth = { configured, ok: !configured, sources: [] };
-  if (!runtime.db || !postgresOk) return out;
+  if (!runtime.db || !rows) return out;
   try {
-    for (const s of await findStatuses(runtime.db.db, SOURCE_KIND)) {
+    for (const s of rows.filter((r) => r.kind === SOURCE_KIND)) {
       const { kind: _k, configured: _c, ok: _o, rowsRead: _r, cursor: _cu, startedAt, ...common } = sourceHealthOf(s, configured, nowMs);
       out.sources.push({
         ...common,

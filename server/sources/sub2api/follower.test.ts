@@ -189,6 +189,18 @@ describe("the sub2api follower", () => {
     clock += 5 * 60_000;
     await f.pollOnce();
     expect(await key(other)).toMatchObject({ status: "deleted" });
+    // Accounts the same way: a renamed one, then deleted — marked once, not again at each sync.
+    const account = () => db.selectFrom("accounts").select(["name", "deleted_at", "updated_at"]).where("id", "=", `s2a-live-${ids.a}`).executeTakeFirstOrThrow();
+    await s2a.pool.query("update accounts set name = 'acct renamed', deleted_at = now(), updated_at = now() where id = $1", [ids.a]);
+    clock += 5 * 60_000;
+    await f.pollOnce();
+    const gone = await account();
+    expect(gone.name).toBe("acct renamed");
+    expect(gone.deleted_at).not.toBeNull();
+    await s2a.pool.query("update accounts set updated_at = now() - interval '1 hour' where id = $1", [ids.a]);
+    clock += 5 * 60_000;
+    await f.pollOnce();
+    expect(await account()).toEqual(gone);
     await f.stop();
   });
 });

@@ -49,6 +49,7 @@ export interface AccountRow {
   priority: number | null;
   crs_account_id: string | null;
   crs_kind: string | null;
+  updated_at: Date | null;
   deleted_at: Date | null;
 }
 
@@ -193,6 +194,7 @@ export class Sub2apiReader {
       `select a.id::text as id, a.name, a.platform, a.type, a.status, ${opt("priority", "a.priority", "null")} as priority,
               ${opt("extra", "a.extra->>'crs_account_id'", "null")} as crs_account_id,
               ${opt("extra", "a.extra->>'crs_kind'", "null")} as crs_kind,
+              ${opt("updated_at", "a.updated_at", "null")} as updated_at,
               ${opt("deleted_at", "a.deleted_at", "null")} as deleted_at
          from accounts a order by a.id`,
     );

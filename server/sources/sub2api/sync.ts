@@ -1,8 +1,8 @@
-import { sql } from "kysely";
 import { deleteAccount } from "../../accounts/accounts.service";
 import type { UpsertAccountInput } from "../../accounts/schemas";
 import type { Runtime } from "../../runtime";
 import type { RejectionLog } from "../shared/rejections";
+import { findAccountOrigins, type AccountOrigin } from "../shared/origins.repository";
 import { writeAccounts, writeApiKeys, type SourceApiKey } from "../shared/sink";
 import { accountIdOf, crsAccountIdOf, mapAccount, mapApiKey, rowKey } from "./mapping";
 import type { Sub2apiReader } from "./reader";
@@ -15,21 +15,6 @@ import type { Sub2apiReader } from "./reader";
  * REST API), which a relay never writes.
  */
 
-interface LedgerAccount {
-  sources: string[];
-  placeholder: boolean;
-  fromCrs: boolean;
-}
-
-async function ledgerAccounts(runtime: Runtime, ids: string[]): Promise<Map<string, LedgerAccount>> {
-  if (!ids.length || !runtime.db) return new Map();
-  const r = await sql<{ id: string; sources: string[]; placeholder: boolean; from_crs: boolean }>`
-    select id, sources, (status = 'unknown' and name = id and metadata = '{}'::jsonb) as placeholder,
-           (metadata->>'source' = 'crs' or 'crs' = any(sources)) as from_crs
-      from accounts where id = any(${ids}::text[])`.execute(runtime.db.db);
-  return new Map(r.rows.map((x) => [x.id, { sources: x.sources, placeholder: x.placeholder, fromCrs: x.from_crs }]));
-}
-
 export interface SyncResult {
   accounts: number;
   /** Accounts synced from CRS whose usage lands on the CRS account. */
@@ -39,13 +24,13 @@ export interface SyncResult {
 
 /** Keys read and written per page of a sync. */
 const KEY_PAGE = 2_000;
-/** A key updated this long before the last sync is read again (transactions still open then). */
-const KEY_OVERLAP_MS = 60_000;
+/** A row updated this long before the last sync is written again (transactions still open then). */
+const OVERLAP_MS = 60_000;
 
 export class Sub2apiDirectory {
   private readonly ledgerIdOf = new Map<string, string>();
-  /** The database's time when the last full or partial key sync began. */
-  private keysSyncedAt: Date | undefined;
+  /** The database's time when the last sync began (sub2api's clock, as its `updated_at`). */
+  private syncedAt: Date | undefined;
 
   constructor(
     private readonly runtime: Runtime,
@@ -57,13 +42,17 @@ export class Sub2apiDirectory {
   readonly accountOf = (sub2apiId: string): string => this.ledgerIdOf.get(sub2apiId) ?? accountIdOf(this.source, sub2apiId);
 
   /**
-   * Reads every account (a few hundred) and the keys changed since the last sync (all of them the
-   * first time; sub2api keeps deleted ones, marked) and writes them unless `dryRun`.
+   * Reads every account (a few hundred: each one's ledger id) and writes those changed since the
+   * last sync, and the keys changed since (all of them the first time; sub2api keeps deleted
+   * ones, marked), unless `dryRun`. `accounts` counts those written (or, dry, to be written).
    */
   async sync(log: RejectionLog, opts: { dryRun?: boolean } = {}): Promise<SyncResult> {
+    // Accounts are few: all are read (each one's ledger id); written the first time, then when sub2api changed them.
+    const startedAt = await this.reader.now();
+    const since = this.syncedAt && new Date(this.syncedAt.getTime() - OVERLAP_MS);
     const rows = await this.reader.accounts();
     const crsIds = [...new Set(rows.flatMap((a) => crsAccountIdOf(a) ?? []))];
-    const known = await ledgerAccounts(this.runtime, crsIds);
+    const known = this.runtime.db ? await findAccountOrigins(this.runtime.db.db, crsIds) : new Map<string, AccountOrigin>();
     const out: SyncResult = { accounts: 0, linked: 0, keys: 0 };
     const accounts: { input: UpsertAccountInput; key: string }[] = [];
     const deleted: string[] = [];
@@ -75,6 +64,7 @@ export class Sub2apiDirectory {
       const ledgerId = linked ? crsId! : accountIdOf(this.source, a.id);
       this.ledgerIdOf.set(a.id, ledgerId);
       if (linked) out.linked++;
+      if (since && a.updated_at && a.updated_at < since) continue;
       accounts.push({ input: mapAccount(this.source, a, ledgerId, { linked, keepPlatform: linked && held !== undefined && !held.placeholder }), key: rowKey("accounts", a.id) });
       if (a.deleted_at) deleted.push(ledgerId);
     }
@@ -84,8 +74,6 @@ export class Sub2apiDirectory {
       for (const id of deleted) await deleteAccount(this.runtime, { id }).catch(() => {});
     }
     // Keys: every one the first time, then those sub2api changed since (paged either way).
-    const startedAt = await this.reader.now();
-    const since = this.keysSyncedAt && new Date(this.keysSyncedAt.getTime() - KEY_OVERLAP_MS);
     for (let after = "0"; ; ) {
       const page = await this.reader.apiKeys(after, KEY_PAGE, since);
       if (!page.length) break;
@@ -94,7 +82,7 @@ export class Sub2apiDirectory {
       out.keys += opts.dryRun ? keys.length : await writeApiKeys(this.runtime, this.source, keys, log);
       if (page.length < KEY_PAGE) break;
     }
-    if (!opts.dryRun) this.keysSyncedAt = startedAt;
+    if (!opts.dryRun) this.syncedAt = startedAt;
     return out;
   }
 }

@@ -228,9 +228,10 @@ BEGIN
   END IF;
 
   -- usage_records first, then the rollups: the order an insert takes them in.
-  EXECUTE format('ALTER TABLE usage_records ADD COLUMN %1$I %2$s NOT NULL DEFAULT 0, ADD CONSTRAINT %3$I CHECK (%1$I >= 0) NOT VALID',
+  -- A count is never negative; money is negative only in a correction (requests = 0), see above.
+  EXECUTE format('ALTER TABLE usage_records ADD COLUMN %1$I %2$s NOT NULL DEFAULT 0, ADD CONSTRAINT %3$I CHECK (%1$I >= 0%4$s) NOT VALID',
                  p_record_column, CASE p_kind WHEN 'count' THEN 'bigint' ELSE 'numeric(20, 8)' END,
-                 format('usage_records_%s_check', p_record_column));
+                 format('usage_records_%s_check', p_record_column), CASE p_kind WHEN 'money' THEN ' OR requests = 0' ELSE '' END);
   FOREACH tbl IN ARRAY ARRAY['usage_account_daily', 'usage_account_monthly', 'usage_account_totals',
                              'usage_key_daily', 'usage_key_monthly', 'usage_key_totals',
                              'usage_model_daily', 'usage_model_monthly', 'usage_model_totals'] LOOP
@@ -938,7 +939,6 @@ CREATE TABLE public.usage_records (
     CONSTRAINT usage_records_input_tokens_check CHECK ((input_tokens >= 0)),
     CONSTRAINT usage_records_output_tokens_check CHECK ((output_tokens >= 0)),
     CONSTRAINT usage_records_requests_check CHECK ((requests >= 0)),
-    CONSTRAINT usage_records_total_cost_check CHECK ((total_cost >= (0)::numeric)),
     CONSTRAINT usage_records_total_tokens_check CHECK ((total_tokens >= 0)),
     CONSTRAINT usage_records_usage_hour_check CHECK (((usage_hour >= 0) AND (usage_hour <= 23)))
 )
@@ -1389,6 +1389,20 @@ ALTER TABLE ONLY public.usage_model_monthly
 
 ALTER TABLE ONLY public.usage_model_totals
     ADD CONSTRAINT usage_model_totals_pkey PRIMARY KEY (account_id, model);
+
+--
+-- Name: usage_records usage_records_rated_cost_check; Type: CHECK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE public.usage_records
+    ADD CONSTRAINT usage_records_rated_cost_check CHECK (((rated_cost >= (0)::numeric) OR (requests = 0))) NOT VALID;
+
+--
+-- Name: usage_records usage_records_total_cost_check; Type: CHECK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE public.usage_records
+    ADD CONSTRAINT usage_records_total_cost_check CHECK (((total_cost >= (0)::numeric) OR (requests = 0))) NOT VALID;
 
 --
 -- Name: usage_request_ids usage_request_ids_pkey; Type: CONSTRAINT; Schema: public; Owner: -

@@ -49,9 +49,12 @@ export function figFromCounters(r: Record<CounterField, bigint>): Fig {
   return out as Fig;
 }
 
-/** nano-USD → USD rounded half-up to 6 decimals (micro-USD), in exact integer arithmetic. */
+/** nano-USD → USD rounded half-up to 6 decimals (micro-USD), in exact integer arithmetic; a sum with corrections may be negative. */
 export function nanosToUsd(nanos: bigint): number {
-  return Number((nanos + 500n) / 1000n) / 1e6;
+  const shifted = nanos + 500n;
+  // Floor division (BigInt division truncates toward zero).
+  const micros = shifted / 1000n - (shifted < 0n && shifted % 1000n !== 0n ? 1n : 0n);
+  return Number(micros) / 1e6;
 }
 
 export function totals(f: Fig): UsageTotals {

@@ -109,7 +109,8 @@ export function unpackCounters(value: string | null | undefined): CounterRecord 
   for (let i = 0; i <= COUNTER_FIELDS.length; i++) {
     const comma = value.indexOf(",", pos);
     const part = comma < 0 ? value.slice(pos) : value.slice(pos, comma);
-    if (i < COUNTER_FIELDS.length) r[COUNTER_FIELDS[i]!] = /^\d+$/.test(part) ? BigInt(part) : 0n;
+    // Money sums may be negative (corrections, migration 0013).
+    if (i < COUNTER_FIELDS.length) r[COUNTER_FIELDS[i]!] = /^-?\d+$/.test(part) ? BigInt(part) : 0n;
     else r.lastUsedAt = /^\d+$/.test(part) && part !== "0" ? Number(part) : null;
     if (comma < 0) return r;
     pos = comma + 1;

@@ -22,8 +22,10 @@ export interface NormalizedEvent {
 
 /** Decimal USD text with at most 8 decimals → integer nano-USD (exact: both parts < 2^53). */
 export function costTextToNanos(text: string): number {
-  const [int = "0", frac = ""] = text.split(".");
-  return Number(int) * 1e9 + Number(frac.padEnd(9, "0"));
+  const negative = text.startsWith("-");
+  const [int = "0", frac = ""] = (negative ? text.slice(1) : text).split(".");
+  const nanos = Number(int) * 1e9 + Number(frac.padEnd(9, "0"));
+  return negative ? -nanos : nanos;
 }
 
 /** The measures an event gives, with how each is read (db/measures.ts); allTokens is derived. */

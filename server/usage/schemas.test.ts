@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { costTextToNanos, normalizeEvent } from "./normalize";
-import { isPlainValidEvent, parseCostUsd, recordUsageInput, usageEventSchema, type UsageEvent } from "./schemas";
+import { isPlainValidEvent, NEGATIVE_IN_REQUEST, parseCostUsd, recordUsageInput, usageEventSchema, type UsageEvent } from "./schemas";
 import { validateEvents } from "./usage.service";
 
 const base: UsageEvent = {
@@ -43,6 +43,12 @@ describe("cost", () => {
     [999999.999999994, "999999.99999999"],
     [1.5e-7, "0.00000015"],
     [999999.999999995, "999999.99999999"],
+    // Negative amounts are well-formed (a correction's); the event's check decides where they may be.
+    ["-1", "-1"],
+    [-0.5, "-0.5"],
+    ["-0.00000001", "-0.00000001"],
+    ["-0.0", "0"],
+    [-0.000000001, "0"],
   ])("%s is %s USD", (input, text) => {
     expect(parseCostUsd(input)).toEqual({ ok: true, text });
   });
@@ -51,8 +57,10 @@ describe("cost", () => {
     ["0.123456789", "must have at most 8 decimal places"],
     ["0.05907780000000001", "must have at most 8 decimal places"],
     [1000000.0000001, "must be at most 1000000 USD"],
-    ["-1", "must not be negative"],
-    [-0.5, "must not be negative"],
+    ["-", 'must be a decimal number of USD such as "0.0123" (at most 8 decimal places)'],
+    ["--1", 'must be a decimal number of USD such as "0.0123" (at most 8 decimal places)'],
+    ["-1000000.00000001", "must be at most 1000000 USD"],
+    [-1000000.0000001, "must be at most 1000000 USD"],
     ["1e-5", 'must be a decimal number of USD such as "0.0123" (at most 8 decimal places)'],
     [" 1", 'must be a decimal number of USD such as "0.0123" (at most 8 decimal places)'],
     ["NaN", 'must be a decimal number of USD such as "0.0123" (at most 8 decimal places)'],
@@ -67,6 +75,8 @@ describe("cost", () => {
     expect(costTextToNanos("0.00000001")).toBe(10);
     expect(costTextToNanos("999999.99999999")).toBe(999_999_999_999_990);
     expect(costTextToNanos("3")).toBe(3_000_000_000);
+    expect(costTextToNanos("-1.5")).toBe(-1_500_000_000);
+    expect(costTextToNanos("-0.00000001")).toBe(-10);
   });
 });
 
@@ -82,6 +92,22 @@ describe("usage event", () => {
     expect(normalizeEvent(parsed, "UTC")).toMatchObject({ date: "2026-01-31" });
   });
 
+  it("takes a negative amount only in a correction (requests: 0), in both money measures, exactly", () => {
+    const bad = (e: Record<string, unknown>) => usageEventSchema.safeParse({ ...base, ...e }).error?.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
+    expect(bad({ cost: "-0.5" })).toEqual([`cost: ${NEGATIVE_IN_REQUEST}`]);
+    expect(bad({ cost: "-0.5", requests: 2 })).toEqual([`cost: ${NEGATIVE_IN_REQUEST}`]);
+    expect(bad({ cost: "-0.5", ratedCost: -0.25, requests: 1 })).toEqual([
+      `cost: ${NEGATIVE_IN_REQUEST}`,
+      `ratedCost: ${NEGATIVE_IN_REQUEST}`,
+    ]);
+    // Never the fast path (which cannot see the rule): the schema decides.
+    expect(isPlainValidEvent({ ...base, cost: "-0.5", requests: 0 })).toBe(false);
+    const refund = normalizeEvent(usageEventSchema.parse({ ...base, requests: 0, inputTokens: 0, outputTokens: 0, cost: "-0.5", ratedCost: -0.25 }), "UTC");
+    expect([refund.counters.requests, refund.counters.costNanos, refund.counters.ratedCostNanos, refund.row.total_cost, refund.row.rated_cost]).toEqual([0, -500_000_000, -250_000_000, "-0.5", "-0.25"]);
+    // Token counts are never negative, in a correction either.
+    expect(bad({ requests: 0, cost: "-1", inputTokens: -1 })).toEqual(["inputTokens: must be a non-negative integer"]);
+  });
+
   it("carries ratedCost as a measure of its own, with the cost's rules (a number rounded to 8 decimals, a string strict)", () => {
     const asNumber = normalizeEvent(usageEventSchema.parse({ ...base, ratedCost: 0.07089336000000001 }), "UTC");
     expect([asNumber.counters.costNanos, asNumber.counters.ratedCostNanos, asNumber.row.total_cost, asNumber.row.rated_cost]).toEqual([100_000_000, 70_893_360, "0.1", "0.07089336"]);
@@ -91,7 +117,7 @@ describe("usage event", () => {
     expect(normalizeEvent(usageEventSchema.parse({ ...base, ratedCost: "0.10000000" }), "UTC").row.rated_cost).toBeNull();
     const bad = (ratedCost: unknown) => usageEventSchema.safeParse({ ...base, ratedCost }).error?.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
     expect(bad("0.123456789")).toEqual(["ratedCost: must have at most 8 decimal places"]);
-    expect(bad(-1)).toEqual(["ratedCost: must not be negative"]);
+    expect(bad(-1)).toEqual([`ratedCost: ${NEGATIVE_IN_REQUEST}`]);
     expect(bad("1e3")).toEqual(['ratedCost: must be a decimal number of USD such as "0.0123" (at most 8 decimal places)']);
     expect(bad(null)).toEqual(["ratedCost: must be a decimal string or a number of USD"]);
   });

@@ -78,21 +78,23 @@ export function roundHalfUp8(text: string): string {
 }
 
 /**
- * USD as a canonical decimal string ("0.00012345"), or a message saying what is wrong. Numbers
- * are doubles from real clients (CRS sends 0.05907780000000001): rounded, see NUMBER_COST_RULE.
+ * USD as a canonical decimal string ("0.00012345", "-0.5"), or a message saying what is wrong.
+ * Numbers are doubles from real clients (CRS sends 0.05907780000000001): rounded, see
+ * NUMBER_COST_RULE. A negative amount is well-formed here; only a correction (requests = 0) may
+ * carry one, which usageEventSchema checks on the whole event (see CORRECTION_RULE).
  */
 export function parseCostUsd(value: string | number): { ok: true; text: string } | { ok: false; message: string } {
   let text: string;
   if (typeof value === "number") {
     if (!Number.isFinite(value)) return { ok: false, message: "must be a finite number" };
-    if (value < 0) return { ok: false, message: "must not be negative" };
-    if (value > MAX_COST_USD) return { ok: false, message: `must be at most ${MAX_COST_USD} USD` };
+    if (Math.abs(value) > MAX_COST_USD) return { ok: false, message: `must be at most ${MAX_COST_USD} USD` };
     // toFixed rounds the double's exact value (ECMA-262 Number.prototype.toFixed; exact below 1e21).
     text = value.toFixed(8);
   } else {
     text = value;
-    if (text.startsWith("-")) return { ok: false, message: "must not be negative" };
   }
+  const negative = text.startsWith("-");
+  if (negative) text = text.slice(1);
   if (!COST_TEXT.test(text)) {
     if (/^\d+\.\d{9,}$/.test(text)) return { ok: false, message: "must have at most 8 decimal places" };
     if (/^0\d/.test(text)) return { ok: false, message: `must not have leading zeros (got "${text.slice(0, 32)}")` };
@@ -101,12 +103,19 @@ export function parseCostUsd(value: string | number): { ok: true; text: string }
   }
   if (text.includes(".")) text = text.replace(/\.?0+$/, "");
   if (Number(text) > MAX_COST_USD) return { ok: false, message: `must be at most ${MAX_COST_USD} USD` };
-  return { ok: true, text };
+  return { ok: true, text: negative && text !== "0" ? `-${text}` : text };
 }
+
+export const NEGATIVE_IN_REQUEST = "must not be negative in a request (only a correction, requests: 0, gives money back)";
+
+/** Stated in the OpenAPI description of the money measures and in the error of a refused event. */
+export const CORRECTION_RULE =
+  "A negative amount records a correction (money the relay gave back: a refund, a negative re-charge) and is accepted " +
+  "only with requests: 0 — a request never costs less than nothing.";
 
 export const costUsd = z
   .union([z.string(), z.number()], { error: "must be a decimal string or a number of USD" })
-  .meta({ description: `USD. ${NUMBER_COST_RULE}` })
+  .meta({ description: `USD. ${NUMBER_COST_RULE} ${CORRECTION_RULE}` })
   .superRefine((v, ctx) => {
     const r = parseCostUsd(v);
     if (!r.ok) ctx.addIssue({ code: "custom", message: r.message });
@@ -135,6 +144,9 @@ function measureField(m: (typeof INPUT_MEASURES)[number]) {
   return input.required ? base : base.optional();
 }
 
+const MONEY_INPUTS = INPUT_MEASURES.filter((m) => m.kind === "money");
+const isNegativeCost = (v: string | number) => (typeof v === "number" ? v < 0 : v.startsWith("-"));
+
 type InputMeasure = (typeof INPUT_MEASURES)[number];
 type FieldOf<K extends InputMeasure, T extends z.ZodType> = K["input"] extends { required: true } ? T : z.ZodOptional<T>;
 const measureFields = Object.fromEntries(INPUT_MEASURES.map((m) => [m.name, measureField(m)])) as {
@@ -153,13 +165,21 @@ export const usageEventSchema = z
     costBreakdown: smallJsonObject,
     metadata: smallJsonObject,
   })
-  .strict();
+  .strict()
+  .superRefine((e, ctx) => {
+    if ((e.requests ?? 1) === 0) return;
+    for (const m of MONEY_INPUTS) {
+      const v = (e as Record<string, unknown>)[m.name];
+      if (v !== undefined && isNegativeCost(v as string | number)) ctx.addIssue({ code: "custom", path: [m.name], message: NEGATIVE_IN_REQUEST });
+    }
+  });
 export type UsageEvent = z.infer<typeof usageEventSchema>;
 
 const EVENT_KEYS = new Set(Object.keys(usageEventSchema.shape));
 const PLAIN_ID = /^[\x20-\x7e]{1,128}$/;
 const isCount = (v: unknown, max: number) => typeof v === "number" && Number.isSafeInteger(v) && v >= 0 && v <= max;
-const isCost = (v: unknown) => (typeof v === "string" || typeof v === "number") && parseCostUsd(v).ok;
+/** Negative amounts (corrections) are not "plain": they go through the schema, which checks requests. */
+const isCost = (v: unknown) => (typeof v === "string" || typeof v === "number") && !isNegativeCost(v) && parseCostUsd(v).ok;
 
 /**
  * A fast check of the common case, for throughput: true only for events usageEventSchema

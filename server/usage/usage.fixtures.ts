@@ -105,12 +105,15 @@ export function makeEvents(p: EventPlan): UsageEvent[] {
 /** Exact USD decimal (string or number with ≤ 8 decimals) → nano-USD. */
 export function nanosOf(cost: string | number): bigint {
   const text = typeof cost === "number" ? cost.toFixed(8) : cost;
-  const [int, frac = ""] = text.split(".");
-  return BigInt(int!) * 1_000_000_000n + BigInt(frac.padEnd(9, "0").slice(0, 9));
+  const negative = text.startsWith("-");
+  const [int, frac = ""] = (negative ? text.slice(1) : text).split(".");
+  const n = BigInt(int!) * 1_000_000_000n + BigInt(frac.padEnd(9, "0").slice(0, 9));
+  return negative ? -n : n;
 }
 
 /** nano-USD → the NUMERIC(…, 8) text PostgreSQL returns ("12.34567890"). */
 export function usdText(nanos: bigint): string {
+  if (nanos < 0n) return `-${usdText(-nanos)}`;
   const units = nanos / 10n; // 1e-8 USD
   const s = units.toString().padStart(9, "0");
   return `${s.slice(0, -8)}.${s.slice(-8)}`;

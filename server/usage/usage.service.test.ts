@@ -8,7 +8,7 @@ import { createTestDatabase, dropRedisPrefix, testConfig, type TestDatabase } fr
 import { Drainer } from "./drainer";
 import { ACCOUNT_FIELD, hotKeys, unpackCounters } from "./hot-keys";
 import { outboxStats } from "./hot-outbox";
-import type { UsageEvent } from "./schemas";
+import { NEGATIVE_IN_REQUEST, type UsageEvent } from "./schemas";
 import {
   expectedFigures,
   localDate,
@@ -272,7 +272,7 @@ describe("recordUsage with Redis and PostgreSQL", () => {
     expect(msg(6)).toBe("surprise: unknown field");
     expect(msg(7)).toBe("requestId: must not contain NUL bytes or unpaired surrogates");
     expect(msg(10)).toBe("accountId: is required");
-    expect(msg(11)).toBe("cost: must not be negative");
+    expect(msg(11)).toBe(`cost: ${NEGATIVE_IN_REQUEST}`);
     expect(msg(13)).toBe("requestId: must be at most 128 characters");
     expect(msg(14)).toMatch(/^metadata: must be at most 4096 bytes as JSON/);
 

@@ -23,7 +23,7 @@ local nW = tonumber(ARGV[2])
 local nE = tonumber(ARGV[3])
 local NC = tonumber(ARGV[4])
 local EW = 4
-local NUMS = '^' .. string.rep('(%d+) ', NC + 2) .. '(%d+)$'
+local NUMS = '^' .. string.rep('(-?%d+) ', NC + 2) .. '(-?%d+)$'
 local E0 = 4 + nW
 local D0 = 2 + 2 * nW
 local out = {}
@@ -49,7 +49,8 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
 end
 local BIG = 4503599627370496
 local function fmt(n) return string.format('%d', n) end
-local function bigadd(a, b)
+-- Decimal strings of digits: their sum, and (a >= b) their difference.
+local function uadd(a, b)
   local r, carry, i, j = {}, 0, #a, #b
   while i > 0 or j > 0 or carry > 0 do
     local s = carry
@@ -61,6 +62,36 @@ local function bigadd(a, b)
     j = j - 1
   end
   return string.reverse(table.concat(r))
+end
+local function usub(a, b)
+  local r, borrow, i, j = {}, 0, #a, #b
+  while i > 0 do
+    local s = string.byte(a, i) - 48 - borrow
+    if j > 0 then s = s - (string.byte(b, j) - 48) end
+    if s < 0 then s = s + 10; borrow = 1 else borrow = 0 end
+    r[#r + 1] = string.char(48 + s)
+    i = i - 1
+    j = j - 1
+  end
+  local t = (string.gsub(string.reverse(table.concat(r)), '^0+', ''))
+  if t == '' then return '0' end
+  return t
+end
+-- Signed: money sums may be negative (a correction, migration 0013); counts never are.
+local function bigadd(a, b)
+  local na, nb = string.sub(a, 1, 1) == '-', string.sub(b, 1, 1) == '-'
+  if na then a = string.sub(a, 2) end
+  if nb then b = string.sub(b, 2) end
+  local t, neg
+  if na == nb then
+    t, neg = uadd(a, b), na
+  elseif #a > #b or (#a == #b and a > b) then
+    t, neg = usub(a, b), na
+  else
+    t, neg = usub(b, a), nb
+  end
+  if neg and t ~= '0' then return '-' .. t end
+  return t
 end
 -- s: a stored decimal string (nil or '' read as 0); v: a number below 2^52 or a decimal string.
 local function add(s, v)
@@ -85,9 +116,9 @@ end
 local function bump(r, c, at, model)
   for f = 1, NC do
     local v = c[f]
-    if v > 0 then
+    if v ~= 0 then
       local cur = r[f]
-      if type(cur) == 'number' and cur + v < BIG then r[f] = cur + v
+      if type(cur) == 'number' and math.abs(cur + v) < BIG then r[f] = cur + v
       else r[f] = add(type(cur) == 'number' and fmt(cur) or cur, v) end
     end
   end
@@ -126,7 +157,7 @@ for e = 1, nE do
   end
 end
 -- A stored record: NC counters and lastUsedAt, then (API key records) the model, which may hold commas.
-local PAT = '^' .. string.rep('(%d*),', NC) .. '(%d*),?(.*)$'
+local PAT = '^' .. string.rep('(-?%d*),', NC) .. '(%d*),?(.*)$'
 local FMT = string.rep('%d,', NC) .. '%d'
 local EXACT = 9007199254740992
 -- The new stored form of record r added to the stored one. One string.format in the usual
@@ -148,7 +179,7 @@ local function merged(stored, r, withModel)
     local v = r[j]
     if type(v) ~= 'number' then exact = false break end
     n[j] = n[j] + v
-    if n[j] >= EXACT then exact = false break end
+    if math.abs(n[j]) >= EXACT then exact = false break end
   end
   local text
   if exact then

@@ -2,7 +2,8 @@
  * npm run worker — drains the Redis outbox into PostgreSQL and rebuilds the Redis counters when
  * Redis comes back, like the background work inside the app; with CRS_REDIS_URL it also follows
  * claude-relay-service (server/sources/crs/follower.ts), with SUB2API_DATABASE_URL sub2api
- * (server/sources/sub2api/follower.ts). Run as many as you like (on any host): they share the
+ * (server/sources/sub2api/follower.ts), with NEWAPI_DATABASE_URL new-api / one-api
+ * (server/sources/newapi/follower.ts). Run as many as you like (on any host): they share the
  * outbox through one consumer group and each source through one lease.
  */
 import { getConfig } from "../server/config";
@@ -12,6 +13,7 @@ import { outboxStats } from "../server/usage/hot-outbox";
 import { createSingleRedis, isRedisReady } from "../server/redis";
 import { startCrsFollower } from "../server/sources/crs/follower";
 import { startSub2apiFollower } from "../server/sources/sub2api/follower";
+import { startNewapiFollower } from "../server/sources/newapi/follower";
 
 async function main() {
   const config = getConfig();
@@ -22,9 +24,11 @@ async function main() {
   const background = startUsageBackground(runtime);
   const follower = await startCrsFollower(runtime, (url) => createSingleRedis(url, { name: "usage-breakdown-crs-follower" }));
   const sub2api = await startSub2apiFollower(runtime);
+  const newapi = await startNewapiFollower(runtime);
   console.log(`[worker] draining ${config.redisKeyPrefix}outbox into PostgreSQL (Ctrl-C to stop)`);
   if (config.crsRedisUrl) console.log("[worker] following claude-relay-service at CRS_REDIS_URL (one follower at a time holds the lease)");
   if (config.sub2apiDatabaseUrl) console.log(`[worker] following sub2api at SUB2API_DATABASE_URL as source "${config.sub2apiSource}" (one follower at a time holds the lease)`);
+  if (config.newapiDatabaseUrl) console.log(`[worker] following new-api / one-api at NEWAPI_DATABASE_URL as source "${config.newapiSource}" (one follower at a time holds the lease)`);
   const report = setInterval(() => {
     if (!isRedisReady(runtime.redis)) return;
     outboxStats(runtime.redis, config.redisKeyPrefix)
@@ -44,6 +48,7 @@ async function main() {
     console.log("[worker] stopping; unacknowledged batches stay in the outbox for the next drainer");
     await follower?.stop();
     await sub2api?.stop();
+    await newapi?.stop();
     await background.stop();
     await runtime.close();
     process.exit(0);

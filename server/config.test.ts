@@ -29,6 +29,12 @@ describe("configuration", () => {
     ["SUB2API_SOURCE", "crs", /SUB2API_SOURCE: SUB2API_SOURCE cannot be 'crs'/],
     ["SUB2API_SOURCE", "Bad Name", /SUB2API_SOURCE must be a lower-case name/],
     ["SUB2API_DATABASE_URL", "mysql://x", /SUB2API_DATABASE_URL/],
+    ["NEWAPI_SOURCE", "none", /NEWAPI_SOURCE: NEWAPI_SOURCE cannot be 'none'/],
+    ["NEWAPI_SOURCE", "crs", /NEWAPI_SOURCE: NEWAPI_SOURCE cannot be 'crs'/],
+    ["NEWAPI_SOURCE", "Bad Name", /NEWAPI_SOURCE must be a lower-case name/],
+    ["NEWAPI_DATABASE_URL", "redis://x", /NEWAPI_DATABASE_URL must be postgres:\/\/…, mysql:\/\/…/],
+    ["NEWAPI_LOG_DATABASE_URL", "one-api.db", /NEWAPI_LOG_DATABASE_URL must be/],
+    ["NEWAPI_POLL_INTERVAL_MS", "10", /NEWAPI_POLL_INTERVAL_MS/],
   ])("a bad %s names the variable", (variable, value, message) => {
     let err: unknown;
     try {
@@ -39,6 +45,27 @@ describe("configuration", () => {
     expect(err).toBeInstanceOf(ConfigError);
     expect((err as ConfigError).problems.map((p) => p.variable)).toEqual([variable]);
     expect((err as Error).message).toMatch(message);
+  });
+
+  it("takes new-api's database in each form the relay's operators have it, and one source name per relay", () => {
+    const forms = [
+      "mysql://reader:pw@db:3306/new-api",
+      "postgres://reader@db:5432/newapi",
+      "postgresql://reader@db/newapi",
+      "reader:pw@tcp(db:3306)/new-api?charset=utf8mb4&parseTime=True",
+      "sqlite:///data/one-api.db",
+      "/data/one-api.db",
+    ];
+    for (const url of forms) expect(parseConfig({ NEWAPI_DATABASE_URL: url })).toMatchObject({ newapiDatabaseUrl: url, newapiSource: "newapi", newapiFollowInApp: true, newapiPollIntervalMs: 2000 });
+    expect(parseConfig({})).toMatchObject({ newapiDatabaseUrl: undefined, newapiLogDatabaseUrl: undefined });
+    let err: unknown;
+    try {
+      parseConfig({ NEWAPI_DATABASE_URL: forms[0], SUB2API_DATABASE_URL: "postgres://x@y/z", SUB2API_SOURCE: "relay", NEWAPI_SOURCE: "relay" });
+    } catch (e) {
+      err = e;
+    }
+    expect((err as ConfigError).problems.map((p) => p.variable)).toEqual(["NEWAPI_SOURCE"]);
+    expect((err as Error).message).toMatch(/each relay needs a source name of its own/);
   });
 
   it("bounds request headers, bodies and bodies at once", () => {

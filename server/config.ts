@@ -58,6 +58,31 @@ const optionalUrl = (name: string, protocols: string[]) =>
     .optional()
     .transform((v, ctx) => checkUrl(name, protocols, v, ctx));
 
+/**
+ * A relay database of new-api / one-api: postgres://…, mysql://…, the relay's own Go DSN
+ * (user:pass@tcp(host:port)/db), sqlite:///path or a path to the SQLite file.
+ */
+const relayDsn = (name: string) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      const t = v?.trim();
+      if (!t) return undefined;
+      if (/^(postgres(ql)?|mysql):\/\/[^\s]+$/i.test(t) || /^[^\s]*@tcp\([^)\s]+\)\/[^\s]*$/.test(t) || /^(sqlite|file):[^\s]+$/i.test(t) || /^\/[^\s]*$/.test(t)) return t;
+      ctx.addIssue({ code: "custom", message: `${name} must be postgres://…, mysql://… (or the relay's user:pass@tcp(host:port)/db), sqlite:///path/to/one-api.db or an absolute path to it` });
+      return z.NEVER;
+    });
+
+/** A source's name: lower-case, not one the read API or another relay uses. */
+const sourceName = (name: string, fallback: string) =>
+  z
+    .string()
+    .regex(/^[a-z][a-z0-9-]{0,31}$/, { error: `${name} must be a lower-case name (letters, digits, '-'; at most 32)` })
+    .refine((s) => s !== "none", { error: `${name} cannot be 'none': the usage API's source filter uses it for accounts without a relay source` })
+    .refine((s) => s !== "crs", { error: `${name} cannot be 'crs': that is claude-relay-service's source` })
+    .default(fallback);
+
 /** The URL form of a cluster (server/redis.ts's CLUSTER_SCHEME; config stays free of ioredis). */
 const CLUSTER_URL_SCHEME = "redis-cluster://";
 const isNodeList = (v: string) => v.split(",").every((n) => /^[A-Za-z0-9.\-\[\]:]+:\d{1,5}$/.test(n.trim()));
@@ -162,17 +187,21 @@ const envSchema = z.object({
   CRS_FOLLOW_IN_APP: bool("CRS_FOLLOW_IN_APP", true),
   CRS_POLL_INTERVAL_MS: int("CRS_POLL_INTERVAL_MS", 2000, 100, 600000),
   SUB2API_DATABASE_URL: optionalUrl("SUB2API_DATABASE_URL", ["postgres:", "postgresql:"]),
-  SUB2API_SOURCE: z
-    .string()
-    .regex(/^[a-z][a-z0-9-]{0,31}$/, { error: "SUB2API_SOURCE must be a lower-case name (letters, digits, '-'; at most 32)" })
-    // The read API's source filter takes `none` for "no relay source" (server/usage-stats/source-filter.ts).
-    .refine((s) => s !== "none", { error: "SUB2API_SOURCE cannot be 'none': the usage API's source filter uses it for accounts without a relay source" })
-    // "crs" is claude-relay-service's source (its lease, watermarks and accounts).
-    .refine((s) => s !== "crs", { error: "SUB2API_SOURCE cannot be 'crs': that is claude-relay-service's source" })
-    .default("sub2api"),
+  SUB2API_SOURCE: sourceName("SUB2API_SOURCE", "sub2api"),
   SUB2API_FOLLOW_IN_APP: bool("SUB2API_FOLLOW_IN_APP", true),
   SUB2API_POLL_INTERVAL_MS: int("SUB2API_POLL_INTERVAL_MS", 2000, 100, 600000),
+  NEWAPI_DATABASE_URL: relayDsn("NEWAPI_DATABASE_URL"),
+  NEWAPI_LOG_DATABASE_URL: relayDsn("NEWAPI_LOG_DATABASE_URL"),
+  NEWAPI_SOURCE: sourceName("NEWAPI_SOURCE", "newapi"),
+  NEWAPI_FOLLOW_IN_APP: bool("NEWAPI_FOLLOW_IN_APP", true),
+  NEWAPI_POLL_INTERVAL_MS: int("NEWAPI_POLL_INTERVAL_MS", 2000, 100, 600000),
 })
+  // Two relays of one name would share a lease, a cursor and ids.
+  .superRefine((e, ctx) => {
+    if (e.NEWAPI_DATABASE_URL && e.SUB2API_DATABASE_URL && e.NEWAPI_SOURCE === e.SUB2API_SOURCE) {
+      ctx.addIssue({ code: "custom", path: ["NEWAPI_SOURCE"], message: `NEWAPI_SOURCE and SUB2API_SOURCE are both "${e.NEWAPI_SOURCE}": each relay needs a source name of its own` });
+    }
+  })
   // The names the code uses; AppConfig is this output, so no field is declared twice.
   .transform((e) => ({
     nodeEnv: e.NODE_ENV,
@@ -235,6 +264,15 @@ const envSchema = z.object({
     /** With SUB2API_DATABASE_URL: the app process follows too (the worker always does). */
     sub2apiFollowInApp: e.SUB2API_FOLLOW_IN_APP,
     sub2apiPollIntervalMs: e.SUB2API_POLL_INTERVAL_MS,
+    /** new-api's / one-api's database (MySQL, PostgreSQL or SQLite) to follow, read-only (server/sources/newapi/follower.ts); undefined: no follower. */
+    newapiDatabaseUrl: e.NEWAPI_DATABASE_URL,
+    /** Its logs' database when the relay keeps them apart (its LOG_SQL_DSN); undefined: in NEWAPI_DATABASE_URL. */
+    newapiLogDatabaseUrl: e.NEWAPI_LOG_DATABASE_URL,
+    /** The source name of its accounts, keys and events (ids `<source>-<id>`). */
+    newapiSource: e.NEWAPI_SOURCE,
+    /** With NEWAPI_DATABASE_URL: the app process follows too (the worker always does). */
+    newapiFollowInApp: e.NEWAPI_FOLLOW_IN_APP,
+    newapiPollIntervalMs: e.NEWAPI_POLL_INTERVAL_MS,
   }));
 
 export type AppConfig = z.output<typeof envSchema>;

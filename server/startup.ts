@@ -2,7 +2,7 @@ import { ConfigError, getConfig } from "./config";
 import { getRuntime, StartupError } from "./runtime";
 import { startUsageBackground, type UsageBackground } from "./usage/background";
 
-const g = globalThis as unknown as { __usageBackground?: UsageBackground; __crsFollower?: Promise<unknown>; __sub2apiFollower?: Promise<unknown> };
+const g = globalThis as unknown as { __usageBackground?: UsageBackground; __crsFollower?: Promise<unknown>; __sub2apiFollower?: Promise<unknown>; __newapiFollower?: Promise<unknown> };
 
 /**
  * Start-up of a Next.js server process (called from instrumentation.ts): validates the
@@ -41,6 +41,11 @@ export async function startServer(): Promise<void> {
     if (config.sub2apiDatabaseUrl && config.sub2apiFollowInApp) {
       const { startSub2apiFollower } = await import("./sources/sub2api/follower");
       g.__sub2apiFollower ??= startSub2apiFollower(runtime);
+    }
+    // With NEWAPI_DATABASE_URL the app follows new-api / one-api too (unless NEWAPI_FOLLOW_IN_APP=false).
+    if (config.newapiDatabaseUrl && config.newapiFollowInApp) {
+      const { startNewapiFollower } = await import("./sources/newapi/follower");
+      g.__newapiFollower ??= startNewapiFollower(runtime);
     }
     // Creates the admin user on first start (printing a generated password once if none is set).
     // If a store is down now, the first sign-in retries it.

@@ -7,7 +7,7 @@
  *   费用 Cost (the real cost; where both are shown, 实际成本 / 计费成本 below) · 请求数 Requests · tokens · 最近使用 Last used · 账号用量 Account usage
  *   Tokens 占比 Token share · 费用占比 Cost share (never a bare 占比)
  *   实际成本 Real cost (what the upstream account cost) · 计费成本 Rated cost (what the key holder is charged)
- *   来源 Source (the relay an account or key came from: CRS, sub2api …; none = the REST API)
+ *   来源 Source (the relay an account or key came from: CRS, sub2api, new-api …; none = the REST API)
  */
 import { MEASURES } from "@/db/measures";
 

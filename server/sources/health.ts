@@ -5,6 +5,7 @@ import { crsFollowerHealth, type CrsFollowerHealth } from "./crs/health";
 import { notStarted, sourceHealthOf, type SourceHealth } from "./shared/health";
 import { findStatuses } from "./shared/status.repository";
 import { SOURCE_KIND as SUB2API_KIND } from "./sub2api/follower";
+import { SOURCE_KIND as NEWAPI_KIND } from "./newapi/follower";
 
 /**
  * Every source the ledger reads, for /admin/health and /metrics: each source_status row, and a
@@ -16,6 +17,7 @@ export async function sourcesHealth(runtime: Runtime, postgresOk: boolean, nowMs
   const configured = new Map<string, string>();
   if (runtime.config.crsRedisUrl) configured.set(CRS_SOURCE, CRS_KIND);
   if (runtime.config.sub2apiDatabaseUrl) configured.set(runtime.config.sub2apiSource, SUB2API_KIND);
+  if (runtime.config.newapiDatabaseUrl) configured.set(runtime.config.newapiSource, NEWAPI_KIND);
   // One read of source_status serves both views.
   const rows = runtime.db && postgresOk ? await findStatuses(runtime.db.db).catch(() => undefined) : undefined;
   const sources = (rows ?? []).map((r) => sourceHealthOf(r, configured.get(r.source) === r.kind, nowMs));

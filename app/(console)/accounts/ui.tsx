@@ -125,13 +125,14 @@ export function PlatformBadge({ platform }: { platform: string }) {
   );
 }
 
-const SOURCE_LABEL: Record<string, string> = { crs: "CRS", sub2api: "sub2api" };
+const SOURCE_LABEL: Record<string, string> = { crs: "CRS", sub2api: "sub2api", newapi: "new-api" };
 const SOURCE_STYLE: Record<string, string> = {
   crs: "bg-indigo-50 text-indigo-700 ring-indigo-600/20",
   sub2api: "bg-teal-50 text-teal-800 ring-teal-600/20",
+  newapi: "bg-amber-50 text-amber-800 ring-amber-600/20",
 };
 
-/** crs → CRS; another source (SUB2API_SOURCE may name it) as the server wrote it. */
+/** crs → CRS, newapi → new-api; another source (SUB2API_SOURCE, NEWAPI_SOURCE may name it) as the server wrote it. */
 export function sourceLabel(source: string): string {
   return SOURCE_LABEL[source] ?? source;
 }

@@ -5,6 +5,7 @@ import { RejectionLog, visible } from "../shared/rejections";
 import { writeEvents } from "../shared/sink";
 import { findStatus, updateStatus } from "../shared/status.repository";
 import { pollUnderLease, PollLoop, type Lease } from "../shared/poller";
+import { GAP_WAIT_MS, IdGapCursor } from "../shared/id-cursor";
 import { isUnmapped, mapLog, rowKey } from "./mapping";
 import { Sub2apiReader, type LogRow } from "./reader";
 import { Sub2apiDirectory } from "./sync";
@@ -13,31 +14,18 @@ import { Sub2apiDirectory } from "./sync";
  * Follows a live sub2api through its PostgreSQL (read-only), with no change to sub2api.
  *
  * One poll: the usage_logs rows above the highest id read (`id > $1 ORDER BY id LIMIT n`, the
- * primary key), written through the one sink, O(new rows). BIGSERIAL ids are handed out when a
- * row is inserted, not when its transaction commits: a row with a lower id can become visible
- * after a higher one was read. So every id skipped between two read rows is an open gap, looked
- * at again each poll (`id BETWEEN lo AND hi`, minus the rows already read there) until its row
- * appears or GAP_WAIT_MS passed (a rolled-back insert leaves a hole for good). The cursor kept in
- * PostgreSQL (source_status.cursor) is the horizon — every id at or below it read or given up —,
- * so a restart re-reads from there: events are keyed by the row id, a re-read is a duplicate.
+ * primary key), written through the one sink, O(new rows); ids that commit out of order are
+ * waited for as the shared id cursor does (shared/id-cursor.ts), whose horizon is kept in
+ * PostgreSQL (source_status.cursor) for a restart.
  *
  * Accounts and keys are synced at start and every few minutes. Several followers share one lease.
  */
 
 export const SOURCE_KIND = "sub2api";
 const METADATA_SYNC_MS = 5 * 60_000;
-/** How long an id skipped by a later row waits for its transaction to commit. */
-export const GAP_WAIT_MS = 60_000;
+export { GAP_WAIT_MS };
 /** Rows per poll; more wait for the next poll (which follows at once while there are more). */
 export const FOLLOW_BATCH = 5_000;
-
-interface Gap {
-  lo: bigint;
-  hi: bigint;
-  since: number;
-  /** Ids in [lo, hi] read already (rows that turned up). */
-  seen: Set<string>;
-}
 
 export interface Sub2apiFollowerOptions {
   source?: string;
@@ -70,8 +58,7 @@ export class Sub2apiFollower {
   private readonly directory: Sub2apiDirectory;
   private readonly gapWaitMs: number;
   private readonly batch: number;
-  private maxRead = 0n;
-  private gaps: Gap[] = [];
+  private cursor: IdGapCursor;
   private lastMetadataSyncMs = -Infinity;
   private initialized = false;
   private readonly lease: Lease;
@@ -87,6 +74,7 @@ export class Sub2apiFollower {
     this.owner = opts.owner ?? `${os.hostname()}:${process.pid}`;
     this.now = opts.now ?? Date.now;
     this.gapWaitMs = opts.gapWaitMs ?? GAP_WAIT_MS;
+    this.cursor = new IdGapCursor(0n, this.gapWaitMs);
     this.batch = opts.batch ?? FOLLOW_BATCH;
     this.directory = new Sub2apiDirectory(runtime, reader, this.source);
     this.lease = { source: this.source, kind: SOURCE_KIND, owner: this.owner };
@@ -103,7 +91,7 @@ export class Sub2apiFollower {
 
   /** Every id at or below it is read or given up: where a restart reads on from. */
   get horizon(): bigint {
-    return this.gaps.length ? this.gaps.reduce((m, g) => (g.lo < m ? g.lo : m), this.gaps[0]!.lo) - 1n : this.maxRead;
+    return this.cursor.horizon;
   }
 
   /** One poll; public for tests and the bench. Errors are recorded for /admin/health and rethrown. */
@@ -130,32 +118,17 @@ export class Sub2apiFollower {
     }
     // Rows that turned up in open gaps, then the new ones.
     const late: LogRow[] = [];
-    for (const g of this.gaps) {
+    for (const g of this.cursor.openGaps) {
       const rows = await this.reader.logsBetween(g.lo.toString(), g.hi.toString(), [...g.seen]);
-      for (const r of rows) g.seen.add(r.id);
+      this.cursor.sawInGap(g, rows.map((r) => r.id));
       late.push(...rows);
     }
-    const fresh = await this.reader.logsAfter(this.maxRead.toString(), this.batch);
+    const fresh = await this.reader.logsAfter(this.cursor.maxRead.toString(), this.batch);
     result.more = fresh.length === this.batch;
-    let prev = this.maxRead;
-    for (const r of fresh) {
-      const id = BigInt(r.id);
-      if (id > prev + 1n) this.gaps.push({ lo: prev + 1n, hi: id - 1n, since: nowMs, seen: new Set() });
-      prev = id;
-    }
-    this.maxRead = prev;
-    // A gap is closed when every id in it was read, or when it waited long enough.
-    const open: Gap[] = [];
-    for (const g of this.gaps) {
-      if (BigInt(g.seen.size) === g.hi - g.lo + 1n) continue;
-      if (nowMs - g.since > this.gapWaitMs) {
-        result.gapsExpired++;
-        continue;
-      }
-      open.push(g);
-    }
-    this.gaps = open;
-    result.openGaps = open.length;
+    this.cursor.sawFresh(fresh.map((r) => r.id), nowMs);
+    const settled = this.cursor.settle(nowMs);
+    result.gapsExpired = settled.expired;
+    result.openGaps = settled.open;
     result.lateRows = late.length;
 
     const rows = [...late, ...fresh];
@@ -182,7 +155,7 @@ export class Sub2apiFollower {
       lastEventAt: newest ? new Date(newest) : null,
       rejections: log.byReason,
       ...(log.named.length ? { lastRejection: `${log.named.at(-1)!.key}: ${log.named.at(-1)!.reason}`.slice(0, 500) } : {}),
-      cursor: { horizon: result.horizon, maxRead: this.maxRead.toString(), openGaps: open.length },
+      cursor: { horizon: result.horizon, maxRead: this.cursor.maxRead.toString(), openGaps: settled.open },
     });
   }
 
@@ -191,15 +164,15 @@ export class Sub2apiFollower {
     const db = this.runtime.db!.db;
     await this.reader.schema();
     const status = await findStatus(db, this.source);
-    const stored = typeof status?.cursor?.horizon === "string" && /^\d{1,19}$/.test(status.cursor.horizon) ? BigInt(status.cursor.horizon) : undefined;
+    const stored = IdGapCursor.parseHorizon(status?.cursor);
     if (stored === undefined) {
-      this.maxRead = BigInt(await this.reader.maxId());
-      await updateStatus(db, this.source, { readAt: new Date(nowMs), cursor: { horizon: this.maxRead.toString(), maxRead: this.maxRead.toString(), openGaps: 0 } });
-      logger.info(`[sub2api] follower ${this.owner} starts at sub2api's present (usage_logs id ${this.maxRead}): import the history with npm run sub2api:import`);
+      const present = BigInt(await this.reader.maxId());
+      this.cursor = new IdGapCursor(present, this.gapWaitMs);
+      await updateStatus(db, this.source, { readAt: new Date(nowMs), cursor: { horizon: present.toString(), maxRead: present.toString(), openGaps: 0 } });
+      logger.info(`[sub2api] follower ${this.owner} starts at sub2api's present (usage_logs id ${present}): import the history with npm run sub2api:import`);
     } else {
-      this.maxRead = stored;
+      this.cursor = new IdGapCursor(stored, this.gapWaitMs);
     }
-    this.gaps = [];
     this.lastMetadataSyncMs = -Infinity;
     this.initialized = true;
   }

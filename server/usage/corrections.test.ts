@@ -1,6 +1,8 @@
 import { sql } from "kysely";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { nanosToUsd } from "../usage-stats/figures";
+import { accountSummaryInput } from "../usage-stats/schemas";
+import { getAccountSummary } from "../usage-stats/stats.service";
 import { createTestRuntime, type TestRuntime } from "../testing/runtime";
 import { createRedis } from "../redis";
 import { testConfig } from "../testing/stores";
@@ -104,6 +106,12 @@ describe("corrections: negative money in events of requests = 0", () => {
     ]);
     const month = await sql<{ n: number; c: string }>`select requests as n, cost_nanos::text as c from usage_account_monthly where account_id = 'acc'`.execute(t.runtime.db!.db);
     expect(month.rows).toEqual([{ n: 1, c: "200000000" }]);
+    // The read API answers the same: the refund's day below zero, the month net.
+    const now = new Date(day1 + 3 * 24 * HOUR);
+    const refundDay = await getAccountSummary(t.runtime, accountSummaryInput.parse({ id: "acc", range: "daily", date: "2026-11-03" }), now);
+    expect(refundDay.data.usage).toMatchObject({ requests: 0, allTokens: 0, cost: -0.1, ratedCost: -0.2 });
+    const monthly = await getAccountSummary(t.runtime, accountSummaryInput.parse({ id: "acc", range: "monthly", month: "2026-11" }), now);
+    expect(monthly.data.usage).toMatchObject({ requests: 1, allTokens: 15, cost: 0.2, ratedCost: 0.4 });
   });
 
   it("PostgreSQL refuses negative money on a request, whoever writes it", async () => {

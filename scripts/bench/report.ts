@@ -207,7 +207,7 @@ export function renderResults(runs: Record<string, BenchRun>): string {
 }
 
 /** The sections other benches write into bench/RESULTS.md between their own markers (`<!-- crs:begin … <!-- crs:end -->`). */
-export const RESULTS_SECTIONS = ["crs", "sub2api"] as const;
+export const RESULTS_SECTIONS = ["crs", "sub2api", "newapi"] as const;
 const sectionPattern = (name: string) => new RegExp(`<!-- ${name}:begin[\\s\\S]*<!-- ${name}:end -->`);
 
 /** Replaces (or appends) one bench's section of bench/RESULTS.md. */

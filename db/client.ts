@@ -1,7 +1,10 @@
 import fs from "node:fs";
 import path from "node:path";
 import { Kysely, PGliteDialect, PostgresDialect, sql } from "kysely";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import pg from "pg";
+import { from as copyFrom } from "pg-copy-streams";
 import lockfile from "proper-lockfile";
 import type { Database } from "./types";
 
@@ -26,6 +29,11 @@ export interface DbSession {
   query<R = Record<string, unknown>>(text: string, params?: unknown[]): Promise<R[]>;
   /** Several statements in one round trip, no parameters. */
   exec(text: string): Promise<void>;
+  /**
+   * `COPY … FROM STDIN` (text format) fed with `chunks`; returns the rows taken. PostgreSQL only
+   * (pg-copy-streams on the session's connection): undefined on PGlite.
+   */
+  copyFrom?(text: string, chunks: Iterable<string>): Promise<number>;
 }
 
 export interface DbOptions {
@@ -108,6 +116,7 @@ async function createPostgres(url: string, opts: DbOptions): Promise<DbHandle> {
           query: async (text, params) => (await client.query(text, params)).rows,
           // No parameters → the simple query protocol, which runs several statements at once.
           exec: async (text) => void (await client.query(text)),
+          copyFrom: (text, chunks) => copyInto(client, text, chunks),
         });
       } finally {
         client.release();
@@ -119,6 +128,12 @@ async function createPostgres(url: string, opts: DbOptions): Promise<DbHandle> {
       if (!pool.ended) await pool.end();
     },
   };
+}
+
+async function copyInto(client: pg.PoolClient, text: string, chunks: Iterable<string>): Promise<number> {
+  const stream = client.query(copyFrom(text));
+  await pipeline(Readable.from(chunks, { objectMode: false }), stream);
+  return stream.rowCount;
 }
 
 async function createPglite(opts: DbOptions): Promise<DbHandle> {

@@ -161,9 +161,11 @@ export interface Sub2apiImportFigures {
   eventsPerSecond: number;
   /** Of `seconds`, before the first row: the schema check and the sync of accounts and keys. */
   syncS: number;
+  /** Of `seconds`, after the last row: the Redis counters of the accounts written rebuilt from the ledger. */
+  countersRebuildS?: number;
   /**
    * CPU per event over the rows (after the sync), µs: this process (reading, mapping, validation,
-   * the JSON of the batch, the Redis client), the ledger's PostgreSQL backends, sub2api's (the
+   * the COPY text of the batch, the Redis client), the ledger's PostgreSQL backends, sub2api's (the
    * reads) and redis-server (shared with other work: an upper bound).
    */
   cpuPerEventUs: { node: number; ledgerPostgres: number; sub2apiPostgres: number; redis: number; total: number };
@@ -238,6 +240,7 @@ export async function importGeneratedSub2api(rows: number, o: { batch?: number; 
       seconds: report.durationMs / 1000,
       eventsPerSecond: report.eventsPerSecond,
       syncS: Math.round(syncedMs / 100) / 10,
+      countersRebuildS: Math.round(report.countersRebuildMs / 100) / 10,
       cpuPerEventUs: cpu,
       batch: o.batch ?? IMPORT_BATCH,
       comparisons: check.comparisons,

@@ -33,6 +33,10 @@ import { findAccountIdsWithUsage, findRecordedRequestIds, hotSnapshot, type Snap
 export interface ReconcileOptions {
   /** Local days to rebuild counting back from today (default 2: yesterday and today). */
   days?: number;
+  /** Local months to rebuild counting back from this one (default: the months of those days). */
+  months?: number;
+  /** Only these accounts (default: every account with usage; the "rebuilt" mark is then left as it is). */
+  accountIds?: string[];
   now?: number;
   accountsPerRound?: number;
   lockTtlMs?: number;
@@ -59,7 +63,7 @@ export async function reconcileHotCounters(runtime: Runtime, opts: ReconcileOpti
   const prefix = config.redisKeyPrefix;
   const today = localCalendar(config.usageTimezone).at(opts.now ?? Date.now()).date;
   const dates = Array.from({ length: Math.max(1, opts.days ?? 2) }, (_, i) => addDays(today, -i));
-  const months = [...new Set(dates.map((d) => d.slice(0, 7)))];
+  const months = [...new Set([...dates.map((d) => d.slice(0, 7)), ...Array.from({ length: opts.months ?? 0 }, (_, i) => addMonths(today.slice(0, 7), -i))])];
   const windows: Window[] = [
     ...dates.map((date) => ({ kind: "d", date }) as const),
     ...months.map((month) => ({ kind: "m", month }) as const),
@@ -73,7 +77,7 @@ export async function reconcileHotCounters(runtime: Runtime, opts: ReconcileOpti
   try {
     // Most of the backlog goes before any lock, so that writers wait as little as possible.
     result.drainedEvents += (await drainer.drainAll({ timeoutMs: 10 * drainTimeoutMs })).events;
-    const accountIds = await findAccountIdsWithUsage(db.db);
+    const accountIds = opts.accountIds ? [...new Set(opts.accountIds)] : await findAccountIdsWithUsage(db.db);
     const perRound = opts.accountsPerRound ?? 200;
     for (let i = 0; i < accountIds.length; i += perRound) {
       const round = accountIds.slice(i, i + perRound);
@@ -108,7 +112,7 @@ export async function reconcileHotCounters(runtime: Runtime, opts: ReconcileOpti
         await unlockAccounts(redis, prefix, locked, token).catch(() => {});
       }
     }
-    if (!result.skipped.length) await setCountersRebuiltAt(redis, prefix, new Date());
+    if (!result.skipped.length && !opts.accountIds) await setCountersRebuiltAt(redis, prefix, new Date());
   } finally {
     await drainer.stop({ forget: true });
   }
@@ -121,6 +125,13 @@ interface AccountRows {
   accounts: SnapshotRow[];
   keys: SnapshotRow[];
   models: SnapshotRow[];
+}
+
+/** 'YYYY-MM' plus n months. */
+function addMonths(month: string, n: number): string {
+  const [y, m] = month.split("-").map(Number) as [number, number];
+  const d = new Date(Date.UTC(y, m - 1 + n, 1));
+  return `${d.getUTCFullYear()}-${String(d.getUTCMonth() + 1).padStart(2, "0")}`;
 }
 
 function groupSnapshot(s: { accounts: SnapshotRow[]; keys: SnapshotRow[]; models: SnapshotRow[] }): Map<string, AccountRows> {

@@ -65,8 +65,11 @@ export interface SourceApiKey {
   dropped?: string[];
 }
 
+/** API keys written at once: a first import writes thousands, each its own upsert. */
+const KEY_WRITERS = 4;
+
 export async function writeApiKeys(runtime: Runtime, source: string, keys: SourceApiKey[], log: RejectionLog): Promise<number> {
-  let n = 0;
+  const valid: { input: UpsertApiKeyInput; deleted: boolean }[] = [];
   for (const k of keys) {
     if (k.dropped?.length) log.add("API key fields left out (unsafe or too big)", k.key, k.dropped.join(", "));
     const parsed = upsertApiKeyInput.safeParse(k.input);
@@ -74,9 +77,16 @@ export async function writeApiKeys(runtime: Runtime, source: string, keys: Sourc
       log.add("an API key the ledger cannot take", k.key, issues(parsed.error));
       continue;
     }
-    await upsertApiKey(runtime, parsed.data, { source });
-    if (k.deleted) await deleteApiKey(runtime, { id: k.input.id });
-    n++;
+    valid.push({ input: parsed.data, deleted: k.deleted });
   }
-  return n;
+  let next = 0;
+  const worker = async () => {
+    while (next < valid.length) {
+      const k = valid[next++]!;
+      await upsertApiKey(runtime, k.input, { source });
+      if (k.deleted) await deleteApiKey(runtime, { id: k.input.id });
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(KEY_WRITERS, valid.length) }, worker));
+  return valid.length;
 }

@@ -6,7 +6,8 @@
 import pg from "pg";
 import { sql } from "kysely";
 import { getTestStores } from "../../server/config";
-import { IMPORT_BATCH, importNewapi, usdToUnits } from "../../server/sources/newapi/importer";
+import { IMPORT_BATCH, importNewapi } from "../../server/sources/newapi/importer";
+import { usdToNanos } from "../../server/sources/shared/table-importer";
 import { accountIdOf } from "../../server/sources/newapi/mapping";
 import { NewapiReader } from "../../server/sources/newapi/reader";
 import { createNewapiDatabase, type NewapiDatabase } from "../../server/sources/newapi/newapi.fixtures";
@@ -390,8 +391,8 @@ export async function importGeneratedNewapi(rows: number, o: { batch?: number; l
     if (report.events !== mix.usage || report.inserted !== mix.usage) mismatches.push(`newapi import: ${mix.usage} usage rows in new-api, ${report.events} events read, ${report.inserted} inserted`);
     if (report.rejections.total) mismatches.push(`newapi import: ${report.rejections.total} rows not taken: ${JSON.stringify(report.rejections.byReason)}`);
     // The importer's own sums (its report) against the source's.
-    if (usdToUnits(report.cost) * 10n !== check.total.costNanos) mismatches.push(`newapi import: report cost ${report.cost} USD, new-api ${check.total.costNanos} nanos`);
-    if (usdToUnits(report.ratedCost) * 10n !== check.total.ratedCostNanos) mismatches.push(`newapi import: report ratedCost ${report.ratedCost} USD, new-api ${check.total.ratedCostNanos} nanos`);
+    if (usdToNanos(report.cost) !== check.total.costNanos) mismatches.push(`newapi import: report cost ${report.cost} USD, new-api ${check.total.costNanos} nanos`);
+    if (usdToNanos(report.ratedCost) !== check.total.ratedCostNanos) mismatches.push(`newapi import: report ratedCost ${report.ratedCost} USD, new-api ${check.total.ratedCostNanos} nanos`);
     if (BigInt(report.requests) !== check.total.requests) mismatches.push(`newapi import: report ${report.requests} requests, new-api ${check.total.requests}`);
     log(`   CPU per event after the sync: ${JSON.stringify(cpu)} µs`);
     log(`   check: ${f(check.comparisons)} exact comparisons with new-api's logs, ${mismatches.length} mismatches`);

@@ -1,9 +1,7 @@
 import type { Runtime } from "../../runtime";
-import { findRecordedRequestIds } from "../../usage/usage.repository";
-import type { UsageEvent } from "../../usage/schemas";
 import { RejectionLog, visible, type RejectionSummary } from "../shared/rejections";
-import { finishBulk, writeEventsBulk } from "../shared/bulk";
-import { isUnmapped, mapLog, rowKey } from "./mapping";
+import { importTable, nanosToUsd, usdToNanos } from "../shared/table-importer";
+import { mapLog } from "./mapping";
 import type { LogRow, Sub2apiReader } from "./reader";
 import { Sub2apiDirectory } from "./sync";
 
@@ -51,120 +49,49 @@ export interface Sub2apiImportReport {
   eventsPerSecond: number;
 }
 
-/** "12.34567891" → nano-USD, exact (costs here have at most 8 decimals). */
-export function usdToNanos(usd: string): bigint {
-  const [int, frac = ""] = usd.split(".");
-  return BigInt(int!) * 1_000_000_000n + BigInt((frac + "000000000").slice(0, 9));
-}
-export const nanosToUsd = (n: bigint) => `${n / 1_000_000_000n}.${(n % 1_000_000_000n).toString().padStart(9, "0")}`;
+export { usdToNanos, nanosToUsd };
 
 export async function importSub2api(runtime: Runtime, reader: Sub2apiReader, opts: Sub2apiImportOptions): Promise<Sub2apiImportReport> {
   const started = Date.now();
   if (!runtime.db) throw new Error("the sub2api import writes the ledger in PostgreSQL: it needs POSTGRES_ENABLED=true");
   const dryRun = opts.dryRun ?? false;
-  const batch = opts.batch ?? IMPORT_BATCH;
   const log = new RejectionLog();
   await reader.schema();
   const upToId = await reader.maxId();
   const total = await reader.countLogs();
   const directory = new Sub2apiDirectory(runtime, reader, opts.source);
   const synced = await directory.sync(log, { dryRun });
-  const report: Sub2apiImportReport = {
+  const t = await importTable<LogRow>(
+    runtime,
+    {
+      table: "usage_logs",
+      rowsAfter: (after, limit) => reader.logsAfter(after, limit, upToId),
+      map: (r) => mapLog(opts.source, r, directory.accountOf),
+    },
+    { batch: opts.batch ?? IMPORT_BATCH, dryRun, log, total, onProgress: opts.onProgress },
+  );
+  const durationMs = Date.now() - started;
+  return {
     source: opts.source,
     dryRun,
     upToId,
     accounts: synced.accounts,
     linkedAccounts: synced.linked,
     apiKeys: synced.keys,
-    rowsRead: 0,
-    events: 0,
-    inserted: 0,
-    duplicates: 0,
-    requests: 0,
-    cost: "0",
-    ratedCost: "0",
-    firstAt: null,
-    lastAt: null,
+    rowsRead: t.rowsRead,
+    events: t.events,
+    inserted: t.inserted,
+    duplicates: t.duplicates,
+    requests: t.requests,
+    cost: nanosToUsd(t.costNanos),
+    ratedCost: nanosToUsd(t.ratedCostNanos),
+    firstAt: t.firstMs === null ? null : new Date(t.firstMs).toISOString(),
+    lastAt: t.lastMs === null ? null : new Date(t.lastMs).toISOString(),
     rejections: log.summary(),
-    durationMs: 0,
-    countersRebuildMs: 0,
-    eventsPerSecond: 0,
+    durationMs,
+    countersRebuildMs: t.countersRebuildMs,
+    eventsPerSecond: Math.round(t.events / Math.max(0.001, durationMs / 1000)),
   };
-  let cost = 0n;
-  let rated = 0n;
-  let first = Infinity;
-  let last = -Infinity;
-  let after = "0";
-  const touched = new Set<string>();
-  const tally = (events: UsageEvent[]) => {
-    for (const e of events) {
-      report.events++;
-      report.requests += e.requests ?? 1;
-      cost += usdToNanos(String(e.cost));
-      rated += usdToNanos(String(e.ratedCost));
-      const t = Date.parse(e.occurredAt);
-      if (t < first) first = t;
-      if (t > last) last = t;
-    }
-  };
-  opts.onProgress?.(0, total);
-  // Reading the next batch, mapping and validating it overlap writing this one; the writes
-  // themselves run one after another (each one transaction on the same rollup rows).
-  let next: Promise<LogRow[]> | undefined = reader.logsAfter(after, batch, upToId);
-  let writing: Promise<void> | undefined;
-  while (next) {
-    const rows: LogRow[] = await next;
-    if (!rows.length) break;
-    after = rows.at(-1)!.id;
-    next = rows.length === batch ? reader.logsAfter(after, batch, upToId) : undefined;
-    const events: UsageEvent[] = [];
-    for (const r of rows) {
-      const e = mapLog(opts.source, r, directory.accountOf);
-      if (isUnmapped(e)) {
-        log.add(e.reason, rowKey("usage_logs", r.id), e.detail);
-        continue;
-      }
-      events.push(e);
-    }
-    report.rowsRead += rows.length;
-    const rowsRead = report.rowsRead;
-    if (dryRun) {
-      const have = new Set(await findRecordedRequestIds(runtime.db.db, events.map((e) => e.requestId)));
-      report.duplicates += events.filter((e) => have.has(e.requestId)).length;
-      tally(events);
-      opts.onProgress?.(rowsRead, Math.max(total, rowsRead));
-      continue;
-    }
-    for (const e of events) touched.add(e.accountId);
-    const previous = writing;
-    writing = writeEventsBulk(runtime, events, { after: previous }).then((written) => {
-      report.inserted += written.inserted;
-      report.duplicates += written.duplicates;
-      const refused = new Set(written.rejected.map((x) => x.index));
-      for (const x of written.rejected) log.add("an event the ledger refused", rowKey("usage_logs", events[x.index]!.requestId.slice(opts.source.length + 1)), visible(x.message, 160));
-      tally(refused.size ? events.filter((_, i) => !refused.has(i)) : events);
-      opts.onProgress?.(rowsRead, Math.max(total, rowsRead));
-    });
-    // A failed write is thrown by the `await` of it below or on the next turn; until then it must
-    // not count as unhandled.
-    writing.catch(() => {});
-    // At most one batch waits behind the one being written.
-    await previous;
-  }
-  await writing;
-  if (!dryRun) {
-    const t = Date.now();
-    await finishBulk(runtime, touched);
-    report.countersRebuildMs = Date.now() - t;
-  }
-  report.cost = nanosToUsd(cost);
-  report.ratedCost = nanosToUsd(rated);
-  report.firstAt = Number.isFinite(first) ? new Date(first).toISOString() : null;
-  report.lastAt = Number.isFinite(last) ? new Date(last).toISOString() : null;
-  report.rejections = log.summary();
-  report.durationMs = Date.now() - started;
-  report.eventsPerSecond = Math.round(report.events / Math.max(0.001, report.durationMs / 1000));
-  return report;
 }
 
 export function formatSub2apiReport(r: Sub2apiImportReport): string {

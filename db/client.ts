@@ -1,8 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { Kysely, PGliteDialect, PostgresDialect, sql } from "kysely";
-import { Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
+import { finished } from "node:stream/promises";
 import pg from "pg";
 import { from as copyFrom } from "pg-copy-streams";
 import lockfile from "proper-lockfile";
@@ -130,9 +129,16 @@ async function createPostgres(url: string, opts: DbOptions): Promise<DbHandle> {
   };
 }
 
+/**
+ * COPY FROM STDIN of text already in memory: every chunk handed to the socket at once (no wait for
+ * 'drain' between chunks), so the data flows while the event loop runs other work.
+ */
 async function copyInto(client: pg.PoolClient, text: string, chunks: Iterable<string>): Promise<number> {
   const stream = client.query(copyFrom(text));
-  await pipeline(Readable.from(chunks, { objectMode: false }), stream);
+  const done = finished(stream);
+  for (const chunk of chunks) stream.write(chunk);
+  stream.end();
+  await done;
   return stream.rowCount;
 }
 

@@ -305,6 +305,8 @@ export interface NewapiImportFigures {
   eventsPerSecond: number;
   /** Of `seconds`, before the first row: the schema check, the counts and the sync of channels and tokens. */
   syncS: number;
+  /** The Redis counters of the accounts touched rebuilt from the ledger, at the end. */
+  countersRebuildS?: number;
   /**
    * CPU per event over the rows (after the sync), µs: this process (reading, mapping, validation,
    * the batch, the Redis client), the ledger's PostgreSQL backends, new-api's (the reads) and
@@ -412,6 +414,7 @@ export async function importGeneratedNewapi(rows: number, o: { batch?: number; l
       seconds: report.durationMs / 1000,
       eventsPerSecond: report.eventsPerSecond,
       syncS: Math.round(syncedMs / 100) / 10,
+      countersRebuildS: Math.round(report.countersRebuildMs / 100) / 10,
       cpuPerEventUs: cpu,
       batch: o.batch ?? IMPORT_BATCH,
       quotaPerUnit: report.quotaPerUnit,

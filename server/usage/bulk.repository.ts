@@ -65,7 +65,7 @@ function copyText(v: unknown): string {
   return /[\\\n\r\t]/.test(s) ? s.replace(/[\\\n\r\t]/g, (c) => ESCAPES[c]!) : s;
 }
 
-const CHUNK_ROWS = 2_000;
+const CHUNK_ROWS = 1_000;
 
 /** A batch encoded for COPY, ready to be written. */
 export interface StagedBatch {
@@ -101,6 +101,8 @@ export async function stageUsageRows(handle: DbHandle, events: NormalizedEvent[]
     if ((i + 1) % CHUNK_ROWS === 0) {
       chunks.push(chunk);
       chunk = "";
+      // Let I/O (a write under way) go on between chunks.
+      await new Promise<void>((resolve) => setImmediate(resolve));
     }
   }
   if (chunk) chunks.push(chunk);
@@ -128,6 +130,9 @@ export async function insertStagedRows(handle: DbHandle, batch: StagedBatch, tim
   }
 }
 
+/** A text as an SQL string literal (standard_conforming_strings is on since PostgreSQL 9.1). */
+const quoteLiteral = (text: string) => `'${text.replace(/'/g, "''")}'`;
+
 const isUniqueViolation = (err: unknown) => (err as { code?: unknown } | null)?.code === "23505";
 
 async function writeStaged(session: DbSession, shape: Shape, batch: StagedBatch, timeZone: string): Promise<number[]> {
@@ -136,22 +141,23 @@ async function writeStaged(session: DbSession, shape: Shape, batch: StagedBatch,
   // A batch is tens of MB: with the default 8 MB of temp buffers it would go through files. Only
   // possible before the session's first temporary table; a session that had one keeps its size.
   if (fresh?.fresh) await session.exec("SET temp_buffers = '128MB'").catch(() => {});
-  await session.exec("BEGIN");
   try {
     // ON COMMIT DELETE ROWS: the session's table is empty for the next batch whatever happened.
     // A batch of 50,000 rows may take longer than DB_STATEMENT_TIMEOUT_MS, a guard for requests.
+    // One round trip with the BEGIN.
     await session.exec(
-      `SET LOCAL work_mem = '64MB'; SET LOCAL statement_timeout = '10min';
+      `BEGIN; SET LOCAL work_mem = '64MB'; SET LOCAL statement_timeout = '10min';
        CREATE TEMP TABLE IF NOT EXISTS usage_bulk_stage (n int4, ${shape.fields.map((f) => `${f.name} ${f.type}`).join(", ")}) ON COMMIT DELETE ROWS`,
     );
     await session.copyFrom(`COPY usage_bulk_stage (n, ${shape.fields.map((f) => f.name).join(", ")}) FROM STDIN`, batch.chunks);
     let inserted: number[] | undefined;
     if (!batch.repeats) {
-      await session.exec("SAVEPOINT bulk_fast");
+      // One round trip: the savepoint, the insert and the commit (the time zone, a validated IANA
+      // name, as a quoted literal). A unique violation stops the script at the insert, inside the
+      // transaction: back to the savepoint, and the claiming path.
       try {
-        await session.query(fastPath(shape), [timeZone]);
-        await session.exec("RELEASE SAVEPOINT bulk_fast");
-        inserted = Array.from({ length: batch.rows }, (_, i) => i);
+        await session.exec(`SAVEPOINT bulk_fast; ${fastPath(shape).replace(/\$1/g, quoteLiteral(timeZone))}; RELEASE SAVEPOINT bulk_fast; COMMIT`);
+        return Array.from({ length: batch.rows }, (_, i) => i);
       } catch (err) {
         if (!isUniqueViolation(err)) throw err;
         await session.exec("ROLLBACK TO SAVEPOINT bulk_fast");

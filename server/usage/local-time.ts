@@ -15,22 +15,40 @@ export function localCalendar(timeZone: string): LocalCalendar {
   let cal = calendars.get(timeZone);
   if (cal) return cal;
   const fmt = new Intl.DateTimeFormat("en-CA", { timeZone, year: "numeric", month: "2-digit", day: "2-digit" });
-  // Formatting costs microseconds and a batch clusters around "now": cache per UTC minute, since
-  // every zone offset in use since 1970 is a whole number of minutes.
-  const cache = new Map<number, { date: string; month: string }>();
+  const format = (ms: number) => {
+    const parts = fmt.formatToParts(ms);
+    const get = (t: string) => parts.find((p) => p.type === t)?.value ?? "";
+    const month = `${get("year")}-${get("month")}`;
+    return { date: `${month}-${get("day")}`, month };
+  };
+  // Formatting costs microseconds. Cached per UTC quarter hour (an import of history spreads over
+  // months of minutes, a live batch over a few): a quarter hour whose first and last millisecond
+  // fall on the same local day lies wholly on it (a zone changes its offset at most once in it);
+  // one that holds a local midnight (a zone whose offset is not a multiple of 15 minutes) or an
+  // offset change is cached per UTC minute instead, every zone offset in use since 1970 being a
+  // whole number of minutes.
+  const QUARTER = 900_000;
+  const cache = new Map<number, { date: string; month: string } | null>();
+  const minutes = new Map<number, { date: string; month: string }>();
   cal = {
     at(ms) {
-      const minute = Math.floor(ms / 60_000);
-      let hit = cache.get(minute);
-      if (!hit) {
-        const parts = fmt.formatToParts(ms);
-        const get = (t: string) => parts.find((p) => p.type === t)?.value ?? "";
-        const month = `${get("year")}-${get("month")}`;
-        hit = { date: `${month}-${get("day")}`, month };
-        if (cache.size > 20_000) cache.clear();
-        cache.set(minute, hit);
+      const q = Math.floor(ms / QUARTER);
+      let hit = cache.get(q);
+      if (hit === undefined) {
+        const first = format(q * QUARTER);
+        hit = first.date === format(q * QUARTER + QUARTER - 1).date ? first : null;
+        if (cache.size > 50_000) cache.clear();
+        cache.set(q, hit);
       }
-      return hit;
+      if (hit) return hit;
+      const minute = Math.floor(ms / 60_000);
+      let m = minutes.get(minute);
+      if (!m) {
+        m = format(ms);
+        if (minutes.size > 20_000) minutes.clear();
+        minutes.set(minute, m);
+      }
+      return m;
     },
   };
   calendars.set(timeZone, cal);

@@ -75,8 +75,18 @@ function roundDiv(n: bigint, d: bigint): bigint {
   return n < 0n ? -r : r;
 }
 
+const SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
 /** An integer of 1e-8 USD as decimal text. */
 function usd8(units: bigint): string {
+  if (units < SAFE && units > -SAFE) {
+    const n = Number(units);
+    const a = Math.abs(n);
+    const frac = a % 100_000_000;
+    const int = (a - frac) / 100_000_000;
+    const text = frac ? `${int}.${String(frac).padStart(8, "0")}`.replace(/0+$/, "") : String(int);
+    return n < 0 && text !== "0" ? `-${text}` : text;
+  }
   const neg = units < 0n;
   const a = neg ? -units : units;
   const text = `${a / 100_000_000n}.${(a % 100_000_000n).toString().padStart(8, "0")}`.replace(/\.?0+$/, "");
@@ -85,6 +95,8 @@ function usd8(units: bigint): string {
 
 export interface Money {
   quotaPerUnit: { num: bigint; den: bigint };
+  /** 1e-8 USD per quota unit when QuotaPerUnit divides 10^8 × its denominator (500,000: 200): rated is one product. */
+  unitsPerQuota: bigint | undefined;
   /** As the relay has it (for metadata and the report). */
   quotaPerUnitText: string;
 }
@@ -93,7 +105,20 @@ export function moneyOf(quotaPerUnit: string | null): Money {
   const text = quotaPerUnit ?? DEFAULT_QUOTA_PER_UNIT;
   const f = fractionOf(text);
   if (!f) throw new Error(`the relay's QuotaPerUnit option is ${JSON.stringify(text.slice(0, 40))}: not a positive number`);
-  return { quotaPerUnit: f, quotaPerUnitText: text };
+  const scaled = 100_000_000n * f.den;
+  return { quotaPerUnit: f, unitsPerQuota: scaled % f.num === 0n ? scaled / f.num : undefined, quotaPerUnitText: text };
+}
+
+/** A relay has a handful of group ratios: each read once as a fraction. */
+const ratios = new Map<number, { num: bigint; den: bigint } | undefined>();
+function ratioOf(g: number): { num: bigint; den: bigint } | undefined {
+  let f = ratios.get(g);
+  if (f === undefined && !ratios.has(g)) {
+    f = fractionOf(g);
+    if (ratios.size > 10_000) ratios.clear();
+    ratios.set(g, f);
+  }
+  return f;
 }
 
 const nonNegInt = (v: unknown): number => (typeof v === "number" && Number.isSafeInteger(v) && v >= 0 ? v : 0);
@@ -122,9 +147,9 @@ export function mapLog(source: string, variant: Variant, money: Money, r: LogRow
   const signed = refund ? -r.quota : r.quota;
   const { num, den } = money.quotaPerUnit;
   // quota / QPU in 1e-8 USD: quota × 1e8 × den / num.
-  const rated = roundDiv(signed * 100_000_000n * den, num);
-  const ratio = typeof o.group_ratio === "number" && o.group_ratio > 0 ? fractionOf(o.group_ratio) : undefined;
-  const real = ratio ? roundDiv(signed * 100_000_000n * den * ratio.den, num * ratio.num) : rated;
+  const rated = money.unitsPerQuota !== undefined ? signed * money.unitsPerQuota : roundDiv(signed * 100_000_000n * den, num);
+  const ratio = typeof o.group_ratio === "number" && o.group_ratio > 0 ? ratioOf(o.group_ratio) : undefined;
+  const real = !ratio || ratio.num === ratio.den ? rated : roundDiv(signed * 100_000_000n * den * ratio.den, num * ratio.num);
   const correction = refund || r.quota < 0n;
   const cacheRead = nonNegInt(o.cache_tokens);
   const c5 = nonNegInt(o.cache_creation_tokens_5m);
@@ -133,15 +158,15 @@ export function mapLog(source: string, variant: Variant, money: Money, r: LogRow
   const anthropic = o.usage_semantic === "anthropic" || o.claude === true;
   const prompt = Math.max(0, r.prompt_tokens);
   const input = anthropic ? prompt : Math.max(0, prompt - cacheRead - cacheCreate);
-  const metadata: Record<string, unknown> = { source, newapiId: r.id, logType: r.type, userId: r.user_id, quota: r.quota.toString() };
-  if (!ratio) metadata.realCost = "charged";
-  if (r.token_name) metadata.tokenName = clean(r.token_name, 100);
+  // What the ledger's own fields do not say already (the row id is in requestId, the token in apiKeyId).
+  const metadata: Record<string, unknown> = { source, userId: r.user_id, quota: r.quota.toString() };
+  if (refund) metadata.refund = true;
+  if (ratio) metadata.groupRatio = o.group_ratio;
+  else metadata.realCost = "charged";
   if (r.group) metadata.group = clean(r.group, 64);
   if (r.is_stream !== null) metadata.stream = r.is_stream;
   if (r.duration_ms !== null) metadata.durationMs = r.duration_ms;
   if (r.request_id) metadata.newapiRequestId = clean(r.request_id, 128);
-  if (typeof o.model_ratio === "number" && Number.isFinite(o.model_ratio)) metadata.modelRatio = o.model_ratio;
-  if (ratio) metadata.groupRatio = o.group_ratio;
   if (typeof o.upstream_model_name === "string") metadata.upstreamModel = clean(o.upstream_model_name, 128);
   if (r.type === 2 && r.token_name === "模型测试" && (r.token_id ?? "0") === "0") metadata.channelTest = true;
   const zeroTokens = refund;

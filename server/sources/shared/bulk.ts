@@ -44,6 +44,10 @@ import { writeEvents, type SinkResult } from "./sink";
  * - Without PostgreSQL, or on PGlite (no COPY), it is writeEvents.
  */
 
+/** Events validated (and encoded) between two turns of the event loop. */
+const SLICE = 500;
+export const yieldToIo = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 const DAYS_KEPT = Math.ceil(DAY_TTL_SECONDS / 86_400) + 2;
 const MONTHS_KEPT = Math.ceil(MONTH_TTL_SECONDS / (28 * 86_400)) + 1;
 
@@ -61,9 +65,16 @@ export async function writeEventsBulk(runtime: Runtime, events: UsageEvent[], op
     await opts.after;
     return writeEvents(runtime, events);
   }
-  const checked = validateEvents(events, runtime.config.usageTimezone);
-  const rejected = checked.rejected.map((x) => ({ ...x, requestId: events[x.index]!.requestId }));
-  const valid = checked.events;
+  // Validated in slices, letting the write before this one (its COPY, then its statements) go on
+  // between them: a batch's CPU work must not hold the event loop for a second.
+  const valid: NormalizedEvent[] = [];
+  const rejected: SinkResult["rejected"] = [];
+  for (let i = 0; i < events.length; i += SLICE) {
+    if (i) await yieldToIo();
+    const checked = validateEvents(events.slice(i, i + SLICE), runtime.config.usageTimezone);
+    valid.push(...checked.events);
+    for (const x of checked.rejected) rejected.push({ ...x, index: i + x.index, requestId: events[i + x.index]!.requestId });
+  }
   const staged = await stageUsageRows(db, valid);
   await opts.after;
   const positions = await insertStagedRows(db, staged, runtime.config.usageTimezone);
@@ -73,9 +84,18 @@ export async function writeEventsBulk(runtime: Runtime, events: UsageEvent[], op
   if (rejected.length) m.inc({ result: "rejected" }, rejected.length);
   if (result.inserted) m.inc({ result: "accepted" }, result.inserted);
   if (result.duplicates) m.inc({ result: "duplicate" }, result.duplicates);
-  await markInRedis(runtime, inserted);
+  // Off the write's path: the next batch's write need not wait for Redis. finishBulk waits for it
+  // (markInRedis never throws: a failure is a bypass, as for any write).
+  const marking = markInRedis(runtime, inserted);
+  const pending = marks.get(runtime) ?? new Set<Promise<void>>();
+  marks.set(runtime, pending);
+  pending.add(marking);
+  void marking.finally(() => pending.delete(marking));
   return result;
 }
+
+/** Redis work of bulk writes still under way, per runtime: finishBulk waits for it. */
+const marks = new WeakMap<Runtime, Set<Promise<void>>>();
 
 /** Dedupe keys of the inserted ids and placeholders of their accounts and keys; the counters are finishBulk's. */
 async function markInRedis(runtime: Runtime, inserted: NormalizedEvent[]): Promise<void> {
@@ -114,6 +134,7 @@ export interface BulkFinish {
  * rebuild is asked for (the runtime's "redisBypassed") and the accounts are reported skipped.
  */
 export async function finishBulk(runtime: Runtime, accountIds: Iterable<string>): Promise<BulkFinish> {
+  await Promise.all(marks.get(runtime) ?? []);
   const ids = [...new Set(accountIds)];
   const { redis, db } = runtime;
   if (!redis || !db || !ids.length) return { rebuilt: 0, skipped: [] };

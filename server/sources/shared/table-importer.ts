@@ -1,7 +1,7 @@
 import type { Runtime } from "../../runtime";
 import { findRecordedRequestIds } from "../../usage/usage.repository";
 import type { UsageEvent } from "../../usage/schemas";
-import { finishBulk, writeEventsBulk } from "./bulk";
+import { finishBulk, writeEventsBulk, yieldToIo } from "./bulk";
 import { visible, type RejectionLog } from "./rejections";
 
 /**
@@ -89,7 +89,10 @@ export async function importTable<Row extends { id: string }>(runtime: Runtime, 
     next = rows.length === batch ? t.rowsAfter(rows.at(-1)!.id, batch) : undefined;
     const events: UsageEvent[] = [];
     const rowOf: string[] = [];
-    for (const r of rows) {
+    for (let k = 0; k < rows.length; k++) {
+      // Mapped in slices: the write under way goes on between them.
+      if (k && k % 500 === 0) await yieldToIo();
+      const r = rows[k]!;
       const e = t.map(r);
       if (e === null) continue;
       if ("reason" in e) log.add(e.reason, `${t.table}#${r.id}`, e.detail);

@@ -59,7 +59,7 @@ export function normalizeEvent(e: UsageEvent, timeZone: string): NormalizedEvent
     const value = given[m.name];
     if (m.kind === "money") {
       const fallback = m.input.defaultsTo;
-      const parsed = value === undefined && fallback !== undefined ? { ok: true as const, text: money.get(fallback)! } : parseCostUsd(value ?? 0);
+      const parsed = value === undefined && fallback !== undefined ? { ok: true as const, text: money.get(fallback)! } : parseCostUsd(value ?? 0, { signed: true });
       if (!parsed.ok) throw new Error(`unvalidated ${m.name}: ${parsed.message}`);
       money.set(m.name, parsed.text);
       counters[m.field] = costTextToNanos(parsed.text);

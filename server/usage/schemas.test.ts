@@ -43,24 +43,31 @@ describe("cost", () => {
     [999999.999999994, "999999.99999999"],
     [1.5e-7, "0.00000015"],
     [999999.999999995, "999999.99999999"],
-    // Negative amounts are well-formed (a correction's); the event's check decides where they may be.
-    ["-1", "-1"],
-    [-0.5, "-0.5"],
-    ["-0.00000001", "-0.00000001"],
-    ["-0.0", "0"],
-    [-0.000000001, "0"],
   ])("%s is %s USD", (input, text) => {
     expect(parseCostUsd(input)).toEqual({ ok: true, text });
+  });
+
+  // An event's money (signed): negative amounts are well-formed; the event's check decides where they may be.
+  it.each([
+    ["-1", { ok: true, text: "-1" }],
+    [-0.5, { ok: true, text: "-0.5" }],
+    ["-0.00000001", { ok: true, text: "-0.00000001" }],
+    ["-0.0", { ok: true, text: "0" }],
+    [-0.000000001, { ok: true, text: "0" }],
+    ["-", { ok: false, message: 'must be a decimal number of USD such as "0.0123" (at most 8 decimal places)' }],
+    ["--1", { ok: false, message: 'must be a decimal number of USD such as "0.0123" (at most 8 decimal places)' }],
+    ["-1000000.00000001", { ok: false, message: "must be at most 1000000 USD" }],
+    [-1000000.0000001, { ok: false, message: "must be at most 1000000 USD" }],
+  ])("signed: %s → %j", (input, expected) => {
+    expect(parseCostUsd(input, { signed: true })).toEqual(expected);
   });
 
   it.each([
     ["0.123456789", "must have at most 8 decimal places"],
     ["0.05907780000000001", "must have at most 8 decimal places"],
     [1000000.0000001, "must be at most 1000000 USD"],
-    ["-", 'must be a decimal number of USD such as "0.0123" (at most 8 decimal places)'],
-    ["--1", 'must be a decimal number of USD such as "0.0123" (at most 8 decimal places)'],
-    ["-1000000.00000001", "must be at most 1000000 USD"],
-    [-1000000.0000001, "must be at most 1000000 USD"],
+    ["-1", "must not be negative"],
+    [-0.5, "must not be negative"],
     ["1e-5", 'must be a decimal number of USD such as "0.0123" (at most 8 decimal places)'],
     [" 1", 'must be a decimal number of USD such as "0.0123" (at most 8 decimal places)'],
     ["NaN", 'must be a decimal number of USD such as "0.0123" (at most 8 decimal places)'],

@@ -80,13 +80,15 @@ export function roundHalfUp8(text: string): string {
 /**
  * USD as a canonical decimal string ("0.00012345", "-0.5"), or a message saying what is wrong.
  * Numbers are doubles from real clients (CRS sends 0.05907780000000001): rounded, see
- * NUMBER_COST_RULE. A negative amount is well-formed here; only a correction (requests = 0) may
- * carry one, which usageEventSchema checks on the whole event (see CORRECTION_RULE).
+ * NUMBER_COST_RULE. Negative amounts only with `signed` (an event's money: only a correction,
+ * requests = 0, may carry one, which usageEventSchema checks on the whole event; see
+ * CORRECTION_RULE); a limit or a price is never negative.
  */
-export function parseCostUsd(value: string | number): { ok: true; text: string } | { ok: false; message: string } {
+export function parseCostUsd(value: string | number, opts: { signed?: boolean } = {}): { ok: true; text: string } | { ok: false; message: string } {
   let text: string;
   if (typeof value === "number") {
     if (!Number.isFinite(value)) return { ok: false, message: "must be a finite number" };
+    if (value < 0 && !opts.signed) return { ok: false, message: "must not be negative" };
     if (Math.abs(value) > MAX_COST_USD) return { ok: false, message: `must be at most ${MAX_COST_USD} USD` };
     // toFixed rounds the double's exact value (ECMA-262 Number.prototype.toFixed; exact below 1e21).
     text = value.toFixed(8);
@@ -94,6 +96,7 @@ export function parseCostUsd(value: string | number): { ok: true; text: string }
     text = value;
   }
   const negative = text.startsWith("-");
+  if (negative && !opts.signed) return { ok: false, message: "must not be negative" };
   if (negative) text = text.slice(1);
   if (!COST_TEXT.test(text)) {
     if (/^\d+\.\d{9,}$/.test(text)) return { ok: false, message: "must have at most 8 decimal places" };
@@ -113,11 +116,12 @@ export const CORRECTION_RULE =
   "A negative amount records a correction (money the relay gave back: a refund, a negative re-charge) and is accepted " +
   "only with requests: 0 — a request never costs less than nothing.";
 
+/** An event's money measure: negative only in a correction (checked on the whole event). */
 export const costUsd = z
   .union([z.string(), z.number()], { error: "must be a decimal string or a number of USD" })
   .meta({ description: `USD. ${NUMBER_COST_RULE} ${CORRECTION_RULE}` })
   .superRefine((v, ctx) => {
-    const r = parseCostUsd(v);
+    const r = parseCostUsd(v, { signed: true });
     if (!r.ok) ctx.addIssue({ code: "custom", message: r.message });
   });
 

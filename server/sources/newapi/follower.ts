@@ -1,6 +1,6 @@
 import { logger, redactUrl } from "../../logger";
 import type { Runtime } from "../../runtime";
-import { TableFollower, type TablePollResult } from "../shared/table-follower";
+import { idTableReaderOf, TableFollower, type TablePollResult } from "../shared/table-follower";
 import { mapLog, NOT_USAGE } from "./mapping";
 import { NewapiReader, type LogRow } from "./reader";
 import { NewapiDirectory } from "./sync";
@@ -32,15 +32,7 @@ export class NewapiFollower extends TableFollower<LogRow> {
     const directory = new NewapiDirectory(runtime, reader, source);
     super(
       runtime,
-      {
-        get queries() {
-          return reader.queries;
-        },
-        schema: () => reader.schema(),
-        maxId: () => reader.maxId(),
-        rowsAfter: (after, limit) => reader.logsAfter(after, limit),
-        rowsBetween: (lo, hi, exclude) => reader.logsBetween(lo, hi, exclude),
-      },
+      idTableReaderOf<LogRow>(reader),
       {
         kind: SOURCE_KIND,
         label: "newapi",

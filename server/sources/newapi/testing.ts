@@ -6,17 +6,8 @@ import type { LogRow, NewapiDatabase, NewapiVariant } from "./newapi.fixtures";
  * worked out here from the rows (exact BigInt arithmetic), never read back from the ledger.
  */
 
-export interface Figures {
-  requests: number;
-  inputTokens: number;
-  outputTokens: number;
-  cacheCreateTokens: number;
-  cacheReadTokens: number;
-  costNanos: bigint;
-  ratedCostNanos: bigint;
-}
-
-export const zero = (): Figures => ({ requests: 0, inputTokens: 0, outputTokens: 0, cacheCreateTokens: 0, cacheReadTokens: 0, costNanos: 0n, ratedCostNanos: 0n });
+export { zero, type Figures } from "../sub2api/testing";
+import { zero, type Figures } from "../sub2api/testing";
 
 export interface GenerateOptions {
   endMs: number;

@@ -32,6 +32,25 @@ export interface IdTableReader<Row extends { id: string }> {
   rowsBetween(lo: string, hi: string, exclude: string[]): Promise<Row[]>;
 }
 
+/** A relay reader's usage-log methods as an IdTableReader (sub2api's and new-api's readers have the same ones). */
+export function idTableReaderOf<Row extends { id: string }>(reader: {
+  readonly queries: number;
+  schema(): Promise<unknown>;
+  maxId(): Promise<string>;
+  logsAfter(afterId: string, limit: number): Promise<Row[]>;
+  logsBetween(lo: string, hi: string, exclude: string[]): Promise<Row[]>;
+}): IdTableReader<Row> {
+  return {
+    get queries() {
+      return reader.queries;
+    },
+    schema: () => reader.schema(),
+    maxId: () => reader.maxId(),
+    rowsAfter: (after, limit) => reader.logsAfter(after, limit),
+    rowsBetween: (lo, hi, exclude) => reader.logsBetween(lo, hi, exclude),
+  };
+}
+
 /** The relay's side of a follower: its directory of accounts and keys, and its mapping of a row. */
 export interface TableSource<Row extends { id: string }> {
   /** The relay's kind in source_status (`sub2api`, `newapi`), its log label and its table (for rejections). */

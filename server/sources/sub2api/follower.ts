@@ -1,6 +1,6 @@
 import { logger, redactUrl } from "../../logger";
 import type { Runtime } from "../../runtime";
-import { TableFollower, type TablePollResult } from "../shared/table-follower";
+import { idTableReaderOf, TableFollower, type TablePollResult } from "../shared/table-follower";
 import { mapLog } from "./mapping";
 import { Sub2apiReader, type LogRow } from "./reader";
 import { Sub2apiDirectory } from "./sync";
@@ -31,15 +31,7 @@ export class Sub2apiFollower extends TableFollower<LogRow> {
     const directory = new Sub2apiDirectory(runtime, reader, source);
     super(
       runtime,
-      {
-        get queries() {
-          return reader.queries;
-        },
-        schema: () => reader.schema(),
-        maxId: () => reader.maxId(),
-        rowsAfter: (after, limit) => reader.logsAfter(after, limit),
-        rowsBetween: (lo, hi, exclude) => reader.logsBetween(lo, hi, exclude),
-      },
+      idTableReaderOf<LogRow>(reader),
       {
         kind: SOURCE_KIND,
         label: "sub2api",

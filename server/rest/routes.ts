@@ -25,6 +25,8 @@ import {
   accountBreakdownResult,
   accountSummaryQuery,
   accountSummaryResult,
+  accountTrendQuery,
+  accountTrendResult,
   accountUsageListInput,
   accountUsageListResult,
 } from "../usage-stats/schemas";
@@ -145,6 +147,16 @@ export const ROUTES = {
     response: usageEnvelope(accountBreakdownResult),
     csv: true,
     errors: ["NOT_FOUND", "TOO_MANY_REQUESTS"],
+  },
+  "GET /admin/accounts/{id}/usage-trend": {
+    scope: "usage:read",
+    params: accountPath,
+    query: accountTrendQuery,
+    tag: "Usage statistics",
+    summary: "One account's usage trend: today per hour, the last 30 or 90 days per day, the last 12 months per month",
+    description: "Zero-filled points in USAGE_TIMEZONE, whatever range the summary asks for. The live Redis counters keep no history: 503 while PostgreSQL is down.",
+    response: usageEnvelope(accountTrendResult),
+    errors: ["NOT_FOUND"],
   },
   "GET /admin/api-keys": {
     scope: "usage:read",

@@ -361,6 +361,7 @@ const trendPoint = usageTotals
 export type TrendPoint = z.infer<typeof trendPoint>;
 
 export const accountTrend = z.object({
+  account: accountInfo,
   span: z.enum(TREND_SPANS),
   unit: z.enum(["hour", "day", "month"]),
   start: z.string().meta({ description: "First local day of the span" }),

@@ -105,6 +105,9 @@ describe("accounts.trend", () => {
     const r = await getAccountTrend(runtime, { id: "acc-t", span: "today" }, now);
     expect(r).toMatchObject({ source: "postgres", timezone: TEST_TZ, data: { span: "today", unit: "hour", start: today, end: today } });
     expect(r.data.points).toHaveLength(24);
+    // The account's facts, for the drawer to keep when the summary fails.
+    const last = new Date(Math.max(...acc.map((e) => Date.parse(e.occurredAt)))).toISOString();
+    expect(r.data.account).toEqual({ id: "acc-t", name: "acc-t", platform: "claude", type: "shared", status: "active", priority: 1, lastUsedAt: last, sources: [] });
     const todays = groupBy(
       acc.filter((e) => shDate(e.occurredAt) === today),
       (e) => String(shHour(e)),

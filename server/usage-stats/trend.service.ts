@@ -3,8 +3,9 @@ import { findAccountIndex } from "../usage/hot-index";
 import { addDays, addMonths, eachDay, eachMonth, firstDayOf, lastDayOf, localMidnight, monthOf, utcOffsetMinutes } from "../calendar";
 import { figFromRow, totals, ZERO_FIG, type Fig } from "./figures";
 import { decompose } from "./range";
-import type { AccountTrendInput, AccountTrendResult, TrendPoint, TrendSpan } from "./schemas";
-import { findAccount, findDailySeries, findMonthlySeries } from "./stats.repository";
+import { compareText } from "../sort-order";
+import type { AccountInfo, AccountTrendInput, AccountTrendResult, TrendPoint, TrendSpan } from "./schemas";
+import { findAccount, findDailySeries, findMonthlySeries, type AccountRow } from "./stats.repository";
 import { answer, notFound, unavailable, zonedToday } from "./store-choice";
 import { findHourlySeries } from "./trend.repository";
 
@@ -29,6 +30,18 @@ function hourLabel(startMs: number, tz: string): string {
   return `${new Date(startMs + off * 60_000).toISOString().slice(0, 16)}${offsetText(off)}`;
 }
 
+/** As the summary's (stats.service.ts): the drawer keeps the account's facts from here when the summary fails. */
+const accountInfo = (a: AccountRow): AccountInfo => ({
+  id: a.id,
+  name: a.name,
+  platform: a.platform,
+  type: a.type,
+  status: a.status,
+  priority: a.priority,
+  lastUsedAt: a.last_used_at ? new Date(a.last_used_at).toISOString() : null,
+  sources: [...a.sources].sort(compareText),
+});
+
 const point = (bucket: string, startMs: number, fig: Fig | undefined): TrendPoint => ({ bucket, start: new Date(startMs).toISOString(), ...totals(fig ?? ZERO_FIG) });
 
 /** Every hour of a local day: 24, or 23 / 25 on the days the clocks change. */
@@ -48,24 +61,27 @@ export async function getAccountTrend(runtime: Runtime, input: AccountTrendInput
   const { value, source } = await answer(
     runtime,
     async (db) => {
-      if (!(await findAccount(db, input.id))) throw notFound(input.id);
+      const row = await findAccount(db, input.id);
+      if (!row) throw notFound(input.id);
+      const account = accountInfo(row);
       if (unit === "hour") {
         const h = hoursOf(c.today, tz);
         const rows = await findHourlySeries(db, input.id, c.today, new Date(h.dayStart), new Date(h.dayEnd));
         const byHour = new Map(rows.map((r) => [r.hour, figFromRow(r)]));
-        return Array.from({ length: h.count }, (_, i) => {
+        const points = Array.from({ length: h.count }, (_, i) => {
           const at = h.dayStart + i * HOUR_MS;
           return point(hourLabel(at, tz), at, byHour.get(i));
         });
+        return { account, points };
       }
       if (unit === "day") {
         const rows = await findDailySeries(db, input.id, start, c.today);
         const byDay = new Map(rows.map((r) => [r.bucket, figFromRow(r)]));
-        return [...eachDay(start, c.today)].map((d) => point(d, localMidnight(d, tz), byDay.get(d)));
+        return { account, points: [...eachDay(start, c.today)].map((d) => point(d, localMidnight(d, tz), byDay.get(d))) };
       }
       const rows = await findMonthlySeries(db, input.id, decompose(start, lastDayOf(c.month)));
       const byMonth = new Map(rows.map((r) => [monthOf(r.bucket), figFromRow(r)]));
-      return [...eachMonth(monthOf(start), c.month)].map((m) => point(m, localMidnight(firstDayOf(m), tz), byMonth.get(m)));
+      return { account, points: [...eachMonth(monthOf(start), c.month)].map((m) => point(m, localMidnight(firstDayOf(m), tz), byMonth.get(m))) };
     },
     async (redis, why) => {
       const meta = await findAccountIndex(redis, runtime.config.redisKeyPrefix, input.id);
@@ -74,7 +90,7 @@ export async function getAccountTrend(runtime: Runtime, input: AccountTrendInput
     },
   );
   return {
-    data: { span, unit, start, end: c.today, points: value },
+    data: { account: value.account, span, unit, start, end: c.today, points: value.points },
     source,
     timezone: tz,
     timestamp: now.toISOString(),

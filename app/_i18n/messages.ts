@@ -222,7 +222,7 @@ const zhCN = {
     captionDay: "{start} 至 {end} 每日费用（柱）与 tokens（线）",
     captionMonth: "{start} 至 {end} 每月费用（柱）与 tokens（线）",
     point: "{date}：{cost}，{tokens} tokens，{requests} 次请求",
-    keyboard: "趋势图：用左右方向键逐点查看，Esc 关闭提示",
+    keyboard: "趋势图：用左右方向键逐点查看，Home / End 到首尾",
   },
 
   login: {
@@ -504,7 +504,7 @@ const en: Messages = {
     captionDay: "Daily cost (bars) and tokens (line), {start} to {end}",
     captionMonth: "Monthly cost (bars) and tokens (line), {start} to {end}",
     point: "{date}: {cost}, {tokens} tokens, {requests} requests",
-    keyboard: "Trend chart: the left and right arrow keys move between points, Esc hides the details",
+    keyboard: "Trend chart: the left and right arrow keys move between points, Home and End to either end",
   },
 
   login: {

@@ -236,7 +236,7 @@ function Chart({ data, timestamp, timezone, title, stale }: { data: TrendOutput[
     else if (e.key === "ArrowLeft") next = Math.max(0, cur - 1);
     else if (e.key === "Home") next = 0;
     else if (e.key === "End") next = points.length - 1;
-    else if (e.key === "Escape" && active !== null) next = null;
+    // Esc is left to the drawer, which it closes; leaving the chart (Tab) hides the tooltip.
     else return;
     e.preventDefault();
     pinned.current = next !== null;

@@ -56,11 +56,17 @@ const MESSAGES: Record<Lang, { tooLong: (limit: string) => string; rejected: str
   },
 };
 
+/** React's hydration errors seen by any page: the chart and the picker render the same on the server and in the browser. */
+const hydrationErrors: string[] = [];
+
 /** A signed-in page of a touch-capable context (a mouse too) in the language, at the URL. */
 async function openPage(browser: Browser, vp: (typeof VIEWPORTS)[number], lang: Lang, path: string): Promise<Page> {
   const baseURL = test.info().project.use.baseURL!;
   const context = await browser.newContext({ viewport: { width: vp.width, height: vp.height }, hasTouch: true, locale: "zh-CN", timezoneId: "Asia/Shanghai", baseURL });
   const page = await context.newPage();
+  page.on("console", (m) => {
+    if (m.type() === "error" && /hydrat/i.test(m.text())) hydrationErrors.push(m.text());
+  });
   await login(page);
   await context.addCookies([{ name: "lang", value: lang, url: baseURL }]);
   await page.goto(path);
@@ -166,6 +172,7 @@ for (const vp of VIEWPORTS) {
         // The drawer's own scroll area does not scroll sideways.
         const { scrollWidth, clientWidth } = await d.evaluate((el) => ({ scrollWidth: el.scrollWidth, clientWidth: el.clientWidth }));
         expect(scrollWidth, "the drawer scrolls sideways").toBeLessThanOrEqual(clientWidth);
+        expect(hydrationErrors).toEqual([]);
         await page.context().close();
       });
 
@@ -204,6 +211,12 @@ for (const vp of VIEWPORTS) {
         expect(summaries.slice(before).filter((u) => u.includes("2024-03-01"))).toEqual([]);
         await d.getByTestId("range-apply").click();
         await expect(page).toHaveURL(/from=2021-03-01&to=2024-02-29/);
+        // A reload renders the picker on the server: the same in the browser, no hydration error.
+        await page.reload();
+        await waitForHydration(page);
+        await expect(d.getByTestId("range-from")).toHaveValue("2021-03-01");
+        await expect(d.getByTestId("range-calendar").getByRole("grid")).toBeVisible();
+        expect(hydrationErrors).toEqual([]);
 
         // The calendar picks a range by keyboard too: the first day, then the last.
         await d.getByTestId("range-preset-last7").click();

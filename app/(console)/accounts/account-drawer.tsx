@@ -2,6 +2,7 @@
 
 import { keepPreviousData, useInfiniteQuery, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useTranslations } from "next-intl";
+import dynamic from "next/dynamic";
 import { useState } from "react";
 import { Drawer, DrawerClose, DrawerTitle } from "@/app/_components/drawer";
 import { useTRPC } from "@/app/_components/trpc-provider";
@@ -11,12 +12,14 @@ import type { AccountInfo, RangeName, TrendSpan } from "@/server/usage-stats/sch
 import { BreakdownTable } from "./breakdown-table";
 import { ModelTable } from "./model-table";
 import { breakdownPaging, type SummaryOutput, type UsageListOutput } from "./queries";
-import { RangePicker } from "./range-picker";
 import { DEFAULT_TREND_SPAN, TrendChart } from "./trend-chart";
 import { AccountType, EmptyState, ErrorState, errorCode, FallbackBanner, PlatformBadge, Skeleton, SourceBadges, StatusBadge, UsageFigures, useShownError } from "./ui";
 import { breakdownCsvHref, breakdownInput, summaryInput, type AccountsUrlState, type BreakdownSortName, type Order } from "./url-state";
 
 type RangeState = Pick<AccountsUrlState, "range" | "from" | "to">;
+
+// The calendar (react-day-picker and date-fns, about 23 kB gzipped) loads only when a custom range is open.
+const RangePicker = dynamic(() => import("./range-picker").then((m) => m.RangePicker), { loading: () => <Skeleton className="h-96 w-full max-w-sm" /> });
 
 /**
  * The drawer of one account. It opens as soon as the URL names the account: every part shows a

@@ -49,7 +49,7 @@ export function numberFormats(f: NumberFormatter) {
     /** A money axis tick, at the precision of the axis step: $0, $10, $20 / $0.25, $0.50 / $10K. */
     tickCost: (usd: number, step: number): string =>
       Math.abs(usd) >= 10_000 || step >= 10_000
-        ? f.number(usd, { ...USD, notation: "compact", maximumFractionDigits: 2 })
+        ? f.number(usd, { ...USD, notation: "compact", minimumFractionDigits: 0, maximumFractionDigits: 2 })
         : f.number(usd, { ...USD, minimumFractionDigits: step >= 1 ? 0 : Math.max(2, stepDecimals(step)), maximumFractionDigits: step >= 1 ? 0 : Math.max(2, stepDecimals(step)) }),
     /** A count axis tick: 0, 5,000 / 50万, 100万 / 500K, 1M. */
     tickCompact: (n: number): string => (Math.abs(n) < 10_000 ? int(n) : f.number(n, { notation: "compact", maximumFractionDigits: 2 })),

@@ -4,6 +4,7 @@ import { useLocale, useTranslations } from "next-intl";
 import { useEffect, useId, useRef, useState } from "react";
 import { useNumbers } from "@/app/_i18n/format";
 import type { TrendSpan } from "@/server/usage-stats/schemas";
+import { niceTicks } from "./nice-ticks";
 import type { TrendOutput } from "./queries";
 import { ErrorState, errorCode, Skeleton } from "./ui";
 
@@ -16,30 +17,6 @@ export const DEFAULT_TREND_SPAN: TrendSpan = "30d";
 
 /** Room one x-axis label needs, in px. */
 const LABEL_PX = 60;
-const NICE = [1, 2, 2.5, 5, 10];
-
-/** The smallest 1, 2, 2.5 or 5 × 10^n at or above range / maxTicks: gridlines on round numbers. */
-export function niceStep(range: number, maxTicks: number): number {
-  if (!(range > 0)) return 1;
-  const raw = range / maxTicks;
-  const base = 10 ** Math.floor(Math.log10(raw));
-  const m = NICE.find((x) => x * base >= raw * (1 - 1e-9)) ?? 10;
-  return Number((m * base).toPrecision(12));
-}
-
-/** Ticks from a multiple of the step at or below min (and 0) to one at or above max. */
-export function niceTicks(min: number, max: number, maxTicks = 4): { ticks: number[]; step: number } {
-  const lo = Math.min(0, min);
-  let hi = Math.max(0, max);
-  if (hi === lo) hi = lo + 1;
-  const step = niceStep(hi - lo, maxTicks);
-  const first = Math.floor(lo / step + 1e-9);
-  const last = Math.ceil(hi / step - 1e-9);
-  const ticks: number[] = [];
-  for (let k = first; k <= last; k++) ticks.push(Number((k * step).toPrecision(12)));
-  return { ticks, step };
-}
-
 /** "14:00" of a bucket "2026-11-18T14:00+08:00". */
 const hourOf = (bucket: string) => bucket.slice(11, 16);
 

@@ -98,6 +98,22 @@ const zhCN = {
     costExact: "{value}（精确值）",
     none: "—",
     never: "从未使用",
+    cost: "成本",
+    costHint: "实际成本：上游账号的花费",
+    rated: "计费",
+    ratedHint: "计费成本：向 API Key 持有人收取的金额",
+    margin: "毛利",
+    marginHint: "毛利 = 计费 − 成本；毛利率 = 毛利 ÷ 计费",
+  },
+
+  live: {
+    updatedAt: "更新于 {time}",
+    auto: "自动刷新",
+    autoHint: "包含今日的数字在页面可见时定时刷新，切回页面时也会刷新",
+    refresh: "刷新",
+    refreshing: "刷新中…",
+    lastHour: "近1小时",
+    lastHourHint: "截至更新时刻的最近 60 分钟",
   },
 
   list: {
@@ -356,6 +372,22 @@ const en: Messages = {
     costExact: "{value} (exact)",
     none: "—",
     never: "Never used",
+    cost: "Cost",
+    costHint: "Real cost: what the upstream accounts cost",
+    rated: "Billed",
+    ratedHint: "Rated cost: what the API keys' holders are charged",
+    margin: "Margin",
+    marginHint: "Margin = billed − cost; margin rate = margin ÷ billed",
+  },
+
+  live: {
+    updatedAt: "Updated {time}",
+    auto: "Auto-refresh",
+    autoHint: "Figures that include today refresh on a timer while the page is visible, and when you return to it",
+    refresh: "Refresh",
+    refreshing: "Refreshing…",
+    lastHour: "Last hour",
+    lastHourHint: "The 60 minutes up to the update time",
   },
 
   list: {

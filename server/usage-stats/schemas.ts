@@ -233,7 +233,11 @@ const accountFields = {
 export const accountInfo = z.object(accountFields).meta({ id: "AccountInfo" });
 export type AccountInfo = z.infer<typeof accountInfo>;
 
-export const accountUsageRow = z.object({ ...accountFields, usage: windows }).meta({ id: "AccountUsageRow" });
+const lastHour = usageTotals.nullable().meta({
+  description: "The 60 minutes up to `timestamp` (近1小时), from the ledger's records; null from the Redis fallback, whose counters keep days",
+});
+
+export const accountUsageRow = z.object({ ...accountFields, usage: windows, lastHour }).meta({ id: "AccountUsageRow" });
 export type AccountUsageRow = z.infer<typeof accountUsageRow>;
 
 const source = z.enum(["postgres", "redis"]).meta({ description: "The store that answered" });
@@ -251,6 +255,7 @@ export const accountUsageListResult = z.object({
     daily: usageTotals,
     monthly: usageTotals,
     total: usageTotals,
+    lastHour: lastHour.meta({ description: "Every account the filters select, over the 60 minutes up to `timestamp`; null from the Redis fallback" }),
   }),
   pagination: z.object({ total: z.number().int(), limit: z.number().int(), offset: z.number().int(), hasMore: z.boolean() }),
   availableSources: z.array(z.string()).meta({
@@ -278,6 +283,7 @@ export const accountSummary = z.object({
   range: resolvedRange,
   usage: usageTotals,
   windows,
+  lastHour,
   byModel: z.array(modelUsage).nullable().meta({ description: "null only from the Redis fallback for range=total" }),
   series: z.array(seriesPoint).nullable().meta({
     description: "Per day up to 92 days, per month beyond, zero-filled; null from the Redis fallback",

@@ -343,7 +343,7 @@ export interface KeyCursor {
   id: string;
 }
 
-const MAX_KEY_CURSOR_LENGTH = 2048;
+const MAX_KEY_CURSOR_LENGTH = 4096;
 
 export function encodeKeyCursor(c: KeyCursor): string {
   return Buffer.from(JSON.stringify([c.sort, c.order, c.value, c.id]), "utf8").toString("base64url");

@@ -285,8 +285,8 @@ export async function getAccountSummary(runtime: Runtime, input: AccountSummaryI
       const models = w.kind === "t" ? null : await readModelCounters(redis, prefix, input.id, w);
       const unavailableParts = [`series: ${why}; the live counters keep no history to chart`];
       if (!models) unavailableParts.push(`byModel: ${why}; the live counters keep models per day and month only`);
-      unavailableParts.push(`account.sources: ${why}; ${SOURCES_UNKNOWN}`);
       unavailableParts.push(`lastHour: ${why}; the live counters keep days, not minutes`);
+      unavailableParts.push(`account.sources: ${why}; ${SOURCES_UNKNOWN}`);
       return {
         account: { id: input.id, ...meta, lastUsedAt: iso(t!.lastUsedAt), sources: [] },
         usage: w.kind === "d" ? windows.daily : w.kind === "m" ? windows.monthly : windows.total,

@@ -75,16 +75,6 @@ export function AccountDrawer({
           <DrawerTitle className="truncate text-lg font-semibold" data-testid="drawer-title">
             {account?.name ?? id}
           </DrawerTitle>
-          {s && (
-            <UpdatedAt
-              testId="drawer-updated-at"
-              updatedAt={summary.dataUpdatedAt}
-              timezone={timezone}
-              fetching={summary.isFetching || breakdown.isFetching}
-              live
-              onRefresh={() => void Promise.all([summary.refetch(), breakdown.refetch()])}
-            />
-          )}
         </div>
         <DrawerClose
           data-testid="drawer-close"
@@ -113,6 +103,19 @@ export function AccountDrawer({
         </div>
       ) : (
         <div className="flex flex-col gap-6 px-4 py-4 sm:px-6">
+          {s && (
+            // After the close button in the tab order: opening the drawer focuses that first.
+            <div className="-mt-2 -mb-4">
+              <UpdatedAt
+                testId="drawer-updated-at"
+                updatedAt={summary.dataUpdatedAt}
+                timezone={timezone}
+                fetching={summary.isFetching || breakdown.isFetching}
+                live
+                onRefresh={() => void Promise.all([summary.refetch(), breakdown.refetch()])}
+              />
+            </div>
+          )}
           {source === "redis" && <FallbackBanner unavailable={s?.unavailable} />}
 
           {summaryFailed && !s ? (

@@ -74,12 +74,13 @@ export function UpdatedAt({
           {t("auto")}
         </span>
       )}
+      {/* Never `disabled`: a refetch on the timer would take the focus from a focused button. */}
       <button
         type="button"
-        onClick={onRefresh}
-        disabled={fetching}
+        onClick={() => !fetching && onRefresh()}
+        aria-disabled={fetching}
         data-testid={`${testId}-refresh`}
-        className="rounded px-1.5 py-0.5 font-medium text-brand-700 hover:bg-brand-50 disabled:opacity-50 focus-visible:outline-2 focus-visible:outline-brand-500"
+        className="rounded px-1.5 py-0.5 font-medium text-brand-700 hover:bg-brand-50 aria-disabled:opacity-50 focus-visible:outline-2 focus-visible:outline-brand-500"
       >
         {fetching ? t("refreshing") : t("refresh")}
       </button>

@@ -65,6 +65,8 @@ export default defineConfig({
       REDIS_URL: stores.redisUrl,
       REDIS_KEY_PREFIX: env.E2E_REDIS_PREFIX,
       USAGE_TIMEZONE: "Asia/Shanghai",
+      // e2e/live-console.spec.ts waits for figures to move on their own: a short interval.
+      CONSOLE_REFRESH_SECONDS: "5",
       NEXT_TELEMETRY_DISABLED: "1",
       // The same credentials as e2e/fixtures.ts (ADMIN).
       ADMIN_USERNAME: "admin",

@@ -46,10 +46,25 @@ export function numberFormats(f: NumberFormatter) {
       Math.abs(usd) < 10_000 ? cost(usd) : f.number(usd, { ...USD, notation: "compact", minimumSignificantDigits: 3, maximumSignificantDigits: 3 }),
     compact: (n: number): string =>
       Math.abs(n) < 10_000 ? int(n) : f.number(n, { notation: "compact", minimumSignificantDigits: 3, maximumSignificantDigits: 3 }),
+    /** A money axis tick, at the precision of the axis step: $0, $10, $20 / $0.25, $0.50 / $10K. */
+    tickCost: (usd: number, step: number): string =>
+      Math.abs(usd) >= 10_000 || step >= 10_000
+        ? f.number(usd, { ...USD, notation: "compact", minimumFractionDigits: 0, maximumFractionDigits: 2 })
+        : f.number(usd, { ...USD, minimumFractionDigits: step >= 1 ? 0 : Math.max(2, stepDecimals(step)), maximumFractionDigits: step >= 1 ? 0 : Math.max(2, stepDecimals(step)) }),
+    /** A count axis tick: 0, 5,000 / 50万, 100万 / 500K, 1M. */
+    tickCompact: (n: number): string => (Math.abs(n) < 10_000 ? int(n) : f.number(n, { notation: "compact", maximumFractionDigits: 2 })),
     percent: (fraction: number): string => f.number(fraction, { style: "percent", minimumFractionDigits: 1, maximumFractionDigits: 1 }),
   };
 }
 export type NumberFormats = ReturnType<typeof numberFormats>;
+
+/** Decimals a nice axis step (1, 2, 2.5 or 5 × 10^n) needs: 0.25 → 2, 0.5 → 1, 5 → 0. */
+export function stepDecimals(step: number): number {
+  if (!(step > 0)) return 0;
+  const exp = Math.floor(Math.log10(step) + 1e-9);
+  const mantissa = step / 10 ** exp;
+  return Math.max(0, -exp + (Math.abs(mantissa - 2.5) < 1e-6 ? 1 : 0));
+}
 
 /** numberFormats for client components, in the page's language. */
 export function useNumbers(): NumberFormats {

@@ -4,8 +4,11 @@ import { isValidTimeZone } from "../config";
 import { accountId } from "../ids";
 import { isStorableText } from "../usage/schemas";
 import { MAX_AVAILABLE_SOURCES, NO_SOURCE, SOURCE_NAME } from "./source-filter";
-import { addYears, isCalendarDate, MAX_LOCAL_DATE, MAX_LOCAL_MONTH, MIN_LOCAL_DATE, MIN_LOCAL_MONTH } from "../calendar";
+import { isCalendarDate, MAX_LOCAL_DATE, MAX_LOCAL_MONTH, MIN_LOCAL_DATE, MIN_LOCAL_MONTH } from "../calendar";
 import { DEFAULT_KEY_LIMIT, DEFAULT_KEY_SORT, defaultKeyOrder, KEY_USAGE_SORTS, MAX_KEY_ACCOUNTS, MAX_KEY_LIMIT, type KeyUsageSort } from "./key-sorts";
+import { firstEndPastLimit, isRangeTooLong, MAX_RANGE_YEARS } from "./range-limit";
+
+export { MAX_RANGE_YEARS };
 
 /**
  * Inputs and outputs of the usage read path. Each input schema is shared by the tRPC procedure and
@@ -48,9 +51,6 @@ const text = (max: number) => z.string().trim().min(1).max(max).refine(isStorabl
 export const RANGE_NAMES = ["daily", "monthly", "total", "custom"] as const;
 export type RangeName = (typeof RANGE_NAMES)[number];
 
-/** A custom range may span at most this many years (both ends inclusive). */
-export const MAX_RANGE_YEARS = 3;
-
 const rangeFields = {
   range: z.enum(RANGE_NAMES).default("total").meta({
     description: "daily (one local day), monthly (one local month), total (all time) or custom (start..end, inclusive)",
@@ -90,8 +90,8 @@ function checkRange(v: RangeFieldValues, ctx: z.RefinementCtx) {
   if (v.end === undefined) issue("end", "range=custom needs end=YYYY-MM-DD");
   if (v.start === undefined || v.end === undefined) return;
   if (v.start > v.end) issue("start", `start (${v.start}) is after end (${v.end})`);
-  else if (v.end >= addYears(v.start, MAX_RANGE_YEARS)) {
-    issue("end", `a custom range may span at most ${MAX_RANGE_YEARS} years; end must be before ${addYears(v.start, MAX_RANGE_YEARS)}`);
+  else if (isRangeTooLong(v.start, v.end)) {
+    issue("end", `a custom range may span at most ${MAX_RANGE_YEARS} years; end must be before ${firstEndPastLimit(v.start)}`);
   }
 }
 
@@ -449,3 +449,48 @@ export const keyUsageResult = z.object({
   ...envelopeMeta,
 });
 export type KeyUsageResult = z.infer<typeof keyUsageResult>;
+
+// ---- the trend chart (accounts.trend, GET /admin/accounts/:id/usage-trend)
+
+/**
+ * today: per local hour of today (24 points, 23 or 25 on a DST change); 30d / 90d: per day, the
+ * last 30 or 90 days including today; 12m: per month, the last 12 months including this one.
+ */
+export const TREND_SPANS = ["today", "30d", "90d", "12m"] as const;
+export type TrendSpan = (typeof TREND_SPANS)[number];
+
+const trendFields = {
+  span: z.enum(TREND_SPANS).default("30d").meta({
+    description:
+      "today: per local hour of today (24 points; 23 or 25 on a day the clocks change); 30d / 90d: per day, the last 30 or 90 days including today; 12m: per month, the last 12 months including this one",
+  }),
+};
+
+/** GET /admin/accounts/:id/usage-trend (the id comes from the path). */
+export const accountTrendQuery = z.strictObject(trendFields, { error: unknownParams });
+/** accounts.trend */
+export const accountTrendInput = z.strictObject({ id: accountId, ...trendFields }, { error: unknownParams });
+export type AccountTrendInput = z.infer<typeof accountTrendInput>;
+
+const trendPoint = usageTotals
+  .extend({
+    bucket: z.string().meta({
+      description: "The local hour as YYYY-MM-DDTHH:mm±hh:mm (unit hour), the day YYYY-MM-DD (unit day) or the month YYYY-MM (unit month)",
+    }),
+    start: isoInstant.meta({ description: "The instant the bucket begins" }),
+  })
+  .meta({ id: "TrendPoint" });
+export type TrendPoint = z.infer<typeof trendPoint>;
+
+export const accountTrend = z.object({
+  account: accountInfo,
+  span: z.enum(TREND_SPANS),
+  unit: z.enum(["hour", "day", "month"]),
+  start: z.string().meta({ description: "First local day of the span" }),
+  end: z.string().meta({ description: "Last local day of the span (today)" }),
+  points: z.array(trendPoint).meta({ description: "Every bucket of the span in order, zero-filled; future hours of today are zero" }),
+});
+export type AccountTrend = z.infer<typeof accountTrend>;
+
+export const accountTrendResult = z.object({ data: accountTrend, ...envelopeMeta });
+export type AccountTrendResult = z.infer<typeof accountTrendResult>;

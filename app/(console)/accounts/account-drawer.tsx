@@ -1,23 +1,26 @@
 "use client";
 
-import { keepPreviousData, useInfiniteQuery, useQuery } from "@tanstack/react-query";
+import { keepPreviousData, useInfiniteQuery, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useTranslations } from "next-intl";
+import dynamic from "next/dynamic";
 import { useState } from "react";
 import { Drawer, DrawerClose, DrawerTitle } from "@/app/_components/drawer";
 import { useTRPC } from "@/app/_components/trpc-provider";
 import { addDays, formatDateTime, formatDateTimeLong, localDateIn, useNumbers } from "@/app/_i18n/format";
-import type { RangeName } from "@/server/usage-stats/schemas";
+import { MAX_RANGE_YEARS } from "@/server/usage-stats/range-limit";
+import type { AccountInfo, RangeName, TrendSpan } from "@/server/usage-stats/schemas";
 import { BreakdownTable } from "./breakdown-table";
 import { ModelTable } from "./model-table";
-import { breakdownPaging, type SummaryOutput } from "./queries";
+import { breakdownPaging, type SummaryOutput, type UsageListOutput } from "./queries";
 import { liveOptions, UpdatedAt, useRefreshMs } from "./live";
-import { TrendChart } from "./trend-chart";
+import { DEFAULT_TREND_SPAN, TrendChart } from "./trend-chart";
 import { AccountType, EmptyState, ErrorState, errorCode, FallbackBanner, PlatformBadge, Skeleton, SourceBadges, StatusBadge, UsageFigures, useShownError } from "./ui";
 import { breakdownCsvHref, breakdownInput, summaryInput, type AccountsUrlState, type BreakdownSortName, type Order } from "./url-state";
 
 type RangeState = Pick<AccountsUrlState, "range" | "from" | "to">;
 
-const isDate = (s: string) => /^\d{4}-\d{2}-\d{2}$/.test(s) && !Number.isNaN(Date.parse(`${s}T00:00:00Z`));
+// The calendar (react-day-picker and date-fns, about 23 kB gzipped) loads only when a custom range is open.
+const RangePicker = dynamic(() => import("./range-picker").then((m) => m.RangePicker), { loading: () => <Skeleton className="h-96 w-full max-w-sm" /> });
 
 /**
  * The drawer of one account. It opens as soon as the URL names the account: every part shows a
@@ -40,7 +43,9 @@ export function AccountDrawer({
 }) {
   const t = useTranslations();
   const trpc = useTRPC();
+  const queryClient = useQueryClient();
   const [sort, setSort] = useState<{ sort: BreakdownSortName; order: Order }>({ sort: "allTokens", order: "desc" });
+  const [span, setSpan] = useState<TrendSpan>(DEFAULT_TREND_SPAN);
 
   const refreshMs = useRefreshMs();
   // The cards show today and the last hour whatever the range: the summary stays live; the key
@@ -50,13 +55,25 @@ export function AccountDrawer({
   const breakdown = useInfiniteQuery(
     trpc.accounts.breakdown.infiniteQueryOptions(breakdownInput(id, range, sort), { ...breakdownPaging, placeholderData: keepPreviousData, ...liveOptions(rangeIsLive, refreshMs) }),
   );
+  // Every span of the trend ends today: it stays live with the cards.
+  const trend = useQuery(trpc.accounts.trend.queryOptions({ id, span }, { placeholderData: keepPreviousData, ...liveOptions(true, refreshMs) }));
 
   const summaryFailed = useShownError(summary);
   const breakdownFailed = useShownError(breakdown);
-  const notFound = (summaryFailed && errorCode(summary.error) === "NOT_FOUND") || (breakdownFailed && errorCode(breakdown.error) === "NOT_FOUND");
+  const trendFailed = useShownError(trend);
+  const notFound = [
+    [summaryFailed, summary.error],
+    [breakdownFailed, breakdown.error],
+    [trendFailed, trend.error],
+  ].some(([failed, error]) => failed && errorCode(error) === "NOT_FOUND");
   const s: SummaryOutput | undefined = summary.data;
-  const account = s?.data.account;
-  const timezone = s?.timezone ?? fallbackTimezone;
+  // The account's facts whatever the summary's fate: from the trend's answer or the list's row in
+  // the cache, so that a failed summary never leaves the id as the title and a skeleton for ever.
+  const known = trend.data?.data.account ?? cachedAccount(queryClient.getQueriesData<UsageListOutput>({ queryKey: trpc.accounts.usageStats.pathKey() }), id);
+  const account = s?.data.account ?? (summaryFailed ? known : undefined);
+  const summaryCode = summaryFailed ? errorCode(summary.error) : undefined;
+  const rangeRejected = summaryCode === "BAD_REQUEST";
+  const timezone = s?.timezone ?? trend.data?.timezone ?? fallbackTimezone;
   const source = s?.source ?? listSource;
   const today = localDateIn(timezone);
   const u = s?.data.usage;
@@ -73,7 +90,7 @@ export function AccountDrawer({
         <div className="min-w-0">
           <p className="text-xs font-medium tracking-wide text-slate-500">{t("drawer.title")}</p>
           <DrawerTitle className="truncate text-lg font-semibold" data-testid="drawer-title">
-            {account?.name ?? id}
+            {account?.name ?? known?.name ?? id}
           </DrawerTitle>
         </div>
         <DrawerClose
@@ -110,32 +127,34 @@ export function AccountDrawer({
                 testId="drawer-updated-at"
                 updatedAt={summary.dataUpdatedAt}
                 timezone={timezone}
-                fetching={summary.isFetching || breakdown.isFetching}
+                fetching={summary.isFetching || breakdown.isFetching || trend.isFetching}
                 live
-                onRefresh={() => void Promise.all([summary.refetch(), breakdown.refetch()])}
+                onRefresh={() => void Promise.all([summary.refetch(), breakdown.refetch(), trend.refetch()])}
               />
             </div>
           )}
           {source === "redis" && <FallbackBanner unavailable={s?.unavailable} />}
 
-          {summaryFailed && !s ? (
-            <ErrorState error={summary.error} onRetry={() => void summary.refetch()} testId="summary-error" />
-          ) : (
-            <>
-              <Facts summary={s} timezone={timezone} />
-              <WindowCards summary={s} selected={range.range} />
-            </>
-          )}
+          <Facts account={account} failed={summaryFailed} timezone={timezone} />
+          {summaryFailed && !s ? null : <WindowCards summary={s} selected={range.range} />}
+
+          <TrendChart query={trend} failed={trendFailed} span={span} onSpan={setSpan} />
 
           <RangeSwitch range={range} today={today} pending={summary.isPlaceholderData || breakdown.isPlaceholderData} onRange={onRange} />
 
-          {summaryFailed && s ? (
-            <ErrorState error={summary.error} onRetry={() => void summary.refetch()} testId="summary-error" />
+          {summaryFailed ? (
+            <ErrorState
+              error={summary.error}
+              testId="summary-error"
+              {...(rangeRejected
+                ? { detail: t("drawer.rangeRejected", { years: MAX_RANGE_YEARS }), action: { label: t("drawer.resetRange"), onClick: () => (range.range === "total" ? void summary.refetch() : onRange({ range: "total", from: undefined, to: undefined })) } }
+                : { onRetry: () => void summary.refetch() })}
+            />
           ) : (
             range.range === "custom" && <RangeUsage summary={s} stale={summary.isPlaceholderData} />
           )}
 
-          {rangeEmpty ? (
+          {rangeRejected ? null : rangeEmpty ? (
             <EmptyState title={t("drawer.emptyRange")} hint={t("drawer.emptyRangeHint")} testId="range-empty" />
           ) : (
             <>
@@ -170,17 +189,6 @@ export function AccountDrawer({
                 </h3>
                 {s ? <ModelTable models={s.data.byModel} total={s.data.usage} /> : summaryFailed ? null : <Skeleton className="h-24 w-full" />}
               </section>
-
-              <section aria-labelledby="trend-heading" className="flex flex-col gap-2 pb-6">
-                {s ? (
-                  <TrendChart series={s.data.series} today={today} fallbackGranularity={range.range === "total" ? "month" : "day"} />
-                ) : summaryFailed ? null : (
-                  <>
-                    <Skeleton className="h-5 w-24" />
-                    <Skeleton className="h-52 w-full" />
-                  </>
-                )}
-              </section>
             </>
           )}
         </div>
@@ -189,20 +197,32 @@ export function AccountDrawer({
   );
 }
 
-function Facts({ summary, timezone }: { summary: SummaryOutput | undefined; timezone: string }) {
+/** The list's row of the account, if a list page in the cache holds it (a row is an AccountInfo and its usage). */
+function cachedAccount(pages: [unknown, UsageListOutput | undefined][], id: string): AccountInfo | undefined {
+  for (const [, page] of pages) {
+    const row = page?.data.find((r) => r.id === id);
+    if (row) {
+      const { usage: _usage, ...info } = row;
+      return info;
+    }
+  }
+  return undefined;
+}
+
+/** The account's facts; when the summary failed and nothing else knows them, a dash, never a skeleton for ever. */
+function Facts({ account: a, failed, timezone }: { account: AccountInfo | undefined; failed: boolean; timezone: string }) {
   const t = useTranslations();
   const n = useNumbers();
-  const a = summary?.data.account;
   const item = (label: string, value: React.ReactNode, testId: string) => (
     <div className="min-w-0">
       <dt className="text-xs text-slate-500">{label}</dt>
       <dd className="mt-0.5 truncate text-sm text-slate-900" data-testid={testId}>
-        {a ? value : <Skeleton className="h-4 w-20" />}
+        {a ? value : failed ? "—" : <Skeleton className="h-4 w-20" />}
       </dd>
     </div>
   );
   return (
-    <section aria-label={t("drawer.facts")} data-testid={a ? undefined : "drawer-skeleton"}>
+    <section aria-label={t("drawer.facts")} data-testid={a || failed ? "drawer-facts" : "drawer-skeleton"}>
       <dl className="grid grid-cols-2 gap-x-4 gap-y-3 rounded-lg border border-slate-200 p-3 sm:grid-cols-4 lg:grid-cols-7">
         {item(t("drawer.id"), <span className="font-mono text-xs">{a?.id}</span>, "fact-id")}
         {item(t("col.platform"), a && <PlatformBadge platform={a.platform} />, "fact-platform")}
@@ -270,10 +290,7 @@ function WindowCards({ summary, selected }: { summary: SummaryOutput | undefined
 
 function RangeSwitch({ range, today, pending, onRange }: { range: RangeState; today: string; pending: boolean; onRange: (range: RangeState) => void }) {
   const t = useTranslations();
-  const [from, setFrom] = useState(range.from ?? addDays(today, -6));
-  const [to, setTo] = useState(range.to ?? today);
   const [customOpen, setCustomOpen] = useState(range.range === "custom");
-  const invalid = !isDate(from) || !isDate(to) || from > to;
 
   const options: { name: RangeName; label: string }[] = [
     { name: "daily", label: t("drawer.rangeDaily") },
@@ -285,34 +302,16 @@ function RangeSwitch({ range, today, pending, onRange }: { range: RangeState; to
   function choose(name: RangeName) {
     if (name === "custom") {
       setCustomOpen(true);
-      if (!invalid) onRange({ range: "custom", from, to });
+      // The picker opens on the last 7 days, shown at once (the presets and the calendar change them).
+      if (range.range !== "custom") onRange({ range: "custom", from: addDays(today, -6), to: today });
       return;
     }
     setCustomOpen(false);
     onRange({ range: name, from: undefined, to: undefined });
   }
 
-  const dateInput = (value: string, set: (v: string) => void, testId: string, text: string) => (
-    <label className="flex flex-col gap-1 text-xs font-medium text-slate-600">
-      {text}
-      <input
-        type="text"
-        inputMode="numeric"
-        autoComplete="off"
-        value={value}
-        placeholder={t("drawer.dateFormat")}
-        pattern="\d{4}-\d{2}-\d{2}"
-        maxLength={10}
-        required
-        data-testid={testId}
-        onChange={(e) => set(e.target.value.trim())}
-        className="h-9 w-32 rounded-md border border-slate-300 px-2 text-sm tabular-nums text-slate-900 focus-visible:outline-2 focus-visible:outline-brand-500"
-      />
-    </label>
-  );
-
   return (
-    <section aria-label={t("drawer.range")} className="flex flex-col gap-2">
+    <section aria-label={t("drawer.range")} className="flex min-w-0 flex-col gap-2">
       <div className="flex flex-wrap items-center gap-3">
         <div role="group" aria-label={t("drawer.range")} className="grid w-full grid-cols-4 overflow-hidden rounded-md border border-slate-300 bg-white text-sm shadow-sm sm:inline-grid sm:w-auto" data-testid="range-switch">
           {options.map((o, i) => {
@@ -338,30 +337,12 @@ function RangeSwitch({ range, today, pending, onRange }: { range: RangeState; to
         )}
       </div>
       {customOpen && (
-        <form
-          className="flex flex-wrap items-end gap-3"
-          data-testid="custom-range"
-          onSubmit={(e) => {
-            e.preventDefault();
-            if (!invalid) onRange({ range: "custom", from, to });
-          }}
-        >
-          {dateInput(from, setFrom, "range-from", t("drawer.from"))}
-          {dateInput(to, setTo, "range-to", t("drawer.to"))}
-          <button
-            type="submit"
-            disabled={invalid}
-            data-testid="range-apply"
-            className="h-9 rounded-md bg-brand-700 px-4 text-sm font-medium text-white hover:bg-brand-600 disabled:opacity-40 focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-brand-500"
-          >
-            {t("drawer.apply")}
-          </button>
-          {invalid && (
-            <p role="alert" className="w-full text-sm text-rose-700">
-              {t("drawer.invalidRange")}
-            </p>
-          )}
-        </form>
+        <RangePicker
+          today={today}
+          initial={range.range === "custom" && range.from && range.to ? { from: range.from, to: range.to } : undefined}
+          applied={range.range === "custom" ? range : undefined}
+          onApply={(r) => onRange({ range: "custom", from: r.from, to: r.to })}
+        />
       )}
     </section>
   );

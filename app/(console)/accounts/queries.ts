@@ -7,6 +7,7 @@ export type UsageListOutput = Outputs["accounts"]["usageStats"];
 export type AccountRow = UsageListOutput["data"][number];
 export type SummaryOutput = Outputs["accounts"]["summary"];
 export type BreakdownOutput = Outputs["accounts"]["breakdown"];
+export type TrendOutput = Outputs["accounts"]["trend"];
 export type BreakdownRow = BreakdownOutput["data"]["items"][number];
 export type Totals = AccountRow["usage"]["total"];
 

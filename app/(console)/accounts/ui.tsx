@@ -32,17 +32,50 @@ export function useShownError(q: { isError: boolean; error: unknown; errorUpdate
   return isError && !fromServerRender;
 }
 
-export function ErrorState({ error, title, onRetry, testId }: { error: unknown; title?: string; onRetry?: () => void; testId?: string }) {
+/**
+ * A failed query, said in the page's language by its error code. The server's own message is an
+ * English diagnostic: it stays in the title (a tooltip) and data-detail, never shown as the text.
+ */
+export function ErrorState({
+  error,
+  title,
+  detail,
+  onRetry,
+  action,
+  testId,
+}: {
+  error: unknown;
+  title?: string;
+  /** The text to show instead of the one of the error's code. */
+  detail?: string;
+  onRetry?: () => void;
+  /** A way out when retrying the same request cannot succeed (a range the server refuses). */
+  action?: { label: string; onClick: () => void };
+  testId?: string;
+}) {
   const t = useTranslations("common");
   const code = errorCode(error);
-  const detail = code === "UNAVAILABLE" ? t("unavailable") : code === "UNAUTHORIZED" ? t("unauthorized") : error instanceof TRPCClientError ? error.message : undefined;
+  const byCode =
+    code === "UNAVAILABLE"
+      ? t("unavailable")
+      : code === "UNAUTHORIZED"
+        ? t("unauthorized")
+        : code === "BAD_REQUEST"
+          ? t("badRequest")
+          : code === "TOO_MANY_REQUESTS"
+            ? t("tooManyRequests")
+            : t("serverError");
+  const serverText = error instanceof Error ? error.message : undefined;
+  const button = action ?? (onRetry ? { label: t("retry"), onClick: onRetry } : undefined);
   return (
-    <div role="alert" data-testid={testId ?? "error-state"} data-error-code={code ?? ""} className="rounded-md border border-rose-200 bg-rose-50 p-4 text-sm text-rose-900">
+    <div role="alert" data-testid={testId ?? "error-state"} data-error-code={code ?? ""} data-detail={serverText} title={serverText} className="rounded-md border border-rose-200 bg-rose-50 p-4 text-sm text-rose-900">
       <p className="font-medium">{title ?? t("errorTitle")}</p>
-      {detail && <p className="mt-1 text-rose-800">{detail}</p>}
-      {onRetry && (
-        <button type="button" onClick={onRetry} className="mt-3 rounded-md border border-rose-300 bg-white px-3 py-1 font-medium text-rose-800 hover:bg-rose-100 focus-visible:outline-2 focus-visible:outline-rose-500">
-          {t("retry")}
+      <p className="mt-1 text-rose-800" data-testid={testId ? `${testId}-text` : undefined}>
+        {detail ?? byCode}
+      </p>
+      {button && (
+        <button type="button" onClick={button.onClick} className="mt-3 rounded-md border border-rose-300 bg-white px-3 py-1 font-medium text-rose-800 hover:bg-rose-100 focus-visible:outline-2 focus-visible:outline-rose-500">
+          {button.label}
         </button>
       )}
     </div>

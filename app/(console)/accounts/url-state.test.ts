@@ -31,6 +31,9 @@ describe("the accounts page URL", () => {
     expect(parseAccountsUrl({ sort: "name" }).order).toBe("asc");
     expect(parseAccountsUrl({ page: ["2", "5"] }).page).toBe(2);
     expect(parseAccountsUrl({ range: "custom", from: "2025-02-30x", to: "2025-03-01" }).range).toBe("total");
+    // Longer than the API's limit (3 years): the API would refuse it, so it reads as the default.
+    expect(parseAccountsUrl({ range: "custom", from: "2020-01-01", to: "2023-01-01" }).range).toBe("total");
+    expect(parseAccountsUrl({ range: "custom", from: "2020-01-01", to: "2022-12-31" }).range).toBe("custom");
     for (const source of ["CRS", "crs,sub2api", "a".repeat(33), " "]) expect(parseAccountsUrl({ source }).source, source).toBe("");
     expect(parseAccountsUrl({ source: "none" }).source).toBe("none");
   });

@@ -10,6 +10,7 @@ import {
 } from "nuqs/server";
 import { MEASURES } from "@/db/measures";
 import { defaultAccountOrder } from "@/server/usage-stats/order";
+import { isRangeTooLong } from "@/server/usage-stats/range-limit";
 import { SOURCE_NAME } from "@/server/usage-stats/source-filter";
 import type { AccountSort, BreakdownSort, RangeName, WindowName } from "@/server/usage-stats/schemas";
 
@@ -89,7 +90,8 @@ export function resolveAccountsState(raw: RawAccountsParams): AccountsUrlState {
   let range = raw.range;
   let from = raw.from ?? undefined;
   let to = raw.to ?? undefined;
-  if (range === "custom" && (!from || !to || from > to)) range = DEFAULTS.range;
+  // A range the API would refuse (inverted, or longer than MAX_RANGE_YEARS) reads as the default.
+  if (range === "custom" && (!from || !to || from > to || isRangeTooLong(from, to))) range = DEFAULTS.range;
   if (range !== "custom") {
     from = undefined;
     to = undefined;

@@ -1,6 +1,7 @@
 import { AppError } from "../../errors";
-import { accountBreakdownPageInput, accountSummaryInput, accountUsageListInput } from "../../usage-stats/schemas";
+import { accountBreakdownPageInput, accountSummaryInput, accountTrendInput, accountUsageListInput } from "../../usage-stats/schemas";
 import { getAccountBreakdown, getAccountSummary, listAccountUsage } from "../../usage-stats/stats.service";
+import { getAccountTrend } from "../../usage-stats/trend.service";
 import { protectedProcedure } from "../init";
 
 /**
@@ -24,4 +25,7 @@ export const accountStatsProcedures = {
   breakdown: protectedProcedure("usage:read")
     .input(accountBreakdownPageInput)
     .query(({ ctx, input }) => (jsonOnly(input.format), getAccountBreakdown(ctx.runtime, input))),
+  trend: protectedProcedure("usage:read")
+    .input(accountTrendInput)
+    .query(({ ctx, input }) => getAccountTrend(ctx.runtime, input)),
 };

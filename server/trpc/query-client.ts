@@ -6,6 +6,19 @@ import { TRPCClientError } from "@trpc/client";
  * per tab). Pending queries are dehydrated too, so a server component can start a slow query
  * without awaiting it and the promise streams to the client.
  */
+const EXPECTED_FAILURE = "__expectedFailure";
+
+/** What a server-side prefetch that failed as expected dehydrates to (see server.tsx's HydrateClient). */
+export function expectedFailure(code: string): Record<string, string> {
+  return { [EXPECTED_FAILURE]: code };
+}
+
+/** … and back to an error in the browser: the query retries from there and gets the real answer. */
+function deserializeData(data: unknown): unknown {
+  if (data && typeof data === "object" && EXPECTED_FAILURE in data) throw new Error(`Failed while rendering on the server: ${String((data as Record<string, unknown>)[EXPECTED_FAILURE])}`);
+  return data;
+}
+
 export function makeQueryClient() {
   return new QueryClient({
     defaultOptions: {
@@ -17,6 +30,7 @@ export function makeQueryClient() {
         // the server answered with (bad input, 401/403/404, 503 unavailable) are final.
         retry: (failureCount, error) => failureCount < (error instanceof TRPCClientError ? 0 : 1),
       },
+      hydrate: { deserializeData },
       dehydrate: {
         shouldDehydrateQuery: (query) => defaultShouldDehydrateQuery(query) || query.state.status === "pending",
         shouldRedactErrors: () => false,

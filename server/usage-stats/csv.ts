@@ -3,9 +3,10 @@ import { AppError } from "../errors";
 import { logger } from "../logger";
 import type { Runtime } from "../runtime";
 import { takeExportSlot } from "./export-slots";
-import { FIGURES, type AccountBreakdownInput, type AccountUsageListInput, type AccountUsageListResult, type ResolvedRangeOut, type UsageTotals } from "./schemas";
+import { MEASURES } from "../../db/measures";
+import { FIGURES, type AccountBreakdownInput, type AccountUsageListInput, type AccountUsageListResult, type CSV_HEADER_LANGUAGES, type ResolvedRangeOut, type UsageTotals } from "./schemas";
 import { exportAccountBreakdown, listAccountUsage } from "./stats.service";
-import { localDate } from "../calendar";
+import { localDate, utcOffsetMinutes } from "../calendar";
 
 /**
  * CSV exports of the account list and of one account's breakdown: every row, read from the
@@ -53,6 +54,83 @@ const FIGURE_HEADERS = FIGURES;
 function figureCells(t: UsageTotals): Cell[] {
   return FIGURE_HEADERS.map((f) => t[f]);
 }
+
+/** USD (at most 6 decimals, as the API answers) → integer micro-USD, exactly. */
+const toMicros = (usd: number): bigint => BigInt(Math.round(usd * 1e6));
+
+/**
+ * 毛利: ratedCost − cost, and its rate (margin / ratedCost, six decimals; empty when nothing was
+ * charged). Both from the figures as exported, in integer micro-USD, so the columns of a row add
+ * up exactly in a sheet.
+ */
+export function marginCells(t: Pick<UsageTotals, "cost" | "ratedCost">): Cell[] {
+  const rated = toMicros(t.ratedCost);
+  const margin = rated - toMicros(t.cost);
+  return [Number(margin) / 1e6, rated === 0n ? null : Math.round((Number(margin) / Number(rated)) * 1e6) / 1e6];
+}
+
+const pad = (n: number, w = 2) => String(n).padStart(w, "0");
+
+/**
+ * An instant in the usage time zone with its offset (2026-12-07T11:30:00+08:00), as the console
+ * shows it; milliseconds only when there are any. Empty for null.
+ */
+export function zonedIso(iso: string | null, timeZone: string): string | null {
+  if (iso === null) return null;
+  const ms = Date.parse(iso);
+  if (Number.isNaN(ms)) return iso;
+  const offset = utcOffsetMinutes(timeZone, ms);
+  const local = new Date(ms + offset * 60_000);
+  const frac = local.getUTCMilliseconds() ? `.${pad(local.getUTCMilliseconds(), 3)}` : "";
+  const sign = offset < 0 ? "-" : "+";
+  const abs = Math.abs(offset);
+  return `${local.getUTCFullYear()}-${pad(local.getUTCMonth() + 1)}-${pad(local.getUTCDate())}T${pad(local.getUTCHours())}:${pad(local.getUTCMinutes())}:${pad(local.getUTCSeconds())}${frac}${sign}${pad(Math.floor(abs / 60))}:${pad(abs % 60)}`;
+}
+
+export type CsvHeaderLanguage = (typeof CSV_HEADER_LANGUAGES)[number];
+
+const MEASURE_LABEL = new Map<string, { "zh-CN": string; en: string }>(MEASURES.map((m) => [m.name, m.label]));
+const WINDOW_LABEL = { daily: { "zh-CN": "今日", en: "Today" }, monthly: { "zh-CN": "本月", en: "This month" }, total: { "zh-CN": "总用量", en: "Total" } } as const;
+
+/** Labels of the columns that are not figures, in each language (the stable names are the keys). */
+const COLUMN_LABEL: Record<string, { "zh-CN": string; en: string }> = {
+  id: { "zh-CN": "账号 ID", en: "Account ID" },
+  name: { "zh-CN": "名称", en: "Name" },
+  platform: { "zh-CN": "平台", en: "Platform" },
+  type: { "zh-CN": "类型", en: "Type" },
+  status: { "zh-CN": "状态", en: "Status" },
+  priority: { "zh-CN": "优先级", en: "Priority" },
+  lastUsedAt: { "zh-CN": "最近使用", en: "Last used" },
+  sources: { "zh-CN": "来源", en: "Sources" },
+  source: { "zh-CN": "来源", en: "Source" },
+  apiKeyId: { "zh-CN": "API Key ID", en: "API key ID" },
+  apiKeyName: { "zh-CN": "API Key 名称", en: "API key name" },
+  "share.tokens": { "zh-CN": "Tokens 占比", en: "Token share" },
+  "share.cost": { "zh-CN": "费用占比", en: "Cost share" },
+  lastModel: { "zh-CN": "最后模型", en: "Last model" },
+  cost: { "zh-CN": "实际成本 (USD)", en: "Real cost (USD)" },
+  ratedCost: { "zh-CN": "计费成本 (USD)", en: "Rated cost (USD)" },
+  margin: { "zh-CN": "毛利 (USD)", en: "Margin (USD)" },
+  marginRate: { "zh-CN": "毛利率", en: "Margin rate" },
+};
+
+function capitalize(s: string): string {
+  return s.charAt(0).toUpperCase() + s.slice(1);
+}
+
+/** One stable column name (`total.cost`, `lastUsedAt` …) as a label in a language. */
+export function columnLabel(name: string, lang: CsvHeaderLanguage): string {
+  const [w, f] = name.split(".") as [string, string | undefined];
+  if (f !== undefined && w in WINDOW_LABEL) return `${WINDOW_LABEL[w as keyof typeof WINDOW_LABEL][lang]} · ${columnLabel(f, lang)}`;
+  const label = COLUMN_LABEL[name] ?? MEASURE_LABEL.get(name);
+  if (!label) return name;
+  return lang === "en" ? capitalize(label.en) : label["zh-CN"];
+}
+
+export function localizedHeader(header: string[], lang: CsvHeaderLanguage | undefined): string[] {
+  return lang ? header.map((h) => columnLabel(h, lang)) : header;
+}
+
 
 function safeFilePart(s: string): string {
   return s.replace(/[^A-Za-z0-9._-]+/g, "_").slice(0, 80) || "_";
@@ -129,7 +207,18 @@ export async function exportAccountUsage(runtime: Runtime, input: AccountUsageLi
   const limit = 500;
   const windows = ["daily", "monthly", "total"] as const;
   const cells = (page: AccountUsageListResult) =>
-    page.data.map((a): Cell[] => [a.id, a.name, a.platform, a.type, a.status, a.priority, a.lastUsedAt, ...windows.flatMap((w) => figureCells(a.usage[w])), a.sources.join(" ")]);
+    page.data.map((a): Cell[] => [
+      a.id,
+      a.name,
+      a.platform,
+      a.type,
+      a.status,
+      a.priority,
+      zonedIso(a.lastUsedAt, page.timezone),
+      ...windows.flatMap((w) => figureCells(a.usage[w])),
+      a.sources.join(" "),
+      ...windows.flatMap((w) => marginCells(a.usage[w])),
+    ]);
   const { head, rows, close } = await withExportSlot(runtime, o, async (deadline) => {
     const fetch = (offset: number) => {
       if (deadline.signal.aborted) throw pastDeadline(deadline.ms);
@@ -151,7 +240,10 @@ export async function exportAccountUsage(runtime: Runtime, input: AccountUsageLi
   return {
     filename: `accounts-usage-${localDate(now, head.timezone)}.csv`,
     // New columns go last, so that a sheet or script reading columns by position keeps working.
-    header: ["id", "name", "platform", "type", "status", "priority", "lastUsedAt", ...windows.flatMap((w) => FIGURE_HEADERS.map((f) => `${w}.${f}`)), "sources"],
+    header: localizedHeader(
+      ["id", "name", "platform", "type", "status", "priority", "lastUsedAt", ...windows.flatMap((w) => FIGURE_HEADERS.map((f) => `${w}.${f}`)), "sources", ...windows.flatMap((w) => [`${w}.margin`, `${w}.marginRate`])],
+      input.headers,
+    ),
     rows,
     close,
     source: head.source,
@@ -165,13 +257,14 @@ export async function exportBreakdown(runtime: Runtime, input: AccountBreakdownI
     const keys = await exportAccountBreakdown(runtime, input, { now: o.now ?? new Date(), deadline });
     return {
       head: keys,
-      next: async () => (await keys.next())?.map((k): Cell[] => [k.apiKeyId, k.apiKeyName, ...figureCells(k), k.share.tokens, k.share.cost, k.lastModel, k.lastUsedAt, k.source]),
+      next: async () =>
+        (await keys.next())?.map((k): Cell[] => [k.apiKeyId, k.apiKeyName, ...figureCells(k), k.share.tokens, k.share.cost, k.lastModel, zonedIso(k.lastUsedAt, keys.timezone), k.source, ...marginCells(k)]),
       close: () => keys.close(),
     };
   });
   return {
     filename: `breakdown-${safeFilePart(input.id)}-${rangeLabel(head.range)}.csv`,
-    header: ["apiKeyId", "apiKeyName", ...FIGURE_HEADERS, "share.tokens", "share.cost", "lastModel", "lastUsedAt", "source"],
+    header: localizedHeader(["apiKeyId", "apiKeyName", ...FIGURE_HEADERS, "share.tokens", "share.cost", "lastModel", "lastUsedAt", "source", "margin", "marginRate"], input.headers),
     rows,
     close,
     source: head.source,

@@ -1,5 +1,6 @@
 import { useFormatter, type createFormatter } from "next-intl";
-import { useMemo } from "react";
+import { createContext, useContext, useMemo } from "react";
+import type { DisplayCurrency } from "./preferences";
 
 /**
  * Number formatting (next-intl) and date formatting (Intl). Server and browser must render identical
@@ -22,28 +23,40 @@ function dateFormat(opts: Intl.DateTimeFormatOptions, locale = "en-US"): Intl.Da
 type NumberFormatter = Pick<ReturnType<typeof createFormatter>, "number">;
 
 const USD = { style: "currency", currency: "USD", currencyDisplay: "narrowSymbol" } as const;
+const CNY = { style: "currency", currency: "CNY", currencyDisplay: "narrowSymbol" } as const;
+
+const IN_USD: DisplayCurrency = { code: "USD", cnyPerUsd: undefined };
 
 /**
  * The console's number rules, on next-intl's formatter (so server and browser agree):
  * - money: two decimals, aligned in a column; only an amount below a cent gets more (two
- *   significant digits, `$0.0042`), so it never reads `$0.00`. The exact value goes in a tooltip.
+ *   significant digits, `$0.0042`), so it never reads `$0.00`. The exact USD value goes in a tooltip.
+ *   In ¥ (the display currency, DISPLAY_CNY_PER_USD) each amount is USD × the rate, by the same
+ *   rule; the exact value stays the USD the API answered.
  * - compact: three significant digits in both languages (1.99亿 / 199M, 3400万 / 34.0M); below
  *   10,000 the exact integer.
  */
-export function numberFormats(f: NumberFormatter) {
-  const cost = (usd: number): string =>
-    usd !== 0 && Math.abs(usd) < 0.01
-      ? f.number(usd, { ...USD, maximumSignificantDigits: 2 })
-      : f.number(usd, { ...USD, minimumFractionDigits: 2, maximumFractionDigits: 2 });
+export function numberFormats(f: NumberFormatter, display: DisplayCurrency = IN_USD) {
+  const inCny = display.code === "CNY" && display.cnyPerUsd !== undefined;
+  const unit = inCny ? CNY : USD;
+  const shown = (usd: number): number => (inCny ? usd * display.cnyPerUsd! : usd);
+  const cost = (usd: number): string => {
+    const v = shown(usd);
+    return v !== 0 && Math.abs(v) < 0.01
+      ? f.number(v, { ...unit, maximumSignificantDigits: 2 })
+      : f.number(v, { ...unit, minimumFractionDigits: 2, maximumFractionDigits: 2 });
+  };
   const int = (n: number): string => f.number(n, { maximumFractionDigits: 0 });
   return {
+    /** The display currency's code (USD or CNY). */
+    currency: display.code,
     cost,
     int,
-    /** The exact amount the API reports (up to eight decimals). */
+    /** The exact amount the API reports (USD, up to eight decimals), whatever the display currency. */
     costExact: (usd: number): string => f.number(usd, { ...USD, minimumFractionDigits: 2, maximumFractionDigits: 8 }),
-    /** Axis labels: the money rule below $10,000, compact with three significant digits above. */
+    /** Axis labels: the money rule below 10,000, compact with three significant digits above. */
     compactCost: (usd: number): string =>
-      Math.abs(usd) < 10_000 ? cost(usd) : f.number(usd, { ...USD, notation: "compact", minimumSignificantDigits: 3, maximumSignificantDigits: 3 }),
+      Math.abs(shown(usd)) < 10_000 ? cost(usd) : f.number(shown(usd), { ...unit, notation: "compact", minimumSignificantDigits: 3, maximumSignificantDigits: 3 }),
     compact: (n: number): string =>
       Math.abs(n) < 10_000 ? int(n) : f.number(n, { notation: "compact", minimumSignificantDigits: 3, maximumSignificantDigits: 3 }),
     percent: (fraction: number): string => f.number(fraction, { style: "percent", minimumFractionDigits: 1, maximumFractionDigits: 1 }),
@@ -51,10 +64,14 @@ export function numberFormats(f: NumberFormatter) {
 }
 export type NumberFormats = ReturnType<typeof numberFormats>;
 
-/** numberFormats for client components, in the page's language. */
+/** The display currency chosen in the top bar (app/_components/display-prefs.tsx provides it). */
+export const DisplayCurrencyContext = createContext<DisplayCurrency>(IN_USD);
+
+/** numberFormats for client components, in the page's language and display currency. */
 export function useNumbers(): NumberFormats {
   const f = useFormatter();
-  return useMemo(() => numberFormats(f), [f]);
+  const display = useContext(DisplayCurrencyContext);
+  return useMemo(() => numberFormats(f, display), [f, display]);
 }
 
 function parts(date: Date, timeZone: string): Record<string, string> {

@@ -1,4 +1,4 @@
-import { defaultShouldDehydrateQuery, QueryClient } from "@tanstack/react-query";
+import { defaultShouldDehydrateQuery, isServer, QueryClient } from "@tanstack/react-query";
 import { TRPCClientError } from "@trpc/client";
 
 /**
@@ -28,7 +28,9 @@ export function makeQueryClient() {
         // A query that failed during server rendering reaches the browser as a redacted error
         // (not a TRPCClientError): ask once more from the browser to get the real one. Errors
         // the server answered with (bad input, 401/403/404, 503 unavailable) are final.
-        retry: (failureCount, error) => failureCount < (error instanceof TRPCClientError ? 0 : 1),
+        // On the server nothing is retried: the procedure answered (a retry there only asked the
+        // same question twice and logged its error twice, a second later).
+        retry: (failureCount, error) => !isServer && failureCount < (error instanceof TRPCClientError ? 0 : 1),
       },
       hydrate: { deserializeData },
       dehydrate: {

@@ -139,7 +139,7 @@ function SchemaView({ schema, t, depth = 0 }: { schema: Schema; t: T; depth?: nu
         {Object.entries(schema.properties).map(([name, prop]) => (
           <li key={name} className="py-0.5">
             <span className="font-mono text-slate-900">{name}</span>
-            {required.has(name) ? null : <span className="text-slate-400">?</span>}{" "}
+            {required.has(name) ? null : <span className="text-slate-500">?</span>}{" "}
             {prop.properties || prop.$ref || (prop.type === "array" && prop.items) || prop.anyOf ? (
               <SchemaView schema={prop} t={t} depth={depth + 1} />
             ) : (
@@ -231,7 +231,7 @@ function OperationView({ method, path, op, t, zh, origin }: { method: string; pa
               <span className="text-slate-700">
                 <Prose text={r.description} />
               </span>
-              {r.content ? <span className="ml-2 text-xs text-slate-400">{Object.keys(r.content).join(", ")}</span> : null}
+              {r.content ? <span className="ml-2 text-xs text-slate-500">{Object.keys(r.content).join(", ")}</span> : null}
               {status.startsWith("2") && r.content?.["application/json"]?.schema ? (
                 <details className="mt-1">
                   <summary className="cursor-pointer text-slate-500">{t("responseBody")}</summary>

@@ -114,6 +114,7 @@ describe("REST route handlers", () => {
     expect(files).toContain(TRPC_ENDPOINT);
     expect(files).toContain("admin/auth/login/route.ts");
     expect(files).toContain("admin/tokens/[id]/route.ts");
+    expect(files).toContain("admin/api-keys/usage-stats/route.ts");
   });
 
   it("every handler is built with route(), and only the allow-list is public", () => {
@@ -181,7 +182,7 @@ describe("tRPC procedures", () => {
   }
 
   it("the walk finds the procedures, and each records its scope", () => {
-    expect(procedures.map(([n]) => n)).toEqual(expect.arrayContaining(["auth.login", "auth.me", "auth.tokens.create", "health.get"]));
+    expect(procedures.map(([n]) => n)).toEqual(expect.arrayContaining(["auth.login", "auth.me", "auth.tokens.create", "health.get", "apiKeys.usageStats"]));
     for (const [name, p] of procedures) {
       expect(p._def.meta?.scope, `${name} is built without protectedProcedure()`).toBeDefined();
       expect(p._def.meta?.scope === "public", `${name} public?`).toBe(PUBLIC_PROCEDURES.has(name));

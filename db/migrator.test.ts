@@ -108,6 +108,10 @@ describe("seed", () => {
       select count(*)::int as n from usage_account_daily
        where usage_date = (now() at time zone ${tz})::date`.execute(t.handle.db);
     expect(today.rows[0]!.n).toBeGreaterThan(0);
+    // Keys are charged at different rates, so the console's 计费 and 毛利 differ from the cost.
+    const rated = await sql<{ differ: number; keys: number }>`
+      select count(*) filter (where rated_cost_nanos <> cost_nanos)::int as differ, count(*)::int as keys from usage_key_totals`.execute(t.handle.db);
+    expect(rated.rows[0]!.differ).toBeGreaterThan(rated.rows[0]!.keys / 2);
     await seed(t.handle, tz);
     expect(await totals()).toEqual(first);
   }, 60_000);

@@ -1473,10 +1473,22 @@ CREATE INDEX usage_account_daily_date_idx ON public.usage_account_daily USING bt
 CREATE INDEX usage_account_monthly_month_idx ON public.usage_account_monthly USING btree (usage_month);
 
 --
--- Name: usage_records_account_date_idx; Type: INDEX; Schema: public; Owner: -
+-- Name: usage_key_daily_date_idx; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE INDEX usage_records_account_date_idx ON ONLY public.usage_records USING btree (account_id, usage_date);
+CREATE INDEX usage_key_daily_date_idx ON public.usage_key_daily USING btree (usage_date);
+
+--
+-- Name: usage_key_monthly_month_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX usage_key_monthly_month_idx ON public.usage_key_monthly USING btree (usage_month);
+
+--
+-- Name: usage_records_account_hour_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX usage_records_account_hour_idx ON ONLY public.usage_records USING btree (account_id, usage_date, usage_hour);
 
 --
 -- Name: usage_records_key_date_idx; Type: INDEX; Schema: public; Owner: -

@@ -97,6 +97,11 @@ SELECT count(*) FROM insert_usage_batch((
            'ephemeral_5m_tokens', s.cache_create_tokens,
            'total_cost', round((s.input_tokens * 3 + s.output_tokens * 15 + s.cache_create_tokens * 3.75
                                 + s.cache_read_tokens * 0.3) / 1000000.0, 8),
+           -- What the key holder is charged: the keys' rates differ (1.5×, 1.2×, 1×, 0.8×), so the
+           -- console's 计费 and 毛利 show something.
+           'rated_cost', round((s.input_tokens * 3 + s.output_tokens * 15 + s.cache_create_tokens * 3.75
+                                + s.cache_read_tokens * 0.3) / 1000000.0
+                               * (ARRAY[1.5, 1.2, 1.0, 0.8])[1 + s.n % 4], 8),
            'metadata', jsonb_build_object('seed', true)))
     FROM shaped s
 ), current_setting('usage.timezone'));

@@ -63,6 +63,12 @@ export function localDate(instant: Date | number, tz: string): string {
   return `${pad(w.year, 4)}-${pad(w.month, 2)}-${pad(w.day, 2)}`;
 }
 
+/** The local date and hour (0–23) of an instant in a zone. */
+export function localDateHour(instant: Date | number, tz: string): { date: string; hour: number } {
+  const w = wallClock(tz, typeof instant === "number" ? instant : instant.getTime());
+  return { date: `${pad(w.year, 4)}-${pad(w.month, 2)}-${pad(w.day, 2)}`, hour: w.hour % 24 };
+}
+
 /** The instant at which a local date begins in a zone. */
 export function localMidnight(date: string, tz: string): number {
   const guess = utcMs(date);

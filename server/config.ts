@@ -182,6 +182,7 @@ const envSchema = z.object({
   HTTP_MAX_CONCURRENT_BODIES: int("HTTP_MAX_CONCURRENT_BODIES", 32, 1, 10000),
   CSV_MAX_CONCURRENT_EXPORTS: int("CSV_MAX_CONCURRENT_EXPORTS", 4, 1, 64),
   CSV_MAX_CONCURRENT_EXPORTS_PER_TOKEN: int("CSV_MAX_CONCURRENT_EXPORTS_PER_TOKEN", 2, 1, 64),
+  CONSOLE_REFRESH_SECONDS: int("CONSOLE_REFRESH_SECONDS", 30, 5, 3600),
   CRS_REDIS_URL: optionalUrl("CRS_REDIS_URL", ["redis:", "rediss:"]),
   CRS_TIMEZONE_OFFSET: int("CRS_TIMEZONE_OFFSET", 8, -12, 14),
   CRS_FOLLOW_IN_APP: bool("CRS_FOLLOW_IN_APP", true),
@@ -262,6 +263,8 @@ const envSchema = z.object({
     csvMaxConcurrentExports: Math.min(e.CSV_MAX_CONCURRENT_EXPORTS, Math.max(1, e.DB_POOL_MAX - 1)),
     /** … and per API token (or session). */
     csvMaxConcurrentExportsPerToken: e.CSV_MAX_CONCURRENT_EXPORTS_PER_TOKEN,
+    /** How often the console refreshes figures that include today while its tab is visible. */
+    consoleRefreshSeconds: e.CONSOLE_REFRESH_SECONDS,
     /** claude-relay-service's Redis to follow (server/sources/crs/follower.ts); undefined: no follower. */
     crsRedisUrl: e.CRS_REDIS_URL,
     /** CRS's TIMEZONE_OFFSET, used when its data cannot tell (CRS reads 0 as 8). */

@@ -25,6 +25,7 @@ export async function TopBar({ username }: { username?: string }) {
             <NavLinks
               links={[
                 { href: "/accounts", label: t("accounts") },
+                { href: "/keys", label: t("keys") },
                 { href: "/settings/tokens", label: t("tokens") },
                 { href: "/settings/password", label: t("password") },
                 { href: "/api-docs", label: t("apiDocs") },

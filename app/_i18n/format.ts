@@ -124,3 +124,9 @@ export function addDays(date: string, n: number): string {
   d.setUTCDate(d.getUTCDate() + n);
   return d.toISOString().slice(0, 10);
 }
+
+/** 14:05:09 in the given zone. */
+export function formatTime(value: string | Date | number, timeZone: string): string {
+  const p = parts(new Date(value), timeZone);
+  return `${p.hour}:${p.minute}:${p.second}`;
+}

@@ -27,6 +27,8 @@ import {
   accountSummaryResult,
   accountUsageListInput,
   accountUsageListResult,
+  keyUsageQuery,
+  keyUsageResult,
 } from "../usage-stats/schemas";
 import { recordUsageBodyDoc, recordUsageInput, recordUsageResult } from "../usage/schemas";
 import type { RouteOptions } from "./route";
@@ -152,6 +154,19 @@ export const ROUTES = {
     tag: "API keys",
     summary: "List API keys",
     response: envelope(z.array(apiKeyViewDoc), { pagination: pageDoc }),
+  },
+  "GET /admin/api-keys/usage-stats": {
+    scope: "usage:read",
+    query: keyUsageQuery,
+    tag: "Usage statistics",
+    summary: "API keys across every account, with their usage in a range",
+    description:
+      "A key's figures are the sums over every account that used it; keys without usage in the range are not listed. " +
+      "Searched, sorted by any figure, name or lastUsedAt, and paged by keyset (`cursor` = the previous page's nextCursor; ties break on the key id). " +
+      "`totals` and `total` cover every key that matches. Needs PostgreSQL: 503 while it is down (the live Redis counters are kept per account).",
+    response: usageEnvelope(keyUsageResult),
+    csv: true,
+    errors: ["TOO_MANY_REQUESTS"],
   },
   "PUT /admin/api-keys/{id}": {
     scope: "usage:write",

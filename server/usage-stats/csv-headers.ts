@@ -32,6 +32,9 @@ const COLUMN_LABEL: Record<string, { "zh-CN": string; en: string }> = {
   ratedCost: { "zh-CN": "计费成本 (USD)", en: "Rated cost (USD)" },
   margin: { "zh-CN": "毛利 (USD)", en: "Margin (USD)" },
   marginRate: { "zh-CN": "毛利率", en: "Margin rate" },
+  deleted: { "zh-CN": "已删除", en: "Deleted" },
+  accountCount: { "zh-CN": "账号数", en: "Accounts" },
+  accounts: { "zh-CN": "使用的账号", en: "Accounts used" },
 };
 
 function capitalize(s: string): string {

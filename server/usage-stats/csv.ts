@@ -5,6 +5,8 @@ import type { Runtime } from "../runtime";
 import { takeExportSlot } from "./export-slots";
 import { FIGURES, type AccountBreakdownInput, type AccountUsageListInput, type AccountUsageListResult, type ResolvedRangeOut, type UsageTotals } from "./schemas";
 import { exportAccountBreakdown, listAccountUsage } from "./stats.service";
+import { exportKeyUsage } from "./keys.service";
+import type { KeyUsageInput } from "./schemas";
 import { localDate, utcOffsetMinutes } from "../calendar";
 import { localizedHeader } from "./csv-headers";
 
@@ -264,4 +266,37 @@ export function csvResponse(exp: CsvExport): Response {
       "x-usage-timezone": exp.timezone,
     },
   });
+}
+
+/** Every API key across accounts that matches (keys.service.ts), aggregated once and streamed in the requested order. */
+export async function exportKeyUsageCsv(runtime: Runtime, input: KeyUsageInput, o: ExportOptions = {}): Promise<CsvExport> {
+  const { head, rows, close } = await withExportSlot(runtime, o, async (deadline) => {
+    const keys = await exportKeyUsage(runtime, input, { now: o.now ?? new Date(), deadline });
+    return {
+      head: keys,
+      next: async () =>
+        (await keys.next())?.map((k): Cell[] => [
+          k.apiKeyId,
+          k.apiKeyName,
+          k.status,
+          k.source,
+          k.deleted ? "true" : "false",
+          ...figureCells(k),
+          k.lastModel,
+          zonedIso(k.lastUsedAt, keys.timezone),
+          k.accountCount,
+          k.accounts.map((a) => a.id).join(" "),
+          ...marginCells(k),
+        ]),
+      close: () => keys.close(),
+    };
+  });
+  return {
+    filename: `api-keys-usage-${rangeLabel(head.range)}.csv`,
+    header: localizedHeader(["apiKeyId", "apiKeyName", "status", "source", "deleted", ...FIGURE_HEADERS, "lastModel", "lastUsedAt", "accountCount", "accounts", "margin", "marginRate"], input.headers),
+    rows,
+    close,
+    source: head.source,
+    timezone: head.timezone,
+  };
 }

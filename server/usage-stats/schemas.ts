@@ -5,6 +5,7 @@ import { accountId } from "../ids";
 import { isStorableText } from "../usage/schemas";
 import { MAX_AVAILABLE_SOURCES, NO_SOURCE, SOURCE_NAME } from "./source-filter";
 import { addYears, isCalendarDate, MAX_LOCAL_DATE, MAX_LOCAL_MONTH, MIN_LOCAL_DATE, MIN_LOCAL_MONTH } from "../calendar";
+import { DEFAULT_KEY_LIMIT, DEFAULT_KEY_SORT, defaultKeyOrder, KEY_USAGE_SORTS, MAX_KEY_ACCOUNTS, MAX_KEY_LIMIT, type KeyUsageSort } from "./key-sorts";
 
 /**
  * Inputs and outputs of the usage read path. Each input schema is shared by the tRPC procedure and
@@ -243,7 +244,11 @@ const accountFields = {
 export const accountInfo = z.object(accountFields).meta({ id: "AccountInfo" });
 export type AccountInfo = z.infer<typeof accountInfo>;
 
-export const accountUsageRow = z.object({ ...accountFields, usage: windows }).meta({ id: "AccountUsageRow" });
+const lastHour = usageTotals.nullable().meta({
+  description: "The 60 minutes up to `timestamp` (近1小时), from the ledger's records; null from the Redis fallback, whose counters keep days",
+});
+
+export const accountUsageRow = z.object({ ...accountFields, usage: windows, lastHour }).meta({ id: "AccountUsageRow" });
 export type AccountUsageRow = z.infer<typeof accountUsageRow>;
 
 const source = z.enum(["postgres", "redis"]).meta({ description: "The store that answered" });
@@ -261,6 +266,7 @@ export const accountUsageListResult = z.object({
     daily: usageTotals,
     monthly: usageTotals,
     total: usageTotals,
+    lastHour: lastHour.meta({ description: "Every account the filters select, over the 60 minutes up to `timestamp`; null from the Redis fallback" }),
   }),
   pagination: z.object({ total: z.number().int(), limit: z.number().int(), offset: z.number().int(), hasMore: z.boolean() }),
   availableSources: z.array(z.string()).meta({
@@ -288,6 +294,7 @@ export const accountSummary = z.object({
   range: resolvedRange,
   usage: usageTotals,
   windows,
+  lastHour,
   byModel: z.array(modelUsage).nullable().meta({ description: "null only from the Redis fallback for range=total" }),
   series: z.array(seriesPoint).nullable().meta({
     description: "Per day up to 92 days, per month beyond, zero-filled; null from the Redis fallback",
@@ -337,3 +344,121 @@ export const accountBreakdownResult = z.object({
   ...envelopeMeta,
 });
 export type AccountBreakdownResult = z.infer<typeof accountBreakdownResult>;
+
+// ---- API keys across accounts (GET /admin/api-keys/usage-stats, apiKeys.usageStats)
+
+/**
+ * The keyset cursor of the key list: the last row's sort value (as PostgreSQL printed it: an
+ * integer, or for sort=name the lower-cased name) and its key id, with the sort and order it
+ * belongs to, as base64url JSON. Opaque to clients: they pass nextCursor back as they got it.
+ */
+export interface KeyCursor {
+  sort: KeyUsageSort;
+  order: "asc" | "desc";
+  value: string;
+  id: string;
+}
+
+const MAX_KEY_CURSOR_LENGTH = 4096;
+
+export function encodeKeyCursor(c: KeyCursor): string {
+  return Buffer.from(JSON.stringify([c.sort, c.order, c.value, c.id]), "utf8").toString("base64url");
+}
+
+/** undefined: not a cursor this list wrote. */
+export function decodeKeyCursor(s: string): KeyCursor | undefined {
+  if (!/^[A-Za-z0-9_-]+$/.test(s)) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(s, "base64url").toString("utf8"));
+  } catch {
+    return undefined;
+  }
+  if (!Array.isArray(parsed) || parsed.length !== 4) return undefined;
+  const [sort, ord, value, id] = parsed as unknown[];
+  if (!(KEY_USAGE_SORTS as readonly unknown[]).includes(sort) || (ord !== "asc" && ord !== "desc")) return undefined;
+  if (typeof value !== "string" || typeof id !== "string" || id.length === 0 || id.length > 128 || !isStorableText(id)) return undefined;
+  if (sort === "name" ? value.length > 1000 || !isStorableText(value) : !/^-?\d{1,40}$/.test(value)) return undefined;
+  return { sort: sort as KeyUsageSort, order: ord, value, id };
+}
+
+const keyUsageFields = {
+  ...rangeFields,
+  search: text(200).optional().meta({ description: "Case-insensitive substring of the key's name or id" }),
+  sort: z.enum(KEY_USAGE_SORTS).default(DEFAULT_KEY_SORT).meta({ description: "A figure, name or lastUsedAt" }),
+  order: order.optional().meta({ description: "Default asc for name, desc otherwise. Ties break on the key id (byte order, ascending)" }),
+  limit: intParam(1, MAX_KEY_LIMIT, DEFAULT_KEY_LIMIT, "Page size"),
+  cursor: z
+    .string()
+    .max(MAX_KEY_CURSOR_LENGTH)
+    .refine((s) => decodeKeyCursor(s) !== undefined, "not a cursor of this list: pass the previous page's nextCursor as it was returned")
+    .nullish()
+    .meta({ description: "The previous page's nextCursor (keyset paging: stable while figures change)" }),
+};
+
+function checkKeyPaging(v: { format?: "json" | "csv"; sort: KeyUsageSort; order?: "asc" | "desc"; limit?: number; cursor?: string | null }, ctx: z.RefinementCtx) {
+  if (v.format === "csv") {
+    for (const key of ["limit", "cursor"] as const) {
+      if (v[key] !== undefined && v[key] !== null) ctx.addIssue({ code: "custom", path: [key], message: `${key} does not apply to format=csv, which exports every key` });
+    }
+  }
+  const c = v.cursor ? decodeKeyCursor(v.cursor) : undefined;
+  if (!c) return;
+  const order = v.order ?? defaultKeyOrder(v.sort);
+  if (c.sort !== v.sort || c.order !== order) {
+    ctx.addIssue({ code: "custom", path: ["cursor"], message: `this cursor pages sort=${c.sort}&order=${c.order}, not sort=${v.sort}&order=${order}` });
+  }
+}
+
+/** GET /admin/api-keys/usage-stats */
+export const keyUsageQuery = z
+  .strictObject({ ...keyUsageFields, format, headers: csvHeaders }, { error: unknownParams })
+  .superRefine(checkRange)
+  .superRefine(checkKeyPaging)
+  .superRefine((v, ctx) => {
+    if (v.format !== "csv" && v.headers !== undefined) ctx.addIssue({ code: "custom", path: ["headers"], message: "headers applies to format=csv only" });
+  });
+export type KeyUsageInput = z.infer<typeof keyUsageQuery>;
+
+/** apiKeys.usageStats (tRPC): the same fields; tRPC's infinite queries send `direction` too. */
+export const keyUsagePageInput = z
+  .strictObject({ ...keyUsageFields, direction: z.enum(["forward", "backward"]).optional() }, { error: unknownParams })
+  .superRefine(checkRange)
+  .superRefine(checkKeyPaging)
+  .transform(({ direction: _direction, ...rest }): KeyUsageInput => ({ ...rest, format: "json" }));
+
+export const keyUsageAccount = z.object({
+  id: z.string(),
+  name: z.string().meta({ description: "The account's name; its id when the ledger has no account of that id" }),
+  deleted: z.boolean().meta({ description: "The account is soft-deleted (or unknown): the console's list does not show it" }),
+});
+
+export const keyUsageItem = usageTotals
+  .extend({
+    apiKeyId: z.string(),
+    apiKeyName: z.string().meta({ description: "The key's name; its id when the ledger has no api_keys row of it" }),
+    status: z.string().nullable().meta({ description: "api_keys.status; null when the ledger has no row of the key" }),
+    source: z.string().nullable().meta({ description: "The relay source the key came from (crs, sub2api …); null: the REST API or unknown" }),
+    deleted: z.boolean().meta({ description: "The key is soft-deleted; its usage stays counted" }),
+    lastModel: z.string().nullable(),
+    lastUsedAt: isoInstant.nullable(),
+    accounts: z.array(keyUsageAccount).meta({
+      description: `The accounts that used the key in the range, most tokens first (ties by id), at most ${MAX_KEY_ACCOUNTS}`,
+    }),
+    accountCount: z.number().int().meta({ description: "How many accounts used the key in the range" }),
+  })
+  .meta({ id: "KeyUsageItem" });
+export type KeyUsageItem = z.infer<typeof keyUsageItem>;
+
+export const keyUsageResult = z.object({
+  data: z.object({
+    items: z.array(keyUsageItem),
+    totals: usageTotals.meta({ description: "Sums over every key that matches (search), not just the page" }),
+    total: z.number().int().meta({ description: "Keys with usage in the range that match the search" }),
+    nextCursor: z.string().nullable().meta({ description: "Pass as cursor for the next page; null on the last page" }),
+    hasMore: z.boolean(),
+  }),
+  range: resolvedRange,
+  ...envelopeMeta,
+});
+export type KeyUsageResult = z.infer<typeof keyUsageResult>;

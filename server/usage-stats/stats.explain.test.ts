@@ -15,6 +15,7 @@ import {
   monthlySeriesSql,
 } from "./stats.repository";
 import { TEST_TZ, insertEvents, shInstant, spreadEvents } from "./stats.fixtures";
+import { lastHourByAccountSql, lastHourOfListSql, type LastHourWindow } from "./live.repository";
 
 /**
  * Every statement of the read path is planned against a database holding raw records and rollups
@@ -46,6 +47,11 @@ beforeAll(async () => {
   await sql`INSERT INTO usage_account_totals (account_id, requests, input_tokens, output_tokens, total_tokens, cost_nanos, last_used_at)
     SELECT id, 4000, 400000, 80000, 480000, 4938000, now() FROM accounts ON CONFLICT DO NOTHING`.execute(db);
   await sql`UPDATE accounts SET sources = (CASE abs(hashtext(id)) % 4 WHEN 0 THEN '{crs}' WHEN 1 THEN '{crs,sub2api}' WHEN 2 THEN '{sub2api}' ELSE '{}' END)::text[]`.execute(db);
+  // 60,000 records of 60 accounts over the last 40 days, every hour: what the last hour reads.
+  await sql`INSERT INTO usage_records (request_id, occurred_at, usage_date, usage_hour, account_id, api_key_id, model, input_tokens, total_tokens, total_cost)
+    SELECT 'r' || i, t, (t AT TIME ZONE ${TEST_TZ})::date, extract(hour FROM t AT TIME ZONE ${TEST_TZ})::smallint,
+           format('acc-%s', lpad((2 + i % 60)::text, 5, '0')), 'k' || (i % 7), 'm1', 100, 100, 0.001
+      FROM generate_series(1, 60000) i, LATERAL (SELECT now() - make_interval(secs => i * 57) AS t) x`.execute(db);
   await sql`ANALYZE`.execute(db);
 });
 
@@ -96,6 +102,54 @@ const statements: [string, RawBuilder<unknown>][] = [
     [`key breakdown (${label})`, keyBreakdownSql("acc-00001", plan, { sort: "cost", order: "desc", limit: 20, offset: 0 })],
   ]),
 ];
+
+interface IndexedNode extends PlanNode {
+  "Index Name"?: string;
+  "Index Cond"?: string;
+  Plans?: IndexedNode[];
+}
+
+function nodes(node: IndexedNode, out: IndexedNode[] = []): IndexedNode[] {
+  out.push(node);
+  for (const child of node.Plans ?? []) nodes(child, out);
+  return out;
+}
+
+describe("the last hour (live.repository.ts)", () => {
+  const hourAgo = new Date(Date.now() - 3_600_000);
+  const [lowDate, lowHour] = (() => {
+    const local = new Date(Date.now() - 2 * 3_600_000 + 8 * 3_600_000).toISOString();
+    return [local.slice(0, 10), Number(local.slice(11, 13))] as const;
+  })();
+  const w: LastHourWindow = { from: hourAgo, to: new Date(), lowDate, lowHour, highDate: new Date(Date.now() + 8 * 3_600_000).toISOString().slice(0, 10) };
+  it.each([
+    ["one account", lastHourByAccountSql(["acc-00001"], w)],
+    ["a page of accounts", lastHourByAccountSql(["acc-00001", "acc-00002", "acc-00003"], w)],
+  ])("%s reads records by account, date and hour", async (_label, stmt) => {
+    const r = await sql<{ "QUERY PLAN": [{ Plan: IndexedNode }] }>`EXPLAIN (FORMAT JSON) ${stmt}`.execute(tdb.handle.db);
+    const plan = r.rows[0]!["QUERY PLAN"][0].Plan;
+    const onRecords = nodes(plan).filter((n) => n["Relation Name"]?.startsWith("usage_records"));
+    expect(onRecords.length).toBeGreaterThan(0);
+    for (const n of onRecords) {
+      expect(n["Node Type"], JSON.stringify(plan)).toMatch(/Index Scan|Bitmap Heap Scan/);
+    }
+    const conds = nodes(plan).map((n) => n["Index Cond"] ?? "").join(" ");
+    expect(conds, JSON.stringify(plan)).toContain("usage_hour");
+  });
+
+  // With every one of 5,000 accounts active today the planner may rather read today's records of
+  // all of them; either way no plan reads more than the window's days by an index.
+  it("every account of the list's filters reads the window's days by an index", async () => {
+    const r = await sql<{ "QUERY PLAN": [{ Plan: IndexedNode }] }>`EXPLAIN (FORMAT JSON) ${lastHourOfListSql(filter, w)}`.execute(tdb.handle.db);
+    const all = nodes(r.rows[0]!["QUERY PLAN"][0].Plan);
+    const onRecords = all.filter((n) => n["Relation Name"]?.startsWith("usage_records"));
+    expect(onRecords.length).toBeGreaterThan(0);
+    for (const n of onRecords) expect(n["Node Type"], JSON.stringify(n)).toMatch(/Index Scan|Bitmap Heap Scan/);
+    const recordConds = all.filter((n) => n["Index Name"]?.startsWith("usage_records")).map((n) => n["Index Cond"] ?? "");
+    expect(recordConds.length).toBeGreaterThan(0);
+    for (const c of recordConds) expect(c).toMatch(/usage_date/);
+  });
+});
 
 describe("query plans", () => {
   it.each(statements)("%s reads rollups only", async (_label, stmt) => {

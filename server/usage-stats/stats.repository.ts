@@ -111,7 +111,8 @@ function windowSums(): RawBuilder<unknown> {
   return sql.raw(cols.join(", "));
 }
 
-function accountListFrom(f: AccountListFilter): RawBuilder<unknown> {
+/** The list's filters on `accounts a` (also live.repository.ts's last hour of the list). */
+export function accountListConds(f: AccountListFilter): RawBuilder<unknown> {
   const conds = [sql`a.deleted_at IS NULL`];
   if (f.platform !== undefined) conds.push(sql`a.platform = ${f.platform}`);
   if (f.status !== undefined) conds.push(sql`a.status = ${f.status}`);
@@ -121,11 +122,15 @@ function accountListFrom(f: AccountListFilter): RawBuilder<unknown> {
   // @> can use the GIN index accounts_sources_idx.
   if (f.source === NO_SOURCE) conds.push(sql`a.sources = '{}'::text[]`);
   else if (f.source !== undefined) conds.push(sql`a.sources @> ARRAY[${f.source}]::text[]`);
+  return sql.join(conds, sql` AND `);
+}
+
+function accountListFrom(f: AccountListFilter): RawBuilder<unknown> {
   return sql`FROM accounts a
     LEFT JOIN usage_account_daily d ON d.account_id = a.id AND d.usage_date = ${f.today}
     LEFT JOIN usage_account_monthly m ON m.account_id = a.id AND m.usage_month = ${firstDayOf(f.month)}
     LEFT JOIN usage_account_totals t ON t.account_id = a.id
-    WHERE ${sql.join(conds, sql` AND `)}`;
+    WHERE ${accountListConds(f)}`;
 }
 
 /**

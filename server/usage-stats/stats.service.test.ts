@@ -107,7 +107,20 @@ const todayEvents = (accountId: string, keys: string[], n: number, tag: string) 
     occurredAt: new Date(Date.parse(todayStart) + (i + 1) * 1000).toISOString(),
   }));
 
+// 近1小时 is (now − 60 min, now]: an event exactly 60 minutes old is out, one at `now` in, one a
+// millisecond later (a clock ahead) out; acc-1 has the edges, acc-5 one event mid-hour.
+const at = (ms: number) => new Date(now.getTime() + ms).toISOString();
+const lastHourEdges = [
+  { ...ev("h-out-old", "2000-01-01T00:00:00.000", "acc-1", "k-07", "gpt-5", 11), occurredAt: at(-3_600_000) },
+  { ...ev("h-in-first", "2000-01-01T00:00:00.000", "acc-1", "k-07", "gpt-5", 12), occurredAt: at(-3_599_999) },
+  { ...ev("h-in-now", "2000-01-01T00:00:00.000", "acc-1", "k-08", "claude-opus-4", 13), occurredAt: at(0) },
+  { ...ev("h-out-ahead", "2000-01-01T00:00:00.000", "acc-1", "k-08", "claude-opus-4", 14), occurredAt: at(1) },
+  { ...ev("h-acc5", "2000-01-01T00:00:00.000", "acc-5", "k5-2", "gpt-5", 15), occurredAt: at(-1_800_000) },
+];
+const inLastHour = (evs: TestEvent[]) => evs.filter((e) => Date.parse(e.occurredAt) > now.getTime() - 3_600_000 && Date.parse(e.occurredAt) <= now.getTime());
+
 const EVENTS: TestEvent[] = [
+  ...lastHourEdges,
   ...spreadEvents({ seed: 1, accountId: "acc-1", keys: ACC1_KEYS, models: MODELS, n: 500, fromIso: shInstant("2025-12-01T00:00:00.000"), toIso: todayStart }),
   ...boundary,
   ...ties,
@@ -184,6 +197,8 @@ async function checkSummary(input: Omit<AccountSummaryInput, "id" | "range"> & {
     monthly: expectedTotals(acc1.filter((e) => shDate(e.occurredAt).startsWith(thisMonth))),
     total: expectedTotals(acc1),
   });
+  expect(inLastHour(acc1).map((e) => e.requestId).sort()).toEqual(["h-in-first", "h-in-now"]);
+  expect(res.data.lastHour).toEqual(expectedTotals(inLastHour(acc1)));
   expect(res.data.account).toEqual({ id: "acc-1", name: "Claude 主账号", platform: "claude", type: "shared", status: "active", priority: 10, lastUsedAt: maxIso(acc1), sources: ["crs"] });
   return res;
 }
@@ -379,6 +394,7 @@ function expectedRow(a: (typeof ACCOUNTS)[number]): AccountUsageRow {
       monthly: expectedTotals(evs.filter((e) => shDate(e.occurredAt).startsWith(thisMonth))),
       total: expectedTotals(evs),
     },
+    lastHour: expectedTotals(inLastHour(evs)),
   };
 }
 
@@ -414,7 +430,9 @@ describe("accounts.usageStats", () => {
       daily: expectedTotals(inDays(live, today, today)),
       monthly: expectedTotals(live.filter((e) => shDate(e.occurredAt).startsWith(thisMonth))),
       total: expectedTotals(live),
+      lastHour: expectedTotals(inLastHour(live)),
     });
+    expect(inLastHour(live).length).toBe(3);
     expect(r.pagination).toEqual({ total: 5, limit: 100, offset: 0, hasMore: false });
     expect(r.availableSources).toEqual(["crs", "sub2api"]);
   });

@@ -42,7 +42,8 @@ import {
   type SeriesPoint,
   type WindowName,
 } from "./schemas";
-import { eachDay, eachMonth, firstDayOf, lastDayOf, monthOf } from "../calendar";
+import { eachDay, eachMonth, firstDayOf, lastDayOf, localDate, localDateHour, monthOf } from "../calendar";
+import { findLastHourByAccount, findLastHourOfList, type LastHourWindow } from "./live.repository";
 
 /**
  * The one service behind every usage question (REST and tRPC alike): the account list, one
@@ -68,6 +69,17 @@ const accountInfo = (a: AccountRow): AccountInfo => ({
 /** The metadata index in Redis keeps no sources (server/usage/hot-index.ts). */
 const SOURCES_UNKNOWN = "the Redis index keeps no sources of accounts";
 
+// ---- the last 60 minutes (近1小时)
+
+const HOUR_MS = 3_600_000;
+
+/** The 60 minutes up to `now`, with the local bounds of usage_records (kept in USAGE_TIMEZONE) that hold them. */
+function lastHourWindow(runtime: Runtime, now: Date): LastHourWindow {
+  const tz = runtime.config.usageTimezone;
+  const low = localDateHour(now.getTime() - 2 * HOUR_MS, tz);
+  return { from: new Date(now.getTime() - HOUR_MS), to: now, lowDate: low.date, lowHour: low.hour, highDate: localDate(now, tz) };
+}
+
 // ---- accounts.usageStats
 
 /** PostgreSQL answers for accounts not soft-deleted; the index marks a deleted one by its status. */
@@ -89,10 +101,12 @@ function accountKey(sort: AccountSort) {
   };
 }
 
-function usageRow(a: AccountWindows): AccountUsageRow {
+/** lastHour null: the Redis fallback, whose counters keep days, not minutes. */
+function usageRow(a: AccountWindows, lastHour: Fig | null): AccountUsageRow {
   return {
     ...a.info,
     usage: { daily: totals(a.windows.daily), monthly: totals(a.windows.monthly), total: totals(a.windows.total) },
+    lastHour: lastHour === null ? null : totals(lastHour),
   };
 }
 
@@ -107,18 +121,24 @@ export async function listAccountUsage(runtime: Runtime, input: AccountUsageList
     runtime,
     async (db) => {
       const filter = { platform: input.platform, status: input.status, search: input.search, source: input.source, today: c.today, month: c.month };
-      const [rows, sum, availableSources] = await Promise.all([
+      const hour = lastHourWindow(runtime, now);
+      const [rows, sum, availableSources, hourSum] = await Promise.all([
         findAccountListPage(db, filter, { sort: input.sort, order, limit, offset }),
         findAccountListSummary(db, filter),
         findAvailableSources(db),
+        findLastHourOfList(db, filter, hour),
       ]);
+      const hourOf = new Map((await findLastHourByAccount(db, rows.map((r) => r.id), hour)).map((h) => [h.account_id, figFromRow(h)]));
       return {
         availableSources,
         page: rows.map((r) =>
-          usageRow({
-            info: accountInfo(r),
-            windows: { daily: figFromRow(windowFigures(r, "daily")), monthly: figFromRow(windowFigures(r, "monthly")), total: figFromRow(windowFigures(r, "total")) },
-          }),
+          usageRow(
+            {
+              info: accountInfo(r),
+              windows: { daily: figFromRow(windowFigures(r, "daily")), monthly: figFromRow(windowFigures(r, "monthly")), total: figFromRow(windowFigures(r, "total")) },
+            },
+            hourOf.get(r.id) ?? ZERO_FIG,
+          ),
         ),
         count: sum.total_accounts,
         activeToday: sum.active_today,
@@ -127,6 +147,7 @@ export async function listAccountUsage(runtime: Runtime, input: AccountUsageList
           monthly: figFromRow(windowFigures(sum, "monthly")),
           total: figFromRow(windowFigures(sum, "total")),
         },
+        lastHour: figFromRow(hourSum) as Fig | null,
       };
     },
     async (redis, why) => {
@@ -153,7 +174,7 @@ export async function listAccountUsage(runtime: Runtime, input: AccountUsageList
       all.sort(compareBy(accountKey(input.sort), (a) => a.info.id, order));
       return {
         availableSources: [],
-        page: all.slice(offset, offset + limit).map(usageRow),
+        page: all.slice(offset, offset + limit).map((a) => usageRow(a, null)),
         count: all.length,
         activeToday: all.filter((a) => a.windows.daily.requests > 0).length,
         sums: {
@@ -161,6 +182,7 @@ export async function listAccountUsage(runtime: Runtime, input: AccountUsageList
           monthly: all.reduce((s, a) => addFig(s, a.windows.monthly), ZERO_FIG),
           total: all.reduce((s, a) => addFig(s, a.windows.total), ZERO_FIG),
         },
+        lastHour: null,
       };
     },
   );
@@ -172,6 +194,7 @@ export async function listAccountUsage(runtime: Runtime, input: AccountUsageList
       daily: totals(value.sums.daily),
       monthly: totals(value.sums.monthly),
       total: totals(value.sums.total),
+      lastHour: value.lastHour === null ? null : totals(value.lastHour),
     },
     pagination: { total: value.count, limit, offset, hasMore: offset + value.page.length < value.count },
     availableSources: value.availableSources,
@@ -200,6 +223,7 @@ interface SummaryParts {
   account: AccountInfo;
   usage: Fig;
   windows: Record<WindowName, Fig>;
+  lastHour: Fig | null;
   byModel: ModelUsage[] | null;
   series: SeriesPoint[] | null;
   /** What the Redis fallback could not answer, and why. */
@@ -220,11 +244,12 @@ export async function getAccountSummary(runtime: Runtime, input: AccountSummaryI
     async (db) => {
       const account = await findAccount(db, input.id);
       if (!account) throw notFound(input.id);
-      const [windowRows, usageRow, modelRows, seriesRows] = await Promise.all([
+      const [windowRows, usageRow, modelRows, seriesRows, hourRows] = await Promise.all([
         findAccountWindows(db, input.id, c.today, c.month),
         findAccountRangeTotals(db, input.id, range.plan),
         findModelBreakdown(db, input.id, range.plan),
         range.seriesUnit === "day" ? findDailySeries(db, input.id, range.start!, range.end!) : findMonthlySeries(db, input.id, range.plan),
+        findLastHourByAccount(db, [input.id], lastHourWindow(runtime, now)),
       ]);
       const windows = { daily: ZERO_FIG, monthly: ZERO_FIG, total: ZERO_FIG };
       for (const w of windowRows) windows[w.window_name] = figFromRow(w);
@@ -244,6 +269,7 @@ export async function getAccountSummary(runtime: Runtime, input: AccountSummaryI
         account: accountInfo(account),
         usage: figFromRow(usageRow),
         windows,
+        lastHour: hourRows[0] ? figFromRow(hourRows[0]) : ZERO_FIG,
         byModel: modelRows.map((m): ModelUsage => ({ model: m.model, ...totals(figFromRow(m)) })),
         series: fillSeries(points, seriesKeys),
       };
@@ -259,11 +285,13 @@ export async function getAccountSummary(runtime: Runtime, input: AccountSummaryI
       const models = w.kind === "t" ? null : await readModelCounters(redis, prefix, input.id, w);
       const unavailableParts = [`series: ${why}; the live counters keep no history to chart`];
       if (!models) unavailableParts.push(`byModel: ${why}; the live counters keep models per day and month only`);
+      unavailableParts.push(`lastHour: ${why}; the live counters keep days, not minutes`);
       unavailableParts.push(`account.sources: ${why}; ${SOURCES_UNKNOWN}`);
       return {
         account: { id: input.id, ...meta, lastUsedAt: iso(t!.lastUsedAt), sources: [] },
         usage: w.kind === "d" ? windows.daily : w.kind === "m" ? windows.monthly : windows.total,
         windows,
+        lastHour: null,
         byModel: models
           ? models
               .map(({ model, figures }): ModelUsage => ({ model, ...totals(figFromHot(figures)) }))
@@ -280,6 +308,7 @@ export async function getAccountSummary(runtime: Runtime, input: AccountSummaryI
       range: rangeOut(range),
       usage: totals(value.usage),
       windows: { daily: totals(value.windows.daily), monthly: totals(value.windows.monthly), total: totals(value.windows.total) },
+      lastHour: value.lastHour === null ? null : totals(value.lastHour),
       byModel: value.byModel,
       series: value.series,
     },

@@ -10,6 +10,7 @@ import type { RangeName } from "@/server/usage-stats/schemas";
 import { BreakdownTable } from "./breakdown-table";
 import { ModelTable } from "./model-table";
 import { breakdownPaging, type SummaryOutput } from "./queries";
+import { liveOptions, UpdatedAt, useRefreshMs } from "./live";
 import { TrendChart } from "./trend-chart";
 import { AccountType, EmptyState, ErrorState, errorCode, FallbackBanner, PlatformBadge, Skeleton, SourceBadges, StatusBadge, UsageFigures, useShownError } from "./ui";
 import { breakdownCsvHref, breakdownInput, summaryInput, type AccountsUrlState, type BreakdownSortName, type Order } from "./url-state";
@@ -42,8 +43,14 @@ export function AccountDrawer({
   const trpc = useTRPC();
   const [sort, setSort] = useState<{ sort: BreakdownSortName; order: Order }>({ sort: "allTokens", order: "desc" });
 
-  const summary = useQuery(trpc.accounts.summary.queryOptions(summaryInput(id, range), { placeholderData: keepPreviousData }));
-  const breakdown = useInfiniteQuery(trpc.accounts.breakdown.infiniteQueryOptions(breakdownInput(id, range, sort), { ...breakdownPaging, placeholderData: keepPreviousData }));
+  const refreshMs = useRefreshMs();
+  // The cards show today and the last hour whatever the range: the summary stays live; the key
+  // table only while its range reaches today.
+  const rangeIsLive = range.range !== "custom" || (range.to !== undefined && range.to >= localDateIn(fallbackTimezone));
+  const summary = useQuery(trpc.accounts.summary.queryOptions(summaryInput(id, range), { placeholderData: keepPreviousData, ...liveOptions(true, refreshMs) }));
+  const breakdown = useInfiniteQuery(
+    trpc.accounts.breakdown.infiniteQueryOptions(breakdownInput(id, range, sort), { ...breakdownPaging, placeholderData: keepPreviousData, ...liveOptions(rangeIsLive, refreshMs) }),
+  );
 
   const summaryFailed = useShownError(summary);
   const breakdownFailed = useShownError(breakdown);
@@ -69,6 +76,16 @@ export function AccountDrawer({
           <DrawerTitle className="truncate text-lg font-semibold" data-testid="drawer-title">
             {account?.name ?? id}
           </DrawerTitle>
+          {s && (
+            <UpdatedAt
+              testId="drawer-updated-at"
+              updatedAt={summary.dataUpdatedAt}
+              timezone={timezone}
+              fetching={summary.isFetching || breakdown.isFetching}
+              live
+              onRefresh={() => void Promise.all([summary.refetch(), breakdown.refetch()])}
+            />
+          )}
         </div>
         <DrawerClose
           data-testid="drawer-close"
@@ -204,13 +221,30 @@ function Facts({ summary, timezone }: { summary: SummaryOutput | undefined; time
 /** Today / this month / total usage; the card of the selected range is marked, not repeated below. */
 function WindowCards({ summary, selected }: { summary: SummaryOutput | undefined; selected: RangeName }) {
   const t = useTranslations("summary");
+  const tLive = useTranslations("live");
+  const tUsage = useTranslations("usage");
   const cards = [
     { key: "daily", label: t("today") },
     { key: "monthly", label: t("month") },
     { key: "total", label: t("total") },
   ] as const;
+  const lastHour = summary?.data.lastHour;
   return (
-    <div className="grid grid-cols-3 gap-2 sm:gap-3">
+    <div className="grid grid-cols-2 gap-2 sm:grid-cols-4 sm:gap-3">
+      <div className="min-w-0 rounded-lg border border-slate-200 bg-slate-50 p-2 sm:p-3" data-testid="window-last-hour">
+        <p className="text-sm text-slate-500" title={tLive("lastHourHint")}>
+          {tLive("lastHour")}
+        </p>
+        <div className="mt-1 sm:text-lg">
+          {!summary ? (
+            <Skeleton className="h-12 w-full max-w-28" />
+          ) : lastHour ? (
+            <UsageFigures usage={lastHour} prefix="window-last-hour" align="left" />
+          ) : (
+            <span className="text-slate-500">{tUsage("none")}</span>
+          )}
+        </div>
+      </div>
       {cards.map((c) => {
         const on = c.key === selected;
         return (

@@ -4,7 +4,7 @@ import { useTranslations } from "next-intl";
 import type { AccountSort } from "@/server/usage-stats/schemas";
 import { formatDateTime, formatDateTimeLong, useNumbers } from "@/app/_i18n/format";
 import type { AccountRow } from "./queries";
-import { PlatformBadge, Skeleton, SourceBadges, StatusBadge, UsageFigures } from "./ui";
+import { Money, PlatformBadge, Skeleton, SourceBadges, StatusBadge, UsageFigures } from "./ui";
 import type { Order } from "./url-state";
 
 type WindowKey = "daily" | "monthly" | "total";
@@ -84,6 +84,9 @@ export function AccountsTable({
                 </th>
               );
             })}
+            <th scope="col" className={`${th} text-right`} data-testid="col-last-hour">
+              <span title={t("live.lastHourHint")}>{t("live.lastHour")}</span>
+            </th>
             <th scope="col" className={th} aria-sort={ariaSort(["lastUsedAt"])} data-testid="col-last-used">
               <SortButton label={t("col.lastUsed")} active={sort === "lastUsedAt"} order={order} onClick={() => onSort("lastUsedAt")} />
             </th>
@@ -96,7 +99,7 @@ export function AccountsTable({
           {!rows &&
             Array.from({ length: 6 }, (_, i) => (
               <tr key={i} className="block p-4 md:table-row md:border-b md:border-slate-100 md:p-0" aria-hidden>
-                {Array.from({ length: 10 }, (_, j) => (
+                {Array.from({ length: 11 }, (_, j) => (
                   <td key={j} className={`${j > 0 ? "hidden" : "block"} md:table-cell md:px-3 md:py-3`}>
                     <Skeleton className="h-4 w-full max-w-24" />
                   </td>
@@ -105,7 +108,7 @@ export function AccountsTable({
             ))}
           {rows?.length === 0 && (
             <tr className="block md:table-row">
-              <td colSpan={10} className="block px-3 py-12 text-center md:table-cell" data-testid="accounts-empty">
+              <td colSpan={11} className="block px-3 py-12 text-center md:table-cell" data-testid="accounts-empty">
                 <p className="font-medium text-slate-700">{t("list.empty")}</p>
                 <p className="text-sm text-slate-500">{t("list.emptyHint")}</p>
               </td>
@@ -166,8 +169,11 @@ export function AccountsTable({
                     <UsageFigures usage={a.usage[c.key]} prefix={c.key} align="responsive" />
                   </td>
                 ))}
+                <td className={`col-span-3 row-start-4 text-xs md:text-right md:text-sm ${cell}`} data-testid="last-hour">
+                  <LastHour usage={a.lastHour} />
+                </td>
                 <td
-                  className={`col-span-3 row-start-4 whitespace-nowrap text-xs text-slate-600 tabular-nums md:text-sm ${cell}`}
+                  className={`col-span-3 row-start-5 whitespace-nowrap text-xs text-slate-600 tabular-nums md:text-sm ${cell}`}
                   data-testid="last-used"
                   data-value={a.lastUsedAt ?? ""}
                   title={formatDateTimeLong(a.lastUsedAt, timezone)}
@@ -211,5 +217,22 @@ function SortButton({ label, active, order, onClick, small }: { label: string; a
         {active ? (order === "asc" ? "▲" : "▼") : "↕"}
       </span>
     </button>
+  );
+}
+
+/** 近1小时: who is spending now — the cost and requests of the last 60 minutes; a dash from the Redis fallback. */
+function LastHour({ usage }: { usage: AccountRow["lastHour"] }) {
+  const t = useTranslations();
+  const n = useNumbers();
+  if (!usage) return <span className="text-slate-500">{t("usage.none")}</span>;
+  const idle = usage.requests === 0 && usage.cost === 0;
+  return (
+    <span className={`inline-flex items-baseline gap-1 whitespace-nowrap tabular-nums md:flex-col md:items-end md:gap-0 ${idle ? "text-slate-500" : ""}`}>
+      <span className="text-slate-500 md:hidden">{t("live.lastHour")}</span>
+      <Money usd={usage.cost} testId="last-hour-cost" className={idle ? "" : "font-medium text-slate-900"} />
+      <span className="text-xs text-slate-500" data-testid="last-hour-requests" data-value={usage.requests}>
+        {t("usage.requests", { value: n.compact(usage.requests) })}
+      </span>
+    </span>
   );
 }

@@ -1,6 +1,6 @@
 "use client";
 
-import { keepPreviousData, useQuery } from "@tanstack/react-query";
+import { keepPreviousData, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useLocale, useTranslations } from "next-intl";
 import { useQueryStates } from "nuqs";
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
@@ -8,6 +8,7 @@ import { useTRPC } from "@/app/_components/trpc-provider";
 import { useNumbers } from "@/app/_i18n/format";
 import { AccountDrawer } from "./account-drawer";
 import { AccountsTable } from "./accounts-table";
+import { liveOptions, RefreshContext, UpdatedAt, useRefreshMs } from "./live";
 import { Pagination } from "./pagination";
 import type { UsageListOutput } from "./queries";
 import { NO_SOURCE } from "@/server/usage-stats/source-filter";
@@ -30,7 +31,15 @@ import {
 
 const FALLBACK_TIMEZONE = "Asia/Shanghai";
 
-export function AccountsView() {
+export function AccountsView({ refreshSeconds }: { refreshSeconds: number }) {
+  return (
+    <RefreshContext value={refreshSeconds * 1000}>
+      <Accounts />
+    </RefreshContext>
+  );
+}
+
+function Accounts() {
   const t = useTranslations();
   const tSort = useTranslations("sort");
   const locale = useLocale();
@@ -47,7 +56,10 @@ export function AccountsView() {
     [setRaw],
   );
 
-  const list = useQuery(trpc.accounts.usageStats.queryOptions(listInput(state), { placeholderData: keepPreviousData }));
+  const refreshMs = useRefreshMs();
+  const queryClient = useQueryClient();
+  // The list always shows today (and the last hour): it stays live.
+  const list = useQuery(trpc.accounts.usageStats.queryOptions(listInput(state), { placeholderData: keepPreviousData, ...liveOptions(true, refreshMs) }));
   const data: UsageListOutput | undefined = list.data;
   const timezone = data?.timezone ?? FALLBACK_TIMEZONE;
 
@@ -79,6 +91,16 @@ export function AccountsView() {
             {t("app.title")}
           </h1>
           <p className="text-sm text-slate-500">{t("app.subtitle")}</p>
+          <div className="mt-1">
+            <UpdatedAt
+              updatedAt={list.dataUpdatedAt}
+              timezone={timezone}
+              fetching={list.isFetching}
+              live
+              // The refresh button refreshes the open drawer too.
+              onRefresh={() => void queryClient.invalidateQueries({ queryKey: trpc.accounts.pathKey() })}
+            />
+          </div>
         </header>
 
         {data?.source === "redis" && <FallbackBanner />}
@@ -264,6 +286,8 @@ function sortLabel(t: ReturnType<typeof useTranslations<"sort">>, sort: string):
 function SummaryCards({ data, loading }: { data: UsageListOutput | undefined; loading: boolean }) {
   const t = useTranslations("summary");
   const tl = useTranslations("list");
+  const tLive = useTranslations("live");
+  const tUsage = useTranslations("usage");
   const n = useNumbers();
   const s = data?.summary;
   const card = "min-w-0 rounded-lg border border-slate-200 bg-white p-3 shadow-sm sm:p-4";
@@ -273,8 +297,8 @@ function SummaryCards({ data, loading }: { data: UsageListOutput | undefined; lo
     { key: "total", label: t("total") },
   ] as const;
   return (
-    <section aria-label={t("accounts")} className="grid grid-cols-6 gap-2 sm:gap-3 xl:grid-cols-5" data-testid="summary-cards">
-      <div className={`${card} col-span-3 xl:col-span-1`}>
+    <section aria-label={t("accounts")} className="grid grid-cols-6 gap-2 sm:gap-3" data-testid="summary-cards">
+      <div className={`${card} col-span-2 xl:col-span-1`}>
         <p className="text-sm text-slate-500">{t("accounts")}</p>
         {s ? (
           <p className="mt-1 text-2xl font-semibold tabular-nums" data-testid="summary-accounts" data-value={s.totalAccounts}>
@@ -284,7 +308,7 @@ function SummaryCards({ data, loading }: { data: UsageListOutput | undefined; lo
           <Skeleton className="mt-2 h-7 w-16" />
         )}
       </div>
-      <div className={`${card} col-span-3 xl:col-span-1`}>
+      <div className={`${card} col-span-2 xl:col-span-1`}>
         <p className="text-sm text-slate-500">{t("activeToday")}</p>
         {s ? (
           <p className="mt-1 text-2xl font-semibold tabular-nums">
@@ -297,6 +321,22 @@ function SummaryCards({ data, loading }: { data: UsageListOutput | undefined; lo
           </p>
         ) : (
           <Skeleton className="mt-2 h-7 w-16" />
+        )}
+      </div>
+      <div className={`${card} col-span-2 xl:col-span-1`} data-testid="summary-last-hour">
+        <p className="text-sm text-slate-500" title={tLive("lastHourHint")}>
+          {tLive("lastHour")}
+        </p>
+        {s ? (
+          s.lastHour ? (
+            <div className="mt-1 sm:text-lg">
+              <UsageFigures usage={s.lastHour} prefix="summary-last-hour" align="left" />
+            </div>
+          ) : (
+            <p className="mt-1 text-slate-500">{tUsage("none")}</p>
+          )
+        ) : (
+          <Skeleton className="mt-2 h-12 w-28" />
         )}
       </div>
       {windows.map((w) => (

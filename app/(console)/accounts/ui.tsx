@@ -177,37 +177,81 @@ export function Money({ usd, testId, className = "" }: { usd: number; testId?: s
 }
 
 const ALIGN = { left: "items-start", right: "items-end text-right", responsive: "items-start md:items-end md:text-right" } as const;
+const ROW = { left: "justify-start", right: "justify-end", responsive: "justify-start md:justify-end" } as const;
 
 /**
- * Cost, tokens and requests of one window in human form; the exact values are in the title (for
- * people) and data-value (for tests), under data-testid `<prefix>-cost|tokens|requests`.
+ * 毛利 = rated − real, in exact micro-USD (the API's money has 6 decimals), and its rate of the
+ * rated cost (null when nothing was billed).
+ */
+export function marginOf(usage: Pick<Totals, "cost" | "ratedCost">): { usd: number; rate: number | null } {
+  const rated = Math.round(usage.ratedCost * 1e6);
+  const micros = rated - Math.round(usage.cost * 1e6);
+  return { usd: micros / 1e6, rate: rated > 0 ? micros / rated : null };
+}
+
+/** A labelled amount: 成本 $1.23 (the label's title explains it). */
+function LabelledMoney({ label, hint, usd, testId, strong, align }: { label: string; hint: string; usd: number; testId: string; strong?: boolean; align: keyof typeof ROW }) {
+  return (
+    <span className={`flex items-baseline gap-1 whitespace-nowrap ${ROW[align]}`}>
+      <span className="text-[11px] text-slate-500" title={hint}>
+        {label}
+      </span>
+      <Money usd={usd} testId={testId} className={strong ? "font-medium text-slate-900" : "text-slate-700"} />
+    </span>
+  );
+}
+
+/**
+ * One window's figures in human form: 成本 (real cost), 计费 (rated cost), 毛利 and its rate,
+ * then tokens and requests. Exact values are in the titles (for people) and data-value (for
+ * tests), under data-testid `<prefix>-cost|rated-cost|margin|margin-rate|tokens|requests`.
  */
 export function UsageFigures({ usage, prefix, requests = true, align = "right" }: { usage: Totals; prefix: string; requests?: boolean; align?: "left" | "right" | "responsive" }) {
   const n = useNumbers();
   const t = useTranslations("usage");
-  const idle = usage.requests === 0 && usage.allTokens === 0 && usage.cost === 0;
+  const idle = usage.requests === 0 && usage.allTokens === 0 && usage.cost === 0 && usage.ratedCost === 0;
+  const margin = marginOf(usage);
   return (
-    <div className={`flex flex-col whitespace-nowrap leading-tight tabular-nums ${ALIGN[align]} ${idle ? "text-slate-500" : ""}`}>
-      <Money usd={usage.cost} testId={`${prefix}-cost`} className={idle ? "" : "font-medium text-slate-900"} />
-      <span
-        data-testid={`${prefix}-tokens`}
-        data-value={usage.allTokens}
-        title={t("tokensExact", {
-          value: n.int(usage.allTokens),
-          input: n.int(usage.inputTokens),
-          output: n.int(usage.outputTokens),
-          cacheCreate: n.int(usage.cacheCreateTokens),
-          cacheRead: n.int(usage.cacheReadTokens),
-        })}
-        className="text-xs text-slate-600"
-      >
-        {t("tokens", { value: n.compact(usage.allTokens) })}
-      </span>
-      {requests && (
-        <span data-testid={`${prefix}-requests`} data-value={usage.requests} title={t("requests", { value: n.int(usage.requests) })} className="text-xs text-slate-500">
-          {t("requests", { value: n.compact(usage.requests) })}
+    <div className={`flex min-w-0 flex-col leading-tight tabular-nums ${ALIGN[align]} ${idle ? "text-slate-500" : ""}`}>
+      <LabelledMoney label={t("cost")} hint={t("costHint")} usd={usage.cost} testId={`${prefix}-cost`} strong={!idle} align={align} />
+      <LabelledMoney label={t("rated")} hint={t("ratedHint")} usd={usage.ratedCost} testId={`${prefix}-rated-cost`} align={align} />
+      <span className={`flex flex-wrap items-baseline gap-x-1 whitespace-nowrap ${ROW[align]}`}>
+        <span className="text-[11px] text-slate-500" title={t("marginHint")}>
+          {t("margin")}
         </span>
-      )}
+        <Money usd={margin.usd} testId={`${prefix}-margin`} className={margin.usd < 0 ? "text-rose-700" : "text-slate-700"} />
+        {margin.rate !== null && (
+          <span className="text-[11px] text-slate-500" data-testid={`${prefix}-margin-rate`} data-value={margin.rate}>
+            {n.percent(margin.rate)}
+          </span>
+        )}
+      </span>
+      <span className={`flex flex-wrap gap-x-1 text-xs text-slate-600 ${ROW[align]}`}>
+        <span
+          className="whitespace-nowrap"
+          data-testid={`${prefix}-tokens`}
+          data-value={usage.allTokens}
+          title={t("tokensExact", {
+            value: n.int(usage.allTokens),
+            input: n.int(usage.inputTokens),
+            output: n.int(usage.outputTokens),
+            cacheCreate: n.int(usage.cacheCreateTokens),
+            cacheRead: n.int(usage.cacheReadTokens),
+          })}
+        >
+          {t("tokens", { value: n.compact(usage.allTokens) })}
+        </span>
+        {requests && (
+          <>
+            <span aria-hidden className="text-slate-400">
+              ·
+            </span>
+            <span data-testid={`${prefix}-requests`} data-value={usage.requests} title={t("requests", { value: n.int(usage.requests) })} className="whitespace-nowrap text-slate-500">
+              {t("requests", { value: n.compact(usage.requests) })}
+            </span>
+          </>
+        )}
+      </span>
     </div>
   );
 }

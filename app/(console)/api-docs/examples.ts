@@ -39,6 +39,7 @@ export const EXAMPLES: Record<string, RouteExample> = {
   getAccountsIdUsageStats: { params: { id: "acc-1" }, query: "range=monthly&month=2026-12" },
   getAccountsIdUsageBreakdown: { params: { id: "acc-1" }, query: "range=custom&start=2026-12-01&end=2026-12-07&format=csv&headers=zh-CN" },
   getApiKeys: { query: "accountId=acc-1" },
+  getApiKeysUsageStats: { query: "range=monthly&sort=cost&order=desc&limit=50" },
   putApiKeysId: { params: { id: "key-1" }, body: { name: "Team A", accountId: "acc-1", status: "active", dailyCostLimit: "50" } },
   deleteApiKeysId: { params: { id: "key-1" } },
   postAuthLogin: { body: { username: "admin", password: "<password>" } },

@@ -38,6 +38,10 @@ export const ZH_OPERATIONS: Record<string, { summary: string; description?: stri
     description: "顺序稳定（相同时按 Key ID），用 nextOffset 翻页既不重复也不遗漏。",
   },
   getApiKeys: { summary: "API Key 列表" },
+  getApiKeysUsageStats: {
+    summary: "所有 API Key 跨账号的用量：搜索、按任一指标排序、游标翻页，可导出 CSV",
+    description: "一个 Key 的数字是它在范围内用过的所有账号之和；`cursor` 为上一页的 nextCursor。需要 PostgreSQL（Redis 回退时返回 503）。",
+  },
   putApiKeysId: { summary: "创建或更新 API Key（只存哈希，从不存 Key 本身）" },
   deleteApiKeysId: { summary: "删除 API Key（软删除）" },
   postAuthLogin: { summary: "登录并设置会话 Cookie（浏览器未启用 JavaScript 时的表单提交返回 303）" },
@@ -91,6 +95,7 @@ export const ZH_PARAMS: Record<string, string> = {
   start: "range=custom：第一天（含）",
   end: "range=custom：最后一天（含）",
   accountId: "只看这个账号的 Key（中转侧的账号 ID）",
+  cursor: "上一页返回的游标（nextCursor），接着往下读",
   "putAccountsId:id": "账号 ID（中转侧的 ID）",
   "deleteAccountsId:id": "账号 ID",
   "getAccountsIdUsageStats:id": "账号 ID",

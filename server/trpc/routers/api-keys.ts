@@ -1,5 +1,7 @@
 import { deleteApiKey, listApiKeys, upsertApiKey } from "../../accounts/accounts.service";
 import { deleteByIdInput, listApiKeysInput, upsertApiKeyInput } from "../../accounts/schemas";
+import { keyUsagePageInput } from "../../usage-stats/schemas";
+import { listKeyUsage } from "../../usage-stats/keys.service";
 import { createTRPCRouter, protectedProcedure } from "../init";
 
 export const apiKeysRouter = createTRPCRouter({
@@ -12,4 +14,8 @@ export const apiKeysRouter = createTRPCRouter({
   list: protectedProcedure("usage:read")
     .input(listApiKeysInput)
     .query(({ ctx, input }) => listApiKeys(ctx.runtime, input)),
+  /** Keys across every account in a range, keyset-paged by `cursor` (tRPC's infinite queries drive it); CSV from the REST route. */
+  usageStats: protectedProcedure("usage:read")
+    .input(keyUsagePageInput)
+    .query(({ ctx, input }) => listKeyUsage(ctx.runtime, input)),
 });

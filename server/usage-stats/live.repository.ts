@@ -1,0 +1,69 @@
+import { sql, type RawBuilder } from "kysely";
+import { MEASURES, recordValueSql } from "../../db/measures";
+import type { Db } from "../../db/types";
+import { accountListConds, type AccountListFilter, type FigureRow } from "./stats.repository";
+
+/**
+ * The last 60 minutes (近1小时): the one read of the console that the rollups cannot answer, since
+ * they keep days. It reads usage_records through usage_records_account_hour_idx (account_id,
+ * usage_date, usage_hour: migration 0014), bounded below by the local hour an hour before the
+ * window starts — a clock set back (DST) repeats at most one hour — so it visits about two hours
+ * of the accounts' records whatever their history; occurred_at then cuts the window exactly.
+ */
+
+const ANSWERED = MEASURES.filter((m) => m.read);
+// As the rollups keep them: counts int8, money in integer nano-USD (numeric, exact).
+const sumOf = (m: (typeof ANSWERED)[number]) =>
+  m.kind === "money"
+    ? `(coalesce(sum(${recordValueSql(m)}), 0) * 1000000000)::numeric(40, 0) AS ${m.column}`
+    : `coalesce(sum(${recordValueSql(m)}), 0)::int8 AS ${m.column}`;
+const SUMS = sql.raw([...ANSWERED.map(sumOf), "max(r.occurred_at) AS last_used_at"].join(", "));
+
+/** The window (from, to] and the local (date, hour) its records cannot precede nor follow. */
+export interface LastHourWindow {
+  from: Date;
+  to: Date;
+  /** Local date and hour (USAGE_TIMEZONE, as usage_records keeps them) of from − 1 h. */
+  lowDate: string;
+  lowHour: number;
+  /** Local date of `to`. */
+  highDate: string;
+}
+
+const bounds = (w: LastHourWindow) =>
+  sql`(r.usage_date, r.usage_hour) >= (${w.lowDate}::date, ${w.lowHour}::smallint) AND r.usage_date <= ${w.highDate}::date
+    AND r.occurred_at > ${w.from} AND r.occurred_at <= ${w.to}`;
+
+export interface AccountLastHourRow extends FigureRow {
+  account_id: string;
+}
+
+export function lastHourByAccountSql(accountIds: readonly string[], w: LastHourWindow): RawBuilder<AccountLastHourRow> {
+  return sql<AccountLastHourRow>`SELECT r.account_id, ${SUMS} FROM usage_records r
+    WHERE r.account_id = ANY(${[...accountIds]}::text[]) AND ${bounds(w)}
+    GROUP BY r.account_id`;
+}
+
+/** The last hour of each account given (a page of the list, or one account); accounts without usage are absent. */
+export async function findLastHourByAccount(db: Db, accountIds: readonly string[], w: LastHourWindow): Promise<AccountLastHourRow[]> {
+  if (accountIds.length === 0) return [];
+  return (await lastHourByAccountSql(accountIds, w).execute(db)).rows;
+}
+
+/**
+ * The last hour of every account the list's filters select: only accounts with usage on the
+ * window's local days can have any, so the rollup of those days names them (an index probe each).
+ */
+export function lastHourOfListSql(f: AccountListFilter, w: LastHourWindow): RawBuilder<FigureRow> {
+  return sql<FigureRow>`SELECT ${SUMS} FROM usage_records r
+    WHERE r.account_id IN (
+      SELECT DISTINCT a.id FROM accounts a JOIN usage_account_daily d ON d.account_id = a.id AND d.usage_date BETWEEN ${w.lowDate}::date AND ${w.highDate}::date
+       WHERE ${accountListConds(f)})
+      AND ${bounds(w)}`;
+}
+
+export async function findLastHourOfList(db: Db, f: AccountListFilter, w: LastHourWindow): Promise<FigureRow> {
+  const row = (await lastHourOfListSql(f, w).execute(db)).rows[0];
+  if (!row) throw new Error("aggregate query returned no row");
+  return row;
+}

@@ -88,6 +88,8 @@ for (const lang of LANGS) {
 
 for (const theme of ["light", "dark"] as const) {
   test(`${theme} theme: readable contrast (axe colour-contrast) on every page and the drawer`, async ({ page }) => {
+    // axe walks every node of /api-docs: slow on a busy machine.
+    test.setTimeout(180_000);
     await setCookie(page, "theme", theme);
     await visit(page, "/login");
     await expect(page.locator("html")).toHaveAttribute("data-theme", theme);
@@ -96,8 +98,7 @@ for (const theme of ["light", "dark"] as const) {
     await expectReadable(page, "/accounts");
     const id = await firstAccountId(page);
     await visit(page, `/accounts?account=${id}`);
-    await expect(page.getByTestId("breakdown-body").locator("tr").first()).toBeVisible();
-    await expect(page.getByTestId("models-table")).toBeVisible();
+    await expect(page.getByTestId("breakdown-body").locator("tr[data-key-id]").first().or(page.getByTestId("range-empty"))).toBeVisible();
     await expectReadable(page, "the drawer");
     for (const path of ["/settings/tokens", "/api-docs"]) {
       await visit(page, path);

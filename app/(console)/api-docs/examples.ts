@@ -37,7 +37,7 @@ export const EXAMPLES: Record<string, RouteExample> = {
   deleteAccountsId: { params: { id: "acc-1" } },
   getAccountsUsageStats: { query: "sort=daily.cost&order=desc&limit=50" },
   getAccountsIdUsageStats: { params: { id: "acc-1" }, query: "range=monthly&month=2026-12" },
-  getAccountsIdUsageBreakdown: { params: { id: "acc-1" }, query: "range=custom&start=2026-12-01&end=2026-12-07&format=csv&headers=zh-CN" },
+  getAccountsIdUsageBreakdown: { params: { id: "acc-1" }, query: "range=monthly&format=csv&headers=zh-CN" },
   getApiKeys: { query: "accountId=acc-1" },
   getApiKeysUsageStats: { query: "range=monthly&sort=cost&order=desc&limit=50" },
   putApiKeysId: { params: { id: "key-1" }, body: { name: "Team A", accountId: "acc-1", status: "active", dailyCostLimit: "50" } },
@@ -57,7 +57,7 @@ const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 /**
  * The curl command of a route: Bearer token from $TOKEN (sign-in and sign-out use the session
- * cookie jar instead), JSON bodies as one line.
+ * cookie jar instead), JSON bodies indented (a shell's single quotes span lines).
  */
 export function curlOf(method: string, path: string, scope: string | undefined, example: RouteExample, origin: string): string {
   const filled = path.replace(/\{(\w+)\}/g, (_, name: string) => encodeURIComponent(example.params?.[name] ?? `<${name}>`));
@@ -68,7 +68,7 @@ export function curlOf(method: string, path: string, scope: string | undefined, 
   else lines.push(`-H "Authorization: Bearer $TOKEN"`);
   if (example.body !== undefined) {
     lines.push(`-H 'Content-Type: application/json'`);
-    lines.push(`-d ${quote(JSON.stringify(example.body))}`);
+    lines.push(`-d ${quote(JSON.stringify(example.body, null, 2))}`);
   }
   return lines.join(" \\\n  ");
 }

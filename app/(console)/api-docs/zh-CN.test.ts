@@ -36,7 +36,7 @@ describe("the API docs' parameters and examples", () => {
     expect(Object.keys(EXAMPLES).sort()).toEqual(ops.map((o) => o.operationId).sort());
     const curl = curlOf("get", "/admin/accounts/{id}/usage-stats", "usage:read", EXAMPLES.getAccountsIdUsageStats!, "https://usage.example.com");
     expect(curl).toBe(`curl -sS 'https://usage.example.com/admin/accounts/acc-1/usage-stats?range=monthly&month=2026-12' \\\n  -H "Authorization: Bearer $TOKEN"`);
-    expect(curlOf("post", "/admin/tokens", "admin", EXAMPLES.postTokens!, "http://h")).toContain(`-d '{"name":"relay writer","scope":"usage:write"}'`);
+    expect(curlOf("post", "/admin/tokens", "admin", EXAMPLES.postTokens!, "http://h")).toContain(`-d '{\n  "name": "relay writer",\n  "scope": "usage:write"\n}'`);
     expect(curlOf("post", "/admin/auth/login", "public", EXAMPLES.postAuthLogin!, "http://h")).toContain(`-H 'Origin: http://h' -c cookies.txt -b cookies.txt`);
   });
 });

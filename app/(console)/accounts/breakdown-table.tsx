@@ -149,7 +149,7 @@ export function BreakdownTable({
                   {label(t("ratedCost"))}
                   <Money usd={k.ratedCost} testId="key-rated-cost" />
                 </td>
-                <td className={`col-span-2 md:w-52 ${cell}`}>
+                <td className={`col-span-2 md:min-w-32 ${cell}`}>
                   <ShareBar tokens={k.share.tokens} cost={k.share.cost} />
                 </td>
                 <td className={`min-w-0 font-mono text-xs text-slate-700 wrap-anywhere md:whitespace-nowrap md:wrap-normal ${cell}`}>
@@ -239,7 +239,8 @@ function ShareBar({ tokens, cost }: { tokens: number; cost: number }) {
   const n = useNumbers();
   const pct = Math.max(0, Math.min(1, tokens));
   return (
-    <div className="flex items-center gap-2 whitespace-nowrap text-xs tabular-nums">
+    // One line when the drawer is wide enough; the cost share wraps under rather than push the table wider than the drawer.
+    <div className="flex flex-wrap items-center gap-x-2 gap-y-0.5 text-xs tabular-nums">
       <div
         role="meter"
         aria-label={`${t("tokenShare")} ${n.percent(tokens)}`}
@@ -250,13 +251,13 @@ function ShareBar({ tokens, cost }: { tokens: number; cost: number }) {
       >
         <div className="h-full rounded-full bg-brand-500" style={{ width: `${pct * 100}%` }} />
       </div>
-      <span className="text-slate-800">
+      <span className="whitespace-nowrap text-slate-800">
         <span className="text-slate-500 md:hidden">{t("tokenShare")} </span>
         <span className="font-medium" data-testid="key-share-tokens" data-value={tokens}>
           {n.percent(tokens)}
         </span>
       </span>
-      <span className="text-slate-500">
+      <span className="whitespace-nowrap text-slate-500">
         {t("costShare")}{" "}
         <span data-testid="key-share-cost" data-value={cost}>
           {n.percent(cost)}

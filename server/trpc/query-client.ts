@@ -1,11 +1,6 @@
 import { defaultShouldDehydrateQuery, isServer, QueryClient } from "@tanstack/react-query";
 import { TRPCClientError } from "@trpc/client";
 
-/**
- * One QueryClient recipe for the server (one per request, see server.tsx) and the browser (one
- * per tab). Pending queries are dehydrated too, so a server component can start a slow query
- * without awaiting it and the promise streams to the client.
- */
 const EXPECTED_FAILURE = "__expectedFailure";
 
 /** What a server-side prefetch that failed as expected dehydrates to (see server.tsx's HydrateClient). */
@@ -19,6 +14,11 @@ function deserializeData(data: unknown): unknown {
   return data;
 }
 
+/**
+ * One QueryClient recipe for the server (one per request, see server.tsx) and the browser (one
+ * per tab). Pending queries are dehydrated too, so a server component can start a slow query
+ * without awaiting it and the promise streams to the client.
+ */
 export function makeQueryClient() {
   return new QueryClient({
     defaultOptions: {

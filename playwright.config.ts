@@ -65,6 +65,8 @@ export default defineConfig({
       REDIS_URL: stores.redisUrl,
       REDIS_KEY_PREFIX: env.E2E_REDIS_PREFIX,
       USAGE_TIMEZONE: "Asia/Shanghai",
+      // The console's ¥ display (e2e/polish.spec.ts); figures stay USD.
+      DISPLAY_CNY_PER_USD: "7.2",
       // e2e/live-console.spec.ts waits for figures to move on their own: a short interval.
       CONSOLE_REFRESH_SECONDS: "5",
       NEXT_TELEMETRY_DISABLED: "1",

@@ -13,6 +13,12 @@ import {
   type DemoFigures,
 } from "./demo";
 import { parseCsv } from "../server/testing/csv";
+import { columnLabel } from "../server/usage-stats/csv-headers";
+
+/** zh-CN header label → stable column name, for the breakdown's labelled header row. */
+const STABLE_NAME = new Map(
+  ["apiKeyId", "apiKeyName", "requests", "allTokens", "cost", "ratedCost", "lastUsedAt", "margin", "marginRate"].map((n) => [columnLabel(n, "zh-CN"), n]),
+);
 
 /**
  * The accounts page and the drawer against demo data written through the recording services:
@@ -232,9 +238,13 @@ test("search, filters and sort live in the URL and survive a reload", async ({ p
   const byCostAsc = [...demo].sort((x, y) => x.usage.total.costMicros - y.usage.total.costMicros || (x.id < y.id ? -1 : 1));
   await expect.poll(async () => shownAccountIds(page)).toEqual(byCostAsc.map((a) => a.id));
 
-  // Sort by today's tokens from the header's secondary button, then by priority.
-  await page.getByTestId("col-daily").getByRole("button", { name: /总 tokens/ }).click();
+  // Sort by today's tokens from the sort select (the header sorts each window by cost), then by priority.
+  await page.getByTestId("sort-select").selectOption("daily.allTokens");
   await expect(page).toHaveURL(/sort=daily\.allTokens/);
+  // The sorted window is the highlighted column, and says by which figure.
+  await expect(page.getByTestId("col-daily")).toHaveAttribute("data-sorted", "true");
+  await expect(page.getByTestId("col-total")).toHaveAttribute("data-sorted", "false");
+  await expect(page.getByTestId("col-daily")).toContainText("总 tokens");
   const byDailyTokens = [...demo].sort((x, y) => y.usage.daily.allTokens - x.usage.daily.allTokens || (x.id < y.id ? -1 : 1));
   await expect.poll(async () => shownAccountIds(page)).toEqual(byDailyTokens.map((a) => a.id));
   await page.getByTestId("col-priority").getByRole("button").click();
@@ -283,7 +293,8 @@ test("CSV exports: the list with the current filters, the breakdown with the cur
   const [listDownload] = await Promise.all([page.waitForEvent("download"), page.getByTestId("export-accounts-csv").click()]);
   const listCsv = parseCsv(fs.readFileSync((await listDownload.path())!, "utf8"));
   const header = listCsv[0]!;
-  const col = (name: string) => header.indexOf(name);
+  // The console's export labels its header row in the page's language (the API's default is the stable names).
+  const col = (name: string) => header.indexOf(columnLabel(name, "zh-CN"));
   expect(col("total.cost")).toBeGreaterThan(0);
   const body = listCsv.slice(1).filter((r) => r.length > 1);
   expect(body.map((r) => r[col("id")]).sort()).toEqual(figures.accounts.map((a) => a.id).sort());
@@ -302,13 +313,16 @@ test("CSV exports: the list with the current filters, the breakdown with the cur
   await expect(dialog(page).getByTestId("export-breakdown-csv")).toHaveAttribute("href", /range=monthly/);
   const [bDownload] = await Promise.all([page.waitForEvent("download"), dialog(page).getByTestId("export-breakdown-csv").click()]);
   const bCsv = parseCsv(fs.readFileSync((await bDownload.path())!, "utf8"));
-  const bh = bCsv[0]!;
+  const bh = bCsv[0]!.map((label) => STABLE_NAME.get(label) ?? label);
   const rows = bCsv.slice(1).filter((r) => r.length > 1);
   const monthly = expectedKeyOrder(keys(), "monthly");
   expect(rows.map((r) => r[bh.indexOf("apiKeyId")])).toEqual(monthly.map((k) => k.apiKeyId));
   for (const [i, k] of monthly.entries()) {
     expect(Number(rows[i]![bh.indexOf("cost")])).toBe(k.usage.monthly.cost);
     expect(Number(rows[i]![bh.indexOf("allTokens")])).toBe(k.usage.monthly.allTokens);
+    // 毛利 = rated − real cost, to the micro-USD.
+    const micros = (v: string) => Math.round(Number(v) * 1e6);
+    expect(micros(rows[i]![bh.indexOf("margin")]!)).toBe(micros(rows[i]![bh.indexOf("ratedCost")]!) - micros(rows[i]![bh.indexOf("cost")]!));
   }
 });
 

@@ -82,6 +82,14 @@ describe("configuration", () => {
     expect(() => parseConfig({ CSV_MAX_CONCURRENT_EXPORTS_PER_TOKEN: "0" })).toThrow(/CSV_MAX_CONCURRENT_EXPORTS_PER_TOKEN must be an integer from 1 to 64/);
   });
 
+  it("DISPLAY_CNY_PER_USD: a positive, bounded rate for the console's ¥ display, off by default", () => {
+    expect(parseConfig({}).displayCnyPerUsd).toBeUndefined();
+    expect(parseConfig({ DISPLAY_CNY_PER_USD: "7.2" }).displayCnyPerUsd).toBe(7.2);
+    for (const bad of ["0", "-7", "abc", "7,2", "1e3", "1000.5", "7.1234567"]) {
+      expect(() => parseConfig({ DISPLAY_CNY_PER_USD: bad }), bad).toThrow(/DISPLAY_CNY_PER_USD must be a number of yuan per US dollar/);
+    }
+  });
+
   it("REDIS_CLUSTER_NODES selects a cluster (REDIS_URL, when set, wins)", () => {
     expect(parseConfig({ REDIS_CLUSTER_NODES: " 10.0.0.1:7000, 10.0.0.2:7001 " }).redisUrl).toBe("redis-cluster://10.0.0.1:7000,10.0.0.2:7001");
     expect(parseConfig({ REDIS_URL: "redis://r:6379", REDIS_CLUSTER_NODES: "10.0.0.1:7000" }).redisUrl).toBe("redis://r:6379");

@@ -196,6 +196,18 @@ const envSchema = z.object({
   NEWAPI_SOURCE: sourceName("NEWAPI_SOURCE", "newapi"),
   NEWAPI_FOLLOW_IN_APP: bool("NEWAPI_FOLLOW_IN_APP", true),
   NEWAPI_POLL_INTERVAL_MS: int("NEWAPI_POLL_INTERVAL_MS", 2000, 100, 600000),
+  DISPLAY_CNY_PER_USD: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === "") return undefined;
+      const n = Number(v);
+      if (!/^\d+(\.\d{1,6})?$/.test(v.trim()) || !(n >= 0.01 && n <= 1000)) {
+        ctx.addIssue({ code: "custom", message: `DISPLAY_CNY_PER_USD must be a number of yuan per US dollar from 0.01 to 1000 with at most 6 decimals (e.g. 7.2), got "${v}"` });
+        return z.NEVER;
+      }
+      return n;
+    }),
 })
   // Two relays of one name would share a lease, a cursor and ids.
   .superRefine((e, ctx) => {
@@ -276,6 +288,8 @@ const envSchema = z.object({
     /** With NEWAPI_DATABASE_URL: the app process follows too (the worker always does). */
     newapiFollowInApp: e.NEWAPI_FOLLOW_IN_APP,
     newapiPollIntervalMs: e.NEWAPI_POLL_INTERVAL_MS,
+    /** Yuan per US dollar for the console's optional ¥ display; undefined: money is shown in USD only. Stored figures stay USD. */
+    displayCnyPerUsd: e.DISPLAY_CNY_PER_USD,
   }));
 
 export type AppConfig = z.output<typeof envSchema>;

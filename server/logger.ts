@@ -3,6 +3,7 @@
  * redact() masks any value whose key looks like one.
  */
 import { getConfig } from "./config";
+import { HTTP_STATUS, type AppError } from "./errors";
 
 const LEVELS = { debug: 10, info: 20, warn: 30, error: 40 } as const;
 type Level = keyof typeof LEVELS;
@@ -53,3 +54,15 @@ export const logger = {
   warn: (msg: string, fields?: Record<string, unknown>) => write("warn", msg, fields),
   error: (msg: string, fields?: Record<string, unknown>) => write("error", msg, fields),
 };
+
+/**
+ * One line for a request that ended with an error the code meant to answer (an AppError other than
+ * INTERNAL: unknown account, bad input, 401 …): its code, status and message, no stack — a 404 is
+ * a visitor's mistake, not a bug, and the terminal it lands in may show the admin password. An
+ * UNAVAILABLE store is worth a warning. Unknown errors are logged by their callers with the stack.
+ */
+export function logExpectedError(where: string, err: AppError, fields?: Record<string, unknown>): void {
+  const line = `${where} ${err.code} (${HTTP_STATUS[err.code]}): ${err.message}`;
+  if (err.code === "UNAVAILABLE") logger.warn(line, fields);
+  else logger.info(line, fields);
+}

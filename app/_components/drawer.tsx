@@ -27,7 +27,7 @@ export function Drawer({
 }) {
   return (
     <Dialog.Root open onOpenChange={(open) => !open && onClose()}>
-      <Dialog.Overlay className="fixed inset-0 z-40 bg-slate-900/40" />
+      <Dialog.Overlay className="fixed inset-0 z-40 bg-black/50" />
       <Dialog.Content
         aria-describedby={undefined}
         aria-busy={busy}

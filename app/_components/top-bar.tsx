@@ -1,5 +1,6 @@
 import Link from "next/link";
 import { getTranslations } from "next-intl/server";
+import { DisplaySwitches } from "./display-switches";
 import { LangSwitch } from "./lang-switch";
 import { NavLinks } from "./nav-links";
 import { SHELL } from "./shell";
@@ -7,7 +8,8 @@ import { SignOutButton } from "./sign-out-button";
 
 /**
  * The bar at the top of every page: the product name, the navigation and the account (when signed
- * in), and the language switch. On a phone the links move to a second, scrollable row.
+ * in), and the language, theme and currency switches. On a phone the links move to a row of
+ * their own, wrapping rather than scrolling (a scrolled row hid its last links).
  */
 export async function TopBar({ username }: { username?: string }) {
   const t = await getTranslations("nav");
@@ -19,7 +21,7 @@ export async function TopBar({ username }: { username?: string }) {
           {brand("name")}
         </Link>
         {username && (
-          <nav aria-label={t("label")} className="order-last -mx-1 flex w-full gap-1 overflow-x-auto md:order-none md:w-auto">
+          <nav aria-label={t("label")} className="order-last -mx-1 flex w-full flex-wrap gap-1 md:order-none md:w-auto">
             <NavLinks
               links={[
                 { href: "/accounts", label: t("accounts") },
@@ -31,13 +33,14 @@ export async function TopBar({ username }: { username?: string }) {
             />
           </nav>
         )}
-        <div className="ml-auto flex items-center gap-3">
+        <div className="ml-auto flex flex-wrap items-center justify-end gap-2 sm:gap-3">
           {username && (
             <span className="hidden text-slate-500 lg:inline" data-testid="signed-in-as">
               {t("signedInAs", { name: username })}
             </span>
           )}
           <LangSwitch />
+          <DisplaySwitches />
           {username && <SignOutButton label={t("signOut")} />}
         </div>
       </div>

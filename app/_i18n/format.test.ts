@@ -41,3 +41,17 @@ describe("the messages", () => {
     expect(zhText).not.toMatch(/累计|最后使用|"占比"/);
   });
 });
+
+describe("the display currency", () => {
+  const cny = (locale: "zh-CN" | "en") => numberFormats(createFormatter({ locale }), { code: "CNY", cnyPerUsd: 7.2 });
+  it("shows USD × the rate in ¥ by the same rule, the exact value still in USD", () => {
+    expect(cny("zh-CN").cost(1.3)).toBe("¥9.36");
+    expect(cny("en").cost(1234.5)).toBe("¥8,888.40");
+    expect(cny("zh-CN").cost(0.0005)).toBe("¥0.0036");
+    expect(cny("zh-CN").costExact(0.71694321)).toBe("$0.71694321");
+    expect(cny("zh-CN").currency).toBe("CNY");
+  });
+  it("stays USD when no rate is configured", () => {
+    expect(numberFormats(createFormatter({ locale: "zh-CN" }), { code: "CNY", cnyPerUsd: undefined }).cost(1.3)).toBe("$1.30");
+  });
+});

@@ -1,5 +1,6 @@
 import { useFormatter, type createFormatter } from "next-intl";
-import { useMemo } from "react";
+import { createContext, useContext, useMemo } from "react";
+import type { DisplayCurrency } from "./preferences";
 
 /**
  * Number formatting (next-intl) and date formatting (Intl). Server and browser must render identical
@@ -22,35 +23,52 @@ function dateFormat(opts: Intl.DateTimeFormatOptions, locale = "en-US"): Intl.Da
 type NumberFormatter = Pick<ReturnType<typeof createFormatter>, "number">;
 
 const USD = { style: "currency", currency: "USD", currencyDisplay: "narrowSymbol" } as const;
+const CNY = { style: "currency", currency: "CNY", currencyDisplay: "narrowSymbol" } as const;
+
+const IN_USD: DisplayCurrency = { code: "USD", cnyPerUsd: undefined };
 
 /**
  * The console's number rules, on next-intl's formatter (so server and browser agree):
  * - money: two decimals, aligned in a column; only an amount below a cent gets more (two
- *   significant digits, `$0.0042`), so it never reads `$0.00`. The exact value goes in a tooltip.
+ *   significant digits, `$0.0042`), so it never reads `$0.00`. The exact USD value goes in a tooltip.
+ *   In ¥ (the display currency, DISPLAY_CNY_PER_USD) each amount is USD × the rate, by the same
+ *   rule; the exact value stays the USD the API answered.
  * - compact: three significant digits in both languages (1.99亿 / 199M, 3400万 / 34.0M); below
  *   10,000 the exact integer.
  */
-export function numberFormats(f: NumberFormatter) {
-  const cost = (usd: number): string =>
-    usd !== 0 && Math.abs(usd) < 0.01
-      ? f.number(usd, { ...USD, maximumSignificantDigits: 2 })
-      : f.number(usd, { ...USD, minimumFractionDigits: 2, maximumFractionDigits: 2 });
+export function numberFormats(f: NumberFormatter, display: DisplayCurrency = IN_USD) {
+  const inCny = display.code === "CNY" && display.cnyPerUsd !== undefined;
+  const unit = inCny ? CNY : USD;
+  const shown = (usd: number): number => (inCny ? usd * display.cnyPerUsd! : usd);
+  const cost = (usd: number): string => {
+    const v = shown(usd);
+    return v !== 0 && Math.abs(v) < 0.01
+      ? f.number(v, { ...unit, maximumSignificantDigits: 2 })
+      : f.number(v, { ...unit, minimumFractionDigits: 2, maximumFractionDigits: 2 });
+  };
   const int = (n: number): string => f.number(n, { maximumFractionDigits: 0 });
   return {
+    /** The display currency's code (USD or CNY). */
+    currency: display.code,
     cost,
     int,
-    /** The exact amount the API reports (up to eight decimals). */
+    /** The exact amount the API reports (USD, up to eight decimals), whatever the display currency. */
     costExact: (usd: number): string => f.number(usd, { ...USD, minimumFractionDigits: 2, maximumFractionDigits: 8 }),
-    /** Axis labels: the money rule below $10,000, compact with three significant digits above. */
+    /** Axis labels: the money rule below 10,000, compact with three significant digits above. */
     compactCost: (usd: number): string =>
-      Math.abs(usd) < 10_000 ? cost(usd) : f.number(usd, { ...USD, notation: "compact", minimumSignificantDigits: 3, maximumSignificantDigits: 3 }),
+      Math.abs(shown(usd)) < 10_000 ? cost(usd) : f.number(shown(usd), { ...unit, notation: "compact", minimumSignificantDigits: 3, maximumSignificantDigits: 3 }),
     compact: (n: number): string =>
       Math.abs(n) < 10_000 ? int(n) : f.number(n, { notation: "compact", minimumSignificantDigits: 3, maximumSignificantDigits: 3 }),
     /** A money axis tick, at the precision of the axis step: $0, $10, $20 / $0.25, $0.50 / $10K. */
-    tickCost: (usd: number, step: number): string =>
-      Math.abs(usd) >= 10_000 || step >= 10_000
-        ? f.number(usd, { ...USD, notation: "compact", minimumFractionDigits: 0, maximumFractionDigits: 2 })
-        : f.number(usd, { ...USD, minimumFractionDigits: step >= 1 ? 0 : Math.max(2, stepDecimals(step)), maximumFractionDigits: step >= 1 ? 0 : Math.max(2, stepDecimals(step)) }),
+    // In ¥ the ticks are the USD steps converted (the axis is drawn in USD, the stored unit).
+    tickCost: (usd: number, step: number): string => {
+      const v = shown(usd);
+      const s = shown(step);
+      const digits = s >= 1 ? 0 : inCny ? 2 : Math.max(2, stepDecimals(step));
+      return Math.abs(v) >= 10_000 || s >= 10_000
+        ? f.number(v, { ...unit, notation: "compact", minimumFractionDigits: 0, maximumFractionDigits: 2 })
+        : f.number(v, { ...unit, minimumFractionDigits: digits, maximumFractionDigits: digits });
+    },
     /** A count axis tick: 0, 5,000 / 50万, 100万 / 500K, 1M. */
     tickCompact: (n: number): string => (Math.abs(n) < 10_000 ? int(n) : f.number(n, { notation: "compact", maximumFractionDigits: 2 })),
     percent: (fraction: number): string => f.number(fraction, { style: "percent", minimumFractionDigits: 1, maximumFractionDigits: 1 }),
@@ -66,10 +84,14 @@ export function stepDecimals(step: number): number {
   return Math.max(0, -exp + (Math.abs(mantissa - 2.5) < 1e-6 ? 1 : 0));
 }
 
-/** numberFormats for client components, in the page's language. */
+/** The display currency chosen in the top bar (app/_components/display-prefs.tsx provides it). */
+export const DisplayCurrencyContext = createContext<DisplayCurrency>(IN_USD);
+
+/** numberFormats for client components, in the page's language and display currency. */
 export function useNumbers(): NumberFormats {
   const f = useFormatter();
-  return useMemo(() => numberFormats(f), [f]);
+  const display = useContext(DisplayCurrencyContext);
+  return useMemo(() => numberFormats(f, display), [f, display]);
 }
 
 function parts(date: Date, timeZone: string): Record<string, string> {

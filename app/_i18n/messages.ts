@@ -29,6 +29,14 @@ export function toLocale(value: string | undefined | null): Locale {
 const zhCN = {
   brand: { name: "用量后台", tagline: "LLM 中转的账号与 API Key 用量" },
   lang: { label: "语言", "zh-CN": "中文", en: "English" },
+  prefs: {
+    theme: "主题",
+    themes: { system: "跟随系统", light: "浅色", dark: "深色" },
+    currency: "显示货币",
+    usd: "$ 美元",
+    cny: "¥ 人民币",
+    rateHint: "显示货币：按 1 美元 = {rate} 元换算；数据与导出仍为美元",
+  },
   nav: {
     label: "主导航",
     accounts: "账号用量",
@@ -38,15 +46,17 @@ const zhCN = {
     signedInAs: "已登录：{name}",
     signOut: "退出登录",
     menu: "菜单",
+    skip: "跳到主要内容",
     keys: "API Key 用量",
   },
   app: { title: "账号用量", subtitle: "每个上游账号及其 API Key 的用量与费用" },
 
-  summary: { accounts: "账号", activeToday: "今日活跃", today: "今日", month: "本月", total: "总用量", ofAccounts: "共 {total} 个账号" },
+  summary: { accounts: "账号", activeToday: "今日活跃", today: "今日", month: "本月", total: "总用量", activeShare: "占 {percent}" },
 
   filters: {
     search: "搜索",
     searchPlaceholder: "按名称或 ID 搜索",
+    slashHint: "按 / 键聚焦搜索框",
     platform: "平台",
     status: "状态",
     source: "来源",
@@ -206,6 +216,7 @@ const zhCN = {
     ratedCostHint: "按倍率向 API Key 持有者计费的金额（实际成本 × 倍率）",
     tokenShare: "Tokens 占比",
     costShare: "费用占比",
+    tokenKindsOf: "{tokens} tokens：展开输入、输出与缓存",
     lastModel: "最后模型",
     lastUsed: "最近使用",
     shown: "已显示 {shown} / {total} 个 API Key",
@@ -319,6 +330,8 @@ const zhCN = {
     maxChars: "≤ {max} 个字符",
     pattern: "格式见 openapi.json",
     arrayOf: "数组，元素为",
+    example: "请求示例",
+    curlIntro: "示例用 curl 调用：先在「API 令牌」页创建令牌，再 `export TOKEN=<令牌>`。",
   },
   keys: {
     title: "API Key 用量",
@@ -366,6 +379,14 @@ export type Messages = DeepStrings<typeof zhCN>;
 const en: Messages = {
   brand: { name: "Usage console", tagline: "Usage of an LLM relay's accounts and API keys" },
   lang: { label: "Language", "zh-CN": "中文", en: "English" },
+  prefs: {
+    theme: "Theme",
+    themes: { system: "System", light: "Light", dark: "Dark" },
+    currency: "Display currency",
+    usd: "$ USD",
+    cny: "¥ CNY",
+    rateHint: "Display currency: converted at US$1 = ¥{rate}; data and exports stay in USD",
+  },
   nav: {
     label: "Main",
     accounts: "Account usage",
@@ -375,15 +396,17 @@ const en: Messages = {
     signedInAs: "Signed in as {name}",
     signOut: "Sign out",
     menu: "Menu",
+    skip: "Skip to content",
     keys: "Key usage",
   },
   app: { title: "Account usage", subtitle: "What each upstream account and its API keys used and cost" },
 
-  summary: { accounts: "Accounts", activeToday: "Active today", today: "Today", month: "This month", total: "Total usage", ofAccounts: "of {total} accounts" },
+  summary: { accounts: "Accounts", activeToday: "Active today", today: "Today", month: "This month", total: "Total usage", activeShare: "{percent} of all" },
 
   filters: {
     search: "Search",
     searchPlaceholder: "Search by name or id",
+    slashHint: "Press / to focus the search box",
     platform: "Platform",
     status: "Status",
     source: "Source",
@@ -543,6 +566,7 @@ const en: Messages = {
     ratedCostHint: "What the key holder is charged (real cost × rates)",
     tokenShare: "Token share",
     costShare: "Cost share",
+    tokenKindsOf: "{tokens} tokens: show input, output and cache",
     lastModel: "Last model",
     lastUsed: "Last used",
     shown: "Showing {shown} of {total} API keys",
@@ -656,6 +680,8 @@ const en: Messages = {
     maxChars: "≤ {max} chars",
     pattern: "pattern in openapi.json",
     arrayOf: "array of",
+    example: "Example request",
+    curlIntro: "The examples use curl: create a token on the API tokens page, then `export TOKEN=<token>`.",
   },
   keys: {
     title: "API key usage",

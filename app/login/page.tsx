@@ -8,7 +8,9 @@ import { getAdminSession } from "@/server/auth/server-session";
 import { LoginForm } from "./login-form";
 
 export const dynamic = "force-dynamic";
-export const metadata: Metadata = { title: "登录 Sign in · 账号用量" };
+export async function generateMetadata(): Promise<Metadata> {
+  return { title: (await getTranslations())("login.title") };
+}
 
 export default async function LoginPage({ searchParams }: { searchParams: Promise<Record<string, string | string[] | undefined>> }) {
   const { next: rawNext, error: rawError, retry } = await searchParams;

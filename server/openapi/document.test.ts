@@ -124,7 +124,7 @@ describe("OpenAPI document", () => {
   it("documents the usage-stats parameters and answers from the shared schemas", () => {
     const list = doc.paths["/admin/accounts/usage-stats"]!.get!;
     const names = (list.parameters as { name: string }[]).map((x) => x.name).sort();
-    expect(names).toEqual(["format", "limit", "offset", "order", "platform", "search", "sort", "source", "status", "tz"]);
+    expect(names).toEqual(["format", "headers", "limit", "offset", "order", "platform", "search", "sort", "source", "status", "tz"]);
     const breakdown = doc.paths["/admin/accounts/{id}/usage-breakdown"]!.get!;
     const ok = (breakdown.responses as Record<string, Json>)["200"]!.content as Json;
     expect(Object.keys(ok).sort()).toEqual(["application/json", "text/csv"]);

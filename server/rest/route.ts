@@ -17,7 +17,7 @@ import {
   readJson,
   withDeadline,
 } from "../http/route";
-import { logger } from "../logger";
+import { logExpectedError, logger } from "../logger";
 import { metrics, routeLabel } from "../metrics/metrics";
 import { getRuntime, type Runtime } from "../runtime";
 
@@ -117,6 +117,8 @@ export function route<const O extends RouteOptions>(opts: O, handler: (ctx: Rout
         logger.info(`[http] ${req.method} ${req.nextUrl.pathname}: the client went away before the request was read`, { requestId });
       } else if (appErr.code === "INTERNAL") {
         logger.error(`[http] ${req.method} ${req.nextUrl.pathname} failed`, { requestId, error: String((err as Error)?.stack ?? err) });
+      } else {
+        logExpectedError(`[http] ${req.method} ${req.nextUrl.pathname}`, appErr, { requestId });
       }
       return errorResponse(appErr, requestId);
     } finally {

@@ -4,7 +4,7 @@ import { authenticateRequest } from "../auth/authenticate";
 import { hasScope, type Principal, type Scope } from "../auth/scopes";
 import { ZodError } from "zod";
 import { AppError, HTTP_STATUS, badRequestFromZod, toAppError, toTrpcError } from "../errors";
-import { logger } from "../logger";
+import { logExpectedError, logger } from "../logger";
 import { getRuntime, type Runtime } from "../runtime";
 
 /**
@@ -67,6 +67,8 @@ const errorMapping = t.middleware(async ({ next, path, ctx }) => {
     if (appErr.code === "INTERNAL" && !(result.error.cause instanceof AppError)) {
       if (result.error.code === "BAD_REQUEST" || result.error.code === "PARSE_ERROR") return result;
       logger.error(`[trpc] ${path} failed`, { requestId: ctx.requestId, error: String(result.error.cause?.stack ?? result.error) });
+    } else if (appErr.code !== "INTERNAL") {
+      logExpectedError(`[trpc] ${path}`, appErr, { requestId: ctx.requestId });
     }
     if (!(result.error.cause instanceof AppError) && result.error.code !== "INTERNAL_SERVER_ERROR") return result;
     result.error = toTrpcError(appErr);

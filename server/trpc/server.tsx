@@ -1,10 +1,11 @@
 import "server-only";
 import { dehydrate, HydrationBoundary } from "@tanstack/react-query";
+import { TRPCError } from "@trpc/server";
 import { createTRPCOptionsProxy } from "@trpc/tanstack-react-query";
 import { headers } from "next/headers";
 import { cache } from "react";
 import { createTrpcContext } from "./init";
-import { makeQueryClient } from "./query-client";
+import { expectedFailure, makeQueryClient } from "./query-client";
 import { appRouter } from "./routers/_app";
 
 /** One QueryClient per server request, shared by every server component of that request. */
@@ -27,8 +28,18 @@ export const trpc = createTRPCOptionsProxy({
   queryClient: getQueryClient,
 });
 
-/** Hands the queries prefetched during this request (finished or still pending) to the client. */
+/**
+ * Hands the queries prefetched during this request (finished or still pending) to the client. A
+ * pending query that then fails with an answer the server meant to give (an unknown account:
+ * NOT_FOUND …) reaches the client as a resolved marker, not a rejected promise: React would hand
+ * the rejection to Next.js, which prints its whole stack (the procedure has already logged its one
+ * line). The client's deserializeData turns the marker back into an error (query-client.ts).
+ */
 export function HydrateClient({ children }: { children: React.ReactNode }) {
   const queryClient = getQueryClient();
-  return <HydrationBoundary state={dehydrate(queryClient)}>{children}</HydrationBoundary>;
+  const state = dehydrate(queryClient);
+  for (const q of state.queries) {
+    if (q.promise) q.promise = q.promise.catch((err: unknown) => (err instanceof TRPCError && err.code !== "INTERNAL_SERVER_ERROR" ? expectedFailure(err.code) : Promise.reject(err)));
+  }
+  return <HydrationBoundary state={state}>{children}</HydrationBoundary>;
 }

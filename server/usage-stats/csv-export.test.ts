@@ -8,7 +8,7 @@ import { createApiToken } from "../auth/token.service";
 import { createRuntime, setRuntime, type Runtime } from "../runtime";
 import { createTestDatabase, testConfig, type TestDatabase } from "../testing/stores";
 import { waitFor } from "../testing/servers";
-import { csvLine, csvResponse, exportBreakdown, type Cell } from "./csv";
+import { csvLine, csvResponse, exportBreakdown, marginCells, zonedIso, type Cell } from "./csv";
 import { BREAKDOWN_SORTS, FIGURES, type AccountBreakdownInput } from "./schemas";
 import { TEST_TZ, insertEvents, parseCsv, shInstant, spreadEvents } from "./stats.fixtures";
 import { getAccountBreakdown } from "./stats.service";
@@ -104,7 +104,7 @@ async function seedSmall() {
   }
 }
 
-const HEADER = ["apiKeyId", "apiKeyName", ...FIGURES, "share.tokens", "share.cost", "lastModel", "lastUsedAt", "source"];
+const HEADER = ["apiKeyId", "apiKeyName", ...FIGURES, "share.tokens", "share.cost", "lastModel", "lastUsedAt", "source", "margin", "marginRate"];
 
 /** The file as the export wrote it before issue 19: the JSON pages of 100 keys, one after another. */
 async function pagedCsv(input: AccountBreakdownInput): Promise<string> {
@@ -112,7 +112,9 @@ async function pagedCsv(input: AccountBreakdownInput): Promise<string> {
   let offset: number | null = 0;
   while (offset !== null) {
     const page = await getAccountBreakdown(runtime, { ...input, format: "json", limit: 100, offset }, now);
-    text += page.data.items.map((k) => csvLine([k.apiKeyId, k.apiKeyName, ...FIGURES.map((f): Cell => k[f]), k.share.tokens, k.share.cost, k.lastModel, k.lastUsedAt, k.source])).join("");
+    text += page.data.items
+      .map((k) => csvLine([k.apiKeyId, k.apiKeyName, ...FIGURES.map((f): Cell => k[f]), k.share.tokens, k.share.cost, k.lastModel, zonedIso(k.lastUsedAt, page.timezone), k.source, ...marginCells(k)]))
+      .join("");
     offset = page.data.nextOffset;
   }
   return text;
@@ -141,12 +143,12 @@ describe("the breakdown CSV", () => {
   it("keeps the exact bytes of a small file", async () => {
     const text = await decode(csvResponse(await exportBreakdown(runtime, { id: "acc-small", range: "daily", date: "2026-03-03", sort: "allTokens", order: "desc", format: "csv" }, { now })));
     expect(text).toBe(
-      "\uFEFFapiKeyId,apiKeyName,requests,inputTokens,outputTokens,cacheCreateTokens,cacheReadTokens,allTokens,cost,ratedCost,share.tokens,share.cost,lastModel,lastUsedAt,source\r\n" +
-        "ks-142,'@user 142,1,22681,6430,0,82220,111331,0.457484,0.457484,0.669334,0.376638,m-c,2026-03-02T17:13:17.290Z,\r\n" +
-        "ks-010,'@user 10,2,31055,362,237,0,31654,0.401519,0.401519,0.190307,0.330563,m-c,2026-03-03T12:07:24.257Z,\r\n" +
-        'ks-169,"Beta, ""quoted"" 169",1,17034,6292,0,0,23326,0.335648,0.335648,0.140238,0.276333,m-b,2026-03-03T09:08:49.301Z,\r\n' +
-        "ks-tie-a,ks-tie-a,1,5,5,0,0,10,0.01,0.01,0.00006,0.008233,m-a,2026-03-03T02:00:00.000Z,\r\n" +
-        "ks-tie-b,ks-tie-b,1,5,5,0,0,10,0.01,0.01,0.00006,0.008233,m-a,2026-03-03T02:00:00.000Z,\r\n",
+      "\uFEFFapiKeyId,apiKeyName,requests,inputTokens,outputTokens,cacheCreateTokens,cacheReadTokens,allTokens,cost,ratedCost,share.tokens,share.cost,lastModel,lastUsedAt,source,margin,marginRate\r\n" +
+        "ks-142,'@user 142,1,22681,6430,0,82220,111331,0.457484,0.457484,0.669334,0.376638,m-c,2026-03-03T01:13:17.290+08:00,,0,0\r\n" +
+        "ks-010,'@user 10,2,31055,362,237,0,31654,0.401519,0.401519,0.190307,0.330563,m-c,2026-03-03T20:07:24.257+08:00,,0,0\r\n" +
+        'ks-169,"Beta, ""quoted"" 169",1,17034,6292,0,0,23326,0.335648,0.335648,0.140238,0.276333,m-b,2026-03-03T17:08:49.301+08:00,,0,0\r\n' +
+        "ks-tie-a,ks-tie-a,1,5,5,0,0,10,0.01,0.01,0.00006,0.008233,m-a,2026-03-03T10:00:00+08:00,,0,0\r\n" +
+        "ks-tie-b,ks-tie-b,1,5,5,0,0,10,0.01,0.01,0.00006,0.008233,m-a,2026-03-03T10:00:00+08:00,,0,0\r\n",
     );
   });
 

@@ -7,7 +7,10 @@ import { FIGURES, type AccountBreakdownInput, type AccountUsageListInput, type A
 import { exportAccountBreakdown, listAccountUsage } from "./stats.service";
 import { exportKeyUsage } from "./keys.service";
 import type { KeyUsageInput } from "./schemas";
-import { localDate } from "../calendar";
+import { localDate, utcOffsetMinutes } from "../calendar";
+import { localizedHeader } from "./csv-headers";
+
+export { columnLabel, localizedHeader, type CsvHeaderLanguage } from "./csv-headers";
 
 /**
  * CSV exports of the account list and of one account's breakdown: every row, read from the
@@ -55,6 +58,40 @@ const FIGURE_HEADERS = FIGURES;
 function figureCells(t: UsageTotals): Cell[] {
   return FIGURE_HEADERS.map((f) => t[f]);
 }
+
+/** USD (at most 6 decimals, as the API answers) → integer micro-USD, exactly. */
+const toMicros = (usd: number): bigint => BigInt(Math.round(usd * 1e6));
+
+/**
+ * 毛利: ratedCost − cost, and its rate (margin / ratedCost, six decimals; empty when nothing was
+ * charged). Both from the figures as exported, in integer micro-USD, so the columns of a row add
+ * up exactly in a sheet.
+ */
+export function marginCells(t: Pick<UsageTotals, "cost" | "ratedCost">): Cell[] {
+  const rated = toMicros(t.ratedCost);
+  const margin = rated - toMicros(t.cost);
+  return [Number(margin) / 1e6, rated === 0n ? null : Math.round((Number(margin) / Number(rated)) * 1e6) / 1e6];
+}
+
+const pad = (n: number, w = 2) => String(n).padStart(w, "0");
+
+/**
+ * An instant in the usage time zone with its offset (2026-12-07T11:30:00+08:00), as the console
+ * shows it; milliseconds only when there are any. Empty for null.
+ */
+export function zonedIso(iso: string | null, timeZone: string): string | null {
+  if (iso === null) return null;
+  const ms = Date.parse(iso);
+  if (Number.isNaN(ms)) return iso;
+  const offset = utcOffsetMinutes(timeZone, ms);
+  const local = new Date(ms + offset * 60_000);
+  const frac = local.getUTCMilliseconds() ? `.${pad(local.getUTCMilliseconds(), 3)}` : "";
+  const sign = offset < 0 ? "-" : "+";
+  const abs = Math.abs(offset);
+  return `${local.getUTCFullYear()}-${pad(local.getUTCMonth() + 1)}-${pad(local.getUTCDate())}T${pad(local.getUTCHours())}:${pad(local.getUTCMinutes())}:${pad(local.getUTCSeconds())}${frac}${sign}${pad(Math.floor(abs / 60))}:${pad(abs % 60)}`;
+}
+
+
 
 function safeFilePart(s: string): string {
   return s.replace(/[^A-Za-z0-9._-]+/g, "_").slice(0, 80) || "_";
@@ -131,7 +168,18 @@ export async function exportAccountUsage(runtime: Runtime, input: AccountUsageLi
   const limit = 500;
   const windows = ["daily", "monthly", "total"] as const;
   const cells = (page: AccountUsageListResult) =>
-    page.data.map((a): Cell[] => [a.id, a.name, a.platform, a.type, a.status, a.priority, a.lastUsedAt, ...windows.flatMap((w) => figureCells(a.usage[w])), a.sources.join(" ")]);
+    page.data.map((a): Cell[] => [
+      a.id,
+      a.name,
+      a.platform,
+      a.type,
+      a.status,
+      a.priority,
+      zonedIso(a.lastUsedAt, page.timezone),
+      ...windows.flatMap((w) => figureCells(a.usage[w])),
+      a.sources.join(" "),
+      ...windows.flatMap((w) => marginCells(a.usage[w])),
+    ]);
   const { head, rows, close } = await withExportSlot(runtime, o, async (deadline) => {
     const fetch = (offset: number) => {
       if (deadline.signal.aborted) throw pastDeadline(deadline.ms);
@@ -153,7 +201,10 @@ export async function exportAccountUsage(runtime: Runtime, input: AccountUsageLi
   return {
     filename: `accounts-usage-${localDate(now, head.timezone)}.csv`,
     // New columns go last, so that a sheet or script reading columns by position keeps working.
-    header: ["id", "name", "platform", "type", "status", "priority", "lastUsedAt", ...windows.flatMap((w) => FIGURE_HEADERS.map((f) => `${w}.${f}`)), "sources"],
+    header: localizedHeader(
+      ["id", "name", "platform", "type", "status", "priority", "lastUsedAt", ...windows.flatMap((w) => FIGURE_HEADERS.map((f) => `${w}.${f}`)), "sources", ...windows.flatMap((w) => [`${w}.margin`, `${w}.marginRate`])],
+      input.headers,
+    ),
     rows,
     close,
     source: head.source,
@@ -167,13 +218,14 @@ export async function exportBreakdown(runtime: Runtime, input: AccountBreakdownI
     const keys = await exportAccountBreakdown(runtime, input, { now: o.now ?? new Date(), deadline });
     return {
       head: keys,
-      next: async () => (await keys.next())?.map((k): Cell[] => [k.apiKeyId, k.apiKeyName, ...figureCells(k), k.share.tokens, k.share.cost, k.lastModel, k.lastUsedAt, k.source]),
+      next: async () =>
+        (await keys.next())?.map((k): Cell[] => [k.apiKeyId, k.apiKeyName, ...figureCells(k), k.share.tokens, k.share.cost, k.lastModel, zonedIso(k.lastUsedAt, keys.timezone), k.source, ...marginCells(k)]),
       close: () => keys.close(),
     };
   });
   return {
     filename: `breakdown-${safeFilePart(input.id)}-${rangeLabel(head.range)}.csv`,
-    header: ["apiKeyId", "apiKeyName", ...FIGURE_HEADERS, "share.tokens", "share.cost", "lastModel", "lastUsedAt", "source"],
+    header: localizedHeader(["apiKeyId", "apiKeyName", ...FIGURE_HEADERS, "share.tokens", "share.cost", "lastModel", "lastUsedAt", "source", "margin", "marginRate"], input.headers),
     rows,
     close,
     source: head.source,
@@ -231,16 +283,17 @@ export async function exportKeyUsageCsv(runtime: Runtime, input: KeyUsageInput, 
           k.deleted ? "true" : "false",
           ...figureCells(k),
           k.lastModel,
-          k.lastUsedAt,
+          zonedIso(k.lastUsedAt, keys.timezone),
           k.accountCount,
           k.accounts.map((a) => a.id).join(" "),
+          ...marginCells(k),
         ]),
       close: () => keys.close(),
     };
   });
   return {
     filename: `api-keys-usage-${rangeLabel(head.range)}.csv`,
-    header: ["apiKeyId", "apiKeyName", "status", "source", "deleted", ...FIGURE_HEADERS, "lastModel", "lastUsedAt", "accountCount", "accounts"],
+    header: localizedHeader(["apiKeyId", "apiKeyName", "status", "source", "deleted", ...FIGURE_HEADERS, "lastModel", "lastUsedAt", "accountCount", "accounts", "margin", "marginRate"], input.headers),
     rows,
     close,
     source: head.source,

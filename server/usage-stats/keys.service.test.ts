@@ -11,6 +11,7 @@ import { appRouter } from "../trpc/routers/_app";
 import { defaultKeyOrder, KEY_USAGE_SORTS, type KeyUsageSort } from "./key-sorts";
 import { listKeyUsage } from "./keys.service";
 import { encodeKeyCursor, keyUsageQuery, type KeyUsageInput, type KeyUsageItem, type KeyUsageResult } from "./schemas";
+import { marginCells, zonedIso } from "./csv";
 import { TEST_TZ, costNanos, expectedTotals, groupBy, inDays, insertEvents, parseCsv, shDate, shInstant, spreadEvents, type TestEvent } from "./stats.fixtures";
 
 vi.mock("server-only", () => ({}));
@@ -299,6 +300,8 @@ describe("GET /admin/api-keys/usage-stats and the tRPC procedure", () => {
       "lastUsedAt",
       "accountCount",
       "accounts",
+      "margin",
+      "marginRate",
     ]);
     const { items } = await allPages({ range: "custom", start: "2026-01-01", end: "2026-11-18", sort: "cost", order: "asc", limit: 500 });
     const quoted = (s: string) => (/^[\s=+\-@]/.test(s) ? `'${s}` : s);
@@ -311,9 +314,10 @@ describe("GET /admin/api-keys/usage-stats and the tRPC procedure", () => {
         String(k.deleted),
         ...[k.requests, k.inputTokens, k.outputTokens, k.cacheCreateTokens, k.cacheReadTokens, k.allTokens, k.cost, k.ratedCost].map(String),
         k.lastModel ?? "",
-        k.lastUsedAt ?? "",
+        zonedIso(k.lastUsedAt, TEST_TZ) ?? "",
         String(k.accountCount),
         k.accounts.map((a) => a.id).join(" "),
+        ...marginCells(k).map((c) => (c === null ? "" : String(c))),
       ]),
     );
     expect(rows.find((r) => r[0] === "k-b2")![1]).toBe("'=cmd,\"quoted\"");

@@ -37,8 +37,11 @@ const intParam = (min: number, max: number, dflt: number, description: string) =
 export const DEFAULT_LIMITS = { accounts: 100, breakdown: 20 } as const;
 
 /** CSV exports every row, so a page is refused rather than silently ignored. */
-function checkCsvPaging(v: { format: "json" | "csv"; limit?: number; offset?: number }, ctx: z.RefinementCtx) {
-  if (v.format !== "csv") return;
+function checkCsvPaging(v: { format: "json" | "csv"; limit?: number; offset?: number; headers?: string }, ctx: z.RefinementCtx) {
+  if (v.format !== "csv") {
+    if (v.headers !== undefined) ctx.addIssue({ code: "custom", path: ["headers"], message: "headers applies to format=csv only" });
+    return;
+  }
   for (const key of ["limit", "offset"] as const) {
     if (v[key] !== undefined) ctx.addIssue({ code: "custom", path: [key], message: `${key} does not apply to format=csv, which exports every row` });
   }
@@ -116,6 +119,11 @@ const order = z.enum(["asc", "desc"]);
 const format = z.enum(["json", "csv"]).default("json").meta({
   description: "csv: every row (no paging), streamed as text/csv with a UTF-8 BOM (REST only)",
 });
+/** The CSV's header row: absent, the stable English column names (README); a language, labels in it. */
+export const CSV_HEADER_LANGUAGES = ["en", "zh-CN"] as const;
+const csvHeaders = z.enum(CSV_HEADER_LANGUAGES).optional().meta({
+  description: "With format=csv: a header row of labels in this language (en, zh-CN) instead of the stable column names",
+});
 
 /** GET /admin/accounts/usage-stats, accounts.usageStats */
 export const accountUsageListInput = z.strictObject(
@@ -138,6 +146,7 @@ export const accountUsageListInput = z.strictObject(
     offset: intParam(0, 10_000_000, 0, "Rows to skip"),
     tz: rangeFields.tz,
     format,
+    headers: csvHeaders,
   },
   { error: unknownParams },
 ).superRefine(checkCsvPaging);
@@ -164,6 +173,7 @@ const breakdownFields = {
   sort: z.enum(BREAKDOWN_SORTS).default("allTokens"),
   order: order.default("desc"),
   format,
+  headers: csvHeaders,
 };
 
 /** GET /admin/accounts/:id/usage-breakdown (the id comes from the path). */
@@ -402,9 +412,12 @@ function checkKeyPaging(v: { format?: "json" | "csv"; sort: KeyUsageSort; order?
 
 /** GET /admin/api-keys/usage-stats */
 export const keyUsageQuery = z
-  .strictObject({ ...keyUsageFields, format }, { error: unknownParams })
+  .strictObject({ ...keyUsageFields, format, headers: csvHeaders }, { error: unknownParams })
   .superRefine(checkRange)
-  .superRefine(checkKeyPaging);
+  .superRefine(checkKeyPaging)
+  .superRefine((v, ctx) => {
+    if (v.format !== "csv" && v.headers !== undefined) ctx.addIssue({ code: "custom", path: ["headers"], message: "headers applies to format=csv only" });
+  });
 export type KeyUsageInput = z.infer<typeof keyUsageQuery>;
 
 /** apiKeys.usageStats (tRPC): the same fields; tRPC's infinite queries send `direction` too. */

@@ -7,7 +7,7 @@ import { createRuntime, type Runtime } from "../runtime";
 import { createTestDatabase, testConfig, type TestDatabase } from "../testing/stores";
 import { createCallerFactory } from "../trpc/init";
 import { appRouter } from "../trpc/routers/_app";
-import { csvResponse, exportAccountUsage, exportBreakdown } from "./csv";
+import { csvResponse, exportAccountUsage, exportBreakdown, zonedIso } from "./csv";
 import {
   accountBreakdownQuery,
   accountSummaryQuery,
@@ -611,6 +611,12 @@ async function readCsv(res: Response): Promise<{ text: string; rows: string[][] 
 
 const figureCols = (t: UsageTotals) => [t.requests, t.inputTokens, t.outputTokens, t.cacheCreateTokens, t.cacheReadTokens, t.allTokens, t.cost, t.ratedCost];
 const textOut = (s: string) => (/^[=+\-@]/.test(s) ? `'${s}` : s);
+/** 毛利 and its rate, computed here in integer micro-USD. */
+const marginCols = (t: UsageTotals) => {
+  const rated = Math.round(t.ratedCost * 1e6);
+  const margin = rated - Math.round(t.cost * 1e6);
+  return [margin / 1e6, rated === 0 ? "" : Math.round((margin / rated) * 1e6) / 1e6];
+};
 
 describe("CSV exports", () => {
   it("exports every account with the JSON figures, BOM, safe text and a dated filename", async () => {
@@ -619,17 +625,34 @@ describe("CSV exports", () => {
     expect(res.headers.get("content-disposition")).toContain(`filename="accounts-usage-${today}.csv"`);
     const { text, rows } = await readCsv(res);
     expect(text.startsWith("\uFEFFid,name,platform,type,status,priority,lastUsedAt,daily.requests,")).toBe(true);
-    expect(rows[0]!.at(-1)).toBe("sources");
     expect(text).toContain(",'=cmd|' /C calc'!A0,");
     expect(text).toContain(`"Beta, ""quoted"""`);
     const json = await listAccountUsage(runtime, listInput({ sort: "total.cost" }), now);
     expect(rows.slice(1)).toEqual(
       json.data.map((a) =>
-        [a.id, textOut(a.name), a.platform, a.type, a.status, a.priority, a.lastUsedAt ?? "", ...figureCols(a.usage.daily), ...figureCols(a.usage.monthly), ...figureCols(a.usage.total), a.sources.join(" ")].map(String),
+        [
+          a.id,
+          textOut(a.name),
+          a.platform,
+          a.type,
+          a.status,
+          a.priority,
+          zonedIso(a.lastUsedAt, TEST_TZ) ?? "",
+          ...figureCols(a.usage.daily),
+          ...figureCols(a.usage.monthly),
+          ...figureCols(a.usage.total),
+          a.sources.join(" "),
+          ...marginCols(a.usage.daily),
+          ...marginCols(a.usage.monthly),
+          ...marginCols(a.usage.total),
+        ].map(String),
       ),
     );
-    for (const row of rows.slice(1)) for (const cell of row.slice(7, -1)) expect(cell).toMatch(/^\d+(\.\d{1,6})?$/);
-    expect(Object.fromEntries(rows.slice(1).map((r) => [r[0], r.at(-1)]))).toEqual({ "acc-1": "crs", "acc-2": "crs sub2api", "acc-3": "", "acc-5": "sub2api", "acc-6": "" });
+    for (const row of rows.slice(1)) for (const cell of row.slice(7, 7 + 24)) expect(cell).toMatch(/^\d+(\.\d{1,6})?$/);
+    for (const row of rows.slice(1)) if (row[6]) expect(row[6]).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{3})?\+08:00$/);
+    const sources = rows[0]!.indexOf("sources");
+    expect(rows[0]!.slice(sources)).toEqual(["sources", "daily.margin", "daily.marginRate", "monthly.margin", "monthly.marginRate", "total.margin", "total.marginRate"]);
+    expect(Object.fromEntries(rows.slice(1).map((r) => [r[0], r[sources]]))).toEqual({ "acc-1": "crs", "acc-2": "crs sub2api", "acc-3": "", "acc-5": "sub2api", "acc-6": "" });
     const none = await readCsv(csvResponse(await exportAccountUsage(runtime, listInput({ source: "none" }), { now })));
     expect(none.rows.slice(1).map((r) => r[0])).toEqual(["acc-3", "acc-6"]);
   });
@@ -639,13 +662,18 @@ describe("CSV exports", () => {
     const res = csvResponse(await exportBreakdown(runtime, input, { now }));
     expect(res.headers.get("content-disposition")).toContain('filename="breakdown-acc-1-total.csv"');
     const { rows } = await readCsv(res);
-    expect(rows[0]).toEqual(["apiKeyId", "apiKeyName", "requests", "inputTokens", "outputTokens", "cacheCreateTokens", "cacheReadTokens", "allTokens", "cost", "ratedCost", "share.tokens", "share.cost", "lastModel", "lastUsedAt", "source"]);
+    expect(rows[0]).toEqual(["apiKeyId", "apiKeyName", "requests", "inputTokens", "outputTokens", "cacheCreateTokens", "cacheReadTokens", "allTokens", "cost", "ratedCost", "share.tokens", "share.cost", "lastModel", "lastUsedAt", "source", "margin", "marginRate"]);
     const json = await getAccountBreakdown(runtime, { ...input, format: "json", limit: 100 }, now);
     expect(json.data.items.length).toBe(27);
     expect(rows.slice(1)).toEqual(
-      json.data.items.map((k) => [k.apiKeyId, textOut(k.apiKeyName), ...figureCols(k), k.share.tokens, k.share.cost, k.lastModel ?? "", k.lastUsedAt ?? "", k.source ?? ""].map(String)),
+      json.data.items.map((k) => [k.apiKeyId, textOut(k.apiKeyName), ...figureCols(k), k.share.tokens, k.share.cost, k.lastModel ?? "", zonedIso(k.lastUsedAt, TEST_TZ) ?? "", k.source ?? "", ...marginCols(k)].map(String)),
     );
-    expect(rows.slice(1).filter((r) => r.at(-1) !== "").map((r) => [r[0], r.at(-1)]).sort()).toEqual([["k-01", "crs"], ["k-02", "sub2api"]]);
+    expect(rows.slice(1).filter((r) => r[14] !== "").map((r) => [r[0], r[14]]).sort()).toEqual([["k-01", "crs"], ["k-02", "sub2api"]]);
+    // Localized headers: the same columns, labelled.
+    const zh = await readCsv(csvResponse(await exportBreakdown(runtime, { ...input, headers: "zh-CN" }, { now })));
+    expect(zh.rows[0]!.slice(8, 10)).toEqual(["实际成本 (USD)", "计费成本 (USD)"]);
+    expect(zh.rows[0]!.slice(-2)).toEqual(["毛利 (USD)", "毛利率"]);
+    expect(zh.rows.slice(1)).toEqual(rows.slice(1));
     const daily = csvResponse(await exportBreakdown(runtime, { ...input, range: "daily", date: "2026-03-31" } as AccountBreakdownInput, { now }));
     expect(daily.headers.get("content-disposition")).toContain('filename="breakdown-acc-1-daily-2026-03-31.csv"');
   });

@@ -1,7 +1,7 @@
 "use client";
 
 import { keepPreviousData, useInfiniteQuery, useQuery, useQueryClient } from "@tanstack/react-query";
-import { useTranslations } from "next-intl";
+import { useLocale, useTranslations } from "next-intl";
 import dynamic from "next/dynamic";
 import { useState } from "react";
 import { Drawer, DrawerClose, DrawerTitle } from "@/app/_components/drawer";
@@ -42,6 +42,7 @@ export function AccountDrawer({
   onClose: () => void;
 }) {
   const t = useTranslations();
+  const locale = useLocale();
   const trpc = useTRPC();
   const queryClient = useQueryClient();
   const [sort, setSort] = useState<{ sort: BreakdownSortName; order: Order }>({ sort: "allTokens", order: "desc" });
@@ -108,7 +109,7 @@ export function AccountDrawer({
         <div className="px-4 py-10 sm:px-6" data-testid="account-not-found">
           <div role="alert" className="mx-auto max-w-md rounded-lg border border-slate-200 bg-slate-50 p-6 text-center">
             <p className="text-lg font-semibold text-slate-900">{t("drawer.notFoundTitle")}</p>
-            <p className="mt-2 break-all text-sm text-slate-600">{t("drawer.notFoundBody", { id })}</p>
+            <p className="mt-2 text-sm text-slate-600 wrap-anywhere">{t("drawer.notFoundBody", { id })}</p>
             <button
               type="button"
               onClick={onClose}
@@ -165,7 +166,7 @@ export function AccountDrawer({
                   </h3>
                   {breakdown.data && (
                     <a
-                      href={breakdownCsvHref(id, range, sort)}
+                      href={breakdownCsvHref(id, range, sort, locale)}
                       download
                       data-testid="export-breakdown-csv"
                       className="rounded-md border border-slate-300 bg-white px-3 py-1.5 text-sm font-medium text-slate-700 hover:bg-slate-50 focus-visible:outline-2 focus-visible:outline-brand-500"

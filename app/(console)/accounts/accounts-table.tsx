@@ -12,7 +12,9 @@ type WindowKey = "daily" | "monthly" | "total";
 /**
  * The list: a table from md up; below it each row collapses into a card (the same elements, laid
  * out by CSS grid) showing name, status and today / this month / total usage at a glance, so a
- * phone never scrolls sideways. Sorting on a phone is the sort select above the list.
+ * phone never scrolls sideways. The header sorts by name, priority, each window's cost and last
+ * use; every other sort (a window's tokens or requests) is in the sort select above the list.
+ * A click anywhere on a row opens its drawer.
  */
 export function AccountsTable({
   rows,
@@ -65,23 +67,23 @@ export function AccountsTable({
             <th scope="col" className={`${th} text-right`} aria-sort={ariaSort(["priority"])} data-testid="col-priority">
               <SortButton label={t("col.priority")} active={sort === "priority"} order={order} onClick={() => onSort("priority")} />
             </th>
-            {usageColumns.map((c) => (
-              <th
-                key={c.key}
-                scope="col"
-                data-testid={`col-${c.key}`}
-                aria-sort={ariaSort([`${c.key}.cost`, `${c.key}.allTokens`, `${c.key}.requests`])}
-                className={`${th} text-right ${c.key === "total" ? "bg-brand-50" : ""}`}
-              >
-                <div className="flex flex-col items-end gap-0.5">
-                  <SortButton label={c.label} active={sort === `${c.key}.cost`} order={order} onClick={() => onSort(`${c.key}.cost`)} />
-                  <span className="flex gap-1 text-[11px] font-normal tracking-normal">
-                    <SortButton label={t("sort.figure.allTokens")} small active={sort === `${c.key}.allTokens`} order={order} onClick={() => onSort(`${c.key}.allTokens`)} />
-                    <SortButton label={t("sort.figure.requests")} small active={sort === `${c.key}.requests`} order={order} onClick={() => onSort(`${c.key}.requests`)} />
-                  </span>
-                </div>
-              </th>
-            ))}
+            {usageColumns.map((c) => {
+              // One button per window (by cost); tokens and requests are in the sort select above.
+              const sorted = sort.startsWith(`${c.key}.`);
+              return (
+                <th
+                  key={c.key}
+                  scope="col"
+                  data-testid={`col-${c.key}`}
+                  data-sorted={sorted}
+                  aria-sort={ariaSort([`${c.key}.cost`, `${c.key}.allTokens`, `${c.key}.requests`])}
+                  className={`${th} text-right ${sorted ? "bg-brand-50" : ""}`}
+                >
+                  <SortButton label={c.label} active={sorted} order={order} onClick={() => onSort(sorted ? sort : `${c.key}.cost`)} />
+                  {sorted && sort !== `${c.key}.cost` && <span className="block text-[11px] font-normal tracking-normal text-brand-700">{t(`sort.figure.${sort.split(".")[1] as "allTokens" | "requests"}`)}</span>}
+                </th>
+              );
+            })}
             <th scope="col" className={`${th} text-right`} data-testid="col-last-hour">
               <span title={t("live.lastHourHint")}>{t("live.lastHour")}</span>
             </th>
@@ -119,7 +121,12 @@ export function AccountsTable({
                 key={a.id}
                 data-testid={`account-row-${a.id}`}
                 data-account-id={a.id}
-                className="grid grid-cols-3 gap-x-3 gap-y-2 p-4 align-top md:table-row md:border-b md:border-slate-100 md:p-0 md:hover:bg-slate-50/70"
+                // The whole row opens the drawer for a pointer; the keyboard's way is the 详情 button.
+                onClick={(e) => {
+                  if ((e.target as HTMLElement).closest("a, button, input, select, summary, label") || window.getSelection()?.toString()) return;
+                  onOpen(a.id);
+                }}
+                className="grid cursor-pointer grid-cols-3 gap-x-3 gap-y-2 p-4 align-top hover:bg-slate-50 md:table-row md:border-b md:border-slate-100 md:p-0 md:hover:bg-slate-100/70"
               >
                 <td className={`col-span-2 col-start-1 row-start-1 min-w-0 md:max-w-64 ${cell}`}>
                   <div className="truncate font-medium text-slate-900" data-testid="account-name" title={a.name}>
@@ -153,7 +160,11 @@ export function AccountsTable({
                   {n.int(a.priority)}
                 </td>
                 {usageColumns.map((c) => (
-                  <td key={c.key} className={`row-start-3 min-w-0 rounded-md p-2 md:rounded-none ${c.key === "total" ? "bg-brand-50/60" : "bg-slate-50 md:bg-transparent"} ${cell}`} data-testid={`usage-${c.key}`}>
+                  <td
+                    key={c.key}
+                    className={`row-start-3 min-w-0 rounded-md p-2 md:rounded-none ${sort.startsWith(`${c.key}.`) ? "bg-brand-50/60" : "bg-slate-50 md:bg-transparent"} ${cell}`}
+                    data-testid={`usage-${c.key}`}
+                  >
                     <p className="mb-1 text-xs font-medium text-slate-500 md:hidden">{c.label}</p>
                     <UsageFigures usage={a.usage[c.key]} prefix={c.key} align="responsive" />
                   </td>

@@ -1,7 +1,7 @@
 "use client";
 
 import { keepPreviousData, useQuery, useQueryClient } from "@tanstack/react-query";
-import { useTranslations } from "next-intl";
+import { useLocale, useTranslations } from "next-intl";
 import { useQueryStates } from "nuqs";
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { useTRPC } from "@/app/_components/trpc-provider";
@@ -24,6 +24,7 @@ import {
   listCsvHref,
   listInput,
   resolveAccountsState,
+  summaryInput,
   toUrlParams,
   type AccountsUrlState,
 } from "./url-state";
@@ -41,6 +42,7 @@ export function AccountsView({ refreshSeconds }: { refreshSeconds: number }) {
 function Accounts() {
   const t = useTranslations();
   const tSort = useTranslations("sort");
+  const locale = useLocale();
   const trpc = useTRPC();
   // Shallow URL updates: the drawer opens and filters apply at once, the browser fetches the data.
   const [raw, setRaw] = useQueryStates(accountsParsers, { history: "replace", scroll: false });
@@ -63,6 +65,9 @@ function Accounts() {
 
   const openDrawer = useCallback((id: string) => navigate({ account: id, range: DEFAULTS.range, from: undefined, to: undefined }), [navigate]);
   const closeDrawer = useCallback(() => navigate({ account: undefined, range: DEFAULTS.range, from: undefined, to: undefined }), [navigate]);
+
+  useAccountTitle(state.account, state);
+  useSlashToSearch(!state.account);
 
   const filtered = !!(state.search || state.platform || state.status || state.source);
   const platforms = useMemo(() => {
@@ -151,16 +156,18 @@ function Accounts() {
               }}
               options={SORTS.map((s) => ({ value: s, label: sortLabel(tSort, s) }))}
             />
-            <Select
-              label={t("filters.order")}
-              testId="order-select"
-              value={state.order}
-              onChange={(order) => navigate({ order: order === "asc" ? "asc" : "desc", page: 1 })}
-              options={[
-                { value: "asc", label: t("filters.asc") },
-                { value: "desc", label: t("filters.desc") },
-              ]}
-            />
+            {/* The direction beside the sort (no second select): one button that says which way it sorts. */}
+            <button
+              type="button"
+              data-testid="order-toggle"
+              data-value={state.order}
+              aria-label={`${t("filters.order")}: ${state.order === "asc" ? t("filters.asc") : t("filters.desc")}`}
+              title={t("filters.order")}
+              onClick={() => navigate({ order: state.order === "asc" ? "desc" : "asc", page: 1 })}
+              className="h-9 self-end whitespace-nowrap rounded-md border border-slate-300 bg-white px-2.5 text-sm text-slate-700 hover:bg-slate-50 focus-visible:outline-2 focus-visible:outline-brand-500"
+            >
+              <span aria-hidden>{state.order === "asc" ? "↑" : "↓"}</span> {state.order === "asc" ? t("filters.asc") : t("filters.desc")}
+            </button>
             <Select
               label={t("filters.pageSize")}
               testId="page-size"
@@ -188,7 +195,7 @@ function Accounts() {
               </button>
             )}
             <a
-              href={listCsvHref(state)}
+              href={listCsvHref(state, locale)}
               download
               data-testid="export-accounts-csv"
               className="rounded-md border border-slate-300 bg-white px-3 py-1.5 text-sm font-medium text-slate-700 hover:bg-slate-50 focus-visible:outline-2 focus-visible:outline-brand-500"
@@ -232,6 +239,44 @@ function Accounts() {
   );
 }
 
+/**
+ * The tab names the open account ("Acme · 账号用量 · 用量后台"), and the page again once the drawer
+ * closes. The summary query is the drawer's own (same key), so this asks the server nothing more.
+ */
+function useAccountTitle(id: string | undefined, range: Pick<AccountsUrlState, "range" | "from" | "to">) {
+  const trpc = useTRPC();
+  const summary = useQuery({ ...trpc.accounts.summary.queryOptions(summaryInput(id ?? "", range)), enabled: !!id });
+  const name = id ? (summary.data?.data.account.name ?? id) : undefined;
+  useEffect(() => {
+    if (!name) return;
+    const before = document.title;
+    document.title = `${name} · ${before}`;
+    return () => {
+      document.title = before;
+    };
+  }, [name]);
+}
+
+/** "/" anywhere but in a field focuses the search box, as in most consoles. */
+function useSlashToSearch(enabled: boolean) {
+  useEffect(() => {
+    if (!enabled) return;
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key !== "/" || e.ctrlKey || e.metaKey || e.altKey || e.defaultPrevented) return;
+      const el = e.target as HTMLElement | null;
+      if (el && (el.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(el.tagName))) return;
+      const search = document.getElementById(SEARCH_ID);
+      if (!search) return;
+      e.preventDefault();
+      search.focus();
+    };
+    document.addEventListener("keydown", onKey);
+    return () => document.removeEventListener("keydown", onKey);
+  }, [enabled]);
+}
+
+const SEARCH_ID = "account-search";
+
 function sortLabel(t: ReturnType<typeof useTranslations<"sort">>, sort: string): string {
   if (sort === "name" || sort === "priority" || sort === "lastUsedAt") return t(sort);
   const [w, f] = sort.split(".") as [(typeof WINDOW_NAMES)[number], (typeof FIGURE_NAMES)[number]];
@@ -270,7 +315,9 @@ function SummaryCards({ data, loading }: { data: UsageListOutput | undefined; lo
             <span data-testid="summary-active-today" data-value={s.activeToday}>
               {n.int(s.activeToday)}
             </span>
-            <span className="ml-2 text-sm font-normal text-slate-500">{t("ofAccounts", { total: n.int(s.totalAccounts) })}</span>
+            <span className="ml-2 text-sm font-normal text-slate-500" data-testid="summary-active-share">
+              {t("activeShare", { percent: n.percent(s.totalAccounts > 0 ? s.activeToday / s.totalAccounts : 0) })}
+            </span>
           </p>
         ) : (
           <Skeleton className="mt-2 h-7 w-16" />
@@ -363,10 +410,17 @@ function SearchBox({ initial, onSearch }: { initial: string; onSearch: (value: s
 
   return (
     <label className="col-span-2 flex min-w-0 flex-col gap-1 text-xs font-medium text-slate-600 sm:min-w-56">
-      {t("search")}
+      <span>
+        {t("search")}
+        <kbd className="ml-1.5 hidden rounded border border-slate-300 px-1 font-mono text-[10px] font-normal text-slate-500 sm:inline" title={t("slashHint")}>
+          /
+        </kbd>
+      </span>
       <input
+        id={SEARCH_ID}
         type="search"
         value={value}
+        aria-keyshortcuts="/"
         data-testid="search-input"
         placeholder={t("searchPlaceholder")}
         maxLength={200}

@@ -10,8 +10,9 @@ import type { BreakdownSortName, Order } from "./url-state";
 export type BreakdownQuery = UseInfiniteQueryResult<InfiniteData<BreakdownOutput, number | null>, unknown>;
 
 /**
- * The per-key table: a table from md up; below it each key is a card with labelled figures (the
- * same elements, laid out by CSS grid), so cost and shares stay visible on a phone.
+ * The per-key table: a table from md up, one line per key (the token kinds open from its total);
+ * below md each key is a card with labelled figures (the same elements, laid out by CSS grid), so
+ * cost and shares stay visible on a phone.
  */
 export function BreakdownTable({
   query,
@@ -99,7 +100,7 @@ export function BreakdownTable({
                 <td className={`col-span-2 min-w-0 md:max-w-56 ${cell}`}>
                   {/* The key's relay source beside its name (no badge: the REST API), not a column of its own: the drawer has no width to spare. */}
                   <div className="flex min-w-0 items-center gap-1.5">
-                    <span className="min-w-0 truncate font-medium" data-testid="key-name" title={k.apiKeyName}>
+                    <span className="min-w-0 truncate font-medium" data-testid="key-name" title={`${k.apiKeyName} · ${k.apiKeyId}`}>
                       {k.apiKeyName}
                     </span>
                     {k.source !== null && (
@@ -108,9 +109,8 @@ export function BreakdownTable({
                       </span>
                     )}
                   </div>
-                  <div className="truncate font-mono text-xs text-slate-500" title={k.apiKeyId}>
-                    {k.apiKeyId}
-                  </div>
+                  {/* One line per key from md up: the id is in the name's tooltip there. */}
+                  <div className="truncate font-mono text-xs text-slate-500 md:hidden">{k.apiKeyId}</div>
                 </td>
                 <td className={`tabular-nums md:text-right ${cell}`}>
                   {label(t("requests"))}
@@ -120,15 +120,26 @@ export function BreakdownTable({
                 </td>
                 <td className={`tabular-nums md:text-right ${cell}`}>
                   {label(t("tokens"))}
-                  <div className="font-medium" data-testid="key-tokens" data-value={k.allTokens} title={n.int(k.allTokens)}>
-                    {n.compact(k.allTokens)}
-                  </div>
-                  <dl className="mt-0.5 grid grid-cols-[auto_auto] justify-start gap-x-2 text-xs text-slate-500 md:justify-end">
-                    <TokenPart label={t("input")} value={k.inputTokens} testId="key-input" />
-                    <TokenPart label={t("output")} value={k.outputTokens} testId="key-output" />
-                    <TokenPart label={t("cacheCreate")} value={k.cacheCreateTokens} testId="key-cache-create" />
-                    <TokenPart label={t("cacheRead")} value={k.cacheReadTokens} testId="key-cache-read" />
-                  </dl>
+                  {/* The four kinds on demand: a row stays one line until its total is opened. */}
+                  <details className="group" data-testid="key-token-kinds">
+                    <summary
+                      className="inline-flex cursor-pointer list-none items-center gap-1 rounded font-medium focus-visible:outline-2 focus-visible:outline-brand-500 [&::-webkit-details-marker]:hidden"
+                      aria-label={t("tokenKindsOf", { tokens: n.int(k.allTokens) })}
+                    >
+                      <span data-testid="key-tokens" data-value={k.allTokens} title={n.int(k.allTokens)}>
+                        {n.compact(k.allTokens)}
+                      </span>
+                      <span aria-hidden className="text-[10px] text-slate-500 transition-transform group-open:rotate-90">
+                        ▸
+                      </span>
+                    </summary>
+                    <dl className="mt-0.5 grid grid-cols-[auto_auto] justify-start gap-x-2 text-xs text-slate-500 md:justify-end">
+                      <TokenPart label={t("input")} value={k.inputTokens} testId="key-input" />
+                      <TokenPart label={t("output")} value={k.outputTokens} testId="key-output" />
+                      <TokenPart label={t("cacheCreate")} value={k.cacheCreateTokens} testId="key-cache-create" />
+                      <TokenPart label={t("cacheRead")} value={k.cacheReadTokens} testId="key-cache-read" />
+                    </dl>
+                  </details>
                 </td>
                 <td className={`font-medium md:text-right ${cell}`} title={t("realCostHint")}>
                   {label(t("realCost"))}
@@ -138,10 +149,10 @@ export function BreakdownTable({
                   {label(t("ratedCost"))}
                   <Money usd={k.ratedCost} testId="key-rated-cost" />
                 </td>
-                <td className={`col-span-2 md:w-44 ${cell}`}>
+                <td className={`col-span-2 md:min-w-32 ${cell}`}>
                   <ShareBar tokens={k.share.tokens} cost={k.share.cost} />
                 </td>
-                <td className={`min-w-0 break-all font-mono text-xs text-slate-700 md:whitespace-nowrap md:break-normal ${cell}`}>
+                <td className={`min-w-0 font-mono text-xs text-slate-700 wrap-anywhere md:whitespace-nowrap md:wrap-normal ${cell}`}>
                   {label(t("lastModel"))}
                   <span data-testid="key-last-model">{k.lastModel ?? "—"}</span>
                 </td>
@@ -228,31 +239,30 @@ function ShareBar({ tokens, cost }: { tokens: number; cost: number }) {
   const n = useNumbers();
   const pct = Math.max(0, Math.min(1, tokens));
   return (
-    <div>
-      <div className="flex items-baseline justify-between gap-2 text-xs">
-        <span className="whitespace-nowrap tabular-nums text-slate-800">
-          <span className="text-slate-500 md:hidden">{t("tokenShare")} </span>
-          <span className="font-medium" data-testid="key-share-tokens" data-value={tokens}>
-            {n.percent(tokens)}
-          </span>
-        </span>
-        <span className="whitespace-nowrap tabular-nums text-slate-500">
-          {t("costShare")}{" "}
-          <span data-testid="key-share-cost" data-value={cost}>
-            {n.percent(cost)}
-          </span>
-        </span>
-      </div>
+    // One line when the drawer is wide enough; the cost share wraps under rather than push the table wider than the drawer.
+    <div className="flex flex-wrap items-center gap-x-2 gap-y-0.5 text-xs tabular-nums">
       <div
         role="meter"
         aria-label={`${t("tokenShare")} ${n.percent(tokens)}`}
         aria-valuemin={0}
         aria-valuemax={100}
         aria-valuenow={Math.round(pct * 1000) / 10}
-        className="mt-1 h-1.5 w-full overflow-hidden rounded-full bg-slate-200"
+        className="h-1.5 w-12 shrink-0 overflow-hidden rounded-full bg-slate-200"
       >
         <div className="h-full rounded-full bg-brand-500" style={{ width: `${pct * 100}%` }} />
       </div>
+      <span className="whitespace-nowrap text-slate-800">
+        <span className="text-slate-500 md:hidden">{t("tokenShare")} </span>
+        <span className="font-medium" data-testid="key-share-tokens" data-value={tokens}>
+          {n.percent(tokens)}
+        </span>
+      </span>
+      <span className="whitespace-nowrap text-slate-500">
+        {t("costShare")}{" "}
+        <span data-testid="key-share-cost" data-value={cost}>
+          {n.percent(cost)}
+        </span>
+      </span>
     </div>
   );
 }

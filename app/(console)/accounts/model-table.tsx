@@ -26,7 +26,9 @@ export function ModelTable({ models, total }: { models: ModelRow[] | null; total
     );
   }
   const rows = [...models].sort((a, b) => b.cost - a.cost || b.allTokens - a.allTokens || a.model.localeCompare(b.model));
+  // The model column is left-aligned like its names, the figures right-aligned like theirs.
   const th = "px-3 py-2 text-xs font-semibold text-slate-500 whitespace-nowrap text-right";
+  const thLeft = "px-3 py-2 text-xs font-semibold text-slate-500 whitespace-nowrap text-left";
   const cell = "sm:table-cell sm:px-3 sm:py-2";
   const label = (text: string) => <span className="block text-xs text-slate-500 sm:hidden">{text}</span>;
   return (
@@ -34,7 +36,7 @@ export function ModelTable({ models, total }: { models: ModelRow[] | null; total
       <table className="block w-full border-collapse text-sm sm:table sm:min-w-[640px]" data-testid="models-table">
         <thead className="hidden border-b border-slate-200 bg-slate-50 sm:table-header-group">
           <tr>
-            <th scope="col" className={`${th} text-left`}>
+            <th scope="col" className={thLeft} data-testid="models-col-model">
               {t("models.model")}
             </th>
             <th scope="col" className={th}>
@@ -66,7 +68,7 @@ export function ModelTable({ models, total }: { models: ModelRow[] | null; total
         <tbody className="block divide-y divide-slate-100 sm:table-row-group sm:divide-y-0">
           {rows.map((m) => (
             <tr key={m.model} className="grid grid-cols-2 gap-x-3 gap-y-1 p-3 sm:table-row sm:border-b sm:border-slate-100 sm:p-0" data-testid={`model-row-${m.model}`}>
-              <td className={`col-span-2 break-all font-mono text-xs text-slate-800 ${cell}`}>{m.model}</td>
+              <td className={`col-span-2 font-mono text-xs text-slate-800 wrap-anywhere ${cell}`}>{m.model}</td>
               <Num value={m.requests} testId="model-requests" exact label={label(t("breakdown.requests"))} />
               <Num value={m.inputTokens} testId="model-input" hideOnPhone />
               <Num value={m.outputTokens} testId="model-output" hideOnPhone />

@@ -1,3 +1,5 @@
+import type { Metadata } from "next";
+import { getTranslations } from "next-intl/server";
 import { requireAdminSession } from "@/server/auth/server-session";
 import { getRuntime } from "@/server/runtime";
 import { getQueryClient, HydrateClient, trpc } from "@/server/trpc/server";
@@ -6,6 +8,11 @@ import { breakdownPaging } from "./queries";
 import { breakdownInput, listInput, loadAccountsParams, resolveAccountsState, summaryInput } from "./url-state";
 
 export const dynamic = "force-dynamic";
+
+/** The list's tab title; an open drawer names its account instead (accounts-view.tsx). */
+export async function generateMetadata(): Promise<Metadata> {
+  return { title: (await getTranslations())("app.title") };
+}
 
 /**
  * The accounts list is rendered on the server with its numbers (the prefetch is awaited, so no

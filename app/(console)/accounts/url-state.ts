@@ -12,7 +12,9 @@ import { MEASURES } from "@/db/measures";
 import { defaultAccountOrder } from "@/server/usage-stats/order";
 import { isRangeTooLong } from "@/server/usage-stats/range-limit";
 import { SOURCE_NAME } from "@/server/usage-stats/source-filter";
-import type { AccountSort, BreakdownSort, RangeName, WindowName } from "@/server/usage-stats/schemas";
+import type { AccountSort, BreakdownSort, CSV_HEADER_LANGUAGES, RangeName, WindowName } from "@/server/usage-stats/schemas";
+
+type CsvHeaderLanguage = (typeof CSV_HEADER_LANGUAGES)[number];
 
 /**
  * The page's state lives in the URL (shareable, survives a reload), read and written with nuqs.
@@ -172,9 +174,13 @@ export function breakdownInput(
   return { id, ...rangeInput(state), sort: sort.sort, order: sort.order, limit: BREAKDOWN_PAGE_SIZE };
 }
 
-/** The REST CSV of the account list with the current filters and sort (every row, no paging). */
-export function listCsvHref(state: AccountsUrlState): string {
+/**
+ * The REST CSV of the account list with the current filters and sort (every row, no paging); the
+ * header row in the console's language (the API's default is the stable column names).
+ */
+export function listCsvHref(state: AccountsUrlState, headers?: CsvHeaderLanguage): string {
   const p = new URLSearchParams({ format: "csv" });
+  if (headers) p.set("headers", headers);
   if (state.search) p.set("search", state.search);
   if (state.platform) p.set("platform", state.platform);
   if (state.status) p.set("status", state.status);
@@ -184,8 +190,9 @@ export function listCsvHref(state: AccountsUrlState): string {
   return `/admin/accounts/usage-stats?${p}`;
 }
 
-export function breakdownCsvHref(id: string, state: Pick<AccountsUrlState, "range" | "from" | "to">, sort?: { sort: BreakdownSortName; order: Order }): string {
+export function breakdownCsvHref(id: string, state: Pick<AccountsUrlState, "range" | "from" | "to">, sort?: { sort: BreakdownSortName; order: Order }, headers?: CsvHeaderLanguage): string {
   const p = new URLSearchParams({ format: "csv", range: state.range });
+  if (headers) p.set("headers", headers);
   if (state.range === "custom" && state.from && state.to) {
     p.set("start", state.from);
     p.set("end", state.to);

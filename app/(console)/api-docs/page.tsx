@@ -1,10 +1,15 @@
 import type { Metadata } from "next";
+import { headers } from "next/headers";
 import { getLocale, getTranslations } from "next-intl/server";
 import { requireAdminSession } from "@/server/auth/server-session";
+import { getConfig } from "@/server/config";
 import { getOpenApiDocument } from "@/server/openapi/document";
-import { ZH_ERRORS, ZH_INFO, ZH_OPERATIONS, ZH_TAGS } from "./zh-CN";
+import { curlOf, EXAMPLES } from "./examples";
+import { EN_PARAMS, ZH_ERRORS, ZH_INFO, ZH_OPERATIONS, ZH_PARAMS, ZH_TAGS, paramText } from "./zh-CN";
 
-export const metadata: Metadata = { title: "API 文档 API docs · 账号用量" };
+export async function generateMetadata(): Promise<Metadata> {
+  return { title: (await getTranslations())("apiDocs.title") };
+}
 
 type T = Awaited<ReturnType<typeof getTranslations<"apiDocs">>>;
 
@@ -134,7 +139,7 @@ function SchemaView({ schema, t, depth = 0 }: { schema: Schema; t: T; depth?: nu
         {Object.entries(schema.properties).map(([name, prop]) => (
           <li key={name} className="py-0.5">
             <span className="font-mono text-slate-900">{name}</span>
-            {required.has(name) ? null : <span className="text-slate-400">?</span>}{" "}
+            {required.has(name) ? null : <span className="text-slate-500">?</span>}{" "}
             {prop.properties || prop.$ref || (prop.type === "array" && prop.items) || prop.anyOf ? (
               <SchemaView schema={prop} t={t} depth={depth + 1} />
             ) : (
@@ -154,12 +159,13 @@ function SchemaView({ schema, t, depth = 0 }: { schema: Schema; t: T; depth?: nu
   return <span className="font-mono text-slate-500">{typeLabel(schema)}</span>;
 }
 
-function OperationView({ method, path, op, t }: { method: string; path: string; op: Operation; t: T }) {
+function OperationView({ method, path, op, t, zh, origin }: { method: string; path: string; op: Operation; t: T; zh: boolean; origin: string }) {
+  const example = EXAMPLES[op.operationId];
   return (
     <section id={op.operationId} className="rounded-lg border border-slate-200 bg-white p-4 shadow-sm">
       <h3 className="flex flex-wrap items-center gap-2 text-base">
         <span className={`rounded px-2 py-0.5 font-mono text-xs font-bold uppercase ${METHOD_STYLE[method] ?? ""}`}>{method}</span>
-        <span className="break-all font-mono font-semibold">{path}</span>
+        <span className="font-mono font-semibold wrap-anywhere">{path}</span>
         <span className="text-slate-600">{op.summary}</span>
         <span className="ml-auto rounded bg-slate-100 px-2 py-0.5 text-xs text-slate-600">
           {op["x-required-scope"] === "public" ? t("public") : t("scope", { scope: op["x-required-scope"] ?? "" })}
@@ -194,12 +200,20 @@ function OperationView({ method, path, op, t }: { method: string; path: string; 
                   {p.schema && constraints(p.schema, t) ? <div className="text-xs text-slate-500">{constraints(p.schema, t)}</div> : null}
                 </td>
                 <td className="py-1 text-slate-700">
-                  <Prose text={p.description ?? p.schema?.description ?? ""} />
+                  <Prose text={paramText(zh ? ZH_PARAMS : EN_PARAMS, op.operationId, p.name) ?? p.description ?? p.schema?.description ?? ""} />
                 </td>
               </tr>
             ))}
           </tbody>
         </table>
+        </div>
+      ) : null}
+      {example ? (
+        <div className="mt-3 text-sm">
+          <h4 className="font-semibold text-slate-700">{t("example")}</h4>
+          <pre className="mt-1 overflow-x-auto rounded-md bg-slate-100 p-3 font-mono text-xs text-slate-800" data-testid={`curl-${op.operationId}`}>
+            <code>{curlOf(method, path, op["x-required-scope"], example, origin)}</code>
+          </pre>
         </div>
       ) : null}
       {op.requestBody ? (
@@ -217,7 +231,7 @@ function OperationView({ method, path, op, t }: { method: string; path: string; 
               <span className="text-slate-700">
                 <Prose text={r.description} />
               </span>
-              {r.content ? <span className="ml-2 text-xs text-slate-400">{Object.keys(r.content).join(", ")}</span> : null}
+              {r.content ? <span className="ml-2 text-xs text-slate-500">{Object.keys(r.content).join(", ")}</span> : null}
               {status.startsWith("2") && r.content?.["application/json"]?.schema ? (
                 <details className="mt-1">
                   <summary className="cursor-pointer text-slate-500">{t("responseBody")}</summary>
@@ -251,6 +265,8 @@ export default async function ApiDocsPage() {
     components?: { schemas?: Record<string, Schema> };
   };
   const zh = (await getLocale()) === "zh-CN";
+  const h = await headers();
+  const origin = getConfig().publicUrl?.replace(/\/+$/, "") ?? `${h.get("x-forwarded-proto") === "https" ? "https" : "http"}://${h.get("host") ?? "localhost:3000"}`;
   const ops = Object.entries(doc.paths).flatMap(([path, item]) =>
     METHODS.filter((m) => item[m]).map((method) => ({ method, path, op: zh ? inChinese(item[method]!) : item[method]! })),
   );
@@ -268,6 +284,9 @@ export default async function ApiDocsPage() {
           </a>
         </p>
         <p className="mt-2 max-w-3xl text-sm text-slate-700">{t("intro")}</p>
+        <p className="mt-2 max-w-3xl text-sm text-slate-700">
+          <Prose text={t("curlIntro")} />
+        </p>
         {infoText ? (
           <p className="mt-2 max-w-3xl text-sm text-slate-700">
             <Prose text={infoText} />
@@ -290,7 +309,7 @@ export default async function ApiDocsPage() {
           {ops
             .filter((o) => (o.op.tags?.[0] ?? "Other") === tag)
             .map((o) => (
-              <OperationView key={`${o.method} ${o.path}`} {...o} t={t} />
+              <OperationView key={`${o.method} ${o.path}`} {...o} t={t} zh={zh} origin={origin} />
             ))}
         </section>
       ))}

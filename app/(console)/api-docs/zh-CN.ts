@@ -68,3 +68,59 @@ export const ZH_ERRORS: Record<string, string> = {
   "503": "存储暂时无法回答（或在降级模式下无法精确回答）；见 Retry-After",
   "500": "意外错误；消息中带有请求 ID",
 };
+
+/**
+ * The query and path parameters in words: by `operationId:name` where a name means different
+ * things on different routes (id), else by name. Where the schema has no description of its own
+ * the English page uses EN_PARAMS; the Chinese page always uses ZH_PARAMS.
+ */
+export const ZH_PARAMS: Record<string, string> = {
+  search: "按名称或 ID 的子串搜索（不区分大小写）",
+  platform: "只看这个平台（claude、gemini、openai …）",
+  status: "只看这个状态（active、paused、error、disabled …）",
+  includeDeleted: "true：包含已删除（软删除）的记录",
+  sort: "排序字段",
+  order: "asc 升序 / desc 降序（默认随排序字段而定）",
+  page: "页码，从 1 开始",
+  pageSize: "每页条数",
+  limit: "每页条数",
+  offset: "跳过的条数（上一页返回的 nextOffset）",
+  source: "只看某个中转来源（crs、sub2api、newapi …）喂入的账号；none：只经 REST API 录入的账号",
+  tz: "用另一个 IANA 时区回答；仅当它与 USAGE_TIMEZONE 的 UTC 偏移相同时接受",
+  format: "csv：导出所有行（不分页），以带 UTF-8 BOM 的 text/csv 流式返回",
+  headers: "配合 format=csv：表头用这种语言的名称（en、zh-CN），而不是稳定的英文列名",
+  range: "daily（某一天）、monthly（某个月）、total（全部时间）或 custom（start 至 end）",
+  date: "range=daily：哪一天（本地日期），默认今天",
+  month: "range=monthly：哪个月，默认本月",
+  start: "range=custom：第一天（含）",
+  end: "range=custom：最后一天（含）",
+  accountId: "只看这个账号的 Key（中转侧的账号 ID）",
+  cursor: "上一页返回的游标（nextCursor），接着往下读",
+  "putAccountsId:id": "账号 ID（中转侧的 ID）",
+  "deleteAccountsId:id": "账号 ID",
+  "getAccountsIdUsageStats:id": "账号 ID",
+  "getAccountsIdUsageBreakdown:id": "账号 ID",
+  "putApiKeysId:id": "API Key 的 ID（中转侧的 ID，不是 Key 本身）",
+  "deleteApiKeysId:id": "API Key 的 ID",
+  "deleteTokensId:id": "API 令牌的 ID",
+};
+
+export const EN_PARAMS: Record<string, string> = {
+  search: "Case-insensitive substring of the name or id",
+  platform: "Only this platform (claude, gemini, openai …)",
+  status: "Only this status (active, paused, error, disabled …)",
+  includeDeleted: "true: include soft-deleted records",
+  order: "asc or desc (the default depends on the sort)",
+  page: "Page number, from 1",
+  pageSize: "Page size",
+  "putAccountsId:id": "Account id, as the relay knows it",
+  "deleteAccountsId:id": "Account id",
+  "getAccountsIdUsageStats:id": "Account id",
+  "getAccountsIdUsageBreakdown:id": "Account id",
+  "putApiKeysId:id": "API key id, as the relay knows it (not the key itself)",
+  "deleteApiKeysId:id": "API key id",
+};
+
+export function paramText(texts: Record<string, string>, operationId: string, name: string): string | undefined {
+  return texts[`${operationId}:${name}`] ?? texts[name];
+}

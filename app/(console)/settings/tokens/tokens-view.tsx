@@ -71,18 +71,19 @@ export function TokensView({ timeZone }: { timeZone: string }) {
         <p className="mt-1 text-sm text-slate-600">{t("intro", { header: t.raw("headerExample") as string })}</p>
       </div>
 
-      <form onSubmit={create} className="flex flex-wrap items-end gap-3 rounded-lg border border-slate-200 bg-white p-4 shadow-sm">
-        <div>
+      <form onSubmit={create} className="flex flex-wrap items-end gap-3 rounded-lg border border-slate-200 bg-white p-4 shadow-sm" data-testid="token-form">
+        <div className="w-full min-w-0 sm:w-auto">
           <label htmlFor="token-name" className="mb-1 block text-xs font-medium text-slate-600">
             {t("name")}
           </label>
-          <input id="token-name" name="name" required maxLength={64} className="h-9 w-56 max-w-full rounded-md border border-slate-300 px-3 text-sm focus-visible:outline-2 focus-visible:outline-brand-500" />
+          <input id="token-name" name="name" required maxLength={64} className="h-9 w-full rounded-md border border-slate-300 bg-white px-3 text-sm focus-visible:outline-2 focus-visible:outline-brand-500 sm:w-56" />
         </div>
-        <div>
+        <div className="w-full min-w-0 sm:w-auto">
           <label htmlFor="token-scope" className="mb-1 block text-xs font-medium text-slate-600">
             {t("scope")}
           </label>
-          <select id="token-scope" name="scope" defaultValue="usage:write" className="h-9 max-w-full rounded-md border border-slate-300 bg-white px-2 text-sm focus-visible:outline-2 focus-visible:outline-brand-500">
+          {/* w-full: a select is as wide as its longest option, which is wider than a phone. */}
+          <select id="token-scope" name="scope" defaultValue="usage:write" className="h-9 w-full min-w-0 rounded-md border border-slate-300 bg-white px-2 text-sm focus-visible:outline-2 focus-visible:outline-brand-500 sm:w-auto">
             {SCOPES.map((s) => (
               <option key={s} value={s}>
                 {t(`scopes.${s}`)}
@@ -102,8 +103,8 @@ export function TokensView({ timeZone }: { timeZone: string }) {
       {created && (
         <div role="status" className="space-y-2 rounded-lg border border-amber-300 bg-amber-50 p-4" data-testid="created-token">
           <p className="text-sm font-medium text-amber-900">{t("created")}</p>
-          <div className="flex gap-2">
-            <input readOnly value={created} aria-label={t("created")} onFocus={(e) => e.currentTarget.select()} className="flex-1 rounded-md border border-amber-300 bg-white px-3 py-1.5 font-mono text-sm" />
+          <div className="flex flex-wrap gap-2">
+            <input readOnly value={created} aria-label={t("created")} onFocus={(e) => e.currentTarget.select()} className="w-full min-w-0 flex-1 basis-60 rounded-md border border-amber-300 bg-white px-3 py-1.5 font-mono text-sm" />
             <button type="button" onClick={copy} className="rounded-md border border-amber-400 px-3 py-1.5 text-sm">
               {copied ? t("copied") : t("copy")}
             </button>
@@ -114,9 +115,10 @@ export function TokensView({ timeZone }: { timeZone: string }) {
         </div>
       )}
 
-      <div className="overflow-x-auto rounded-lg border border-slate-200 bg-white shadow-sm">
-        <table className="w-full min-w-[640px] border-collapse text-sm" data-testid="tokens-table" aria-busy={list.isFetching}>
-          <thead className="border-b border-slate-200 bg-slate-50">
+      {/* A table from sm up; on a phone each token is a card (no sideways scrolling, nothing clipped). */}
+      <div className="rounded-lg border border-slate-200 bg-white shadow-sm sm:overflow-x-auto">
+        <table className="block w-full border-collapse text-sm sm:table" data-testid="tokens-table" aria-busy={list.isFetching}>
+          <thead className="hidden border-b border-slate-200 bg-slate-50 sm:table-header-group">
             <tr className="text-left text-xs font-semibold text-slate-500">
               <th className="px-3 py-2">{t("name")}</th>
               <th className="px-3 py-2">{t("scope")}</th>
@@ -126,22 +128,31 @@ export function TokensView({ timeZone }: { timeZone: string }) {
               <th className="px-3 py-2">{t("actions")}</th>
             </tr>
           </thead>
-          <tbody>
+          <tbody className="block divide-y divide-slate-100 sm:table-row-group sm:divide-y-0">
             {tokens.length === 0 && (
-              <tr>
-                <td colSpan={6} className="px-3 py-8 text-center text-slate-500">
+              <tr className="block sm:table-row">
+                <td colSpan={6} className="block px-3 py-8 text-center text-slate-500 sm:table-cell">
                   {t("empty")}
                 </td>
               </tr>
             )}
             {tokens.map((tk) => (
-              <tr key={tk.id} className="border-b border-slate-100">
-                <td className="px-3 py-2 font-medium">{tk.name}</td>
-                <td className="px-3 py-2 font-mono text-xs">{tk.scope}</td>
-                <td className="px-3 py-2 font-mono text-xs">{tk.tokenPrefix}…</td>
-                <td className="whitespace-nowrap px-3 py-2 tabular-nums text-slate-600">{tk.createdAt}</td>
-                <td className="whitespace-nowrap px-3 py-2 tabular-nums text-slate-600">{tk.lastUsedAt ?? t("never")}</td>
-                <td className="px-3 py-2">
+              <tr key={tk.id} className="grid grid-cols-[1fr_auto] gap-x-3 gap-y-1 p-3 sm:table-row sm:border-b sm:border-slate-100 sm:p-0">
+                <td className="min-w-0 break-words font-medium sm:table-cell sm:px-3 sm:py-2">{tk.name}</td>
+                <td className="col-start-1 font-mono text-xs sm:table-cell sm:px-3 sm:py-2">{tk.scope}</td>
+                <td className="col-start-1 font-mono text-xs text-slate-600 sm:table-cell sm:px-3 sm:py-2 sm:text-slate-900">
+                  <span className="text-slate-500 sm:hidden">{t("prefix")} </span>
+                  {tk.tokenPrefix}…
+                </td>
+                <td className="col-start-1 whitespace-nowrap text-xs tabular-nums text-slate-600 sm:table-cell sm:px-3 sm:py-2 sm:text-sm">
+                  <span className="text-slate-500 sm:hidden">{t("createdAt")} </span>
+                  {tk.createdAt}
+                </td>
+                <td className="col-start-1 whitespace-nowrap text-xs tabular-nums text-slate-600 sm:table-cell sm:px-3 sm:py-2 sm:text-sm">
+                  <span className="text-slate-500 sm:hidden">{t("lastUsed")} </span>
+                  {tk.lastUsedAt ?? t("never")}
+                </td>
+                <td className="col-start-2 row-span-5 row-start-1 self-start sm:table-cell sm:px-3 sm:py-2">
                   <button
                     type="button"
                     onClick={() => revoke(tk)}

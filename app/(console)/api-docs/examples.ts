@@ -38,6 +38,7 @@ export const EXAMPLES: Record<string, RouteExample> = {
   getAccountsUsageStats: { query: "sort=daily.cost&order=desc&limit=50" },
   getAccountsIdUsageStats: { params: { id: "acc-1" }, query: "range=monthly&month=2026-12" },
   getAccountsIdUsageBreakdown: { params: { id: "acc-1" }, query: "range=monthly&format=csv&headers=zh-CN" },
+  getAccountsIdUsageTrend: { params: { id: "acc-1" }, query: "span=today" },
   getApiKeys: { query: "accountId=acc-1" },
   getApiKeysUsageStats: { query: "range=monthly&sort=cost&order=desc&limit=50" },
   putApiKeysId: { params: { id: "key-1" }, body: { name: "Team A", accountId: "acc-1", status: "active", dailyCostLimit: "50" } },

@@ -37,6 +37,10 @@ export const ZH_OPERATIONS: Record<string, { summary: string; description?: stri
     summary: "单个账号在某个范围内按 API Key 的用量",
     description: "顺序稳定（相同时按 Key ID），用 nextOffset 翻页既不重复也不遗漏。",
   },
+  getAccountsIdUsageTrend: {
+    summary: "单个账号的用量趋势：今日按小时，近 30 / 90 天按天，近 12 个月按月",
+    description: "按 USAGE_TIMEZONE 补零的点，与汇总的范围无关。Redis 实时计数器不保存历史：PostgreSQL 不可用时返回 503。",
+  },
   getApiKeys: { summary: "API Key 列表" },
   getApiKeysUsageStats: {
     summary: "所有 API Key 跨账号的用量：搜索、按任一指标排序、游标翻页，可导出 CSV",
@@ -100,6 +104,8 @@ export const ZH_PARAMS: Record<string, string> = {
   "deleteAccountsId:id": "账号 ID",
   "getAccountsIdUsageStats:id": "账号 ID",
   "getAccountsIdUsageBreakdown:id": "账号 ID",
+  "getAccountsIdUsageTrend:id": "账号 ID",
+  span: "today（今日，按小时）、30d（近 30 天，按天，默认）、90d（近 90 天）或 12m（近 12 个月，按月）",
   "putApiKeysId:id": "API Key 的 ID（中转侧的 ID，不是 Key 本身）",
   "deleteApiKeysId:id": "API Key 的 ID",
   "deleteTokensId:id": "API 令牌的 ID",
@@ -117,6 +123,7 @@ export const EN_PARAMS: Record<string, string> = {
   "deleteAccountsId:id": "Account id",
   "getAccountsIdUsageStats:id": "Account id",
   "getAccountsIdUsageBreakdown:id": "Account id",
+  "getAccountsIdUsageTrend:id": "Account id",
   "putApiKeysId:id": "API key id, as the relay knows it (not the key itself)",
   "deleteApiKeysId:id": "API key id",
 };

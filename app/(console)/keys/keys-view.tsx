@@ -3,7 +3,7 @@
 import { keepPreviousData, useInfiniteQuery } from "@tanstack/react-query";
 import type { inferRouterOutputs } from "@trpc/server";
 import Link from "next/link";
-import { useTranslations } from "next-intl";
+import { useLocale, useTranslations } from "next-intl";
 import { useQueryStates } from "nuqs";
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { useTRPC } from "@/app/_components/trpc-provider";
@@ -22,6 +22,7 @@ const FALLBACK_TIMEZONE = "Asia/Shanghai";
 /** API keys across every account: search, window, sort (URL state), and a keyset-paged table. */
 export function KeysView() {
   const t = useTranslations("keys");
+  const locale = useLocale() as "zh-CN" | "en";
   const trpc = useTRPC();
   const [raw, setRaw] = useQueryStates(keysParsers, { history: "replace", scroll: false });
   const state = useMemo(() => resolveKeysState(raw), [raw]);
@@ -48,7 +49,7 @@ export function KeysView() {
           <SearchBox initial={state.search} onSearch={(search) => navigate({ search })} />
           <SortSelect state={state} onChange={(sort, order) => navigate({ sort, order })} />
           <a
-            href={keysCsvHref(state)}
+            href={keysCsvHref(state, locale)}
             download
             data-testid="export-keys-csv"
             className="col-span-2 inline-flex h-9 items-center justify-center rounded-md border border-slate-300 bg-white px-3 text-sm font-medium text-slate-700 hover:bg-slate-50 focus-visible:outline-2 focus-visible:outline-brand-500 sm:ml-auto"

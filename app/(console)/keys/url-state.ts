@@ -74,8 +74,10 @@ export function keysInput(s: KeysUrlState) {
 }
 
 /** The REST CSV of every key that matches, in the page's order. */
-export function keysCsvHref(s: KeysUrlState): string {
+/** The CSV of the page's keys; `headers` labels the header row in the page's language. */
+export function keysCsvHref(s: KeysUrlState, headers?: "zh-CN" | "en"): string {
   const p = new URLSearchParams({ format: "csv", range: s.range });
+  if (headers) p.set("headers", headers);
   if (s.range === "custom" && s.from && s.to) {
     p.set("start", s.from);
     p.set("end", s.to);

@@ -25,6 +25,10 @@ describe("times", () => {
     expect(zonedIso("2026-12-06T16:00:00.250Z", "Asia/Shanghai")).toBe("2026-12-07T00:00:00.250+08:00");
     expect(zonedIso("2026-07-01T12:00:00Z", "America/New_York")).toBe("2026-07-01T08:00:00-04:00");
     expect(zonedIso("2026-12-01T12:00:00Z", "America/New_York")).toBe("2026-12-01T07:00:00-05:00");
+    // The day the clocks go forward: each side of 07:00 UTC keeps its own offset (the cache per day holds none).
+    expect(zonedIso("2026-03-08T06:59:59Z", "America/New_York")).toBe("2026-03-08T01:59:59-05:00");
+    expect(zonedIso("2026-03-08T07:00:00Z", "America/New_York")).toBe("2026-03-08T03:00:00-04:00");
+    expect(zonedIso("2026-03-08T03:00:00Z", "America/New_York")).toBe("2026-03-07T22:00:00-05:00");
     expect(zonedIso("2026-12-01T12:00:00Z", "Asia/Kolkata")).toBe("2026-12-01T17:30:00+05:30");
     expect(zonedIso("2026-12-01T12:00:00Z", "UTC")).toBe("2026-12-01T12:00:00+00:00");
     expect(zonedIso(null, "UTC")).toBeNull();

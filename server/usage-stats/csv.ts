@@ -75,6 +75,28 @@ export function marginCells(t: Pick<UsageTotals, "cost" | "ratedCost">): Cell[] 
 
 const pad = (n: number, w = 2) => String(n).padStart(w, "0");
 
+const DAY_MS = 86_400_000;
+const dayOffsets = new Map<string, Map<number, number | null>>();
+
+/**
+ * The zone's UTC offset at an instant, cached per UTC day: a day whose first and last millisecond
+ * have the same offset has it throughout (no zone changes its offset twice in a day). Asking Intl
+ * for every row cost 8 µs, 0.4 s of a 50,000-key export on the event loop that the list shares.
+ */
+function offsetAt(timeZone: string, ms: number): number {
+  let days = dayOffsets.get(timeZone);
+  if (!days) dayOffsets.set(timeZone, (days = new Map()));
+  const day = Math.floor(ms / DAY_MS);
+  let offset = days.get(day);
+  if (offset === undefined) {
+    const first = utcOffsetMinutes(timeZone, day * DAY_MS);
+    offset = first === utcOffsetMinutes(timeZone, day * DAY_MS + DAY_MS - 1) ? first : null;
+    if (days.size > 20_000) days.clear();
+    days.set(day, offset);
+  }
+  return offset ?? utcOffsetMinutes(timeZone, ms);
+}
+
 /**
  * An instant in the usage time zone with its offset (2026-12-07T11:30:00+08:00), as the console
  * shows it; milliseconds only when there are any. Empty for null.
@@ -83,7 +105,7 @@ export function zonedIso(iso: string | null, timeZone: string): string | null {
   if (iso === null) return null;
   const ms = Date.parse(iso);
   if (Number.isNaN(ms)) return iso;
-  const offset = utcOffsetMinutes(timeZone, ms);
+  const offset = offsetAt(timeZone, ms);
   const local = new Date(ms + offset * 60_000);
   const frac = local.getUTCMilliseconds() ? `.${pad(local.getUTCMilliseconds(), 3)}` : "";
   const sign = offset < 0 ? "-" : "+";

@@ -6,6 +6,7 @@ import { testConfig } from "../testing/stores";
 import { Drainer } from "../usage/drainer";
 import { recordUsage } from "../usage/usage.service";
 import type { AccountBreakdownInput, AccountUsageListInput } from "./schemas";
+import { storeIndependent as figures } from "./stats.fixtures";
 import { getAccountBreakdown, getAccountSummary, listAccountUsage } from "./stats.service";
 
 /**
@@ -31,17 +32,6 @@ const event = (requestId: string, accountId: string, apiKeyId: string) => ({
 let ledger: TestRuntime;
 let pg: Runtime;
 let redisOnly: Runtime;
-/**
- * An answer without what only its store decides: the source, the time, and 近1小时 (lastHour),
- * which PostgreSQL answers from its records and the live counters cannot (null: checked apart).
- */
-function figures<T extends { source: string; timestamp: string }>(r: T) {
-  const out = { ...r, source: "", timestamp: "" } as Record<string, unknown>;
-  const data = out.data;
-  if (Array.isArray(data)) out.data = data.map((row: Record<string, unknown>) => ({ ...row, lastHour: "store-dependent" }));
-  if (out.summary && typeof out.summary === "object") out.summary = { ...out.summary, lastHour: "store-dependent" };
-  return out;
-}
 
 beforeAll(async () => {
   ledger = await createTestRuntime();

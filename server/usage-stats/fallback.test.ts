@@ -5,7 +5,7 @@ import { setAccountIndex, setApiKeyIndex } from "../usage/hot-index";
 import { recordUsage } from "../usage/usage.service";
 import { csvResponse, exportBreakdown } from "./csv";
 import type { AccountBreakdownInput, AccountSummaryInput, AccountUsageListInput } from "./schemas";
-import { TEST_TZ, shDate, shInstant, spreadEvents, type TestEvent } from "./stats.fixtures";
+import { TEST_TZ, shDate, shInstant, spreadEvents, storeIndependent as figures, type TestEvent } from "./stats.fixtures";
 import { getAccountBreakdown, getAccountSummary, listAccountUsage } from "./stats.service";
 import { PG_RETRY_AFTER_MS } from "./store-choice";
 
@@ -78,17 +78,6 @@ afterAll(async () => {
 });
 
 /** The answer without what legitimately differs between the stores. */
-/**
- * An answer without what only its store decides: the source, the time, and 近1小时 (lastHour),
- * which PostgreSQL answers from its records and the live counters cannot (null: checked apart).
- */
-function figures<T extends { source: string; timestamp: string }>(r: T) {
-  const out = { ...r, source: "", timestamp: "" } as Record<string, unknown>;
-  const data = out.data;
-  if (Array.isArray(data)) out.data = data.map((row: Record<string, unknown>) => ({ ...row, lastHour: "store-dependent" }));
-  if (out.summary && typeof out.summary === "object") out.summary = { ...out.summary, lastHour: "store-dependent" };
-  return out;
-}
 
 describe("Redis fallback with PostgreSQL disabled", () => {
   it("lists accounts with PostgreSQL's numbers, sorted, filtered and paged the same way", async () => {

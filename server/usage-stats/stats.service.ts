@@ -55,7 +55,7 @@ import { findLastHourByAccount, findLastHourOfList, type LastHourWindow } from "
 const iso = (d: Date | number | null | undefined) => (d === null || d === undefined ? null : new Date(d).toISOString());
 
 /** An account row as the answer's AccountInfo; sources sorted by code point, as the filter's choices are. */
-const accountInfo = (a: AccountRow): AccountInfo => ({
+export const accountInfo = (a: AccountRow): AccountInfo => ({
   id: a.id,
   name: a.name,
   platform: a.platform,

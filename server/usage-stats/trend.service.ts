@@ -3,9 +3,9 @@ import { findAccountIndex } from "../usage/hot-index";
 import { addDays, addMonths, eachDay, eachMonth, firstDayOf, lastDayOf, localMidnight, monthOf, utcOffsetMinutes } from "../calendar";
 import { figFromRow, totals, ZERO_FIG, type Fig } from "./figures";
 import { decompose } from "./range";
-import { compareText } from "../sort-order";
-import type { AccountInfo, AccountTrendInput, AccountTrendResult, TrendPoint, TrendSpan } from "./schemas";
-import { findAccount, findDailySeries, findMonthlySeries, type AccountRow } from "./stats.repository";
+import type { AccountTrendInput, AccountTrendResult, TrendPoint, TrendSpan } from "./schemas";
+import { findAccount, findDailySeries, findMonthlySeries } from "./stats.repository";
+import { accountInfo } from "./stats.service";
 import { answer, notFound, unavailable, zonedToday } from "./store-choice";
 import { findHourlySeries } from "./trend.repository";
 
@@ -30,17 +30,6 @@ function hourLabel(startMs: number, tz: string): string {
   return `${new Date(startMs + off * 60_000).toISOString().slice(0, 16)}${offsetText(off)}`;
 }
 
-/** As the summary's (stats.service.ts): the drawer keeps the account's facts from here when the summary fails. */
-const accountInfo = (a: AccountRow): AccountInfo => ({
-  id: a.id,
-  name: a.name,
-  platform: a.platform,
-  type: a.type,
-  status: a.status,
-  priority: a.priority,
-  lastUsedAt: a.last_used_at ? new Date(a.last_used_at).toISOString() : null,
-  sources: [...a.sources].sort(compareText),
-});
 
 const point = (bucket: string, startMs: number, fig: Fig | undefined): TrendPoint => ({ bucket, start: new Date(startMs).toISOString(), ...totals(fig ?? ZERO_FIG) });
 

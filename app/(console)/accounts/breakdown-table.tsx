@@ -40,8 +40,8 @@ export function BreakdownTable({
     return <ErrorState error={query.error} onRetry={() => void query.refetch()} testId="breakdown-error" />;
   }
 
-  const th = "px-3 py-2 text-xs font-semibold text-slate-500 whitespace-nowrap";
-  const cell = "md:table-cell md:px-3 md:py-2";
+  const th = "px-2 py-2 text-xs font-semibold text-slate-500 whitespace-nowrap";
+  const cell = "md:table-cell md:px-2 md:py-2";
   const label = (text: string) => <span className="block text-xs font-normal text-slate-500 md:hidden">{text}</span>;
   const sortable = (key: BreakdownSortName, text: string, align: "left" | "right" = "right", hint?: string) => {
     const active = sort.sort === key;
@@ -97,7 +97,7 @@ export function BreakdownTable({
                 data-key-id={k.apiKeyId}
                 className="grid grid-cols-2 gap-x-3 gap-y-2 p-3 align-top md:table-row md:border-b md:border-slate-100 md:p-0"
               >
-                <td className={`col-span-2 min-w-0 md:max-w-56 ${cell}`}>
+                <td className={`col-span-2 min-w-0 md:max-w-48 ${cell}`}>
                   {/* The key's relay source beside its name (no badge: the REST API), not a column of its own: the drawer has no width to spare. */}
                   <div className="flex min-w-0 items-center gap-1.5">
                     <span className="min-w-0 truncate font-medium" data-testid="key-name" title={`${k.apiKeyName} · ${k.apiKeyId}`}>

@@ -142,8 +142,8 @@ for (const vp of VIEWPORTS) {
         if (vp.name === "desktop") await expect(page.getByTestId("kcol-cost")).toHaveAttribute("aria-sort", "ascending");
         await expectNoSidewaysScroll(page);
 
-        // The CSV link exports the same selection.
-        await expect(page.getByTestId("export-keys-csv")).toHaveAttribute("href", "/admin/api-keys/usage-stats?format=csv&range=total&search=demo-&sort=cost&order=asc");
+        // The CSV link exports the same selection, its header row in the page's language.
+        await expect(page.getByTestId("export-keys-csv")).toHaveAttribute("href", `/admin/api-keys/usage-stats?format=csv&range=total&headers=${lang}&search=demo-&sort=cost&order=asc`);
       });
     });
   }

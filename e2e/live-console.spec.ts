@@ -70,6 +70,12 @@ test.beforeAll(async ({ request }) => {
   await expect.poll(async () => (await apiRow(request)).usage.daily.requests, { timeout: 20_000 }).toBe(2);
 });
 
+// The run's account leaves the list as it found it (later specs count the seeded accounts).
+test.afterAll(async ({ request }) => {
+  const res = await request.delete(`/admin/accounts/${ACCOUNT.id}`, { headers: auth() });
+  expect(res.status()).toBe(200);
+});
+
 async function useLanguage(page: Page, lang: (typeof LANGS)[number]) {
   await page.context().addCookies([{ name: "lang", value: lang, url: test.info().project.use.baseURL! }]);
 }

@@ -167,6 +167,124 @@ export interface SourceStatusTable {
   consecutive_errors: Generated<number>;
 }
 
+export interface AlertChannelsTable {
+  id: Generated<string>;
+  name: string;
+  kind: "webhook" | "feishu" | "dingtalk" | "wecom" | "slack" | "telegram";
+  language: ColumnType<"zh-CN" | "en", "zh-CN" | "en" | undefined, "zh-CN" | "en">;
+  settings: ColumnType<Record<string, unknown>, string | undefined, string>;
+  secret_ciphertext: string;
+  target_hint: string;
+  enabled: Generated<boolean>;
+  created_at: Generated<Date>;
+  updated_at: Generated<Date>;
+}
+
+export interface AlertBudgetsTable {
+  id: Generated<string>;
+  name: string;
+  subject_kind: "all" | "account" | "api_key" | "model" | "platform";
+  subject_id: string | null;
+  measure: string;
+  period: "day" | "month";
+  amount: Numeric;
+  created_at: Generated<Date>;
+  updated_at: Generated<Date>;
+}
+
+export interface AlertRulesTable {
+  id: Generated<string>;
+  name: string;
+  enabled: Generated<boolean>;
+  budget_id: string | null;
+  subject_kind: "all" | "account" | "api_key" | "model" | "platform" | "each_account" | "each_api_key" | null;
+  subject_id: string | null;
+  measure: string | null;
+  window_kind: "today" | "month" | "hours" | "days" | null;
+  window_size: number | null;
+  condition: "above" | "budget" | "spike";
+  threshold: Numeric;
+  spike_days: number | null;
+  spike_min: Numeric | null;
+  for_seconds: Generated<number>;
+  repeat_seconds: Generated<number>;
+  channel_ids: ColumnType<string[], string[] | undefined, string[]>;
+  created_at: Generated<Date>;
+  updated_at: Generated<Date>;
+}
+
+export interface AlertStatesTable {
+  rule_id: string;
+  subject_key: string;
+  state: "pending" | "firing";
+  value: Numeric;
+  threshold: Numeric;
+  since: Timestamp;
+  firing_since: Timestamp | null;
+  notified_at: Timestamp | null;
+  evaluated_at: Timestamp;
+  version: Generated<number>;
+}
+
+export interface AlertSilencesTable {
+  id: Generated<string>;
+  rule_id: string | null;
+  subject_key: string | null;
+  starts_at: Timestamp;
+  ends_at: Timestamp;
+  comment: Generated<string>;
+  created_by: string;
+  created_at: Generated<Date>;
+}
+
+export interface AlertNotificationsTable {
+  id: Generated<number>;
+  rule_id: string | null;
+  kind: "firing" | "repeat" | "resolved" | "test";
+  payload: Json;
+  created_at: Timestamp;
+}
+
+export interface AlertEventsTable {
+  id: Generated<number>;
+  rule_id: string | null;
+  rule_name: string;
+  subject_kind: string;
+  subject_key: string;
+  subject_name: string;
+  kind: "pending" | "firing" | "repeat" | "resolved" | "inactive";
+  value: Numeric;
+  threshold: Numeric;
+  silenced: Generated<boolean>;
+  notification_id: number | null;
+  at: Timestamp;
+}
+
+export interface AlertDeliveriesTable {
+  id: Generated<number>;
+  notification_id: number;
+  channel_id: string | null;
+  channel_name: string;
+  status: ColumnType<"pending" | "sending" | "sent" | "failed", "pending" | "sending" | "sent" | "failed" | undefined, "pending" | "sending" | "sent" | "failed">;
+  attempts: Generated<number>;
+  next_attempt_at: Timestamp;
+  claimed_until: Timestamp | null;
+  last_error: string | null;
+  sent_at: Timestamp | null;
+  created_at: Timestamp;
+}
+
+export interface AlertDeliveryAttemptsTable {
+  id: Generated<number>;
+  delivery_id: number;
+  attempt: number;
+  at: Timestamp;
+  duration_ms: number;
+  http_status: number | null;
+  ok: boolean;
+  error: string | null;
+}
+
 export interface Database {
   accounts: AccountsTable;
   api_keys: ApiKeysTable;
@@ -189,6 +307,16 @@ export interface Database {
   admin_users: AdminUsersTable;
   admin_sessions: AdminSessionsTable;
   api_tokens: ApiTokensTable;
+  alert_channels: AlertChannelsTable;
+  alert_budgets: AlertBudgetsTable;
+  alert_rules: AlertRulesTable;
+  alert_states: AlertStatesTable;
+  alert_silences: AlertSilencesTable;
+  alert_notifications: AlertNotificationsTable;
+  alert_events: AlertEventsTable;
+  alert_deliveries: AlertDeliveriesTable;
+  alert_delivery_attempts: AlertDeliveryAttemptsTable;
+  alert_leases: { name: string; owner: string | null; lease_until: Timestamp | null };
 }
 
 /** What repositories take first: the database, or a transaction on it. */

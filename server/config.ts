@@ -85,6 +85,18 @@ const sourceName = (name: string, fallback: string) =>
 
 /** The URL form of a cluster (server/redis.ts's CLUSTER_SCHEME; config stays free of ioredis). */
 const CLUSTER_URL_SCHEME = "redis-cluster://";
+/** An IPv4 / IPv6 address, optionally with a /prefix (checked again with ipaddr.js where it is used). */
+function isCidr(v: string): boolean {
+  const [addr, prefix, ...rest] = v.split("/");
+  if (rest.length || !addr) return false;
+  const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(addr);
+  const isV4 = !!v4 && v4.slice(1).every((o) => Number(o) <= 255);
+  const isV6 = !isV4 && addr.includes(":") && /^[0-9a-fA-F:.]+$/.test(addr);
+  if (!isV4 && !isV6) return false;
+  if (prefix === undefined) return true;
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (isV4 ? 32 : 128);
+}
+
 const isNodeList = (v: string) => v.split(",").every((n) => /^[A-Za-z0-9.\-\[\]:]+:\d{1,5}$/.test(n.trim()));
 
 export function isValidTimeZone(tz: string): boolean {
@@ -196,6 +208,35 @@ const envSchema = z.object({
   NEWAPI_SOURCE: sourceName("NEWAPI_SOURCE", "newapi"),
   NEWAPI_FOLLOW_IN_APP: bool("NEWAPI_FOLLOW_IN_APP", true),
   NEWAPI_POLL_INTERVAL_MS: int("NEWAPI_POLL_INTERVAL_MS", 2000, 100, 600000),
+  ALERT_EVALUATE_SECONDS: int("ALERT_EVALUATE_SECONDS", 30, 1, 60),
+  ALERT_DELIVERY_TIMEOUT_MS: int("ALERT_DELIVERY_TIMEOUT_MS", 10000, 100, 120000),
+  ALERT_DELIVERY_MAX_ATTEMPTS: int("ALERT_DELIVERY_MAX_ATTEMPTS", 5, 1, 20),
+  ALERT_RETRY_BASE_SECONDS: int("ALERT_RETRY_BASE_SECONDS", 30, 1, 3600),
+  ALERT_ALLOW_PRIVATE_TARGETS: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      const list = (v ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+      for (const cidr of list) {
+        if (!isCidr(cidr)) {
+          ctx.addIssue({ code: "custom", message: `ALERT_ALLOW_PRIVATE_TARGETS must be comma-separated addresses or CIDR ranges (e.g. 10.0.0.0/8,127.0.0.1/32,::1/128), got "${cidr}"` });
+          return z.NEVER;
+        }
+      }
+      return list;
+    }),
+  ALERT_SECRETS_KEY: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === "") return undefined;
+      const key = Buffer.from(v.trim(), "base64");
+      if (key.length !== 32) {
+        ctx.addIssue({ code: "custom", message: "ALERT_SECRETS_KEY must be 32 random bytes in base64 (openssl rand -base64 32)" });
+        return z.NEVER;
+      }
+      return key;
+    }),
   DISPLAY_CNY_PER_USD: z
     .string()
     .optional()
@@ -290,6 +331,18 @@ const envSchema = z.object({
     newapiPollIntervalMs: e.NEWAPI_POLL_INTERVAL_MS,
     /** Yuan per US dollar for the console's optional ¥ display; undefined: money is shown in USD only. Stored figures stay USD. */
     displayCnyPerUsd: e.DISPLAY_CNY_PER_USD,
+    /** How often the one alert evaluator (a lease among the processes) evaluates the rules. */
+    alertEvaluateSeconds: e.ALERT_EVALUATE_SECONDS,
+    /** One delivery attempt's limit (connect, redirects and answer). */
+    alertDeliveryTimeoutMs: e.ALERT_DELIVERY_TIMEOUT_MS,
+    /** Attempts of a notification on a channel before it is marked failed. */
+    alertDeliveryMaxAttempts: e.ALERT_DELIVERY_MAX_ATTEMPTS,
+    /** Backoff before the 2nd attempt; doubled each time (capped at one hour). */
+    alertRetryBaseSeconds: e.ALERT_RETRY_BASE_SECONDS,
+    /** Addresses / CIDR ranges outbound alert requests may reach although private, loopback or link-local. */
+    alertAllowPrivateTargets: e.ALERT_ALLOW_PRIVATE_TARGETS,
+    /** AES-256-GCM key of the channels' secrets; undefined: a key generated once and kept in the database. */
+    alertSecretsKey: e.ALERT_SECRETS_KEY,
   }));
 
 export type AppConfig = z.output<typeof envSchema>;

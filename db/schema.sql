@@ -580,6 +580,264 @@ CREATE TABLE public.admin_users (
 );
 
 --
+-- Name: alert_budgets; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.alert_budgets (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    name text NOT NULL,
+    subject_kind text NOT NULL,
+    subject_id text,
+    measure text NOT NULL,
+    period text NOT NULL,
+    amount numeric(30,9) NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT alert_budgets_amount_check CHECK ((amount > (0)::numeric)),
+    CONSTRAINT alert_budgets_check CHECK (((subject_kind = 'all'::text) = (subject_id IS NULL))),
+    CONSTRAINT alert_budgets_name_check CHECK (((length(name) >= 1) AND (length(name) <= 100))),
+    CONSTRAINT alert_budgets_period_check CHECK ((period = ANY (ARRAY['day'::text, 'month'::text]))),
+    CONSTRAINT alert_budgets_subject_kind_check CHECK ((subject_kind = ANY (ARRAY['all'::text, 'account'::text, 'api_key'::text, 'model'::text, 'platform'::text])))
+);
+
+--
+-- Name: alert_channels; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.alert_channels (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    name text NOT NULL,
+    kind text NOT NULL,
+    language text DEFAULT 'zh-CN'::text NOT NULL,
+    settings jsonb DEFAULT '{}'::jsonb NOT NULL,
+    secret_ciphertext text NOT NULL,
+    target_hint text NOT NULL,
+    enabled boolean DEFAULT true NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT alert_channels_kind_check CHECK ((kind = ANY (ARRAY['webhook'::text, 'feishu'::text, 'dingtalk'::text, 'wecom'::text, 'slack'::text, 'telegram'::text]))),
+    CONSTRAINT alert_channels_language_check CHECK ((language = ANY (ARRAY['zh-CN'::text, 'en'::text]))),
+    CONSTRAINT alert_channels_name_check CHECK (((length(name) >= 1) AND (length(name) <= 100)))
+);
+
+--
+-- Name: alert_deliveries; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.alert_deliveries (
+    id bigint NOT NULL,
+    notification_id bigint NOT NULL,
+    channel_id uuid,
+    channel_name text NOT NULL,
+    status text DEFAULT 'pending'::text NOT NULL,
+    attempts integer DEFAULT 0 NOT NULL,
+    next_attempt_at timestamp with time zone NOT NULL,
+    claimed_until timestamp with time zone,
+    last_error text,
+    sent_at timestamp with time zone,
+    created_at timestamp with time zone NOT NULL,
+    CONSTRAINT alert_deliveries_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'sending'::text, 'sent'::text, 'failed'::text])))
+);
+
+--
+-- Name: alert_deliveries_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+CREATE SEQUENCE public.alert_deliveries_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+--
+-- Name: alert_deliveries_id_seq; Type: SEQUENCE OWNED BY; Schema: public; Owner: -
+--
+
+ALTER SEQUENCE public.alert_deliveries_id_seq OWNED BY public.alert_deliveries.id;
+
+--
+-- Name: alert_delivery_attempts; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.alert_delivery_attempts (
+    id bigint NOT NULL,
+    delivery_id bigint NOT NULL,
+    attempt integer NOT NULL,
+    at timestamp with time zone NOT NULL,
+    duration_ms integer NOT NULL,
+    http_status integer,
+    ok boolean NOT NULL,
+    error text
+);
+
+--
+-- Name: alert_delivery_attempts_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+CREATE SEQUENCE public.alert_delivery_attempts_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+--
+-- Name: alert_delivery_attempts_id_seq; Type: SEQUENCE OWNED BY; Schema: public; Owner: -
+--
+
+ALTER SEQUENCE public.alert_delivery_attempts_id_seq OWNED BY public.alert_delivery_attempts.id;
+
+--
+-- Name: alert_events; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.alert_events (
+    id bigint NOT NULL,
+    rule_id uuid,
+    rule_name text NOT NULL,
+    subject_kind text NOT NULL,
+    subject_key text NOT NULL,
+    subject_name text NOT NULL,
+    kind text NOT NULL,
+    value numeric(40,9) NOT NULL,
+    threshold numeric(40,9) NOT NULL,
+    silenced boolean DEFAULT false NOT NULL,
+    notification_id bigint,
+    at timestamp with time zone NOT NULL,
+    CONSTRAINT alert_events_kind_check CHECK ((kind = ANY (ARRAY['pending'::text, 'firing'::text, 'repeat'::text, 'resolved'::text, 'inactive'::text])))
+);
+
+--
+-- Name: alert_events_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+CREATE SEQUENCE public.alert_events_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+--
+-- Name: alert_events_id_seq; Type: SEQUENCE OWNED BY; Schema: public; Owner: -
+--
+
+ALTER SEQUENCE public.alert_events_id_seq OWNED BY public.alert_events.id;
+
+--
+-- Name: alert_leases; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.alert_leases (
+    name text NOT NULL,
+    owner text,
+    lease_until timestamp with time zone
+);
+
+--
+-- Name: alert_notifications; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.alert_notifications (
+    id bigint NOT NULL,
+    rule_id uuid,
+    kind text NOT NULL,
+    payload jsonb NOT NULL,
+    created_at timestamp with time zone NOT NULL,
+    CONSTRAINT alert_notifications_kind_check CHECK ((kind = ANY (ARRAY['firing'::text, 'repeat'::text, 'resolved'::text, 'test'::text])))
+);
+
+--
+-- Name: alert_notifications_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+CREATE SEQUENCE public.alert_notifications_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+--
+-- Name: alert_notifications_id_seq; Type: SEQUENCE OWNED BY; Schema: public; Owner: -
+--
+
+ALTER SEQUENCE public.alert_notifications_id_seq OWNED BY public.alert_notifications.id;
+
+--
+-- Name: alert_rules; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.alert_rules (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    name text NOT NULL,
+    enabled boolean DEFAULT true NOT NULL,
+    budget_id uuid,
+    subject_kind text,
+    subject_id text,
+    measure text,
+    window_kind text,
+    window_size integer,
+    condition text NOT NULL,
+    threshold numeric(30,9) NOT NULL,
+    spike_days integer,
+    spike_min numeric(30,9),
+    for_seconds integer DEFAULT 0 NOT NULL,
+    repeat_seconds integer DEFAULT 14400 NOT NULL,
+    channel_ids uuid[] DEFAULT '{}'::uuid[] NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT alert_rules_check CHECK (((condition = 'budget'::text) = (budget_id IS NOT NULL))),
+    CONSTRAINT alert_rules_check1 CHECK (((condition = 'budget'::text) OR ((subject_kind IS NOT NULL) AND (measure IS NOT NULL) AND (window_kind IS NOT NULL)))),
+    CONSTRAINT alert_rules_check2 CHECK (((condition = 'spike'::text) = (spike_days IS NOT NULL))),
+    CONSTRAINT alert_rules_condition_check CHECK ((condition = ANY (ARRAY['above'::text, 'budget'::text, 'spike'::text]))),
+    CONSTRAINT alert_rules_for_seconds_check CHECK (((for_seconds >= 0) AND (for_seconds <= 604800))),
+    CONSTRAINT alert_rules_name_check CHECK (((length(name) >= 1) AND (length(name) <= 100))),
+    CONSTRAINT alert_rules_repeat_seconds_check CHECK (((repeat_seconds >= 0) AND (repeat_seconds <= 2592000))),
+    CONSTRAINT alert_rules_spike_days_check CHECK (((spike_days >= 1) AND (spike_days <= 60))),
+    CONSTRAINT alert_rules_spike_min_check CHECK ((spike_min >= (0)::numeric)),
+    CONSTRAINT alert_rules_subject_kind_check CHECK ((subject_kind = ANY (ARRAY['all'::text, 'account'::text, 'api_key'::text, 'model'::text, 'platform'::text, 'each_account'::text, 'each_api_key'::text]))),
+    CONSTRAINT alert_rules_threshold_check CHECK ((threshold > (0)::numeric)),
+    CONSTRAINT alert_rules_window_kind_check CHECK ((window_kind = ANY (ARRAY['today'::text, 'month'::text, 'hours'::text, 'days'::text]))),
+    CONSTRAINT alert_rules_window_size_check CHECK (((window_size >= 1) AND (window_size <= 8760)))
+);
+
+--
+-- Name: alert_silences; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.alert_silences (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    rule_id uuid,
+    subject_key text,
+    starts_at timestamp with time zone NOT NULL,
+    ends_at timestamp with time zone NOT NULL,
+    comment text DEFAULT ''::text NOT NULL,
+    created_by text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT alert_silences_check CHECK ((ends_at > starts_at))
+);
+
+--
+-- Name: alert_states; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.alert_states (
+    rule_id uuid NOT NULL,
+    subject_key text NOT NULL,
+    state text NOT NULL,
+    value numeric(40,9) NOT NULL,
+    threshold numeric(40,9) NOT NULL,
+    since timestamp with time zone NOT NULL,
+    firing_since timestamp with time zone,
+    notified_at timestamp with time zone,
+    evaluated_at timestamp with time zone NOT NULL,
+    version bigint DEFAULT 1 NOT NULL,
+    CONSTRAINT alert_states_state_check CHECK ((state = ANY (ARRAY['pending'::text, 'firing'::text])))
+);
+
+--
 -- Name: api_keys; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -1237,6 +1495,30 @@ CREATE VIEW reporting.usage_records AS
 COMMENT ON VIEW reporting.usage_records IS 'The raw ledger, partitioned by UTC month behind the view: filter on occurred_at or usage_date.';
 
 --
+-- Name: alert_deliveries id; Type: DEFAULT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.alert_deliveries ALTER COLUMN id SET DEFAULT nextval('public.alert_deliveries_id_seq'::regclass);
+
+--
+-- Name: alert_delivery_attempts id; Type: DEFAULT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.alert_delivery_attempts ALTER COLUMN id SET DEFAULT nextval('public.alert_delivery_attempts_id_seq'::regclass);
+
+--
+-- Name: alert_events id; Type: DEFAULT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.alert_events ALTER COLUMN id SET DEFAULT nextval('public.alert_events_id_seq'::regclass);
+
+--
+-- Name: alert_notifications id; Type: DEFAULT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.alert_notifications ALTER COLUMN id SET DEFAULT nextval('public.alert_notifications_id_seq'::regclass);
+
+--
 -- Name: accounts accounts_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -1256,6 +1538,76 @@ ALTER TABLE ONLY public.admin_sessions
 
 ALTER TABLE ONLY public.admin_users
     ADD CONSTRAINT admin_users_pkey PRIMARY KEY (username);
+
+--
+-- Name: alert_budgets alert_budgets_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.alert_budgets
+    ADD CONSTRAINT alert_budgets_pkey PRIMARY KEY (id);
+
+--
+-- Name: alert_channels alert_channels_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.alert_channels
+    ADD CONSTRAINT alert_channels_pkey PRIMARY KEY (id);
+
+--
+-- Name: alert_deliveries alert_deliveries_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.alert_deliveries
+    ADD CONSTRAINT alert_deliveries_pkey PRIMARY KEY (id);
+
+--
+-- Name: alert_delivery_attempts alert_delivery_attempts_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.alert_delivery_attempts
+    ADD CONSTRAINT alert_delivery_attempts_pkey PRIMARY KEY (id);
+
+--
+-- Name: alert_events alert_events_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.alert_events
+    ADD CONSTRAINT alert_events_pkey PRIMARY KEY (id);
+
+--
+-- Name: alert_leases alert_leases_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.alert_leases
+    ADD CONSTRAINT alert_leases_pkey PRIMARY KEY (name);
+
+--
+-- Name: alert_notifications alert_notifications_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.alert_notifications
+    ADD CONSTRAINT alert_notifications_pkey PRIMARY KEY (id);
+
+--
+-- Name: alert_rules alert_rules_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.alert_rules
+    ADD CONSTRAINT alert_rules_pkey PRIMARY KEY (id);
+
+--
+-- Name: alert_silences alert_silences_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.alert_silences
+    ADD CONSTRAINT alert_silences_pkey PRIMARY KEY (id);
+
+--
+-- Name: alert_states alert_states_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.alert_states
+    ADD CONSTRAINT alert_states_pkey PRIMARY KEY (rule_id, subject_key);
 
 --
 -- Name: api_keys api_keys_pkey; Type: CONSTRAINT; Schema: public; Owner: -
@@ -1449,6 +1801,66 @@ CREATE INDEX admin_sessions_expires_idx ON public.admin_sessions USING btree (ex
 CREATE INDEX admin_sessions_username_idx ON public.admin_sessions USING btree (username) WHERE (revoked_at IS NULL);
 
 --
+-- Name: alert_budgets_subject_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX alert_budgets_subject_idx ON public.alert_budgets USING btree (subject_kind, subject_id);
+
+--
+-- Name: alert_deliveries_channel_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX alert_deliveries_channel_idx ON public.alert_deliveries USING btree (channel_id, created_at DESC);
+
+--
+-- Name: alert_deliveries_due_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX alert_deliveries_due_idx ON public.alert_deliveries USING btree (next_attempt_at) WHERE (status = ANY (ARRAY['pending'::text, 'sending'::text]));
+
+--
+-- Name: alert_deliveries_notification_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX alert_deliveries_notification_idx ON public.alert_deliveries USING btree (notification_id);
+
+--
+-- Name: alert_delivery_attempts_delivery_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX alert_delivery_attempts_delivery_idx ON public.alert_delivery_attempts USING btree (delivery_id, attempt);
+
+--
+-- Name: alert_events_at_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX alert_events_at_idx ON public.alert_events USING btree (at DESC, id DESC);
+
+--
+-- Name: alert_events_rule_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX alert_events_rule_idx ON public.alert_events USING btree (rule_id, at DESC);
+
+--
+-- Name: alert_events_subject_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX alert_events_subject_idx ON public.alert_events USING btree (subject_key, at DESC);
+
+--
+-- Name: alert_rules_budget_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX alert_rules_budget_idx ON public.alert_rules USING btree (budget_id);
+
+--
+-- Name: alert_silences_ends_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX alert_silences_ends_idx ON public.alert_silences USING btree (ends_at);
+
+--
 -- Name: api_keys_account_idx; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -1501,6 +1913,69 @@ CREATE INDEX usage_records_key_date_idx ON ONLY public.usage_records USING btree
 --
 
 CREATE TRIGGER usage_records_rollups AFTER INSERT ON public.usage_records REFERENCING NEW TABLE AS new_usage FOR EACH STATEMENT EXECUTE FUNCTION public.usage_records_apply_rollups();
+
+--
+-- Name: alert_deliveries alert_deliveries_channel_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.alert_deliveries
+    ADD CONSTRAINT alert_deliveries_channel_id_fkey FOREIGN KEY (channel_id) REFERENCES public.alert_channels(id) ON DELETE SET NULL;
+
+--
+-- Name: alert_deliveries alert_deliveries_notification_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.alert_deliveries
+    ADD CONSTRAINT alert_deliveries_notification_id_fkey FOREIGN KEY (notification_id) REFERENCES public.alert_notifications(id) ON DELETE CASCADE;
+
+--
+-- Name: alert_delivery_attempts alert_delivery_attempts_delivery_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.alert_delivery_attempts
+    ADD CONSTRAINT alert_delivery_attempts_delivery_id_fkey FOREIGN KEY (delivery_id) REFERENCES public.alert_deliveries(id) ON DELETE CASCADE;
+
+--
+-- Name: alert_events alert_events_notification_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.alert_events
+    ADD CONSTRAINT alert_events_notification_id_fkey FOREIGN KEY (notification_id) REFERENCES public.alert_notifications(id) ON DELETE SET NULL;
+
+--
+-- Name: alert_events alert_events_rule_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.alert_events
+    ADD CONSTRAINT alert_events_rule_id_fkey FOREIGN KEY (rule_id) REFERENCES public.alert_rules(id) ON DELETE SET NULL;
+
+--
+-- Name: alert_notifications alert_notifications_rule_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.alert_notifications
+    ADD CONSTRAINT alert_notifications_rule_id_fkey FOREIGN KEY (rule_id) REFERENCES public.alert_rules(id) ON DELETE SET NULL;
+
+--
+-- Name: alert_rules alert_rules_budget_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.alert_rules
+    ADD CONSTRAINT alert_rules_budget_id_fkey FOREIGN KEY (budget_id) REFERENCES public.alert_budgets(id) ON DELETE CASCADE;
+
+--
+-- Name: alert_silences alert_silences_rule_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.alert_silences
+    ADD CONSTRAINT alert_silences_rule_id_fkey FOREIGN KEY (rule_id) REFERENCES public.alert_rules(id) ON DELETE CASCADE;
+
+--
+-- Name: alert_states alert_states_rule_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.alert_states
+    ADD CONSTRAINT alert_states_rule_id_fkey FOREIGN KEY (rule_id) REFERENCES public.alert_rules(id) ON DELETE CASCADE;
 
 --
 -- PostgreSQL database dump complete

@@ -9,6 +9,7 @@
 import { getConfig } from "../server/config";
 import { createRuntime } from "../server/runtime";
 import { startUsageBackground } from "../server/usage/background";
+import { startAlertsBackground } from "../server/alerts/background";
 import { outboxStats } from "../server/usage/hot-outbox";
 import { createSingleRedis, isRedisReady } from "../server/redis";
 import { startCrsFollower } from "../server/sources/crs/follower";
@@ -22,6 +23,7 @@ async function main() {
   }
   const runtime = await createRuntime(config, { ownDatabase: true, prepare: true });
   const background = startUsageBackground(runtime);
+  const alerts = startAlertsBackground(runtime);
   const follower = await startCrsFollower(runtime, (url) => createSingleRedis(url, { name: "usage-breakdown-crs-follower" }));
   const sub2api = await startSub2apiFollower(runtime);
   const newapi = await startNewapiFollower(runtime);
@@ -49,6 +51,7 @@ async function main() {
     await follower?.stop();
     await sub2api?.stop();
     await newapi?.stop();
+    await alerts.stop();
     await background.stop();
     await runtime.close();
     process.exit(0);

@@ -1,8 +1,9 @@
 import { ConfigError, getConfig } from "./config";
 import { getRuntime, StartupError } from "./runtime";
 import { startUsageBackground, type UsageBackground } from "./usage/background";
+import { startAlertsBackground, type AlertsBackground } from "./alerts/background";
 
-const g = globalThis as unknown as { __usageBackground?: UsageBackground; __crsFollower?: Promise<unknown>; __sub2apiFollower?: Promise<unknown>; __newapiFollower?: Promise<unknown> };
+const g = globalThis as unknown as { __usageBackground?: UsageBackground; __alertsBackground?: AlertsBackground; __crsFollower?: Promise<unknown>; __sub2apiFollower?: Promise<unknown>; __newapiFollower?: Promise<unknown> };
 
 /**
  * Start-up of a Next.js server process (called from instrumentation.ts): validates the
@@ -31,6 +32,8 @@ export async function startServer(): Promise<void> {
     const runtime = await getRuntime();
     // Once per process, also when the development server evaluates this module again.
     g.__usageBackground ??= startUsageBackground(runtime);
+    // Alerts: one evaluator among the processes (a lease), deliveries from every process.
+    g.__alertsBackground ??= startAlertsBackground(runtime);
     // With CRS_REDIS_URL the app follows claude-relay-service too (unless CRS_FOLLOW_IN_APP=false;
     // `npm run worker` always does). Several processes share it through one lease.
     if (config.crsRedisUrl && config.crsFollowInApp) {

@@ -1,5 +1,6 @@
 import { createTRPCRouter } from "../init";
 import { accountsRouter } from "./accounts";
+import { alertsRouter } from "./alerts";
 import { apiKeysRouter } from "./api-keys";
 import { authRouter } from "./auth";
 import { healthRouter } from "./health";
@@ -7,6 +8,7 @@ import { usageRouter } from "./usage";
 
 export const appRouter = createTRPCRouter({
   accounts: accountsRouter,
+  alerts: alertsRouter,
   apiKeys: apiKeysRouter,
   auth: authRouter,
   health: healthRouter,

@@ -28,6 +28,7 @@ const LAYERS: { name: string; match: RegExp }[] = [
   { name: "usage-stats", match: /^server\/usage-stats\// },
   { name: "accounts", match: /^server\/accounts\// },
   { name: "sources, demo", match: /^server\/(sources|demo)\// },
+  { name: "alerts", match: /^server\/alerts\// },
   { name: "health", match: /^server\/health\// },
   { name: "trpc, rest, openapi, startup", match: /^server\/((trpc|rest|openapi)\/|startup\.ts$)/ },
   { name: "app", match: /^app\// },

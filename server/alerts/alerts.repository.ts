@@ -296,3 +296,14 @@ export async function insertDeliveries(db: Db, notificationId: number, channels:
     .values(channels.map((c) => ({ notification_id: notificationId, channel_id: c.id, channel_name: c.name, next_attempt_at: now, created_at: now })))
     .execute();
 }
+
+/** What /metrics shows: firing alerts by rule, pending ones, and deliveries by status. */
+export async function alertGaugeFigures(db: Db): Promise<{ firing: { rule_id: string; name: string; n: string }[]; pending: number; deliveries: { status: string; n: string }[] }> {
+  const [firing, counts, deliveries] = await Promise.all([
+    sql<{ rule_id: string; name: string; n: string }>`SELECT s.rule_id, r.name, count(*)::text AS n FROM alert_states s JOIN alert_rules r ON r.id = s.rule_id
+      WHERE s.state = 'firing' GROUP BY s.rule_id, r.name ORDER BY s.rule_id LIMIT 1000`.execute(db).then((r) => r.rows),
+    countStates(db),
+    sql<{ status: string; n: string }>`SELECT status, count(*)::text AS n FROM alert_deliveries GROUP BY status`.execute(db).then((r) => r.rows),
+  ]);
+  return { firing, pending: counts.pending, deliveries };
+}

@@ -4,6 +4,7 @@ import type { Db } from "../../db/types";
 import type { Runtime } from "../runtime";
 import { insertEvents, shInstant, type TestEvent } from "../usage-stats/stats.fixtures";
 import { createTestRuntime, type TestRuntime } from "../testing/runtime";
+import { scrapeMetrics } from "../health/scrape";
 import { createBudget, createRule, createSilence, alertHistory, listAlertBudgets, alertOverview } from "./alerts.service";
 import { AlertEvaluator, decide, evaluateRules, median, percentOf } from "./evaluator";
 import { createRuleInput, createBudgetInput } from "./schemas";
@@ -205,6 +206,13 @@ describe("budgets", () => {
     const overview = await alertOverview(runtime, { accountIds: ["acc-a", "acc-b"] });
     expect(overview.accounts).toMatchObject([{ accountId: "acc-a", firing: 2 }]);
     expect(overview.firing).toBe(2);
+    const { body } = await scrapeMetrics(runtime);
+    const firing = body.split("\n").filter((l) => l.startsWith("ub_alerts_firing{"));
+    expect(firing.map((l) => l.replace(/rule_id="[^"]+",/, "").replace(/,?app="usage-breakdown"/, "")).sort()).toEqual([
+      'ub_alerts_firing{rule="A daily ≥ 100%"} 1',
+      'ub_alerts_firing{rule="A daily ≥ 80%"} 1',
+    ]);
+    expect(body).toContain('ub_alert_deliveries{status="pending",app="usage-breakdown"} 2');
   });
 });
 

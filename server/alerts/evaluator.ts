@@ -3,6 +3,7 @@ import type { Insertable } from "kysely";
 import type { AlertEventsTable, AlertStatesTable, Db } from "../../db/types";
 import { localDate } from "../calendar";
 import { logger } from "../logger";
+import { metrics } from "../metrics/metrics";
 import type { Runtime } from "../runtime";
 import {
   acquireAlertLease,
@@ -409,6 +410,8 @@ export class AlertEvaluator {
     const leaseMs = Math.max(30_000, this.runtime.config.alertEvaluateSeconds * 3000);
     if (!(await acquireAlertLease(db, this.owner, new Date(now.getTime() + leaseMs), now))) return { leader: false, rules: 0, failed: 0, transitions: 0, notifications: 0 };
     const r = await evaluateRules(this.runtime, { now, onQueued: this.opts.onQueued });
+    metrics().alertEvaluations.inc({ result: "ok" }, r.rules - r.failed);
+    if (r.failed) metrics().alertEvaluations.inc({ result: "failed" }, r.failed);
     return { leader: true, ...r };
   }
 

@@ -1,6 +1,27 @@
 import { health } from "./health.service";
 import type { Runtime } from "../runtime";
 import { metrics } from "../metrics/metrics";
+import { alertGaugeFigures } from "../alerts/alerts.repository";
+import { logger } from "../logger";
+
+const DELIVERY_STATUSES = ["pending", "sending", "sent", "failed"] as const;
+
+/** Firing alerts and deliveries from PostgreSQL; when it does not answer, the gauges are left out rather than wrong. */
+async function alertGauges(runtime: Runtime): Promise<void> {
+  const m = metrics();
+  m.alertsFiring.reset();
+  m.alertsPending.reset();
+  m.alertDeliveries.reset();
+  if (!runtime.db) return;
+  try {
+    const f = await alertGaugeFigures(runtime.db.db);
+    for (const r of f.firing) m.alertsFiring.set({ rule_id: r.rule_id, rule: r.name }, Number(r.n));
+    m.alertsPending.set(f.pending);
+    for (const s of DELIVERY_STATUSES) m.alertDeliveries.set({ status: s }, Number(f.deliveries.find((d) => d.status === s)?.n ?? 0));
+  } catch (err) {
+    logger.warn(`[metrics] alert gauges unavailable: ${(err as Error).message}`);
+  }
+}
 
 const STATUS = { ok: 0, degraded: 1, down: 2 } as const;
 
@@ -39,5 +60,6 @@ export async function scrapeMetrics(runtime: Runtime): Promise<{ body: string; c
     m.sourceUp.set(l, s.ok ? 1 : 0);
     for (const [reason, n] of Object.entries(s.rejectionsByReason)) m.sourceRejected.set({ ...l, reason }, n);
   }
+  await alertGauges(runtime);
   return { body: await m.registry.metrics(), contentType: m.registry.contentType };
 }

@@ -42,6 +42,7 @@ import {
 import { formatScaled, scaledFromNumeric, SCALE } from "./decimal";
 import { percentOf, SUBJECT_OF_EACH } from "./evaluator";
 import { rollupValues, subjectNames, accountsOfKeys } from "./figures.repository";
+import { freshestValues } from "./live-values";
 import {
   MAX_SILENCE_DAYS,
   measureKind,
@@ -330,7 +331,8 @@ async function budgetViews(runtime: Runtime, budgets: BudgetRow[]): Promise<Budg
     budgets.map(async (b) => {
       const subject = { kind: b.subject_kind, id: b.subject_id };
       const period = b.period === "day" ? { days: [today, today] as [string, string] } : { month: firstDayOf(monthOf(today)) };
-      const used = (await rollupValues(db, subject, b.measure, period)).get("") ?? 0n;
+      const window = { kind: b.period === "day" ? "today" : "month", size: null } as const;
+      const used = (await freshestValues(runtime, db, subject, b.measure, window, now, await rollupValues(db, subject, b.measure, period))).get("") ?? 0n;
       const unit = measureKind(b.measure) === "money" ? SCALE : 1n;
       const amount = scaledFromNumeric(b.amount);
       const rules = await rulesOfBudget(db, b.id);

@@ -5,6 +5,7 @@ import type { Runtime } from "../runtime";
 import { insertEvents, shInstant, type TestEvent } from "../usage-stats/stats.fixtures";
 import { createTestRuntime, type TestRuntime } from "../testing/runtime";
 import { scrapeMetrics } from "../health/scrape";
+import { recordUsage } from "../usage/usage.service";
 import { createBudget, createRule, createSilence, alertHistory, listAlertBudgets, alertOverview } from "./alerts.service";
 import { AlertEvaluator, decide, evaluateRules, median, percentOf } from "./evaluator";
 import { createRuleInput, createBudgetInput } from "./schemas";
@@ -263,6 +264,19 @@ describe("for, repeat and silences", () => {
       { subject: "acc-b", value: "4", threshold: "1" },
     ]);
     expect(await db.selectFrom("alert_deliveries").select("id").execute()).toHaveLength(1);
+  });
+});
+
+describe("the freshest figures", () => {
+  it("today comes from the live Redis counters while PostgreSQL has not caught up", async () => {
+    await rule({ name: "live", subject: { kind: "each_account" }, measure: "cost", window: { kind: "today" }, condition: { type: "above", amount: "1" } });
+    const now = new Date();
+    const event = { requestId: `live-${now.getTime()}`, occurredAt: now.toISOString(), accountId: "acc-a", apiKeyId: "key-a", model: "m", inputTokens: 1, outputTokens: 1, cacheCreateTokens: 0, cacheReadTokens: 0, cost: "2.5" };
+    expect(await recordUsage(runtime, { events: [event] })).toMatchObject({ accepted: 1 });
+    // No drainer runs here: the event waits in the outbox, PostgreSQL has none of it.
+    expect(await db.selectFrom("usage_records").select("request_id").execute()).toEqual([]);
+    await evaluateRules(runtime, { now });
+    expect(await notifications()).toEqual([{ kind: "firing", alerts: [{ subject: "acc-a", value: "2.5", threshold: "1" }] }]);
   });
 });
 

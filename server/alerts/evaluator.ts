@@ -28,6 +28,7 @@ import {
 import { formatRatio, formatScaled, reaches, scaledFromNumeric, SCALE, type Ratio } from "./decimal";
 import { accountsOfKeys, subjectNames, type AlertSubject, type Values } from "./figures.repository";
 import type { Condition, NotificationAlert, NotificationPayload, SubjectKind, WindowKind } from "./notification";
+import { freshestValues } from "./live-values";
 import { measureKind } from "./schemas";
 import { currentSpan, currentValues, pastValues, type WindowSpec } from "./windows";
 
@@ -201,7 +202,7 @@ export function decide(
 
 async function evaluateRule(runtime: Runtime, db: Db, e: EffectiveRule, silences: SilenceRow[], now: Date): Promise<{ transitions: number; notifications: number }> {
   const tz = runtime.config.usageTimezone;
-  const values = await currentValues(db, e.subject, e.measure, e.window, now, tz);
+  const values = await freshestValues(runtime, db, e.subject, e.measure, e.window, now, await currentValues(db, e.subject, e.measure, e.window, now, tz));
   const each = e.subject.kind === "each_account" || e.subject.kind === "each_api_key";
   if (!each && !values.has("")) values.set("", 0n);
   const judgements = await judge(db, e, values, now, tz);

@@ -127,3 +127,10 @@ export async function accountsOfKeys(db: Db, keyIds: readonly string[]): Promise
   const rows = await db.selectFrom("api_keys").select(["id", "account_id"]).where("id", "in", [...keyIds]).where("account_id", "is not", null).execute();
   return new Map(rows.map((r) => [r.id, r.account_id!]));
 }
+
+/** Every account's id (of a platform), for reading their live counters; bounded like the accounts list. */
+export async function accountIdsOf(db: Db, platform: string | undefined): Promise<string[]> {
+  let q = db.selectFrom("accounts").select("id").where("deleted_at", "is", null).orderBy("id").limit(100_000);
+  if (platform !== undefined) q = q.where("platform", "=", platform);
+  return (await q.execute()).map((r) => r.id);
+}

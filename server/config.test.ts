@@ -90,6 +90,20 @@ describe("configuration", () => {
     }
   });
 
+  it("ALERT_ALLOW_PRIVATE_TARGETS: addresses or CIDR ranges, none by default", () => {
+    expect(parseConfig({}).alertAllowPrivateTargets).toEqual([]);
+    expect(parseConfig({ ALERT_ALLOW_PRIVATE_TARGETS: " 10.0.0.0/8, 127.0.0.1/32,::1/128,192.168.1.5 " }).alertAllowPrivateTargets).toEqual(["10.0.0.0/8", "127.0.0.1/32", "::1/128", "192.168.1.5"]);
+    for (const bad of ["10.0.0.0/33", "300.1.1.1", "example.com", "::1/129", "10.0.0.0/8/1"]) {
+      expect(() => parseConfig({ ALERT_ALLOW_PRIVATE_TARGETS: bad }), bad).toThrow(/ALERT_ALLOW_PRIVATE_TARGETS must be comma-separated addresses or CIDR ranges/);
+    }
+  });
+
+  it("ALERT_SECRETS_KEY: 32 bytes of base64, or unset", () => {
+    expect(parseConfig({}).alertSecretsKey).toBeUndefined();
+    expect(parseConfig({ ALERT_SECRETS_KEY: Buffer.alloc(32, 7).toString("base64") }).alertSecretsKey).toEqual(Buffer.alloc(32, 7));
+    expect(() => parseConfig({ ALERT_SECRETS_KEY: Buffer.alloc(16, 7).toString("base64") })).toThrow(/ALERT_SECRETS_KEY must be 32 random bytes in base64/);
+  });
+
   it("REDIS_CLUSTER_NODES selects a cluster (REDIS_URL, when set, wins)", () => {
     expect(parseConfig({ REDIS_CLUSTER_NODES: " 10.0.0.1:7000, 10.0.0.2:7001 " }).redisUrl).toBe("redis-cluster://10.0.0.1:7000,10.0.0.2:7001");
     expect(parseConfig({ REDIS_URL: "redis://r:6379", REDIS_CLUSTER_NODES: "10.0.0.1:7000" }).redisUrl).toBe("redis://r:6379");

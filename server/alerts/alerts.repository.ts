@@ -307,3 +307,10 @@ export async function alertGaugeFigures(db: Db): Promise<{ firing: { rule_id: st
   ]);
   return { firing, pending: counts.pending, deliveries };
 }
+
+/** Deletes history older than `before`: transitions, and notifications with their deliveries and attempts. */
+export async function pruneAlertHistory(db: Db, before: Date): Promise<{ events: number; notifications: number }> {
+  const e = await db.deleteFrom("alert_events").where("at", "<", before).executeTakeFirst();
+  const n = await db.deleteFrom("alert_notifications").where("created_at", "<", before).executeTakeFirst();
+  return { events: Number(e.numDeletedRows), notifications: Number(n.numDeletedRows) };
+}

@@ -7,7 +7,7 @@ import { createTestRuntime, type TestRuntime } from "../testing/runtime";
 import { scrapeMetrics } from "../health/scrape";
 import { recordUsage } from "../usage/usage.service";
 import { createBudget, createRule, createSilence, alertHistory, listAlertBudgets, alertOverview } from "./alerts.service";
-import { AlertEvaluator, decide, evaluateRules, median, percentOf } from "./evaluator";
+import { AlertEvaluator, decide, evaluateRules, HISTORY_DAYS, median, percentOf } from "./evaluator";
 import { createRuleInput, createBudgetInput } from "./schemas";
 
 /**
@@ -307,5 +307,20 @@ describe("several evaluators", () => {
     await b.stop();
     expect((await a.tick()).leader).toBe(true);
     await a.stop();
+  });
+
+  it("the lease holder keeps HISTORY_DAYS of history", async () => {
+    const now = at("2026-11-18T10:00:00");
+    const old = new Date(now.getTime() - HISTORY_DAYS * 86_400_000 - 1);
+    const kept = new Date(now.getTime() - HISTORY_DAYS * 86_400_000 + 1);
+    for (const when of [old, kept]) {
+      const n = await db.insertInto("alert_notifications").values({ rule_id: null, kind: "firing", payload: "{}", created_at: when }).returning("id").executeTakeFirstOrThrow();
+      await db.insertInto("alert_events").values({ rule_id: null, rule_name: "r", subject_kind: "all", subject_key: "", subject_name: "", kind: "firing", value: "1", threshold: "1", notification_id: n.id, at: when }).execute();
+    }
+    const e = new AlertEvaluator({ ...runtime, clock: { now: () => now.getTime() } });
+    expect((await e.tick()).leader).toBe(true);
+    await e.stop();
+    expect((await db.selectFrom("alert_events").select("at").execute()).map((r) => r.at)).toEqual([kept]);
+    expect(await db.selectFrom("alert_notifications").select("created_at").execute()).toEqual([{ created_at: kept }]);
   });
 });

@@ -15,6 +15,7 @@ import {
   insertNotification,
   listRules,
   lockEnabledRule,
+  pruneAlertHistory,
   releaseAlertLease,
   statesOfRule,
   upsertState,
@@ -388,6 +389,9 @@ export function percentOf(used: bigint, amount: bigint): string {
 /** Subjects of the "each" kinds that the console shows as a subject kind. */
 export const SUBJECT_OF_EACH: Partial<Record<SubjectKind, "account" | "api_key">> = { each_account: "account", each_api_key: "api_key" };
 
+/** How long the history (transitions, notifications, deliveries and attempts) is kept. */
+export const HISTORY_DAYS = 400;
+
 /**
  * The evaluation loop of a process: every ALERT_EVALUATE_SECONDS, under the lease (held for three
  * intervals, renewed each time), so one process among the app's nodes and workers evaluates.
@@ -396,6 +400,7 @@ export class AlertEvaluator {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<unknown> | undefined;
   private stopped = false;
+  private prunedAt = 0;
   readonly owner = `alerts-${randomUUID()}`;
 
   constructor(
@@ -411,6 +416,10 @@ export class AlertEvaluator {
     const leaseMs = Math.max(30_000, this.runtime.config.alertEvaluateSeconds * 3000);
     if (!(await acquireAlertLease(db, this.owner, new Date(now.getTime() + leaseMs), now))) return { leader: false, rules: 0, failed: 0, transitions: 0, notifications: 0 };
     const r = await evaluateRules(this.runtime, { now, onQueued: this.opts.onQueued });
+    if (now.getTime() - this.prunedAt >= 3_600_000) {
+      this.prunedAt = now.getTime();
+      await pruneAlertHistory(db, new Date(now.getTime() - HISTORY_DAYS * 86_400_000));
+    }
     metrics().alertEvaluations.inc({ result: "ok" }, r.rules - r.failed);
     if (r.failed) metrics().alertEvaluations.inc({ result: "failed" }, r.failed);
     return { leader: true, ...r };

@@ -253,6 +253,17 @@ export const stateView = z.object({
 });
 export type StateView = z.infer<typeof stateView>;
 
+/** The condition as answered: ruleCondition with its decimals already exact strings (the document cannot describe a transform's output). */
+const conditionView = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("above"), amount: z.string() }),
+  z.object({ type: z.literal("budget"), budgetId: z.uuid(), percent: z.string() }),
+  z.object({ type: z.literal("spike"), factor: z.string(), days: z.number(), minimum: z.string() }),
+]);
+// Type-level: the answered condition is exactly what an input condition parses to.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const conditionGuard: Same<z.infer<typeof conditionView>, RuleCondition> = true;
+void conditionGuard;
+
 export const ruleView = z.object({
   id: z.uuid(),
   name: z.string(),
@@ -261,7 +272,7 @@ export const ruleView = z.object({
   subject: subjectView,
   measure: z.string(),
   window: z.object({ kind: z.enum(WINDOW_KINDS), size: z.number().nullable() }),
-  condition: ruleCondition,
+  condition: conditionView,
   forSeconds: z.number(),
   repeatSeconds: z.number(),
   channelIds: z.array(z.uuid()),
@@ -323,7 +334,22 @@ export const historyResult = z.object({ items: z.array(eventView), nextCursor: z
 export type HistoryResult = z.infer<typeof historyResult>;
 
 /** What the console's accounts list and drawer show: firing alerts and budgets by account. */
-export const overviewInput = z.object({ accountIds: z.array(relayId).max(500, { error: "must list at most 500 accounts" }).optional() }).strict();
+const overviewAccountIds = z.array(relayId).max(500, { error: "must list at most 500 accounts" });
+export const overviewInput = z.object({ accountIds: overviewAccountIds.optional() }).strict();
+/**
+ * GET /admin/alerts/overview: a query string carries the account ids comma-separated, since
+ * parseQuery refuses a repeated parameter (an id holding a comma cannot be asked for this way).
+ */
+export const overviewQuery = z
+  .object({
+    accountIds: z
+      .string()
+      .transform((s) => s.split(","))
+      .pipe(overviewAccountIds)
+      .optional()
+      .meta({ description: "Only these accounts, comma-separated (at most 500); absent: every account with a budget or a firing alert" }),
+  })
+  .strict();
 export const overviewResult = z.object({
   firing: z.number().meta({ description: "Alerts firing now (all rules, all subjects)" }),
   pending: z.number(),

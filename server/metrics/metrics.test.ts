@@ -104,5 +104,9 @@ describe("GET /metrics", () => {
     expect(routeLabel("/admin/api-keys/k%2F1")).toBe("/admin/api-keys/:id");
     expect(routeLabel("/admin/tokens/t-9")).toBe("/admin/tokens/:id");
     expect(routeLabel("/admin/accounts")).toBe("/admin/accounts");
+    expect(routeLabel("/admin/alerts/rules/6b1f3c2a-8d4e-4f5a-9b7c-1e2d3f4a5b6c/enable")).toBe("/admin/alerts/rules/:id/enable");
+    expect(routeLabel("/admin/alerts/budgets/9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a")).toBe("/admin/alerts/budgets/:id");
+    expect(routeLabel("/admin/alerts/silences/4e3d2c1b-0a9f-4e8d-9c7b-6a5f4e3d2c1b")).toBe("/admin/alerts/silences/:id");
+    expect(routeLabel("/admin/alerts/rules")).toBe("/admin/alerts/rules");
   });
 });

@@ -66,7 +66,8 @@ export function metrics(): Metrics {
   return (g[KEY] ??= build());
 }
 
-const ID_AFTER = new Set(["accounts", "api-keys", "tokens"]);
+// The alerts' ids (/admin/alerts/rules/{id}/enable …) too; channels is for their routes to come.
+const ID_AFTER = new Set(["accounts", "api-keys", "tokens", "rules", "budgets", "silences", "channels"]);
 const STATIC = new Set(["usage-stats"]);
 
 /** A request path as its route template (/admin/accounts/:id/usage-stats), so labels stay few. */

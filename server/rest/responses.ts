@@ -1,5 +1,7 @@
 import { z } from "zod";
 import { accountView, apiKeyView, pagination } from "../accounts/schemas";
+import type { removeBudget, removeRule } from "../alerts/alerts.service";
+import { budgetView, ruleView, silenceView } from "../alerts/schemas";
 import type { Health } from "../health/health.service";
 import { SCOPES } from "../auth/scopes";
 
@@ -27,6 +29,13 @@ export const apiKeyViewDoc = apiKeyView.meta({ id: "ApiKey" });
 export const pageDoc = pagination;
 
 export const deletedDoc = z.object({ id: z.string(), deletedAt: isoInstant });
+
+/** The alerts' views (alerts/schemas.ts), named for the document. */
+export const alertRuleDoc = ruleView.meta({ id: "AlertRule" });
+export const budgetDoc = budgetView.meta({ id: "Budget" });
+export const silenceDoc = silenceView.meta({ id: "Silence" });
+/** A rule or budget is deleted for good (its history keeps the rule's name). */
+export const alertDeletedDoc = z.object({ id: z.uuid(), deleted: z.literal(true) });
 
 const storeHealth = z.object({ configured: z.boolean(), ok: z.boolean(), kind: z.string().optional(), error: z.string().optional() });
 const count = z.number().int().nullable();
@@ -113,5 +122,9 @@ export const openApiDoc = z.record(z.string(), z.unknown()).meta({ description: 
 
 // Drift guards (type-level only): each interface must fit its documented shape exactly.
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
-const guards: [Same<z.infer<typeof healthDoc>, Health>] = [true];
+const guards: [
+  Same<z.infer<typeof healthDoc>, Health>,
+  Same<z.infer<typeof alertDeletedDoc>, Awaited<ReturnType<typeof removeRule>>>,
+  Same<z.infer<typeof alertDeletedDoc>, Awaited<ReturnType<typeof removeBudget>>>,
+] = [true, true, true];
 void guards;

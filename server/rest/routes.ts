@@ -1,11 +1,28 @@
 import { z } from "zod";
 import { accountFields, apiKeyFields, listAccountsInput, listApiKeysInput } from "../accounts/schemas";
+import {
+  budgetBody,
+  budgetId,
+  createBudgetInput,
+  createRuleInput,
+  createSilenceInput,
+  historyInput,
+  historyResult,
+  overviewQuery,
+  overviewResult,
+  ruleBody,
+  ruleId,
+  silenceId,
+} from "../alerts/schemas";
 import { changePasswordInput, createTokenInput, loginInput } from "../auth/schemas";
 import type { ErrorCode } from "../errors";
 import { accountId, apiKeyId, tokenId } from "../ids";
 import {
   accountViewDoc,
+  alertDeletedDoc,
+  alertRuleDoc,
   apiKeyViewDoc,
+  budgetDoc,
   createdTokenDoc,
   deletedDoc,
   envelope,
@@ -17,6 +34,7 @@ import {
   passwordChangedDoc,
   revokedAllDoc,
   signedOutDoc,
+  silenceDoc,
   tokenInfoDoc,
   usageEnvelope,
 } from "./responses";
@@ -71,6 +89,10 @@ export type RouteKey = `${Method} /admin/${string}`;
 const accountPath = z.object({ id: accountId });
 const apiKeyPath = z.object({ id: apiKeyId });
 const tokenPath = z.object({ id: tokenId });
+const rulePath = z.object({ id: ruleId });
+const budgetPath = z.object({ id: budgetId });
+const silencePath = z.object({ id: silenceId });
+const ALERT_BODY_BYTES = 16 * 1024;
 
 const setsSessionCookie = (what: string) => z.object({ "set-cookie": z.string().meta({ description: what }) });
 
@@ -261,6 +283,144 @@ export const ROUTES = {
     response: envelope(tokenInfoDoc),
     errors: ["NOT_FOUND"],
   },
+  "GET /admin/alerts/overview": {
+    scope: "usage:read",
+    query: overviewQuery,
+    tag: "Alerts",
+    summary: "Alerts firing and pending now, failed deliveries, and per account its firing alerts and budgets",
+    description: "What the console's accounts list and drawer show: an account is listed when a budget or a firing alert is about it.",
+    response: envelope(overviewResult),
+  },
+  "GET /admin/alerts/history": {
+    scope: "usage:read",
+    query: historyInput,
+    tag: "Alerts",
+    summary: "Every transition of every alert, newest first, with its notification's deliveries",
+    description: "Paged by keyset: pass `nextCursor` as `cursor` for the next page (null on the last one); pages never overlap while new events arrive.",
+    response: envelope(historyResult),
+  },
+  "GET /admin/alerts/rules": {
+    scope: "usage:read",
+    tag: "Alerts",
+    summary: "List alert rules, with the subjects pending or firing now",
+    response: envelope(z.array(alertRuleDoc)),
+  },
+  "POST /admin/alerts/rules": {
+    scope: "admin",
+    body: createRuleInput,
+    maxBodyBytes: ALERT_BODY_BYTES,
+    tag: "Alerts",
+    summary: "Create an alert rule",
+    description:
+      "A subject, a measure and a window with a condition: above an amount, or a spike (k × the median of the same window on the previous days, " +
+      "with a minimum); or a budget condition (percent of a budget, which gives the subject, measure and window).",
+    response: envelope(alertRuleDoc),
+    status: 201,
+    errors: ["CONFLICT", "PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE"],
+  },
+  "GET /admin/alerts/rules/{id}": {
+    scope: "usage:read",
+    params: rulePath,
+    tag: "Alerts",
+    summary: "One alert rule, with the subjects pending or firing now",
+    response: envelope(alertRuleDoc),
+    errors: ["NOT_FOUND"],
+  },
+  "PUT /admin/alerts/rules/{id}": {
+    scope: "admin",
+    params: rulePath,
+    body: ruleBody,
+    maxBodyBytes: ALERT_BODY_BYTES,
+    tag: "Alerts",
+    summary: "Replace an alert rule (the whole rule, as when creating it)",
+    description: "When what it measures changes (or it is disabled) its pending and firing alerts start over, without a resolve notice.",
+    response: envelope(alertRuleDoc),
+    errors: ["NOT_FOUND", "PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE"],
+  },
+  "DELETE /admin/alerts/rules/{id}": {
+    scope: "admin",
+    params: rulePath,
+    tag: "Alerts",
+    summary: "Delete an alert rule (its history stays, under the rule's name)",
+    response: envelope(alertDeletedDoc),
+    errors: ["NOT_FOUND"],
+  },
+  "POST /admin/alerts/rules/{id}/enable": {
+    scope: "admin",
+    params: rulePath,
+    tag: "Alerts",
+    summary: "Enable an alert rule (no body; enabling an enabled rule changes nothing)",
+    response: envelope(alertRuleDoc),
+    errors: ["NOT_FOUND"],
+  },
+  "POST /admin/alerts/rules/{id}/disable": {
+    scope: "admin",
+    params: rulePath,
+    tag: "Alerts",
+    summary: "Disable an alert rule: it is no longer evaluated and its pending and firing alerts are dropped",
+    response: envelope(alertRuleDoc),
+    errors: ["NOT_FOUND"],
+  },
+  "GET /admin/alerts/budgets": {
+    scope: "usage:read",
+    tag: "Alerts",
+    summary: "List budgets, each with its use this day or month and its rules",
+    response: envelope(z.array(budgetDoc)),
+  },
+  "POST /admin/alerts/budgets": {
+    scope: "admin",
+    body: createBudgetInput,
+    maxBodyBytes: ALERT_BODY_BYTES,
+    tag: "Alerts",
+    summary: "Create a budget, with a rule for each of its alert percents (80 and 100 by default)",
+    response: envelope(budgetDoc),
+    status: 201,
+    errors: ["CONFLICT", "PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE"],
+  },
+  "PUT /admin/alerts/budgets/{id}": {
+    scope: "admin",
+    params: budgetPath,
+    body: budgetBody,
+    maxBodyBytes: ALERT_BODY_BYTES,
+    tag: "Alerts",
+    summary: "Replace a budget's name, subject, measure, period and amount (its rules stay; their alerts start over)",
+    response: envelope(budgetDoc),
+    errors: ["NOT_FOUND", "PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE"],
+  },
+  "DELETE /admin/alerts/budgets/{id}": {
+    scope: "admin",
+    params: budgetPath,
+    tag: "Alerts",
+    summary: "Delete a budget and its rules",
+    response: envelope(alertDeletedDoc),
+    errors: ["NOT_FOUND"],
+  },
+  "GET /admin/alerts/silences": {
+    scope: "usage:read",
+    tag: "Alerts",
+    summary: "List silences: those not ended first, then the ended ones (at most 200)",
+    response: envelope(z.array(silenceDoc)),
+  },
+  "POST /admin/alerts/silences": {
+    scope: "admin",
+    body: createSilenceInput,
+    maxBodyBytes: ALERT_BODY_BYTES,
+    tag: "Alerts",
+    summary: "Silence one rule or every rule, for one subject or all, until a time (at most 366 days from now)",
+    description: "A silenced alert still changes state and is listed in the history, marked silenced, but nothing is sent while the silence lasts.",
+    response: envelope(silenceDoc),
+    status: 201,
+    errors: ["CONFLICT", "PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE"],
+  },
+  "DELETE /admin/alerts/silences/{id}": {
+    scope: "admin",
+    params: silencePath,
+    tag: "Alerts",
+    summary: "End a silence now (it stays listed, ended)",
+    response: envelope(silenceDoc),
+    errors: ["NOT_FOUND"],
+  },
+  // The channels' routes (/admin/alerts/channels…) come with the channels (issue #25).
   "GET /admin/openapi.json": {
     scope: "usage:read",
     tag: "System",

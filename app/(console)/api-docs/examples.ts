@@ -51,6 +51,47 @@ export const EXAMPLES: Record<string, RouteExample> = {
   postTokens: { body: { name: "relay writer", scope: "usage:write" } },
   deleteTokens: {},
   deleteTokensId: { params: { id: "3f2b8c1e-5d4a-4e7b-9c6d-2a1f0e9b8c7d" } },
+  getAlertsOverview: { query: "accountIds=acc-1,acc-2" },
+  getAlertsHistory: { query: "ruleId=6b1f3c2a-8d4e-4f5a-9b7c-1e2d3f4a5b6c&kind=firing&limit=50" },
+  getAlertsRules: {},
+  postAlertsRules: {
+    body: {
+      name: "acc-1 over $50 in 5 h",
+      subject: { kind: "account", id: "acc-1" },
+      measure: "cost",
+      window: { kind: "hours", size: 5 },
+      condition: { type: "above", amount: "50" },
+      forSeconds: 300,
+      channelIds: ["0c7e5a9d-3b2f-4e1a-8c6d-5f4e3d2c1b0a"],
+    },
+  },
+  getAlertsRulesId: { params: { id: "6b1f3c2a-8d4e-4f5a-9b7c-1e2d3f4a5b6c" } },
+  putAlertsRulesId: {
+    params: { id: "6b1f3c2a-8d4e-4f5a-9b7c-1e2d3f4a5b6c" },
+    body: {
+      name: "Any key spiking today",
+      subject: { kind: "each_api_key" },
+      measure: "cost",
+      window: { kind: "today" },
+      condition: { type: "spike", factor: "3", days: 7, minimum: "5" },
+      repeatSeconds: 14400,
+    },
+  },
+  deleteAlertsRulesId: { params: { id: "6b1f3c2a-8d4e-4f5a-9b7c-1e2d3f4a5b6c" } },
+  postAlertsRulesIdEnable: { params: { id: "6b1f3c2a-8d4e-4f5a-9b7c-1e2d3f4a5b6c" } },
+  postAlertsRulesIdDisable: { params: { id: "6b1f3c2a-8d4e-4f5a-9b7c-1e2d3f4a5b6c" } },
+  getAlertsBudgets: {},
+  postAlertsBudgets: {
+    body: { name: "acc-1 monthly", subject: { kind: "account", id: "acc-1" }, period: "month", amount: "500", alertPercents: ["80", "100"] },
+  },
+  putAlertsBudgetsId: {
+    params: { id: "9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a" },
+    body: { name: "acc-1 monthly", subject: { kind: "account", id: "acc-1" }, measure: "cost", period: "month", amount: "800" },
+  },
+  deleteAlertsBudgetsId: { params: { id: "9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a" } },
+  getAlertsSilences: {},
+  postAlertsSilences: { body: { ruleId: "6b1f3c2a-8d4e-4f5a-9b7c-1e2d3f4a5b6c", endsAt: "2026-12-08T09:00:00+08:00", comment: "maintenance tonight" } },
+  deleteAlertsSilencesId: { params: { id: "4e3d2c1b-0a9f-4e8d-9c7b-6a5f4e3d2c1b" } },
   getOpenapiJson: {},
 };
 

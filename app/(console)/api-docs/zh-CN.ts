@@ -14,6 +14,7 @@ export const ZH_TAGS: Record<string, string> = {
   "API keys": "API Key",
   Auth: "登录",
   "API tokens": "API 令牌",
+  Alerts: "告警",
 };
 
 export const ZH_OPERATIONS: Record<string, { summary: string; description?: string }> = {
@@ -56,6 +57,39 @@ export const ZH_OPERATIONS: Record<string, { summary: string; description?: stri
   postTokens: { summary: "创建 API 令牌（只显示一次）" },
   deleteTokens: { summary: "吊销所有 API 令牌（修改密码不会吊销令牌，只会结束会话）" },
   deleteTokensId: { summary: "吊销一个 API 令牌" },
+  getAlertsOverview: {
+    summary: "告警概览：正在触发与待定的告警数、投递失败数，以及每个账号的触发中告警与预算",
+    description: "控制台账号列表与详情抽屉显示的内容：有预算或有触发中告警的账号才会列出。",
+  },
+  getAlertsHistory: {
+    summary: "告警历史：每条告警的每次状态变化，最新的在前，附带通知的投递结果",
+    description: "游标翻页：把上一页的 `nextCursor` 作为 `cursor` 传入（最后一页为 null）；有新事件写入时翻页也不会重复。",
+  },
+  getAlertsRules: { summary: "告警规则列表，附带当前待定或触发中的对象" },
+  postAlertsRules: {
+    summary: "创建告警规则",
+    description:
+      "对象、指标与时间窗口加一个条件：超过某个数额；或突增（当前窗口超过前几天同一窗口中位数的 k 倍，且不低于最小值）；" +
+      "或预算条件（预算的百分比，对象、指标与窗口都取自预算）。",
+  },
+  getAlertsRulesId: { summary: "单条告警规则，附带当前待定或触发中的对象" },
+  putAlertsRulesId: {
+    summary: "替换告警规则（整条规则，与创建时相同的字段）",
+    description: "规则所度量的内容改变（或规则被停用）时，其待定与触发中的告警重新开始，不发送恢复通知。",
+  },
+  deleteAlertsRulesId: { summary: "删除告警规则（历史记录保留，显示规则原名）" },
+  postAlertsRulesIdEnable: { summary: "启用告警规则（无请求体；已启用的规则不受影响）" },
+  postAlertsRulesIdDisable: { summary: "停用告警规则：不再评估，其待定与触发中的告警被清除" },
+  getAlertsBudgets: { summary: "预算列表，附带本日或本月已用量及其告警规则" },
+  postAlertsBudgets: { summary: "创建预算，并为每个告警百分比创建一条规则（默认 80% 与 100%）" },
+  putAlertsBudgetsId: { summary: "替换预算的名称、对象、指标、周期与金额（规则保留，其告警重新开始）" },
+  deleteAlertsBudgetsId: { summary: "删除预算及其告警规则" },
+  getAlertsSilences: { summary: "静默列表：未结束的在前，然后是已结束的（最多 200 条）" },
+  postAlertsSilences: {
+    summary: "静默一条或全部告警规则，针对某个对象或全部对象，直到某个时间（最长为从现在起 366 天）",
+    description: "被静默的告警照常改变状态并记入历史（标记为已静默），但静默期间不发送任何通知。",
+  },
+  deleteAlertsSilencesId: { summary: "立即结束静默（仍保留在列表中，显示为已结束）" },
   getOpenapiJson: { summary: "本文档" },
 };
 
@@ -109,6 +143,18 @@ export const ZH_PARAMS: Record<string, string> = {
   "putApiKeysId:id": "API Key 的 ID（中转侧的 ID，不是 Key 本身）",
   "deleteApiKeysId:id": "API Key 的 ID",
   "deleteTokensId:id": "API 令牌的 ID",
+  "getAlertsOverview:accountIds": "只看这些账号，用英文逗号分隔（最多 500 个）；不传则列出所有有预算或触发中告警的账号",
+  "getAlertsHistory:ruleId": "只看这条告警规则（规则 ID）",
+  "getAlertsHistory:subjectKey": "只看这个对象（账号或 API Key 的 ID）",
+  "getAlertsHistory:kind": "只看这种状态变化：pending（待定）、firing（触发）、repeat（重复通知）、resolved（恢复）、inactive（待定期间条件不再满足，未触发就结束）",
+  "getAlertsRulesId:id": "告警规则 ID",
+  "putAlertsRulesId:id": "告警规则 ID",
+  "deleteAlertsRulesId:id": "告警规则 ID",
+  "postAlertsRulesIdEnable:id": "告警规则 ID",
+  "postAlertsRulesIdDisable:id": "告警规则 ID",
+  "putAlertsBudgetsId:id": "预算 ID",
+  "deleteAlertsBudgetsId:id": "预算 ID",
+  "deleteAlertsSilencesId:id": "静默 ID",
 };
 
 export const EN_PARAMS: Record<string, string> = {
@@ -126,6 +172,9 @@ export const EN_PARAMS: Record<string, string> = {
   "getAccountsIdUsageTrend:id": "Account id",
   "putApiKeysId:id": "API key id, as the relay knows it (not the key itself)",
   "deleteApiKeysId:id": "API key id",
+  "getAlertsHistory:subjectKey": "Only this subject (an account's or API key's id)",
+  "getAlertsHistory:kind": "Only this transition: pending, firing, repeat (notified again), resolved, inactive (pending that stopped holding)",
+  "getAlertsHistory:limit": "Page size (default 50, at most 200)",
 };
 
 export function paramText(texts: Record<string, string>, operationId: string, name: string): string | undefined {

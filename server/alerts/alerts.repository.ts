@@ -32,7 +32,8 @@ export async function releaseAlertLease(db: Db, owner: string): Promise<void> {
 // Rules
 
 export function listRules(db: Db, opts: { enabledOnly?: boolean } = {}): Promise<RuleRow[]> {
-  let q = db.selectFrom("alert_rules").selectAll().orderBy("created_at").orderBy("id").limit(MAX_RULES);
+  // A budget's rules share created_at (one transaction): its percents order them.
+  let q = db.selectFrom("alert_rules").selectAll().orderBy("created_at").orderBy("threshold").orderBy("id").limit(MAX_RULES);
   if (opts.enabledOnly) q = q.where("enabled", "=", true);
   return q.execute();
 }
@@ -82,11 +83,18 @@ export async function channelsByIds(db: Db, ids: readonly string[]): Promise<{ i
 
 // Budgets
 
+/** Budgets, or those of the given accounts: set on the account, or on one of its API keys. */
 export function listBudgets(db: Db, filter: { accountIds?: readonly string[] } = {}): Promise<BudgetRow[]> {
   let q = db.selectFrom("alert_budgets").selectAll().orderBy("created_at").orderBy("id").limit(MAX_BUDGETS);
   if (filter.accountIds) {
-    if (filter.accountIds.length === 0) return Promise.resolve([]);
-    q = q.where("subject_kind", "=", "account").where("subject_id", "in", [...filter.accountIds]);
+    const ids = [...filter.accountIds];
+    if (ids.length === 0) return Promise.resolve([]);
+    q = q.where((eb) =>
+      eb.or([
+        eb.and([eb("subject_kind", "=", "account"), eb("subject_id", "in", ids)]),
+        eb.and([eb("subject_kind", "=", "api_key"), eb("subject_id", "in", eb.selectFrom("api_keys").select("id").where("account_id", "in", ids))]),
+      ]),
+    );
   }
   return q.execute();
 }

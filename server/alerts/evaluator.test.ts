@@ -217,6 +217,20 @@ describe("budgets", () => {
   });
 });
 
+describe("budgets of keys", () => {
+  it("a key's budget is shown with its account, asked for by account or not", async () => {
+    await db.deleteFrom("api_keys").execute();
+    await db.insertInto("api_keys").values({ id: "key-a", name: "Key A", account_id: "acc-a" }).execute();
+    await createBudget(runtime, createBudgetInput.parse({ name: "key month", subject: { kind: "api_key", id: "key-a" }, period: "month", amount: "100" }));
+    runtime.clock = { now: () => at("2026-11-18T09:02:00").getTime() };
+    for (const accountIds of [["acc-a"], undefined]) {
+      const o = await alertOverview(runtime, { accountIds });
+      expect(o.accounts.map((a) => [a.accountId, a.budgets.map((b) => [b.name, b.subject.name])])).toEqual([["acc-a", [["key month", "Key A"]]]]);
+    }
+    expect((await alertOverview(runtime, { accountIds: ["acc-b"] })).accounts).toEqual([]);
+  });
+});
+
 describe("for, repeat and silences", () => {
   it("waits `for` before firing and notifies again after the repeat interval, not before", async () => {
     await rule({ name: "for", subject: { kind: "all" }, measure: "requests", window: { kind: "today" }, condition: { type: "above", amount: "2" }, forSeconds: 300, repeatSeconds: 3600, channelIds: [channelId] });

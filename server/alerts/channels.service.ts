@@ -5,7 +5,7 @@ import { AppError } from "../errors";
 import type { Runtime } from "../runtime";
 import * as repo from "./channels.repository";
 import type { ChannelView, ChannelWithSecret, CreateChannelInput, TestMessageResult, UpdateChannelInput } from "./channels.schemas";
-import { loadTarget, storeTarget } from "./channels/stored";
+import { openTarget, storeTarget } from "./channels/stored";
 import type { ChannelTarget } from "./channels/types";
 import { sendTestDelivery, type DeliveryOptions } from "./delivery.service";
 import { encryptSecrets, secretsKey, SecretsError } from "./secrets";
@@ -43,9 +43,8 @@ export function channelView(row: repo.ChannelRow): ChannelView {
 /** A webhook signing secret: 32 random bytes, recognisable by its prefix. */
 const newWebhookSecret = () => `whsec_${randomBytes(32).toString("base64url")}`;
 
-async function sealed(db: Kysely<Database>, runtime: Runtime, id: string, target: ChannelTarget) {
+function sealed(key: Buffer, id: string, target: ChannelTarget) {
   const stored = storeTarget(target);
-  const key = await secretsKey(db, runtime.config.alertSecretsKey);
   return { settings: stored.settings, targetHint: stored.targetHint, secretCiphertext: encryptSecrets(key, JSON.stringify(stored.secrets), id) };
 }
 
@@ -69,7 +68,7 @@ export async function createChannel(runtime: Runtime, input: CreateChannelInput)
   const db = dbOf(runtime);
   const generated = input.kind === "webhook" && !input.secret ? newWebhookSecret() : null;
   const id = randomUUID();
-  const s = await sealed(db, runtime, id, targetOfInput(input, generated));
+  const s = sealed(await secretsKey(db, runtime.config.alertSecretsKey), id, targetOfInput(input, generated));
   const row = await repo.insertChannel(db, { id, name: input.name, kind: input.kind, language: input.language, enabled: input.enabled, ...s });
   return { channel: channelView(row), generatedSecret: generated };
 }
@@ -107,6 +106,7 @@ const touchesTarget = (input: UpdateChannelInput) =>
  */
 export async function updateChannel(runtime: Runtime, input: UpdateChannelInput): Promise<ChannelWithSecret> {
   const db = dbOf(runtime);
+  const key = await secretsKey(db, runtime.config.alertSecretsKey);
   return db.transaction().execute(async (tx) => {
     const row = await repo.findChannel(tx, input.id, { forUpdate: true });
     if (!row) throw new AppError("NOT_FOUND", `No alert channel ${input.id}`);
@@ -114,11 +114,14 @@ export async function updateChannel(runtime: Runtime, input: UpdateChannelInput)
     const generated = input.kind === "webhook" && input.regenerateSecret ? newWebhookSecret() : null;
     let sealedTarget = {};
     if (touchesTarget(input)) {
-      const current = await loadTarget(tx, runtime.config.alertSecretsKey, row.id, row).catch((err: Error) => {
-        if (err instanceof SecretsError) throw new AppError("CONFLICT", `${err.message}; enter the channel's target and secrets again, or delete it`);
+      let current: ChannelTarget;
+      try {
+        current = openTarget(key, row.id, row);
+      } catch (err) {
+        if (err instanceof SecretsError) throw new AppError("CONFLICT", `${err.message}; delete the channel and create it again`);
         throw err;
-      });
-      sealedTarget = await sealed(tx, runtime, row.id, mergeTarget(current, input, generated));
+      }
+      sealedTarget = sealed(key, row.id, mergeTarget(current, input, generated));
     }
     const updated = await repo.updateChannel(tx, row.id, { name: input.name, language: input.language, enabled: input.enabled, ...sealedTarget });
     return { channel: channelView(updated!), generatedSecret: generated };

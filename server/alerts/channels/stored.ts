@@ -58,13 +58,14 @@ export function targetOf(kind: ChannelRow["kind"], settings: Record<string, unkn
   }
 }
 
-/** Decrypts a stored channel's target with the key of this database. */
-export async function loadTarget(
-  db: Kysely<Database>,
-  configuredKey: Buffer | undefined,
-  channelId: string,
-  row: Pick<ChannelRow, "kind" | "settings" | "secret_ciphertext">,
-): Promise<ChannelTarget> {
-  const key = await secretsKey(db, configuredKey);
+type StoredRow = Pick<ChannelRow, "kind" | "settings" | "secret_ciphertext">;
+
+/** Decrypts a stored channel's target with `key`. Throws SecretsError. */
+export function openTarget(key: Buffer, channelId: string, row: StoredRow): ChannelTarget {
   return targetOf(row.kind, row.settings, decryptSecrets(key, row.secret_ciphertext, channelId));
+}
+
+/** Decrypts a stored channel's target with the key of this database. */
+export async function loadTarget(db: Kysely<Database>, configuredKey: Buffer | undefined, channelId: string, row: StoredRow): Promise<ChannelTarget> {
+  return openTarget(await secretsKey(db, configuredKey), channelId, row);
 }

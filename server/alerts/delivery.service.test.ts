@@ -78,6 +78,7 @@ describe("each channel's request, byte for byte", () => {
     const ch = await channel({ kind: "webhook", name: "Ops webhook", language: "en", enabled: true, url: `${r.origin}/hooks/usage?team=ops`, secret });
     const payload = budgetPayload();
     const [deliveryId] = await notify(payload, [ch]);
+    const { notification_id: notificationId } = await runtime.db!.db.selectFrom("alert_deliveries").select("notification_id").where("id", "=", deliveryId!).executeTakeFirstOrThrow();
     clock.t = T0 + 1500;
     expect(await new DeliveryLoop(runtime, { clock }).runOnce()).toEqual({ sent: 1, retried: 0, failed: 0 });
 
@@ -85,7 +86,7 @@ describe("each channel's request, byte for byte", () => {
     const got = r.received[0]!;
     const body = JSON.stringify({
       version: 1,
-      id: 41,
+      id: notificationId,
       deliveryId,
       kind: "firing",
       at: "2026-12-07T06:00:00.000Z",

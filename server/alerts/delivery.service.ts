@@ -61,6 +61,7 @@ export async function enqueueDeliveries(db: Kysely<Database>, notificationId: nu
 
 interface Sendable {
   id: number;
+  notificationId: number;
   attempts: number;
   channelId: string;
   channelName: string;
@@ -84,7 +85,14 @@ async function attempt(runtime: Runtime, db: Kysely<Database>, d: Sendable, cloc
   let error: string | null = null;
   try {
     const target = await loadTarget(db, runtime.config.alertSecretsKey, d.channelId, d.channel);
-    const request = buildRequest(target, { payload: d.payload, language: d.channel.language, channelName: d.channelName, deliveryId: d.id, now: at.getTime() });
+    const request = buildRequest(target, {
+      payload: d.payload,
+      language: d.channel.language,
+      channelName: d.channelName,
+      notificationId: d.notificationId,
+      deliveryId: d.id,
+      now: at.getTime(),
+    });
     const res = await postOutbound(request, { timeoutMs: runtime.config.alertDeliveryTimeoutMs, allowPrivate: runtime.config.alertAllowPrivateTargets, resolve });
     httpStatus = res.status;
     const verdict = judgeResponse(d.channel.kind, res.status, res.body);
@@ -109,7 +117,7 @@ async function deliverClaimed(runtime: Runtime, db: Kysely<Database>, c: repo.Cl
   if (c.attempts > max) return stop(`gave up after ${max} attempts (the process sending the last one stopped)`);
   if (!c.channel || !c.channel_id) return stop("the channel was deleted");
   if (!c.channel.enabled) return stop("the channel is disabled");
-  const r = await attempt(runtime, db, { id: c.id, attempts: c.attempts, channelId: c.channel_id, channelName: c.channel.name, payload: c.payload, channel: c.channel }, clock, resolve);
+  const r = await attempt(runtime, db, { id: c.id, notificationId: c.notification_id, attempts: c.attempts, channelId: c.channel_id, channelName: c.channel.name, payload: c.payload, channel: c.channel }, clock, resolve);
   const outcome = { deliveryId: c.id, attempt: c.attempts, at: r.at, durationMs: r.durationMs, httpStatus: r.httpStatus, ok: r.ok, error: r.error };
   if (r.ok) {
     await repo.finishAttempt(db, outcome, { status: "sent" });
@@ -252,7 +260,7 @@ export async function sendTestDelivery(runtime: Runtime, channel: ChannelRow, op
     ]);
     return { deliveryId: did!, payload: p };
   });
-  const r = await attempt(runtime, db, { id: deliveryId, attempts: 1, channelId: channel.id, channelName: channel.name, payload, channel }, clock, opts.resolve);
+  const r = await attempt(runtime, db, { id: deliveryId, notificationId: payload.id, attempts: 1, channelId: channel.id, channelName: channel.name, payload, channel }, clock, opts.resolve);
   await repo.finishAttempt(
     db,
     { deliveryId, attempt: 1, at: r.at, durationMs: r.durationMs, httpStatus: r.httpStatus, ok: r.ok, error: r.error },

@@ -207,3 +207,11 @@ describe("postOutbound", () => {
     expect(err.message).toBe(`${new URL(origin).host}: ECONNREFUSED`);
   });
 });
+
+describe("ALERT_ALLOW_PRIVATE_TARGETS entries ipaddr.js cannot read", () => {
+  it("allow nothing, and do not break the check", () => {
+    expect(refusalReason("127.0.0.1", ["1:2:3", "127.0.0.1/32"])).toBeUndefined();
+    expect(refusalReason("10.0.0.1", ["1:2:3"])).toMatch(/private/);
+    expect(refusalReason("not-an-ip", [])).toBe("not-an-ip is not an IP address");
+  });
+});

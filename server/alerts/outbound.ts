@@ -5,6 +5,7 @@ import type { LookupFunction } from "node:net";
 import { isIP } from "node:net";
 import { performance } from "node:perf_hooks";
 import ipaddr from "ipaddr.js";
+import { logger } from "../logger";
 
 /**
  * The one HTTP client of alert deliveries: a POST an admin can aim anywhere, so it refuses every
@@ -85,11 +86,16 @@ function allowances(list: readonly string[]): Cidr[] {
   const key = list.join(",");
   let parsed = parsedAllowances.get(key);
   if (!parsed) {
-    parsed = list.map((entry) => {
-      if (entry.includes("/")) return ipaddr.parseCIDR(entry);
-      const addr = ipaddr.parse(entry);
-      return [addr, addr.kind() === "ipv4" ? 32 : 128] as Cidr;
-    });
+    parsed = [];
+    for (const entry of list) {
+      try {
+        const addr = entry.includes("/") ? undefined : ipaddr.parse(entry);
+        parsed.push(addr ? [addr, addr.kind() === "ipv4" ? 32 : 128] : ipaddr.parseCIDR(entry));
+      } catch {
+        // config.ts checks the shape only; an entry ipaddr.js cannot read allows nothing.
+        logger.warn(`[alerts] ALERT_ALLOW_PRIVATE_TARGETS: "${entry}" is not an address or CIDR range; ignored`);
+      }
+    }
     parsedAllowances.set(key, parsed);
   }
   return parsed;
@@ -117,14 +123,12 @@ const systemResolver: Resolver = async (hostname) =>
 /** A socket lookup that only ever hands node:net addresses it may connect to. */
 function guardedLookup(resolve: Resolver, allowPrivate: readonly string[]): LookupFunction {
   return (hostname, options, callback) => {
+    // One refused address refuses the name: a name that points inside is not a public receiver.
     resolve(hostname).then(
       (all) => {
+        const refused = all.map((a) => refusalReason(a.address, allowPrivate)).find((r) => r !== undefined);
+        if (refused) return callback(new OutboundError("refused", `refused ${hostname}: ${refused}`), "", 4);
         if (all.length === 0) return callback(new OutboundError("network", `${hostname} has no address`), "", 4);
-        // One refused address refuses the name: a name that points inside is not a public receiver.
-        for (const a of all) {
-          const reason = refusalReason(a.address, allowPrivate);
-          if (reason) return callback(new OutboundError("refused", `refused ${hostname}: ${reason}`), "", 4);
-        }
         const wanted = options.family === 4 || options.family === 6 ? all.filter((a) => a.family === options.family) : all;
         if (wanted.length === 0) return callback(new OutboundError("network", `${hostname} has no IPv${options.family} address`), "", 4);
         if (options.all) (callback as unknown as (e: null, list: ResolvedAddress[]) => void)(null, wanted);

@@ -18,6 +18,8 @@ export interface MessageContext {
   payload: NotificationPayload;
   language: ChannelLanguage;
   channelName: string;
+  /** alert_notifications.id (the payload's own `id` is not relied on). */
+  notificationId: number;
   /** alert_deliveries.id: the generic webhook sends it as X-Usage-Alert-Id. */
   deliveryId: number;
   /** Epoch ms of this attempt (signature timestamps). */

@@ -45,7 +45,7 @@ export const webhook: ChannelDriver<"webhook"> = {
     const message = composeMessage(payload, ctx.language, ctx.channelName);
     const body: WebhookBody = {
       version: 1,
-      id: payload.id,
+      id: ctx.notificationId,
       deliveryId: ctx.deliveryId,
       kind: payload.kind,
       at: payload.at,

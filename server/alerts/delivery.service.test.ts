@@ -365,26 +365,37 @@ describe("retries and giving up", () => {
     expect(JSON.stringify(item)).not.toContain("TOPSECRET");
   });
 
-  it("keeps evaluating while a receiver hangs: the loop sends off the caller's path, other deliveries go on", async () => {
+  it("keeps evaluating while a receiver hangs: sends run off the caller's path, and the other slots keep sending", async () => {
     const hang = await receiver(() => "hang");
     const fast = await receiver(() => ({ status: 200 }));
     const slow = await channel({ kind: "webhook", name: "hangs", language: "en", enabled: true, url: `${hang.origin}/slow` });
     const quick = await channel({ kind: "webhook", name: "fast", language: "en", enabled: true, url: `${fast.origin}/fast` });
-    const loop = new DeliveryLoop(runtime, { clock, intervalMs: 60_000 });
+    // A long timeout, so that the hanging send is surely still under way while the rest happens.
+    const patient: Runtime = { ...runtime, config: { ...runtime.config, alertDeliveryTimeoutMs: 20_000 } };
+    const loop = new DeliveryLoop(patient, { clock, intervalMs: 60_000 });
     loop.start();
     try {
-      await notify(budgetPayload(1), [slow]);
+      const [first] = await notify(budgetPayload(1), [slow]);
       loop.wake();
       await waitFor(() => hang.received.length === 1, "the hanging receiver to get the request", 5000, 5);
-      // The evaluator's next transaction commits while that send is still under way.
+      // The evaluator's next transaction commits while that send is under way, and wake() returns at once.
       const [second] = await notify(budgetPayload(2), [quick]);
-      expect((await deliveryRows()).map((d) => d.status)).toEqual(["sending", "pending"]);
       loop.wake();
       await waitFor(async () => (await deliveryRows()).find((d) => d.id === second)?.status === "sent", "the second delivery to be sent", 5000, 10);
+      expect((await deliveryRows()).map((d) => [d.id, d.status])).toEqual([
+        [first, "sending"],
+        [second, "sent"],
+      ]);
       expect(fast.received).toHaveLength(1);
     } finally {
+      await hang.close();
       await loop.stop();
     }
+    // The receiver went away mid-request: an error like any other, retried later.
+    expect((await deliveryRows()).map((d) => [d.status, d.last_error])).toEqual([
+      ["pending", `${new URL(hang.origin).host}: ECONNRESET`],
+      ["sent", null],
+    ]);
   });
 
   it("gives up a delivery whose channel was deleted or disabled, without sending", async () => {

@@ -105,7 +105,7 @@ async function attempt(runtime: Runtime, db: Kysely<Database>, d: Sendable, cloc
   return { ok: error === null, httpStatus, error, durationMs, at };
 }
 
-type Outcome = "sent" | "retry" | "failed" | "skipped";
+type Outcome = "sent" | "retry" | "failed";
 
 async function deliverClaimed(runtime: Runtime, db: Kysely<Database>, c: repo.ClaimedDelivery, clock: Clock, resolve: Resolver | undefined): Promise<Outcome> {
   const max = runtime.config.alertDeliveryMaxAttempts;
@@ -139,12 +139,18 @@ export interface RoundResult {
   failed: number;
 }
 
-/** Claims and sends due deliveries on a timer; wake() asks for a round at once. */
+/**
+ * Claims and sends due deliveries, `concurrency` at a time: a slot that frees (or wake(), or the
+ * timer) claims more at once, so a receiver that hangs holds one slot until its timeout and the
+ * others keep going.
+ */
 export class DeliveryLoop {
   private timer: NodeJS.Timeout | undefined;
-  private running: Promise<unknown> | undefined;
-  private again = false;
   private stopped = true;
+  private readonly inFlight = new Set<Promise<void>>();
+  private filling: Promise<void> | undefined;
+  private refill = false;
+  private readonly tally: RoundResult = { sent: 0, retried: 0, failed: 0 };
   private readonly clock: Clock;
   private readonly concurrency: number;
   private readonly intervalMs: number;
@@ -161,64 +167,77 @@ export class DeliveryLoop {
   start(): void {
     if (!this.stopped || !this.runtime.db) return;
     this.stopped = false;
-    this.schedule(0);
+    const tick = () => {
+      this.wake();
+      this.timer = setTimeout(tick, this.intervalMs);
+      this.timer.unref();
+    };
+    tick();
   }
 
-  /** A round as soon as possible (after the one under way). */
+  /** Claims what is due now into the free slots (returns at once; the sends go on in the background). */
   wake(): void {
-    if (this.stopped) return;
-    if (this.running) this.again = true;
-    else this.schedule(0);
+    if (!this.stopped) void this.fill();
   }
 
-  /** Stops the timer and waits for the sends under way (each bounded by the timeout). */
+  /** Stops claiming and waits for the sends under way (each bounded by the timeout). */
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
-    await this.running;
+    await this.filling;
+    await Promise.all([...this.inFlight]);
   }
 
-  private schedule(ms: number): void {
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.tick(), ms);
-    this.timer.unref();
-  }
-
-  private tick(): void {
-    if (this.stopped || this.running) return;
-    this.again = false;
-    this.running = this.runOnce()
-      .catch((err) => logger.warn(`[alerts] delivery round failed: ${(err as Error).message}`))
-      .finally(() => {
-        this.running = undefined;
-        if (!this.stopped) this.schedule(this.again ? 0 : this.intervalMs);
-      });
-  }
-
-  /** Sends every delivery due now, `concurrency` at a time. */
+  /** Sends every delivery due now and waits for them: the counts of this call. For tests and scripts. */
   async runOnce(): Promise<RoundResult> {
-    const db = dbOf(this.runtime);
-    const result: RoundResult = { sent: 0, retried: 0, failed: 0 };
-    // Bounded so that a flood of due rows still lets the loop yield now and then.
-    for (let batch = 0; batch < 100; batch++) {
-      const now = this.clock.now();
-      const claimed = await repo.claimDue(db, new Date(now), new Date(now + this.runtime.config.alertDeliveryTimeoutMs + CLAIM_MARGIN_MS), this.concurrency);
-      const outcomes = await Promise.all(
-        claimed.map((c) =>
-          deliverClaimed(this.runtime, db, c, this.clock, this.opts.resolve).catch((err) => {
-            logger.warn(`[alerts] delivery ${c.id} could not be recorded: ${(err as Error).message}`);
-            return "skipped" as const;
-          }),
-        ),
-      );
-      for (const o of outcomes) {
-        if (o === "sent") result.sent++;
-        else if (o === "retry") result.retried++;
-        else if (o === "failed") result.failed++;
-      }
-      if (claimed.length < this.concurrency) break;
+    const before = { ...this.tally };
+    for (;;) {
+      await this.fill();
+      if (this.inFlight.size === 0) break;
+      await Promise.race(this.inFlight);
     }
-    return result;
+    return { sent: this.tally.sent - before.sent, retried: this.tally.retried - before.retried, failed: this.tally.failed - before.failed };
+  }
+
+  /** One claim at a time per loop; a request while one runs makes it claim again. */
+  private fill(): Promise<void> {
+    if (this.filling) {
+      this.refill = true;
+      return this.filling;
+    }
+    this.filling = (async () => {
+      const db = dbOf(this.runtime);
+      do {
+        this.refill = false;
+        while (this.inFlight.size < this.concurrency) {
+          const free = this.concurrency - this.inFlight.size;
+          const now = this.clock.now();
+          const claimed = await repo.claimDue(db, new Date(now), new Date(now + this.runtime.config.alertDeliveryTimeoutMs + CLAIM_MARGIN_MS), free);
+          for (const c of claimed) this.launch(db, c);
+          if (claimed.length < free) break;
+        }
+      } while (this.refill && this.inFlight.size < this.concurrency);
+    })()
+      .catch((err) => logger.warn(`[alerts] claiming deliveries failed: ${(err as Error).message}`))
+      .finally(() => {
+        this.filling = undefined;
+      });
+    return this.filling;
+  }
+
+  private launch(db: Kysely<Database>, c: repo.ClaimedDelivery): void {
+    const p: Promise<void> = deliverClaimed(this.runtime, db, c, this.clock, this.opts.resolve)
+      .then(
+        (o) => {
+          this.tally[o === "retry" ? "retried" : o]++;
+        },
+        (err) => logger.warn(`[alerts] delivery ${c.id} could not be recorded: ${(err as Error).message}`),
+      )
+      .finally(() => {
+        this.inFlight.delete(p);
+        if (!this.stopped) void this.fill();
+      });
+    this.inFlight.add(p);
   }
 }
 

@@ -49,17 +49,17 @@ function build() {
     sourceEvents: new Gauge({ name: "ub_source_events_recorded", help: "Events a relay source recorded since it first started (persisted)", labelNames: ["source", "kind"] as const, ...r }),
     sourceRejected: new Gauge({ name: "ub_source_rejected", help: "Rows a relay source skipped, by reason (persisted)", labelNames: ["source", "kind", "reason"] as const, ...r }),
     sourceFailing: new Gauge({ name: "ub_source_consecutive_errors", help: "Polls of a relay source that failed in a row", labelNames: ["source", "kind"] as const, ...r }),
+    sourceUp: new Gauge({ name: "ub_source_up", help: "1 when a relay source is ok (read recently by a leader, not failing)", labelNames: ["source", "kind"] as const, ...r }),
+    alertsFiring: new Gauge({ name: "ub_alerts_firing", help: "Alerts firing now, by rule (one per subject of an each rule)", labelNames: ["rule_id", "rule"] as const, ...r }),
+    alertsPending: new Gauge({ name: "ub_alerts_pending", help: "Alerts pending now (the condition holds, for not reached yet)", ...r }),
+    alertDeliveries: new Gauge({ name: "ub_alert_deliveries", help: "Alert deliveries by status (persisted): pending, sending, sent, failed", labelNames: ["status"] as const, ...r }),
+    alertEvaluations: new Counter({ name: "ub_alert_evaluations_total", help: "Evaluations of every alert rule by this process (it held the lease), by result: ok, failed", labelNames: ["result"] as const, ...r }),
     alertDeliveryAttempts: new Counter({
       name: "ub_alert_delivery_attempts_total",
       help: "Attempts to deliver an alert notification, by channel kind and result (ok, error)",
       labelNames: ["channel_kind", "result"] as const,
       ...r,
     }),
-    sourceUp: new Gauge({ name: "ub_source_up", help: "1 when a relay source is ok (read recently by a leader, not failing)", labelNames: ["source", "kind"] as const, ...r }),
-    alertsFiring: new Gauge({ name: "ub_alerts_firing", help: "Alerts firing now, by rule (one per subject of an each rule)", labelNames: ["rule_id", "rule"] as const, ...r }),
-    alertsPending: new Gauge({ name: "ub_alerts_pending", help: "Alerts pending now (the condition holds, for not reached yet)", ...r }),
-    alertDeliveries: new Gauge({ name: "ub_alert_deliveries", help: "Alert deliveries by status (persisted): pending, sending, sent, failed", labelNames: ["status"] as const, ...r }),
-    alertEvaluations: new Counter({ name: "ub_alert_evaluations_total", help: "Evaluations of every alert rule by this process (it held the lease), by result: ok, failed", labelNames: ["result"] as const, ...r }),
   };
 }
 

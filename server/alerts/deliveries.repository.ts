@@ -183,12 +183,6 @@ export async function attemptsOf(db: Kysely<Database>, deliveryIds: readonly num
   return db.selectFrom("alert_delivery_attempts").selectAll().where("delivery_id", "in", deliveryIds).orderBy("delivery_id").orderBy("attempt").orderBy("id").execute();
 }
 
-/** Deliveries that gave up (status 'failed'), for /metrics and the health page. */
-export async function countFailedDeliveries(db: Kysely<Database>): Promise<number> {
-  const r = await db.selectFrom("alert_deliveries").select((eb) => eb.fn.countAll<string>().as("n")).where("status", "=", "failed").executeTakeFirstOrThrow();
-  return Number(r.n);
-}
-
 /**
  * Gives a claimed delivery up without sending (its channel is gone, disabled or unreadable, or the
  * last allowed attempt's process stopped): the claim's attempt did not happen, so it is not counted.

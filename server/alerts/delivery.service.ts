@@ -319,8 +319,3 @@ export async function listDeliveries(runtime: Runtime, input: ListDeliveriesInpu
     nextCursor: rows.length === input.limit ? rows[rows.length - 1]!.id : null,
   };
 }
-
-/** Deliveries that gave up, for /metrics. */
-export async function countFailedDeliveries(runtime: Runtime): Promise<number> {
-  return repo.countFailedDeliveries(dbOf(runtime));
-}

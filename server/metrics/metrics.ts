@@ -54,6 +54,12 @@ function build() {
     alertsPending: new Gauge({ name: "ub_alerts_pending", help: "Alerts pending now (the condition holds, for not reached yet)", ...r }),
     alertDeliveries: new Gauge({ name: "ub_alert_deliveries", help: "Alert deliveries by status (persisted): pending, sending, sent, failed", labelNames: ["status"] as const, ...r }),
     alertEvaluations: new Counter({ name: "ub_alert_evaluations_total", help: "Evaluations of every alert rule by this process (it held the lease), by result: ok, failed", labelNames: ["result"] as const, ...r }),
+    alertDeliveryAttempts: new Counter({
+      name: "ub_alert_delivery_attempts_total",
+      help: "Attempts to deliver an alert notification, by channel kind and result (ok, error)",
+      labelNames: ["channel_kind", "result"] as const,
+      ...r,
+    }),
   };
 }
 

@@ -296,14 +296,6 @@ export function countFailedDeliveries(db: Db, since: Date): Promise<number> {
     .then((r) => Number(r.n));
 }
 
-/** Queues a notification for each channel (sent by the delivery loop). */
-export async function insertDeliveries(db: Db, notificationId: number, channels: readonly { id: string; name: string }[], now: Date): Promise<void> {
-  if (channels.length === 0) return;
-  await db
-    .insertInto("alert_deliveries")
-    .values(channels.map((c) => ({ notification_id: notificationId, channel_id: c.id, channel_name: c.name, next_attempt_at: now, created_at: now })))
-    .execute();
-}
 
 /** What /metrics shows: firing alerts by rule, pending ones, and deliveries by status. */
 export async function alertGaugeFigures(db: Db): Promise<{ firing: { rule_id: string; name: string; n: string }[]; pending: number; deliveries: { status: string; n: string }[] }> {

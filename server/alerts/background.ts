@@ -1,4 +1,5 @@
 import type { Runtime } from "../runtime";
+import { DeliveryLoop } from "./delivery.service";
 import { AlertEvaluator } from "./evaluator";
 
 /**
@@ -8,17 +9,22 @@ import { AlertEvaluator } from "./evaluator";
  */
 export interface AlertsBackground {
   evaluator: AlertEvaluator | undefined;
+  deliveries: DeliveryLoop | undefined;
   stop(): Promise<void>;
 }
 
 export function startAlertsBackground(runtime: Runtime): AlertsBackground {
-  if (!runtime.db) return { evaluator: undefined, stop: async () => {} };
-  const evaluator = new AlertEvaluator(runtime);
+  if (!runtime.db) return { evaluator: undefined, deliveries: undefined, stop: async () => {} };
+  const deliveries = new DeliveryLoop(runtime);
+  const evaluator = new AlertEvaluator(runtime, { onQueued: () => deliveries.wake() });
+  deliveries.start();
   evaluator.start();
   return {
     evaluator,
+    deliveries,
     async stop() {
       await evaluator.stop();
+      await deliveries.stop();
     },
   };
 }

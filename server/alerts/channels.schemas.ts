@@ -90,26 +90,29 @@ export const createChannelInput = z.discriminatedUnion(
 export type CreateChannelInput = z.infer<typeof createChannelInput>;
 
 const channelId = z.uuid({ error: "id must be a channel id (a UUID)" });
-const updCommon = { id: channelId, name: name.optional(), language: language.optional(), enabled: enabled.optional() };
+const updCommon = { name: name.optional(), language: language.optional(), enabled: enabled.optional() };
 
 /**
  * Omitted fields keep their value, secrets included (they are never sent back to be re-sent).
  * `secret: null` removes a Feishu / DingTalk signing secret; a webhook's secret is replaced by
  * `secret` or by a new generated one with `regenerateSecret: true` (returned once).
- * `kind` says which fields apply; it cannot change.
+ * `kind` says which fields apply; it cannot change. tRPC takes the id in the input, REST in the path.
  */
-export const updateChannelInput = z.discriminatedUnion(
-  "kind",
-  [
-    z.object({ kind: z.literal("webhook"), ...updCommon, url: webhookUrl.optional(), secret: webhookSecret.optional(), regenerateSecret: z.boolean().optional() }).strict(),
-    z.object({ kind: z.literal("feishu"), ...updCommon, url: feishuUrl.optional(), secret: secretText("secret").nullable().optional() }).strict(),
-    z.object({ kind: z.literal("dingtalk"), ...updCommon, url: dingtalkUrl.optional(), secret: dingtalkSecret.nullable().optional() }).strict(),
-    z.object({ kind: z.literal("wecom"), ...updCommon, url: wecomUrl.optional() }).strict(),
-    z.object({ kind: z.literal("slack"), ...updCommon, url: slackUrl.optional() }).strict(),
-    z.object({ kind: z.literal("telegram"), ...updCommon, botToken: botToken.optional(), chatId: chatId.optional(), apiBaseUrl: apiBaseUrl.optional() }).strict(),
-  ],
-  { error: `kind must be one of ${CHANNEL_KINDS.join(", ")}` },
-);
+const updateVariants = <T extends z.ZodRawShape>(id: T) =>
+  z.discriminatedUnion(
+    "kind",
+    [
+      z.object({ kind: z.literal("webhook"), ...id, ...updCommon, url: webhookUrl.optional(), secret: webhookSecret.optional(), regenerateSecret: z.boolean().optional() }).strict(),
+      z.object({ kind: z.literal("feishu"), ...id, ...updCommon, url: feishuUrl.optional(), secret: secretText("secret").nullable().optional() }).strict(),
+      z.object({ kind: z.literal("dingtalk"), ...id, ...updCommon, url: dingtalkUrl.optional(), secret: dingtalkSecret.nullable().optional() }).strict(),
+      z.object({ kind: z.literal("wecom"), ...id, ...updCommon, url: wecomUrl.optional() }).strict(),
+      z.object({ kind: z.literal("slack"), ...id, ...updCommon, url: slackUrl.optional() }).strict(),
+      z.object({ kind: z.literal("telegram"), ...id, ...updCommon, botToken: botToken.optional(), chatId: chatId.optional(), apiBaseUrl: apiBaseUrl.optional() }).strict(),
+    ],
+    { error: `kind must be one of ${CHANNEL_KINDS.join(", ")}` },
+  );
+export const updateChannelInput = updateVariants({ id: channelId });
+export const updateChannelBody = updateVariants({});
 export type UpdateChannelInput = z.infer<typeof updateChannelInput>;
 
 export const channelIdInput = z.object({ id: channelId }).strict();

@@ -22,13 +22,13 @@ import {
   type BudgetRow,
   type RuleRow,
   type SilenceRow,
-  insertDeliveries,
   type EventRow,
   type StateRow,
 } from "./alerts.repository";
 import { formatRatio, formatScaled, reaches, scaledFromNumeric, SCALE, type Ratio } from "./decimal";
 import { accountsOfKeys, subjectNames, type AlertSubject, type Values } from "./figures.repository";
 import type { Condition, NotificationAlert, NotificationPayload, SubjectKind, WindowKind } from "./notification";
+import { enqueueDeliveries } from "./delivery.service";
 import { freshestValues } from "./live-values";
 import { measureKind } from "./schemas";
 import { currentSpan, currentValues, pastValues, type WindowSpec } from "./windows";
@@ -252,7 +252,7 @@ async function evaluateRule(runtime: Runtime, db: Db, e: EffectiveRule, silences
       const id = await insertNotification(trx, { rule_id: rule.id, kind, payload: { ...payload }, created_at: now });
       payload.id = id;
       await trx.updateTable("alert_notifications").set({ payload: JSON.stringify(payload) }).where("id", "=", id).execute();
-      await insertDeliveries(trx, id, channels, now);
+      await enqueueDeliveries(trx, id, channels, now);
       notifications++;
       for (const t of group) eventRows.push(eventRow(e, t, names, now, id));
     }
@@ -375,6 +375,7 @@ function buildPayload(runtime: Runtime, e: EffectiveRule, kind: "firing" | "repe
     },
     alerts,
     at: now.toISOString(),
+    timeZone: tz,
     consoleUrl: publicUrl ? `${publicUrl.replace(/\/+$/, "")}/alerts` : null,
   };
 }

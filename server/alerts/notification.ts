@@ -57,6 +57,8 @@ export interface NotificationPayload {
   alerts: NotificationAlert[];
   /** ISO time of the evaluation that produced it. */
   at: string;
+  /** USAGE_TIMEZONE: the zone messages show times in (UTC when absent). */
+  timeZone?: string;
   /** The console's alerts page (null without PUBLIC_URL). */
   consoleUrl: string | null;
 }

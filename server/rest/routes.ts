@@ -14,6 +14,7 @@ import {
   ruleId,
   silenceId,
 } from "../alerts/schemas";
+import { channelView, channelWithSecret, createChannelInput, deliveryPage, listDeliveriesInput, testMessageResult, updateChannelBody } from "../alerts/channels.schemas";
 import { changePasswordInput, createTokenInput, loginInput } from "../auth/schemas";
 import type { ErrorCode } from "../errors";
 import { accountId, apiKeyId, tokenId } from "../ids";
@@ -93,6 +94,7 @@ const rulePath = z.object({ id: ruleId });
 const budgetPath = z.object({ id: budgetId });
 const silencePath = z.object({ id: silenceId });
 const ALERT_BODY_BYTES = 16 * 1024;
+const channelPath = z.object({ id: z.uuid({ error: "must be a channel id (a UUID)" }) });
 
 const setsSessionCookie = (what: string) => z.object({ "set-cookie": z.string().meta({ description: what }) });
 
@@ -420,7 +422,67 @@ export const ROUTES = {
     response: envelope(silenceDoc),
     errors: ["NOT_FOUND"],
   },
-  // The channels' routes (/admin/alerts/channels…) come with the channels (issue #25).
+  "GET /admin/alerts/channels": {
+    scope: "usage:read",
+    tag: "Alerts",
+    summary: "List notification channels (secrets are never shown)",
+    response: envelope(z.array(channelView)),
+  },
+  "POST /admin/alerts/channels": {
+    scope: "admin",
+    body: createChannelInput,
+    maxBodyBytes: ALERT_BODY_BYTES,
+    tag: "Alerts",
+    summary: "Create a channel: a generic webhook, 飞书 Feishu, 钉钉 DingTalk, 企业微信 WeCom, Slack or Telegram",
+    description:
+      "Its URL (tokens included), signing secret or bot token is stored encrypted and never shown again. A webhook without `secret` gets a generated one, " +
+      "answered this once as `generatedSecret`. Targets on loopback, private or link-local addresses are refused when sending unless ALERT_ALLOW_PRIVATE_TARGETS allows them.",
+    response: envelope(channelWithSecret),
+    status: 201,
+    errors: ["PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE"],
+  },
+  "GET /admin/alerts/channels/{id}": {
+    scope: "usage:read",
+    params: channelPath,
+    tag: "Alerts",
+    summary: "One channel (secrets are never shown)",
+    response: envelope(channelView),
+    errors: ["NOT_FOUND"],
+  },
+  "PUT /admin/alerts/channels/{id}": {
+    scope: "admin",
+    params: channelPath,
+    body: updateChannelBody,
+    maxBodyBytes: ALERT_BODY_BYTES,
+    tag: "Alerts",
+    summary: "Change a channel: omitted fields (secrets too) keep their value; `kind` must be the channel's",
+    response: envelope(channelWithSecret),
+    errors: ["NOT_FOUND", "PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE"],
+  },
+  "DELETE /admin/alerts/channels/{id}": {
+    scope: "admin",
+    params: channelPath,
+    tag: "Alerts",
+    summary: "Delete a channel; the rules that sent to it stop doing so",
+    response: envelope(z.object({ rulesUpdated: z.int().meta({ description: "Rules it was removed from" }) })),
+    errors: ["NOT_FOUND"],
+  },
+  "POST /admin/alerts/channels/{id}/test": {
+    scope: "admin",
+    params: channelPath,
+    tag: "Alerts",
+    summary: "Send a test message through the channel now (one attempt) and answer how it went",
+    description: "The attempt is recorded like any delivery. A failed send is an answer (ok: false with the reason), not an error.",
+    response: envelope(testMessageResult),
+    errors: ["NOT_FOUND"],
+  },
+  "GET /admin/alerts/deliveries": {
+    scope: "usage:read",
+    query: listDeliveriesInput,
+    tag: "Alerts",
+    summary: "Deliveries of notifications, newest first, each with every attempt (status, duration, error)",
+    response: envelope(deliveryPage),
+  },
   "GET /admin/openapi.json": {
     scope: "usage:read",
     tag: "System",

@@ -35,6 +35,8 @@ describe("figures", () => {
     expect(formatPlain("2.500")).toBe("2.5");
     expect(formatPlain("83.2")).toBe("83.2");
     expect(formatTime("2026-12-07T05:59:30.000Z")).toBe("2026-12-07 05:59 UTC");
+    expect(formatTime("2026-12-07T17:59:30.000Z", "Asia/Shanghai")).toBe("2026-12-08 01:59 (UTC+08:00)");
+    expect(formatTime("2026-07-01T12:00:00.000Z", "America/New_York")).toBe("2026-07-01 08:00 (UTC-04:00)");
   });
 });
 

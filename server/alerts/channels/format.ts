@@ -1,4 +1,5 @@
 import { MEASURES } from "../../../db/measures";
+import { utcOffsetMinutes } from "../../calendar";
 import type { ChannelLanguage, NotificationAlert, NotificationPayload } from "../notification";
 
 /**
@@ -72,11 +73,18 @@ export function formatPlain(text: string): string {
   return `${m[1] ?? ""}${m[2]!.replace(/^0+(?=\d)/, "")}${frac ? `.${frac}` : ""}`;
 }
 
-/** "2026-12-07T06:52:13.000Z" → "2026-12-07 06:52 UTC". */
-export function formatTime(iso: string): string {
+/**
+ * "2026-12-07T06:52:13.000Z" → "2026-12-07 14:52 (UTC+08:00)" in the ledger's USAGE_TIMEZONE, the
+ * zone of its days and of the console; "2026-12-07 06:52 UTC" when the payload names none.
+ */
+export function formatTime(iso: string, timeZone?: string): string {
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return iso;
-  return `${d.toISOString().slice(0, 16).replace("T", " ")} UTC`;
+  if (!timeZone) return `${d.toISOString().slice(0, 16).replace("T", " ")} UTC`;
+  const off = utcOffsetMinutes(timeZone, d.getTime());
+  const local = new Date(d.getTime() + off * 60_000).toISOString().slice(0, 16).replace("T", " ");
+  const a = Math.abs(off);
+  return `${local} (UTC${off < 0 ? "-" : "+"}${String(Math.floor(a / 60)).padStart(2, "0")}:${String(a % 60).padStart(2, "0")})`;
 }
 
 interface Words {
@@ -158,9 +166,9 @@ function alertBlock(payload: NotificationPayload, alert: NotificationAlert, w: W
   const lines = [
     { label: w.value, value: fig(alert.value) },
     { label: w.condition, value: condition },
-    { label: w.since, value: formatTime(alert.firingSince) },
+    { label: w.since, value: formatTime(alert.firingSince, payload.timeZone) },
   ];
-  if (alert.resolvedAt) lines.push({ label: w.resolvedAt, value: formatTime(alert.resolvedAt) });
+  if (alert.resolvedAt) lines.push({ label: w.resolvedAt, value: formatTime(alert.resolvedAt, payload.timeZone) });
   const heading = alert.subjectKind === "all" ? w.everything : `${w.subject[alert.subjectKind]} ${alert.subjectName || alert.subjectId}`;
   return { heading: oneLine(heading), lines, link: alert.consoleUrl ? { text: w.openSubject, url: alert.consoleUrl } : null };
 }

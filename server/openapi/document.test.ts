@@ -148,6 +148,19 @@ describe("OpenAPI document", () => {
     expect(sort.schema.enum).toContain("ratedCost");
   });
 
+  it("documents the generic alert webhook: its signed headers and its body", () => {
+    const w = (doc as unknown as { webhooks: Record<string, Record<string, Json>> }).webhooks.alert!.post as unknown as {
+      parameters: { in: string; name: string }[];
+      requestBody: { content: Record<string, { schema: { $ref: string } }> };
+    };
+    expect(w.parameters.filter((p) => p.in === "header").map((p) => p.name)).toEqual(
+      expect.arrayContaining(["x-usage-alert-signature", "x-usage-alert-timestamp", "x-usage-alert-id"]),
+    );
+    expect(w.requestBody.content["application/json"]!.schema.$ref).toBe("#/components/schemas/AlertWebhookBody");
+    const body = (doc as unknown as { components: { schemas: Record<string, { description: string }> } }).components.schemas.AlertWebhookBody!;
+    expect(body.description).toContain("HMAC-SHA256");
+  });
+
   it("lists every route handler under app/admin, and nothing else", () => {
     const documented = Object.entries(doc.paths)
       .flatMap(([p, item]) => Object.keys(item).filter((m) => (METHODS as readonly string[]).includes(m)).map((m) => `${m.toUpperCase()} ${p}`))

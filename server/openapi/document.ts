@@ -3,6 +3,7 @@ import { createDocument, type ZodOpenApiOperationObject, type ZodOpenApiPathsObj
 import { SESSION_COOKIE } from "../auth/http";
 import { HTTP_STATUS, type ErrorCode } from "../errors";
 import { routeEntries, type Method, type RouteDeclaration } from "../rest/routes";
+import { webhookBody, webhookHeaders } from "../alerts/channels.schemas";
 
 /**
  * The OpenAPI 3.1 document of every REST route under /admin, generated from the route
@@ -97,6 +98,19 @@ export function createOpenApiDocument(): ReturnType<typeof createDocument> {
     },
     tags: [...new Set(routes.map(([, , r]) => r.tag))].map((name) => ({ name })),
     paths,
+    // What the ledger sends, not what it serves: the generic alert webhook (server/alerts/channels/webhook.ts).
+    webhooks: {
+      alert: {
+        post: {
+          tags: ["Alerts"],
+          summary: "An alert notification, POSTed to a generic webhook channel",
+          description: "Firing, repeated, resolved or test; signed with the channel's secret (see AlertWebhookBody).",
+          requestParams: { header: webhookHeaders },
+          requestBody: { content: { "application/json": { schema: webhookBody } } },
+          responses: { "200": { description: "Any 2xx acknowledges it; anything else is retried with backoff, then marked failed" } },
+        },
+      },
+    },
     components: {
       securitySchemes: {
         bearerToken: { type: "http", scheme: "bearer", description: "An API token (Settings → API tokens)" },

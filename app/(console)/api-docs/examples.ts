@@ -92,6 +92,15 @@ export const EXAMPLES: Record<string, RouteExample> = {
   getAlertsSilences: {},
   postAlertsSilences: { body: { ruleId: "6b1f3c2a-8d4e-4f5a-9b7c-1e2d3f4a5b6c", endsAt: "2026-12-08T09:00:00+08:00", comment: "maintenance tonight" } },
   deleteAlertsSilencesId: { params: { id: "4e3d2c1b-0a9f-4e8d-9c7b-6a5f4e3d2c1b" } },
+  getAlertsChannels: {},
+  postAlertsChannels: {
+    body: { kind: "dingtalk", name: "运维群", language: "zh-CN", url: "https://oapi.dingtalk.com/robot/send?access_token=0123456789abcdef", secret: "SEC0123456789abcdef0123456789abcdef" },
+  },
+  getAlertsChannelsId: { params: { id: "0c7e5a9d-3b2f-4e1a-8c6d-5f4e3d2c1b0a" } },
+  putAlertsChannelsId: { params: { id: "0c7e5a9d-3b2f-4e1a-8c6d-5f4e3d2c1b0a" }, body: { kind: "dingtalk", name: "运维群（夜间）", enabled: true } },
+  deleteAlertsChannelsId: { params: { id: "0c7e5a9d-3b2f-4e1a-8c6d-5f4e3d2c1b0a" } },
+  postAlertsChannelsIdTest: { params: { id: "0c7e5a9d-3b2f-4e1a-8c6d-5f4e3d2c1b0a" } },
+  getAlertsDeliveries: { query: "status=failed&limit=50" },
   getOpenapiJson: {},
 };
 

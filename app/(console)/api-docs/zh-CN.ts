@@ -90,6 +90,21 @@ export const ZH_OPERATIONS: Record<string, { summary: string; description?: stri
     description: "被静默的告警照常改变状态并记入历史（标记为已静默），但静默期间不发送任何通知。",
   },
   deleteAlertsSilencesId: { summary: "立即结束静默（仍保留在列表中，显示为已结束）" },
+  getAlertsChannels: { summary: "通知渠道列表（从不显示密钥）" },
+  postAlertsChannels: {
+    summary: "创建通知渠道：通用 Webhook、飞书、钉钉、企业微信、Slack 或 Telegram",
+    description:
+      "URL（含其中的 token）、签名密钥、机器人 token 加密保存，之后不再显示。不带 `secret` 的 Webhook 会生成一个，仅在本次响应的 `generatedSecret` 中返回。" +
+      "发送时拒绝回环、内网和链路本地地址，除非 ALERT_ALLOW_PRIVATE_TARGETS 允许。",
+  },
+  getAlertsChannelsId: { summary: "单个通知渠道（从不显示密钥）" },
+  putAlertsChannelsId: { summary: "修改通知渠道：未传的字段（包括密钥）保持不变；`kind` 必须与原渠道相同" },
+  deleteAlertsChannelsId: { summary: "删除通知渠道；原先发往它的规则不再发往它" },
+  postAlertsChannelsIdTest: {
+    summary: "立即通过该渠道发送一条测试消息（只尝试一次），返回发送结果",
+    description: "这次发送与其他投递一样被记录。发送失败不是错误，而是返回 ok: false 并说明原因。",
+  },
+  getAlertsDeliveries: { summary: "通知的投递记录，最新的在前，附带每次尝试（状态、耗时、错误）" },
   getOpenapiJson: { summary: "本文档" },
 };
 
@@ -155,6 +170,15 @@ export const ZH_PARAMS: Record<string, string> = {
   "putAlertsBudgetsId:id": "预算 ID",
   "deleteAlertsBudgetsId:id": "预算 ID",
   "deleteAlertsSilencesId:id": "静默 ID",
+  "getAlertsChannelsId:id": "通知渠道 ID",
+  "putAlertsChannelsId:id": "通知渠道 ID",
+  "deleteAlertsChannelsId:id": "通知渠道 ID",
+  "postAlertsChannelsIdTest:id": "通知渠道 ID",
+  "getAlertsDeliveries:notificationId": "只看这条通知的投递（历史中的 notificationId）",
+  "getAlertsDeliveries:channelId": "只看这个渠道的投递",
+  "getAlertsDeliveries:status": "只看这种状态：pending（等待发送）、sending（发送中）、sent（已送达）、failed（多次重试后放弃）",
+  "getAlertsDeliveries:before": "游标：上一页的 nextCursor（只返回 ID 更小的投递）",
+  "getAlertsDeliveries:limit": "每页条数（默认 50，最多 100）",
 };
 
 export const EN_PARAMS: Record<string, string> = {
@@ -175,6 +199,11 @@ export const EN_PARAMS: Record<string, string> = {
   "getAlertsHistory:subjectKey": "Only this subject (an account's or API key's id)",
   "getAlertsHistory:kind": "Only this transition: pending, firing, repeat (notified again), resolved, inactive (pending that stopped holding)",
   "getAlertsHistory:limit": "Page size (default 50, at most 200)",
+  "getAlertsDeliveries:notificationId": "Only the deliveries of this notification (notificationId in the history)",
+  "getAlertsDeliveries:channelId": "Only this channel's deliveries",
+  "getAlertsDeliveries:status": "Only this status: pending, sending, sent, failed (gave up after its attempts)",
+  "getAlertsDeliveries:before": "Cursor: the previous page's nextCursor (deliveries with a smaller id)",
+  "getAlertsDeliveries:limit": "Page size (default 50, at most 100)",
 };
 
 export function paramText(texts: Record<string, string>, operationId: string, name: string): string | undefined {

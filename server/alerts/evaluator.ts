@@ -402,6 +402,8 @@ export class AlertEvaluator {
   private running: Promise<unknown> | undefined;
   private stopped = false;
   private prunedAt = 0;
+  /** Rounds this process finished (evaluating or standing by): tests wait on it instead of on time. */
+  rounds = 0;
   readonly owner = `alerts-${randomUUID()}`;
 
   constructor(
@@ -432,6 +434,7 @@ export class AlertEvaluator {
       this.running = this.tick()
         .catch((err) => logger.warn(`[alerts] evaluation failed: ${(err as Error).message}`))
         .finally(() => {
+          this.rounds++;
           if (this.stopped) return;
           this.timer = setTimeout(loop, this.runtime.config.alertEvaluateSeconds * 1000);
           this.timer.unref();

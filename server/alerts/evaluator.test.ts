@@ -278,6 +278,14 @@ describe("for, repeat and silences", () => {
       { subject: "acc-b", value: "4", threshold: "1" },
     ]);
     expect(await db.selectFrom("alert_deliveries").select("id").execute()).toHaveLength(1);
+    // The next day neither has usage: one resolve notice for both, against the rule's threshold.
+    await evaluate("2026-11-19T00:00:30");
+    const resolved = (await notifications()).at(-1)!;
+    expect(resolved.kind).toBe("resolved");
+    expect(resolved.alerts.sort((x, y) => x.subject.localeCompare(y.subject))).toEqual([
+      { subject: "acc-a", value: "0", threshold: "1" },
+      { subject: "acc-b", value: "0", threshold: "1" },
+    ]);
   });
 });
 

@@ -101,19 +101,21 @@ interface Judgement {
   spike?: { median: Ratio };
 }
 
+/** The threshold of an above or budget rule, the same for every subject. */
+function constantThreshold(e: EffectiveRule): Ratio | undefined {
+  const unit = unitOf(e.measure);
+  if (e.rule.condition === "above") return { num: scaledFromNumeric(e.rule.threshold) * unit, den: SCALE };
+  if (e.rule.condition === "budget") return { num: scaledFromNumeric(e.budget!.amount) * unit * scaledFromNumeric(e.rule.threshold), den: SCALE * SCALE * 100n };
+  return undefined;
+}
+
 export async function judge(db: Db, e: EffectiveRule, values: Values, now: Date, tz: string): Promise<Map<string, Judgement>> {
   const { rule } = e;
   const unit = unitOf(e.measure);
   const out = new Map<string, Judgement>();
-  if (rule.condition === "above") {
-    const t = { num: scaledFromNumeric(rule.threshold) * unit, den: SCALE };
-    for (const [k, v] of values) out.set(k, { active: reaches(v, t), threshold: t });
-    return out;
-  }
-  if (rule.condition === "budget") {
-    const amount = scaledFromNumeric(e.budget!.amount);
-    const t = { num: amount * unit * scaledFromNumeric(rule.threshold), den: SCALE * SCALE * 100n };
-    for (const [k, v] of values) out.set(k, { active: reaches(v, t), threshold: t });
+  const constant = constantThreshold(e);
+  if (constant) {
+    for (const [k, v] of values) out.set(k, { active: reaches(v, constant), threshold: constant });
     return out;
   }
   const k = scaledFromNumeric(rule.threshold);
@@ -216,7 +218,8 @@ async function evaluateRule(runtime: Runtime, db: Db, e: EffectiveRule, silences
     const transitions: Transition[] = [];
     for (const key of keys) {
       const value = values.get(key) ?? 0n;
-      const judgement = judgements.get(key) ?? { active: false, threshold: judgements.get("")?.threshold ?? { num: 0n, den: 1n } };
+      // A subject of an each rule without usage now: its threshold is the rule's (a spike's, 0).
+      const judgement = judgements.get(key) ?? { active: false, threshold: constantThreshold(e) ?? { num: 0n, den: 1n } };
       const prior = priors.get(key);
       const silenced = isSilenced(silences, rule.id, key);
       const d = decide(prior, judgement.active, rule, now, silenced);

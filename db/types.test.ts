@@ -21,8 +21,10 @@ const SELECT_TYPES: Record<string, RegExp> = {
   date: /^string$/,
   "timestamp with time zone": /^Date$/,
   jsonb: /^Record<string, unknown>$/,
-  boolean: /^boolean$/,
-  // The only array column is text[] (accounts.sources).
+  // Generated<boolean> reads as its union.
+  boolean: /^(boolean|false \| true)$/,
+  uuid: /^string$/,
+  // The array columns are text[] (accounts.sources) and uuid[] (alert_rules.channel_ids).
   ARRAY: /^string\[\]$/,
 };
 

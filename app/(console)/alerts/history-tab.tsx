@@ -1,14 +1,15 @@
 "use client";
 
-import { keepPreviousData, useInfiniteQuery, useQuery } from "@tanstack/react-query";
+import { useQueries, useQuery } from "@tanstack/react-query";
 import { useTranslations } from "next-intl";
+import { useState } from "react";
 import { useTRPC } from "@/app/_components/trpc-provider";
 import { formatDateTime, formatDateTimeLong } from "@/app/_i18n/format";
 import type { EventView } from "@/server/alerts/schemas";
-import { EmptyState, ErrorState, Skeleton, useShownError } from "../accounts/ui";
+import { EmptyState, ErrorState, Skeleton } from "../accounts/ui";
 import { liveOptions, useRefreshMs } from "../accounts/live";
 import { BUTTON, describedBy, Field, INPUT, SectionHead, useMeasureValue } from "./form";
-import { EVENT_KINDS, historyInput, historyPaging, type RawAlertsParams } from "./url-state";
+import { EVENT_KINDS, historyInput, type RawAlertsParams } from "./url-state";
 
 const KIND_STYLE: Record<EventView["kind"], string> = {
   firing: "bg-rose-600 text-white",
@@ -24,17 +25,30 @@ const STATUS_STYLE: Record<EventView["deliveries"][number]["status"], string> = 
   sending: "text-slate-600",
 };
 
-/** Transitions, newest first, with their deliveries; filtered by rule and kind (URL state), paged by nextCursor. */
+/**
+ * Transitions, newest first, with their deliveries; filtered by rule and kind (URL state), paged by
+ * nextCursor: one query per page (alerts.history's input is strict, so not tRPC's infinite query,
+ * whose input carries a `direction` too). The first page stays live until more pages are loaded.
+ */
 export function HistoryTab({ filters, onFilters, timeZone }: { filters: Pick<RawAlertsParams, "rule" | "kind">; onFilters: (f: Partial<Pick<RawAlertsParams, "rule" | "kind">>) => void; timeZone: string }) {
   const t = useTranslations("alerts.history");
   const tc = useTranslations("common");
   const trpc = useTRPC();
   const refreshMs = useRefreshMs();
   const rules = useQuery(trpc.alerts.rules.list.queryOptions());
-  const query = useInfiniteQuery(trpc.alerts.history.infiniteQueryOptions(historyInput(filters), { ...historyPaging, placeholderData: keepPreviousData, ...liveOptions(true, refreshMs) }));
-  const failed = useShownError(query);
-  const items = query.data?.pages.flatMap((p) => p.items) ?? [];
+  const input = historyInput(filters);
+  const key = JSON.stringify(input);
+  const [paging, setPaging] = useState<{ key: string; cursors: string[] }>({ key, cursors: [] });
+  const cursors = paging.key === key ? paging.cursors : [];
+  const pages = useQueries({
+    queries: [undefined, ...cursors].map((cursor) => trpc.alerts.history.queryOptions(cursor ? { ...input, cursor } : input, liveOptions(cursors.length === 0, refreshMs))),
+  });
+  const first = pages[0]!;
+  const last = pages[pages.length - 1]!;
+  const items = pages.flatMap((p) => p.data?.items ?? []);
+  const next = last.data?.nextCursor ?? null;
   const measureOf = new Map((rules.data ?? []).map((r) => [r.id, r.measure]));
+  const failed = pages.find((p) => p.isError);
 
   return (
     <section aria-labelledby="history-heading" className="flex flex-col gap-3">
@@ -67,23 +81,30 @@ export function HistoryTab({ filters, onFilters, timeZone }: { filters: Pick<Raw
           </select>
         </Field>
       </div>
-      {query.isPending ? (
+      {first.isPending ? (
         <Skeleton className="h-24 w-full" />
-      ) : failed && !query.data ? (
-        <ErrorState error={query.error} onRetry={() => void query.refetch()} testId="history-error" />
+      ) : first.isError ? (
+        <ErrorState error={first.error} onRetry={() => void first.refetch()} testId="history-error" />
       ) : items.length === 0 ? (
         <EmptyState title={t("empty")} hint={t("emptyHint")} testId="history-empty" />
       ) : (
-        <ol className={`flex flex-col divide-y divide-slate-100 rounded-lg border border-slate-200 bg-white shadow-sm ${query.isPlaceholderData ? "opacity-60" : ""}`} aria-busy={query.isPlaceholderData} data-testid="history-list">
+        <ol className="flex flex-col divide-y divide-slate-100 rounded-lg border border-slate-200 bg-white shadow-sm" data-testid="history-list">
           {items.map((e) => (
             <HistoryItem key={e.id} event={e} measure={e.ruleId ? measureOf.get(e.ruleId) : undefined} timeZone={timeZone} />
           ))}
         </ol>
       )}
-      {query.hasNextPage && (
-        <button type="button" className={`${BUTTON} self-start`} disabled={query.isFetchingNextPage} aria-busy={query.isFetchingNextPage} onClick={() => void query.fetchNextPage()} data-testid="history-more">
-          {query.isFetchingNextPage ? tc("loading") : tc("loadMore")}
+      {failed && failed !== first && <ErrorState error={failed.error} onRetry={() => void failed.refetch()} testId="history-error" />}
+      {pages.length > 1 && last.isPending ? (
+        <button type="button" className={`${BUTTON} self-start`} disabled aria-busy data-testid="history-more">
+          {tc("loading")}
         </button>
+      ) : (
+        next && (
+          <button type="button" className={`${BUTTON} self-start`} onClick={() => setPaging({ key, cursors: [...cursors, next] })} data-testid="history-more">
+            {tc("loadMore")}
+          </button>
+        )
       )}
     </section>
   );

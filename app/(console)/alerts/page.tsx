@@ -4,7 +4,7 @@ import { requireAdminSession } from "@/server/auth/server-session";
 import { getRuntime } from "@/server/runtime";
 import { getQueryClient, HydrateClient, trpc } from "@/server/trpc/server";
 import { AlertsView } from "./alerts-view";
-import { historyInput, historyPaging, loadAlertsParams } from "./url-state";
+import { historyInput, loadAlertsParams } from "./url-state";
 
 export const dynamic = "force-dynamic";
 
@@ -27,7 +27,7 @@ export default async function AlertsPage({ searchParams }: { searchParams: Promi
     queryClient.prefetchQuery(trpc.alerts.rules.list.queryOptions()),
     queryClient.prefetchQuery(trpc.alerts.budgets.list.queryOptions()),
     ...(raw.tab === "silences" ? [queryClient.prefetchQuery(trpc.alerts.silences.list.queryOptions())] : []),
-    ...(raw.tab === "history" ? [queryClient.prefetchInfiniteQuery(trpc.alerts.history.infiniteQueryOptions(historyInput(raw), historyPaging))] : []),
+    ...(raw.tab === "history" ? [queryClient.prefetchQuery(trpc.alerts.history.queryOptions(historyInput(raw)))] : []),
   ]);
   return (
     <HydrateClient>

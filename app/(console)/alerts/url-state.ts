@@ -1,5 +1,5 @@
 import { createLoader, parseAsString, parseAsStringLiteral, type inferParserType } from "nuqs/server";
-import type { EventView, HistoryResult } from "@/server/alerts/schemas";
+import type { EventView } from "@/server/alerts/schemas";
 
 /**
  * The alerts page's state in the URL (nuqs): the tab, and the history's filters. The server page
@@ -32,9 +32,3 @@ export function historyInput(raw: Pick<RawAlertsParams, "rule" | "kind">) {
     limit: HISTORY_PAGE,
   };
 }
-
-/** tRPC's infinite query options: the same on the server (prefetch) and in the browser. */
-export const historyPaging = {
-  initialCursor: null as string | null,
-  getNextPageParam: (last: HistoryResult) => last.nextCursor ?? undefined,
-};

@@ -391,7 +391,6 @@ const zhCN = {
       name: "名称",
       enabled: "启用",
       failed: "操作失败：{message}",
-      loadFailed: "加载失败",
       optional: "（可选）",
     },
     subject: {
@@ -556,7 +555,6 @@ const zhCN = {
       section: "告警与预算",
       none: "没有预算",
       setBudget: "设置预算",
-      manage: "管理告警",
     },
   },
 };
@@ -929,7 +927,6 @@ const en: Messages = {
       name: "Name",
       enabled: "Enabled",
       failed: "Failed: {message}",
-      loadFailed: "Could not load",
       optional: " (optional)",
     },
     subject: {
@@ -1094,7 +1091,6 @@ const en: Messages = {
       section: "Alerts and budgets",
       none: "No budgets",
       setBudget: "Set a budget",
-      manage: "Manage alerts",
     },
   },
 };

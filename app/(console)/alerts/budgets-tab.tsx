@@ -9,6 +9,7 @@ import type { BudgetView } from "@/server/alerts/schemas";
 import type { AppRouter } from "@/server/trpc/routers/_app";
 import { EmptyState, ErrorState, Skeleton } from "../accounts/ui";
 import { BudgetBar } from "./budget-bar";
+import { percentsOf } from "./drafts";
 import { ChannelPicker } from "./channels-tab";
 import { ALERT_MEASURES, BUTTON, BUTTON_DANGER, BUTTON_PRIMARY, BUTTON_SMALL, CARD, describedBy, Field, FormErrors, INPUT, SectionHead, useIssues, useMeasureLabel } from "./form";
 import { useSubjectLabel } from "./rules-tab";
@@ -145,10 +146,7 @@ function BudgetForm({ budget, presetAccount, onDone }: { budget?: BudgetView; pr
     else
       create.mutate({
         ...base,
-        alertPercents: percents
-          .split(/[,，\s]+/)
-          .map((p) => p.replace(/%$/, "").trim())
-          .filter(Boolean),
+        alertPercents: percentsOf(percents),
         channelIds,
       });
   }

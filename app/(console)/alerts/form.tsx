@@ -1,10 +1,10 @@
 "use client";
 
-import { TRPCClientError } from "@trpc/client";
 import { useLocale, useTranslations } from "next-intl";
 import { useMemo } from "react";
 import { MEASURES } from "@/db/measures";
 import { useNumbers } from "@/app/_i18n/format";
+import { issuesByField } from "./drafts";
 
 /** The pieces every form and list of the alerts page shares: classes, fields with their API error, measures. */
 
@@ -20,30 +20,10 @@ export const BUTTON_DANGER =
   "inline-flex items-center justify-center whitespace-nowrap rounded-md border border-rose-300 bg-white px-2.5 py-1 text-sm text-rose-700 hover:bg-rose-50 disabled:opacity-50 focus-visible:outline-2 focus-visible:outline-rose-500";
 export const CARD = "min-w-0 rounded-lg border border-slate-200 bg-white p-3 shadow-sm sm:p-4";
 
-interface Issue {
-  path: string;
-  message: string;
-}
-
-/**
- * A failed mutation's problems by field. The API answers bad input with `issues: [{ path,
- * message }]` (tRPC's error data, REST's body); each goes next to the field whose path it names
- * (or a parent of it: "window.size" shows at "window.size", "subject" at the subject's fields),
- * and what matches no field of the form is said once below it.
- */
+/** The API's issues of a failed mutation by field (issuesByField), for the form's fields. */
 export function useIssues(error: unknown, fields: readonly string[]): { at: (path: string) => string | undefined; rest: string[] } {
   return useMemo(() => {
-    if (!error) return { at: () => undefined, rest: [] };
-    const issues: Issue[] = (error instanceof TRPCClientError ? (error.data as { issues?: Issue[] | null } | undefined)?.issues : null) ?? [];
-    const owner = (path: string) => fields.find((f) => path === f || path.startsWith(`${f}.`)) ?? fields.find((f) => f.startsWith(`${path}.`));
-    const byField = new Map<string, string>();
-    const rest: string[] = [];
-    for (const i of issues) {
-      const f = owner(i.path);
-      if (f && !byField.has(f)) byField.set(f, i.message);
-      else if (!f) rest.push(i.path && i.path !== "(root)" ? `${i.path}: ${i.message}` : i.message);
-    }
-    if (issues.length === 0) rest.push(error instanceof Error ? error.message : String(error));
+    const { byField, rest } = issuesByField(error, fields);
     return { at: (path: string) => byField.get(path), rest };
   }, [error, fields]);
 }
@@ -105,12 +85,6 @@ export function useMeasureValue(): (measure: string | undefined, value: string) 
     const kind = ALERT_MEASURES.find((m) => m.name === measure)?.kind;
     return kind === "money" ? n.cost(v) : kind === "count" ? n.int(v) : value;
   };
-}
-
-/** "" → undefined; anything else a number (NaN for junk, which the API refuses with its own words). */
-export function numberOrUndefined(text: string): number | undefined {
-  const s = text.trim();
-  return s === "" ? undefined : Number(s);
 }
 
 /** A heading with an action at its right (a "new" button), wrapping on a phone. */

@@ -1,23 +1,18 @@
 "use client";
 
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import type { inferRouterInputs } from "@trpc/server";
 import { useTranslations } from "next-intl";
 import { useState } from "react";
 import { useTRPC } from "@/app/_components/trpc-provider";
 import { formatDateTime, formatDateTimeLong } from "@/app/_i18n/format";
 import { SUBJECT_KINDS, WINDOW_KINDS, type SubjectKind, type WindowKind } from "@/server/alerts/notification";
 import type { BudgetView, RuleView } from "@/server/alerts/schemas";
-import type { AppRouter } from "@/server/trpc/routers/_app";
 import { EmptyState, ErrorState, Skeleton } from "../accounts/ui";
 import { ChannelPicker, useChannelNames } from "./channels-tab";
-import { ALERT_MEASURES, BUTTON, BUTTON_DANGER, BUTTON_PRIMARY, BUTTON_SMALL, CARD, describedBy, Field, FormErrors, INPUT, numberOrUndefined, SectionHead, useIssues, useMeasureLabel, useMeasureValue } from "./form";
+import { ALERT_MEASURES, BUTTON, BUTTON_DANGER, BUTTON_PRIMARY, BUTTON_SMALL, CARD, describedBy, Field, FormErrors, INPUT, SectionHead, useIssues, useMeasureLabel, useMeasureValue } from "./form";
+import { draftOf, inputOf, NEEDS_ID, type ConditionType, type RuleDraft } from "./drafts";
 import { SubjectFields } from "./subject-fields";
 
-type RuleInput = inferRouterInputs<AppRouter>["alerts"]["rules"]["create"];
-type ConditionType = RuleView["condition"]["type"];
-
-const NEEDS_ID: Record<SubjectKind, boolean> = { all: false, account: true, api_key: true, model: true, platform: true, each_account: false, each_api_key: false };
 
 export function RulesTab({ timeZone }: { timeZone: string }) {
   const t = useTranslations("alerts.rules");
@@ -190,77 +185,6 @@ function RuleCard({ rule: r, budgets, timeZone, onEdit }: { rule: RuleView; budg
       )}
     </li>
   );
-}
-
-interface RuleDraft {
-  name: string;
-  enabled: boolean;
-  subjectKind: SubjectKind;
-  subjectId: string;
-  measure: string;
-  windowKind: WindowKind;
-  windowSize: string;
-  condition: ConditionType;
-  amount: string;
-  budgetId: string;
-  percent: string;
-  factor: string;
-  days: string;
-  minimum: string;
-  forMinutes: string;
-  repeatHours: string;
-  channelIds: string[];
-}
-
-function draftOf(r: RuleView | undefined, budgets: BudgetView[]): RuleDraft {
-  const c = r?.condition;
-  return {
-    name: r?.name ?? "",
-    enabled: r?.enabled ?? true,
-    subjectKind: (r?.subject.kind as SubjectKind | undefined) ?? "each_account",
-    subjectId: r?.subject.id ?? "",
-    measure: r?.measure ?? "cost",
-    windowKind: r?.window.kind ?? "today",
-    windowSize: r?.window.size != null ? String(r.window.size) : "5",
-    condition: c?.type ?? "above",
-    amount: c?.type === "above" ? c.amount : "",
-    budgetId: c?.type === "budget" ? c.budgetId : (budgets[0]?.id ?? ""),
-    percent: c?.type === "budget" ? c.percent : "80",
-    factor: c?.type === "spike" ? c.factor : "3",
-    days: c?.type === "spike" ? String(c.days) : "7",
-    minimum: c?.type === "spike" ? c.minimum : "1",
-    forMinutes: r ? String(r.forSeconds / 60) : "0",
-    repeatHours: r ? String(r.repeatSeconds / 3600) : "4",
-    channelIds: r?.channelIds ?? [],
-  };
-}
-
-/** The API's body from the form: a budget condition takes its subject, measure and window from the budget. */
-function inputOf(d: RuleDraft): RuleInput {
-  const forMinutes = numberOrUndefined(d.forMinutes);
-  const repeatHours = numberOrUndefined(d.repeatHours);
-  const condition: RuleInput["condition"] =
-    d.condition === "above"
-      ? { type: "above", amount: d.amount.trim() }
-      : d.condition === "budget"
-        ? { type: "budget", budgetId: d.budgetId, percent: d.percent.trim() }
-        : { type: "spike", factor: d.factor.trim(), days: numberOrUndefined(d.days), minimum: d.minimum.trim() || "0" };
-  const rolling = d.windowKind === "hours" || d.windowKind === "days";
-  return {
-    name: d.name.trim(),
-    enabled: d.enabled,
-    ...(d.condition === "budget"
-      ? {}
-      : {
-          subject: { kind: d.subjectKind, ...(NEEDS_ID[d.subjectKind] ? { id: d.subjectId.trim() } : {}) },
-          measure: d.measure as RuleInput["measure"],
-          window: { kind: d.windowKind, ...(rolling ? { size: numberOrUndefined(d.windowSize) } : {}) },
-        }),
-    condition,
-    forSeconds: forMinutes === undefined ? undefined : Math.round(forMinutes * 60),
-    repeatSeconds: repeatHours === undefined ? undefined : Math.round(repeatHours * 3600),
-    channelIds: d.channelIds,
-  };
 }
 
 const RULE_FIELDS = [

@@ -20,6 +20,8 @@ const dbUrl = new URL(stores.databaseUrl);
 dbUrl.pathname = `/ub_e2e_${runId}`;
 env.E2E_DATABASE_URL = dbUrl.toString();
 env.E2E_REDIS_PREFIX = `e2e_${runId}:`;
+// The key that encrypts alert channels' secrets, one per run (workers inherit it like the rest).
+env.E2E_ALERT_SECRETS_KEY ??= randomBytes(32).toString("base64");
 
 export default defineConfig({
   testDir: "./e2e",
@@ -70,6 +72,11 @@ export default defineConfig({
       // e2e/live-console.spec.ts waits for figures to move on their own: a short interval.
       CONSOLE_REFRESH_SECONDS: "5",
       NEXT_TELEMETRY_DISABLED: "1",
+      // e2e/alerts.spec.ts waits for a budget alert to fire and be delivered: evaluate every second,
+      // and let deliveries reach the spec's receiver on loopback (refused by default, as SSRF).
+      ALERT_EVALUATE_SECONDS: "1",
+      ALERT_ALLOW_PRIVATE_TARGETS: "127.0.0.1/32",
+      ALERT_SECRETS_KEY: env.E2E_ALERT_SECRETS_KEY,
       // The same credentials as e2e/fixtures.ts (ADMIN).
       ADMIN_USERNAME: "admin",
       ADMIN_PASSWORD: "e2e-admin-Passw0rd!",

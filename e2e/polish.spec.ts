@@ -65,7 +65,7 @@ for (const lang of LANGS) {
     await page.context().clearCookies({ name: "lang" });
     await login(page);
     await setCookie(page, "lang", lang);
-    for (const path of ["/accounts", "/settings/tokens", "/settings/password", "/api-docs"]) {
+    for (const path of ["/accounts", "/alerts", "/settings/tokens", "/settings/password", "/api-docs"]) {
       await visit(page, path);
       await expect(page.locator("html")).toHaveAttribute("lang", lang);
       await expectNoSidewaysScroll(page, path);
@@ -100,7 +100,7 @@ for (const theme of ["light", "dark"] as const) {
     await visit(page, `/accounts?account=${id}`);
     await expect(page.getByTestId("breakdown-body").locator("tr[data-key-id]").first().or(page.getByTestId("range-empty"))).toBeVisible();
     await expectReadable(page, "the drawer");
-    for (const path of ["/settings/tokens", "/api-docs"]) {
+    for (const path of ["/alerts", "/alerts?tab=budgets", "/alerts?tab=history", "/settings/tokens", "/api-docs"]) {
       await visit(page, path);
       await expectReadable(page, path);
     }

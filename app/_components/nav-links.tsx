@@ -3,7 +3,8 @@
 import Link from "next/link";
 import { usePathname } from "next/navigation";
 
-export function NavLinks({ links }: { links: { href: string; label: string }[] }) {
+/** `badge`: something shown after a link's label (the count of firing alerts). */
+export function NavLinks({ links }: { links: { href: string; label: string; badge?: React.ReactNode }[] }) {
   const pathname = usePathname();
   return links.map((l) => {
     const current = pathname === l.href || pathname.startsWith(`${l.href}/`);
@@ -15,6 +16,7 @@ export function NavLinks({ links }: { links: { href: string; label: string }[] }
         className={`whitespace-nowrap rounded-md px-2 py-1.5 focus-visible:outline-2 focus-visible:outline-brand-500 ${current ? "bg-brand-50 font-medium text-brand-700" : "text-slate-600 hover:bg-slate-100 hover:text-slate-900"}`}
       >
         {l.label}
+        {l.badge}
       </Link>
     );
   });

@@ -1,5 +1,6 @@
 import Link from "next/link";
 import { getTranslations } from "next-intl/server";
+import { AlertsNavCount } from "./alerts-nav-count";
 import { DisplaySwitches } from "./display-switches";
 import { LangSwitch } from "./lang-switch";
 import { NavLinks } from "./nav-links";
@@ -26,6 +27,7 @@ export async function TopBar({ username }: { username?: string }) {
               links={[
                 { href: "/accounts", label: t("accounts") },
                 { href: "/keys", label: t("keys") },
+                { href: "/alerts", label: t("alerts"), badge: <AlertsNavCount /> },
                 { href: "/settings/tokens", label: t("tokens") },
                 { href: "/settings/password", label: t("password") },
                 { href: "/api-docs", label: t("apiDocs") },

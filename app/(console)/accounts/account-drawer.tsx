@@ -11,6 +11,7 @@ import { MAX_RANGE_YEARS } from "@/server/usage-stats/range-limit";
 import type { AccountInfo, RangeName, TrendSpan } from "@/server/usage-stats/schemas";
 import { BreakdownTable } from "./breakdown-table";
 import { ModelTable } from "./model-table";
+import { AccountAlertsSection } from "./alert-badges";
 import { breakdownPaging, type SummaryOutput, type UsageListOutput } from "./queries";
 import { liveOptions, UpdatedAt, useRefreshMs } from "./live";
 import { DEFAULT_TREND_SPAN, TrendChart } from "./trend-chart";
@@ -137,6 +138,7 @@ export function AccountDrawer({
           {source === "redis" && <FallbackBanner unavailable={s?.unavailable} />}
 
           <Facts account={account} failed={summaryFailed} timezone={timezone} />
+          <AccountAlertsSection id={id} />
           {summaryFailed && !s ? null : <WindowCards summary={s} selected={range.range} />}
 
           <TrendChart query={trend} failed={trendFailed} span={span} onSpan={setSpan} />

@@ -1,8 +1,10 @@
 "use client";
 
 import { useTranslations } from "next-intl";
+import { useMemo } from "react";
 import type { AccountSort } from "@/server/usage-stats/schemas";
 import { formatDateTime, formatDateTimeLong, useNumbers } from "@/app/_i18n/format";
+import { AccountAlertsInline, useAccountAlerts } from "./alert-badges";
 import type { AccountRow } from "./queries";
 import { Money, PlatformBadge, Skeleton, SourceBadges, StatusBadge, UsageFigures } from "./ui";
 import type { Order } from "./url-state";
@@ -35,6 +37,7 @@ export function AccountsTable({
 }) {
   const t = useTranslations();
   const n = useNumbers();
+  const alerts = useAccountAlerts(useMemo(() => rows?.map((r) => r.id), [rows]));
   const ariaSort = (keys: AccountSort[]) => (keys.includes(sort) ? (order === "asc" ? "ascending" : "descending") : "none");
 
   const th = "px-3 py-2 text-left text-xs font-semibold tracking-wide text-slate-500 whitespace-nowrap";
@@ -135,6 +138,7 @@ export function AccountsTable({
                   <div className="truncate font-mono text-xs text-slate-500" data-testid="account-id" title={a.id}>
                     {a.id}
                   </div>
+                  <AccountAlertsInline alerts={alerts.get(a.id)} />
                 </td>
                 <td className={`col-span-3 row-start-2 flex flex-wrap items-center gap-2 md:gap-0 ${cell}`}>
                   <PlatformBadge platform={a.platform} />

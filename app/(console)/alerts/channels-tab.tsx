@@ -15,8 +15,8 @@ import { BUTTON, BUTTON_DANGER, BUTTON_PRIMARY, BUTTON_SMALL, CARD, describedBy,
  *
  * The contract (alerts.channels.*):
  *   list            → ChannelView[]
- *   create  input   { kind, name, language?, enabled?, ...the kind's fields } → { channel, secret? }
- *   update  input   { id, ...the same; a secret left out keeps the stored one } → ChannelView (not read)
+ *   create  input   { kind, name, language?, enabled?, ...the kind's fields } → { channel, generatedSecret }
+ *   update  input   { id, ...the same; a URL or secret left out keeps the stored one } → { channel, generatedSecret } (not read)
  *   delete  input   { id }
  *   test    input   { id } → { ok, httpStatus, error, durationMs }
  */
@@ -48,21 +48,19 @@ interface ChannelTestResult {
 }
 interface ChannelsProcedures {
   list: { queryOptions: () => UseQueryOptions<ChannelView[], Error, ChannelView[], QueryKey>; queryKey: () => QueryKey };
-  create: { mutationOptions: () => UseMutationOptions<{ channel: ChannelView; secret?: string }, Error, ChannelInput> };
+  create: { mutationOptions: () => UseMutationOptions<{ channel: ChannelView; generatedSecret: string | null }, Error, ChannelInput> };
   update: { mutationOptions: () => UseMutationOptions<unknown, Error, ChannelInput & { id: string }> };
   delete: { mutationOptions: () => UseMutationOptions<unknown, Error, { id: string }> };
   test: { mutationOptions: () => UseMutationOptions<ChannelTestResult, Error, { id: string }> };
 }
 
 /**
- * tRPC's alerts.channels, typed by the contract above. The procedures come from another branch:
- * until it is merged the router's type does not have them (and the server answers NOT_FOUND, which
- * the tab and the pickers show as "unavailable"). Once merged, `useTRPC().alerts.channels` can
- * replace this cast; nothing else changes.
+ * tRPC's alerts.channels (server/trpc/routers/alerts.ts), seen through the contract above: the form
+ * builds one loose object for every kind, which the server's discriminated union checks.
  */
 function useChannelsApi(): ChannelsProcedures {
   const trpc = useTRPC();
-  return (trpc.alerts as unknown as { channels: ChannelsProcedures }).channels;
+  return trpc.alerts.channels as unknown as ChannelsProcedures;
 }
 
 export function useChannels() {
@@ -137,7 +135,7 @@ export function ChannelsTab({ timeZone }: { timeZone: string }) {
           channel={editing === "new" ? undefined : editing}
           onDone={(created) => {
             setEditing(null);
-            if (created?.secret) setSecret({ name: created.channel.name, secret: created.secret });
+            if (created?.generatedSecret) setSecret({ name: created.channel.name, secret: created.generatedSecret });
           }}
         />
       )}
@@ -218,7 +216,7 @@ const KIND_FIELDS: Record<ChannelKind, { name: keyof ChannelFields; secret?: boo
 };
 const FIELD_PATHS = ["kind", "name", "language", "enabled", "url", "secret", "botToken", "chatId", "apiBaseUrl"] as const;
 
-function ChannelForm({ channel, onDone }: { channel?: ChannelView; onDone: (created?: { channel: ChannelView; secret?: string }) => void }) {
+function ChannelForm({ channel, onDone }: { channel?: ChannelView; onDone: (created?: { channel: ChannelView; generatedSecret: string | null }) => void }) {
   const t = useTranslations("alerts.channels");
   const tf = useTranslations("alerts.form");
   const api = useChannelsApi();
@@ -254,7 +252,8 @@ function ChannelForm({ channel, onDone }: { channel?: ChannelView; onDone: (crea
 
   const hint = (f: keyof ChannelFields): string | undefined => {
     if (f === "secret") return channel ? t("keepSecret") : kind === "webhook" ? t("webhookSecretHint") : kind === "feishu" ? t("feishuSecretHint") : t("dingtalkSecretHint");
-    if (f === "botToken" && channel) return t("keepSecret");
+    // URLs carry the channel's token: stored encrypted like the secrets, never shown, kept when left empty.
+    if ((f === "botToken" || f === "url") && channel) return t("keepSecret");
     if (f === "apiBaseUrl") return t("apiBaseUrlHint");
     return undefined;
   };

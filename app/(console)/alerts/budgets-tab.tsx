@@ -11,7 +11,7 @@ import { EmptyState, ErrorState, Skeleton } from "../accounts/ui";
 import { BudgetBar } from "./budget-bar";
 import { percentsOf } from "./drafts";
 import { ChannelPicker } from "./channels-tab";
-import { ALERT_MEASURES, BUTTON, BUTTON_DANGER, BUTTON_PRIMARY, BUTTON_SMALL, CARD, describedBy, Field, FormErrors, INPUT, SectionHead, useIssues, useMeasureLabel } from "./form";
+import { ALERT_MEASURES, BUTTON, BUTTON_PRIMARY, CARD, describedBy, EditDeleteButtons, Field, FormErrors, INPUT, SectionHead, useIssues, useMeasureLabel } from "./form";
 import { useSubjectLabel } from "./rules-tab";
 import { SubjectFields } from "./subject-fields";
 
@@ -69,19 +69,7 @@ function BudgetCard({ budget: b, onEdit }: { budget: BudgetView; onEdit: () => v
       <div className="flex flex-wrap items-start justify-between gap-2">
         <p className="min-w-0 text-sm text-slate-600 wrap-anywhere">{[subject(b.subject), measure(b.measure), t(`budgets.periods.${b.period}`)].join(" · ")}</p>
         <div className="flex gap-2">
-          <button type="button" className={BUTTON_SMALL} onClick={onEdit} aria-label={tf("editName", { name: b.name })}>
-            {tf("edit")}
-          </button>
-          <button
-            type="button"
-            className={BUTTON_DANGER}
-            disabled={remove.isPending}
-            aria-label={tf("deleteName", { name: b.name })}
-            data-testid="budget-delete"
-            onClick={() => window.confirm(t("budgets.deleteConfirm", { name: b.name })) && remove.mutate({ id: b.id })}
-          >
-            {tf("delete")}
-          </button>
+          <EditDeleteButtons name={b.name} onEdit={onEdit} onDelete={() => remove.mutate({ id: b.id })} deleting={remove.isPending} confirmText={t("budgets.deleteConfirm", { name: b.name })} testId="budget" />
         </div>
       </div>
       <BudgetBar budget={b} />

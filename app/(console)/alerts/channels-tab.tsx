@@ -7,7 +7,7 @@ import { useTRPC } from "@/app/_components/trpc-provider";
 import { formatDateTime } from "@/app/_i18n/format";
 import { CHANNEL_KINDS, CHANNEL_LANGUAGES, type ChannelKind, type ChannelLanguage } from "@/server/alerts/notification";
 import { EmptyState, ErrorState, Skeleton } from "../accounts/ui";
-import { BUTTON, BUTTON_DANGER, BUTTON_PRIMARY, BUTTON_SMALL, CARD, describedBy, Field, FormErrors, INPUT, SectionHead, useIssues } from "./form";
+import { BUTTON, BUTTON_PRIMARY, BUTTON_SMALL, CARD, describedBy, EditDeleteButtons, Field, FormErrors, INPUT, SectionHead, useIssues } from "./form";
 
 /**
  * Everything about channels on the page lives in this file: the tab, the picker the rule and
@@ -182,18 +182,7 @@ function ChannelRow({ channel: c, timeZone, onEdit }: { channel: ChannelView; ti
           <button type="button" className={BUTTON_SMALL} disabled={test.isPending} onClick={() => test.mutate({ id: c.id })} aria-label={t("testName", { name: c.name })} data-testid="channel-test">
             {test.isPending ? t("testing") : t("test")}
           </button>
-          <button type="button" className={BUTTON_SMALL} onClick={onEdit} aria-label={tf("editName", { name: c.name })}>
-            {tf("edit")}
-          </button>
-          <button
-            type="button"
-            className={BUTTON_DANGER}
-            disabled={remove.isPending}
-            aria-label={tf("deleteName", { name: c.name })}
-            onClick={() => window.confirm(t("deleteConfirm", { name: c.name })) && remove.mutate({ id: c.id })}
-          >
-            {tf("delete")}
-          </button>
+          <EditDeleteButtons name={c.name} onEdit={onEdit} onDelete={() => remove.mutate({ id: c.id })} deleting={remove.isPending} confirmText={t("deleteConfirm", { name: c.name })} testId="channel" />
         </div>
       </div>
       <div role="status" className="text-sm" data-testid="channel-test-result" data-ok={r ? String(r.ok) : undefined}>

@@ -98,3 +98,25 @@ export function SectionHead({ id, title, children }: { id: string; title: string
     </div>
   );
 }
+
+/** A row's 编辑 / 删除 pair; deleting asks first (`confirmText`). */
+export function EditDeleteButtons({ name, onEdit, onDelete, deleting, confirmText, testId }: { name: string; onEdit: () => void; onDelete: () => void; deleting: boolean; confirmText: string; testId?: string }) {
+  const t = useTranslations("alerts.form");
+  return (
+    <>
+      <button type="button" className={BUTTON_SMALL} onClick={onEdit} aria-label={t("editName", { name })} data-testid={testId ? `${testId}-edit` : undefined}>
+        {t("edit")}
+      </button>
+      <button
+        type="button"
+        className={BUTTON_DANGER}
+        disabled={deleting}
+        aria-label={t("deleteName", { name })}
+        data-testid={testId ? `${testId}-delete` : undefined}
+        onClick={() => window.confirm(confirmText) && onDelete()}
+      >
+        {t("delete")}
+      </button>
+    </>
+  );
+}

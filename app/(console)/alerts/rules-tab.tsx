@@ -9,7 +9,7 @@ import { SUBJECT_KINDS, WINDOW_KINDS, type SubjectKind, type WindowKind } from "
 import type { BudgetView, RuleView } from "@/server/alerts/schemas";
 import { EmptyState, ErrorState, Skeleton } from "../accounts/ui";
 import { ChannelPicker, useChannelNames } from "./channels-tab";
-import { ALERT_MEASURES, BUTTON, BUTTON_DANGER, BUTTON_PRIMARY, BUTTON_SMALL, CARD, describedBy, Field, FormErrors, INPUT, SectionHead, useIssues, useMeasureLabel, useMeasureValue } from "./form";
+import { ALERT_MEASURES, BUTTON, BUTTON_PRIMARY, CARD, describedBy, EditDeleteButtons, Field, FormErrors, INPUT, SectionHead, useIssues, useMeasureLabel, useMeasureValue } from "./form";
 import { draftOf, inputOf, NEEDS_ID, type ConditionType, type RuleDraft } from "./drafts";
 import { SubjectFields } from "./subject-fields";
 
@@ -143,19 +143,7 @@ function RuleCard({ rule: r, budgets, timeZone, onEdit }: { rule: RuleView; budg
           >
             <span aria-hidden className={`inline-block size-4 rounded-full bg-white shadow transition-transform ${enabled ? "translate-x-6" : "translate-x-1"}`} />
           </button>
-          <button type="button" className={BUTTON_SMALL} onClick={onEdit} aria-label={tf("editName", { name: r.name })} data-testid="rule-edit">
-            {tf("edit")}
-          </button>
-          <button
-            type="button"
-            className={BUTTON_DANGER}
-            disabled={remove.isPending}
-            aria-label={tf("deleteName", { name: r.name })}
-            data-testid="rule-delete"
-            onClick={() => window.confirm(t("deleteConfirm", { name: r.name })) && remove.mutate({ id: r.id })}
-          >
-            {tf("delete")}
-          </button>
+          <EditDeleteButtons name={r.name} onEdit={onEdit} onDelete={() => remove.mutate({ id: r.id })} deleting={remove.isPending} confirmText={t("deleteConfirm", { name: r.name })} testId="rule" />
         </div>
       </div>
       {r.states.length > 0 && (

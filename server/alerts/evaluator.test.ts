@@ -217,6 +217,39 @@ describe("budgets", () => {
   });
 });
 
+describe("every condition kind", () => {
+  // Each fires at 10:00 on $4 spent at 09:30, is notified again exactly one repeat interval (1 h)
+  // later, and resolves when its condition stops holding: when the $4 leaves the rolling 2 h
+  // window at 11:30, or at midnight for a daily budget.
+  const kinds = [
+    { kind: "above", before: "2026-11-18T11:29:59", resolvesAt: "2026-11-18T11:30:00", rule: { condition: { type: "above", amount: "2" } } },
+    { kind: "budget", before: "2026-11-18T11:59:59", resolvesAt: "2026-11-19T00:00:00" },
+    // The same 2 h on the 7 days before have $1 each: median 1, threshold 3 × 1 = 3.
+    { kind: "spike", before: "2026-11-18T11:29:59", resolvesAt: "2026-11-18T11:30:00", rule: { condition: { type: "spike", factor: "3", days: 7, minimum: "1" } } },
+  ] as const;
+  for (const k of kinds) {
+    it(`${k.kind}: fires, repeats after the interval, resolves`, async () => {
+      if ("rule" in k) {
+        await rule({ name: k.kind, subject: { kind: "account", id: "acc-a" }, measure: "cost", window: { kind: "hours", size: 2 }, repeatSeconds: 3600, channelIds: [channelId], ...k.rule });
+      } else {
+        const b = await createBudget(runtime, createBudgetInput.parse({ name: "b", subject: { kind: "account", id: "acc-a" }, period: "day", amount: "4", alertPercents: ["50"], channelIds: [channelId] }));
+        await db.updateTable("alert_rules").set({ repeat_seconds: 3600 }).where("budget_id", "=", b.id).execute();
+      }
+      for (let d = 1; d <= 7; d++) await record(ev(`2026-11-${String(18 - d).padStart(2, "0")}T09:30:00`, "1"));
+      await record(ev("2026-11-18T09:30:00", "4"));
+      const kindsAfter = async (local: string) => {
+        await evaluate(local);
+        return (await notifications()).map((n) => n.kind);
+      };
+      expect(await kindsAfter("2026-11-18T10:00:00")).toEqual(["firing"]);
+      expect(await kindsAfter("2026-11-18T10:59:59")).toEqual(["firing"]);
+      expect(await kindsAfter("2026-11-18T11:00:00")).toEqual(["firing", "repeat"]);
+      expect(await kindsAfter(k.before)).toEqual(["firing", "repeat"]);
+      expect(await kindsAfter(k.resolvesAt)).toEqual(["firing", "repeat", "resolved"]);
+    });
+  }
+});
+
 describe("budgets of keys", () => {
   it("a key's budget is shown with its account, asked for by account or not", async () => {
     await db.deleteFrom("api_keys").execute();

@@ -455,7 +455,7 @@ export const ROUTES = {
     body: updateChannelBody,
     maxBodyBytes: ALERT_BODY_BYTES,
     tag: "Alerts",
-    summary: "Change a channel: omitted fields (secrets too) keep their value; `kind` must be the channel's",
+    summary: "Change a channel: omitted fields (secrets too) keep their value; its kind cannot change",
     response: envelope(channelWithSecret),
     errors: ["NOT_FOUND", "PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE"],
   },

@@ -22,6 +22,11 @@ describe("the API docs in Chinese", () => {
   it("say it in Chinese (every summary has Chinese characters)", () => {
     for (const [id, t] of Object.entries(ZH_OPERATIONS)) expect(t.summary, id).toMatch(/[\u4e00-\u9fff]/);
   });
+
+  it("keep summaries plain text: the page renders `code` spans in descriptions only", () => {
+    for (const [id, t] of Object.entries(ZH_OPERATIONS)) expect(t.summary, id).not.toContain("`");
+    for (const [key, r] of Object.entries(ROUTES)) expect((r as { summary: string }).summary, key).not.toContain("`");
+  });
 });
 
 describe("the API docs' parameters and examples", () => {

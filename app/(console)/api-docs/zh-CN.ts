@@ -98,7 +98,7 @@ export const ZH_OPERATIONS: Record<string, { summary: string; description?: stri
       "发送时拒绝回环、内网和链路本地地址，除非 ALERT_ALLOW_PRIVATE_TARGETS 允许。",
   },
   getAlertsChannelsId: { summary: "单个通知渠道（从不显示密钥）" },
-  putAlertsChannelsId: { summary: "修改通知渠道：未传的字段（包括密钥）保持不变；`kind` 必须与原渠道相同" },
+  putAlertsChannelsId: { summary: "修改通知渠道：未传的字段（包括密钥）保持不变；渠道类型（kind）不能改变" },
   deleteAlertsChannelsId: { summary: "删除通知渠道；原先发往它的规则不再发往它" },
   postAlertsChannelsIdTest: {
     summary: "立即通过该渠道发送一条测试消息（只尝试一次），返回发送结果",

@@ -68,6 +68,11 @@ export function rulesOfBudget(db: Db, budgetId: string): Promise<RuleRow[]> {
   return db.selectFrom("alert_rules").selectAll().where("budget_id", "=", budgetId).orderBy("threshold").execute();
 }
 
+export function rulesOfBudgets(db: Db, budgetIds: readonly string[]): Promise<RuleRow[]> {
+  if (budgetIds.length === 0) return Promise.resolve([]);
+  return db.selectFrom("alert_rules").selectAll().where("budget_id", "in", [...budgetIds]).orderBy("threshold").orderBy("id").execute();
+}
+
 /** Channel ids no longer present are dropped from every rule (a channel was deleted). */
 export async function missingChannels(db: Db, ids: readonly string[]): Promise<string[]> {
   if (ids.length === 0) return [];
@@ -238,19 +243,6 @@ export async function deleteStatesOfRule(db: Db, ruleId: string): Promise<void> 
 }
 
 // Events and notifications
-
-export async function insertNotification(db: Db, row: { rule_id: string | null; kind: "firing" | "repeat" | "resolved" | "test"; payload: Record<string, unknown>; created_at: Date }): Promise<number> {
-  const r = await db
-    .insertInto("alert_notifications")
-    .values({ ...row, payload: JSON.stringify(row.payload) })
-    .returning("id")
-    .executeTakeFirstOrThrow();
-  return r.id;
-}
-
-export async function setNotificationPayload(db: Db, id: number, payload: Record<string, unknown>): Promise<void> {
-  await db.updateTable("alert_notifications").set({ payload: JSON.stringify(payload) }).where("id", "=", id).execute();
-}
 
 export async function insertEvents(db: Db, rows: Insertable<AlertEventsTable>[]): Promise<void> {
   if (rows.length) await db.insertInto("alert_events").values(rows).execute();

@@ -29,7 +29,7 @@ import {
   MAX_RULES,
   missingChannels,
   rulesOfBudget,
-  statesOfRule,
+  rulesOfBudgets,
   statesOfRules,
   updateBudget,
   updateRule,
@@ -327,6 +327,11 @@ async function budgetViews(runtime: Runtime, budgets: BudgetRow[]): Promise<Budg
   const accounts = budgets.filter((b) => b.subject_kind === "account").map((b) => b.subject_id!);
   const keys = budgets.filter((b) => b.subject_kind === "api_key").map((b) => b.subject_id!);
   const [an, kn, ka] = await Promise.all([subjectNames(db, "account", accounts), subjectNames(db, "api_key", keys), accountsOfKeys(db, keys)]);
+  // A budget's rules have one subject: each has at most one state.
+  const allRules = await rulesOfBudgets(db, budgets.map((b) => b.id));
+  const states = new Map((await statesOfRules(db, allRules.map((r) => r.id), 1)).map((st) => [st.rule_id, st]));
+  const rulesByBudget = new Map<string, RuleRow[]>();
+  for (const r of allRules) rulesByBudget.set(r.budget_id!, [...(rulesByBudget.get(r.budget_id!) ?? []), r]);
   return Promise.all(
     budgets.map(async (b) => {
       const subject = { kind: b.subject_kind, id: b.subject_id };
@@ -335,9 +340,7 @@ async function budgetViews(runtime: Runtime, budgets: BudgetRow[]): Promise<Budg
       const used = (await freshestValues(runtime, db, subject, b.measure, window, now, await rollupValues(db, subject, b.measure, period))).get("") ?? 0n;
       const unit = measureKind(b.measure) === "money" ? SCALE : 1n;
       const amount = scaledFromNumeric(b.amount);
-      const rules = await rulesOfBudget(db, b.id);
-      const states = new Map<string, StateRow>();
-      for (const r of rules) for (const s of await statesOfRule(db, r.id)) states.set(r.id, s);
+      const rules = rulesByBudget.get(b.id) ?? [];
       const name = b.subject_kind === "account" ? an.get(b.subject_id!) : b.subject_kind === "api_key" ? kn.get(b.subject_id!) : b.subject_id;
       return {
         id: b.id,

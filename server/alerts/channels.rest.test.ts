@@ -48,7 +48,7 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
   receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks/usage-token-abcd1234`;
-  t = await createTestRuntime({ ALERT_ALLOW_PRIVATE_TARGETS: "127.0.0.1/32", ALERT_DELIVERY_TIMEOUT_MS: "3000" });
+  t = await createTestRuntime({ ALERT_ALLOW_PRIVATE_TARGETS: "127.0.0.1/32", ALERT_DELIVERY_TIMEOUT_MS: "15000" });
   runtime = t.runtime;
   setRuntime(runtime);
   admin = await bearerHeader(runtime, "admin");

@@ -22,7 +22,7 @@ let runtime: Runtime;
 const receivers: Receiver[] = [];
 
 beforeAll(async () => {
-  t = await createTestRuntime({ ALERT_ALLOW_PRIVATE_TARGETS: "127.0.0.1/32", ALERT_DELIVERY_TIMEOUT_MS: "2000", ALERT_SECRETS_KEY: undefined, PUBLIC_URL: "https://usage.example.com/console/" });
+  t = await createTestRuntime({ ALERT_ALLOW_PRIVATE_TARGETS: "127.0.0.1/32", ALERT_DELIVERY_TIMEOUT_MS: "15000", ALERT_SECRETS_KEY: undefined, PUBLIC_URL: "https://usage.example.com/console/" });
   runtime = t.runtime;
 });
 

@@ -19,11 +19,6 @@ export async function insertNotification(
   return row.id;
 }
 
-/** Writes the notification's final payload (its id is known only after the insert). */
-export async function setNotificationPayload(db: Kysely<Database>, id: number, payload: NotificationPayload): Promise<void> {
-  await db.updateTable("alert_notifications").set({ payload: JSON.stringify(payload) }).where("id", "=", id).execute();
-}
-
 export async function insertDeliveries(
   db: Kysely<Database>,
   rows: { notificationId: number; channelId: string; channelName: string; status?: "pending" | "sending"; attempts?: number; nextAttemptAt: Date; claimedUntil?: Date; createdAt: Date }[],

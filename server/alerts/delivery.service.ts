@@ -242,10 +242,9 @@ export class DeliveryLoop {
 }
 
 /** A test notification's payload: no rule, no alerts; channels say "this is a test from <name>". */
-function testPayload(id: number, at: Date, publicUrl: string | undefined): NotificationPayload {
+function testPayload(at: Date, publicUrl: string | undefined): NotificationPayload {
   return {
     kind: "test",
-    id,
     rule: { id: "00000000-0000-0000-0000-000000000000", name: "", condition: "above", measure: "cost", measureKind: "money", window: { kind: "today", size: null, from: at.toISOString(), to: at.toISOString() } },
     alerts: [],
     at: at.toISOString(),
@@ -261,10 +260,9 @@ export async function sendTestDelivery(runtime: Runtime, channel: ChannelRow, op
   const db = dbOf(runtime);
   const clock = opts.clock ?? runtime.clock;
   const now = new Date(clock.now());
-  const { deliveryId, payload } = await db.transaction().execute(async (tx) => {
-    const id = await repo.insertNotification(tx, { ruleId: null, kind: "test", payload: testPayload(0, now, runtime.config.publicUrl), createdAt: now });
-    const p = testPayload(id, now, runtime.config.publicUrl);
-    await repo.setNotificationPayload(tx, id, p);
+  const { deliveryId, notificationId, payload } = await db.transaction().execute(async (tx) => {
+    const p = testPayload(now, runtime.config.publicUrl);
+    const id = await repo.insertNotification(tx, { ruleId: null, kind: "test", payload: p, createdAt: now });
     const [did] = await repo.insertDeliveries(tx, [
       {
         notificationId: id,
@@ -277,9 +275,9 @@ export async function sendTestDelivery(runtime: Runtime, channel: ChannelRow, op
         createdAt: now,
       },
     ]);
-    return { deliveryId: did!, payload: p };
+    return { deliveryId: did!, notificationId: id, payload: p };
   });
-  const r = await attempt(runtime, db, { id: deliveryId, notificationId: payload.id, attempts: 1, channelId: channel.id, channelName: channel.name, payload, channel }, clock, opts.resolve);
+  const r = await attempt(runtime, db, { id: deliveryId, notificationId, attempts: 1, channelId: channel.id, channelName: channel.name, payload, channel }, clock, opts.resolve);
   await repo.finishAttempt(
     db,
     { deliveryId, attempt: 1, at: r.at, durationMs: r.durationMs, httpStatus: r.httpStatus, ok: r.ok, error: r.error },

@@ -12,7 +12,6 @@ import {
   channelsByIds,
   deleteState,
   insertEvents,
-  insertNotification,
   listRules,
   lockEnabledRule,
   pruneAlertHistory,
@@ -28,6 +27,7 @@ import {
 import { formatRatio, formatScaled, reaches, scaledFromNumeric, SCALE, type Ratio } from "./decimal";
 import { accountsOfKeys, subjectNames, type AlertSubject, type Values } from "./figures.repository";
 import type { Condition, NotificationAlert, NotificationPayload, SubjectKind, WindowKind } from "./notification";
+import { insertNotification } from "./deliveries.repository";
 import { enqueueDeliveries } from "./delivery.service";
 import { freshestValues } from "./live-values";
 import { measureKind } from "./schemas";
@@ -252,9 +252,7 @@ async function evaluateRule(runtime: Runtime, db: Db, e: EffectiveRule, silences
       const group = transitions.filter((t) => t.notify === kind);
       if (group.length === 0) continue;
       const payload = buildPayload(runtime, e, kind, group, names, now);
-      const id = await insertNotification(trx, { rule_id: rule.id, kind, payload: { ...payload }, created_at: now });
-      payload.id = id;
-      await trx.updateTable("alert_notifications").set({ payload: JSON.stringify(payload) }).where("id", "=", id).execute();
+      const id = await insertNotification(trx, { ruleId: rule.id, kind, payload, createdAt: now });
       await enqueueDeliveries(trx, id, channels, now);
       notifications++;
       for (const t of group) eventRows.push(eventRow(e, t, names, now, id));
@@ -367,7 +365,6 @@ function buildPayload(runtime: Runtime, e: EffectiveRule, kind: "firing" | "repe
   });
   return {
     kind,
-    id: 0,
     rule: {
       id: e.rule.id,
       name: e.rule.name,

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createRuntime, type Runtime } from "../runtime";
+import { waitFor } from "../testing/servers";
 import { createTestDatabase, dropRedisPrefix, testConfig, type TestDatabase } from "../testing/stores";
 import { insertEvents, type TestEvent } from "../usage-stats/stats.fixtures";
 import { recordUsage } from "../usage/usage.service";
@@ -34,18 +35,10 @@ async function listen(handler: (req: IncomingMessage, res: ServerResponse) => vo
   return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook` };
 }
 
-async function until(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 /** Until every node has finished `n` more evaluation rounds than now. */
 async function rounds(n: number): Promise<void> {
   const start = nodes.map((x) => x.background.evaluator!.rounds);
-  await until(`${n} more rounds on every node`, () => nodes.every((x, i) => x.background.evaluator!.rounds >= start[i]! + n));
+  await waitFor(() => nodes.every((x, i) => x.background.evaluator!.rounds >= start[i]! + n), `${n} more rounds on every node`, 60_000, 50);
 }
 
 function ev(accountId: string, cost: string): TestEvent {
@@ -101,11 +94,11 @@ describe("alerts on several nodes", () => {
     const { channel } = await createChannel(runtime, createChannelInput.parse({ kind: "webhook", name: "ok", url: `${(await urlOf(ok))}`, secret: "s".repeat(32) }));
     await createRule(runtime, createRuleInput.parse({ name: "A over $1", subject: { kind: "account", id: "acc-a" }, measure: "cost", window: { kind: "today" }, condition: { type: "above", amount: "1" }, channelIds: [channel.id] }));
     await insertEvents(runtime.db!.db, [ev("acc-a", "3")], TZ);
-    await until("the first message", () => okBodies.length >= 1);
+    await waitFor(() => okBodies.length >= 1, "the first message", 60_000, 50);
     // Every node has evaluated (or stood by) three more times since: still one message.
     await rounds(3);
     const db = runtime.db!.db;
-    await until("no delivery left to send", async () => (await db.selectFrom("alert_deliveries").select("id").where("status", "in", ["pending", "sending"]).execute()).length === 0);
+    await waitFor(async () => (await db.selectFrom("alert_deliveries").select("id").where("status", "in", ["pending", "sending"]).execute()).length === 0, "no delivery left to send", 60_000, 50);
     expect(okBodies).toHaveLength(1);
     expect(JSON.parse(okBodies[0]!)).toMatchObject({ kind: "firing", alerts: [{ subjectId: "acc-a", value: "3", threshold: "1" }] });
     expect(await db.selectFrom("alert_notifications").select("kind").execute()).toEqual([{ kind: "firing" }]);
@@ -120,7 +113,7 @@ describe("alerts on several nodes", () => {
     const { channel } = await createChannel(runtime, createChannelInput.parse({ kind: "webhook", name: "hang", url: await urlOf(hang), secret: "h".repeat(32) }));
     await createRule(runtime, createRuleInput.parse({ name: "B over $1", subject: { kind: "account", id: "acc-b" }, measure: "cost", window: { kind: "today" }, condition: { type: "above", amount: "1" }, channelIds: [channel.id] }));
     await insertEvents(runtime.db!.db, [ev("acc-b", "2")], TZ);
-    await until("the hanging receiver to hold a request", () => hanging.length === 1);
+    await waitFor(() => hanging.length === 1, "the hanging receiver to hold a request", 60_000, 50);
     // While it hangs: events are recorded on every node, and every node keeps evaluating.
     for (const [i, n] of nodes.entries()) {
       const events = Array.from({ length: 20 }, () => ({ ...ev("acc-a", "0.01"), requestId: `ingest-${i}-${++seq}` }));

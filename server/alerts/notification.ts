@@ -43,8 +43,6 @@ export interface NotificationAlert {
 
 export interface NotificationPayload {
   kind: NotificationKind;
-  /** Id of the notification (alert_notifications.id) — a receiver may dedupe on it. */
-  id: number;
   rule: {
     id: string;
     name: string;

@@ -15,7 +15,7 @@ async function receiver(...args: Parameters<typeof startReceiver>): Promise<Rece
 }
 
 const post = (url: string, opts: Partial<Parameters<typeof postOutbound>[1]> = {}) =>
-  postOutbound({ url, headers: { "content-type": "application/json" }, body: '{"a":1}' }, { timeoutMs: 2000, allowPrivate: [], ...opts });
+  postOutbound({ url, headers: { "content-type": "application/json" }, body: '{"a":1}' }, { timeoutMs: 15_000, allowPrivate: [], ...opts });
 
 async function refusal(p: Promise<unknown>): Promise<OutboundError> {
   const err = await p.then(

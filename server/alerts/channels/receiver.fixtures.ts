@@ -58,10 +58,9 @@ export async function startReceiver(answer: (r: Received, index: number) => Answ
 }
 
 /** A firing notification of a budget rule with two accounts (figures chosen to test the formatting). */
-export function budgetPayload(id = 41): NotificationPayload {
+export function budgetPayload(): NotificationPayload {
   return {
     kind: "firing",
-    id,
     rule: {
       id: "5b0c3a52-0d0e-4a47-9b7c-1f2e3d4c5b6a",
       name: "Monthly budget",
@@ -88,10 +87,9 @@ export function budgetPayload(id = 41): NotificationPayload {
 }
 
 /** A resolved notification of a rolling 5 h token rule on an API key. */
-export function tokensPayload(id = 42): NotificationPayload {
+export function tokensPayload(): NotificationPayload {
   return {
     kind: "resolved",
-    id,
     rule: {
       id: "6c1d4b63-1e1f-4b58-8c8d-2a3f4e5d6c7b",
       name: "5h tokens",

@@ -11,7 +11,7 @@ import { EmptyState, ErrorState, Skeleton } from "../accounts/ui";
 import { BudgetBar } from "./budget-bar";
 import { percentsOf } from "./drafts";
 import { ChannelPicker } from "./channels-tab";
-import { ALERT_MEASURES, BUTTON, BUTTON_PRIMARY, CARD, describedBy, EditDeleteButtons, Field, FormErrors, INPUT, SectionHead, useIssues, useMeasureLabel } from "./form";
+import { ALERT_MEASURES, BUTTON_PRIMARY, CARD, describedBy, EditDeleteButtons, Field, FormFooter, INPUT, SectionHead, useIssues, useMeasureLabel } from "./form";
 import { useSubjectLabel } from "./rules-tab";
 import { SubjectFields } from "./subject-fields";
 
@@ -189,15 +189,7 @@ function BudgetForm({ budget, presetAccount, onDone }: { budget?: BudgetView; pr
           </>
         )}
       </div>
-      <FormErrors messages={issues.rest} testId="budget-form-error" />
-      <div className="flex flex-wrap gap-2">
-        <button type="submit" className={BUTTON_PRIMARY} disabled={mutation.isPending} data-testid="budget-save">
-          {mutation.isPending ? tf("saving") : tf("save")}
-        </button>
-        <button type="button" className={BUTTON} onClick={onDone}>
-          {tf("cancel")}
-        </button>
-      </div>
+      <FormFooter errors={issues.rest} saving={mutation.isPending} onCancel={onDone} testId="budget" />
     </form>
   );
 }

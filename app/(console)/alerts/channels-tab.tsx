@@ -7,7 +7,7 @@ import { useTRPC } from "@/app/_components/trpc-provider";
 import { formatDateTime } from "@/app/_i18n/format";
 import { CHANNEL_KINDS, CHANNEL_LANGUAGES, type ChannelKind, type ChannelLanguage } from "@/server/alerts/notification";
 import { EmptyState, ErrorState, Skeleton } from "../accounts/ui";
-import { BUTTON, BUTTON_PRIMARY, BUTTON_SMALL, CARD, describedBy, EditDeleteButtons, Field, FormErrors, INPUT, SectionHead, useIssues } from "./form";
+import { BUTTON, BUTTON_PRIMARY, BUTTON_SMALL, CARD, describedBy, EditDeleteButtons, Field, FormFooter, INPUT, SectionHead, useIssues } from "./form";
 
 /**
  * Everything about channels on the page lives in this file: the tab, the picker the rule and
@@ -295,15 +295,7 @@ function ChannelForm({ channel, onDone }: { channel?: ChannelView; onDone: (crea
           );
         })}
       </div>
-      <FormErrors messages={issues.rest} testId="channel-form-error" />
-      <div className="flex flex-wrap gap-2">
-        <button type="submit" className={BUTTON_PRIMARY} disabled={mutation.isPending} data-testid="channel-save">
-          {mutation.isPending ? tf("saving") : tf("save")}
-        </button>
-        <button type="button" className={BUTTON} onClick={() => onDone()}>
-          {tf("cancel")}
-        </button>
-      </div>
+      <FormFooter errors={issues.rest} saving={mutation.isPending} onCancel={() => onDone()} testId="channel" />
     </form>
   );
 }

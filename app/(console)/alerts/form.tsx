@@ -120,3 +120,21 @@ export function EditDeleteButtons({ name, onEdit, onDelete, deleting, confirmTex
     </>
   );
 }
+
+/** The end of every form on the page: the errors no field took, then 保存 and 取消. */
+export function FormFooter({ errors, saving, onCancel, testId }: { errors: string[]; saving: boolean; onCancel: () => void; testId: string }) {
+  const t = useTranslations("alerts.form");
+  return (
+    <>
+      <FormErrors messages={errors} testId={`${testId}-form-error`} />
+      <div className="flex flex-wrap gap-2">
+        <button type="submit" className={BUTTON_PRIMARY} disabled={saving} data-testid={`${testId}-save`}>
+          {saving ? t("saving") : t("save")}
+        </button>
+        <button type="button" className={BUTTON} onClick={onCancel}>
+          {t("cancel")}
+        </button>
+      </div>
+    </>
+  );
+}

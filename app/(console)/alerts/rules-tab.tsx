@@ -9,7 +9,7 @@ import { SUBJECT_KINDS, WINDOW_KINDS, type SubjectKind, type WindowKind } from "
 import type { BudgetView, RuleView } from "@/server/alerts/schemas";
 import { EmptyState, ErrorState, Skeleton } from "../accounts/ui";
 import { ChannelPicker, useChannelNames } from "./channels-tab";
-import { ALERT_MEASURES, BUTTON, BUTTON_PRIMARY, CARD, describedBy, EditDeleteButtons, Field, FormErrors, INPUT, SectionHead, useIssues, useMeasureLabel, useMeasureValue } from "./form";
+import { ALERT_MEASURES, BUTTON_PRIMARY, CARD, describedBy, EditDeleteButtons, Field, FormFooter, INPUT, SectionHead, useIssues, useMeasureLabel, useMeasureValue } from "./form";
 import { draftOf, inputOf, NEEDS_ID, type ConditionType, type RuleDraft } from "./drafts";
 import { SubjectFields } from "./subject-fields";
 
@@ -320,15 +320,7 @@ function RuleForm({ rule, budgets, onDone }: { rule?: RuleView; budgets: BudgetV
           <ChannelPicker idPrefix={idp} value={d.channelIds} onChange={(channelIds) => set({ channelIds })} error={at("channelIds")} />
         </div>
       </div>
-      <FormErrors messages={issues.rest} testId="rule-form-error" />
-      <div className="flex flex-wrap gap-2">
-        <button type="submit" className={BUTTON_PRIMARY} disabled={mutation.isPending} data-testid="rule-save">
-          {mutation.isPending ? tf("saving") : tf("save")}
-        </button>
-        <button type="button" className={BUTTON} onClick={onDone}>
-          {tf("cancel")}
-        </button>
-      </div>
+      <FormFooter errors={issues.rest} saving={mutation.isPending} onCancel={onDone} testId="rule" />
     </form>
   );
 }

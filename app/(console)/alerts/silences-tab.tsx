@@ -7,7 +7,7 @@ import { useTRPC } from "@/app/_components/trpc-provider";
 import { formatDateTime, formatDateTimeLong } from "@/app/_i18n/format";
 import type { SilenceView } from "@/server/alerts/schemas";
 import { EmptyState, ErrorState, Skeleton } from "../accounts/ui";
-import { BUTTON, BUTTON_DANGER, BUTTON_PRIMARY, BUTTON_SMALL, CARD, describedBy, Field, FormErrors, INPUT, SectionHead, useIssues } from "./form";
+import { BUTTON_DANGER, BUTTON_PRIMARY, BUTTON_SMALL, CARD, describedBy, Field, FormFooter, INPUT, SectionHead, useIssues } from "./form";
 
 /** A datetime-local input's value (the browser's time) for an instant. */
 function localInput(d: Date): string {
@@ -160,15 +160,7 @@ function SilenceForm({ onDone }: { onDone: () => void }) {
           <input {...describedBy(`${idp}-comment`, issues.at("comment"), undefined)} className={INPUT} value={comment} maxLength={500} onChange={(e) => setComment(e.target.value)} />
         </Field>
       </div>
-      <FormErrors messages={issues.rest} testId="silence-form-error" />
-      <div className="flex flex-wrap gap-2">
-        <button type="submit" className={BUTTON_PRIMARY} disabled={create.isPending} data-testid="silence-save">
-          {create.isPending ? tf("saving") : tf("save")}
-        </button>
-        <button type="button" className={BUTTON} onClick={onDone}>
-          {tf("cancel")}
-        </button>
-      </div>
+      <FormFooter errors={issues.rest} saving={create.isPending} onCancel={onDone} testId="silence" />
     </form>
   );
 }

@@ -1,6 +1,7 @@
 import type { DbHandle } from "../../db/client";
 import {
   addPartitionToRollups,
+  compactRollups,
   listUsagePartitions,
   lockUsageForRebuild,
   relocalizePartition,
@@ -19,7 +20,8 @@ export interface RebuildProgress {
 /**
  * Recomputes every rollup (and api_keys totals) from raw usage_records, one monthly partition at
  * a time, in the usage time zone given. One transaction: readers see the old rollups until it
- * commits, a failure leaves them untouched, and re-running gives the same result.
+ * commits, a failure leaves them untouched, and re-running gives the same result. The rollups are
+ * rewritten compactly at the end (compactRollups).
  */
 export async function rebuildRollups(
   handle: DbHandle,
@@ -37,6 +39,7 @@ export async function rebuildRollups(
       await addPartitionToRollups(tx, p.name);
       onProgress({ partition: p.name, done: i + 1, total: partitions.length, relocalized });
     }
+    await compactRollups(tx);
     await setRollupTimezone(tx, timezone);
     return { partitions: partitions.length, relocalized };
   });

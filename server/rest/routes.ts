@@ -180,9 +180,9 @@ export const ROUTES = {
     query: accountTrendQuery,
     tag: "Usage statistics",
     summary: "One account's usage trend: today per hour, the last 30 or 90 days per day, the last 12 months per month",
-    description: "Zero-filled points in USAGE_TIMEZONE, whatever range the summary asks for. The live Redis counters keep no history: 503 while PostgreSQL is down.",
+    description: "Zero-filled points in USAGE_TIMEZONE, whatever range the summary asks for. The live Redis counters keep no history: 503 while PostgreSQL is down. The hourly span reads raw records: 410 RAW_RECORDS_EXPIRED if retention dropped them.",
     response: usageEnvelope(accountTrendResult),
-    errors: ["NOT_FOUND"],
+    errors: ["NOT_FOUND", "RAW_RECORDS_EXPIRED"],
   },
   "GET /admin/api-keys": {
     scope: "usage:read",

@@ -11,6 +11,7 @@ import { isPlainValidEvent, usageEventSchema, type RecordUsageInput, type Record
 import { metrics } from "../metrics/metrics";
 import { isDatabaseUnavailable } from "../../db/errors";
 import { insertUsageRows } from "./usage.repository";
+import { rawKeptFromMs } from "../maintenance/raw-horizon";
 
 /**
  * Recording usage: the one entry point for every writer — REST, tRPC, the demo generator, the CRS
@@ -41,7 +42,7 @@ export interface RecordOptions {
 }
 
 export async function recordUsage(runtime: Runtime, input: RecordUsageInput, options: RecordOptions = {}): Promise<RecordUsageResult> {
-  const { events, rejected } = validateEvents(input.events, runtime.config.usageTimezone);
+  const { events, rejected } = validateEvents(input.events, runtime.config.usageTimezone, await rawKeptFromMs(runtime, runtime.clock.now()));
   const m = metrics().events;
   if (rejected.length) m.inc({ result: "rejected" }, rejected.length);
   if (!events.length) return { accepted: 0, duplicates: 0, rejected };
@@ -51,21 +52,33 @@ export async function recordUsage(runtime: Runtime, input: RecordUsageInput, opt
   return { ...written, rejected };
 }
 
-/** Checks each event on its own: the good ones are normalized, the bad ones reported by index. */
-export function validateEvents(raw: unknown[], timeZone: string): { events: NormalizedEvent[]; rejected: RejectedEvent[] } {
+/**
+ * Checks each event on its own: the good ones are normalized, the bad ones reported by index.
+ * With `rawKeptFromMs` (raw-horizon.ts), an event before it is refused: its month's raw records and
+ * request-id claims were dropped by retention, so a repeat of it could no longer be recognized.
+ */
+export function validateEvents(raw: unknown[], timeZone: string, rawKeptFromMs?: number): { events: NormalizedEvent[]; rejected: RejectedEvent[] } {
   const events: NormalizedEvent[] = [];
   const rejected: RejectedEvent[] = [];
+  const accept = (index: number, e: NormalizedEvent) => {
+    if (rawKeptFromMs === undefined || e.occurredAtMs >= rawKeptFromMs) events.push(e);
+    else rejected.push({ index, code: "RAW_RECORDS_EXPIRED", message: expiredMessage(rawKeptFromMs) });
+  };
   raw.forEach((value, index) => {
     if (isPlainValidEvent(value)) {
-      events.push(normalizeEvent(value, timeZone));
+      accept(index, normalizeEvent(value, timeZone));
       return;
     }
     const parsed = usageEventSchema.safeParse(value);
-    if (parsed.success) events.push(normalizeEvent(parsed.data, timeZone));
+    if (parsed.success) accept(index, normalizeEvent(parsed.data, timeZone));
     else rejected.push(rejection(index, value, parsed.error));
   });
   return { events, rejected };
 }
+
+const expiredMessage = (keptFromMs: number) =>
+  `occurredAt: is before ${new Date(keptFromMs).toISOString()}, where raw usage records begin (USAGE_RAW_RETENTION_MONTHS); ` +
+  "older request ids are no longer kept, so a repeat could not be recognized and the event is not recorded";
 
 function rejection(index: number, value: unknown, error: ZodError): RejectedEvent {
   const given = (key: PropertyKey) => typeof value === "object" && value !== null && Object.hasOwn(value, key) && (value as Record<PropertyKey, unknown>)[key] !== undefined;

@@ -1027,6 +1027,18 @@ CREATE TABLE public.usage_account_totals (
 WITH (fillfactor='50');
 
 --
+-- Name: usage_expired_coverage; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.usage_expired_coverage (
+    api_key_id text NOT NULL,
+    model text NOT NULL,
+    usage_date date NOT NULL,
+    kind text NOT NULL,
+    sums jsonb NOT NULL
+);
+
+--
 -- Name: usage_key_daily; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -1690,6 +1702,13 @@ ALTER TABLE ONLY public.usage_account_monthly
 
 ALTER TABLE ONLY public.usage_account_totals
     ADD CONSTRAINT usage_account_totals_pkey PRIMARY KEY (account_id);
+
+--
+-- Name: usage_expired_coverage usage_expired_coverage_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.usage_expired_coverage
+    ADD CONSTRAINT usage_expired_coverage_pkey PRIMARY KEY (api_key_id, model, usage_date, kind);
 
 --
 -- Name: usage_key_daily usage_key_daily_pkey; Type: CONSTRAINT; Schema: public; Owner: -

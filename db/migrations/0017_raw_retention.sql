@@ -9,6 +9,21 @@
 -- claim) and builds in one sequential pass, even on a table of a billion claims.
 CREATE INDEX usage_request_ids_occurred_brin ON usage_request_ids USING brin (occurred_at) WITH (pages_per_range = 32);
 
+-- What the raw rows of dropped months held per API key × model × local day × kind (an event, or a
+-- CRS aggregate of a day / month / all time), written by retention before it drops a partition.
+-- CRS's gap filling compares CRS's counters with what the ledger holds per key (crs.repository.ts
+-- ledgerCoverage): without this, dropped months would look missing and an all-time gap be filled
+-- twice. `sums`: usage_records column → sum (rated_cost with its default, total_cost), like a
+-- rollup of key × model × day, a small fraction of the rows it replaces.
+CREATE TABLE usage_expired_coverage (
+  api_key_id text NOT NULL,
+  model      text NOT NULL,
+  usage_date date NOT NULL,
+  kind       text NOT NULL,
+  sums       jsonb NOT NULL,
+  PRIMARY KEY (api_key_id, model, usage_date, kind)
+);
+
 -- The horizon as a timestamp; NULL while every raw record is kept.
 CREATE FUNCTION usage_raw_kept_from() RETURNS timestamptz
   LANGUAGE sql STABLE

@@ -1,4 +1,5 @@
 import { sql, type Kysely, type Transaction } from "kysely";
+import { MEASURES } from "../../db/measures";
 import type { Database } from "../../db/types";
 
 /** SQL of raw-record retention (retention.service.ts). */
@@ -34,21 +35,44 @@ export interface RawPartition {
   bytes: number;
 }
 
-/** Partitions of usage_records whose whole month is before `keptFrom` (a UTC month start), oldest first, with exact row counts. */
-export async function listExpiredPartitions(db: Tx, keptFrom: Date): Promise<RawPartition[]> {
+/** Partitions of usage_records whose whole month is before `keptFrom` (a UTC month start), oldest first (at most `limit`), with exact row counts. */
+export async function listExpiredPartitions(db: Tx, keptFrom: Date, limit = Number.POSITIVE_INFINITY): Promise<RawPartition[]> {
   const r = await sql<{ name: string; month: string; bytes: string }>`
     SELECT c.relname AS name, substr(c.relname, 16, 4) || '-' || substr(c.relname, 20, 2) || '-01' AS month,
            pg_total_relation_size(c.oid)::text AS bytes
       FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
      WHERE i.inhparent = 'usage_records'::regclass AND c.relname ~ '^usage_records_p[0-9]{6}$'
      ORDER BY c.relname`.execute(db);
-  const expired = r.rows.filter((p) => Date.parse(`${p.month}T00:00:00Z`) < keptFrom.getTime());
+  const expired = r.rows.filter((p) => Date.parse(`${p.month}T00:00:00Z`) < keptFrom.getTime()).slice(0, limit);
   const out: RawPartition[] = [];
   for (const p of expired) {
     const n = await sql<{ n: string }>`SELECT count(*)::text AS n FROM ${sql.table(p.name)}`.execute(db);
     out.push({ name: p.name, month: p.month, rows: Number(n.rows[0]?.n ?? 0), bytes: Number(p.bytes) });
   }
   return out;
+}
+
+/** What a key × model × day × kind held: the counts an event gives, and both costs (rated with its default). */
+const COVERAGE_SUMS = sql.raw(
+  [
+    ...MEASURES.filter((m) => m.kind === "count" && "input" in m).map((m) => `'${m.recordColumn}', sum(${m.recordColumn})`),
+    "'total_cost', sum(total_cost)",
+    "'rated_cost', sum(coalesce(rated_cost, total_cost))",
+  ].join(", "),
+);
+
+/**
+ * Before a partition is dropped: what its rows held per API key × model × local day × kind, added
+ * to usage_expired_coverage (a local day can straddle two UTC months, hence the merge).
+ */
+export async function keepExpiredCoverage(tx: Tx, partition: string): Promise<void> {
+  await sql`
+    INSERT INTO usage_expired_coverage (api_key_id, model, usage_date, kind, sums)
+    SELECT api_key_id, model, usage_date, coalesce(metadata->>'crsAggregate', 'event'), jsonb_build_object(${COVERAGE_SUMS})
+      FROM ${sql.table(partition)} GROUP BY 1, 2, 3, 4
+    ON CONFLICT (api_key_id, model, usage_date, kind) DO UPDATE
+       SET sums = (SELECT jsonb_object_agg(k, coalesce((usage_expired_coverage.sums->>k)::numeric, 0) + (excluded.sums->>k)::numeric)
+                     FROM jsonb_object_keys(excluded.sums) k)`.execute(tx);
 }
 
 /**

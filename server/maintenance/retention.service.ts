@@ -9,6 +9,7 @@ import {
   deleteExpiredClaims,
   dropPartition,
   findRawKeptFrom,
+  keepExpiredCoverage,
   listExpiredPartitions,
   setLocalLockTimeout,
   tryRetentionLock,
@@ -21,7 +22,8 @@ import {
  * dropped, and the request-id claims before it deleted in bounded batches. The rollups are
  * separate tables and keep every figure. The horizon is recorded in usage_settings in the same
  * transaction as the drops, so writers refuse older events (raw-horizon.ts) and the partition
- * guard (0017) never recreates a dropped month. One run at a time (an advisory lock); a second
+ * guard (0017) never recreates a dropped month; what each dropped partition held per key × model ×
+ * day is kept for CRS's gap filling (usage_expired_coverage). One run at a time (an advisory lock); a second
  * run finds nothing to do.
  */
 
@@ -73,17 +75,29 @@ export async function applyRawRetention(handle: DbHandle, o: RetentionOptions): 
     return { keptFrom, dryRun: true, ran: true, partitions, claims, claimsLeft: claims >= DRY_RUN_CLAIM_COUNT_LIMIT };
   }
 
-  const dropped = await db.transaction().execute(async (tx) => {
-    if (!(await tryRetentionLock(tx))) return undefined;
-    await setLocalLockTimeout(tx, o.lockTimeoutMs ?? 10_000);
-    // Recorded first: from this commit on no writer recreates a dropped month (0017's guard).
-    await advanceRawKeptFrom(tx, keptFrom);
-    const partitions = await listExpiredPartitions(tx, keptFrom);
-    for (const p of partitions) await dropPartition(tx, p.name);
-    return partitions;
-  });
+  // A partition per transaction: DETACH takes an ACCESS EXCLUSIVE lock on usage_records until
+  // commit, so each holds it only for its own drop, not while the next partition is read.
+  const dropped: RawPartition[] = [];
+  for (;;) {
+    const step = await db.transaction().execute(async (tx) => {
+      if (!(await tryRetentionLock(tx))) return "busy" as const;
+      await setLocalLockTimeout(tx, o.lockTimeoutMs ?? 10_000);
+      // Recorded first: from this commit on no writer recreates a dropped month (0017's guard).
+      await advanceRawKeptFrom(tx, keptFrom);
+      const [oldest] = await listExpiredPartitions(tx, keptFrom, 1);
+      if (!oldest) return undefined;
+      await keepExpiredCoverage(tx, oldest.name);
+      await dropPartition(tx, oldest.name);
+      return oldest;
+    });
+    if (step === "busy") {
+      forgetRawKeptFrom(db);
+      return { keptFrom, dryRun: false, ran: dropped.length > 0, partitions: dropped, claims: 0, claimsLeft: false };
+    }
+    if (!step) break;
+    dropped.push(step);
+  }
   forgetRawKeptFrom(db);
-  if (!dropped) return { keptFrom, dryRun: false, ran: false, partitions: [], claims: 0, claimsLeft: false };
 
   const batch = o.claimBatch ?? 10_000;
   const maxBatches = o.maxClaimBatches ?? 100;

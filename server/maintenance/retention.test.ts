@@ -6,10 +6,14 @@ import { createRuntime, type Runtime } from "../runtime";
 import { writeEventsBulk } from "../sources/shared/bulk";
 import { createTestDatabase, testConfig, type TestDatabase } from "../testing/stores";
 import { recordUsage } from "../usage/usage.service";
+import { Drainer } from "../usage/drainer";
+import { outboxStats } from "../usage/hot-outbox";
+import { createTestRuntime } from "../testing/runtime";
 import { accountBreakdownInput, accountSummaryInput, accountUsageListInput } from "../usage-stats/schemas";
 import { getAccountBreakdown, getAccountSummary, listAccountUsage } from "../usage-stats/stats.service";
 import { insertEvents, spreadEvents, storeIndependent, TEST_TZ, type TestEvent } from "../usage-stats/stats.fixtures";
 import { getAccountTrend } from "../usage-stats/trend.service";
+import { ledgerCoverage } from "../sources/crs/crs.repository";
 import { rawKeptFromMs, retentionHorizon } from "./raw-horizon";
 import { applyRawRetention } from "./retention.service";
 import { rebuildRollups } from "./rollups.service";
@@ -89,10 +93,24 @@ async function figures(): Promise<unknown[]> {
   return out;
 }
 
+/** CRS's view of the ledger per key (model × day × kind), merged: what its gap filling compares with. */
+async function coverage(): Promise<Record<string, unknown>> {
+  const out: Record<string, Record<string, number>> = {};
+  for (const key of ACCOUNTS.flatMap((a) => [`${a}-k1`, `${a}-k2`])) {
+    for (const c of await ledgerCoverage(db(), key)) {
+      const { model, day, kind, ...figures } = c;
+      const slot = (out[`${key} ${model} ${day} ${kind}`] ??= {});
+      for (const [k, v] of Object.entries(figures)) slot[k] = (slot[k] ?? 0) + (v as number);
+    }
+  }
+  return out;
+}
+
 const monthOf = (e: TestEvent) => e.occurredAt.slice(0, 7).replace("-", "");
 
 describe("raw-record retention (USAGE_RAW_RETENTION_MONTHS)", () => {
   let before: unknown[];
+  let coveredBefore: Record<string, unknown>;
 
   it("the horizon is the first UTC month kept: the current one − N", () => {
     expect(retentionHorizon(NOW.getTime(), 6).toISOString()).toBe(KEPT_FROM);
@@ -102,6 +120,7 @@ describe("raw-record retention (USAGE_RAW_RETENTION_MONTHS)", () => {
 
   it("a dry run lists the partitions and claims that would go, and changes nothing", async () => {
     before = await figures();
+    coveredBefore = await coverage();
     const parts = await partitions();
     const r = await applyRawRetention(tdb.handle, { months: 6, now: NOW, dryRun: true });
     expect(r.keptFrom.toISOString()).toBe(KEPT_FROM);
@@ -149,6 +168,8 @@ describe("raw-record retention (USAGE_RAW_RETENTION_MONTHS)", () => {
     const setting = await db().selectFrom("usage_settings").select("value").where("key", "=", "raw_kept_from").executeTakeFirstOrThrow();
     expect(new Date(setting.value).toISOString()).toBe(KEPT_FROM);
     expect(await figures()).toEqual(before);
+    // CRS's gap filling still sees what the dropped months held, so it fills no gap twice.
+    expect(await coverage()).toEqual(coveredBefore);
   });
 
   it("a second run is a no-op, and a larger N later does not move the horizon back", async () => {
@@ -221,5 +242,33 @@ describe("raw-record retention (USAGE_RAW_RETENTION_MONTHS)", () => {
       ]);
     }
     await expect(applyRawRetention(tdb.handle, { months: 3, now: NOW })).rejects.toMatchObject({ code: "BAD_REQUEST", message: "months must be a whole number from 6 to 1200, got 3" });
+  });
+});
+
+describe("an outbox written before the horizon moved", () => {
+  it("the drainer leaves out its events before the horizon and records the rest, each once", async () => {
+    const t = await createTestRuntime({ USAGE_TIMEZONE: TEST_TZ });
+    try {
+      const rt = t.runtime;
+      const event = (requestId: string, occurredAt: string) => ({ requestId, occurredAt, accountId: "acc-o", apiKeyId: "k-o", model: "m-1", inputTokens: 10, outputTokens: 2, cacheCreateTokens: 0, cacheReadTokens: 0, cost: "0.25" });
+      const old = event("outbox-old", "2026-03-10T00:00:00.000Z");
+      const kept = event("outbox-kept", "2026-11-10T00:00:00.000Z");
+      // Accepted into the outbox while every raw record was kept.
+      expect(await recordUsage(rt, { events: [old, kept] })).toEqual({ accepted: 2, duplicates: 0, rejected: [] });
+      await applyRawRetention(rt.db!, { months: 6, now: NOW });
+      const drainer = new Drainer(rt.config, rt.db!);
+      try {
+        expect(await drainer.drainAll()).toMatchObject({ inserted: 1 });
+      } finally {
+        await drainer.stop({ forget: true });
+      }
+      const rows = await sql<{ request_id: string }>`SELECT request_id FROM usage_records`.execute(rt.db!.db);
+      expect(rows.rows).toEqual([{ request_id: "outbox-kept" }]);
+      const claimed = await sql<{ request_id: string }>`SELECT request_id FROM usage_request_ids`.execute(rt.db!.db);
+      expect(claimed.rows).toEqual([{ request_id: "outbox-kept" }]);
+      expect((await outboxStats(rt.redis!, rt.config.redisKeyPrefix)).deadLetters).toBe(0);
+    } finally {
+      await t.close();
+    }
   });
 });

@@ -39,7 +39,7 @@ export function startRetentionBackground(runtime: Runtime, opts: { firstRunMs?: 
     timer.unref();
   };
   const tick = () => {
-    running = runConfiguredRetention(config, db)
+    running = runConfiguredRetention(config, db, new Date(runtime.clock.now()))
       .then((r) => {
         if (r?.ran && (r.partitions.length || r.claims)) logger.info(`[retention] ${describeRetention(r)}`);
       })

@@ -16,6 +16,8 @@ import { getAccountTrend } from "../usage-stats/trend.service";
 import { ledgerCoverage } from "../sources/crs/crs.repository";
 import { rawKeptFromMs, retentionHorizon } from "./raw-horizon";
 import { applyRawRetention } from "./retention.service";
+import { startRetentionBackground } from "./retention.background";
+import { waitFor } from "../testing/servers";
 import { rebuildRollups } from "./rollups.service";
 
 vi.mock("server-only", () => ({}));
@@ -267,6 +269,29 @@ describe("an outbox written before the horizon moved", () => {
       const claimed = await sql<{ request_id: string }>`SELECT request_id FROM usage_request_ids`.execute(rt.db!.db);
       expect(claimed.rows).toEqual([{ request_id: "outbox-kept" }]);
       expect((await outboxStats(rt.redis!, rt.config.redisKeyPrefix)).deadLetters).toBe(0);
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+describe("the background run (worker and app)", () => {
+  it("drops what USAGE_RAW_RETENTION_MONTHS says, on the runtime's clock", async () => {
+    const t = await createTestRuntime({ REDIS_URL: "", USAGE_RAW_RETENTION_MONTHS: "6" });
+    try {
+      const rt = await createRuntime(t.runtime.config, { ownDatabase: true, clock: { now: () => NOW.getTime() } });
+      const parts = () => sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_inherits WHERE inhparent = 'usage_records'::regclass AND inhrelid::regclass::text < 'usage_records_p202606'`.execute(rt.db!.db);
+      await sql`SELECT ensure_usage_partitions('2026-01-01', '2026-12-01')`.execute(rt.db!.db);
+      expect((await parts()).rows[0]!.n).toBeGreaterThan(0);
+      const bg = startRetentionBackground(rt, { firstRunMs: 0, everyMs: 3600_000 });
+      try {
+        await waitFor(async () => (await parts()).rows[0]!.n === 0, "the background run to drop the months before 2026-06");
+        const setting = await rt.db!.db.selectFrom("usage_settings").select("value").where("key", "=", "raw_kept_from").executeTakeFirstOrThrow();
+        expect(new Date(setting.value).toISOString()).toBe(KEPT_FROM);
+      } finally {
+        await bg.stop();
+        await rt.close();
+      }
     } finally {
       await t.close();
     }

@@ -297,3 +297,25 @@ describe("the background run (worker and app)", () => {
     }
   });
 });
+
+describe("a writer that read the horizon just before it moved", () => {
+  it("gets 410 for the batch and writes nothing; the next attempt refuses the old events one by one", async () => {
+    const t = await createTestRuntime({ REDIS_URL: "", USAGE_TIMEZONE: TEST_TZ });
+    try {
+      const rt = t.runtime;
+      const event = (requestId: string, occurredAt: string) => ({ requestId, occurredAt, accountId: "acc-s", apiKeyId: "k-s", model: "m-1", inputTokens: 1, outputTokens: 1, cacheCreateTokens: 0, cacheReadTokens: 0, cost: "0.1" });
+      // The process reads the horizon (none yet) and keeps it a while.
+      expect(await rawKeptFromMs(rt)).toBeUndefined();
+      // Another process runs retention.
+      await applyRawRetention(t.database.handle, { months: 6, now: NOW });
+      const batch = { events: [event("stale-old", "2026-02-02T00:00:00.000Z"), event("stale-kept", "2026-11-02T00:00:00.000Z")] };
+      await expect(recordUsage(rt, batch)).rejects.toMatchObject({ code: "RAW_RECORDS_EXPIRED", message: expect.stringContaining("raw usage records before 2026-06-01 have expired") });
+      const count = async () => (await sql<{ n: number }>`SELECT count(*)::int AS n FROM usage_request_ids`.execute(rt.db!.db)).rows[0]!.n;
+      expect(await count()).toBe(0);
+      expect(await recordUsage(rt, batch)).toMatchObject({ accepted: 1, duplicates: 0, rejected: [{ index: 0, code: "RAW_RECORDS_EXPIRED" }] });
+      expect(await count()).toBe(1);
+    } finally {
+      await t.close();
+    }
+  });
+});

@@ -111,10 +111,11 @@ export const ROUTES = {
     bodyDoc: recordUsageBodyDoc,
     tag: "Usage",
     summary: "Record usage events (idempotent by requestId)",
-    description: "Up to 1,000 events. Each bad event is rejected by index while the others are recorded; 202 once every accepted event is durable.",
+    description:
+      "Up to 1,000 events. Each bad event is rejected by index while the others are recorded; 202 once every accepted event is durable. An event older than the raw records kept (USAGE_RAW_RETENTION_MONTHS) is rejected with RAW_RECORDS_EXPIRED; 410 only when retention moved while the batch was being written (nothing recorded: retry).",
     response: envelope(recordUsageResult),
     status: 202,
-    errors: ["PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE"],
+    errors: ["PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE", "RAW_RECORDS_EXPIRED"],
   },
   "GET /admin/accounts": {
     scope: "usage:read",

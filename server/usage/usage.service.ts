@@ -9,9 +9,9 @@ import { countHotEvents, type HotStatus } from "./hot-record";
 import { normalizeEvent, type NormalizedEvent } from "./normalize";
 import { isPlainValidEvent, usageEventSchema, type RecordUsageInput, type RecordUsageResult, type RejectedEvent } from "./schemas";
 import { metrics } from "../metrics/metrics";
-import { isDatabaseUnavailable } from "../../db/errors";
+import { isDatabaseUnavailable, isExpiredRawMonth } from "../../db/errors";
 import { insertUsageRows } from "./usage.repository";
-import { rawKeptFromMs } from "../maintenance/raw-horizon";
+import { forgetRawKeptFrom, rawKeptFromMs } from "../maintenance/raw-horizon";
 
 /**
  * Recording usage: the one entry point for every writer — REST, tRPC, the demo generator, the CRS
@@ -109,6 +109,9 @@ function rejection(index: number, value: unknown, error: ZodError): RejectedEven
 
 type Written = Omit<RecordUsageResult, "rejected">;
 
+/** PostgreSQL down (a refusal of ours, such as RAW_RECORDS_EXPIRED, is not: its code is no SQLSTATE). */
+const pgUnavailable = (err: unknown) => !(err instanceof AppError) && isDatabaseUnavailable(err);
+
 function unavailable(message: string): AppError {
   return new AppError("UNAVAILABLE", message, { retryAfterSeconds: RETRY_AFTER_SECONDS });
 }
@@ -121,7 +124,7 @@ async function writeEvents(runtime: Runtime, events: NormalizedEvent[]): Promise
   try {
     return await writeBypassing(runtime, db, events);
   } catch (err) {
-    if (!isDatabaseUnavailable(err)) throw err;
+    if (!pgUnavailable(err)) throw err;
     logger.warn(`[usage] PostgreSQL unavailable and Redis ${redis ? "down" : "not configured"}: refusing the batch (${(err as Error).message})`);
     throw unavailable("Usage cannot be recorded: PostgreSQL and Redis are both unavailable. Retry later.");
   }
@@ -165,7 +168,7 @@ async function writeHot(runtime: Runtime, redis: RedisClient, events: Normalized
       return outboxed ? durable() : direct;
     } catch (pgErr) {
       if (outboxed) return durable();
-      if (isDatabaseUnavailable(pgErr)) throw unavailable("Usage cannot be recorded: PostgreSQL and Redis are both unavailable. Retry later.");
+      if (pgUnavailable(pgErr)) throw unavailable("Usage cannot be recorded: PostgreSQL and Redis are both unavailable. Retry later.");
       throw pgErr;
     }
   }
@@ -181,7 +184,8 @@ async function writeLedgerFirst(runtime: Runtime, handle: DbHandle, events: Norm
   try {
     insertedIds = await insertUsageRows(handle.db, { rowsJson: rowsJsonOf(events), months: monthsOf(events) }, runtime.config.usageTimezone, "ids");
   } catch (err) {
-    if (!isDatabaseUnavailable(err)) throw err;
+    refuseExpired(runtime, err);
+    if (!pgUnavailable(err)) throw err;
     throw unavailable(`Usage cannot be recorded: PostgreSQL is unavailable (${(err as Error).message}). Retry later.`);
   }
   const inserted = insertedEvents(events, insertedIds);
@@ -267,8 +271,24 @@ async function writeBypassing(runtime: Runtime, handle: DbHandle, events: Normal
 
 /** One idempotent statement: rows, rollups, key totals and placeholders, or nothing. */
 async function writeDirect(runtime: Runtime, handle: DbHandle, events: NormalizedEvent[]): Promise<Written> {
-  const inserted = await insertUsageRows(handle.db, { rowsJson: rowsJsonOf(events), months: monthsOf(events) }, runtime.config.usageTimezone);
-  return { accepted: inserted, duplicates: events.length - inserted };
+  try {
+    const inserted = await insertUsageRows(handle.db, { rowsJson: rowsJsonOf(events), months: monthsOf(events) }, runtime.config.usageTimezone);
+    return { accepted: inserted, duplicates: events.length - inserted };
+  } catch (err) {
+    refuseExpired(runtime, err);
+    throw err;
+  }
+}
+
+/**
+ * The partition guard refused a month retention dropped: this process validated the batch with a
+ * horizon read just before it moved. Nothing was written; the next attempt reads the horizon
+ * again and refuses those events one by one.
+ */
+function refuseExpired(runtime: Runtime, err: unknown): void {
+  if (!isExpiredRawMonth(err)) return;
+  if (runtime.db) forgetRawKeptFrom(runtime.db.db);
+  throw new AppError("RAW_RECORDS_EXPIRED", `Nothing of this batch was recorded: ${(err as Error).message}. Retry: the events before where raw records begin will be rejected one by one.`);
 }
 
 const rowsJsonOf = (events: NormalizedEvent[]) => JSON.stringify(events.map((e) => e.row));

@@ -8,7 +8,7 @@
  */
 import { createDatabase } from "../db/client";
 import { migrate } from "../db/migrator";
-import { getConfig, RAW_RETENTION_MIN_MONTHS } from "../server/config";
+import { getConfig, RAW_RETENTION_MAX_MONTHS, RAW_RETENTION_MIN_MONTHS } from "../server/config";
 import { describeRetention } from "../server/maintenance/retention.background";
 import { applyRawRetention } from "../server/maintenance/retention.service";
 
@@ -26,8 +26,8 @@ function parseRetentionArgs(argv: string[], configured: number | undefined): { d
     const value = a.startsWith("--months=") ? a.slice(9) : a === "--months" ? argv[++i] : undefined;
     if (value === undefined) throw new Error(`Unknown option ${a}; ${USAGE}`);
     months = Number(value);
-    if (!/^\d+$/.test(value) || months < RAW_RETENTION_MIN_MONTHS || months > 1200) {
-      throw new Error(`--months must be a whole number of months from ${RAW_RETENTION_MIN_MONTHS} to 1200, got "${value}"`);
+    if (!/^\d+$/.test(value) || months < RAW_RETENTION_MIN_MONTHS || months > RAW_RETENTION_MAX_MONTHS) {
+      throw new Error(`--months must be a whole number of months from ${RAW_RETENTION_MIN_MONTHS} to ${RAW_RETENTION_MAX_MONTHS}, got "${value}"`);
     }
   }
   if (months === undefined) throw new Error(`USAGE_RAW_RETENTION_MONTHS is not set (every raw record is kept): set it, or give --months N; ${USAGE}`);

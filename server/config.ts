@@ -115,7 +115,7 @@ export function isValidTimeZone(tz: string): boolean {
  * and the last hour stay within today). 6 whole months are at least 181 days; 5 can be 150.
  */
 export const RAW_RETENTION_MIN_MONTHS = 6;
-const RAW_RETENTION_MAX_MONTHS = 1200;
+export const RAW_RETENTION_MAX_MONTHS = 1200;
 
 const envSchema = z.object({
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),

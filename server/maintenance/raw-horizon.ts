@@ -53,7 +53,7 @@ export async function rawKeptFromMs(runtime: Pick<Runtime, "config" | "db">, now
   return recorded === undefined ? configured : Math.max(configured, recorded);
 }
 
-export const isoDate = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+const isoDate = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 
 export function rawRecordsExpired(keptFromMs: number, what: string): AppError {
   return new AppError(

@@ -1,6 +1,6 @@
 import type { DbHandle } from "../../db/client";
 import type { AppConfig } from "../config";
-import { RAW_RETENTION_MIN_MONTHS } from "../config";
+import { RAW_RETENTION_MAX_MONTHS, RAW_RETENTION_MIN_MONTHS } from "../config";
 import { AppError } from "../errors";
 import { forgetRawKeptFrom, retentionHorizon } from "./raw-horizon";
 import {
@@ -56,8 +56,8 @@ export interface RetentionResult {
 const DRY_RUN_CLAIM_COUNT_LIMIT = 1_000_000;
 
 export function checkRetentionMonths(months: number): void {
-  if (!Number.isInteger(months) || months < RAW_RETENTION_MIN_MONTHS || months > 1200) {
-    throw new AppError("BAD_REQUEST", `months must be a whole number from ${RAW_RETENTION_MIN_MONTHS} to 1200, got ${months}`);
+  if (!Number.isInteger(months) || months < RAW_RETENTION_MIN_MONTHS || months > RAW_RETENTION_MAX_MONTHS) {
+    throw new AppError("BAD_REQUEST", `months must be a whole number from ${RAW_RETENTION_MIN_MONTHS} to ${RAW_RETENTION_MAX_MONTHS}, got ${months}`);
   }
 }
 

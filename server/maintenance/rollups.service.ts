@@ -9,6 +9,8 @@ import {
   truncateRollups,
   zeroApiKeyTotals,
 } from "./rollups.repository";
+import { findRawKeptFrom } from "./retention.repository";
+import { AppError } from "../errors";
 
 export interface RebuildProgress {
   partition: string;
@@ -22,6 +24,8 @@ export interface RebuildProgress {
  * a time, in the usage time zone given. One transaction: readers see the old rollups until it
  * commits, a failure leaves them untouched, and re-running gives the same result. The rollups are
  * rewritten compactly at the end (compactRollups).
+ * Refused once retention dropped raw months (USAGE_RAW_RETENTION_MONTHS): the rollups are then the
+ * only record of those months, and rebuilding from what is left would erase their figures.
  */
 export async function rebuildRollups(
   handle: DbHandle,
@@ -30,6 +34,14 @@ export async function rebuildRollups(
 ): Promise<{ partitions: number; relocalized: number }> {
   return handle.db.transaction().execute(async (tx) => {
     await lockUsageForRebuild(tx);
+    const keptFrom = await findRawKeptFrom(tx);
+    if (keptFrom) {
+      throw new AppError(
+        "CONFLICT",
+        `Rollups not rebuilt: raw usage records before ${keptFrom.toISOString()} were dropped by retention (USAGE_RAW_RETENTION_MONTHS), ` +
+          "so the rollups are the only record of those months and rebuilding them from the raw records left would erase their figures.",
+      );
+    }
     const partitions = await listUsagePartitions(tx);
     await truncateRollups(tx);
     await zeroApiKeyTotals(tx);

@@ -29,7 +29,7 @@ import { recordUsageInput } from "../../server/usage/schemas";
 import { recordUsage } from "../../server/usage/usage.service";
 import { ensureUsagePartitions } from "../../server/usage/usage.repository";
 import { sampleCpu } from "./cpu";
-import { accountOfKey } from "./dataset";
+import { insertBenchAccounts } from "./dataset";
 import { eventSource } from "./ingest";
 
 const TZ = "Asia/Shanghai";
@@ -163,13 +163,7 @@ async function main() {
   await admin.connect();
   const drainer = new Drainer(config, tdb.handle);
   try {
-    await pool.query(`INSERT INTO accounts (id, name) SELECT 'acc-' || lpad(a::text, 3, '0'), 'A' || a FROM generate_series(0, $1::int - 1) a`, [dataset.accounts]);
-    const keys = Array.from({ length: dataset.keys }, (_, k) => k);
-    await pool.query(
-      `INSERT INTO api_keys (id, name, account_id)
-       SELECT 'key-' || lpad(k::text, 4, '0'), 'K' || k, 'acc-' || lpad(a::text, 3, '0') FROM unnest($1::int[], $2::int[]) AS t(k, a)`,
-      [keys, keys.map((k) => accountOfKey(k, dataset))],
-    );
+    await insertBenchAccounts(pool, dataset);
     await ensureUsagePartitions(tdb.handle.db, [`${new Date().toISOString().slice(0, 7)}-01`]);
     await drainer.drainOnce();
     const events = Number(values.events);

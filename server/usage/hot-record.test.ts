@@ -101,6 +101,14 @@ describe("the recording script's KEYS/ARGV layout", () => {
     expect(argv.length).toBe(21 + 2 * (3 + 5 + 5 + 3));
   });
 
+  it("sums a group's events per field: the latest use wins, a tie goes to the smallest model name", () => {
+    const at = "2026-11-18T03:00:00Z";
+    const tie = [event("t1", at, "key-a", "m-b", 1), event("t2", at, "key-a", "m-a", 1), event("t3", "2026-11-18T02:00:00Z", "key-a", "m-0", 1)];
+    const { argv } = recordScriptCall(recordLayout("p:", tie, NOW_MS / 1000));
+    const sumOf = (field: string) => argv[argv.indexOf(field) + 1];
+    expect(sumOf("key-a")).toBe(`3,300,30,3,6,0,0,339,30,30,${Date.parse(at)},m-a`);
+  });
+
   it("sums each request id once, and counts nothing twice when the dedupe keys disagree with the sums", async () => {
     const prefix = newPrefix();
     const k = hotKeys(prefix);

@@ -58,7 +58,10 @@ export interface RecordLayout {
   sums: WindowSums[];
 }
 
-/** a < b as the script's Lua compared model names before sums moved here: by their UTF-8 bytes. */
+/**
+ * Ties of lastUsedAt go to the smallest model name by its UTF-8 bytes, whatever the locale (Lua's
+ * `<`, which compared them before the sums moved here, follows Redis's LC_COLLATE).
+ */
 function modelBefore(a: string, b: string): boolean {
   return a !== b && Buffer.compare(Buffer.from(a), Buffer.from(b)) < 0;
 }

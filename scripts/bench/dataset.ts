@@ -72,6 +72,17 @@ function accountOfKeySql(k: string, o: Entities): string {
 const accountIdSql = (a: string, o: Entities) => `'acc-' || lpad((${a})::text, ${accountPad(o)}, '0')`;
 const keyIdSql = (k: string, o: Entities) => `'key-' || lpad((${k})::text, ${keyPad(o)}, '0')`;
 
+/** The bench's accounts and API keys, without history (for the profiles of ingest). */
+export async function insertBenchAccounts(pool: pg.Pool, o: Pick<DatasetOptions, "accounts" | "keys">): Promise<void> {
+  await pool.query(`INSERT INTO accounts (id, name) SELECT 'acc-' || lpad(a::text, 3, '0'), 'A' || a FROM generate_series(0, $1::int - 1) a`, [o.accounts]);
+  const keys = Array.from({ length: o.keys }, (_, k) => k);
+  await pool.query(
+    `INSERT INTO api_keys (id, name, account_id)
+     SELECT 'key-' || lpad(k::text, 4, '0'), 'K' || k, 'acc-' || lpad(a::text, 3, '0') FROM unnest($1::int[], $2::int[]) AS t(k, a)`,
+    [keys, keys.map((k) => accountOfKey(k, o))],
+  );
+}
+
 /** The SQL twin of the skew above, for one row's random draws. */
 function rowSql(o: DatasetOptions): string {
   const models = `ARRAY[${MODELS.map((m) => `'${m}'`).join(",")}]`;

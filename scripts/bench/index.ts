@@ -27,8 +27,8 @@ import { freePort } from "../../server/testing/ports";
 import { adminQuery, dropRedisPrefix } from "../../server/testing/stores";
 import { sampleCpu } from "./cpu";
 import { generateDataset, readDatasetMeta, shapeTag, SHAPES, writeDatasetMeta, type DatasetOptions } from "./dataset";
-import { importScaledCrs } from "./crs-scaled";
-import { importGeneratedSub2api } from "./sub2api-data";
+import { importScaledCrs, type CrsImportFigures } from "./crs-scaled";
+import { importGeneratedSub2api, type Sub2apiImportFigures } from "./sub2api-data";
 import { copyReference, runIngest, singleEventAck } from "./ingest";
 import { closeHttp, requestOk, timeRuns } from "./measure";
 import { measureBrowser } from "./browser";
@@ -62,6 +62,7 @@ function cli() {
       keys: { type: "string" },
       "hot-keys": { type: "string" },
       "generate-only": { type: "boolean", default: false },
+      "skip-imports": { type: "boolean", default: false },
       database: { type: "string" },
       keep: { type: "boolean", default: false },
       report: { type: "boolean", default: false },
@@ -72,7 +73,7 @@ function cli() {
   });
   if (values.help) {
     console.log(
-      "npm run bench -- [--records N] [--accounts N] [--keys N] [--hot-keys N] [--generate-only | --database ub_bench_…] [--seconds N] [--runs N] [--baseline-runs N] [--baseline-budget SECONDS] [--clients N] [--batch N] [--port P] [--out DIR] [--keep] [--report]",
+      "npm run bench -- [--records N] [--accounts N] [--keys N] [--hot-keys N] [--generate-only | --database ub_bench_…] [--skip-imports] [--seconds N] [--runs N] [--baseline-runs N] [--baseline-budget SECONDS] [--clients N] [--batch N] [--port P] [--out DIR] [--keep] [--report]",
     );
     process.exit(0);
   }
@@ -91,6 +92,8 @@ function cli() {
     generateOnly: values["generate-only"],
     /** Measure a database --generate-only made (its dataset options come from its bench_meta table). */
     database: values.database,
+    /** Leave out the CRS and sub2api imports beside COPY (a few minutes per run; their own benches measure them too). */
+    skipImports: values["skip-imports"],
     seconds: intOpt("seconds", values.seconds, 60, 1, 3600),
     runs: intOpt("runs", values.runs, 50, 5, 100_000),
     baselineRuns: intOpt("baseline-runs", values["baseline-runs"], 50, 3, 100_000),
@@ -220,19 +223,25 @@ async function main() {
     log(`   check after ingest and COPY: ${checkAfter.comparisons} comparisons, ${checkAfter.mismatches.length} mismatches`);
 
     // The CRS import beside the same run's COPY (issue 13): the fixture's CRS Redis scaled up, into a database of its own.
-    const crsKeys = opts.records >= 1_000_000 ? 1200 : 120;
-    log(`3b. crs:import of the fixture's CRS Redis scaled to ${crsKeys} API keys`);
-    const scaled = await importScaledCrs(crsKeys, log);
-    await scaled.close();
-    const crsImport = scaled.figures;
+    let crsImport: CrsImportFigures | undefined;
+    let sub2apiImport: Sub2apiImportFigures | undefined;
+    let sub2apiMismatches: string[] = [];
+    if (!opts.skipImports) {
+      const crsKeys = opts.records >= 1_000_000 ? 1200 : 120;
+      log(`3b. crs:import of the fixture's CRS Redis scaled to ${crsKeys} API keys`);
+      const scaled = await importScaledCrs(crsKeys, log);
+      await scaled.close();
+      crsImport = scaled.figures;
 
-    // The sub2api import beside the same run's COPY (issue 22): a generated sub2api database, into a ledger database of its own, checked exactly.
-    const sub2apiRows = Math.min(1_000_000, opts.records >= 1_000_000 ? opts.records : Math.round(opts.records / 10));
-    const sub2apiShape = opts.records >= 1_000_000 ? undefined : { users: 30, keys: 120 };
-    log(`3c. sub2api:import of ${sub2apiRows.toLocaleString("en-US")} generated usage_logs rows`);
-    const sub2api = await importGeneratedSub2api(sub2apiRows, { log, ...(sub2apiShape ? { shape: sub2apiShape } : {}) });
-    await sub2api.close();
-    const sub2apiImport = sub2api.figures;
+      // The sub2api import beside the same run's COPY (issue 22): a generated sub2api database, into a ledger database of its own, checked exactly.
+      const sub2apiRows = Math.min(1_000_000, opts.records >= 1_000_000 ? opts.records : Math.round(opts.records / 10));
+      const sub2apiShape = opts.records >= 1_000_000 ? undefined : { users: 30, keys: 120 };
+      log(`3c. sub2api:import of ${sub2apiRows.toLocaleString("en-US")} generated usage_logs rows`);
+      const sub2api = await importGeneratedSub2api(sub2apiRows, { log, ...(sub2apiShape ? { shape: sub2apiShape } : {}) });
+      await sub2api.close();
+      sub2apiImport = sub2api.figures;
+      sub2apiMismatches = sub2api.mismatches;
+    }
 
     log(`4. memory and size`);
     const redisF = await redisFigures(redis, prefix, redisBefore, redisAfter, ingest.activeApiKeys, ingest.accepted, calendarNow(timezone).today);
@@ -256,12 +265,12 @@ async function main() {
       reads,
       page,
       browser,
-      ingest: { ...ingest, singleEventAck: singleAck, copy, crsImport, sub2apiImport },
+      ingest: { ...ingest, singleEventAck: singleAck, copy, ...(crsImport ? { crsImport } : {}), ...(sub2apiImport ? { sub2apiImport } : {}) },
       redis: redisF,
       postgres: pgF,
       check: { before: check, after: checkAfter },
     };
-    const problems = [...check.mismatches, ...checkAfter.mismatches, ...missingFigures(run), ...sub2api.mismatches];
+    const problems = [...check.mismatches, ...checkAfter.mismatches, ...missingFigures(run), ...sub2apiMismatches];
     fs.mkdirSync(opts.out, { recursive: true });
     const jsonPath = path.join(opts.out, "results.json");
     const all = fs.existsSync(jsonPath) ? (JSON.parse(fs.readFileSync(jsonPath, "utf8")) as { runs: Record<string, BenchRun> }) : { runs: {} };
@@ -270,7 +279,7 @@ async function main() {
     writeResults(path.join(opts.out, "RESULTS.md"), renderResults(all.runs));
     log(`wrote ${jsonPath} and ${path.join(opts.out, "RESULTS.md")} (${run.durationS} s)`);
     // Four checks: rollups = raw sums after loading, again after ingest and COPY, every figure produced, the sub2api import exact.
-    const failedChecks = [check.mismatches.length, checkAfter.mismatches.length, missingFigures(run).length, sub2api.mismatches.length].filter((n) => n > 0).length;
+    const failedChecks = [check.mismatches.length, checkAfter.mismatches.length, missingFigures(run).length, sub2apiMismatches.length].filter((n) => n > 0).length;
     log(`bench: ${4 - failedChecks} passed, ${failedChecks} failed`);
     if (problems.length) {
       console.error(`FAILED: ${problems.length} problem(s):\n  ${problems.slice(0, 30).join("\n  ")}`);

@@ -115,6 +115,7 @@ export const ZH_ERRORS: Record<string, string> = {
   "403": "调用者缺少所需权限",
   "404": "没有这个 ID",
   "409": "冲突",
+  "410": "所需的原始用量记录已超出 USAGE_RAW_RETENTION_MONTHS 的保留期；消息中写明保留的起始日期",
   "413": "请求体过大",
   "415": "请求体不是 application/json",
   "429": "尝试次数过多，或同时进行的 CSV 导出过多；见 Retry-After",

@@ -22,6 +22,11 @@ export function isMissingPartition(err: unknown): boolean {
   return /no partition of relation/i.test(String((err as Error)?.message ?? ""));
 }
 
+/** ensure_usage_partition refused a month raw-record retention dropped (0017_raw_retention.sql). */
+export function isExpiredRawMonth(err: unknown): boolean {
+  return (err as { code?: unknown })?.code === "22008" && /raw usage records before .* have expired/.test(String((err as Error)?.message ?? ""));
+}
+
 /** "canceling statement due to statement timeout" (SQLSTATE 57014). */
 export function isStatementTimeout(err: unknown): boolean {
   return (err as { code?: unknown })?.code === "57014";

@@ -36,9 +36,16 @@ CREATE FUNCTION public.ensure_usage_partition(p_month date) RETURNS boolean
 DECLARE
   m date := date_trunc('month', p_month)::date;
   part text := format('usage_records_p%s', to_char(m, 'YYYYMM'));
+  kept_from timestamptz;
 BEGIN
   IF to_regclass(part) IS NOT NULL THEN
     RETURN false;
+  END IF;
+  kept_from := usage_raw_kept_from();
+  IF kept_from IS NOT NULL AND (m::timestamp AT TIME ZONE 'UTC') < kept_from THEN
+    RAISE EXCEPTION 'raw usage records before % have expired (USAGE_RAW_RETENTION_MONTHS): events of % can no longer be recorded',
+      to_char(kept_from AT TIME ZONE 'UTC', 'YYYY-MM-DD'), to_char(m, 'YYYY-MM')
+      USING ERRCODE = '22008', HINT = 'RAW_RECORDS_EXPIRED';
   END IF;
   -- Two writers creating the same month at once: the second waits, then sees it exists.
   PERFORM pg_advisory_xact_lock(hashtext('usage_records_partition'));
@@ -62,9 +69,13 @@ CREATE FUNCTION public.ensure_usage_partitions(p_from date, p_to date) RETURNS i
     LANGUAGE plpgsql
     AS $$
 DECLARE
+  kept_from timestamptz := usage_raw_kept_from();
   m date := date_trunc('month', p_from)::date;
   created integer := 0;
 BEGIN
+  IF kept_from IS NOT NULL AND (m::timestamp AT TIME ZONE 'UTC') < kept_from THEN
+    m := (kept_from AT TIME ZONE 'UTC')::date;
+  END IF;
   WHILE m <= p_to LOOP
     IF ensure_usage_partition(m) THEN
       created := created + 1;
@@ -336,6 +347,14 @@ END $body$, fields, cols, vals);
 RETURNS TABLE (request_id text)
 LANGUAGE plpgsql SET work_mem = '32MB' AS %L$q$, body);
 END $_$;
+
+--
+-- Name: usage_raw_kept_from(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usage_raw_kept_from() RETURNS timestamp with time zone
+    LANGUAGE sql STABLE
+    AS $$ SELECT value::timestamptz FROM usage_settings WHERE key = 'raw_kept_from' $$;
 
 --
 -- Name: usage_records_apply_rollups(); Type: FUNCTION; Schema: public; Owner: -
@@ -1008,6 +1027,18 @@ CREATE TABLE public.usage_account_totals (
 WITH (fillfactor='50');
 
 --
+-- Name: usage_expired_coverage; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.usage_expired_coverage (
+    api_key_id text NOT NULL,
+    model text NOT NULL,
+    usage_date date NOT NULL,
+    kind text NOT NULL,
+    sums jsonb NOT NULL
+);
+
+--
 -- Name: usage_key_daily; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -1673,6 +1704,13 @@ ALTER TABLE ONLY public.usage_account_totals
     ADD CONSTRAINT usage_account_totals_pkey PRIMARY KEY (account_id);
 
 --
+-- Name: usage_expired_coverage usage_expired_coverage_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.usage_expired_coverage
+    ADD CONSTRAINT usage_expired_coverage_pkey PRIMARY KEY (api_key_id, model, usage_date, kind);
+
+--
 -- Name: usage_key_daily usage_key_daily_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -1907,6 +1945,12 @@ CREATE INDEX usage_records_account_hour_idx ON ONLY public.usage_records USING b
 --
 
 CREATE INDEX usage_records_key_date_idx ON ONLY public.usage_records USING btree (api_key_id, usage_date);
+
+--
+-- Name: usage_request_ids_occurred_brin; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX usage_request_ids_occurred_brin ON public.usage_request_ids USING brin (occurred_at) WITH (pages_per_range='32');
 
 --
 -- Name: usage_records usage_records_rollups; Type: TRIGGER; Schema: public; Owner: -

@@ -106,6 +106,16 @@ export interface UsageSettingsTable {
   updated_at: Generated<Date>;
 }
 
+/** What the raw rows of months dropped by retention held, per key × model × local day × kind (0017). */
+export interface UsageExpiredCoverageTable {
+  api_key_id: string;
+  model: string;
+  usage_date: string;
+  kind: string;
+  /** usage_records column → its sum (money as decimal USD). */
+  sums: Json;
+}
+
 export interface AdminUsersTable {
   username: string;
   password_hash: string;
@@ -303,6 +313,7 @@ export interface Database {
   usage_model_totals: ModelTotalsTable;
   schema_migrations: SchemaMigrationsTable;
   usage_settings: UsageSettingsTable;
+  usage_expired_coverage: UsageExpiredCoverageTable;
   usage_measures: UsageMeasuresTable;
   admin_users: AdminUsersTable;
   admin_sessions: AdminSessionsTable;

@@ -10,6 +10,7 @@ import { getConfig } from "../server/config";
 import { createRuntime } from "../server/runtime";
 import { startUsageBackground } from "../server/usage/background";
 import { startAlertsBackground } from "../server/alerts/background";
+import { startRetentionBackground } from "../server/maintenance/retention.background";
 import { outboxStats } from "../server/usage/hot-outbox";
 import { createSingleRedis, isRedisReady } from "../server/redis";
 import { startCrsFollower } from "../server/sources/crs/follower";
@@ -24,12 +25,14 @@ async function main() {
   const runtime = await createRuntime(config, { ownDatabase: true, prepare: true });
   const background = startUsageBackground(runtime);
   const alerts = startAlertsBackground(runtime);
+  const retention = startRetentionBackground(runtime);
   const follower = await startCrsFollower(runtime, (url) => createSingleRedis(url, { name: "usage-breakdown-crs-follower" }));
   const sub2api = await startSub2apiFollower(runtime);
   const newapi = await startNewapiFollower(runtime);
   console.log(`[worker] draining ${config.redisKeyPrefix}outbox into PostgreSQL (Ctrl-C to stop)`);
   if (config.crsRedisUrl) console.log("[worker] following claude-relay-service at CRS_REDIS_URL (one follower at a time holds the lease)");
   if (config.sub2apiDatabaseUrl) console.log(`[worker] following sub2api at SUB2API_DATABASE_URL as source "${config.sub2apiSource}" (one follower at a time holds the lease)`);
+  if (config.usageRawRetentionMonths !== undefined) console.log(`[worker] raw-record retention: ${config.usageRawRetentionMonths} month(s) besides the current one (rollups are kept forever)`);
   if (config.newapiDatabaseUrl) console.log(`[worker] following new-api / one-api at NEWAPI_DATABASE_URL as source "${config.newapiSource}" (one follower at a time holds the lease)`);
   const report = setInterval(() => {
     if (!isRedisReady(runtime.redis)) return;
@@ -52,6 +55,7 @@ async function main() {
     await sub2api?.stop();
     await newapi?.stop();
     await alerts.stop();
+    await retention.stop();
     await background.stop();
     await runtime.close();
     process.exit(0);

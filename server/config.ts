@@ -108,6 +108,15 @@ export function isValidTimeZone(tz: string): boolean {
   }
 }
 
+/**
+ * The fewest months of raw records USAGE_RAW_RETENTION_MONTHS may keep besides the current one:
+ * the product's own reads of raw records reach back at most 151 days (a spike alert's baseline: a
+ * 90-day window 60 days back, whose first partial day comes from usage_records; the hourly trend
+ * and the last hour stay within today). 6 whole months are at least 181 days; 5 can be 150.
+ */
+export const RAW_RETENTION_MIN_MONTHS = 6;
+export const RAW_RETENTION_MAX_MONTHS = 1200;
+
 const envSchema = z.object({
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
   DATABASE_URL: optionalUrl("DATABASE_URL", ["postgres:", "postgresql:"]),
@@ -139,6 +148,21 @@ const envSchema = z.object({
     .string()
     .default("Asia/Shanghai")
     .refine(isValidTimeZone, { message: "USAGE_TIMEZONE must be an IANA time zone such as Asia/Shanghai or UTC" }),
+  USAGE_RAW_RETENTION_MONTHS: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === "") return undefined;
+      const n = Number(v.trim());
+      if (!/^\d+$/.test(v.trim()) || n < RAW_RETENTION_MIN_MONTHS || n > RAW_RETENTION_MAX_MONTHS) {
+        ctx.addIssue({
+          code: "custom",
+          message: `USAGE_RAW_RETENTION_MONTHS must be a whole number of months from ${RAW_RETENTION_MIN_MONTHS} to ${RAW_RETENTION_MAX_MONTHS} (unset keeps every raw record), got "${v}"`,
+        });
+        return z.NEVER;
+      }
+      return n;
+    }),
   PORT: int("PORT", 3000, 1, 65535),
   DB_POOL_MAX: int("DB_POOL_MAX", 10, 1, 200),
   DB_STATEMENT_TIMEOUT_MS: int("DB_STATEMENT_TIMEOUT_MS", 15000, 100, 600000),
@@ -269,6 +293,11 @@ const envSchema = z.object({
     redisUrl: e.REDIS_URL ?? (e.REDIS_CLUSTER_NODES ? `redis-cluster://${e.REDIS_CLUSTER_NODES.split(",").map((n) => n.trim()).join(",")}` : undefined),
     redisKeyPrefix: e.REDIS_KEY_PREFIX,
     usageTimezone: e.USAGE_TIMEZONE,
+    /**
+     * Whole UTC months of raw usage_records kept besides the current one (server/maintenance/
+     * retention.service.ts); undefined: every raw record is kept. Rollups are kept forever.
+     */
+    usageRawRetentionMonths: e.USAGE_RAW_RETENTION_MONTHS,
     port: e.PORT,
     dbPoolMax: e.DB_POOL_MAX,
     dbStatementTimeoutMs: e.DB_STATEMENT_TIMEOUT_MS,

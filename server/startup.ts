@@ -2,8 +2,9 @@ import { ConfigError, getConfig, type AppConfig } from "./config";
 import { getRuntime, StartupError, type Runtime } from "./runtime";
 import { startUsageBackground, type UsageBackground } from "./usage/background";
 import { startAlertsBackground, type AlertsBackground } from "./alerts/background";
+import { startRetentionBackground, type RetentionBackground } from "./maintenance/retention.background";
 
-const g = globalThis as unknown as { __usageBackground?: UsageBackground; __alertsBackground?: AlertsBackground; __crsFollower?: Promise<unknown>; __sub2apiFollower?: Promise<unknown>; __newapiFollower?: Promise<unknown> };
+const g = globalThis as unknown as { __usageBackground?: UsageBackground; __alertsBackground?: AlertsBackground; __retentionBackground?: RetentionBackground; __crsFollower?: Promise<unknown>; __sub2apiFollower?: Promise<unknown>; __newapiFollower?: Promise<unknown> };
 
 /**
  * Start-up of a Next.js server process (called from instrumentation.ts): validates the
@@ -62,6 +63,8 @@ async function startStores(config: AppConfig): Promise<void> {
   g.__usageBackground ??= startUsageBackground(runtime);
   // Alerts: one evaluator among the processes (a lease), deliveries from every process.
   g.__alertsBackground ??= startAlertsBackground(runtime);
+  // With USAGE_RAW_RETENTION_MONTHS: raw-record retention (one process at a time, an advisory lock).
+  g.__retentionBackground ??= startRetentionBackground(runtime);
   // With CRS_REDIS_URL the app follows claude-relay-service too (unless CRS_FOLLOW_IN_APP=false;
   // `npm run worker` always does). Several processes share it through one lease.
   if (config.crsRedisUrl && config.crsFollowInApp) {

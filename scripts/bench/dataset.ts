@@ -17,8 +17,27 @@ export interface DatasetOptions {
   records: number;
   accounts: number;
   keys: number;
+  /**
+   * Keys owned by the busiest account (acc-0…0) in the entity-scale shape (issue 26); 0 (absent):
+   * the standard skew above. With hotKeys H, keys 0 … H-1 belong to the first account and the
+   * others spread over the rest with the same squared skew: acc = 1 + floor((accounts-1) · ((k-H)/(keys-H))²).
+   */
+  hotKeys?: number;
   months: number;
   timezone: string;
+}
+
+type Entities = Pick<DatasetOptions, "accounts" | "keys" | "hotKeys">;
+
+/** The two dataset shapes of the report: the standard one (issue 7) and entity scale (issue 26). */
+export const SHAPES = {
+  standard: { accounts: 200, keys: 5000, hotKeys: 0 },
+  entities: { accounts: 3000, keys: 100_000, hotKeys: 21_000 },
+} as const;
+
+/** "" for the standard shape, else "@<accounts>x<keys>": the suffix of a run's key in results.json. */
+export function shapeTag(o: Entities): string {
+  return o.accounts === SHAPES.standard.accounts && o.keys === SHAPES.standard.keys && !o.hotKeys ? "" : `@${o.accounts}x${o.keys}`;
 }
 
 export const MODELS = [
@@ -33,9 +52,36 @@ export const MODELS = [
 ];
 const PLATFORMS = ["claude", "claude-console", "gemini", "openai", "bedrock", "azure"];
 
-export const accountId = (a: number) => `acc-${String(a).padStart(3, "0")}`;
-export const apiKeyId = (k: number) => `key-${String(k).padStart(4, "0")}`;
-export const accountOfKey = (k: number, o: Pick<DatasetOptions, "accounts" | "keys">) => Math.floor(o.accounts * (k / o.keys) ** 2);
+/** Ids are zero-padded to the widest number of the shape (at least acc-000 and key-0000, as before). */
+const accountPad = (o: Entities) => Math.max(3, String(o.accounts - 1).length);
+const keyPad = (o: Entities) => Math.max(4, String(o.keys - 1).length);
+export const accountId = (a: number, o: Entities) => `acc-${String(a).padStart(accountPad(o), "0")}`;
+export const apiKeyId = (k: number, o: Entities) => `key-${String(k).padStart(keyPad(o), "0")}`;
+export function accountOfKey(k: number, o: Entities): number {
+  const h = o.hotKeys ?? 0;
+  if (!h) return Math.floor(o.accounts * (k / o.keys) ** 2);
+  return k < h ? 0 : 1 + Math.floor((o.accounts - 1) * ((k - h) / (o.keys - h)) ** 2);
+}
+
+/** The SQL twins of accountOfKey, accountId and apiKeyId, over an integer key expression. */
+function accountOfKeySql(k: string, o: Entities): string {
+  const h = o.hotKeys ?? 0;
+  if (!h) return `floor(${o.accounts} * (${k}::float8 / ${o.keys}) ^ 2)::int`;
+  return `(CASE WHEN ${k} < ${h} THEN 0 ELSE 1 + floor(${o.accounts - 1} * ((${k} - ${h})::float8 / ${o.keys - h}) ^ 2)::int END)`;
+}
+const accountIdSql = (a: string, o: Entities) => `'acc-' || lpad((${a})::text, ${accountPad(o)}, '0')`;
+const keyIdSql = (k: string, o: Entities) => `'key-' || lpad((${k})::text, ${keyPad(o)}, '0')`;
+
+/** The bench's accounts and API keys, without history (for the profiles of ingest). */
+export async function insertBenchAccounts(pool: pg.Pool, o: Pick<DatasetOptions, "accounts" | "keys">): Promise<void> {
+  await pool.query(`INSERT INTO accounts (id, name) SELECT 'acc-' || lpad(a::text, 3, '0'), 'A' || a FROM generate_series(0, $1::int - 1) a`, [o.accounts]);
+  const keys = Array.from({ length: o.keys }, (_, k) => k);
+  await pool.query(
+    `INSERT INTO api_keys (id, name, account_id)
+     SELECT 'key-' || lpad(k::text, 4, '0'), 'K' || k, 'acc-' || lpad(a::text, 3, '0') FROM unnest($1::int[], $2::int[]) AS t(k, a)`,
+    [keys, keys.map((k) => accountOfKey(k, o))],
+  );
+}
 
 /** The SQL twin of the skew above, for one row's random draws. */
 function rowSql(o: DatasetOptions): string {
@@ -44,8 +90,8 @@ function rowSql(o: DatasetOptions): string {
     SELECT 'h' || g.n AS request_id, g.occurred_at,
            (g.occurred_at AT TIME ZONE '${o.timezone}')::date AS usage_date,
            extract(hour FROM g.occurred_at AT TIME ZONE '${o.timezone}')::smallint AS usage_hour,
-           'acc-' || lpad(floor(${o.accounts} * (g.k::float8 / ${o.keys}) ^ 2)::int::text, 3, '0') AS account_id,
-           'key-' || lpad(g.k::text, 4, '0') AS api_key_id,
+           ${accountIdSql(accountOfKeySql("g.k", o), o)} AS account_id,
+           ${keyIdSql("g.k", o)} AS api_key_id,
            (${models})[1 + g.m] AS model,
            1 AS requests, g.inp, g.outp, g.cc, g.cr,
            0::int8 AS e5, 0::int8 AS e1h,
@@ -97,23 +143,47 @@ function slices(o: DatasetOptions, nowMs: number): Slice[] {
 
 const CHUNK = 250_000;
 
-export async function generateDataset(pool: pg.Pool, handle: DbHandle, o: DatasetOptions, log: (s: string) => void): Promise<{ loadMs: number; vacuumMs: number; rollupMs: number }> {
+export interface GenerationTimes {
+  loadMs: number;
+  vacuumMs: number;
+  rollupMs: number;
+}
+
+/**
+ * A generated database remembers its dataset and how long it took (bench_meta), so that it can be
+ * measured later (--generate-only, then --database): a long generation need not share the quiet
+ * hour the measurements want.
+ */
+export async function writeDatasetMeta(pool: pg.Pool, o: DatasetOptions, gen: GenerationTimes): Promise<void> {
+  await pool.query(`CREATE TABLE IF NOT EXISTS bench_meta (dataset jsonb NOT NULL, gen jsonb NOT NULL, generated_at timestamptz NOT NULL DEFAULT now())`);
+  await pool.query(`TRUNCATE bench_meta`);
+  await pool.query(`INSERT INTO bench_meta (dataset, gen) VALUES ($1, $2)`, [JSON.stringify(o), JSON.stringify(gen)]);
+}
+
+export async function readDatasetMeta(pool: pg.Pool): Promise<{ dataset: DatasetOptions; gen: GenerationTimes; generatedAt: string }> {
+  const r = await pool.query(`SELECT dataset, gen, generated_at FROM bench_meta`).catch(() => ({ rows: [] as Record<string, unknown>[] }));
+  const row = r.rows[0];
+  if (!row) throw new Error("this database has no bench_meta: it was not made by npm run bench -- --generate-only");
+  return { dataset: row.dataset as DatasetOptions, gen: row.gen as GenerationTimes, generatedAt: (row.generated_at as Date).toISOString() };
+}
+
+export async function generateDataset(pool: pg.Pool, handle: DbHandle, o: DatasetOptions, log: (s: string) => void): Promise<GenerationTimes> {
   const parts = slices(o, Date.now());
   const c = await pool.connect();
   try {
     await c.query(`SELECT ensure_usage_partitions($1::date, (now() + interval '3 months')::date)`, [parts[0]!.from.toISOString().slice(0, 10)]);
     await c.query(
       `INSERT INTO accounts (id, name, platform, type, status, priority)
-       SELECT 'acc-' || lpad(a::text, 3, '0'), 'Bench account ' || a, (ARRAY[${PLATFORMS.map((p) => `'${p}'`).join(",")}])[1 + a % ${PLATFORMS.length}],
+       SELECT ${accountIdSql("a", o)}, 'Bench account ' || a, (ARRAY[${PLATFORMS.map((p) => `'${p}'`).join(",")}])[1 + a % ${PLATFORMS.length}],
               CASE WHEN a % 5 = 0 THEN 'dedicated' ELSE 'shared' END, 'active', 10 + a % 90
          FROM generate_series(0, $1::int - 1) a`,
       [o.accounts],
     );
     await c.query(
       `INSERT INTO api_keys (id, name, account_id, status)
-       SELECT 'key-' || lpad(k::text, 4, '0'), 'Bench key ' || k, 'acc-' || lpad(floor($2::int * (k::float8 / $1::int) ^ 2)::int::text, 3, '0'), 'active'
+       SELECT ${keyIdSql("k", o)}, 'Bench key ' || k, ${accountIdSql(accountOfKeySql("k", o), o)}, 'active'
          FROM generate_series(0, $1::int - 1) k`,
-      [o.keys, o.accounts],
+      [o.keys],
     );
     // The trigger would apply each chunk to the rollups; rebuildRollups does it once at the end.
     await c.query(`ALTER TABLE usage_records DISABLE TRIGGER usage_records_rollups`);

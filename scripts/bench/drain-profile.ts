@@ -28,7 +28,7 @@ import { appendOutbox } from "../../server/usage/hot-outbox";
 import { ensureUsagePartitions } from "../../server/usage/usage.repository";
 import { validateEvents } from "../../server/usage/usage.service";
 import { sampleCpu } from "./cpu";
-import { accountOfKey } from "./dataset";
+import { insertBenchAccounts } from "./dataset";
 import { eventSource } from "./ingest";
 
 const TZ = "Asia/Shanghai";
@@ -133,13 +133,7 @@ async function main() {
   pool.on("error", () => {}); // the database is dropped with FORCE after pool.end(), whose sockets may still be closing
   try {
     // The bench's accounts and keys exist (no placeholders), and usage_request_ids is not empty.
-    await pool.query(`INSERT INTO accounts (id, name) SELECT 'acc-' || lpad(a::text, 3, '0'), 'A' || a FROM generate_series(0, $1::int - 1) a`, [dataset.accounts]);
-    const keys = Array.from({ length: dataset.keys }, (_, k) => k);
-    await pool.query(
-      `INSERT INTO api_keys (id, name, account_id)
-       SELECT 'key-' || lpad(k::text, 4, '0'), 'K' || k, 'acc-' || lpad(a::text, 3, '0') FROM unnest($1::int[], $2::int[]) AS t(k, a)`,
-      [keys, keys.map((k) => accountOfKey(k, dataset))],
-    );
+    await insertBenchAccounts(pool, dataset);
     await pool.query(`INSERT INTO usage_request_ids (account_id, request_id, occurred_at) SELECT 'h', 'h' || n, now() - interval '1 day' FROM generate_series(1, $1::int) n`, [Number(values.history)]);
     await pool.query(`VACUUM ANALYZE`);
     await ensureUsagePartitions(tdb.handle.db, [`${new Date().toISOString().slice(0, 7)}-01`]);

@@ -26,11 +26,12 @@ import { createRuntime } from "../../server/runtime";
 import { freePort } from "../../server/testing/ports";
 import { adminQuery, dropRedisPrefix } from "../../server/testing/stores";
 import { sampleCpu } from "./cpu";
-import { generateDataset, type DatasetOptions } from "./dataset";
+import { generateDataset, readDatasetMeta, shapeTag, SHAPES, writeDatasetMeta, type DatasetOptions } from "./dataset";
 import { importScaledCrs } from "./crs-scaled";
 import { importGeneratedSub2api } from "./sub2api-data";
 import { copyReference, runIngest, singleEventAck } from "./ingest";
 import { closeHttp, requestOk, timeRuns } from "./measure";
+import { measureBrowser } from "./browser";
 import { calendarNow, checkAgainstBaseline, measureReads } from "./reads";
 import { keptResultsSections, renderResults, type BenchRun } from "./report";
 import { ensureBuild, login, startServer, type BenchServer } from "./server";
@@ -57,6 +58,11 @@ function cli() {
       batch: { type: "string" },
       port: { type: "string" },
       out: { type: "string" },
+      accounts: { type: "string" },
+      keys: { type: "string" },
+      "hot-keys": { type: "string" },
+      "generate-only": { type: "boolean", default: false },
+      database: { type: "string" },
       keep: { type: "boolean", default: false },
       report: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
@@ -65,15 +71,29 @@ function cli() {
     allowPositionals: false,
   });
   if (values.help) {
-    console.log("npm run bench -- [--records N] [--seconds N] [--runs N] [--baseline-runs N] [--baseline-budget SECONDS] [--clients N] [--batch N] [--port P] [--out DIR] [--keep] [--report]");
+    console.log(
+      "npm run bench -- [--records N] [--accounts N] [--keys N] [--hot-keys N] [--generate-only | --database ub_bench_…] [--seconds N] [--runs N] [--baseline-runs N] [--baseline-budget SECONDS] [--clients N] [--batch N] [--port P] [--out DIR] [--keep] [--report]",
+    );
     process.exit(0);
   }
-  const records = intOpt("records", values.records, 10_000_000, 1000, 100_000_000);
+  const records = intOpt("records", values.records, 10_000_000, 1000, 1_000_000_000);
+  const accounts = intOpt("accounts", values.accounts, SHAPES.standard.accounts, 1, 100_000);
+  const keys = intOpt("keys", values.keys, SHAPES.standard.keys, accounts, 10_000_000);
+  // Beyond the standard shape, the busiest account owns 21 % of the keys (21,000 of 100,000).
+  const hotKeys = intOpt("hot-keys", values["hot-keys"], keys > SHAPES.standard.keys ? Math.round(keys * 0.21) : 0, 0, keys - accounts + 1);
+  if (values.database !== undefined && !/^ub_bench_[a-z0-9]+$/.test(values.database)) throw new Error(`--database must name a database --generate-only made (ub_bench_…), got "${values.database}"`);
   return {
     records,
+    accounts,
+    keys,
+    hotKeys,
+    /** Generate the history (and its rollups) into a database of its own, keep it, and stop: measure it later with --database. */
+    generateOnly: values["generate-only"],
+    /** Measure a database --generate-only made (its dataset options come from its bench_meta table). */
+    database: values.database,
     seconds: intOpt("seconds", values.seconds, 60, 1, 3600),
     runs: intOpt("runs", values.runs, 50, 5, 100_000),
-    baselineRuns: intOpt("baseline-runs", values["baseline-runs"], 50, 5, 100_000),
+    baselineRuns: intOpt("baseline-runs", values["baseline-runs"], 50, 3, 100_000),
     baselineBudgetMs: intOpt("baseline-budget", values["baseline-budget"], 60, 1, 3600) * 1000,
     clients: intOpt("clients", values.clients, 4, 1, 64),
     batch: intOpt("batch", values.batch, 1000, 1, 1000),
@@ -103,7 +123,7 @@ async function main() {
     return 0;
   }
   const id = `${Date.now().toString(36)}${randomBytes(2).toString("hex")}`;
-  const dbName = `ub_bench_${id}`;
+  const dbName = opts.database ?? `ub_bench_${id}`;
   const prefix = `bench_${id}:`;
   const stores = getTestStores();
   const dbUrl = withDatabase(stores.databaseUrl, dbName);
@@ -120,11 +140,11 @@ async function main() {
     LOG_LEVEL: "warn",
     DB_STATEMENT_TIMEOUT_MS: "600000",
   };
-  const dataset: DatasetOptions = { records: opts.records, accounts: 200, keys: 5000, months: 13, timezone };
-  log(`bench ${id}: ${opts.records.toLocaleString("en-US")} records, database ${dbName}, Redis prefix ${prefix}`);
-  ensureBuild(log);
+  let dataset: DatasetOptions = { records: opts.records, accounts: opts.accounts, keys: opts.keys, ...(opts.hotKeys ? { hotKeys: opts.hotKeys } : {}), months: 13, timezone };
+  log(`bench ${id}: database ${dbName}, Redis prefix ${prefix}`);
+  if (!opts.generateOnly) ensureBuild(log);
 
-  await adminQuery(`CREATE DATABASE ${dbName}`);
+  if (!opts.database) await adminQuery(`CREATE DATABASE ${dbName}`);
   const pool = new pg.Pool({ connectionString: dbUrl, max: 4 });
   // pool.end() resolves before its clients' sockets have closed; the DROP … WITH (FORCE) below then
   // terminates them, and an 'error' event without a listener would crash the finished bench.
@@ -133,13 +153,28 @@ async function main() {
   let server: BenchServer | undefined;
   let runtime: Awaited<ReturnType<typeof createRuntime>> | undefined;
   const redis = createRedis(stores.redisUrl, { name: "bench" });
+  let keepDatabase = opts.keep;
   try {
     await redis.connect();
+    // A database --generate-only made gets the migrations added since (idempotent).
     await migrate(handle);
-    log(`1. data: ${opts.records.toLocaleString("en-US")} records over ${dataset.months} months, ${dataset.accounts} accounts, ${dataset.keys} keys, ${8} models`);
-    const gen = await generateDataset(pool, handle, dataset, log);
+    let gen: Awaited<ReturnType<typeof generateDataset>>;
+    if (opts.database) {
+      const meta = await readDatasetMeta(pool);
+      ({ dataset, gen } = meta);
+      log(`1. data: ${dbName}, generated ${meta.generatedAt}: ${dataset.records.toLocaleString("en-US")} records, ${dataset.accounts} accounts, ${dataset.keys} keys`);
+    } else {
+      log(`1. data: ${dataset.records.toLocaleString("en-US")} records over ${dataset.months} months, ${dataset.accounts} accounts, ${dataset.keys} keys${dataset.hotKeys ? ` (${dataset.hotKeys} on the busiest account)` : ""}, ${8} models`);
+      gen = await generateDataset(pool, handle, dataset, log);
+      await writeDatasetMeta(pool, dataset, gen);
+    }
     log(`   loaded in ${(gen.loadMs / 1000).toFixed(1)} s, vacuum ${(gen.vacuumMs / 1000).toFixed(1)} s, rollups ${(gen.rollupMs / 1000).toFixed(1)} s`);
     await handle.close();
+    if (opts.generateOnly) {
+      keepDatabase = true;
+      log(`generated ${dbName}: measure it with npm run bench -- --database ${dbName}`);
+      return 0;
+    }
 
     runtime = await createRuntime(parseConfig({ ...env, NODE_ENV: "production", DB_STATEMENT_TIMEOUT_MS: "600000" }), { ownDatabase: true });
     const readToken = (await createApiToken(runtime, { name: "bench read", scope: "usage:read" })).token;
@@ -162,6 +197,9 @@ async function main() {
       },
       { runs: opts.runs, warmup: 3 },
     );
+
+    log(`5b. the console in Chromium: /accounts first paint and the busiest account's drawer`);
+    const browser = await measureBrowser(server.baseUrl, cookie, reads.busiestAccount, Math.max(5, Math.round(opts.runs / 5)));
 
     log(`3. writes: ${opts.clients} clients × ${opts.batch}-event batches for ${opts.seconds} s through POST /admin/usage`);
     const redisBefore = await redisSnapshot(redis, prefix);
@@ -217,6 +255,7 @@ async function main() {
       options: { runs: opts.runs, baselineRuns: opts.baselineRuns, baselineBudgetS: opts.baselineBudgetMs / 1000, seconds: opts.seconds, clients: opts.clients, batch: opts.batch },
       reads,
       page,
+      browser,
       ingest: { ...ingest, singleEventAck: singleAck, copy, crsImport, sub2apiImport },
       redis: redisF,
       postgres: pgF,
@@ -226,7 +265,7 @@ async function main() {
     fs.mkdirSync(opts.out, { recursive: true });
     const jsonPath = path.join(opts.out, "results.json");
     const all = fs.existsSync(jsonPath) ? (JSON.parse(fs.readFileSync(jsonPath, "utf8")) as { runs: Record<string, BenchRun> }) : { runs: {} };
-    all.runs[String(opts.records)] = run;
+    all.runs[`${dataset.records}${shapeTag(dataset)}`] = run;
     fs.writeFileSync(jsonPath, JSON.stringify(all, null, 2) + "\n");
     writeResults(path.join(opts.out, "RESULTS.md"), renderResults(all.runs));
     log(`wrote ${jsonPath} and ${path.join(opts.out, "RESULTS.md")} (${run.durationS} s)`);
@@ -244,11 +283,11 @@ async function main() {
     await pool.end().catch(() => {});
     closeHttp();
     redis.disconnect();
-    if (opts.keep) log(`kept database ${dbName} and Redis prefix ${prefix} (--keep)`);
+    if (keepDatabase) log(`kept database ${dbName}${opts.keep ? ` and Redis prefix ${prefix} (--keep)` : ""}`);
     else {
       await adminQuery(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch((e) => console.error(e));
-      await dropRedisPrefix(prefix).catch((e) => console.error(e));
     }
+    if (!opts.keep) await dropRedisPrefix(prefix).catch((e) => console.error(e));
   }
 }
 

@@ -20,7 +20,7 @@ export interface IngestOptions {
   clients: number;
   batchSize: number;
   runId: string;
-  dataset: Pick<DatasetOptions, "accounts" | "keys">;
+  dataset: Pick<DatasetOptions, "accounts" | "keys" | "hotKeys">;
   /** Samples the CPU time of the server, Redis and the bench database's backends. */
   cpu?: () => Promise<CpuSample>;
 }
@@ -51,7 +51,7 @@ export interface EventSource {
 }
 
 /** The same skew as the generated history; every request id unique to this run. */
-export function eventSource(o: Pick<DatasetOptions, "accounts" | "keys">, tag: string, seed: number): EventSource {
+export function eventSource(o: Pick<DatasetOptions, "accounts" | "keys" | "hotKeys">, tag: string, seed: number): EventSource {
   let s = seed >>> 0 || 1;
   const rnd = () => {
     // xorshift32: cheap and reproducible, so the client spends its CPU on HTTP, not on randomness.
@@ -73,8 +73,8 @@ export function eventSource(o: Pick<DatasetOptions, "accounts" | "keys">, tag: s
       const ev = {
         requestId: `${tag}-${seq++}`,
         occurredAt: new Date().toISOString(),
-        accountId: accountId(a),
-        apiKeyId: apiKeyId(k),
+        accountId: accountId(a, o),
+        apiKeyId: apiKeyId(k, o),
         model,
         inputTokens: inp,
         outputTokens: out,
@@ -201,7 +201,7 @@ export interface CopyFigures {
 const COPY_COLUMNS = "request_id, occurred_at, usage_date, usage_hour, account_id, api_key_id, model, requests, input_tokens, output_tokens, cache_create_tokens, cache_read_tokens, ephemeral_5m_tokens, ephemeral_1h_tokens, total_tokens, total_cost";
 
 /** The reference for the machine: the same kind of rows COPied straight in, in this same run. */
-export async function copyReference(pool: pg.Pool, dbUrl: string, o: { rows: number; runId: string; timezone: string; dataset: Pick<DatasetOptions, "accounts" | "keys"> }): Promise<CopyFigures> {
+export async function copyReference(pool: pg.Pool, dbUrl: string, o: { rows: number; runId: string; timezone: string; dataset: Pick<DatasetOptions, "accounts" | "keys" | "hotKeys"> }): Promise<CopyFigures> {
   const src = eventSource(o.dataset, `copy-${o.runId}`, 15485863);
   const file = path.join(os.tmpdir(), `ub_bench_copy_${o.runId}.csv`);
   const tzDate = (await pool.query(`SELECT (now() AT TIME ZONE $1)::date::text AS d, extract(hour FROM now() AT TIME ZONE $1)::int AS h`, [o.timezone])).rows[0] as { d: string; h: number };

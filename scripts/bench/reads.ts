@@ -3,7 +3,7 @@ import type { Runtime } from "../../server/runtime";
 import { addDays } from "../../server/calendar";
 import { localCalendar } from "../../server/usage/local-time";
 import { addFig, ZERO_FIG } from "../../server/usage-stats/figures";
-import { accountBreakdownInput, accountSummaryInput, accountUsageListInput, type UsageTotals } from "../../server/usage-stats/schemas";
+import { ACCOUNT_SORTS, accountBreakdownInput, accountSummaryInput, accountUsageListInput, type UsageTotals } from "../../server/usage-stats/schemas";
 import { nanosToUsd } from "../../server/usage-stats/figures";
 import { getAccountBreakdown, getAccountSummary, listAccountUsage } from "../../server/usage-stats/stats.service";
 import { baselineAccountList, baselineByDay, baselineByModel, baselineKeyBreakdown, type BaseFig } from "./baseline";
@@ -49,6 +49,20 @@ export interface ReadFigures {
   /** A request refused before any work (no token → 401): what Next.js and the route wrapper cost alone. */
   httpFloor?: Latency;
   busiestAccount: string;
+  /** Issue 26 (absent in older runs): every sort of the list, a name search, pages deep in the lists. */
+  entity?: EntityFigures;
+}
+
+export interface EntityFigures {
+  accounts: number;
+  /** Every sort the list allows, in its default order, a page of 100. */
+  sorts: { sort: string; service: Latency; http: Latency }[];
+  /** A case-insensitive substring of the name. */
+  search: { query: string; rows: number; service: Latency; http: Latency };
+  /** The list's last page of 100 (by total cost). */
+  accountsDeep: { offset: number; service: Latency; http: Latency };
+  /** The busiest account's breakdown: its last page of 100, per range. */
+  breakdownDeep: Record<BreakdownRange, { offset: number; service: Latency; http: Latency }>;
 }
 
 export interface ReadOptions {
@@ -111,8 +125,10 @@ export async function measureReads(runtime: Runtime, pool: pg.Pool, o: ReadOptio
   const cQs = new URLSearchParams(rangeInput("custom90", cal)).toString();
   const cHttp = await timeRuns(() => get(`/admin/accounts/${encodeURIComponent(busiest)}/usage-stats?${cQs}`), { runs: o.runs });
 
+  const entity = await measureEntityReads(runtime, o, busiest, breakdown, log);
+
   log(`  d. baseline: single statement over raw records (up to ${o.baselineRuns} runs, ${Math.round(o.baselineBudgetMs / 1000)} s budget each) …`);
-  const bo = { runs: o.baselineRuns, warmup: 1, budgetMs: o.baselineBudgetMs, minRuns: 5 };
+  const bo = { runs: o.baselineRuns, warmup: 1, budgetMs: o.baselineBudgetMs, minRuns: Math.min(5, o.baselineRuns) };
   const dList = await timeRuns(() => baselineAccountList(pool, cal.today, cal.monthStart, cal.nextMonthStart), bo);
   const dBreakdown = {} as Record<BreakdownRange, Latency>;
   for (const r of BREAKDOWN_RANGES) {
@@ -126,7 +142,54 @@ export async function measureReads(runtime: Runtime, pool: pg.Pool, o: ReadOptio
     baseline: { accountsList: dList, breakdown: dBreakdown },
     httpFloor,
     busiestAccount: busiest,
+    entity,
   };
+}
+
+/**
+ * The questions that grow with entities rather than history (issue 26): every sort order of the
+ * list, a search by name, and pages deep in the list and in the busiest account's breakdown.
+ */
+async function measureEntityReads(
+  runtime: Runtime,
+  o: ReadOptions,
+  busiest: string,
+  breakdown: ReadFigures["breakdown"],
+  log: (s: string) => void,
+): Promise<EntityFigures> {
+  const cal = calendarNow(runtime.config.usageTimezone);
+  const auth = { authorization: `Bearer ${o.readToken}` };
+  const get = (path: string) => requestOk(`${o.baseUrl}${path}`, { headers: auth });
+  const runs = Math.max(10, Math.round(o.runs / 2));
+  const both = async (query: Record<string, string | number>, http: string) => ({
+    service: await timeRuns(() => listAccountUsage(runtime, accountUsageListInput.parse(query)), { runs }),
+    http: await timeRuns(() => get(http), { runs }),
+  });
+  log(`  e. accounts list: every sort (${ACCOUNT_SORTS.length}), ${runs} runs each …`);
+  const sorts: EntityFigures["sorts"] = [];
+  for (const sort of ACCOUNT_SORTS) sorts.push({ sort, ...(await both({ sort, limit: 100 }, `/admin/accounts/usage-stats?sort=${encodeURIComponent(sort)}&limit=100`)) });
+  const accounts = (await listAccountUsage(runtime, accountUsageListInput.parse({ limit: 1 }))).pagination.total;
+  // "account 1": a substring of every tenth name or so, as an admin types it.
+  const query = "account 1";
+  const rows = (await listAccountUsage(runtime, accountUsageListInput.parse({ search: query, limit: 100 }))).data.length;
+  log(`  e. accounts list: search "${query}" …`);
+  const search = { query, rows, ...(await both({ search: query, limit: 100 }, `/admin/accounts/usage-stats?search=${encodeURIComponent(query)}&limit=100`)) };
+  const deepOffset = Math.max(0, accounts - 100);
+  log(`  e. accounts list: the last page (offset ${deepOffset}) …`);
+  const accountsDeep = { offset: deepOffset, ...(await both({ sort: "total.cost", offset: deepOffset, limit: 100 }, `/admin/accounts/usage-stats?sort=total.cost&offset=${deepOffset}&limit=100`)) };
+  const breakdownDeep = {} as EntityFigures["breakdownDeep"];
+  for (const r of BREAKDOWN_RANGES) {
+    const offset = Math.max(0, breakdown[r].keys - 100);
+    log(`  e. per-key breakdown of ${busiest}, ${r}, the last page (offset ${offset}) …`);
+    const input = accountBreakdownInput.parse({ id: busiest, limit: 100, offset, ...rangeInput(r, cal) });
+    const qs = new URLSearchParams({ limit: "100", offset: String(offset), ...rangeInput(r, cal) }).toString();
+    breakdownDeep[r] = {
+      offset,
+      service: await timeRuns(() => getAccountBreakdown(runtime, input), { runs }),
+      http: await timeRuns(() => get(`/admin/accounts/${encodeURIComponent(busiest)}/usage-breakdown?${qs}`), { runs }),
+    };
+  }
+  return { accounts, sorts, search, accountsDeep, breakdownDeep };
 }
 
 // ---- equality of our answers and the baseline's

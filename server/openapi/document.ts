@@ -38,6 +38,7 @@ const ERROR_TEXT: Record<ErrorCode, string> = {
   PAYLOAD_TOO_LARGE: "The body is too large",
   UNSUPPORTED_MEDIA_TYPE: "The body is not application/json",
   TOO_MANY_REQUESTS: "Too many attempts, or too many CSV exports at once; see Retry-After",
+  RAW_RECORDS_EXPIRED: "The answer needs raw usage records older than USAGE_RAW_RETENTION_MONTHS keeps; the message names where they begin",
   UNAVAILABLE: "The stores cannot answer this now (or, in fallback, cannot answer it exactly); see Retry-After",
   INTERNAL: "Unexpected error; the message carries a request id",
 };

@@ -111,10 +111,11 @@ export const ROUTES = {
     bodyDoc: recordUsageBodyDoc,
     tag: "Usage",
     summary: "Record usage events (idempotent by requestId)",
-    description: "Up to 1,000 events. Each bad event is rejected by index while the others are recorded; 202 once every accepted event is durable.",
+    description:
+      "Up to 1,000 events. Each bad event is rejected by index while the others are recorded; 202 once every accepted event is durable. An event older than the raw records kept (USAGE_RAW_RETENTION_MONTHS) is rejected with RAW_RECORDS_EXPIRED; 410 only when retention moved while the batch was being written (nothing recorded: retry).",
     response: envelope(recordUsageResult),
     status: 202,
-    errors: ["PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE"],
+    errors: ["PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE", "RAW_RECORDS_EXPIRED"],
   },
   "GET /admin/accounts": {
     scope: "usage:read",
@@ -180,9 +181,9 @@ export const ROUTES = {
     query: accountTrendQuery,
     tag: "Usage statistics",
     summary: "One account's usage trend: today per hour, the last 30 or 90 days per day, the last 12 months per month",
-    description: "Zero-filled points in USAGE_TIMEZONE, whatever range the summary asks for. The live Redis counters keep no history: 503 while PostgreSQL is down.",
+    description: "Zero-filled points in USAGE_TIMEZONE, whatever range the summary asks for. The live Redis counters keep no history: 503 while PostgreSQL is down. The hourly span reads raw records: 410 RAW_RECORDS_EXPIRED if retention dropped them.",
     response: usageEnvelope(accountTrendResult),
-    errors: ["NOT_FOUND"],
+    errors: ["NOT_FOUND", "RAW_RECORDS_EXPIRED"],
   },
   "GET /admin/api-keys": {
     scope: "usage:read",

@@ -316,6 +316,19 @@ export type KeyPage = Omit<Page<BreakdownSort>, "limit"> & { limit: number | nul
 export function keyBreakdownSql(accountId: string, plan: RangePlan, page: KeyPage): RawBuilder<KeyBreakdownRow> {
   const dir = page.order === "asc" ? "ASC" : "DESC";
   const orderBy = (alias: string) => sql.raw(`${alias}.${KEY_SORT[page.sort]} ${dir} NULLS LAST, ${alias}.api_key_id COLLATE "C" ASC`);
+  const single = singleBucketRows(accountId, plan);
+  if (single) {
+    // One rollup row per key already (all time, one whole month, one day): no grouping, and each
+    // row's last_model is the key's. Reading the rows once for the page and the totals is what
+    // keeps an account of 20,000 keys fast (issue 26).
+    return sql<KeyBreakdownRow>`WITH k AS MATERIALIZED (${single}),
+      t AS (SELECT count(*)::int8 AS keys, ${SUMS} FROM k),
+      p AS (SELECT * FROM k ORDER BY ${orderBy("k")} LIMIT ${page.limit} OFFSET ${page.offset})
+      SELECT t.keys, ${TOTAL_COLUMNS}, p.api_key_id, ${PAGE_COLUMNS},
+        coalesce(ak.name, p.api_key_id) AS api_key_name, ak.source AS api_key_source, p.last_model
+      FROM t LEFT JOIN p ON true LEFT JOIN api_keys ak ON ak.id = p.api_key_id
+      ORDER BY ${orderBy("p")}`;
+  }
   // A key's last model is that of its most recently used rollup row (on a tie, the least model).
   // Each key keeps its rows' (last_used_at, last_model) in an array, unsorted, and only the keys of
   // the page look for it there: cheaper than an ordered array_agg, which sorted every key's rows.
@@ -329,6 +342,20 @@ export function keyBreakdownSql(accountId: string, plan: RangePlan, page: KeyPag
       (SELECT min(u.model) FROM unnest(p.used) AS u(used_at timestamptz, model text) WHERE u.used_at IS NOT DISTINCT FROM p.last_used_at) AS last_model
     FROM t LEFT JOIN p ON true LEFT JOIN api_keys ak ON ak.id = p.api_key_id
     ORDER BY ${orderBy("p")}`;
+}
+
+/** A plan that is one rollup bucket (all time, one whole month or one day): its key rows, one per key. */
+function singleBucketRows(accountId: string, plan: RangePlan): RawBuilder<unknown> | undefined {
+  const cols = sql.raw(`api_key_id, last_model, ${MEASURE_COLUMNS.join(", ")}`);
+  if (plan.kind === "total") return sql`SELECT ${cols} FROM usage_key_totals WHERE account_id = ${accountId}`;
+  const [day] = plan.days;
+  if (plan.months && plan.months.from === plan.months.to && plan.days.length === 0) {
+    return sql`SELECT ${cols} FROM usage_key_monthly WHERE account_id = ${accountId} AND usage_month = ${firstDayOf(plan.months.from)}`;
+  }
+  if (!plan.months && plan.days.length === 1 && day && day.from === day.to) {
+    return sql`SELECT ${cols} FROM usage_key_daily WHERE account_id = ${accountId} AND usage_date = ${day.from}`;
+  }
+  return undefined;
 }
 
 export interface KeyBreakdown {

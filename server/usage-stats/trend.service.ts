@@ -8,6 +8,7 @@ import { findAccount, findDailySeries, findMonthlySeries } from "./stats.reposit
 import { accountInfo } from "./stats.service";
 import { answer, notFound, unavailable, zonedToday } from "./store-choice";
 import { findHourlySeries } from "./trend.repository";
+import { assertRawRecordsKept } from "../maintenance/raw-horizon";
 
 /**
  * The drawer's trend chart, apart from the range the cards show: today per hour, the last 30 or
@@ -55,6 +56,7 @@ export async function getAccountTrend(runtime: Runtime, input: AccountTrendInput
       const account = accountInfo(row);
       if (unit === "hour") {
         const h = hoursOf(c.today, tz);
+        await assertRawRecordsKept(runtime, h.dayStart, "An hourly trend", now.getTime());
         const rows = await findHourlySeries(db, input.id, c.today, new Date(h.dayStart), new Date(h.dayEnd));
         const byHour = new Map(rows.map((r) => [r.hour, figFromRow(r)]));
         const points = Array.from({ length: h.count }, (_, i) => {

@@ -18,6 +18,8 @@ import {
 import { metrics } from "../metrics/metrics";
 import { isDataError, isStatementTimeout } from "../../db/errors";
 import { insertUsageRows } from "./usage.repository";
+import { utcMonthStart } from "./local-time";
+import { rawKeptFromMs } from "../maintenance/raw-horizon";
 
 /**
  * Moves the outbox stream into PostgreSQL. Several drainers (one per app node or worker) share
@@ -255,9 +257,29 @@ export class Drainer {
   }
 
   private async insert(chunk: OutboxEntry[]): Promise<number> {
+    chunk = await this.withoutExpired(chunk);
     const months = chunk.flatMap((e) => e.months);
     const rows = chunk.map((e) => e.rowsJson!.slice(1, -1)).filter((s) => s.trim().length > 0);
     return insertUsageRows(this.db.db, { rowsJson: `[${rows.join(",")}]`, months }, this.config.usageTimezone);
+  }
+
+  /**
+   * Events before where raw records begin (raw-horizon.ts) are left out: recordUsage refuses them,
+   * so only an event validated just before the horizon moved gets here. Its request-id claim may
+   * be gone, so it could be counted twice. Only entries with such a month are parsed.
+   */
+  private async withoutExpired(chunk: OutboxEntry[]): Promise<OutboxEntry[]> {
+    const keptFrom = await rawKeptFromMs({ config: this.config, db: this.db });
+    if (keptFrom === undefined) return chunk;
+    const keptMonth = utcMonthStart(keptFrom);
+    return chunk.map((e) => {
+      if (!e.months.some((m) => m <= keptMonth)) return e;
+      const rows = JSON.parse(e.rowsJson!) as { occurred_at: string }[];
+      const kept = rows.filter((r) => Date.parse(r.occurred_at) >= keptFrom);
+      if (kept.length === rows.length) return e;
+      logger.warn(`[drainer] ${rows.length - kept.length} event(s) of outbox entry ${e.id} are before ${new Date(keptFrom).toISOString()}, where raw records begin (USAGE_RAW_RETENTION_MONTHS): not recorded; \`npm run usage:reconcile\` realigns Redis`);
+      return { ...e, count: kept.length, rowsJson: JSON.stringify(kept), months: [...new Set(kept.map((r) => utcMonthStart(Date.parse(r.occurred_at))))] };
+    });
   }
 
   /**

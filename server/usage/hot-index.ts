@@ -1,5 +1,6 @@
-import { pipelineBySlot, type RedisClient, type SlotOp } from "../redis";
+import type { RedisClient, SlotOp } from "../redis";
 import { hotKeys } from "./hot-keys";
+import { isNoScript, RedisScript } from "./redis-script";
 
 /**
  * The metadata index in Redis: two global hashes, account id → JSON and API key id → JSON, that
@@ -55,28 +56,51 @@ export async function setApiKeyIndex(redis: RedisClient, prefix: string, id: str
   await redis.hset(hotKeys(prefix).apiKeyIndex(), id, JSON.stringify(entry));
 }
 
-/** The HSETNX commands that register unknown accounts and keys as placeholders (for pipelineBySlot). */
-export function placeholderOps(prefix: string, events: { accountId: string; apiKeyId: string }[]): SlotOp[] {
-  const k = hotKeys(prefix);
-  const keys = new Map<string, string>();
-  for (const e of events) keys.set(e.apiKeyId, e.accountId);
-  const ops: SlotOp[] = [];
-  for (const accountId of new Set(events.map((e) => e.accountId))) {
-    const entry = JSON.stringify({ name: accountId, platform: "unknown", type: "shared", status: "unknown", priority: 50 } satisfies AccountIndexEntry);
-    ops.push({ key: k.accountIndex(), add: (p) => void p.hsetnx(k.accountIndex(), accountId, entry) });
-  }
-  for (const [apiKeyId, accountId] of keys) {
-    const entry = JSON.stringify({ name: apiKeyId, accountId, status: "unknown" } satisfies ApiKeyIndexEntry);
-    ops.push({ key: k.apiKeyIndex(), add: (p) => void p.hsetnx(k.apiKeyIndex(), apiKeyId, entry) });
-  }
-  return ops;
+const setMissingScript = new RedisScript("set-missing.lua");
+
+/** One hash of the index and the (id, placeholder JSON) pairs to set where the id is missing. */
+export interface PlaceholderCall {
+  key: string;
+  argv: string[];
 }
 
-/** The placeholders of placeholderOps on their own (a bulk write, which counts nothing per event). */
+/** The placeholders of unknown accounts and keys: one call per index hash (HSETNX in a script). */
+export function placeholderCalls(prefix: string, events: { accountId: string; apiKeyId: string }[]): PlaceholderCall[] {
+  const k = hotKeys(prefix);
+  const accounts = new Set<string>();
+  const keys = new Map<string, string>();
+  for (const e of events) {
+    accounts.add(e.accountId);
+    keys.set(e.apiKeyId, e.accountId);
+  }
+  const accountArgv: string[] = [];
+  for (const accountId of accounts) {
+    accountArgv.push(accountId, JSON.stringify({ name: accountId, platform: "unknown", type: "shared", status: "unknown", priority: 50 } satisfies AccountIndexEntry));
+  }
+  const keyArgv: string[] = [];
+  for (const [apiKeyId, accountId] of keys) keyArgv.push(apiKeyId, JSON.stringify({ name: apiKeyId, accountId, status: "unknown" } satisfies ApiKeyIndexEntry));
+  const calls = [{ key: k.accountIndex(), argv: accountArgv }, { key: k.apiKeyIndex(), argv: keyArgv }];
+  return calls.filter((c) => c.argv.length);
+}
+
+/** A placeholder call queued in a pipeline (pipelineBySlot); see placeholderReplied for its reply. */
+export function placeholderOp(call: PlaceholderCall): SlotOp {
+  // One field (a one-event batch): a plain HSETNX costs Redis less than a script call.
+  if (call.argv.length === 2) return { key: call.key, add: (p) => void p.hsetnx(call.key, call.argv[0]!, call.argv[1]!) };
+  return { key: call.key, add: (p) => setMissingScript.queue(p, [call.key], call.argv) };
+}
+
+/**
+ * A queued placeholder call's error: NOSCRIPT (it did not run: Redis restarted) runs it now. Other
+ * errors are left alone, as the HSETNX replies were: the counts do not depend on placeholders.
+ */
+export async function placeholderReplied(redis: RedisClient, call: PlaceholderCall, err: Error | null | undefined): Promise<void> {
+  if (err && isNoScript(err)) await setMissingScript.run(redis, [call.key], call.argv);
+}
+
+/** The placeholders of placeholderCalls on their own (a bulk write, which counts nothing per event). */
 export async function registerPlaceholders(redis: RedisClient, prefix: string, events: { accountId: string; apiKeyId: string }[]): Promise<void> {
-  const replies = await pipelineBySlot(redis, placeholderOps(prefix, events));
-  const failed = replies.find(([err]) => err)?.[0];
-  if (failed) throw failed;
+  for (const call of placeholderCalls(prefix, events)) await setMissingScript.run(redis, [call.key], call.argv);
 }
 
 export async function findAccountIndex(redis: RedisClient, prefix: string, id: string): Promise<AccountIndexEntry | undefined> {

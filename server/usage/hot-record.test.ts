@@ -3,7 +3,7 @@ import { createRedis } from "../redis";
 import { getTestStores } from "../config";
 import { dropRedisPrefix, uniqueName } from "../testing/stores";
 import { ACCOUNT_FIELD, DEDUPE_TTL_SECONDS, hotKeys, modelField, unpackCounters } from "./hot-keys";
-import { countHotEvents, recordLayout, recordScriptCall } from "./hot-record";
+import { countHotEvents, recordLayout, recordScriptCall, recordScriptSha } from "./hot-record";
 import { unlockAccounts } from "./hot-reconcile";
 import { dayExpireAt, monthExpireAt } from "./local-time";
 import { normalizeEvent, type NormalizedEvent } from "./normalize";
@@ -79,12 +79,50 @@ describe("the recording script's KEYS/ARGV layout", () => {
       k.counters(a, nov2), k.keyCounters(a, nov2),
       ...["r1", "r2", "r3", "r-old"].map((id) => k.dedupe(a, id)),
     ]);
-    // ttl, windows, events, counters per event (COUNTER_FIELDS), then each window's expiry.
-    expect(argv.slice(0, 8)).toEqual([DEDUPE_TTL_SECONDS, 4, 4, 10, 0, dayExpireAt("2026-11-18"), monthExpireAt("2026-11"), dayExpireAt("2026-11-02")]);
-    // Per event: key, model, id, "<day window> <month window> <ms> <10 counters>" (real, then rated cost last).
-    expect(argv.slice(8, 12)).toEqual(["key-a", "m-1", "r1", `2 3 ${Date.parse("2026-11-18T01:00:00Z")} 1 100 10 1 2 0 0 113 10 30`]);
-    expect(argv.slice(12, 16)).toEqual(["key-b", "m-2", "r2", `2 3 ${Date.parse("2026-11-18T02:00:00Z")} 1 200 20 2 4 0 0 226 20 20`]);
-    expect(argv.at(-1)).toMatch(/^0 0 \d+ 1 400 40 4 8 0 0 452 40 120$/);
+    const r1 = Date.parse("2026-11-18T01:00:00Z");
+    const r2 = Date.parse("2026-11-18T02:00:00Z");
+    // ttl, windows, events, counters per record (COUNTER_FIELDS), which events the sums hold, then
+    // per window its expiry and its number of fields in each hash, then the request ids.
+    expect(argv.slice(0, 17)).toEqual([
+      DEDUPE_TTL_SECONDS, 4, 4, 10, "1111",
+      0, 1, 2,
+      dayExpireAt("2026-11-18"), 3, 2,
+      monthExpireAt("2026-11"), 3, 2,
+      dayExpireAt("2026-11-02"), 2, 1,
+    ]);
+    expect(argv.slice(17, 21)).toEqual(["r1", "r2", "r3", "r-old"]);
+    // Then per window (field, sum) pairs, each sum a stored record (real, then rated cost last).
+    expect(argv.slice(21, 27)).toEqual([
+      "_", `4,1000,100,10,20,0,0,1130,100,200,${r2}`,
+      "key-a", `3,800,80,8,16,0,0,904,80,180,${r1},m-1`,
+      "key-b", `1,200,20,2,4,0,0,226,20,20,${r2},m-2`,
+    ]);
+    expect(argv.slice(27, 33)).toEqual(["_", `2,300,30,3,6,0,0,339,30,50,${r2}`, "m:m-1", `1,100,10,1,2,0,0,113,10,30,${r1}`, "m:m-2", `1,200,20,2,4,0,0,226,20,20,${r2}`]);
+    expect(argv.length).toBe(21 + 2 * (3 + 5 + 5 + 3));
+  });
+
+  it("sums a group's events per field: the latest use wins, a tie goes to the smallest model name", () => {
+    const at = "2026-11-18T03:00:00Z";
+    const tie = [event("t1", at, "key-a", "m-b", 1), event("t2", at, "key-a", "m-a", 1), event("t3", "2026-11-18T02:00:00Z", "key-a", "m-0", 1)];
+    const { argv } = recordScriptCall(recordLayout("p:", tie, NOW_MS / 1000));
+    const sumOf = (field: string) => argv[argv.indexOf(field) + 1];
+    expect(sumOf("key-a")).toBe(`3,300,30,3,6,0,0,339,30,30,${Date.parse(at)},m-a`);
+  });
+
+  it("sums each request id once, and counts nothing twice when the dedupe keys disagree with the sums", async () => {
+    const prefix = newPrefix();
+    const k = hotKeys(prefix);
+    const a = "acc:{1}";
+    expect(await countHotEvents(redis, prefix, [EVENTS[1]!], NOW_MS)).toEqual([1]);
+    // r2 is already counted: the first call's sums hold it, the script refuses them, the second counts r1 once.
+    expect(await countHotEvents(redis, prefix, [EVENTS[0]!, EVENTS[1]!, EVENTS[0]!], NOW_MS)).toEqual([1, 0, 0]);
+    const all = unpackCounters(await redis.hget(k.counters(a, { kind: "t" }), ACCOUNT_FIELD));
+    expect(all).toMatchObject({ requests: 2n, inputTokens: 300n, costNanos: 30n, ratedCostNanos: 50n });
+    // A call whose sums hold an event already counted writes nothing and says which events are new.
+    const { keys, argv } = recordScriptCall(recordLayout(prefix, [EVENTS[2]!, EVENTS[1]!], NOW_MS / 1000, [true, true]));
+    expect(await redis.evalsha(recordScriptSha, keys.length, ...keys, ...argv)).toBe("10");
+    expect(await redis.exists(k.dedupe(a, "r3"))).toBe(0);
+    expect(unpackCounters(await redis.hget(k.counters(a, { kind: "t" }), ACCOUNT_FIELD)).requests).toBe(2n);
   });
 
   it("writes exactly the keys of the layout on a real Redis, with their sums and expiries", async () => {

@@ -256,7 +256,7 @@ export const recordUsageBodyDoc = z
 
 export const rejectedEventSchema = z.object({
   index: z.int(),
-  code: z.enum(["INVALID_EVENT", "MISSING_FIELD", "UNKNOWN_FIELD", "INVALID_FIELD"]),
+  code: z.enum(["INVALID_EVENT", "MISSING_FIELD", "UNKNOWN_FIELD", "INVALID_FIELD", "RAW_RECORDS_EXPIRED"]),
   message: z.string(),
 });
 export type RejectedEvent = z.infer<typeof rejectedEventSchema>;

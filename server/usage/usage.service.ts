@@ -9,8 +9,9 @@ import { countHotEvents, type HotStatus } from "./hot-record";
 import { normalizeEvent, type NormalizedEvent } from "./normalize";
 import { isPlainValidEvent, usageEventSchema, type RecordUsageInput, type RecordUsageResult, type RejectedEvent } from "./schemas";
 import { metrics } from "../metrics/metrics";
-import { isDatabaseUnavailable } from "../../db/errors";
+import { isDatabaseUnavailable, isExpiredRawMonth } from "../../db/errors";
 import { insertUsageRows } from "./usage.repository";
+import { forgetRawKeptFrom, rawKeptFromMs } from "../maintenance/raw-horizon";
 
 /**
  * Recording usage: the one entry point for every writer — REST, tRPC, the demo generator, the CRS
@@ -41,7 +42,7 @@ export interface RecordOptions {
 }
 
 export async function recordUsage(runtime: Runtime, input: RecordUsageInput, options: RecordOptions = {}): Promise<RecordUsageResult> {
-  const { events, rejected } = validateEvents(input.events, runtime.config.usageTimezone);
+  const { events, rejected } = validateEvents(input.events, runtime.config.usageTimezone, await rawKeptFromMs(runtime, runtime.clock.now()));
   const m = metrics().events;
   if (rejected.length) m.inc({ result: "rejected" }, rejected.length);
   if (!events.length) return { accepted: 0, duplicates: 0, rejected };
@@ -51,21 +52,33 @@ export async function recordUsage(runtime: Runtime, input: RecordUsageInput, opt
   return { ...written, rejected };
 }
 
-/** Checks each event on its own: the good ones are normalized, the bad ones reported by index. */
-export function validateEvents(raw: unknown[], timeZone: string): { events: NormalizedEvent[]; rejected: RejectedEvent[] } {
+/**
+ * Checks each event on its own: the good ones are normalized, the bad ones reported by index.
+ * With `rawKeptFromMs` (raw-horizon.ts), an event before it is refused: its month's raw records and
+ * request-id claims were dropped by retention, so a repeat of it could no longer be recognized.
+ */
+export function validateEvents(raw: unknown[], timeZone: string, rawKeptFromMs?: number): { events: NormalizedEvent[]; rejected: RejectedEvent[] } {
   const events: NormalizedEvent[] = [];
   const rejected: RejectedEvent[] = [];
+  const accept = (index: number, e: NormalizedEvent) => {
+    if (rawKeptFromMs === undefined || e.occurredAtMs >= rawKeptFromMs) events.push(e);
+    else rejected.push({ index, code: "RAW_RECORDS_EXPIRED", message: expiredMessage(rawKeptFromMs) });
+  };
   raw.forEach((value, index) => {
     if (isPlainValidEvent(value)) {
-      events.push(normalizeEvent(value, timeZone));
+      accept(index, normalizeEvent(value, timeZone));
       return;
     }
     const parsed = usageEventSchema.safeParse(value);
-    if (parsed.success) events.push(normalizeEvent(parsed.data, timeZone));
+    if (parsed.success) accept(index, normalizeEvent(parsed.data, timeZone));
     else rejected.push(rejection(index, value, parsed.error));
   });
   return { events, rejected };
 }
+
+const expiredMessage = (keptFromMs: number) =>
+  `occurredAt: is before ${new Date(keptFromMs).toISOString()}, where raw usage records begin (USAGE_RAW_RETENTION_MONTHS); ` +
+  "older request ids are no longer kept, so a repeat could not be recognized and the event is not recorded";
 
 function rejection(index: number, value: unknown, error: ZodError): RejectedEvent {
   const given = (key: PropertyKey) => typeof value === "object" && value !== null && Object.hasOwn(value, key) && (value as Record<PropertyKey, unknown>)[key] !== undefined;
@@ -96,6 +109,9 @@ function rejection(index: number, value: unknown, error: ZodError): RejectedEven
 
 type Written = Omit<RecordUsageResult, "rejected">;
 
+/** PostgreSQL down (a refusal of ours, such as RAW_RECORDS_EXPIRED, is not: its code is no SQLSTATE). */
+const pgUnavailable = (err: unknown) => !(err instanceof AppError) && isDatabaseUnavailable(err);
+
 function unavailable(message: string): AppError {
   return new AppError("UNAVAILABLE", message, { retryAfterSeconds: RETRY_AFTER_SECONDS });
 }
@@ -108,7 +124,7 @@ async function writeEvents(runtime: Runtime, events: NormalizedEvent[]): Promise
   try {
     return await writeBypassing(runtime, db, events);
   } catch (err) {
-    if (!isDatabaseUnavailable(err)) throw err;
+    if (!pgUnavailable(err)) throw err;
     logger.warn(`[usage] PostgreSQL unavailable and Redis ${redis ? "down" : "not configured"}: refusing the batch (${(err as Error).message})`);
     throw unavailable("Usage cannot be recorded: PostgreSQL and Redis are both unavailable. Retry later.");
   }
@@ -152,7 +168,7 @@ async function writeHot(runtime: Runtime, redis: RedisClient, events: Normalized
       return outboxed ? durable() : direct;
     } catch (pgErr) {
       if (outboxed) return durable();
-      if (isDatabaseUnavailable(pgErr)) throw unavailable("Usage cannot be recorded: PostgreSQL and Redis are both unavailable. Retry later.");
+      if (pgUnavailable(pgErr)) throw unavailable("Usage cannot be recorded: PostgreSQL and Redis are both unavailable. Retry later.");
       throw pgErr;
     }
   }
@@ -168,7 +184,8 @@ async function writeLedgerFirst(runtime: Runtime, handle: DbHandle, events: Norm
   try {
     insertedIds = await insertUsageRows(handle.db, { rowsJson: rowsJsonOf(events), months: monthsOf(events) }, runtime.config.usageTimezone, "ids");
   } catch (err) {
-    if (!isDatabaseUnavailable(err)) throw err;
+    refuseExpired(runtime, err);
+    if (!pgUnavailable(err)) throw err;
     throw unavailable(`Usage cannot be recorded: PostgreSQL is unavailable (${(err as Error).message}). Retry later.`);
   }
   const inserted = insertedEvents(events, insertedIds);
@@ -254,8 +271,24 @@ async function writeBypassing(runtime: Runtime, handle: DbHandle, events: Normal
 
 /** One idempotent statement: rows, rollups, key totals and placeholders, or nothing. */
 async function writeDirect(runtime: Runtime, handle: DbHandle, events: NormalizedEvent[]): Promise<Written> {
-  const inserted = await insertUsageRows(handle.db, { rowsJson: rowsJsonOf(events), months: monthsOf(events) }, runtime.config.usageTimezone);
-  return { accepted: inserted, duplicates: events.length - inserted };
+  try {
+    const inserted = await insertUsageRows(handle.db, { rowsJson: rowsJsonOf(events), months: monthsOf(events) }, runtime.config.usageTimezone);
+    return { accepted: inserted, duplicates: events.length - inserted };
+  } catch (err) {
+    refuseExpired(runtime, err);
+    throw err;
+  }
+}
+
+/**
+ * The partition guard refused a month retention dropped: this process validated the batch with a
+ * horizon read just before it moved. Nothing was written; the next attempt reads the horizon
+ * again and refuses those events one by one.
+ */
+function refuseExpired(runtime: Runtime, err: unknown): void {
+  if (!isExpiredRawMonth(err)) return;
+  if (runtime.db) forgetRawKeptFrom(runtime.db.db);
+  throw new AppError("RAW_RECORDS_EXPIRED", `Nothing of this batch was recorded: ${(err as Error).message}. Retry: the events before where raw records begin will be rejected one by one.`);
 }
 
 const rowsJsonOf = (events: NormalizedEvent[]) => JSON.stringify(events.map((e) => e.row));

@@ -18,13 +18,20 @@ export const SOURCE_KIND = "crs";
  */
 export async function ledgerCoverage(db: Kysely<Database>, apiKeyId: string): Promise<Covered[]> {
   const counts = sql.raw(MEASURES.map((m) => `sum(${COLUMN_OF.get(m)})::bigint as "${m}"`).join(", "));
+  // Months dropped by raw-record retention: what their rows held (0017_raw_retention.sql).
+  const expiredCounts = sql.raw(MEASURES.map((m) => `coalesce((sums->>'${COLUMN_OF.get(m)}')::bigint, 0) as "${m}"`).join(", "));
   const r = await sql<Record<string, string | number>>`
     select model, to_char(usage_date, 'YYYY-MM-DD') as day, coalesce(metadata->>'crsAggregate', 'event') as kind,
            ${counts},
            (sum(total_cost) * 1000000000)::bigint as nanos,
            (sum(coalesce(rated_cost, total_cost)) * 1000000000)::bigint as rated_nanos
       from usage_records where api_key_id = ${apiKeyId}
-     group by 1, 2, 3`.execute(db);
+     group by 1, 2, 3
+    union all
+    select model, to_char(usage_date, 'YYYY-MM-DD'), kind, ${expiredCounts},
+           ((sums->>'total_cost')::numeric * 1000000000)::bigint,
+           ((sums->>'rated_cost')::numeric * 1000000000)::bigint
+      from usage_expired_coverage where api_key_id = ${apiKeyId}`.execute(db);
   return r.rows.map((row) => {
     const c = { model: String(row.model), day: String(row.day), kind: String(row.kind) as Covered["kind"], realNanos: Number(row.nanos), ratedNanos: Number(row.rated_nanos) } as Covered;
     for (const m of MEASURES) c[m] = Number(row[m]);

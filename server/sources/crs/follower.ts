@@ -10,7 +10,7 @@ import { checkTimeZone, keyResiduals, type KeyBatchContext } from "./importer";
 import { crsCalendar, crsKeys, parseServiceRates, type CrsCalendar } from "./layout";
 import { isUnmapped, keyServiceRates, mapAccount, mapApiKey, mapRecord, recordRequestId, type CrsEvent, type RateContext } from "./mapping";
 import { CrsReader, MAX_RECORDS_PER_KEY, type CrsHash } from "./reader";
-import { RejectionLog, visible, type Rejection } from "../shared/rejections";
+import { RejectionLog, refusedEventReason, visible, type Rejection } from "../shared/rejections";
 import { ensureUnattributed, writeAccounts, writeApiKeys, writeCrsEvents } from "./sink";
 
 /**
@@ -342,7 +342,7 @@ export class CrsFollower {
     await writeAccounts(this.runtime, newAccounts.map((input) => ({ input, key: crsKeys.accountUsage(input.id) })), log);
     await ensureUnattributed(this.runtime, events);
     const written = await writeCrsEvents(this.runtime, events);
-    for (const x of written.rejected) log.add("an event the ledger refused", crsKeys.records(events[x.index]?.event.apiKeyId ?? "?"), x.message.slice(0, 160));
+    for (const x of written.rejected) log.add(refusedEventReason(x.code), crsKeys.records(events[x.index]?.event.apiKeyId ?? "?"), x.message.slice(0, 160));
     return written.inserted;
   }
 

@@ -22,7 +22,7 @@ import {
   type ResidualResult,
 } from "./mapping";
 import { CrsReader, type CrsHash } from "./reader";
-import { RejectionLog, visible, type RejectionSummary } from "../shared/rejections";
+import { RejectionLog, refusedEventReason, visible, type RejectionSummary } from "../shared/rejections";
 import { ensureUnattributed, writeAccounts, writeApiKeys, writeCrsEvents } from "./sink";
 
 /**
@@ -237,7 +237,7 @@ export async function importCrs(runtime: Runtime, crs: Redis, opts: ImportOption
     const r = await writeCrsEvents(runtime, events);
     into.inserted += r.inserted;
     into.duplicates += r.duplicates;
-    for (const x of r.rejected) log.add("an event the ledger refused", `usage:records:${events[x.index]?.event.apiKeyId ?? "?"}`, x.message.slice(0, 160));
+    for (const x of r.rejected) log.add(refusedEventReason(x.code), `usage:records:${events[x.index]?.event.apiKeyId ?? "?"}`, x.message.slice(0, 160));
   };
 
   for await (const scanned of reader.apiKeyIds()) {

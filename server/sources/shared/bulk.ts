@@ -10,6 +10,7 @@ import type { NormalizedEvent } from "../../usage/normalize";
 import { reconcileHotCounters } from "../../usage/reconcile";
 import type { UsageEvent } from "../../usage/schemas";
 import { validateEvents } from "../../usage/usage.service";
+import { rawKeptFromMs } from "../../maintenance/raw-horizon";
 import { writeEvents, type SinkResult } from "./sink";
 
 /**
@@ -69,9 +70,10 @@ export async function writeEventsBulk(runtime: Runtime, events: UsageEvent[], op
   // between them: a batch's CPU work must not hold the event loop for a second.
   const valid: NormalizedEvent[] = [];
   const rejected: SinkResult["rejected"] = [];
+  const keptFrom = await rawKeptFromMs(runtime, runtime.clock.now());
   for (let i = 0; i < events.length; i += SLICE) {
     if (i) await yieldToIo();
-    const checked = validateEvents(events.slice(i, i + SLICE), runtime.config.usageTimezone);
+    const checked = validateEvents(events.slice(i, i + SLICE), runtime.config.usageTimezone, keptFrom);
     valid.push(...checked.events);
     for (const x of checked.rejected) rejected.push({ ...x, index: i + x.index, requestId: events[i + x.index]!.requestId });
   }

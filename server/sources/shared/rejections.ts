@@ -23,6 +23,14 @@ export interface RejectionSummary {
   named: Rejection[];
 }
 
+/**
+ * The reason an event the ledger refused is counted under: one older than the raw-record retention
+ * (USAGE_RAW_RETENTION_MONTHS; skipped, it could be counted twice) apart from invalid ones.
+ */
+export function refusedEventReason(code: string): string {
+  return code === "RAW_RECORDS_EXPIRED" ? "an event older than the raw-record retention" : "an event the ledger refused";
+}
+
 /** Text taken from CRS, fit for a message or a log line: control characters escaped, bounded. */
 export function visible(s: string, max = 300): string {
   const t = JSON.stringify(s).slice(1, -1);

@@ -4,7 +4,7 @@ import type { Runtime } from "../../runtime";
 import type { UsageEvent } from "../../usage/schemas";
 import { GAP_WAIT_MS, IdGapCursor } from "./id-cursor";
 import { pollUnderLease, PollLoop, type Lease } from "./poller";
-import { visible, type RejectionLog } from "./rejections";
+import { refusedEventReason, visible, type RejectionLog } from "./rejections";
 import { writeEvents } from "./sink";
 import { findStatus, updateStatus } from "./status.repository";
 
@@ -192,7 +192,7 @@ export class TableFollower<Row extends { id: string }> {
       await this.relay.prepare?.(events, log);
       const written = await writeEvents(this.runtime, events);
       result.events = written.inserted;
-      for (const x of written.rejected) log.add("an event the ledger refused", `${this.relay.table}#${rowOf[x.index]}`, visible(x.message, 160));
+      for (const x of written.rejected) log.add(refusedEventReason(x.code), `${this.relay.table}#${rowOf[x.index]}`, visible(x.message, 160));
       newest = events.reduce((m, e) => Math.max(m, Date.parse(e.occurredAt)), 0);
     }
     result.horizon = this.cursor.horizon.toString();

@@ -2,7 +2,7 @@ import type { Runtime } from "../../runtime";
 import { findRecordedRequestIds } from "../../usage/usage.repository";
 import type { UsageEvent } from "../../usage/schemas";
 import { finishBulk, writeEventsBulk, yieldToIo } from "./bulk";
-import { visible, type RejectionLog } from "./rejections";
+import { refusedEventReason, visible, type RejectionLog } from "./rejections";
 
 /**
  * Importing a relay's history kept in SQL (sub2api's usage_logs, new-api's logs): the rows up to
@@ -122,7 +122,7 @@ export async function importTable<Row extends { id: string }>(runtime: Runtime, 
       out.inserted += written.inserted;
       out.duplicates += written.duplicates;
       const refused = new Set(written.rejected.map((x) => x.index));
-      for (const x of written.rejected) log.add("an event the ledger refused", `${t.table}#${rowOf[x.index]}`, visible(x.message, 160));
+      for (const x of written.rejected) log.add(refusedEventReason(x.code), `${t.table}#${rowOf[x.index]}`, visible(x.message, 160));
       tally(refused.size ? events.filter((_, i) => !refused.has(i)) : events);
       opts.onProgress?.(rowsRead, Math.max(opts.total, rowsRead));
     });

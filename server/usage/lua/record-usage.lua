@@ -1,7 +1,14 @@
--- Records a group of events of ONE account atomically: for each event, SET NX its dedupe key and
--- only if that succeeded add it to sums kept in the script; then, per window, read the records it
--- touches with one HMGET, add, and write them back with one HSET (see hot-keys.ts for the layout).
--- A 500-event group thus costs ~one command per event (the dedupe) plus a few per window.
+-- Records a group of events of ONE account atomically: for each event, SET NX its dedupe key; the
+-- records the events add to come summed by the writer (recordScriptCall in hot-record.ts), one per
+-- hash field, so the script reads each field it touches with one HMGET per hash, adds, and writes
+-- them back with one HSET (see hot-keys.ts for the layout). A field not stored yet is written as
+-- sent. Per event the script does one command and no string work: parsing and formatting records
+-- is what its CPU goes to (issue 26), so an event costs it nothing beyond its dedupe key.
+--
+-- The sums hold the events the writer expected to be new (ARGV[5]: one character per event, '1'
+-- summed, '0' not). If the dedupe keys say otherwise (a repeat, or a race with another writer),
+-- the script undoes the keys it set, writes nothing, and returns a string of one character per
+-- event, '1' new and '0' already seen: the writer sums those again and calls once more.
 --
 -- While the account is being reconciled (its lock exists) nothing is counted: new request ids are
 -- remembered in the held set and reported as -1 so the writer retries after the rebuild. The
@@ -12,19 +19,20 @@
 -- KEYS[1] reconcile lock, KEYS[2] held set, then per window w: KEYS[1+2w] counters hash,
 -- KEYS[2+2w] key-counters hash (window 1 is all time), then KEYS[2+2nW+e] the dedupe key of
 -- event e. ARGV: dedupe TTL, nW, nE, nC (the number of counters: COUNTER_FIELDS in hot-keys.ts),
--- per window its EXPIREAT (0: none), then per event 4 values: api key, model, request id, and the
--- numbers "<day window> <month window> <occurredAt ms> <nC counters>" in one string (windows 0:
--- too old for Redis) — one argument instead of thirteen halves the cost of sending and receiving
--- them. Returns per event 1 (counted), 0 (duplicate) or -1 (held: retry).
+-- the summed-events string, per window 3 values: its EXPIREAT (0: none), the number of fields of
+-- its counters hash and of its key-counters hash; per event its request id; then per window the
+-- (field, sum) pairs of its counters hash, then those of its key-counters hash. A sum is a stored
+-- record (hot-keys.ts packCounters): "<nC counters>,<lastUsedAt>[,<model>]". Returns per event
+-- 1 (counted), 0 (duplicate) or -1 (held: retry), or the string described above.
 --
--- Sums are exact: Lua numbers are doubles, so past 2^52 the script adds decimal strings instead.
+-- Sums are exact: Lua numbers are doubles, so past 2^53 the script adds decimal strings instead.
 local ttl = ARGV[1]
 local nW = tonumber(ARGV[2])
 local nE = tonumber(ARGV[3])
 local NC = tonumber(ARGV[4])
-local EW = 4
-local NUMS = '^' .. string.rep('(-?%d+) ', NC + 2) .. '(-?%d+)$'
-local E0 = 4 + nW
+local summed = ARGV[5]
+local W0 = 5
+local E0 = W0 + 3 * nW
 local D0 = 2 + 2 * nW
 local out = {}
 local function seen(k)
@@ -40,15 +48,30 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
     if redis.call('EXISTS', KEYS[D0 + e]) == 1 then
       out[e] = seen(KEYS[D0 + e])
     else
-      redis.call('SADD', KEYS[2], ARGV[E0 + (e - 1) * EW + 3])
+      redis.call('SADD', KEYS[2], ARGV[E0 + e])
       out[e] = -1
     end
   end
   redis.call('EXPIRE', KEYS[2], 3600)
   return out
 end
-local BIG = 4503599627370496
-local function fmt(n) return string.format('%d', n) end
+local set, found, mismatch = {}, {}, false
+for e = 1, nE do
+  local k = KEYS[D0 + e]
+  local isNew = redis.call('SET', k, '1', 'NX', 'EX', ttl) ~= false
+  if isNew then set[#set + 1] = k end
+  if isNew ~= (string.byte(summed, e) == 49) then mismatch = true end
+  found[e] = isNew and '1' or '0'
+end
+if mismatch then
+  if #set > 0 then redis.call('DEL', unpack(set)) end
+  return table.concat(found)
+end
+for e = 1, nE do
+  if found[e] == '1' then out[e] = 1 else out[e] = seen(KEYS[D0 + e]) end
+end
+if #set == 0 then return out end
+local fmt = string.format
 -- Decimal strings of digits: their sum, and (a >= b) their difference.
 local function uadd(a, b)
   local r, carry, i, j = {}, 0, #a, #b
@@ -93,122 +116,61 @@ local function bigadd(a, b)
   if neg and t ~= '0' then return '-' .. t end
   return t
 end
--- s: a stored decimal string (nil or '' read as 0); v: a number below 2^52 or a decimal string.
-local function add(s, v)
-  if s == nil or s == '' then s = '0' end
-  if type(v) == 'number' then
-    if v == 0 then return s end
-    if #s <= 15 then return fmt(tonumber(s) + v) end
-    v = fmt(v)
-  end
-  return bigadd(s, v)
-end
-local function record(t, field)
-  local r = t[field]
-  if not r then
-    r = { last = -1, lm = '' }
-    for f = 1, NC do r[f] = 0 end
-    t[field] = r
-  end
-  return r
-end
--- Adds an event to a record; the latest use wins, ties go to the smallest model name.
-local function bump(r, c, at, model)
-  for f = 1, NC do
-    local v = c[f]
-    if v ~= 0 then
-      local cur = r[f]
-      if type(cur) == 'number' and math.abs(cur + v) < BIG then r[f] = cur + v
-      else r[f] = add(type(cur) == 'number' and fmt(cur) or cur, v) end
-    end
-  end
-  if at > r.last or (at == r.last and model < r.lm) then
-    r.last = at
-    r.lm = model
-  end
-end
-local C, K = {}, {}
-for w = 1, nW do
-  C[w] = {}
-  K[w] = {}
-end
-local c = {}
-for e = 1, nE do
-  local b = E0 + (e - 1) * EW
-  if not redis.call('SET', KEYS[D0 + e], '1', 'NX', 'EX', ttl) then
-    out[e] = seen(KEYS[D0 + e])
-  else
-    out[e] = 1
-    local m = { string.match(ARGV[b + 4], NUMS) }
-    local dw, mw, at = m[1], m[2], tonumber(m[3])
-    for f = 1, NC do c[f] = tonumber(m[f + 3]) end
-    local keyId, model = ARGV[b + 1], ARGV[b + 2]
-    local mf = 'm:' .. model
-    bump(record(C[1], '_'), c, at, model)
-    bump(record(K[1], keyId), c, at, model)
-    for s = 1, 2 do
-      local w = tonumber(s == 1 and dw or mw)
-      if w > 0 then
-        bump(record(C[w], '_'), c, at, model)
-        bump(record(C[w], mf), c, at, model)
-        bump(record(K[w], keyId), c, at, model)
-      end
-    end
-  end
-end
 -- A stored record: NC counters and lastUsedAt, then (API key records) the model, which may hold commas.
-local PAT = '^' .. string.rep('(-?%d*),', NC) .. '(%d*),?(.*)$'
-local FMT = string.rep('%d,', NC) .. '%d'
+-- Parts are taken as written and read with tonumber (a malformed part reads as 0): a pattern of
+-- digits costs the matcher twice as much as one of non-commas.
+local PAT = '^' .. string.rep('([^,]*),', NC) .. '([^,]*),?(.*)$'
 local EXACT = 9007199254740992
--- The new stored form of record r added to the stored one. One string.format in the usual
--- case (string work dominates the script's cost); decimal-string sums past 2^53.
-local function merged(stored, r, withModel)
-  local st = {}
-  if stored then st = { string.match(stored, PAT) } end
-  local sLast, sModel = st[NC + 1], st[NC + 2]
-  local last, model = r.last, r.lm
-  local prev = tonumber(sLast or '')
-  if prev ~= nil and prev > last then
-    last = prev
-    model = sModel or ''
-  end
-  local n = {}
-  for j = 1, NC do n[j] = tonumber(st[j] or '') or 0 end
-  local exact = true
+-- A sum added to a stored record: only the counters the sum changes are parsed and formatted
+-- (string work dominates the script's cost); decimal-string sums past 2^53.
+local function merged(stored, sum, withModel)
+  local st = { string.match(stored, PAT) }
+  local d = { string.match(sum, PAT) }
+  local o = {}
   for j = 1, NC do
-    local v = r[j]
-    if type(v) ~= 'number' then exact = false break end
-    n[j] = n[j] + v
-    if math.abs(n[j]) >= EXACT then exact = false break end
+    local s, v = st[j], d[j]
+    local a = tonumber(s or '')
+    if a == nil then s, a = '0', 0 end
+    if v == '0' then
+      o[j] = s
+    else
+      local b = tonumber(v)
+      local n = a + b
+      if math.abs(a) < EXACT and math.abs(b) < EXACT and math.abs(n) < EXACT then o[j] = fmt('%d', n)
+      else o[j] = bigadd(s, v) end
+    end
   end
-  local text
-  if exact then
-    n[NC + 1] = last
-    text = string.format(FMT, unpack(n))
-  else
-    local o = {}
-    for j = 1, NC do o[j] = add(st[j], r[j]) end
-    o[NC + 1] = fmt(last)
-    text = table.concat(o, ',')
+  local last, model = d[NC + 1], d[NC + 2]
+  local prev = tonumber(st[NC + 1] or '')
+  if prev ~= nil and prev > tonumber(last) then
+    last = st[NC + 1]
+    model = st[NC + 2] or ''
   end
-  if withModel then text = text .. ',' .. model end
-  return text
+  o[NC + 1] = last
+  if withModel then o[NC + 2] = model end
+  return table.concat(o, ',')
 end
-local function flush(key, t, withModel, expireAt)
+local function flush(key, p, n, withModel, expireAt)
+  if n == 0 then return end
   local fields = {}
-  for f in pairs(t) do fields[#fields + 1] = f end
-  if #fields == 0 then return end
+  for i = 1, n do fields[i] = ARGV[p + 2 * i - 1] end
   local stored = redis.call('HMGET', key, unpack(fields))
   local args = {}
-  for i, f in ipairs(fields) do
-    args[#args + 1] = f
-    args[#args + 1] = merged(stored[i], t[f], withModel)
+  for i = 1, n do
+    local s, sum = stored[i], ARGV[p + 2 * i]
+    args[2 * i - 1] = fields[i]
+    if s and s ~= '' then args[2 * i] = merged(s, sum, withModel) else args[2 * i] = sum end
   end
   redis.call('HSET', key, unpack(args))
   if expireAt ~= '0' then redis.call('EXPIREAT', key, expireAt) end
 end
+local p = E0 + nE
 for w = 1, nW do
-  flush(KEYS[1 + 2 * w], C[w], false, ARGV[4 + w])
-  flush(KEYS[2 + 2 * w], K[w], true, ARGV[4 + w])
+  local b = W0 + 3 * (w - 1)
+  local nCF, nKF = tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3])
+  flush(KEYS[1 + 2 * w], p, nCF, false, ARGV[b + 1])
+  p = p + 2 * nCF
+  flush(KEYS[2 + 2 * w], p, nKF, true, ARGV[b + 1])
+  p = p + 2 * nKF
 end
 return out

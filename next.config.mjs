@@ -39,6 +39,12 @@ export default function nextConfig(phase) {
     // without 127.0.0.1 a page opened as http://127.0.0.1:3000 never hydrates.
     allowedDevOrigins: ["127.0.0.1", "localhost"],
     poweredByHeader: false,
+    // .next/standalone: server.js plus the node_modules files it needs, what the Docker image runs
+    // (scripts/standalone-pack.sh adds the static assets and the worker).
+    output: "standalone",
+    // Read from disk at run time relative to the working folder (db/migrator.ts,
+    // server/usage/redis-script.ts), so the file tracer cannot see them.
+    outputFileTracingIncludes: { "/*": ["./db/migrations/*.sql", "./db/seed.sql", "./server/usage/lua/*.lua"] },
     reactStrictMode: true,
     // Native, WASM or connection-holding packages stay plain Node modules, loaded once per process.
     serverExternalPackages: ["@electric-sql/pglite", "pg", "ioredis", "proper-lockfile", "cli-progress", "@node-rs/argon2"],

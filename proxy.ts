@@ -27,7 +27,7 @@ export function proxy(req: NextRequest) {
     const message = "The request path has a malformed percent-encoding (e.g. %FF or an encoded unpaired surrogate)";
     return done(NextResponse.json({ success: false, error: { code: "BAD_REQUEST", message } }, { status: 400, headers: { "cache-control": "no-store" } }));
   }
-  if (/^\/(admin|api|login|metrics)(\/|$)/.test(pathname)) return done(NextResponse.next());
+  if (/^\/(admin|api|login|metrics|livez|readyz)(\/|$)/.test(pathname)) return done(NextResponse.next());
   const path = pathname + req.nextUrl.search;
   if (!req.cookies.get(SESSION_COOKIE)?.value) {
     return done(NextResponse.redirect(new URL(loginPath(path), req.nextUrl.href)));

@@ -24,7 +24,7 @@ const HTTP_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"
 /** Route segment config a route file may export besides its handlers. */
 const SEGMENT_CONFIG = new Set(["dynamic", "dynamicParams", "revalidate", "fetchCache", "runtime", "preferredRegion", "maxDuration"]);
 /** The only handlers and procedures anyone may call without credentials. */
-const PUBLIC_ROUTES = new Set(["POST /admin/auth/login", "POST /admin/auth/logout"]);
+const PUBLIC_ROUTES = new Set(["POST /admin/auth/login", "POST /admin/auth/logout", "GET /livez", "GET /readyz"]);
 const PUBLIC_PROCEDURES = new Set(["auth.login", "auth.logout"]);
 
 function routeFiles(dir: string): string[] {

@@ -9,6 +9,9 @@ import type { DbHandle, DbSession } from "./client";
  * lock serialises concurrent runners (two app nodes starting at once): the second waits, then
  * finds nothing pending.
  */
+// Read from the working folder (the repo, or the standalone folder the Docker image runs). The
+// reads below are marked turbopackIgnore: they take any folder, so Next.js's file tracer would
+// copy the whole project into the standalone build; next.config.mjs lists these files instead.
 export const MIGRATIONS_DIR = path.join(process.cwd(), "db", "migrations");
 export const SEED_FILE = path.join(process.cwd(), "db", "seed.sql");
 const LOCK_KEY = 7_311_420_001; // arbitrary, fixed: "usage-breakdown migrations"
@@ -33,14 +36,14 @@ export class MigrationError extends Error {
 
 export function loadMigrations(dir = MIGRATIONS_DIR): MigrationFile[] {
   const files = fs
-    .readdirSync(dir)
+    .readdirSync(/* turbopackIgnore: true */ dir)
     .filter((f) => f.endsWith(".sql"))
     .sort();
   return files.map((name) => {
     if (!/^\d{4}_[a-z0-9_]+\.sql$/.test(name)) {
       throw new MigrationError(`Migration file name ${name} must look like NNNN_name.sql`);
     }
-    const sql = fs.readFileSync(path.join(dir, name), "utf8");
+    const sql = fs.readFileSync(/* turbopackIgnore: true */ path.join(/* turbopackIgnore: true */ dir, name), "utf8");
     return { name, sql, checksum: crypto.createHash("sha256").update(sql).digest("hex") };
   });
 }
@@ -118,7 +121,7 @@ export async function migrate(
  */
 export async function seed(handle: DbHandle, timezone: string, file = SEED_FILE): Promise<void> {
   if (!/^[A-Za-z0-9_+\-/]+$/.test(timezone)) throw new MigrationError(`Invalid time zone ${timezone}`);
-  const text = fs.readFileSync(file, "utf8");
+  const text = fs.readFileSync(/* turbopackIgnore: true */ file, "utf8");
   await handle.withSession(async (s) => {
     try {
       await s.exec(`BEGIN;\nSELECT set_config('usage.timezone', '${timezone}', true);\n${text}\n;\nCOMMIT;`);

@@ -130,7 +130,7 @@ function dbOptions(config: AppConfig): DbOptions {
  * in a process (instrumentation and route bundles), and the embedded database must be opened
  * exactly once.
  */
-const g = globalThis as unknown as { __usageRuntime?: Promise<Runtime>; __usageDb?: Promise<DbHandle> };
+const g = globalThis as unknown as { __usageRuntime?: Promise<Runtime>; __usageDb?: Promise<DbHandle>; __usageRuntimeStatus?: () => RuntimeStatus };
 
 function processDbHandle(config: AppConfig): Promise<DbHandle> {
   g.__usageDb ??= createDatabase(dbOptions(config)).then((handle) => {
@@ -150,7 +150,10 @@ function processDbHandle(config: AppConfig): Promise<DbHandle> {
  * the process's start-up (server/startup.ts), not here.
  */
 export function getRuntime(): Promise<Runtime> {
-  g.__usageRuntime ??= createRuntime(getConfig(), { prepare: true });
+  if (!g.__usageRuntime) {
+    g.__usageRuntime = createRuntime(getConfig(), { prepare: true });
+    g.__usageRuntimeStatus = trackRuntime(g.__usageRuntime);
+  }
   g.__usageRuntime.catch(() => {
     g.__usageRuntime = undefined;
   });
@@ -160,4 +163,26 @@ export function getRuntime(): Promise<Runtime> {
 /** Installs a runtime as the process-wide one (tests that call route handlers directly). */
 export function setRuntime(runtime: Runtime | undefined): void {
   g.__usageRuntime = runtime ? Promise.resolve(runtime) : undefined;
+  g.__usageRuntimeStatus = runtime ? () => ({ state: "ready", runtime }) : undefined;
+}
+
+/**
+ * Where the process-wide runtime stands, without waiting for it (the readiness probe): "starting"
+ * while the stores are opened and the migrations applied, "failed" when that last failed (the next
+ * getRuntime() tries again), "idle" before anything asked for it.
+ */
+export type RuntimeStatus = { state: "idle" } | { state: "starting" } | { state: "failed" } | { state: "ready"; runtime: Runtime };
+
+export function runtimeStatus(): RuntimeStatus {
+  return g.__usageRuntimeStatus?.() ?? { state: "idle" };
+}
+
+/** The status of a runtime being created: "starting" until the promise settles. */
+export function trackRuntime(pending: Promise<Runtime>): () => RuntimeStatus {
+  let status: RuntimeStatus = { state: "starting" };
+  pending.then(
+    (runtime) => (status = { state: "ready", runtime }),
+    () => (status = { state: "failed" }),
+  );
+  return () => status;
 }

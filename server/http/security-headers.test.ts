@@ -76,8 +76,11 @@ describe("proxy.ts", () => {
     expect(await res.json()).toMatchObject({ success: false, error: { code: "BAD_REQUEST", message: expect.stringMatching(/malformed percent-encoding/) } });
   });
 
-  it("lets the APIs and /login through without a cookie, and sends HSTS only over HTTPS", () => {
+  it("lets the APIs, the probes and /login through without a cookie, and sends HSTS only over HTTPS", () => {
     expect(proxy(new NextRequest("http://localhost/admin/tokens")).status).toBe(200);
+    // The orchestrator's probes carry no cookie.
+    expect(proxy(new NextRequest("http://localhost/livez")).status).toBe(200);
+    expect(proxy(new NextRequest("http://localhost/readyz")).status).toBe(200);
     expect(proxy(new NextRequest("http://localhost/login")).headers.get("strict-transport-security")).toBeNull();
     expect(proxy(new NextRequest("https://localhost/login")).headers.get("strict-transport-security")).toBe("max-age=31536000; includeSubDomains");
   });

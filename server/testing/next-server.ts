@@ -54,11 +54,12 @@ function rssOf(pid: number): number {
   }
 }
 
-function answers(url: string): Promise<boolean> {
+/** Whether url answers 200. */
+function answersOk(url: string): Promise<boolean> {
   return new Promise((resolve) => {
     const req = http.get(url, { agent: false, timeout: 2_000 }, (res) => {
       res.resume();
-      resolve(true);
+      resolve(res.statusCode === 200);
     });
     req.on("timeout", () => req.destroy());
     req.on("error", () => resolve(false));
@@ -93,9 +94,10 @@ export async function startNextServer(env: Record<string, string>): Promise<Next
     await waitFor(
       async () => {
         if (child.exitCode !== null) throw new Error(`next start exited with ${child.exitCode}`);
-        return answers(`${baseUrl}/login`);
+        // Ready, not only listening: the server answers while its start-up still applies migrations.
+        return answersOk(`${baseUrl}/readyz`);
       },
-      "next start to answer",
+      "next start to be ready (GET /readyz 200)",
       120_000,
     );
   } catch (err) {

@@ -89,6 +89,10 @@ async function createPostgres(url: string, opts: DbOptions): Promise<DbHandle> {
     connectionString: url,
     max: opts.poolMax ?? 10,
     statement_timeout: opts.statementTimeoutMs,
+    // No JIT: every statement of the app is short by design, and once the planner's estimates of
+    // usage_records cross jit_above_cost (100M records) compiling took longer than running — the
+    // accounts list's last-hour statement spent ~30–100 ms in JIT for a few ms of work (issue 26).
+    options: "-c jit=off",
     idleTimeoutMillis: 30_000,
     connectionTimeoutMillis: 10_000,
     types: { getTypeParser: ((oid: number, format?: string) => parsers[oid] ?? pg.types.getTypeParser(oid, format as "text")) as typeof pg.types.getTypeParser },

@@ -1923,16 +1923,16 @@ CREATE INDEX usage_account_daily_date_idx ON public.usage_account_daily USING bt
 CREATE INDEX usage_account_monthly_month_idx ON public.usage_account_monthly USING btree (usage_month);
 
 --
--- Name: usage_key_daily_date_idx; Type: INDEX; Schema: public; Owner: -
+-- Name: usage_key_daily_date_account_idx; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE INDEX usage_key_daily_date_idx ON public.usage_key_daily USING btree (usage_date);
+CREATE INDEX usage_key_daily_date_account_idx ON public.usage_key_daily USING btree (usage_date, account_id);
 
 --
--- Name: usage_key_monthly_month_idx; Type: INDEX; Schema: public; Owner: -
+-- Name: usage_key_monthly_month_account_idx; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE INDEX usage_key_monthly_month_idx ON public.usage_key_monthly USING btree (usage_month);
+CREATE INDEX usage_key_monthly_month_account_idx ON public.usage_key_monthly USING btree (usage_month, account_id);
 
 --
 -- Name: usage_records_account_hour_idx; Type: INDEX; Schema: public; Owner: -

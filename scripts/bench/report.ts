@@ -143,8 +143,8 @@ function runSection(run: BenchRun): string[] {
   if (run.browser) {
     const b = run.browser;
     out.push(
-      `The console in Chromium (Playwright, ${b.listVisible.runs} loads after 2 warm-ups; p50 / p95 / max ms): first contentful paint of /accounts ${lat(b.firstPaint)}; ` +
-        `navigation → the list's first row visible ${lat(b.listVisible)}; 详情 of \`${run.reads.busiestAccount}\` → its first key row visible ${lat(b.drawer)}.`,
+      `The console in Chromium (Playwright, ${b.listVisible.runs} loads after 2 warm-ups; p50 / p95 / max ms): ${b.firstByte && b.lastByte ? `first byte of its HTML ${lat(b.firstByte)}, last byte ${lat(b.lastByte)}; ` : ""}first contentful paint of /accounts ${lat(b.firstPaint)}; ` +
+        `navigation start → the first frame with the list's first row visible ${lat(b.listVisible)}; click on 详情 of \`${run.reads.busiestAccount}\` → the first frame with a key row visible ${lat(b.drawer)} (both on the page's clock, checked every animation frame).`,
       "",
     );
   }

@@ -1947,6 +1947,12 @@ CREATE INDEX usage_records_account_hour_idx ON ONLY public.usage_records USING b
 CREATE INDEX usage_records_key_date_idx ON ONLY public.usage_records USING btree (api_key_id, usage_date);
 
 --
+-- Name: usage_records_occurred_at_brin; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX usage_records_occurred_at_brin ON ONLY public.usage_records USING brin (occurred_at) WITH (autosummarize='on');
+
+--
 -- Name: usage_request_ids_occurred_brin; Type: INDEX; Schema: public; Owner: -
 --
 

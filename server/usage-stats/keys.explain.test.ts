@@ -28,24 +28,29 @@ beforeAll(async () => {
   const db = tdb.handle.db;
   today = (await sql<{ d: string }>`SELECT current_date::text AS d`.execute(db)).rows[0]!.d;
   month = today.slice(0, 7);
-  await sql`INSERT INTO accounts (id, name) SELECT format('acc-%s', lpad(i::text, 3, '0')), format('Account %s', i) FROM generate_series(1, ${ACCOUNTS}) i`.execute(db);
-  await sql`INSERT INTO api_keys (id, name, account_id) SELECT format('key-%s', lpad(i::text, 6, '0')), format('Key %s', i), format('acc-%s', lpad((1 + i % ${ACCOUNTS})::text, 3, '0'))
-    FROM generate_series(1, ${KEYS}) i`.execute(db);
-  // Every key on its own account, one in ten on a second one too; figures vary with the key so that sorts mean something.
-  await sql`CREATE TEMP TABLE pairs AS
-    SELECT k.id AS api_key_id, k.account_id, ((hashtext(k.id) & 1023) + 1)::int8 AS n FROM api_keys k
-    UNION ALL SELECT k.id, format('acc-%s', lpad((1 + (i + 7) % ${ACCOUNTS})::text, 3, '0')), ((hashtext(k.id || 'b') & 255) + 1)::int8
-    FROM api_keys k, LATERAL (SELECT substr(k.id, 5)::int AS i) x WHERE x.i % 10 = 0`.execute(db);
-  const cols = sql.raw("requests, input_tokens, output_tokens, cache_create_tokens, cache_read_tokens, total_tokens, cost_nanos, rated_cost_nanos, last_used_at, last_model");
-  const vals = (mult: number) =>
-    sql.raw(`p.n * ${mult}, p.n * ${mult} * 1000, p.n * ${mult} * 200, 0, p.n * ${mult} * 50, p.n * ${mult} * 1250, p.n * ${mult} * 12345678, p.n * ${mult} * 15432098, now() - (p.n || ' seconds')::interval, 'model-' || (p.n % 7)`);
-  await sql`INSERT INTO usage_key_daily (account_id, usage_date, api_key_id, ${cols})
-    SELECT p.account_id, d::date, p.api_key_id, ${vals(1)} FROM generate_series(current_date - ${sql.lit(DAYS - 1)}, current_date, interval '1 day') d, pairs p
-    ORDER BY d, p.api_key_id`.execute(db);
-  await sql`INSERT INTO usage_key_monthly (account_id, usage_month, api_key_id, ${cols})
-    SELECT p.account_id, m::date, p.api_key_id, ${vals(30)} FROM pairs p, generate_series(date_trunc('month', current_date) - interval '2 months', date_trunc('month', current_date), interval '1 month') m
-    ORDER BY m, p.api_key_id`.execute(db);
-  await sql`INSERT INTO usage_key_totals (account_id, api_key_id, ${cols}) SELECT p.account_id, p.api_key_id, ${vals(90)} FROM pairs p`.execute(db);
+  // 1.5M rollup rows: the setup may outlast the test pool's 30 s statement timeout on a loaded
+  // machine (it did beside a 100M-record bench), so it runs in one transaction allowed 10 minutes.
+  await db.transaction().execute(async (trx) => {
+    await sql`SET LOCAL statement_timeout = '600s'`.execute(trx);
+    await sql`INSERT INTO accounts (id, name) SELECT format('acc-%s', lpad(i::text, 3, '0')), format('Account %s', i) FROM generate_series(1, ${ACCOUNTS}) i`.execute(trx);
+    await sql`INSERT INTO api_keys (id, name, account_id) SELECT format('key-%s', lpad(i::text, 6, '0')), format('Key %s', i), format('acc-%s', lpad((1 + i % ${ACCOUNTS})::text, 3, '0'))
+      FROM generate_series(1, ${KEYS}) i`.execute(trx);
+    // Every key on its own account, one in ten on a second one too; figures vary with the key so that sorts mean something.
+    await sql`CREATE TEMP TABLE pairs AS
+      SELECT k.id AS api_key_id, k.account_id, ((hashtext(k.id) & 1023) + 1)::int8 AS n FROM api_keys k
+      UNION ALL SELECT k.id, format('acc-%s', lpad((1 + (i + 7) % ${ACCOUNTS})::text, 3, '0')), ((hashtext(k.id || 'b') & 255) + 1)::int8
+      FROM api_keys k, LATERAL (SELECT substr(k.id, 5)::int AS i) x WHERE x.i % 10 = 0`.execute(trx);
+    const cols = sql.raw("requests, input_tokens, output_tokens, cache_create_tokens, cache_read_tokens, total_tokens, cost_nanos, rated_cost_nanos, last_used_at, last_model");
+    const vals = (mult: number) =>
+      sql.raw(`p.n * ${mult}, p.n * ${mult} * 1000, p.n * ${mult} * 200, 0, p.n * ${mult} * 50, p.n * ${mult} * 1250, p.n * ${mult} * 12345678, p.n * ${mult} * 15432098, now() - (p.n || ' seconds')::interval, 'model-' || (p.n % 7)`);
+    await sql`INSERT INTO usage_key_daily (account_id, usage_date, api_key_id, ${cols})
+      SELECT p.account_id, d::date, p.api_key_id, ${vals(1)} FROM generate_series(current_date - ${sql.lit(DAYS - 1)}, current_date, interval '1 day') d, pairs p
+      ORDER BY d, p.api_key_id`.execute(trx);
+    await sql`INSERT INTO usage_key_monthly (account_id, usage_month, api_key_id, ${cols})
+      SELECT p.account_id, m::date, p.api_key_id, ${vals(30)} FROM pairs p, generate_series(date_trunc('month', current_date) - interval '2 months', date_trunc('month', current_date), interval '1 month') m
+      ORDER BY m, p.api_key_id`.execute(trx);
+    await sql`INSERT INTO usage_key_totals (account_id, api_key_id, ${cols}) SELECT p.account_id, p.api_key_id, ${vals(90)} FROM pairs p`.execute(trx);
+  });
   await sql`ANALYZE`.execute(db);
 }, 600_000);
 

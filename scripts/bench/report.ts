@@ -38,39 +38,64 @@ const ok = (pass: boolean) => (pass ? "**met**" : "**missed**");
  */
 const NOTES: string[] = [
   "**The machine.** One 2-core VM runs PostgreSQL, Redis, `next start`, the load generator and (during the ingest window) the " +
-    "drainer; the runs shown had it to themselves (load average ~2 at the start). A request that does no work (the HTTP floor: 401 " +
-    "before any store is touched) still has a p50 of 3–4 ms and a p95 of ~7 ms, and `next start` pauses for garbage collection " +
-    "(scavenges of 5–15 ms measured with a GC observer), which is most of the tail of every HTTP figure.",
-  "**Reads do not grow with history.** Every read is answered from rollups, never from usage_records: from 1M to 10M " +
-    "records the p95s stay within 1.5×. The baseline grows with the data (accounts list p50 ~0.7 s at 1M, ~5.5 s at 10M).",
-  "**b custom90 (HTTP p95 30 ms at 10M, service p95 18.5 ms): missed.** A range not aligned to months reads its leftover " +
-    "days from usage_key_daily: for acc-000 (354 keys, all active daily) ~8,000 rows, ~6 ms of the ~9 ms statement. Done: the " +
-    "page and the totals are one statement that groups those rows once (they were grouped twice), and last_model is looked up " +
-    "only for the keys of the page (it was an ordered array_agg over every key): service p50 ~18 → ~15 ms at 10M, p95 -8 ms in " +
-    "interleaved runs at 1M. What is left is reading the daily rows; a weekly rollup would cut them by ~7× (not built).",
-  "**Ingest: 11,900 events/s sustained (was 5,400), CPU-bound on 2 cores; 20,000/s not reached.** CPU per committed event " +
-    "(from /proc over the window): ~51 µs in `next start` (HTTP, JSON, validation, the Redis client, the drainer), ~55 µs in " +
-    "redis-server, ~38 µs in the PostgreSQL backends — ~144 µs, i.e. at most ~13,900 events/s on 2 cores with the load " +
-    "generator taking the rest. 20,000/s needs ≤ 100 µs per event for all three. Done for it: (1) Redis counters as two hashes " +
-    "per account and window with packed records, aggregated in the script and written with one HMGET + one HSET per window " +
-    "(was ~57 commands per event; script 97 → ~50 µs per event) and per-event numbers sent as one argument (Node side " +
-    "51 → ~29 µs); (2) migration 0003: insert_usage_batch from json with a plain-insert fast path, the trigger summing each " +
-    "rollup level from the level below in one statement, HOT-friendly fillfactor (PostgreSQL 50–63 → 21–28 µs per event " +
-    "draining a backlog); (3) the drainer writes up to 50,000 events per transaction and lingers 1 s while it keeps up. " +
-    "What limits it now: the script's string work in Lua (parsing and formatting ~5 records per event: key × 3 windows, " +
-    "model × 2) and, in Node, garbage collection (~20 % of the server's CPU), ioredis argument encoding and Next's " +
-    "per-request machinery. The trigger speed-up also made COPY itself faster (57k → 88k rows/s), so the 25 %-of-COPY target " +
-    "moved further away (13 %).",
-  "**Single-event ack (p99 12 ms at 10M, 12.5 ms at 1M; p50 4.4 ms): missed by ~2 ms.** The path is the token check " +
-    "(one PostgreSQL query, so a revocation takes effect at once), XADD and the recording script: ~3 ms in process. The " +
-    "rest is the HTTP floor and its tail (GC pauses in `next start`); on an idle machine 500 sequential acks measured " +
-    "p99 7–9 ms. Caching verified tokens would save ~1 ms but delay revocation across processes, so it was not done.",
-  "**Space.** fillfactor 50 on the rollup tables (0003) keeps the per-batch updates on their page, at the price of " +
-    "rollups ~1.6× larger (984 MiB at 10M, was 608 MiB), since past days' rows keep half-empty pages. Redis: ~205 B per " +
-    "active API key per day (was ~520 B with a hash per key).",
-  "**Data generation.** 10M records in ~1.5 min (INSERT … SELECT generate_series, two writers, trigger off, " +
-    "usage_request_ids filled alongside), then rebuildRollups ~2.5 min. JIT is on (PostgreSQL default); it only kicks in for " +
-    "the baseline's large scans.",
+    "drainer; the runs shown had it to themselves. On 2026-12-07 it was about twice as slow as on 2026-11-26 and 12-02 for " +
+    "the same work: the HTTP floor (a 401 before any store is touched) had a p50 / p95 of 5.2–8.5 / 8.5–12.5 ms (2.3 / 4.1 ms " +
+    "on 12-02), COPY into usage_records ran at 42,000 rows/s (86,500). The VM also gives back its page cache when idle " +
+    "(buff/cache fell from 7 GB to 2.5 GB between runs with nothing running), and PostgreSQL runs with the default " +
+    "shared_buffers of 128 MB, so a read larger than that (the entity shape's usage_key_daily is 3.2 GB) is served from the OS " +
+    "cache or the disk on every run. `next start` pauses for garbage collection (scavenges of 5–15 ms), most of every HTTP tail.",
+  "**Reads do not grow with history.** Every read is answered from rollups, never from usage_records, except the last 60 " +
+    "minutes of the list (近1小时), which only rollups of minutes could answer. That read scanned the current month's partition " +
+    "from its start for the whole list: the accounts list at 10M (run mxda45vh7d25, before migration 0019) took 64 ms of service " +
+    "time p50 against 16 ms at 1M, and it grows through the month. Migration 0019 (BRIN on occurred_at) makes it read the " +
+    "page ranges of the last hour only (8.6 → 1.4 ms on 2M records). The 100M run has it: accounts list service p50 / p95 19.7 / 35.5 ms, HTTP p95 47 ms, " +
+    "against 64 / 94 / 130 ms at 10M without it; every breakdown and the summary at 100M is within 1.06× of 10M. The 1M, 10M " +
+    "and entity runs were measured earlier the same day, before 0019. At 100M the list is still 4.7× the HTTP floor's p95 " +
+    "(10.1 ms) and custom90 3.3× (33 ms; service 17–20 ms reading ~8,000 day rows of acc-000's 354 keys): the rest of the " +
+    "list is five statements per request (below), and custom90's is the day rows (see the entity note).",
+  "**Entity scale: custom90 of the busiest account (21,000 keys) misses 50 ms by 10×; this is the floor of the design.** " +
+    "The range is 2026-09-09..12-07: two whole months (42,000 rows of usage_key_monthly) and 29 leftover days " +
+    "(239,241 rows of usage_key_daily), grouped by key. EXPLAIN ANALYZE: the day rows alone take 200–300 ms on this machine " +
+    "with two parallel workers (12,000 pages, outside the 128 MB of shared_buffers). A breakdown that reads one row per key " +
+    "(all time: 46 ms HTTP p95 for the same 21,000 keys) is the floor; a 90-day range reads ~13 rows per key. Fixed on the " +
+    "way (migration 0018): the date-only indexes of the key rollups made the planner read this account's two months through " +
+    "every account's rows (199,016 heap rows fetched for 42,000 kept: 166 ms; 11 ms through the primary key, which it now " +
+    "picks). What would move the rest: a weekly key rollup (this range as 5 + 1 days, 12 weeks: 18 buckets instead of 31), " +
+    "reading an edge month as the month minus its excluded days (exact for the sums; last_used_at and last_model need the " +
+    "day rows of keys active on the edge), or shared_buffers sized to the key rollups. None of them reaches 50 ms for 21,000 keys.",
+  "**Entity scale: the accounts list (3,000 accounts).** The page is now chosen on the sort key alone and only its 100 rows " +
+    "get their 27 window figures (every sort under 50 ms at 1M entity, 52–58 ms before). One list request is five statements; " +
+    "at 1M entity, alone: the page 7–9 ms, the summary (27 sums over 3,000 accounts) 8.7 ms, the last hour of the list 4.5 ms " +
+    "and of the page 1.4 ms, the sources 1 ms. The 10M entity run was measured before 0019, so its ~60 ms of extra service " +
+    "time is the last hour scanning the month (see above); the 500-row read adds the serialisation of 500 rows × 27 figures.",
+  "**The console in Chromium: first paint ~1 s p95 at every size and shape, which is the browser's floor here.** First " +
+    "contentful paint of /accounts p50 / p95: 752 / 1,088 ms with 200 accounts at 1M, 1,052 / 1,400 ms at 10M, 772 / 944 ms at 100M, " +
+    "684 / 1,064 ms with 3,000 accounts at 1M, 1,096 / 1,268 ms at 10M; the server render is 86–176 ms p50 of that and the HTML's last byte arrives at 250–527 ms " +
+    "p50. A page with no data (/login, measured the same way apart from the bench) paints at ~600 ms p50 in this Chromium " +
+    "(no GPU, a new tab per load, 2 cores shared with the server). What would move it: the list's HTML is 572 KB for 50 rows " +
+    "(~9 KB a row: the phone and the desktop layouts are both in every row), so a lighter row would cut parse and layout. " +
+    "The figures are now taken on the page's clock every animation frame (Playwright's locator polling, up to 500 ms apart, " +
+    "had inflated the earlier 'first row visible').",
+  "**Ingest: 25 % of COPY not reached: 17–18 %.** Sustained 7,703 events/s at 10M (COPY 42,119 rows/s) and 10,924 at 100M " +
+    "(COPY 65,654). CPU per committed event at 100M: 60 µs in `next start`, 52 µs in redis-server, 33 µs in PostgreSQL = " +
+    "145 µs, i.e. at most 13,800 events/s on 2 cores (10M: 83 / 74 / 28 µs; with scripts/bench/ingest-cpu.ts on a quiet " +
+    "machine 39 / 48 / 30 µs). Done: " +
+    "Node sums each account group's events per counter field and the recording script merges only changed counters, one " +
+    "SET NX per event for idempotency (Redis 59 → 48 µs, Node 41 → 39 µs per event). The floors: Redis ~6 µs for SET NX + " +
+    "XADD + the call, the rest merging ~4 stored counter records per event; Node's GC ~20 % of its CPU; PostgreSQL's rollup " +
+    "trigger. 25 % of COPY needs ≤ ~90 µs per event for all three on this machine: it would take moving the counters out " +
+    "of Lua (a Redis module or server-side hash increments without records) or dropping the Redis hot path for PostgreSQL " +
+    "alone, which this design keeps for reads while PostgreSQL is down.",
+  "**Single-event ack (p99 16.5 ms at 100M, 19.9 ms at 10M; p50 6–7 ms): missed.** Three round trips: the token check (one " +
+    "PostgreSQL query, so a revocation takes effect at once), XADD and the recording script, ~3 ms in process. The rest is the " +
+    "HTTP floor and its tail (p95 11 ms today). XADD inside the script was not done: a Lua error after XADD cannot be undone.",
+  "**Space.** fillfactor 50 on the rollup tables (0003) keeps the per-batch updates on their page, at the price of rollups " +
+    "~1.6× larger, since past days' rows keep half-empty pages. At 100M: usage_records 16.1 GiB heap + 2.1 GiB indexes " +
+    "(194 B per record), usage_request_ids 129 B per record, all rollups 1,009 MiB (the same as at 10M: they grow with " +
+    "accounts, keys and days, not records). Redis ~212 B per active API key per day.",
+  "**Data generation.** INSERT … SELECT generate_series, two writers, trigger off, usage_request_ids filled alongside; then " +
+    "rebuildRollups, which rewrites the rollups compactly at its end. 10M standard: 112 s + 123 s. 10M entity: 122 s + 438 s. " +
+    "100M (beside a CI run): 2,014 s load, 84 s VACUUM ANALYZE, 550 s rollups; 0019's BRIN index on it built in 43 s.",
 ];
 
 function targets(big: BenchRun, small: BenchRun | undefined): string[] {

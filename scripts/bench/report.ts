@@ -49,8 +49,9 @@ const NOTES: string[] = [
     "from its start for the whole list: the accounts list at 10M (run mxda45vh7d25, before migration 0019) took 64 ms of service " +
     "time p50 against 16 ms at 1M, and it grows through the month. Migration 0019 (BRIN on occurred_at) makes it read the " +
     "page ranges of the last hour only (8.6 → 1.4 ms on 2M records). The 100M run has it: accounts list service p50 / p95 19.7 / 35.5 ms, HTTP p95 47 ms, " +
-    "against 64 / 94 / 130 ms at 10M without it; every breakdown and the summary at 100M is within 1.06× of 10M. The 1M, 10M " +
-    "and entity runs were measured earlier the same day, before 0019. At 100M the list is still 4.7× the HTTP floor's p95 " +
+    "against 64 / 94 / 130 ms at 10M without it; every breakdown and the summary at 100M is within 1.06× of 10M. The 1M and 10M runs " +
+    "and the 10M entity run were measured earlier the same day, before 0019; the 1M entity run after it (every sort of " +
+    "3,000 accounts 25–32 ms HTTP p95, ~13 ms service p50). At 100M the list is still 4.7× the HTTP floor's p95 " +
     "(10.1 ms) and custom90 3.3× (33 ms; service 17–20 ms reading ~8,000 day rows of acc-000's 354 keys): the rest of the " +
     "list is five statements per request (below), and custom90's is the day rows (see the entity note).",
   "**Entity scale: custom90 of the busiest account (21,000 keys) misses 50 ms by 10×; this is the floor of the design.** " +

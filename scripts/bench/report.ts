@@ -37,66 +37,73 @@ const ok = (pass: boolean) => (pass ? "**met**" : "**missed**");
  * RESULTS.md) so that every run renders it.
  */
 const NOTES: string[] = [
-  "**The machine.** One 2-core VM runs PostgreSQL, Redis, `next start`, the load generator and (during the ingest window) the " +
-    "drainer; the runs shown had it to themselves. On 2026-12-07 it was about twice as slow as on 2026-11-26 and 12-02 for " +
-    "the same work: the HTTP floor (a 401 before any store is touched) had a p50 / p95 of 5.2–8.5 / 8.5–12.5 ms (2.3 / 4.1 ms " +
-    "on 12-02), COPY into usage_records ran at 42,000 rows/s (86,500). The VM also gives back its page cache when idle " +
-    "(buff/cache fell from 7 GB to 2.5 GB between runs with nothing running), and PostgreSQL runs with the default " +
+  "**The runs.** The five runs shown were measured one after another on the afternoon of 2026-12-07 (16:57–17:33 UTC), " +
+    "with the final code, each with the machine to itself: one 2-core VM runs PostgreSQL, Redis, `next start`, the load " +
+    "generator and (during the ingest window) the drainer. The 100M database was generated just before (--generate-only). " +
+    "The HTTP floor (a 401 before any store is touched) had a p95 of 4.9–6.7 ms and COPY into usage_records ran at " +
+    "106,000–147,000 rows/s in the standard shape; the same VM is not always as fast (earlier that day, on another boot, the " +
+    "floor's p95 was 8.5–12.5 ms and COPY 42,000 rows/s, and first paint took ~1 s). PostgreSQL runs with the default " +
     "shared_buffers of 128 MB, so a read larger than that (the entity shape's usage_key_daily is 3.2 GB) is served from the OS " +
-    "cache or the disk on every run. `next start` pauses for garbage collection (scavenges of 5–15 ms), most of every HTTP tail.",
-  "**Reads do not grow with history.** Every read is answered from rollups, never from usage_records, except the last 60 " +
-    "minutes of the list (近1小时), which only rollups of minutes could answer. That read scanned the current month's partition " +
-    "from its start for the whole list: the accounts list at 10M (run mxda45vh7d25, before migration 0019) took 64 ms of service " +
-    "time p50 against 16 ms at 1M, and it grows through the month. Migration 0019 (BRIN on occurred_at) makes it read the " +
-    "page ranges of the last hour only (8.6 → 1.4 ms on 2M records). The 100M run has it: accounts list service p50 / p95 19.7 / 35.5 ms, HTTP p95 47 ms, " +
-    "against 64 / 94 / 130 ms at 10M without it; every breakdown and the summary at 100M is within 1.06× of 10M. The 1M and 10M runs " +
-    "and the 10M entity run were measured earlier the same day, before 0019; the 1M entity run after it (every sort of " +
-    "3,000 accounts 25–32 ms HTTP p95, ~13 ms service p50). At 100M the list is still 4.7× the HTTP floor's p95 " +
-    "(10.1 ms) and custom90 3.3× (33 ms; service 17–20 ms reading ~8,000 day rows of acc-000's 354 keys): the rest of the " +
-    "list is five statements per request (below), and custom90's is the day rows (see the entity note).",
-  "**Entity scale: custom90 of the busiest account (21,000 keys) misses 50 ms by 10×; this is the floor of the design.** " +
-    "The range is 2026-09-09..12-07: two whole months (42,000 rows of usage_key_monthly) and 29 leftover days " +
-    "(239,241 rows of usage_key_daily), grouped by key. EXPLAIN ANALYZE: the day rows alone take 200–300 ms on this machine " +
-    "with two parallel workers (12,000 pages, outside the 128 MB of shared_buffers). A breakdown that reads one row per key " +
-    "(all time: 46 ms HTTP p95 for the same 21,000 keys) is the floor; a 90-day range reads ~13 rows per key. Fixed on the " +
-    "way (migration 0018): the date-only indexes of the key rollups made the planner read this account's two months through " +
-    "every account's rows (199,016 heap rows fetched for 42,000 kept: 166 ms; 11 ms through the primary key, which it now " +
-    "picks). What would move the rest: a weekly key rollup (this range as 5 + 1 days, 12 weeks: 18 buckets instead of 31), " +
-    "reading an edge month as the month minus its excluded days (exact for the sums; last_used_at and last_model need the " +
-    "day rows of keys active on the edge), or shared_buffers sized to the key rollups. None of them reaches 50 ms for 21,000 keys.",
-  "**Entity scale: the accounts list (3,000 accounts).** The page is now chosen on the sort key alone and only its 100 rows " +
-    "get their 27 window figures (every sort under 50 ms at 1M entity, 52–58 ms before). One list request is five statements; " +
-    "at 1M entity, alone: the page 7–9 ms, the summary (27 sums over 3,000 accounts) 8.7 ms, the last hour of the list 4.5 ms " +
-    "and of the page 1.4 ms, the sources 1 ms. The 10M entity run was measured before 0019, so its ~60 ms of extra service " +
-    "time is the last hour scanning the month (see above); the 500-row read adds the serialisation of 500 rows × 27 figures.",
-  "**The console in Chromium: first paint ~1 s p95 at every size and shape, which is the browser's floor here.** First " +
-    "contentful paint of /accounts p50 / p95: 752 / 1,088 ms with 200 accounts at 1M, 1,052 / 1,400 ms at 10M, 772 / 944 ms at 100M, " +
-    "684 / 1,064 ms with 3,000 accounts at 1M, 1,096 / 1,268 ms at 10M; the server render is 86–176 ms p50 of that and the HTML's last byte arrives at 250–527 ms " +
-    "p50. A page with no data (/login, measured the same way apart from the bench) paints at ~600 ms p50 in this Chromium " +
-    "(no GPU, a new tab per load, 2 cores shared with the server). What would move it: the list's HTML is 572 KB for 50 rows " +
-    "(~9 KB a row: the phone and the desktop layouts are both in every row), so a lighter row would cut parse and layout. " +
-    "The figures are now taken on the page's clock every animation frame (Playwright's locator polling, up to 500 ms apart, " +
-    "had inflated the earlier 'first row visible').",
-  "**Ingest: 25 % of COPY not reached: 17–18 %.** Sustained 7,703 events/s at 10M (COPY 42,119 rows/s) and 10,924 at 100M " +
-    "(COPY 65,654). CPU per committed event at 100M: 60 µs in `next start`, 52 µs in redis-server, 33 µs in PostgreSQL = " +
-    "145 µs, i.e. at most 13,800 events/s on 2 cores (10M: 83 / 74 / 28 µs; with scripts/bench/ingest-cpu.ts on a quiet " +
-    "machine 39 / 48 / 30 µs). Done: " +
-    "Node sums each account group's events per counter field and the recording script merges only changed counters, one " +
-    "SET NX per event for idempotency (Redis 59 → 48 µs, Node 41 → 39 µs per event). The floors: Redis ~6 µs for SET NX + " +
-    "XADD + the call, the rest merging ~4 stored counter records per event; Node's GC ~20 % of its CPU; PostgreSQL's rollup " +
-    "trigger. 25 % of COPY needs ≤ ~90 µs per event for all three on this machine: it would take moving the counters out " +
-    "of Lua (a Redis module or server-side hash increments without records) or dropping the Redis hot path for PostgreSQL " +
-    "alone, which this design keeps for reads while PostgreSQL is down.",
-  "**Single-event ack (p99 16.5 ms at 100M, 19.9 ms at 10M; p50 6–7 ms): missed.** Three round trips: the token check (one " +
-    "PostgreSQL query, so a revocation takes effect at once), XADD and the recording script, ~3 ms in process. The rest is the " +
-    "HTTP floor and its tail (p95 11 ms today). XADD inside the script was not done: a Lua error after XADD cannot be undone.",
+    "cache. `next start` pauses for garbage collection (scavenges of 5–15 ms), most of every HTTP tail. The runs began after " +
+    "local midnight (Asia/Shanghai, 16:00 UTC), so 'today' holds the minutes since midnight (each breakdown names its key " +
+    "count) and the 'today' reads are light; month, total and custom90 are not affected.",
+  "**Reads do not grow with history: every read at 100M is within 1.34× of 10M** (the list; the breakdowns and the summary " +
+    "0.6–1.0×). Every read is answered from rollups, except the last 60 minutes of the list (近1小时), which reads usage_records " +
+    "by the BRIN index on occurred_at (0019: only the page ranges of the last hour) or the (account, date, hour) index: it " +
+    "grows with the last hour's traffic, not with history. Found at 100M this afternoon: with the statistics of 100M records " +
+    "the planner joined the whole list's hour per account and read the window's page ranges once per account (5,759 heap " +
+    "pages for 6,708 records: 27.6 ms; the list was 38.7 ms service p50 in an earlier 100M run). The window's records are " +
+    "now read once and joined after (a MATERIALIZED CTE): 3.0 ms. That run's generator had also let two writers fill the same " +
+    "month, so each page range held two chunks' hours (~44 h); it now gives each writer whole months, in time order as a " +
+    "relay writes them.",
+  "**3× the HTTP floor is missed by the accounts list (4.3× at 10M, 4.7× at 100M) and custom90 at 10M (4.0×; met at 100M).** " +
+    "The list read is all 200 accounts with 27 figures each: 11.2 ms service p50 at 10M, 14.7 at 100M. Five statements: the " +
+    "page (3.4 ms with 200 rows), then the page's last hour (2.1 ms at 10M, 7.9 at 100M, where the hour holds ~6,700 records), " +
+    "beside the summary, the sources and the whole list's hour; HTTP adds ~6 ms p50 over the service, of which the floor is " +
+    "~2.5 ms and the rest serialising 200 rows. Its p95 is the service's tail (17.1 ms at 10M): statements in parallel on 2 " +
+    "cores shared with `next start`'s GC. What would move it: the page the console asks for (the page-of-100 sorts are " +
+    "listed in each run's entity table), or the list's figures cached for a few seconds. custom90 (19.8 ms HTTP p95 at 10M, " +
+    "16.5 at 100M) reads ~8,000 day rows of acc-000's 354 keys (two whole months and 29 days), 9.3 ms service p50; a weekly " +
+    "key rollup would read ~3,000.",
+  "**Entity scale: custom90 of the busiest account (21,000 keys) misses 50 ms: 298 ms HTTP p95 at 10M, 131 ms at 1M; this " +
+    "is the floor of the design.** The range is two whole months (42,000 rows of usage_key_monthly) and 29 leftover days " +
+    "(239,241 rows of usage_key_daily at 10M), grouped by key. EXPLAIN ANALYZE: the day rows alone take 200–300 ms with two " +
+    "parallel workers (12,000 pages, outside the 128 MB of shared_buffers). A breakdown that reads one row per key (all time: " +
+    "24.9 ms HTTP p95 for the same 21,000 keys) is the floor; a 90-day range reads ~13 rows per key. Fixed on the way (migration " +
+    "0018): the date-only indexes of the key rollups made the planner read this account's two months through every account's " +
+    "rows (199,016 heap rows fetched for 42,000 kept: 166 ms; 11 ms through the primary key, which it now picks). What would " +
+    "move the rest: a weekly key rollup (this range as 5 + 1 days, 12 weeks: 18 buckets instead of 31), reading an edge month " +
+    "as the month minus its excluded days (exact for the sums; last_used_at and last_model need the day rows of keys active " +
+    "on the edge), or shared_buffers sized to the key rollups. None of them reaches 50 ms for 21,000 keys.",
+  "**Entity scale: the accounts list (3,000 accounts).** The page is chosen on the sort key alone and only its 100 rows get " +
+    "their 27 window figures: every sort, the search and the last page (offset 2,900) are 17–35 ms HTTP p95 at 10M. The " +
+    "list of 500 rows is 44 ms HTTP p95 at 10M and 37 ms at 1M: 500 rows × 27 figures serialised, five times the page the " +
+    "console asks for.",
+  "**The console in Chromium: met at every size and shape.** First contentful paint of /accounts p95: 380 ms with 200 " +
+    "accounts at 1M, 404 ms at 10M, 480 ms at 100M, 404 ms with 3,000 accounts at 1M, 396 ms at 10M; the list's first row " +
+    "visible ≤ 673 ms p95 and the busiest account's drawer ≤ 375 ms p95 everywhere, on the page's clock every animation " +
+    "frame. The list's HTML is 572 KB for 50 rows (~9 KB a row: the phone and the desktop layouts are both in every row); a " +
+    "lighter row would cut parse and layout further.",
+  "**Ingest: 25 % of COPY not reached in the standard shape: 11–15 %; 20,000 events/s not reached: ~16,100.** (The entity shape's COPY is slower, a rollup row per key: there ingest is 27–28 % of it.) Sustained 16,051 events/s at 10M " +
+    "against COPY with the rollup trigger at 146,733 rows/s. CPU per committed event at 10M: 39 µs in `next start`, 41 µs in " +
+    "redis-server, 23 µs in PostgreSQL = 103 µs, i.e. at most 19,400 events/s on 2 cores whatever COPY does. Done: Node " +
+    "sums each account group's events per counter field and the recording script merges only changed counters, one SET NX " +
+    "per event for idempotency (Redis 59 → 48 µs, Node 41 → 39 µs per event, scripts/bench/ingest-cpu.ts). The floors: Redis " +
+    "~6 µs for SET NX + XADD + the call, the rest merging ~4 stored counter records per event; Node's GC ~20 % of its CPU; " +
+    "PostgreSQL's rollup trigger. 25 % of this COPY (36,700 events/s) would need ≤ ~55 µs per event for all three: it would " +
+    "take moving the counters out of Lua (a Redis module, or server-side hash increments without records) or dropping the " +
+    "Redis hot path for PostgreSQL alone, which this design keeps for reads while PostgreSQL is down.",
+  "**Single-event ack p99: 9.2 ms at 10M and 9.8 at 100M (met), 14.3 ms at 1M, 15.7 ms in the entity shape at 10M.** " +
+    "Three round trips: the token check (one PostgreSQL query, so a revocation takes effect at once), XADD and the recording " +
+    "script, ~3 ms in process; the rest is the HTTP floor and its tail (the 1M run's max was 31.9 ms: a pause). XADD inside " +
+    "the script was not done: a Lua error after XADD cannot be undone.",
   "**Space.** fillfactor 50 on the rollup tables (0003) keeps the per-batch updates on their page, at the price of rollups " +
-    "~1.6× larger, since past days' rows keep half-empty pages. At 100M: usage_records 16.1 GiB heap + 2.1 GiB indexes " +
-    "(194 B per record), usage_request_ids 129 B per record, all rollups 1,009 MiB (the same as at 10M: they grow with " +
-    "accounts, keys and days, not records). Redis ~212 B per active API key per day.",
-  "**Data generation.** INSERT … SELECT generate_series, two writers, trigger off, usage_request_ids filled alongside; then " +
-    "rebuildRollups, which rewrites the rollups compactly at its end. 10M standard: 112 s + 123 s. 10M entity: 122 s + 438 s. " +
-    "100M (beside a CI run): 2,014 s load, 84 s VACUUM ANALYZE, 550 s rollups; 0019's BRIN index on it built in 43 s.",
+    "~1.6× larger, since past days' rows keep half-empty pages. At 100M: usage_records 16.2 GiB heap + 2.1 GiB indexes " +
+    "(195 B per record), usage_request_ids 130 B per record, all rollups 1,011 MiB (as at 10M: they grow with accounts, keys " +
+    "and days, not records). Redis ~212 B per active API key per day.",
+  "**Data generation.** INSERT … SELECT generate_series, two writers (each a whole month at a time), trigger off, " +
+    "usage_request_ids filled alongside; then rebuildRollups, which rewrites the rollups compactly at its end. 10M standard: " +
+    "64 s load + 85 s rollups. 10M entity: 73 s load + 297 s rollups. 100M: 704 s load, 55 s VACUUM ANALYZE, 337 s rollups.",
 ];
 
 function targets(big: BenchRun, small: BenchRun | undefined): string[] {

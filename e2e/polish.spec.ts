@@ -169,7 +169,9 @@ test("¥ display: every amount is USD × DISPLAY_CNY_PER_USD, the tooltip and th
   await page.getByTestId("currency-switch").selectOption("CNY");
   await expect(cost).toHaveText(fmt("CNY", usd * RATE));
   expect(await cost.getAttribute("data-value")).toBe(String(usd));
-  await expect(cost).toHaveAttribute("title", new RegExp(`^\\$${usd.toFixed(2).replace(".", "\\.")}`));
+  // The tooltip keeps the exact USD figure (up to 8 decimals), whatever the display currency.
+  await expect(cost).toHaveAttribute("title", /^\$[\d,]+\.\d{2,8}（精确值）$/);
+  expect(Number((await cost.getAttribute("title"))!.replace(/^\$|,|（精确值）$/g, ""))).toBe(usd);
   // Remembered: the server renders ¥ too (no flash of $).
   await page.reload();
   await expect(page.getByTestId("summary-total-cost")).toHaveText(fmt("CNY", usd * RATE));

@@ -67,46 +67,53 @@ function copyText(v: unknown): string {
 
 const CHUNK_ROWS = 1_000;
 
-/** A batch encoded for COPY, ready to be written. */
+/** Rows encoded for COPY, ready to be written; several calls of stageUsageRows may add to one. */
 export interface StagedBatch {
   rows: number;
-  /** COPY text, a chunk per CHUNK_ROWS rows. */
+  /** COPY text, a chunk per CHUNK_ROWS rows (or fewer, at the end of each call). */
   chunks: string[];
-  months: string[];
+  months: Set<string>;
   /** An (account, request id) comes twice: straight to the claiming path. */
   repeats: boolean;
+  /** (account, request id) staged so far, until a repeat is found. */
+  seen: Set<string>;
 }
 
+export const newStagedBatch = (): StagedBatch => ({ rows: 0, chunks: [], months: new Set(), repeats: false, seen: new Set() });
+
 /**
- * Encodes the rows for COPY. Done at once, before the write, so that the COPY is never held up by
- * the caller's other work (the next batch being read and mapped on the same thread).
+ * Encodes the rows for COPY, after those `into` holds (their positions go on from there). Done
+ * before the write, so that the COPY is never held up by the caller's other work (the next batch
+ * being read and mapped on the same thread).
  */
-export async function stageUsageRows(handle: DbHandle, events: NormalizedEvent[]): Promise<StagedBatch> {
+export async function stageUsageRows(handle: DbHandle, events: NormalizedEvent[], into: StagedBatch = newStagedBatch()): Promise<StagedBatch> {
   const names = (await shapeOf(handle)).fields.map((f) => f.name);
-  const chunks: string[] = [];
-  const seen = new Set<string>();
-  let repeats = false;
+  const { seen, months } = into;
   let chunk = "";
   for (let i = 0; i < events.length; i++) {
     const e = events[i]!;
-    if (!repeats) {
+    if (!into.repeats) {
       const id = `${e.accountId}\u0000${e.requestId}`;
-      if (seen.has(id)) repeats = true;
-      else seen.add(id);
+      if (seen.has(id)) {
+        into.repeats = true;
+        seen.clear();
+      } else seen.add(id);
     }
+    months.add(e.partitionMonth);
     const row = e.row as unknown as Record<string, unknown>;
-    let line = String(i);
+    let line = String(into.rows + i);
     for (const name of names) line += "\t" + copyText(row[name]);
     chunk += line + "\n";
     if ((i + 1) % CHUNK_ROWS === 0) {
-      chunks.push(chunk);
+      into.chunks.push(chunk);
       chunk = "";
       // Let I/O (a write under way) go on between chunks.
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
   }
-  if (chunk) chunks.push(chunk);
-  return { rows: events.length, chunks, months: [...new Set(events.map((e) => e.partitionMonth))], repeats };
+  if (chunk) into.chunks.push(chunk);
+  into.rows += events.length;
+  return into;
 }
 
 /**
@@ -118,14 +125,15 @@ export async function insertStagedRows(handle: DbHandle, batch: StagedBatch, tim
   if (!batch.rows) return [];
   const shape = await shapeOf(handle);
   const write = () => handle.withSession((session) => writeStaged(session, shape, batch, timeZone));
-  await ensureUsagePartitions(handle.db, batch.months);
+  const months = [...batch.months];
+  await ensureUsagePartitions(handle.db, months);
   try {
     return await write();
   } catch (err) {
     // As insertUsageRows: a partition dropped by retention since this process checked it.
     if (!isMissingPartition(err)) throw err;
     forgetUsagePartitions(handle.db);
-    await ensureUsagePartitions(handle.db, batch.months);
+    await ensureUsagePartitions(handle.db, months);
     return write();
   }
 }

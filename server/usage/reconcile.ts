@@ -154,15 +154,24 @@ function values(r: SnapshotRow): CounterValues {
 }
 
 function countersFor(windows: Window[], rows: AccountRows | undefined): AccountCounters[] {
+  // Each row to its window once (an account has up to ~50 windows × its keys and models).
+  const bySuffix = new Map<string, { account?: SnapshotRow; keys: [string, CounterValues][]; models: [string, CounterValues][] }>();
+  const of = (r: SnapshotRow) => {
+    const suffix = windowSuffix(r.window);
+    let w = bySuffix.get(suffix);
+    if (!w) bySuffix.set(suffix, (w = { keys: [], models: [] }));
+    return w;
+  };
+  for (const r of rows?.accounts ?? []) of(r).account ??= r;
+  for (const r of rows?.keys ?? []) of(r).keys.push([r.apiKeyId!, values(r)]);
+  for (const r of rows?.models ?? []) of(r).models.push([r.model!, values(r)]);
   return windows.map((window) => {
-    const suffix = windowSuffix(window);
-    const inWindow = (r: SnapshotRow) => windowSuffix(r.window) === suffix;
-    const account = rows?.accounts.find(inWindow);
+    const w = bySuffix.get(windowSuffix(window));
     return {
       window,
-      account: account ? values(account) : undefined,
-      keys: new Map((rows?.keys ?? []).filter(inWindow).map((r) => [r.apiKeyId!, values(r)])),
-      models: new Map((rows?.models ?? []).filter(inWindow).map((r) => [r.model!, values(r)])),
+      account: w?.account ? values(w.account) : undefined,
+      keys: new Map(w?.keys ?? []),
+      models: new Map(w?.models ?? []),
     };
   });
 }

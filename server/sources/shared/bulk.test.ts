@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RedisClient } from "../../redis";
 import { createTestRuntime, type TestRuntime } from "../../testing/runtime";
 import type { UsageEvent } from "../../usage/schemas";
-import { finishBulk, writeEventsBulk } from "./bulk";
+import { BulkWriter, finishBulk, writeEventsBulk } from "./bulk";
 import { writeEvents } from "./sink";
 
 /**
@@ -161,6 +161,72 @@ describe("writeEventsBulk", () => {
       expect(n.rows[0]!.n).toBe(50);
     } finally {
       await noRedis.close();
+    }
+  });
+});
+
+describe("BulkWriter", () => {
+  let grouped: TestRuntime;
+  let oneByOne: TestRuntime;
+  beforeAll(async () => {
+    [grouped, oneByOne] = await Promise.all([createTestRuntime({ USAGE_TIMEZONE: TZ }), createTestRuntime({ USAGE_TIMEZONE: TZ })]);
+  }, 60_000);
+  afterAll(async () => {
+    await Promise.all([grouped?.close(), oneByOne?.close()]);
+  });
+
+  const records = async (env: TestRuntime) => Number((await sql<{ n: string }>`select count(*)::text as n from usage_records`.execute(env.runtime.db!.db)).rows[0]!.n);
+
+  it("writes several batches per transaction, answers each batch its own counts and refusals, and leaves both stores as the per-event path", async () => {
+    // Eight batches of 120 events (+ extras), written 250 rows at a time: transactions of three batches.
+    const batches = Array.from({ length: 8 }, (_, b) => Array.from({ length: 120 }, (_, i) => event(b * 120 + i)));
+    batches[1]!.push({ ...event(5), inputTokens: 777 }); // a repeat of batch 0's, in the same transaction
+    batches[6]!.push({ ...event(10), inputTokens: 888 }); // a repeat of a row committed two transactions before
+    batches[3]!.splice(7, 0, event(50_000, { cost: "-1" } as Partial<UsageEvent>)); // refused: negative cost with requests 1
+    const writer = new BulkWriter(grouped.runtime, { rowsPerWrite: 250 });
+    const added = [];
+    for (const [b, batch] of batches.entries()) {
+      added.push(await writer.add(batch));
+      // Nothing is written before a transaction's worth is staged.
+      if (b === 1) expect(await records(grouped)).toBe(0);
+      if (b === 2) {
+        await added[0]!.written;
+        // The first batch committed with the next two: 360 rows, one transaction.
+        expect(await records(grouped)).toBe(360);
+      }
+    }
+    await writer.close();
+    await finishBulk(grouped.runtime, batches.flat().map((e) => e.accountId));
+    const results = await Promise.all(added.map(async (a) => ({ ...(await a.written), rejected: a.rejected.map((x) => ({ index: x.index, requestId: x.requestId })) })));
+    const expected = [];
+    for (const batch of batches) {
+      const r = await writeEvents(oneByOne.runtime, batch);
+      expected.push({ inserted: r.inserted, duplicates: r.duplicates, rejected: r.rejected.map((x) => ({ index: x.index, requestId: x.requestId })) });
+    }
+    expect(results).toEqual(expected);
+    expect(results[1]).toEqual({ inserted: 120, duplicates: 1, rejected: [] });
+    expect(results[3]).toEqual({ inserted: 120, duplicates: 0, rejected: [{ index: 7, requestId: "req-50000" }] });
+    expect(results[6]).toEqual({ inserted: 120, duplicates: 1, rejected: [] });
+    const [la, lb] = [await ledger(grouped), await ledger(oneByOne)];
+    expect(la.records).toHaveLength(960);
+    expect(la).toEqual(lb);
+    expect(await counters(grouped)).toEqual(await counters(oneByOne));
+    expect(await dedupeKeys(grouped)).toEqual(await dedupeKeys(oneByOne));
+  });
+
+  it("a failed write fails its batches, every add after it and close; nothing of it is written", async () => {
+    const db = grouped.runtime.db!.db;
+    const before = await records(grouped);
+    await sql`alter table usage_request_ids add constraint bulk_test_poison check (request_id <> 'poison')`.execute(db);
+    try {
+      const writer = new BulkWriter(grouped.runtime, { rowsPerWrite: 3 });
+      const first = await writer.add([event(60_000), event(60_001), event(60_002, { requestId: "poison" })]);
+      await expect(first.written).rejects.toThrow(/bulk_test_poison/);
+      await expect(writer.add([event(60_003), event(60_004), event(60_005)])).rejects.toThrow(/bulk_test_poison/);
+      await expect(writer.close()).rejects.toThrow(/bulk_test_poison/);
+      expect(await records(grouped)).toBe(before);
+    } finally {
+      await sql`alter table usage_request_ids drop constraint bulk_test_poison`.execute(db);
     }
   });
 });

@@ -1,7 +1,7 @@
 import type { Runtime } from "../../runtime";
 import { findRecordedRequestIds } from "../../usage/usage.repository";
 import type { UsageEvent } from "../../usage/schemas";
-import { finishBulk, writeEventsBulk, yieldToIo } from "./bulk";
+import { BulkWriter, finishBulk, yieldToIo } from "./bulk";
 import { refusedEventReason, visible, type RejectionLog } from "./rejections";
 
 /**
@@ -9,7 +9,8 @@ import { refusedEventReason, visible, type RejectionLog } from "./rejections";
  * the highest id at the start, oldest first in batches by primary key, mapped by the relay's
  * mapping and written in the ledger's bulk mode (bulk.ts), the counters of the accounts touched
  * rebuilt at the end. Reading the next batch, mapping and validating it overlap writing this one;
- * the writes run one after another (each one transaction on the same rollup rows). Safe to re-run
+ * the writes run one after another (each one transaction on the same rollup rows, several batches
+ * per transaction: BulkWriter). Safe to re-run
  * and beside the follower: events are keyed by the row's id, what the ledger has is a duplicate.
  */
 
@@ -82,7 +83,7 @@ export async function importTable<Row extends { id: string }>(runtime: Runtime, 
   const touched = new Set<string>();
   opts.onProgress?.(0, opts.total);
   let next: Promise<Row[]> | undefined = t.rowsAfter("0", batch);
-  let writing: Promise<void> | undefined;
+  const writer = new BulkWriter(runtime);
   while (next) {
     const rows: Row[] = await next;
     if (!rows.length) break;
@@ -111,28 +112,19 @@ export async function importTable<Row extends { id: string }>(runtime: Runtime, 
       continue;
     }
     for (const e of events) touched.add(e.accountId);
-    const previous = writing;
-    // Validated at once (overlapping the write before), written once that write and `prepare` are done.
-    const ready = (async () => {
-      await previous;
-      await t.prepare?.(events, log);
-    })();
-    ready.catch(() => {});
-    writing = writeEventsBulk(runtime, events, { after: ready }).then((written) => {
-      out.inserted += written.inserted;
-      out.duplicates += written.duplicates;
-      const refused = new Set(written.rejected.map((x) => x.index));
-      for (const x of written.rejected) log.add(refusedEventReason(x.code), `${t.table}#${rowOf[x.index]}`, visible(x.message, 160));
-      tally(refused.size ? events.filter((_, i) => !refused.has(i)) : events);
+    await t.prepare?.(events, log);
+    // Validated and staged now (while the write before goes on), written with the next batches.
+    const { rejected, written } = await writer.add(events);
+    const refused = new Set(rejected.map((x) => x.index));
+    for (const x of rejected) log.add(refusedEventReason(x.code), `${t.table}#${rowOf[x.index]}`, visible(x.message, 160));
+    tally(refused.size ? events.filter((_, i) => !refused.has(i)) : events);
+    void written.then((w) => {
+      out.inserted += w.inserted;
+      out.duplicates += w.duplicates;
       opts.onProgress?.(rowsRead, Math.max(opts.total, rowsRead));
-    });
-    // A failed write is thrown by the `await` of it below or on the next turn; until then it must
-    // not count as unhandled.
-    writing.catch(() => {});
-    // At most one batch waits behind the one being written.
-    await previous;
+    }, () => {});
   }
-  await writing;
+  await writer.close();
   if (!dryRun && touched.size) {
     const started = Date.now();
     await finishBulk(runtime, touched);

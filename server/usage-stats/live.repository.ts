@@ -23,6 +23,8 @@ const sumOf = (m: (typeof ANSWERED)[number]) =>
     ? `(coalesce(sum(${recordValueSql(m)}), 0) * 1000000000)::numeric(40, 0) AS ${m.column}`
     : `coalesce(sum(${recordValueSql(m)}), 0)::int8 AS ${m.column}`;
 const SUMS = sql.raw([...ANSWERED.map(sumOf), "max(r.occurred_at) AS last_used_at"].join(", "));
+/** What SUMS reads of a record (every measure's column: a money measure may fall back to another). */
+const READ_COLUMNS = sql.raw(["account_id", "occurred_at", ...new Set(MEASURES.map((m) => m.recordColumn))].map((c) => `r.${c}`).join(", "));
 
 /** The window (from, to] and the local (date, hour) its records cannot precede nor follow. */
 export interface LastHourWindow {
@@ -65,7 +67,7 @@ export async function findLastHourByAccount(db: Db, accountIds: readonly string[
  * against the list of accounts (12.8 ms).
  */
 export function lastHourOfListSql(f: AccountListFilter, w: LastHourWindow): RawBuilder<FigureRow> {
-  return sql<FigureRow>`WITH r AS MATERIALIZED (SELECT * FROM usage_records r WHERE ${bounds(w)})
+  return sql<FigureRow>`WITH r AS MATERIALIZED (SELECT ${READ_COLUMNS} FROM usage_records r WHERE ${bounds(w)})
     SELECT ${SUMS} FROM r
     WHERE r.account_id IN (
       SELECT a.id FROM accounts a JOIN usage_account_daily d ON d.account_id = a.id AND d.usage_date BETWEEN ${w.lowDate}::date AND ${w.highDate}::date

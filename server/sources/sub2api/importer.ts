@@ -7,9 +7,10 @@ import { Sub2apiDirectory } from "./sync";
 
 /**
  * Imports a sub2api's history (read-only there): its accounts and keys, then every usage_logs row
- * up to the highest id at the start, oldest first in batches by primary key — each batch one
- * bulk write into the ledger (shared/bulk.ts: COPY, the same claims and rollups as every write),
- * and the Redis counters of the accounts written rebuilt from the ledger at the end. Safe to re-run and to run beside the follower: events are keyed by the
+ * up to the highest id at the start, oldest first in batches by primary key, written in the
+ * ledger's bulk mode (shared/table-importer.ts, shared/bulk.ts: COPY, several batches per
+ * transaction, the same claims and rollups as every write), and the Redis counters of the accounts
+ * written rebuilt from the ledger at the end. Safe to re-run and to run beside the follower: events are keyed by the
  * row's id, so what the ledger has is skipped as a duplicate. Rows sub2api deleted (its 90-day
  * retention, a user deleted with its logs) cannot be read; what the ledger already took stays.
  */
